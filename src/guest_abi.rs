@@ -1,0 +1,120 @@
+//! The ABI between the guest kernel stub (guest/entry.S) and the host.
+//!
+//! Every constant here comes from the assembly itself (build.rs reads its
+//! symbols), so the two sides cannot drift; the tests below check the
+//! assumptions the host makes about the stub's machine code.
+
+use crate::vm::layout::{Gva, KERNEL_TEXT};
+
+mod sym {
+    include!(concat!(env!("OUT_DIR"), "/stub_symbols.rs"));
+}
+
+/// The stub's machine code, mapped at `KERNEL_TEXT`.
+pub static STUB_TEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/entry.bin"));
+
+pub const ABI_VERSION: u64 = sym::ABI_VERSION;
+/// The I/O port of the hypercall (`out %al, $HC_PORT`).
+pub const HC_PORT: u16 = sym::HC_PORT as u16;
+/// Length of `out %al, $imm8`.
+const OUT_LEN: u64 = 2;
+const VECTOR_STRIDE: u64 = sym::VECTOR_STRIDE;
+
+/// Vectors with an IDT gate, in the order of the stub's vector table.
+pub const GATE_VECTORS: [u8; 33] = {
+    let mut v = [0u8; 33];
+    let mut i = 0;
+    while i < 32 {
+        v[i] = i as u8;
+        i += 1;
+    }
+    v[32] = 0x80;
+    v
+};
+
+/// LSTAR: the `syscall` entry.
+pub const SYSCALL_ENTRY: Gva = KERNEL_TEXT.gva + sym::SYSCALL_ENTRY;
+/// RIP after the hypercall of the `syscall` path (the `sysretq`).
+pub const SYSCALL_HYPERCALL_RET: Gva = KERNEL_TEXT.gva + sym::SYSCALL_HYPERCALL_RET;
+/// Plain `iretq` from a frame at RSP.
+pub const IRET_RETURN: Gva = KERNEL_TEXT.gva + sym::IRET_RETURN;
+/// CR3 reload, `pop %rax`, `iretq`.
+pub const FLUSH_IRET_RETURN: Gva = KERNEL_TEXT.gva + sym::FLUSH_IRET_RETURN;
+
+/// Entry point of the gate in slot `slot` of `GATE_VECTORS`.
+pub const fn vector_entry(slot: usize) -> Gva {
+    KERNEL_TEXT.gva + sym::VECTORS + slot as u64 * VECTOR_STRIDE
+}
+
+/// Where the vCPU stopped for a hypercall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HypercallSite {
+    /// The `syscall` instruction reached LSTAR at CPL 0 (hardware KVM).
+    Syscall,
+    /// An IDT gate: vector number.
+    Vector(u8),
+}
+
+/// Identify a hypercall by the RIP after the `out`; `None` for any RIP that
+/// is not one of the stub's hypercall instructions.
+pub fn hypercall_site(rip: Gva) -> Option<HypercallSite> {
+    if rip == SYSCALL_HYPERCALL_RET {
+        return Some(HypercallSite::Syscall);
+    }
+    let off = rip.checked_sub(vector_entry(0) + OUT_LEN)?;
+    if off % VECTOR_STRIDE != 0 {
+        return None;
+    }
+    let slot = usize::try_from(off / VECTOR_STRIDE).ok()?;
+    GATE_VECTORS.get(slot).map(|v| HypercallSite::Vector(*v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_at(gva: Gva) -> &'static [u8] {
+        let off = (gva - KERNEL_TEXT.gva) as usize;
+        &STUB_TEXT[off..]
+    }
+
+    #[test]
+    fn stub_fits_its_page_and_version_is_known() {
+        assert!(STUB_TEXT.len() <= 4096);
+        assert_eq!(ABI_VERSION, 1);
+        assert!(HC_PORT > 0 && sym::HC_PORT < 256);
+    }
+
+    #[test]
+    fn entries_hold_the_instructions_the_host_assumes() {
+        let out = [0xe6, HC_PORT as u8]; // out %al, $imm8
+        assert_eq!(&code_at(SYSCALL_ENTRY)[..2], &out);
+        assert_eq!(&code_at(SYSCALL_HYPERCALL_RET)[..3], &[0x48, 0x0f, 0x07]); // sysretq
+        assert_eq!(&code_at(IRET_RETURN)[..2], &[0x48, 0xcf]); // iretq
+        for slot in 0..GATE_VECTORS.len() {
+            let code = code_at(vector_entry(slot));
+            assert_eq!(&code[..2], &out, "slot {slot}");
+            assert_eq!(&code[2..4], &[0x48, 0xcf], "slot {slot}");
+        }
+    }
+
+    #[test]
+    fn hypercall_sites_decode_exactly() {
+        assert_eq!(
+            hypercall_site(SYSCALL_HYPERCALL_RET),
+            Some(HypercallSite::Syscall)
+        );
+        assert_eq!(
+            hypercall_site(vector_entry(14) + 2),
+            Some(HypercallSite::Vector(14))
+        );
+        assert_eq!(
+            hypercall_site(vector_entry(32) + 2),
+            Some(HypercallSite::Vector(0x80))
+        );
+        assert_eq!(hypercall_site(vector_entry(14) + 3), None);
+        assert_eq!(hypercall_site(vector_entry(33) + 2), None);
+        assert_eq!(hypercall_site(SYSCALL_ENTRY), None);
+        assert_eq!(hypercall_site(0), None);
+    }
+}

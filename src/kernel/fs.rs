@@ -1,0 +1,547 @@
+//! Descriptors and the file syscalls.
+//!
+//! The descriptor table starts with the program's stdin, stdout and stderr,
+//! which are kvmcage's own; no other host descriptor is ever reachable. The
+//! guest has no filesystem yet: every path lookup ends in ENOENT except the
+//! few names Linux itself provides (`/proc/self/exe`).
+
+use std::os::fd::{BorrowedFd, RawFd};
+use std::rc::Rc;
+
+use rustix::io::Errno;
+
+use super::signal::SIGPIPE;
+use super::uaccess::{access_ok, MAX_RW_COUNT, PATH_MAX};
+use super::{Args, Ctx, Exit, SysResult};
+
+/// Linux's UIO_MAXIOV.
+const UIO_MAXIOV: u64 = 1024;
+/// Host-side buffer per step of a read or write.
+const CHUNK: usize = 64 << 10;
+/// Default RLIMIT_NOFILE soft limit.
+pub const NOFILE: usize = 1024;
+
+const AT_FDCWD: i32 = -100;
+const AT_EMPTY_PATH: u32 = 0x1000;
+const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+const AT_NO_AUTOMOUNT: u32 = 0x800;
+const AT_STATX_SYNC_TYPE: u32 = 0x6000;
+
+/// What an open descriptor refers to.
+#[derive(Debug)]
+pub enum FileKind {
+    /// One of kvmcage's own standard streams (host fd 0, 1 or 2).
+    Stdio(RawFd),
+}
+
+#[derive(Debug)]
+pub struct OpenFile {
+    pub kind: FileKind,
+}
+
+impl OpenFile {
+    fn host_fd(&self) -> BorrowedFd<'_> {
+        match self.kind {
+            // SAFETY: fds 0-2 are kvmcage's standard streams, open for the
+            // whole life of the process; kvmcage never closes them.
+            FileKind::Stdio(fd) => unsafe { BorrowedFd::borrow_raw(fd) },
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    file: Rc<OpenFile>,
+    cloexec: bool,
+}
+
+/// The program's descriptor table.
+#[derive(Debug)]
+pub struct Files {
+    slots: Vec<Option<Slot>>,
+}
+
+impl Files {
+    pub fn stdio() -> Self {
+        let slot = |fd| {
+            Some(Slot {
+                file: Rc::new(OpenFile {
+                    kind: FileKind::Stdio(fd),
+                }),
+                cloexec: false,
+            })
+        };
+        Self {
+            slots: vec![slot(0), slot(1), slot(2)],
+        }
+    }
+
+    fn get(&self, fd: i32) -> Result<&Slot, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .and_then(|s| s.as_ref())
+            .ok_or(Errno::BADF)
+    }
+
+    pub fn file(&self, fd: i32) -> Result<Rc<OpenFile>, Errno> {
+        self.get(fd).map(|s| s.file.clone())
+    }
+
+    pub fn is_open(&self, fd: i32) -> bool {
+        self.get(fd).is_ok()
+    }
+
+    /// Lowest free descriptor >= `min`.
+    fn lowest_free(&self, min: usize, limit: usize) -> Result<usize, Errno> {
+        let fd = (min..)
+            .find(|&i| self.slots.get(i).is_none_or(|s| s.is_none()))
+            .ok_or(Errno::MFILE)?;
+        if fd >= limit {
+            return Err(Errno::MFILE);
+        }
+        Ok(fd)
+    }
+
+    fn install(&mut self, fd: usize, slot: Slot) {
+        if self.slots.len() <= fd {
+            self.slots.resize(fd + 1, None);
+        }
+        self.slots[fd] = Some(slot);
+    }
+
+    fn close(&mut self, fd: i32) -> Result<(), Errno> {
+        self.get(fd)?;
+        if let Some(s) = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)) {
+            *s = None;
+        }
+        Ok(())
+    }
+}
+
+/// An `int` argument: Linux ignores the upper 32 bits.
+fn int(v: u64) -> i32 {
+    v as u32 as i32
+}
+
+fn host_write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<usize, Errno> {
+    let mut done = 0;
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                done += n;
+                buf = &buf[n..];
+            }
+            Err(Errno::INTR) => continue,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+/// Write `[buf, buf+count)` of guest memory to `file`, streaming; a fault
+/// part-way gives the short count (EFAULT if nothing was written).
+fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
+    let count = count.min(MAX_RW_COUNT);
+    if !access_ok(buf, count) {
+        return Err(Errno::FAULT);
+    }
+    let mut done = 0u64;
+    let mut tmp = vec![0u8; CHUNK.min(count as usize)];
+    while done < count {
+        let want = ((count - done) as usize).min(CHUNK);
+        let got = cx.m.user().read_prefix(buf + done, &mut tmp[..want]);
+        if got == 0 {
+            break;
+        }
+        match host_write_all(file.host_fd(), &tmp[..got]) {
+            Ok(n) => {
+                done += n as u64;
+                if n < got {
+                    return Ok(done);
+                }
+            }
+            Err(e) => {
+                if done > 0 {
+                    return Ok(done);
+                }
+                if e == Errno::PIPE {
+                    raise_sigpipe(cx);
+                }
+                return Err(e);
+            }
+        }
+        if got < want {
+            break;
+        }
+    }
+    if done == 0 && count > 0 {
+        return Err(Errno::FAULT);
+    }
+    Ok(done)
+}
+
+/// EPIPE also sends SIGPIPE; its default action kills.
+fn raise_sigpipe(cx: &mut Ctx) {
+    if cx.proc.signals.kills_by_default(SIGPIPE) {
+        cx.proc.exit = Some(Exit::Signal(SIGPIPE));
+    }
+}
+
+/// Read from `file` into `[buf, buf+count)`: only as much as the buffer can
+/// take is read from the host, so a bad buffer loses no input.
+fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
+    let count = count.min(MAX_RW_COUNT);
+    if count == 0 {
+        return Ok(0);
+    }
+    if !access_ok(buf, count) {
+        return Err(Errno::FAULT);
+    }
+    let room = cx.m.user().writable_len(buf, count.min(CHUNK as u64));
+    if room == 0 {
+        return Err(Errno::FAULT);
+    }
+    let mut tmp = vec![0u8; room as usize];
+    let n = loop {
+        match rustix::io::read(file.host_fd(), &mut tmp) {
+            Err(Errno::INTR) => continue,
+            r => break r?,
+        }
+    };
+    cx.m.user().write(buf, &tmp[..n])?;
+    Ok(n as u64)
+}
+
+pub fn sys_read(cx: &mut Ctx, a: &Args) -> SysResult {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    read_to_user(cx, &file, a.0[1], a.0[2])
+}
+
+pub fn sys_write(cx: &mut Ctx, a: &Args) -> SysResult {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    write_from_user(cx, &file, a.0[1], a.0[2])
+}
+
+/// Read and check an iovec array: count <= UIO_MAXIOV, no negative length,
+/// every buffer passes access_ok, total clamped to MAX_RW_COUNT.
+fn read_iovecs(cx: &Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    if cnt > UIO_MAXIOV {
+        return Err(Errno::INVAL);
+    }
+    let raw = cx.m.user().read_vec(iov, (cnt * 16) as usize)?;
+    let mut out = Vec::with_capacity(cnt as usize);
+    let mut total = 0u64;
+    for c in raw.chunks_exact(16) {
+        let base = u64::from_le_bytes(c[0..8].try_into().map_err(|_| Errno::FAULT)?);
+        let len = u64::from_le_bytes(c[8..16].try_into().map_err(|_| Errno::FAULT)?);
+        if len > i64::MAX as u64 {
+            return Err(Errno::INVAL);
+        }
+        let len = len.min(MAX_RW_COUNT - total);
+        if !access_ok(base, len) {
+            return Err(Errno::FAULT);
+        }
+        total += len;
+        out.push((base, len));
+    }
+    Ok(out)
+}
+
+pub fn sys_writev(cx: &mut Ctx, a: &Args) -> SysResult {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
+    let mut done = 0u64;
+    for (base, len) in iovs {
+        if len == 0 {
+            continue;
+        }
+        match write_from_user(cx, &file, base, len) {
+            Ok(n) => {
+                done += n;
+                if n < len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+pub fn sys_readv(cx: &mut Ctx, a: &Args) -> SysResult {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
+    let mut done = 0u64;
+    for (base, len) in iovs {
+        if len == 0 {
+            continue;
+        }
+        match read_to_user(cx, &file, base, len) {
+            Ok(n) => {
+                done += n;
+                // A short read (pipe, tty, EOF) ends the vector, as Linux.
+                if n < len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+pub fn sys_close(cx: &mut Ctx, a: &Args) -> SysResult {
+    cx.proc.files.close(int(a.0[0]))?;
+    Ok(0)
+}
+
+pub fn sys_dup(cx: &mut Ctx, a: &Args) -> SysResult {
+    let slot = cx.proc.files.get(int(a.0[0]))?.clone();
+    let limit = cx.proc.rlimits.nofile();
+    let fd = cx.proc.files.lowest_free(0, limit)?;
+    cx.proc.files.install(
+        fd,
+        Slot {
+            cloexec: false,
+            ..slot
+        },
+    );
+    Ok(fd as u64)
+}
+
+fn dup_to(cx: &mut Ctx, old: i32, new: i32, cloexec: bool) -> SysResult {
+    let slot = cx.proc.files.get(old)?.clone();
+    let limit = cx.proc.rlimits.nofile();
+    let new_idx = usize::try_from(new).map_err(|_| Errno::BADF)?;
+    if new_idx >= limit {
+        return Err(Errno::BADF);
+    }
+    cx.proc.files.install(new_idx, Slot { cloexec, ..slot });
+    Ok(new_idx as u64)
+}
+
+pub fn sys_dup2(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (old, new) = (int(a.0[0]), int(a.0[1]));
+    if old == new {
+        cx.proc.files.get(old)?;
+        return Ok(new as u64);
+    }
+    dup_to(cx, old, new, false)
+}
+
+pub fn sys_dup3(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (old, new, flags) = (int(a.0[0]), int(a.0[1]), int(a.0[2]));
+    if flags & !libc::O_CLOEXEC != 0 || old == new {
+        return Err(Errno::INVAL);
+    }
+    dup_to(cx, old, new, flags & libc::O_CLOEXEC != 0)
+}
+
+pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (fd, cmd, arg) = (int(a.0[0]), int(a.0[1]), a.0[2]);
+    let slot = cx.proc.files.get(fd)?.clone();
+    match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let min = usize::try_from(int(arg)).map_err(|_| Errno::INVAL)?;
+            let limit = cx.proc.rlimits.nofile();
+            if min >= limit {
+                return Err(Errno::INVAL);
+            }
+            let new = cx.proc.files.lowest_free(min, limit)?;
+            cx.proc.files.install(
+                new,
+                Slot {
+                    cloexec: cmd == libc::F_DUPFD_CLOEXEC,
+                    ..slot
+                },
+            );
+            Ok(new as u64)
+        }
+        libc::F_GETFD => Ok(u64::from(slot.cloexec)),
+        libc::F_SETFD => {
+            let idx = fd as usize;
+            cx.proc.files.install(
+                idx,
+                Slot {
+                    cloexec: arg & libc::FD_CLOEXEC as u64 != 0,
+                    ..slot
+                },
+            );
+            Ok(0)
+        }
+        libc::F_GETFL => {
+            let fl = rustix::fs::fcntl_getfl(slot.file.host_fd())?;
+            Ok(u64::from(fl.bits()))
+        }
+        // Changing status flags of kvmcage's own stdio would change them for
+        // kvmcage too; accept and ignore, as for flags Linux cannot change.
+        libc::F_SETFL => Ok(0),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+const TCGETS: u64 = 0x5401;
+const TIOCGWINSZ: u64 = 0x5413;
+const FIONREAD: u64 = 0x541b;
+
+pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (fd, req, arg) = (int(a.0[0]), a.0[1] as u32 as u64, a.0[2]);
+    let file = cx.proc.files.file(fd)?;
+    // Only queries pass through, never a request that changes the host's
+    // terminal. The buffer sizes are the kernel's struct sizes.
+    let size = match req {
+        TCGETS => 36,    // struct termios (kernel)
+        TIOCGWINSZ => 8, // struct winsize
+        FIONREAD => 4,   // int
+        _ => return Err(Errno::NOTTY),
+    };
+    let mut buf = [0u8; 36];
+    // SAFETY: these three requests write at most `size` <= 36 bytes into
+    // `buf`, which is 36 bytes long and lives across the call; the fd is a
+    // valid borrowed descriptor.
+    let rc = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&file.host_fd()),
+            req as _,
+            buf.as_mut_ptr(),
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::NOTTY));
+    }
+    cx.m.user().write(arg, &buf[..size])?;
+    Ok(0)
+}
+
+/// The kernel's x86-64 `struct stat` (144 bytes) from a host stat.
+pub fn stat_bytes(st: &rustix::fs::Stat) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(0, st.st_dev as u64);
+    put(8, st.st_ino as u64);
+    put(16, st.st_nlink as u64);
+    put(24, u64::from(st.st_mode) | (u64::from(st.st_uid) << 32));
+    put(32, u64::from(st.st_gid));
+    put(40, st.st_rdev as u64);
+    put(48, st.st_size as u64);
+    put(56, st.st_blksize as u64);
+    put(64, st.st_blocks as u64);
+    put(72, st.st_atime as u64);
+    put(80, st.st_atime_nsec as u64);
+    put(88, st.st_mtime as u64);
+    put(96, st.st_mtime_nsec as u64);
+    put(104, st.st_ctime as u64);
+    put(112, st.st_ctime_nsec as u64);
+    b
+}
+
+fn fstat_to_user(cx: &mut Ctx, fd: i32, buf: u64) -> SysResult {
+    let file = cx.proc.files.file(fd)?;
+    let st = rustix::fs::fstat(file.host_fd())?;
+    cx.m.user().write(buf, &stat_bytes(&st))?;
+    Ok(0)
+}
+
+pub fn sys_fstat(cx: &mut Ctx, a: &Args) -> SysResult {
+    fstat_to_user(cx, int(a.0[0]), a.0[1])
+}
+
+/// Read a path argument: EFAULT, ENAMETOOLONG, or ENOENT for "".
+fn read_path(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {
+    cx.m.user().read_cstr(addr, PATH_MAX)
+}
+
+pub fn sys_newfstatat(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (dirfd, path, buf, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3] as u32);
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let name = read_path(cx, path)?;
+    if name.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::NOENT);
+        }
+        return fstat_to_user(cx, dirfd, buf);
+    }
+    lookup(cx, dirfd, &name).map(|_| 0)
+}
+
+/// Resolve a path. The guest has no filesystem yet: relative paths need a
+/// valid dirfd, and every name is missing.
+fn lookup(cx: &Ctx, dirfd: i32, name: &[u8]) -> Result<(), Errno> {
+    if name.first() != Some(&b'/') && dirfd != AT_FDCWD {
+        cx.proc.files.get(dirfd)?;
+        return Err(Errno::NOTDIR);
+    }
+    Err(Errno::NOENT)
+}
+
+fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> SysResult {
+    let size = int(size);
+    let name = read_path(cx, path)?;
+    if size <= 0 {
+        return Err(Errno::INVAL);
+    }
+    if name == b"/proc/self/exe" {
+        let target = &cx.proc.id.exe;
+        let n = target.len().min(size as usize);
+        cx.m.user().write(buf, &target[..n])?;
+        return Ok(n as u64);
+    }
+    if name.is_empty() {
+        return Err(Errno::NOENT);
+    }
+    lookup(cx, dirfd, &name).map(|_| 0)
+}
+
+pub fn sys_readlink(cx: &mut Ctx, a: &Args) -> SysResult {
+    readlink_common(cx, AT_FDCWD, a.0[0], a.0[1], a.0[2])
+}
+
+pub fn sys_readlinkat(cx: &mut Ctx, a: &Args) -> SysResult {
+    readlink_common(cx, int(a.0[0]), a.0[1], a.0[2], a.0[3])
+}
+
+pub fn sys_open(cx: &mut Ctx, a: &Args) -> SysResult {
+    let name = read_path(cx, a.0[0])?;
+    if name.is_empty() {
+        return Err(Errno::NOENT);
+    }
+    lookup(cx, AT_FDCWD, &name).map(|_| 0)
+}
+
+pub fn sys_openat(cx: &mut Ctx, a: &Args) -> SysResult {
+    let name = read_path(cx, a.0[1])?;
+    if name.is_empty() {
+        return Err(Errno::NOENT);
+    }
+    lookup(cx, int(a.0[0]), &name).map(|_| 0)
+}
+
+pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    let off = a.0[1] as i64;
+    let pos = match int(a.0[2]) {
+        libc::SEEK_SET => {
+            rustix::fs::SeekFrom::Start(u64::try_from(off).map_err(|_| Errno::INVAL)?)
+        }
+        libc::SEEK_CUR => rustix::fs::SeekFrom::Current(off),
+        libc::SEEK_END => rustix::fs::SeekFrom::End(off),
+        _ => return Err(Errno::INVAL),
+    };
+    Ok(rustix::fs::seek(file.host_fd(), pos)?)
+}
+
+pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
+    let cwd = b"/\0";
+    if a.0[1] < cwd.len() as u64 {
+        return Err(Errno::RANGE);
+    }
+    cx.m.user().write(a.0[0], cwd)?;
+    Ok(cwd.len() as u64)
+}

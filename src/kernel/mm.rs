@@ -1,0 +1,560 @@
+//! The program's address space: VMAs, brk, mmap/munmap/mprotect/madvise.
+//!
+//! Guest page tables are the single record of which frame backs which page;
+//! the VMA map records what the program asked for. Accessible pages get a
+//! frame when they are mapped (the host commits memory only when a page is
+//! first touched, because guest RAM is a lazy anonymous mapping). The stack
+//! below its initial part is populated on fault, up to RLIMIT_STACK.
+//! A PROT_NONE page keeps its frame in a non-present entry, so mprotect back
+//! to readable finds the data intact.
+
+use std::collections::BTreeMap;
+
+use rustix::io::Errno;
+
+use super::{Args, Ctx, SysResult};
+use crate::vm::layout::{
+    is_user_range, page_down, page_up, Gpa, Gva, MMAP_BASE, PAGE_SIZE, STACK_TOP, USER_MIN,
+    USER_TOP,
+};
+use crate::vm::paging::pte;
+use crate::vm::Machine;
+
+const PROT_READ: u32 = libc::PROT_READ as u32;
+const PROT_WRITE: u32 = libc::PROT_WRITE as u32;
+const PROT_EXEC: u32 = libc::PROT_EXEC as u32;
+const PROT_MASK: u32 = PROT_READ | PROT_WRITE | PROT_EXEC;
+/// PROT_GROWSDOWN | PROT_GROWSUP | PROT_SEM are accepted and ignored.
+const PROT_ACCEPTED: u32 =
+    PROT_MASK | libc::PROT_GROWSDOWN as u32 | libc::PROT_GROWSUP as u32 | 0x8;
+
+/// RLIMIT_STACK (8 MiB) as Linux's default.
+pub const STACK_LIMIT: u64 = 8 << 20;
+/// How much of the stack is populated before the program starts.
+const STACK_INITIAL: u64 = 128 << 10;
+/// Pages populated per stack-growth fault.
+const STACK_GROW_CHUNK: u64 = 16 * PAGE_SIZE;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    /// A PT_LOAD segment of the program.
+    Image,
+    Heap,
+    Stack,
+    Anon,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    pub end: Gva,
+    pub prot: u32,
+    pub kind: VmaKind,
+}
+
+/// Leaf entry for `frame` with protection `prot`.
+fn leaf_for(frame: Gpa, prot: u32) -> u64 {
+    if prot & PROT_MASK == 0 {
+        return frame & pte::ADDR_MASK; // not present, frame kept
+    }
+    let mut e = frame | pte::PRESENT | pte::USER | pte::ACCESSED | pte::DIRTY;
+    if prot & PROT_WRITE != 0 {
+        e |= pte::WRITABLE;
+    }
+    if prot & PROT_EXEC == 0 {
+        e |= pte::NX;
+    }
+    e
+}
+
+pub struct Mm {
+    vmas: BTreeMap<Gva, Vma>,
+    pub brk_start: Gva,
+    pub brk: Gva,
+}
+
+impl Default for Mm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Mm {
+    pub fn new() -> Self {
+        Self {
+            vmas: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+        }
+    }
+
+    pub fn vmas(&self) -> impl Iterator<Item = (Gva, &Vma)> {
+        self.vmas.iter().map(|(s, v)| (*s, v))
+    }
+
+    /// The VMA containing `addr`.
+    pub fn find(&self, addr: Gva) -> Option<(Gva, Vma)> {
+        let (s, v) = self.vmas.range(..=addr).next_back()?;
+        (addr < v.end).then_some((*s, *v))
+    }
+
+    fn overlaps(&self, start: Gva, end: Gva) -> bool {
+        self.vmas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// Is every byte of `[start, end)` inside some VMA?
+    fn fully_mapped(&self, start: Gva, end: Gva) -> bool {
+        let mut cur = start;
+        while cur < end {
+            match self.find(cur) {
+                Some((_, v)) => cur = v.end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Split the VMA containing `addr` so that a VMA starts at `addr`.
+    fn split_at(&mut self, addr: Gva) {
+        if let Some((s, v)) = self.find(addr) {
+            if s < addr {
+                self.vmas.insert(s, Vma { end: addr, ..v });
+                self.vmas.insert(addr, v);
+            }
+        }
+    }
+
+    /// Insert a VMA, merging with an identical neighbour below.
+    fn insert(&mut self, start: Gva, vma: Vma) {
+        if let Some((&ps, pv)) = self.vmas.range(..start).next_back() {
+            if pv.end == start && pv.prot == vma.prot && pv.kind == vma.kind {
+                self.vmas.insert(
+                    ps,
+                    Vma {
+                        end: vma.end,
+                        ..*pv
+                    },
+                );
+                return;
+            }
+        }
+        self.vmas.insert(start, vma);
+    }
+
+    /// Give the pages of `[start, end)` frames with protection `prot`
+    /// (no frames for PROT_NONE). On failure the pages this call populated
+    /// are released again.
+    fn populate(&mut self, m: &mut Machine, start: Gva, end: Gva, prot: u32) -> Result<(), Errno> {
+        if prot & PROT_MASK == 0 {
+            return Ok(());
+        }
+        let mut addr = start;
+        while addr < end {
+            let ok = match m.frames.alloc() {
+                Some(frame) => {
+                    m.pt.set_leaf(&m.ram, &mut m.frames, addr, leaf_for(frame, prot))
+                        .is_ok()
+                }
+                None => false,
+            };
+            if !ok {
+                self.release(m, start, addr);
+                return Err(Errno::NOMEM);
+            }
+            addr += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Drop the frames of `[start, end)` and clear their entries.
+    fn release(&mut self, m: &mut Machine, start: Gva, end: Gva) {
+        let mut freed: Vec<Gpa> = Vec::new();
+        let mut addr = start;
+        let mut was_present = false;
+        while addr < end {
+            if let Ok(old) = m.pt.set_leaf(&m.ram, &mut m.frames, addr, 0) {
+                was_present |= old & pte::PRESENT != 0;
+                let frame = old & pte::ADDR_MASK;
+                if frame != 0 && m.frames.is_pool_frame(frame) {
+                    freed.push(frame);
+                }
+            }
+            addr += PAGE_SIZE;
+        }
+        if was_present {
+            m.invalidate_tlb();
+        }
+        // Zero (and return to the host) the freed frames in contiguous runs.
+        freed.sort_unstable();
+        let mut i = 0;
+        while i < freed.len() {
+            let mut j = i + 1;
+            while j < freed.len() && freed[j] == freed[j - 1] + PAGE_SIZE {
+                j += 1;
+            }
+            m.ram.zero(freed[i], (j - i) as u64 * PAGE_SIZE);
+            i = j;
+        }
+        for f in freed {
+            m.frames.free(f);
+        }
+    }
+
+    /// Map `[start, start+len)` (page-aligned) anew, replacing whatever was
+    /// there.
+    pub fn map_fixed(
+        &mut self,
+        m: &mut Machine,
+        start: Gva,
+        len: u64,
+        prot: u32,
+        kind: VmaKind,
+    ) -> Result<(), Errno> {
+        let end = start.checked_add(len).ok_or(Errno::NOMEM)?;
+        if !is_user_range(start, len) {
+            return Err(Errno::NOMEM);
+        }
+        self.unmap(m, start, len);
+        self.populate(m, start, end, prot)?;
+        self.insert(start, Vma { end, prot, kind });
+        Ok(())
+    }
+
+    /// Remove every mapping in `[start, start+len)`.
+    pub fn unmap(&mut self, m: &mut Machine, start: Gva, len: u64) {
+        let Some(end) = start.checked_add(len) else {
+            return;
+        };
+        if !self.overlaps(start, end) {
+            return;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
+        for s in inside {
+            if let Some(v) = self.vmas.remove(&s) {
+                self.release(m, s, v.end);
+            }
+        }
+    }
+
+    /// Change the protection of `[start, end)`, all of which must be mapped.
+    pub fn protect(
+        &mut self,
+        m: &mut Machine,
+        start: Gva,
+        end: Gva,
+        prot: u32,
+    ) -> Result<(), Errno> {
+        if !self.fully_mapped(start, end) {
+            return Err(Errno::NOMEM);
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let inside: Vec<(Gva, Vma)> = self.vmas.range(start..end).map(|(s, v)| (*s, *v)).collect();
+        for (s, v) in inside {
+            let mut addr = s;
+            while addr < v.end {
+                let old = m.pt.leaf(&m.ram, addr).unwrap_or(0);
+                let frame = old & pte::ADDR_MASK;
+                if frame != 0 {
+                    let new = leaf_for(frame, prot);
+                    if new != old {
+                        if m.pt.set_leaf(&m.ram, &mut m.frames, addr, new).is_err() {
+                            return Err(Errno::NOMEM);
+                        }
+                        if old & pte::PRESENT != 0 {
+                            m.invalidate_tlb();
+                        }
+                    }
+                } else if v.kind != VmaKind::Stack {
+                    // Only a PROT_NONE reservation has pages without frames.
+                    self.populate(m, addr, addr + PAGE_SIZE, prot)?;
+                }
+                addr += PAGE_SIZE;
+            }
+            self.vmas.insert(s, Vma { prot, ..v });
+        }
+        Ok(())
+    }
+
+    /// Write `bytes` at user `addr`, ignoring page protection (the loader
+    /// filling read-only segments). `false` if a page has no frame.
+    pub fn poke(&self, m: &Machine, addr: Gva, bytes: &[u8]) -> bool {
+        let mut done = 0usize;
+        while done < bytes.len() {
+            let cur = addr + done as u64;
+            let off = cur & (PAGE_SIZE - 1);
+            let n = ((PAGE_SIZE - off) as usize).min(bytes.len() - done);
+            let frame = m.pt.leaf(&m.ram, page_down(cur)).unwrap_or(0) & pte::ADDR_MASK;
+            if frame == 0 || !m.frames.is_pool_frame(frame) {
+                return false;
+            }
+            if !m.ram.write(frame + off, &bytes[done..done + n]) {
+                return false;
+            }
+            done += n;
+        }
+        true
+    }
+
+    /// Create the stack VMA (RLIMIT_STACK below `STACK_TOP`) and populate it
+    /// from `rsp` (minus some room) up.
+    pub fn ensure_stack(&mut self, m: &mut Machine, rsp: Gva) -> bool {
+        let bottom = STACK_TOP - STACK_LIMIT;
+        if rsp < bottom + STACK_INITIAL {
+            return false;
+        }
+        if self.find(STACK_TOP - PAGE_SIZE).is_none() {
+            self.insert(
+                bottom,
+                Vma {
+                    end: STACK_TOP,
+                    prot: PROT_READ | PROT_WRITE,
+                    kind: VmaKind::Stack,
+                },
+            );
+        }
+        let from = page_down(rsp) - STACK_INITIAL;
+        self.populate(m, from, STACK_TOP, PROT_READ | PROT_WRITE)
+            .is_ok()
+    }
+
+    /// A page fault at `addr`: populate it if it is an unpopulated stack
+    /// page the access is allowed on. `true` if the program can retry.
+    pub fn fault(&mut self, m: &mut Machine, addr: Gva, write: bool, exec: bool) -> bool {
+        let Some((s, v)) = self.find(addr) else {
+            return false;
+        };
+        if v.kind != VmaKind::Stack || v.prot & PROT_MASK == 0 {
+            return false;
+        }
+        if (write && v.prot & PROT_WRITE == 0) || (exec && v.prot & PROT_EXEC == 0) {
+            return false;
+        }
+        let page = page_down(addr);
+        if m.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0 {
+            return false; // populated: a real protection fault
+        }
+        // Populate a chunk from the faulting page up to the populated part.
+        let mut end = page + PAGE_SIZE;
+        while end < v.end
+            && end - page < STACK_GROW_CHUNK
+            && m.pt.leaf(&m.ram, end).unwrap_or(0) & pte::ADDR_MASK == 0
+        {
+            end += PAGE_SIZE;
+        }
+        let _ = s;
+        self.populate(m, page, end, v.prot).is_ok()
+    }
+
+    /// A free range of `len` bytes, top-down below `MMAP_BASE`.
+    fn find_free(&self, len: u64) -> Option<Gva> {
+        let mut top = MMAP_BASE;
+        for (&s, v) in self.vmas.range(..MMAP_BASE).rev() {
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(s);
+        }
+        let floor = USER_MIN.max(self.brk_start);
+        (top >= floor && top - floor >= len).then(|| top - len)
+    }
+}
+
+// ---- system calls -------------------------------------------------------
+
+pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
+    let mm = &mut cx.proc.mm;
+    let want = a.0[0];
+    if want < mm.brk_start {
+        return Ok(mm.brk);
+    }
+    let (Some(new_end), Some(old_end)) = (page_up(want), page_up(mm.brk)) else {
+        return Ok(mm.brk);
+    };
+    if new_end > old_end {
+        if new_end > USER_TOP || mm.overlaps(old_end, new_end) {
+            return Ok(mm.brk);
+        }
+        if mm
+            .map_fixed(
+                cx.m,
+                old_end,
+                new_end - old_end,
+                PROT_READ | PROT_WRITE,
+                VmaKind::Heap,
+            )
+            .is_err()
+        {
+            return Ok(mm.brk);
+        }
+    } else if new_end < old_end {
+        mm.unmap(cx.m, new_end, old_end - new_end);
+    }
+    mm.brk = want;
+    Ok(want)
+}
+
+pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [addr, len, prot, flags, fd, off] = a.0;
+    let (prot, flags, fd) = (prot as u32, flags as u32 as i32, fd as i32);
+    if off & (PAGE_SIZE - 1) != 0 {
+        return Err(Errno::INVAL);
+    }
+    if len == 0 {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::NOMEM)?;
+    if len > USER_TOP {
+        return Err(Errno::NOMEM);
+    }
+    if prot & !PROT_ACCEPTED != 0 {
+        return Err(Errno::INVAL);
+    }
+    match flags & libc::MAP_TYPE {
+        libc::MAP_PRIVATE | libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => {}
+        _ => return Err(Errno::INVAL),
+    }
+    if flags & libc::MAP_ANONYMOUS == 0 {
+        // File mappings: no file descriptor can be mapped yet.
+        return Err(if cx.proc.files.is_open(fd) {
+            Errno::NODEV
+        } else {
+            Errno::BADF
+        });
+    }
+    let prot = prot & PROT_MASK;
+    let mm = &mut cx.proc.mm;
+    let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
+    let start = if fixed {
+        if addr & (PAGE_SIZE - 1) != 0 {
+            return Err(Errno::INVAL);
+        }
+        if addr < USER_MIN {
+            return Err(Errno::PERM);
+        }
+        if !is_user_range(addr, len) {
+            return Err(Errno::NOMEM);
+        }
+        if flags & libc::MAP_FIXED == 0 && mm.overlaps(addr, addr + len) {
+            return Err(Errno::EXIST);
+        }
+        addr
+    } else {
+        let hint = page_down(addr);
+        if hint >= USER_MIN && is_user_range(hint, len) && !mm.overlaps(hint, hint + len) {
+            hint
+        } else {
+            mm.find_free(len).ok_or(Errno::NOMEM)?
+        }
+    };
+    let kind = if flags & libc::MAP_GROWSDOWN != 0 {
+        VmaKind::Anon
+    } else {
+        VmaKind::Anon
+    };
+    mm.map_fixed(cx.m, start, len, prot, kind)?;
+    Ok(start)
+}
+
+pub fn sys_munmap(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [addr, len, ..] = a.0;
+    if addr & (PAGE_SIZE - 1) != 0 || len == 0 {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::INVAL)?;
+    if !is_user_range(addr, len) && addr.checked_add(len).is_none_or(|e| e > USER_TOP) {
+        return Err(Errno::INVAL);
+    }
+    cx.proc.mm.unmap(cx.m, addr, len);
+    Ok(0)
+}
+
+pub fn sys_mprotect(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [addr, len, prot, ..] = a.0;
+    let prot = prot as u32;
+    if addr & (PAGE_SIZE - 1) != 0 || prot & !PROT_ACCEPTED != 0 {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::NOMEM)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let end = addr.checked_add(len).ok_or(Errno::NOMEM)?;
+    if end > USER_TOP {
+        return Err(Errno::NOMEM);
+    }
+    cx.proc.mm.protect(cx.m, addr, end, prot & PROT_MASK)?;
+    Ok(0)
+}
+
+pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [addr, len, advice, ..] = a.0;
+    if addr & (PAGE_SIZE - 1) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::INVAL)?;
+    let end = addr.checked_add(len).ok_or(Errno::INVAL)?;
+    let advice = advice as i32;
+    let known = matches!(
+        advice,
+        libc::MADV_NORMAL
+            | libc::MADV_RANDOM
+            | libc::MADV_SEQUENTIAL
+            | libc::MADV_WILLNEED
+            | libc::MADV_DONTNEED
+            | libc::MADV_FREE
+            | libc::MADV_DONTFORK
+            | libc::MADV_DOFORK
+            | libc::MADV_MERGEABLE
+            | libc::MADV_UNMERGEABLE
+            | libc::MADV_HUGEPAGE
+            | libc::MADV_NOHUGEPAGE
+            | libc::MADV_DONTDUMP
+            | libc::MADV_DODUMP
+            | libc::MADV_COLD
+            | libc::MADV_PAGEOUT
+    );
+    if !known {
+        return Err(Errno::INVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    if end > USER_TOP || !cx.proc.mm.fully_mapped(addr, end) {
+        return Err(Errno::NOMEM);
+    }
+    if matches!(advice, libc::MADV_DONTNEED | libc::MADV_FREE) {
+        // Drop the contents: the pages read back as zeros. Zeroing through
+        // the host mapping keeps each page's frame and entry unchanged.
+        let mut page = addr;
+        while page < end {
+            let frame = cx.m.pt.leaf(&cx.m.ram, page).unwrap_or(0) & pte::ADDR_MASK;
+            if frame != 0 && cx.m.frames.is_pool_frame(frame) {
+                cx.m.ram.zero(frame, PAGE_SIZE);
+            }
+            page += PAGE_SIZE;
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaf_encoding_follows_prot() {
+        let f = 0x20_0000;
+        assert_eq!(leaf_for(f, 0), f, "PROT_NONE keeps the frame, not present");
+        let r = leaf_for(f, PROT_READ);
+        assert!(r & pte::PRESENT != 0 && r & pte::WRITABLE == 0 && r & pte::NX != 0);
+        let rw = leaf_for(f, PROT_READ | PROT_WRITE);
+        assert!(rw & pte::WRITABLE != 0 && rw & pte::NX != 0);
+        let rx = leaf_for(f, PROT_READ | PROT_EXEC);
+        assert!(rx & pte::NX == 0 && rx & pte::WRITABLE == 0);
+    }
+}

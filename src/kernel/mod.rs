@@ -1,0 +1,321 @@
+//! The host side of the guest kernel: process state and the syscall table.
+//!
+//! `dispatch` decodes a system call from the register file per its ABI
+//! (x86-64 `syscall`, or i386 `int 0x80`), looks the number up with the
+//! `syscalls` crate, and calls one typed handler per syscall, grouped by
+//! family (`fs`, `mm`, `process`, `time`, `signal`). Unknown and
+//! unimplemented numbers return -ENOSYS and are logged once each.
+
+pub mod fs;
+pub mod mm;
+pub mod process;
+pub mod signal;
+pub mod time;
+pub mod uaccess;
+
+use std::collections::HashSet;
+
+use kvm_bindings::kvm_regs;
+use rustix::io::Errno;
+use syscalls::x86::Sysno as Sysno32;
+use syscalls::x86_64::Sysno;
+
+use crate::vm::{EntryPath, Machine};
+use fs::Files;
+use mm::Mm;
+use signal::Signals;
+use uaccess::UserMem;
+
+/// The six argument registers, already decoded per the ABI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Args(pub [u64; 6]);
+
+pub type SysResult = Result<u64, Errno>;
+type Handler = fn(&mut Ctx, &Args) -> SysResult;
+
+/// How the program ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// exit/exit_group with this status (0..=255).
+    Code(i32),
+    /// Killed by a signal.
+    Signal(i32),
+}
+
+/// What one syscall sees.
+pub struct Ctx<'a> {
+    pub m: &'a mut Machine,
+    pub proc: &'a mut Process,
+    pub regs: &'a mut kvm_regs,
+    pub path: EntryPath,
+}
+
+/// Identity and facts the program can ask for.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// What readlink("/proc/self/exe") returns.
+    pub exe: Vec<u8>,
+    /// Guest memory size (RLIMIT_AS as the program sees it).
+    pub mem_size: u64,
+}
+
+/// One program's kernel-side state.
+pub struct Process {
+    pub id: Identity,
+    pub mm: Mm,
+    pub files: Files,
+    pub signals: Signals,
+    pub rlimits: process::Rlimits,
+    pub clear_child_tid: u64,
+    pub robust_list: (u64, u64),
+    pub exit: Option<Exit>,
+    /// Numbers already reported as unimplemented.
+    unimplemented: HashSet<(bool, u64)>,
+    /// Syscalls handled, by entry path.
+    pub syscalls: u64,
+}
+
+impl Process {
+    pub fn new(id: Identity) -> Self {
+        let rlimits = process::Rlimits::new(id.mem_size);
+        Self {
+            id,
+            mm: Mm::new(),
+            files: Files::stdio(),
+            signals: Signals::default(),
+            rlimits,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            exit: None,
+            unimplemented: HashSet::new(),
+            syscalls: 0,
+        }
+    }
+}
+
+impl Machine {
+    /// The program's address space, for copying to and from it.
+    pub fn user(&self) -> UserMem<'_> {
+        UserMem::new(&self.ram, self.pt, &self.frames)
+    }
+}
+
+/// Linux's largest x86-64 syscall number bound (`__NR_syscalls` < 512).
+const MAX_SYSCALL: u64 = 512;
+const X32_BIT: u64 = 0x4000_0000;
+
+/// The x86-64 table.
+fn handler64(nr: Sysno) -> Option<Handler> {
+    use Sysno as S;
+    Some(match nr {
+        S::read => fs::sys_read,
+        S::write => fs::sys_write,
+        S::readv => fs::sys_readv,
+        S::writev => fs::sys_writev,
+        S::close => fs::sys_close,
+        S::ioctl => fs::sys_ioctl,
+        S::fstat => fs::sys_fstat,
+        S::newfstatat => fs::sys_newfstatat,
+        S::readlink => fs::sys_readlink,
+        S::readlinkat => fs::sys_readlinkat,
+        S::open => fs::sys_open,
+        S::openat => fs::sys_openat,
+        S::lseek => fs::sys_lseek,
+        S::getcwd => fs::sys_getcwd,
+        S::dup => fs::sys_dup,
+        S::dup2 => fs::sys_dup2,
+        S::dup3 => fs::sys_dup3,
+        S::fcntl => fs::sys_fcntl,
+        S::brk => mm::sys_brk,
+        S::mmap => mm::sys_mmap,
+        S::munmap => mm::sys_munmap,
+        S::mprotect => mm::sys_mprotect,
+        S::madvise => mm::sys_madvise,
+        S::exit => process::sys_exit,
+        S::exit_group => process::sys_exit_group,
+        S::arch_prctl => process::sys_arch_prctl,
+        S::set_tid_address => process::sys_set_tid_address,
+        S::set_robust_list => process::sys_set_robust_list,
+        S::uname => process::sys_uname,
+        S::getpid => process::sys_getpid,
+        S::gettid => process::sys_getpid,
+        S::getppid => process::sys_getppid,
+        S::getuid | S::geteuid => process::sys_getuid,
+        S::getgid | S::getegid => process::sys_getgid,
+        S::getresuid => process::sys_getresuid,
+        S::getresgid => process::sys_getresgid,
+        S::prlimit64 => process::sys_prlimit64,
+        S::getrlimit => process::sys_getrlimit,
+        S::setrlimit => process::sys_setrlimit,
+        S::sched_getaffinity => process::sys_sched_getaffinity,
+        S::sched_yield => process::sys_sched_yield,
+        S::getrandom => process::sys_getrandom,
+        S::kill => signal::sys_kill,
+        S::tkill => signal::sys_tkill,
+        S::tgkill => signal::sys_tgkill,
+        S::rt_sigaction => signal::sys_rt_sigaction,
+        S::rt_sigprocmask => signal::sys_rt_sigprocmask,
+        S::sigaltstack => signal::sys_sigaltstack,
+        S::clock_gettime => time::sys_clock_gettime,
+        S::clock_getres => time::sys_clock_getres,
+        S::gettimeofday => time::sys_gettimeofday,
+        S::time => time::sys_time,
+        S::nanosleep => time::sys_nanosleep,
+        S::clock_nanosleep => time::sys_clock_nanosleep,
+        _ => return None,
+    })
+}
+
+/// The i386 calls `int 0x80` reaches. Only calls whose arguments mean the
+/// same with 32-bit registers are listed (no structs whose layout differs
+/// between the ABIs); the rest are -ENOSYS.
+fn handler32(nr: Sysno32) -> Option<Handler> {
+    use Sysno32 as S;
+    Some(match nr {
+        S::read => fs::sys_read,
+        S::write => fs::sys_write,
+        S::close => fs::sys_close,
+        S::dup => fs::sys_dup,
+        S::dup2 => fs::sys_dup2,
+        S::brk => mm::sys_brk,
+        S::munmap => mm::sys_munmap,
+        S::mprotect => mm::sys_mprotect,
+        S::exit => process::sys_exit,
+        S::exit_group => process::sys_exit_group,
+        S::getpid | S::gettid => process::sys_getpid,
+        S::getppid => process::sys_getppid,
+        S::getuid32 | S::geteuid32 => process::sys_getuid,
+        S::getgid32 | S::getegid32 => process::sys_getgid,
+        S::uname => process::sys_uname,
+        S::sched_yield => process::sys_sched_yield,
+        S::getrandom => process::sys_getrandom,
+        S::kill => signal::sys_kill,
+        S::tgkill => signal::sys_tgkill,
+        _ => return None,
+    })
+}
+
+/// The syscall a trap asked for: number, name and arguments per its ABI.
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    pub nr: u64,
+    pub args: Args,
+    pub i386: bool,
+}
+
+impl Call {
+    pub fn decode(regs: &kvm_regs, path: EntryPath) -> Self {
+        if path.is_int80() {
+            let r = |v: u64| v & 0xffff_ffff;
+            Call {
+                nr: r(regs.rax),
+                args: Args([
+                    r(regs.rbx),
+                    r(regs.rcx),
+                    r(regs.rdx),
+                    r(regs.rsi),
+                    r(regs.rdi),
+                    r(regs.rbp),
+                ]),
+                i386: true,
+            }
+        } else {
+            Call {
+                nr: regs.rax,
+                args: Args([regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9]),
+                i386: false,
+            }
+        }
+    }
+
+    /// The syscall's name, if the number is a known one.
+    pub fn name(&self) -> Option<&'static str> {
+        let nr = usize::try_from(self.nr).ok()?;
+        if self.i386 {
+            Sysno32::new(nr).map(|s| s.name())
+        } else {
+            Sysno::new(nr).map(|s| s.name())
+        }
+    }
+
+    fn handler(&self) -> Option<Handler> {
+        if self.nr >= MAX_SYSCALL || self.nr & X32_BIT != 0 {
+            return None;
+        }
+        let nr = usize::try_from(self.nr).ok()?;
+        if self.i386 {
+            Sysno32::new(nr).and_then(handler32)
+        } else {
+            Sysno::new(nr).and_then(handler64)
+        }
+    }
+}
+
+/// Run one syscall; the result (a value or -errno) goes into RAX.
+pub fn dispatch(cx: &mut Ctx, call: &Call) -> i64 {
+    cx.proc.syscalls += 1;
+    let result = match call.handler() {
+        Some(h) => h(cx, &call.args),
+        None => {
+            if cx.proc.unimplemented.insert((call.i386, call.nr)) {
+                log::debug!(
+                    "unimplemented {}syscall {} ({}): ENOSYS",
+                    if call.i386 { "i386 " } else { "" },
+                    call.nr,
+                    call.name().unwrap_or("unknown")
+                );
+            }
+            Err(Errno::NOSYS)
+        }
+    };
+    let ret = match result {
+        Ok(v) => v as i64,
+        Err(e) => -i64::from(e.raw_os_error()),
+    };
+    cx.regs.rax = ret as u64;
+    ret
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_outside_the_table_have_no_handler() {
+        let call = |nr: u64, i386: bool| Call {
+            nr,
+            args: Args::default(),
+            i386,
+        };
+        assert!(call(1, false).handler().is_some(), "write");
+        assert!(call(4, true).handler().is_some(), "i386 write");
+        for nr in [u64::MAX, 512, 1 | X32_BIT, 335 /* gap */, 0xffff_ffff] {
+            assert!(call(nr, false).handler().is_none(), "{nr:#x}");
+        }
+        assert_eq!(call(60, false).name(), Some("exit"));
+        assert_eq!(call(1, true).name(), Some("exit"));
+    }
+
+    #[test]
+    fn int80_decoding_uses_the_i386_registers_and_truncates() {
+        let regs = kvm_regs {
+            rax: 0xdead_0000_0000_0004,
+            rbx: 0x1_0000_0001,
+            rcx: 2,
+            rdx: 3,
+            rsi: 4,
+            rdi: 5,
+            rbp: 6,
+            ..Default::default()
+        };
+        let c = Call::decode(&regs, EntryPath::Int80Ud);
+        assert_eq!(c.nr, 4);
+        assert_eq!(c.args.0, [1, 2, 3, 4, 5, 6]);
+        let c = Call::decode(&regs, EntryPath::Lstar);
+        assert_eq!(c.args.0[0], 5, "rdi first");
+    }
+}

@@ -1,0 +1,261 @@
+//! Process identity, limits, exit, arch_prctl and friends.
+
+use rustix::io::Errno;
+
+use super::fs::NOFILE;
+use super::mm::STACK_LIMIT;
+use super::{Args, Ctx, Exit, SysResult};
+use crate::vm::layout::USER_TOP;
+
+const ARCH_SET_GS: u64 = 0x1001;
+const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
+const ARCH_GET_CPUID: u64 = 0x1011;
+const ARCH_SET_CPUID: u64 = 0x1012;
+
+const RLIM_INFINITY: u64 = u64::MAX;
+const RLIM_NLIMITS: usize = 16;
+
+/// The program's resource limits, as getrlimit/prlimit64 report them.
+#[derive(Clone, Debug)]
+pub struct Rlimits([(u64, u64); RLIM_NLIMITS]);
+
+impl Rlimits {
+    pub fn new(mem_size: u64) -> Self {
+        let mut l = [(RLIM_INFINITY, RLIM_INFINITY); RLIM_NLIMITS];
+        l[libc::RLIMIT_STACK as usize] = (STACK_LIMIT, RLIM_INFINITY);
+        l[libc::RLIMIT_NOFILE as usize] = (NOFILE as u64, NOFILE as u64);
+        l[libc::RLIMIT_AS as usize] = (mem_size, mem_size);
+        l[libc::RLIMIT_CORE as usize] = (0, RLIM_INFINITY);
+        l[libc::RLIMIT_NPROC as usize] = (1, 1);
+        l[libc::RLIMIT_MEMLOCK as usize] = (8 << 20, 8 << 20);
+        l[libc::RLIMIT_SIGPENDING as usize] = (64, 64);
+        l[libc::RLIMIT_MSGQUEUE as usize] = (819_200, 819_200);
+        l[libc::RLIMIT_NICE as usize] = (0, 0);
+        l[libc::RLIMIT_RTPRIO as usize] = (0, 0);
+        Self(l)
+    }
+
+    pub fn nofile(&self) -> usize {
+        usize::try_from(self.0[libc::RLIMIT_NOFILE as usize].0).unwrap_or(usize::MAX)
+    }
+}
+
+fn int(v: u64) -> i32 {
+    v as u32 as i32
+}
+
+pub fn sys_exit(cx: &mut Ctx, a: &Args) -> SysResult {
+    // Single-threaded: exit of the only thread ends the process.
+    cx.proc.exit = Some(Exit::Code(int(a.0[0]) & 0xff));
+    Ok(0)
+}
+
+pub fn sys_exit_group(cx: &mut Ctx, a: &Args) -> SysResult {
+    sys_exit(cx, a)
+}
+
+pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (code, addr) = (a.0[0], a.0[1]);
+    match code {
+        ARCH_SET_FS | ARCH_SET_GS => {
+            if addr >= USER_TOP {
+                return Err(Errno::PERM);
+            }
+            let s = cx.m.sregs_mut();
+            if code == ARCH_SET_FS {
+                s.fs.base = addr;
+            } else {
+                s.gs.base = addr;
+            }
+            Ok(0)
+        }
+        ARCH_GET_FS | ARCH_GET_GS => {
+            let s = cx.m.sregs();
+            let base = if code == ARCH_GET_FS {
+                s.fs.base
+            } else {
+                s.gs.base
+            };
+            cx.m.user().write(addr, &base.to_le_bytes())?;
+            Ok(0)
+        }
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(Errno::NODEV),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub fn sys_set_tid_address(cx: &mut Ctx, a: &Args) -> SysResult {
+    cx.proc.clear_child_tid = a.0[0];
+    Ok(u64::from(cx.proc.id.pid))
+}
+
+pub fn sys_set_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
+    // sizeof(struct robust_list_head)
+    if a.0[1] != 24 {
+        return Err(Errno::INVAL);
+    }
+    cx.proc.robust_list = (a.0[0], a.0[1]);
+    Ok(0)
+}
+
+pub fn sys_uname(cx: &mut Ctx, a: &Args) -> SysResult {
+    let host = rustix::system::uname();
+    let mut buf = [0u8; 6 * 65];
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        b"kvmcage",
+        host.release().to_bytes(),
+        host.version().to_bytes(),
+        b"x86_64",
+        b"(none)",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        let n = f.len().min(64);
+        buf[i * 65..i * 65 + n].copy_from_slice(&f[..n]);
+    }
+    cx.m.user().write(a.0[0], &buf)?;
+    Ok(0)
+}
+
+pub fn sys_getpid(cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(u64::from(cx.proc.id.pid))
+}
+
+pub fn sys_getppid(cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(u64::from(cx.proc.id.ppid))
+}
+
+pub fn sys_getuid(cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(u64::from(cx.proc.id.uid))
+}
+
+pub fn sys_getgid(cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(u64::from(cx.proc.id.gid))
+}
+
+fn write_three_ids(cx: &mut Ctx, a: &Args, id: u32) -> SysResult {
+    for p in &a.0[..3] {
+        cx.m.user().write(*p, &id.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+pub fn sys_getresuid(cx: &mut Ctx, a: &Args) -> SysResult {
+    let id = cx.proc.id.uid;
+    write_three_ids(cx, a, id)
+}
+
+pub fn sys_getresgid(cx: &mut Ctx, a: &Args) -> SysResult {
+    let id = cx.proc.id.gid;
+    write_three_ids(cx, a, id)
+}
+
+fn resource(v: u64) -> Result<usize, Errno> {
+    usize::try_from(v as u32)
+        .ok()
+        .filter(|&r| r < RLIM_NLIMITS)
+        .ok_or(Errno::INVAL)
+}
+
+fn prlimit(cx: &mut Ctx, res: usize, new: u64, old: u64) -> SysResult {
+    let cur = cx.proc.rlimits.0[res];
+    let new_val = if new != 0 {
+        let raw = cx.m.user().read_vec(new, 16)?;
+        let soft = u64::from_le_bytes(raw[0..8].try_into().map_err(|_| Errno::FAULT)?);
+        let hard = u64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::FAULT)?);
+        if soft > hard {
+            return Err(Errno::INVAL);
+        }
+        if hard > cur.1 {
+            return Err(Errno::PERM);
+        }
+        if res == libc::RLIMIT_NOFILE as usize && hard > NOFILE as u64 * 1024 {
+            return Err(Errno::PERM);
+        }
+        Some((soft, hard))
+    } else {
+        None
+    };
+    if old != 0 {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&cur.0.to_le_bytes());
+        b[8..].copy_from_slice(&cur.1.to_le_bytes());
+        cx.m.user().write(old, &b)?;
+    }
+    if let Some(v) = new_val {
+        cx.proc.rlimits.0[res] = v;
+    }
+    Ok(0)
+}
+
+pub fn sys_prlimit64(cx: &mut Ctx, a: &Args) -> SysResult {
+    let pid = int(a.0[0]);
+    if pid != 0 && pid != cx.proc.id.pid as i32 {
+        return Err(Errno::SRCH);
+    }
+    let res = resource(a.0[1])?;
+    prlimit(cx, res, a.0[2], a.0[3])
+}
+
+pub fn sys_getrlimit(cx: &mut Ctx, a: &Args) -> SysResult {
+    let res = resource(a.0[0])?;
+    prlimit(cx, res, 0, a.0[1])
+}
+
+pub fn sys_setrlimit(cx: &mut Ctx, a: &Args) -> SysResult {
+    let res = resource(a.0[0])?;
+    prlimit(cx, res, a.0[1], 0)
+}
+
+pub fn sys_sched_getaffinity(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (pid, len, mask) = (int(a.0[0]), a.0[1] as u32 as u64, a.0[2]);
+    if pid != 0 && pid != cx.proc.id.pid as i32 {
+        return Err(Errno::SRCH);
+    }
+    // One vCPU: nr_cpu_ids = 1, so the kernel copies one long.
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::INVAL);
+    }
+    cx.m.user().write(mask, &1u64.to_le_bytes())?;
+    Ok(8)
+}
+
+pub fn sys_sched_yield(_cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(0)
+}
+
+const GRND_NONBLOCK: u32 = 1;
+const GRND_RANDOM: u32 = 2;
+const GRND_INSECURE: u32 = 4;
+
+pub fn sys_getrandom(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (buf, len, flags) = (a.0[0], a.0[1], a.0[2] as u32);
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
+        return Err(Errno::INVAL);
+    }
+    // Linux caps one call at INT_MAX >> 6 bytes.
+    let len = len.min(0x1ff_ffff);
+    if !crate::kernel::uaccess::access_ok(buf, len) {
+        return Err(Errno::FAULT);
+    }
+    let mut done = 0u64;
+    let mut tmp = [0u8; 4096];
+    while done < len {
+        let n = ((len - done) as usize).min(tmp.len());
+        rustix::rand::getrandom(&mut tmp[..n], rustix::rand::GetRandomFlags::empty())?;
+        let w = cx.m.user().write_prefix(buf + done, &tmp[..n]);
+        done += w as u64;
+        if w < n {
+            break;
+        }
+    }
+    if done == 0 && len > 0 {
+        return Err(Errno::FAULT);
+    }
+    Ok(done)
+}

@@ -1,0 +1,109 @@
+//! Clocks and sleeping, answered from the host's clocks.
+
+use rustix::io::Errno;
+use rustix::time::{ClockId, Timespec};
+
+use super::{Args, Ctx, SysResult};
+
+fn clock(id: i32) -> Result<ClockId, Errno> {
+    Ok(match id {
+        libc::CLOCK_REALTIME => ClockId::Realtime,
+        libc::CLOCK_MONOTONIC => ClockId::Monotonic,
+        libc::CLOCK_PROCESS_CPUTIME_ID => ClockId::ProcessCPUTime,
+        libc::CLOCK_THREAD_CPUTIME_ID => ClockId::ThreadCPUTime,
+        libc::CLOCK_MONOTONIC_RAW => ClockId::MonotonicRaw,
+        libc::CLOCK_REALTIME_COARSE => ClockId::RealtimeCoarse,
+        libc::CLOCK_MONOTONIC_COARSE => ClockId::MonotonicCoarse,
+        libc::CLOCK_BOOTTIME => ClockId::Boottime,
+        _ => return Err(Errno::INVAL),
+    })
+}
+
+fn timespec_bytes(t: Timespec) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
+    b[8..].copy_from_slice(&(t.tv_nsec as i64).to_le_bytes());
+    b
+}
+
+pub fn sys_clock_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
+    let id = clock(a.0[0] as u32 as i32)?;
+    let t = rustix::time::clock_gettime(id);
+    cx.m.user().write(a.0[1], &timespec_bytes(t))?;
+    Ok(0)
+}
+
+pub fn sys_clock_getres(cx: &mut Ctx, a: &Args) -> SysResult {
+    let id = a.0[0] as u32 as i32;
+    clock(id)?;
+    let coarse = matches!(
+        id,
+        libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE
+    );
+    let res = Timespec {
+        tv_sec: 0,
+        tv_nsec: if coarse { 4_000_000 } else { 1 },
+    };
+    if a.0[1] != 0 {
+        cx.m.user().write(a.0[1], &timespec_bytes(res))?;
+    }
+    Ok(0)
+}
+
+pub fn sys_gettimeofday(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = rustix::time::clock_gettime(ClockId::Realtime);
+    if a.0[0] != 0 {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
+        b[8..].copy_from_slice(&(t.tv_nsec as i64 / 1000).to_le_bytes());
+        cx.m.user().write(a.0[0], &b)?;
+    }
+    if a.0[1] != 0 {
+        // struct timezone: minutes west, dst type; Linux keeps zeros.
+        cx.m.user().write(a.0[1], &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+pub fn sys_time(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = rustix::time::clock_gettime(ClockId::Realtime).tv_sec;
+    if a.0[0] != 0 {
+        cx.m.user().write(a.0[0], &t.to_le_bytes())?;
+    }
+    Ok(t as u64)
+}
+
+/// Read a `struct timespec`, EINVAL unless 0 <= nsec < 1e9 and sec >= 0.
+fn read_timespec(cx: &Ctx, addr: u64) -> Result<std::time::Duration, Errno> {
+    let raw = cx.m.user().read_vec(addr, 16)?;
+    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
+    let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::INVAL);
+    }
+    Ok(std::time::Duration::new(sec as u64, nsec as u32))
+}
+
+pub fn sys_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
+    let d = read_timespec(cx, a.0[0])?;
+    std::thread::sleep(d);
+    Ok(0)
+}
+
+pub fn sys_clock_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, flags, req) = (a.0[0] as u32 as i32, a.0[1] as u32 as i32, a.0[2]);
+    let clk = clock(id)?;
+    if matches!(id, libc::CLOCK_THREAD_CPUTIME_ID) {
+        return Err(Errno::INVAL);
+    }
+    let d = read_timespec(cx, req)?;
+    let d = if flags & libc::TIMER_ABSTIME != 0 {
+        let now = rustix::time::clock_gettime(clk);
+        let now = std::time::Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
+        d.saturating_sub(now)
+    } else {
+        d
+    };
+    std::thread::sleep(d);
+    Ok(0)
+}

@@ -1,0 +1,274 @@
+//! kvmcage: run an untrusted x86-64 Linux program in ring 3 of a KVM guest,
+//! with its system calls serviced by the host.
+//!
+//! ```no_run
+//! let outcome = kvmcage::Sandbox::new("./hello").arg("world").run()?;
+//! std::process::exit(outcome.exit_code());
+//! # Ok::<(), kvmcage::Error>(())
+//! ```
+
+pub mod guest_abi;
+pub mod kernel;
+pub mod loader;
+pub mod probe;
+mod report;
+pub mod vm;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use kvm_bindings::kvm_regs;
+use thiserror::Error;
+
+use kernel::{Call, Ctx, Exit, Identity, Process};
+use loader::{LoadError, StackInfo};
+use vm::layout::DEFAULT_MEM_SIZE;
+use vm::{EntryMode, EntryPath, Machine, Stop, Trap, VmError};
+
+/// Why kvmcage could not run the program (exit status 125).
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Vm(#[from] VmError),
+}
+
+/// How the program ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It called exit/exit_group.
+    Exited(i32),
+    /// It died of a signal; `report` is the one-line explanation.
+    Killed { signal: i32, report: String },
+    /// The machine stopped for a reason that is not the program's doing.
+    MachineFailed(String),
+}
+
+impl Outcome {
+    /// The exit status `kvmcage run` gives (DESIGN.md): the program's own,
+    /// 128+N for signal N, 125 when kvmcage failed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Exited(c) => *c,
+            Outcome::Killed { signal, .. } => 128 + signal,
+            Outcome::MachineFailed(_) => 125,
+        }
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    /// KVM_RUN returns.
+    pub exits: u64,
+    pub syscalls: u64,
+    pub by_path: BTreeMap<&'static str, u64>,
+    /// Page faults the host resolved (stack growth).
+    pub faults_handled: u64,
+}
+
+/// A program and the sandbox to run it in.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    program: PathBuf,
+    argv0: Option<OsString>,
+    args: Vec<OsString>,
+    env: Vec<OsString>,
+    mem_size: u64,
+    entry_mode: EntryMode,
+}
+
+impl Sandbox {
+    pub fn new(program: impl AsRef<Path>) -> Self {
+        Self {
+            program: program.as_ref().to_path_buf(),
+            argv0: None,
+            args: Vec::new(),
+            env: Vec::new(),
+            mem_size: DEFAULT_MEM_SIZE,
+            entry_mode: EntryMode::Auto,
+        }
+    }
+
+    /// argv[0] (default: the program path as given).
+    pub fn argv0(mut self, a: impl Into<OsString>) -> Self {
+        self.argv0 = Some(a.into());
+        self
+    }
+
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, it: I) -> Self {
+        self.args.extend(it.into_iter().map(Into::into));
+        self
+    }
+
+    /// Add `K=V` to the program's environment (empty by default).
+    pub fn env(mut self, kv: impl Into<OsString>) -> Self {
+        self.env.push(kv.into());
+        self
+    }
+
+    pub fn mem_size(mut self, bytes: u64) -> Self {
+        self.mem_size = bytes;
+        self
+    }
+
+    pub fn entry_mode(mut self, mode: EntryMode) -> Self {
+        self.entry_mode = mode;
+        self
+    }
+
+    /// Run the program to its end.
+    pub fn run(&self) -> Result<Outcome, Error> {
+        self.run_with_stats().map(|(o, _)| o)
+    }
+
+    /// Run the program and also return the run's counters.
+    pub fn run_with_stats(&self) -> Result<(Outcome, RunStats), Error> {
+        let data = std::fs::read(&self.program).map_err(|source| Error::Read {
+            path: self.program.clone(),
+            source,
+        })?;
+        let path_str = self.program.display().to_string();
+        // Reject a bad file before touching KVM.
+        loader::parse(&path_str, &data)?;
+
+        let mut m = Machine::new(self.mem_size, self.entry_mode)?;
+        let exe = std::fs::canonicalize(&self.program).unwrap_or_else(|_| self.program.clone());
+        let uid = rustix::process::getuid().as_raw();
+        let gid = rustix::process::getgid().as_raw();
+        let mut proc = Process::new(Identity {
+            pid: 1,
+            ppid: 0,
+            uid,
+            gid,
+            exe: exe.as_os_str().as_bytes().to_vec(),
+            mem_size: self.mem_size,
+        });
+        let elf = loader::load(&mut m, &mut proc.mm, &path_str, &data)?;
+        proc.mm.brk_start = elf.brk;
+        proc.mm.brk = elf.brk;
+
+        let argv0 = self
+            .argv0
+            .clone()
+            .unwrap_or_else(|| self.program.as_os_str().to_owned());
+        let argv: Vec<Vec<u8>> = std::iter::once(&argv0)
+            .chain(&self.args)
+            .map(|a| a.as_bytes().to_vec())
+            .collect();
+        let envp: Vec<Vec<u8>> = self.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+        let mut random = [0u8; 16];
+        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
+            .map_err(|e| VmError::Setup(format!("getrandom: {e}")))?;
+        let cpu = probe::CpuFacts::host();
+        let info = StackInfo {
+            argv: &argv,
+            envp: &envp,
+            execfn: self.program.as_os_str().as_bytes(),
+            random,
+            uid,
+            gid,
+            hwcap: cpu.hwcap,
+            hwcap2: if m.sregs().cr4 & (1 << 16) != 0 { 2 } else { 0 },
+            minsigstksz: cpu.minsigstksz,
+            vdso: None,
+        };
+        let rsp = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
+        let regs = kvm_regs {
+            rip: elf.entry,
+            rsp,
+            rflags: 0x202,
+            ..Default::default()
+        };
+        m.start_user(&regs)?;
+        let mut stats = RunStats::default();
+        let outcome = run_loop(&mut m, &mut proc, &mut stats)?;
+        stats.exits = m.exits;
+        Ok((outcome, stats))
+    }
+}
+
+fn run_loop(m: &mut Machine, proc: &mut Process, stats: &mut RunStats) -> Result<Outcome, Error> {
+    loop {
+        let (trap, mut regs) = match m.next_trap()? {
+            Ok(t) => t,
+            Err(Stop::Interrupted) => continue,
+            Err(stop) => {
+                return Ok(Outcome::MachineFailed(format!(
+                    "the guest machine stopped: {stop}"
+                )))
+            }
+        };
+        match trap {
+            Trap::Syscall(path) => {
+                stats.syscalls += 1;
+                *stats.by_path.entry(path.name()).or_default() += 1;
+                let call = Call::decode(&regs, path);
+                let mut cx = Ctx {
+                    m: &mut *m,
+                    proc: &mut *proc,
+                    regs: &mut regs,
+                    path,
+                };
+                let ret = kernel::dispatch(&mut cx, &call);
+                log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
+                match proc.exit.take() {
+                    Some(Exit::Code(c)) => return Ok(Outcome::Exited(c)),
+                    Some(Exit::Signal(sig)) => {
+                        return Ok(Outcome::Killed {
+                            signal: sig,
+                            report: report::signal_line(sig, None),
+                        })
+                    }
+                    None => {}
+                }
+                if path == EntryPath::Lstar || path == EntryPath::LstarFault {
+                    // `syscall` leaves RCX = RIP and R11 = RFLAGS, as Linux's
+                    // return to user does.
+                    regs.rcx = regs.rip;
+                    regs.r11 = vm::sanitize_rflags(regs.rflags);
+                }
+                m.resume(&regs)?;
+            }
+            Trap::Fault {
+                vector,
+                error_code,
+                cr2,
+            } => {
+                if vector == 14 {
+                    let ec = error_code.unwrap_or(0);
+                    if proc.mm.fault(m, cr2, ec & 2 != 0, ec & 16 != 0) {
+                        stats.faults_handled += 1;
+                        m.resume(&regs)?;
+                        continue;
+                    }
+                }
+                let fault = report::Fault {
+                    vector,
+                    error_code,
+                    cr2,
+                    regs,
+                };
+                let sig = report::signal_for(m, &fault);
+                return Ok(Outcome::Killed {
+                    signal: sig,
+                    report: report::signal_line(sig, Some((m, &fault))),
+                });
+            }
+        }
+    }
+}

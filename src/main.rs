@@ -1,0 +1,160 @@
+//! The `kvmcage` command line.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use kvmcage::vm::EntryMode;
+use kvmcage::{Outcome, Sandbox};
+
+/// Run an untrusted x86-64 Linux program in ring 3 of a KVM guest; the host
+/// services its system calls.
+#[derive(Parser, Debug)]
+#[command(name = "kvmcage", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run PROGRAM (a static x86-64 ELF) in a fresh guest.
+    ///
+    /// Exit status: the program's own; 128+N when it died of signal N;
+    /// 125 when kvmcage itself failed (bad ELF, no /dev/kvm, bad option).
+    Run(RunArgs),
+    /// Show the KVM backend, the capabilities kvmcage uses, and which entry
+    /// path a probe guest's `syscall` and `int 0x80` took.
+    Info,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    /// Direct entry paths and the kvm_pvm fallbacks (#PF at LSTAR, #UD on int 0x80).
+    Auto,
+    /// Direct entry paths only; the fallbacks are guest faults.
+    Strict,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Guest memory size (bytes, or with K/M/G suffix); also the program's
+    /// address-space limit.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    mem: u64,
+    /// Add K=V to the program's environment (empty unless given; repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    env: Vec<OsString>,
+    /// Which syscall entry paths to accept.
+    #[arg(long, value_enum, default_value_t = Entry::Auto)]
+    entry: Entry,
+    /// Print exit, syscall and entry-path counts to stderr at the end.
+    #[arg(long)]
+    stats: bool,
+    /// The program to run.
+    #[arg(value_name = "PROGRAM")]
+    program: OsString,
+    /// Its arguments.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<OsString>,
+}
+
+fn parse_size(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.trim_end_matches(['B', 'b', 'i']).char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => bail!("unknown size suffix in {s:?} (use K, M or G)"),
+            };
+            (&s[..i], mult)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().with_context(|| format!("bad size {s:?}"))?;
+    n.checked_mul(mult).context("size too large")
+}
+
+fn parse_env(s: &str) -> Result<OsString> {
+    match s.split_once('=') {
+        Some((k, _)) if !k.is_empty() => Ok(s.into()),
+        _ => bail!("expected K=V, got {s:?}"),
+    }
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let mode = match args.entry {
+        Entry::Auto => EntryMode::Auto,
+        Entry::Strict => EntryMode::Strict,
+    };
+    let mut sb = Sandbox::new(&args.program)
+        .args(args.args)
+        .mem_size(args.mem)
+        .entry_mode(mode);
+    for e in args.env {
+        sb = sb.env(e);
+    }
+    let (outcome, stats) = sb.run_with_stats()?;
+    if args.stats {
+        let paths: Vec<String> = stats
+            .by_path
+            .iter()
+            .map(|(p, n)| format!("{p}: {n}"))
+            .collect();
+        eprintln!(
+            "kvmcage: {} syscalls, {} exits, {} faults handled; entry paths: {}",
+            stats.syscalls,
+            stats.exits,
+            stats.faults_handled,
+            if paths.is_empty() {
+                "none".into()
+            } else {
+                paths.join(", ")
+            }
+        );
+    }
+    match &outcome {
+        Outcome::Exited(_) => {}
+        Outcome::Killed { report, .. } => eprintln!("kvmcage: {report}"),
+        Outcome::MachineFailed(why) => eprintln!("kvmcage: {why}"),
+    }
+    Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Info => kvmcage::probe::info_report()
+            .map(|r| {
+                print!("{r}");
+                ExitCode::SUCCESS
+            })
+            .map_err(Into::into),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kvmcage: {e:#}");
+            ExitCode::from(125)
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Guest RAM and the guest-physical frame allocator.
+//!
+//! RAM is one vm-memory region at GPA 0, mapped anonymous and `MAP_NORESERVE`
+//! by vm-memory, so the host commits a page only when the guest (or the host on
+//! its behalf) touches it. All access goes through vm-memory's bounds-checked
+//! `Bytes` API; nothing here hands out a `&[u8]` over guest RAM.
+
+use thiserror::Error;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+
+use super::layout::{Gpa, FRAME_POOL_START, MIN_MEM_SIZE, PAGE_SIZE};
+
+#[derive(Debug, Error)]
+pub enum MemoryError {
+    #[error(
+        "guest memory size {0} bytes is below the minimum of {MIN_MEM_SIZE} or not page-aligned"
+    )]
+    BadSize(u64),
+    #[error("cannot allocate {size} bytes of guest memory")]
+    Allocate {
+        size: u64,
+        #[source]
+        source: vm_memory::mmap::FromRangesError,
+    },
+}
+
+/// Guest RAM: `[0, size)`.
+pub struct GuestRam {
+    mem: GuestMemoryMmap,
+    size: u64,
+}
+
+impl GuestRam {
+    pub fn new(size: u64) -> Result<Self, MemoryError> {
+        if size < MIN_MEM_SIZE || size % PAGE_SIZE != 0 || usize::try_from(size).is_err() {
+            return Err(MemoryError::BadSize(size));
+        }
+        let len = usize::try_from(size).map_err(|_| MemoryError::BadSize(size))?;
+        let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)])
+            .map_err(|source| MemoryError::Allocate { size, source })?;
+        Ok(Self { mem, size })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn memory(&self) -> &GuestMemoryMmap {
+        &self.mem
+    }
+
+    /// Host address of GPA 0 and the length, for KVM_SET_USER_MEMORY_REGION.
+    pub fn host_base(&self) -> Option<u64> {
+        self.mem
+            .get_host_address(GuestAddress(0))
+            .ok()
+            .map(|p| p as u64)
+    }
+
+    /// Does `[gpa, gpa+len)` lie inside RAM?
+    pub fn contains(&self, gpa: Gpa, len: u64) -> bool {
+        gpa.checked_add(len).is_some_and(|end| end <= self.size)
+    }
+
+    pub fn read(&self, gpa: Gpa, buf: &mut [u8]) -> bool {
+        self.mem.read_slice(buf, GuestAddress(gpa)).is_ok()
+    }
+
+    pub fn write(&self, gpa: Gpa, buf: &[u8]) -> bool {
+        self.mem.write_slice(buf, GuestAddress(gpa)).is_ok()
+    }
+
+    pub fn read_u64(&self, gpa: Gpa) -> Option<u64> {
+        self.mem.read_obj::<u64>(GuestAddress(gpa)).ok()
+    }
+
+    pub fn write_u64(&self, gpa: Gpa, val: u64) -> bool {
+        self.mem.write_obj(val, GuestAddress(gpa)).is_ok()
+    }
+
+    /// Zero `len` bytes at `gpa`, returning the host memory behind them where
+    /// the range covers whole pages (MADV_DONTNEED on an anonymous private
+    /// mapping reads back as zeros).
+    pub fn zero(&self, gpa: Gpa, len: u64) -> bool {
+        if !self.contains(gpa, len) {
+            return false;
+        }
+        if gpa % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0 {
+            if let Ok(host) = self.mem.get_host_address(GuestAddress(gpa)) {
+                // SAFETY: [host, host+len) lies inside the single anonymous
+                // private mapping vm-memory made for [0, size) (checked by
+                // `contains` above); MADV_DONTNEED on it only drops pages, which
+                // then read back as zeros. No Rust reference to this memory
+                // exists: all access goes through vm-memory's volatile copies.
+                let rc = unsafe { libc::madvise(host.cast(), len as usize, libc::MADV_DONTNEED) };
+                if rc == 0 {
+                    return true;
+                }
+            }
+        }
+        let zeros = [0u8; PAGE_SIZE as usize];
+        let mut off = 0;
+        while off < len {
+            let n = (len - off).min(PAGE_SIZE);
+            if !self.write(gpa + off, &zeros[..n as usize]) {
+                return false;
+            }
+            off += n;
+        }
+        true
+    }
+}
+
+/// Hands out 4 KiB frames from `[FRAME_POOL_START, size)`: a bump pointer
+/// for never-used frames (which are still zero and uncommitted on the host)
+/// and a free list for returned ones (zeroed when they come back).
+pub struct FrameAllocator {
+    next: Gpa,
+    end: Gpa,
+    free: Vec<Gpa>,
+}
+
+impl FrameAllocator {
+    pub fn new(ram_size: u64) -> Self {
+        Self {
+            next: FRAME_POOL_START,
+            end: ram_size,
+            free: Vec::new(),
+        }
+    }
+
+    /// A zeroed frame, or `None` when RAM is exhausted.
+    pub fn alloc(&mut self) -> Option<Gpa> {
+        if let Some(f) = self.free.pop() {
+            return Some(f);
+        }
+        if self.next.checked_add(PAGE_SIZE)? > self.end {
+            return None;
+        }
+        let f = self.next;
+        self.next += PAGE_SIZE;
+        Some(f)
+    }
+
+    /// Return a frame. The caller must have zeroed it (see `GuestRam::zero`).
+    pub fn free(&mut self, frame: Gpa) {
+        debug_assert!(frame >= FRAME_POOL_START && frame < self.end && frame % PAGE_SIZE == 0);
+        self.free.push(frame);
+    }
+
+    /// Frames still available.
+    pub fn available(&self) -> u64 {
+        (self.end - self.next) / PAGE_SIZE + self.free.len() as u64
+    }
+
+    /// Frames in the pool in all.
+    pub fn capacity(&self) -> u64 {
+        (self.end - FRAME_POOL_START) / PAGE_SIZE
+    }
+
+    /// Is `gpa` a frame this allocator hands out (not a kernel frame)?
+    pub fn is_pool_frame(&self, gpa: Gpa) -> bool {
+        gpa >= FRAME_POOL_START && gpa < self.end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocator_exhausts_and_reuses() {
+        let mut a = FrameAllocator::new(FRAME_POOL_START + 2 * PAGE_SIZE);
+        let f1 = a.alloc().unwrap();
+        let f2 = a.alloc().unwrap();
+        assert_ne!(f1, f2);
+        assert_eq!(a.alloc(), None);
+        a.free(f1);
+        assert_eq!(a.available(), 1);
+        assert_eq!(a.alloc(), Some(f1));
+    }
+
+    #[test]
+    fn ram_rejects_out_of_range_access() {
+        let ram = GuestRam::new(MIN_MEM_SIZE).unwrap();
+        assert!(ram.write_u64(0x2000, 7));
+        assert_eq!(ram.read_u64(0x2000), Some(7));
+        assert_eq!(ram.read_u64(MIN_MEM_SIZE - 4), None);
+        assert!(!ram.contains(u64::MAX, 2));
+        assert!(ram.zero(0x2000, PAGE_SIZE));
+        assert_eq!(ram.read_u64(0x2000), Some(0));
+    }
+}

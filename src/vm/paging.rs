@@ -1,0 +1,302 @@
+//! 4-level x86-64 page tables, built and edited by the host.
+//!
+//! The host is the only writer: the tables are not mapped into the guest at
+//! all, so neither ring 3 nor the stub can change them. Every table address
+//! read back from guest RAM is still bounds-checked (a host bug must not turn
+//! into a wild access), and one walker serves both the mapping code and
+//! `uaccess`.
+
+use thiserror::Error;
+
+use super::layout::{Gpa, Gva, PAGE_SIZE};
+use super::memory::{FrameAllocator, GuestRam};
+
+/// Page-table entry bits (Intel SDM vol. 3A, 4.5).
+pub mod pte {
+    pub const PRESENT: u64 = 1 << 0;
+    pub const WRITABLE: u64 = 1 << 1;
+    pub const USER: u64 = 1 << 2;
+    pub const ACCESSED: u64 = 1 << 5;
+    pub const DIRTY: u64 = 1 << 6;
+    pub const HUGE: u64 = 1 << 7;
+    pub const GLOBAL: u64 = 1 << 8;
+    pub const NX: u64 = 1 << 63;
+    /// Physical-address bits of an entry (52-bit MAXPHYADDR).
+    pub const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+    /// Flags of an intermediate (non-leaf) entry: permissions are decided at
+    /// the leaf.
+    pub const TABLE: u64 = PRESENT | WRITABLE | USER | ACCESSED;
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PagingError {
+    #[error("out of guest memory for page tables")]
+    OutOfFrames,
+    #[error("page table at GPA {0:#x} lies outside guest RAM")]
+    BadTable(Gpa),
+    #[error("address {0:#x} is not canonical or not page-aligned")]
+    BadAddress(Gva),
+}
+
+/// The leaf a walk found, with the permissions of the whole path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Translation {
+    /// Frame (page-aligned GPA) the page maps to.
+    pub frame: Gpa,
+    pub writable: bool,
+    pub user: bool,
+    pub executable: bool,
+}
+
+/// Index into the table of `level` (4 = PML4 .. 1 = PT) for `gva`.
+fn index(gva: Gva, level: u32) -> u64 {
+    (gva >> (12 + 9 * (level - 1))) & 0x1ff
+}
+
+/// Is `gva` canonical for 4-level paging?
+pub fn is_canonical(gva: Gva) -> bool {
+    let top = gva >> 47;
+    top == 0 || top == 0x1ffff
+}
+
+/// The guest's page tables, rooted at `pml4`.
+#[derive(Clone, Copy, Debug)]
+pub struct PageTables {
+    pml4: Gpa,
+}
+
+impl PageTables {
+    pub fn new(pml4: Gpa) -> Self {
+        Self { pml4 }
+    }
+
+    pub fn root(&self) -> Gpa {
+        self.pml4
+    }
+
+    fn read_entry(ram: &GuestRam, table: Gpa, idx: u64) -> Result<u64, PagingError> {
+        ram.read_u64(table + idx * 8)
+            .ok_or(PagingError::BadTable(table))
+    }
+
+    fn write_entry(ram: &GuestRam, table: Gpa, idx: u64, val: u64) -> Result<(), PagingError> {
+        if ram.write_u64(table + idx * 8, val) {
+            Ok(())
+        } else {
+            Err(PagingError::BadTable(table))
+        }
+    }
+
+    /// The GPA of the level-1 table for `gva`, creating missing tables with
+    /// frames from `alloc` when `create` is set.
+    fn leaf_table(
+        &self,
+        ram: &GuestRam,
+        alloc: Option<&mut FrameAllocator>,
+        gva: Gva,
+    ) -> Result<Option<Gpa>, PagingError> {
+        if !is_canonical(gva) || gva % PAGE_SIZE != 0 {
+            return Err(PagingError::BadAddress(gva));
+        }
+        let mut alloc = alloc;
+        let mut table = self.pml4;
+        for level in (2..=4).rev() {
+            let idx = index(gva, level);
+            let entry = Self::read_entry(ram, table, idx)?;
+            if entry & pte::PRESENT != 0 {
+                if entry & pte::HUGE != 0 {
+                    return Err(PagingError::BadTable(table));
+                }
+                table = entry & pte::ADDR_MASK;
+                if !ram.contains(table, PAGE_SIZE) {
+                    return Err(PagingError::BadTable(table));
+                }
+                continue;
+            }
+            let Some(a) = alloc.as_deref_mut() else {
+                return Ok(None);
+            };
+            let frame = a.alloc().ok_or(PagingError::OutOfFrames)?;
+            Self::write_entry(ram, table, idx, frame | pte::TABLE)?;
+            table = frame;
+        }
+        Ok(Some(table))
+    }
+
+    /// The raw leaf entry for `gva` (0 when no table covers it).
+    pub fn leaf(&self, ram: &GuestRam, gva: Gva) -> Result<u64, PagingError> {
+        match self.leaf_table(ram, None, gva)? {
+            Some(table) => Self::read_entry(ram, table, index(gva, 1)),
+            None => Ok(0),
+        }
+    }
+
+    /// Write the raw leaf entry for `gva`, creating tables as needed; returns
+    /// the entry it replaced. A non-present entry may keep a frame address
+    /// (a PROT_NONE page that still owns its memory).
+    pub fn set_leaf(
+        &self,
+        ram: &GuestRam,
+        alloc: &mut FrameAllocator,
+        gva: Gva,
+        raw: u64,
+    ) -> Result<u64, PagingError> {
+        let table = match self.leaf_table(ram, None, gva)? {
+            Some(t) => t,
+            None if raw == 0 => return Ok(0),
+            None => self
+                .leaf_table(ram, Some(alloc), gva)?
+                .ok_or(PagingError::OutOfFrames)?,
+        };
+        let idx = index(gva, 1);
+        let old = Self::read_entry(ram, table, idx)?;
+        Self::write_entry(ram, table, idx, raw)?;
+        Ok(old)
+    }
+
+    /// Map the page at `gva` to `frame` with leaf flags `flags`
+    /// (PRESENT is implied). Returns the entry it replaced (0 if none).
+    pub fn map(
+        &self,
+        ram: &GuestRam,
+        alloc: &mut FrameAllocator,
+        gva: Gva,
+        frame: Gpa,
+        flags: u64,
+    ) -> Result<u64, PagingError> {
+        let table = self
+            .leaf_table(ram, Some(alloc), gva)?
+            .ok_or(PagingError::OutOfFrames)?;
+        let idx = index(gva, 1);
+        let old = Self::read_entry(ram, table, idx)?;
+        let new = (frame & pte::ADDR_MASK) | flags | pte::PRESENT | pte::ACCESSED | pte::DIRTY;
+        Self::write_entry(ram, table, idx, new)?;
+        Ok(old)
+    }
+
+    /// Remove the mapping of `gva`; returns the frame it mapped, if any.
+    pub fn unmap(&self, ram: &GuestRam, gva: Gva) -> Result<Option<Gpa>, PagingError> {
+        let Some(table) = self.leaf_table(ram, None, gva)? else {
+            return Ok(None);
+        };
+        let idx = index(gva, 1);
+        let old = Self::read_entry(ram, table, idx)?;
+        if old & pte::PRESENT == 0 {
+            return Ok(None);
+        }
+        Self::write_entry(ram, table, idx, 0)?;
+        Ok(Some(old & pte::ADDR_MASK))
+    }
+
+    /// Change the leaf flags of a mapped page; `false` if it is not mapped.
+    pub fn protect(&self, ram: &GuestRam, gva: Gva, flags: u64) -> Result<bool, PagingError> {
+        let Some(table) = self.leaf_table(ram, None, gva)? else {
+            return Ok(false);
+        };
+        let idx = index(gva, 1);
+        let old = Self::read_entry(ram, table, idx)?;
+        if old & pte::PRESENT == 0 {
+            return Ok(false);
+        }
+        let new = (old & pte::ADDR_MASK) | flags | pte::PRESENT | pte::ACCESSED | pte::DIRTY;
+        Self::write_entry(ram, table, idx, new)?;
+        Ok(true)
+    }
+
+    /// Walk the tables for `gva` as the MMU would. `None` if any level is not
+    /// present, a table or the leaf frame lies outside RAM, or a large page is
+    /// found (the host never makes one).
+    pub fn translate(&self, ram: &GuestRam, gva: Gva) -> Option<Translation> {
+        if !is_canonical(gva) {
+            return None;
+        }
+        let mut table = self.pml4;
+        let (mut writable, mut user, mut executable) = (true, true, true);
+        for level in (1..=4).rev() {
+            let entry = Self::read_entry(ram, table, index(gva, level)).ok()?;
+            if entry & pte::PRESENT == 0 {
+                return None;
+            }
+            if level > 1 && entry & pte::HUGE != 0 {
+                return None;
+            }
+            writable &= entry & pte::WRITABLE != 0;
+            user &= entry & pte::USER != 0;
+            executable &= entry & pte::NX == 0;
+            table = entry & pte::ADDR_MASK;
+            if !ram.contains(table, PAGE_SIZE) {
+                return None;
+            }
+        }
+        Some(Translation {
+            frame: table,
+            writable,
+            user,
+            executable,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::layout::{FRAME_POOL_START, MIN_MEM_SIZE};
+
+    fn setup() -> (GuestRam, FrameAllocator, PageTables) {
+        let ram = GuestRam::new(MIN_MEM_SIZE).unwrap();
+        let mut alloc = FrameAllocator::new(MIN_MEM_SIZE);
+        let pml4 = alloc.alloc().unwrap();
+        (ram, alloc, PageTables::new(pml4))
+    }
+
+    #[test]
+    fn map_translate_protect_unmap() {
+        let (ram, mut alloc, pt) = setup();
+        let frame = alloc.alloc().unwrap();
+        let gva = 0x40_0000;
+        assert_eq!(pt.translate(&ram, gva), None);
+        pt.map(
+            &ram,
+            &mut alloc,
+            gva,
+            frame,
+            pte::USER | pte::WRITABLE | pte::NX,
+        )
+        .unwrap();
+        let t = pt.translate(&ram, gva).unwrap();
+        assert_eq!(t.frame, frame);
+        assert!(t.writable && t.user && !t.executable);
+        assert!(pt.protect(&ram, gva, pte::USER).unwrap());
+        let t = pt.translate(&ram, gva).unwrap();
+        assert!(!t.writable && t.executable);
+        assert_eq!(pt.unmap(&ram, gva).unwrap(), Some(frame));
+        assert_eq!(pt.translate(&ram, gva), None);
+        assert_eq!(pt.unmap(&ram, gva).unwrap(), None);
+    }
+
+    #[test]
+    fn rejects_noncanonical_and_bad_tables() {
+        let (ram, mut alloc, pt) = setup();
+        assert_eq!(
+            pt.map(&ram, &mut alloc, 0x8000_0000_0000, FRAME_POOL_START, 0),
+            Err(PagingError::BadAddress(0x8000_0000_0000))
+        );
+        assert_eq!(pt.translate(&ram, 0x8000_0000_0000), None);
+        // A PML4 entry pointing past RAM is refused by the walker.
+        ram.write_u64(pt.root(), 0x7fff_ffff_f000 | pte::TABLE);
+        assert_eq!(pt.translate(&ram, 0x1000), None);
+        assert!(pt
+            .map(&ram, &mut alloc, 0x1000, FRAME_POOL_START, 0)
+            .is_err());
+    }
+
+    #[test]
+    fn map_fails_cleanly_when_out_of_frames() {
+        let (ram, mut alloc, pt) = setup();
+        while alloc.alloc().is_some() {}
+        assert_eq!(
+            pt.map(&ram, &mut alloc, 0x40_0000, FRAME_POOL_START, 0),
+            Err(PagingError::OutOfFrames)
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! Building a machine: KVM objects, guest kernel structures, vCPU state.
+
+use kvm_bindings::{
+    kvm_fpu, kvm_msr_entry, kvm_userspace_memory_region, kvm_xcrs, Msrs, KVM_MAX_CPUID_ENTRIES,
+};
+use kvm_ioctls::{Cap, Kvm, SyncReg};
+
+use super::gdt;
+use super::layout::{
+    KernelPage, KERNEL_CS, KERNEL_DS, KERNEL_GDT, KERNEL_IDT, KERNEL_PAGES, KERNEL_PDPT_GPA,
+    KERNEL_PD_GPA, KERNEL_PT_GPA, KERNEL_TEXT, PAGE_SIZE, PML4_GPA, TSS_OFFSET, USER32_CS,
+};
+use super::memory::{FrameAllocator, GuestRam};
+use super::paging::{pte, PageTables};
+use super::{ioctl, Backend, EntryMode, Machine, VmError};
+use crate::guest_abi;
+
+pub const MSR_STAR: u32 = 0xc000_0081;
+pub const MSR_LSTAR: u32 = 0xc000_0082;
+pub const MSR_CSTAR: u32 = 0xc000_0083;
+pub const MSR_SYSCALL_MASK: u32 = 0xc000_0084;
+pub const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
+pub const MSR_TSC_AUX: u32 = 0xc000_0103;
+
+/// RFLAGS bits `syscall` clears, as Linux sets SFMASK: everything but the
+/// reserved bit 1 that matters (CF PF AF ZF SF TF IF DF OF IOPL NT RF AC ID).
+pub const SYSCALL_MASK: u64 = 0x0025_7fd5;
+
+const CR0_PE: u64 = 1 << 0;
+const CR0_MP: u64 = 1 << 1;
+const CR0_ET: u64 = 1 << 4;
+const CR0_NE: u64 = 1 << 5;
+const CR0_WP: u64 = 1 << 16;
+const CR0_AM: u64 = 1 << 18;
+const CR0_PG: u64 = 1 << 31;
+const CR4_PAE: u64 = 1 << 5;
+const CR4_PGE: u64 = 1 << 7;
+const CR4_OSFXSR: u64 = 1 << 9;
+const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_FSGSBASE: u64 = 1 << 16;
+const CR4_OSXSAVE: u64 = 1 << 18;
+const EFER_SCE: u64 = 1 << 0;
+const EFER_LME: u64 = 1 << 8;
+const EFER_LMA: u64 = 1 << 10;
+const EFER_NXE: u64 = 1 << 11;
+
+/// XSAVE state components user programs may use: x87, SSE, AVX, and the
+/// three AVX-512 components together. (PKRU and AMX need OS support that
+/// kvmcage does not give.)
+const XCR0_ALLOWED: u64 = 0x7 | 0xe0;
+
+pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> {
+    let kvm = Kvm::new().map_err(VmError::OpenKvm)?;
+    let api = kvm.get_api_version();
+    if api != 12 {
+        return Err(VmError::ApiVersion(api));
+    }
+    let vm = kvm.create_vm().map_err(ioctl("KVM_CREATE_VM"))?;
+    // Only needed by VMX for real-mode emulation; harmless elsewhere, and
+    // refused by some backends.
+    let _ = vm.set_tss_address(0xfffb_d000);
+
+    let ram = GuestRam::new(mem_size)?;
+    let host_base = ram
+        .host_base()
+        .ok_or_else(|| VmError::Setup("no host address for guest RAM".into()))?;
+    let region = kvm_userspace_memory_region {
+        slot: 0,
+        flags: 0,
+        guest_phys_addr: 0,
+        memory_size: ram.size(),
+        userspace_addr: host_base,
+    };
+    // SAFETY: the region is vm-memory's mapping of exactly `ram.size()`
+    // bytes, which lives as long as `ram`, which the Machine owns together
+    // with the VM (fields drop in declaration order: vcpu and vm first).
+    unsafe { vm.set_user_memory_region(region) }.map_err(ioctl("KVM_SET_USER_MEMORY_REGION"))?;
+
+    write_kernel(&ram)?;
+    let mut frames = FrameAllocator::new(ram.size());
+    let pt = PageTables::new(PML4_GPA);
+    map_kernel(&ram)?;
+
+    let mut vcpu = vm.create_vcpu(0).map_err(ioctl("KVM_CREATE_VCPU"))?;
+    let cpuid = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(ioctl("KVM_GET_SUPPORTED_CPUID"))?;
+    let has = |leaf: u32, sub: u32, f: fn(&kvm_bindings::kvm_cpuid_entry2) -> bool| {
+        cpuid
+            .as_slice()
+            .iter()
+            .any(|e| e.function == leaf && e.index == sub && f(e))
+    };
+    let xsave = has(1, 0, |e| e.ecx & (1 << 26) != 0);
+    let fsgsbase = has(7, 0, |e| e.ebx & 1 != 0);
+    let xcr0_supported = cpuid
+        .as_slice()
+        .iter()
+        .find(|e| e.function == 0xd && e.index == 0)
+        .map(|e| u64::from(e.eax) | (u64::from(e.edx) << 32))
+        .unwrap_or(0x3);
+    vcpu.set_cpuid2(&cpuid).map_err(ioctl("KVM_SET_CPUID2"))?;
+
+    let mut sregs = vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))?;
+    let gdt_words = gdt::gdt_entries();
+    let seg = |sel: u16| gdt::kvm_segment_from(gdt_words[usize::from(sel >> 3)], sel);
+    // The vCPU starts in the stub at CPL 0; the first return to the program
+    // is an `iretq` like every other (Machine::start_user).
+    sregs.cs = seg(KERNEL_CS);
+    sregs.ss = seg(KERNEL_DS);
+    sregs.ds = gdt::null_segment();
+    sregs.es = gdt::null_segment();
+    sregs.fs = gdt::null_segment();
+    sregs.gs = gdt::null_segment();
+    sregs.ldt = gdt::null_segment();
+    sregs.tr = gdt::tr_segment();
+    sregs.gdt = gdt::gdt_table();
+    sregs.idt = gdt::idt_table();
+    sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+    sregs.cr3 = PML4_GPA;
+    sregs.cr4 = CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    if xsave {
+        sregs.cr4 |= CR4_OSXSAVE;
+    }
+    if fsgsbase {
+        sregs.cr4 |= CR4_FSGSBASE;
+    }
+    sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+    vcpu.set_sregs(&sregs).map_err(ioctl("KVM_SET_SREGS"))?;
+
+    let star = (u64::from(USER32_CS) << 48) | (u64::from(KERNEL_CS) << 32);
+    let msrs = Msrs::from_entries(&[
+        msr(MSR_STAR, star),
+        msr(MSR_LSTAR, guest_abi::SYSCALL_ENTRY),
+        msr(MSR_CSTAR, guest_abi::SYSCALL_ENTRY),
+        msr(MSR_SYSCALL_MASK, SYSCALL_MASK),
+        msr(MSR_KERNEL_GS_BASE, 0),
+        msr(MSR_TSC_AUX, 0),
+    ])
+    .map_err(|e| VmError::Setup(format!("MSR list: {e:?}")))?;
+    let n = vcpu.set_msrs(&msrs).map_err(ioctl("KVM_SET_MSRS"))?;
+    if n != msrs.as_slice().len() {
+        return Err(VmError::Setup(format!(
+            "KVM accepted {n} of {} MSRs",
+            msrs.as_slice().len()
+        )));
+    }
+
+    let fpu = kvm_fpu {
+        fcw: 0x37f,
+        mxcsr: 0x1f80,
+        ..Default::default()
+    };
+    vcpu.set_fpu(&fpu).map_err(ioctl("KVM_SET_FPU"))?;
+    if xsave && kvm.check_extension(Cap::Xcrs) {
+        let mut xcrs = kvm_xcrs {
+            nr_xcrs: 1,
+            ..Default::default()
+        };
+        let mut xcr0 = xcr0_supported & XCR0_ALLOWED;
+        if xcr0 & 0xe0 != 0xe0 {
+            xcr0 &= !0xe0;
+        }
+        xcrs.xcrs[0].xcr = 0;
+        xcrs.xcrs[0].value = xcr0 | 0x3;
+        vcpu.set_xcrs(&xcrs).map_err(ioctl("KVM_SET_XCRS"))?;
+    }
+
+    let sync_bits = kvm.check_extension_raw(kvm_bindings::KVM_CAP_SYNC_REGS.into());
+    let sync_regs = sync_bits & 0x3 == 0x3;
+    if sync_regs {
+        vcpu.set_sync_valid_reg(SyncReg::Register);
+        vcpu.set_sync_valid_reg(SyncReg::SystemRegister);
+    }
+    let regs = vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?;
+    log::debug!(
+        "machine: {} MiB RAM, sync_regs={sync_regs}, xsave={xsave}, fsgsbase={fsgsbase}",
+        mem_size >> 20
+    );
+    Ok(Machine {
+        _kvm: kvm,
+        _vm: vm,
+        vcpu,
+        ram,
+        frames: {
+            // The frame pool starts above the kernel's fixed frames.
+            let _ = &mut frames;
+            frames
+        },
+        pt,
+        backend: Backend::detect(),
+        mode,
+        sync_regs,
+        regs,
+        sregs,
+        regs_dirty: false,
+        sregs_dirty: false,
+        tlb_dirty: true,
+        at_lstar: false,
+        exits: 0,
+    })
+}
+
+fn msr(index: u32, data: u64) -> kvm_msr_entry {
+    kvm_msr_entry {
+        index,
+        data,
+        ..Default::default()
+    }
+}
+
+fn write_kernel(ram: &GuestRam) -> Result<(), VmError> {
+    let fail = |what: &str| VmError::Setup(format!("cannot write the {what}"));
+    if guest_abi::STUB_TEXT.len() as u64 > PAGE_SIZE
+        || !ram.write(KERNEL_TEXT.gpa, guest_abi::STUB_TEXT)
+    {
+        return Err(fail("stub"));
+    }
+    let gdt_bytes: Vec<u8> = gdt::gdt_entries()
+        .iter()
+        .flat_map(|d| d.to_le_bytes())
+        .collect();
+    if !ram.write(KERNEL_GDT.gpa, &gdt_bytes) {
+        return Err(fail("GDT"));
+    }
+    if !ram.write(KERNEL_GDT.gpa + TSS_OFFSET, &gdt::tss_bytes()) {
+        return Err(fail("TSS"));
+    }
+    if !ram.write(KERNEL_IDT.gpa, &gdt::idt_bytes()) {
+        return Err(fail("IDT"));
+    }
+    Ok(())
+}
+
+/// Map the kernel pages: PML4[511] -> PDPT[510] -> PD[0] -> PT. Supervisor,
+/// global, NX except the text page, read-only text.
+fn map_kernel(ram: &GuestRam) -> Result<(), VmError> {
+    let kernel_table = pte::PRESENT | pte::WRITABLE | pte::ACCESSED;
+    let entries = [
+        (PML4_GPA, 511, KERNEL_PDPT_GPA),
+        (KERNEL_PDPT_GPA, 510, KERNEL_PD_GPA),
+        (KERNEL_PD_GPA, 0, KERNEL_PT_GPA),
+    ];
+    for (table, idx, next) in entries {
+        if !ram.write_u64(table + idx * 8, next | kernel_table) {
+            return Err(VmError::Setup("kernel page tables".into()));
+        }
+    }
+    for KernelPage {
+        gpa,
+        gva,
+        writable,
+        executable,
+    } in KERNEL_PAGES
+    {
+        let mut flags = pte::PRESENT | pte::GLOBAL | pte::ACCESSED | pte::DIRTY;
+        if writable {
+            flags |= pte::WRITABLE;
+        }
+        if !executable {
+            flags |= pte::NX;
+        }
+        let idx = (gva >> 12) & 0x1ff;
+        if !ram.write_u64(KERNEL_PT_GPA + idx * 8, gpa | flags) {
+            return Err(VmError::Setup("kernel page tables".into()));
+        }
+    }
+    Ok(())
+}
