@@ -186,17 +186,12 @@ impl Mm {
         if was_present {
             m.invalidate_tlb();
         }
-        // Zero (and return to the host) the freed frames in contiguous runs.
-        freed.sort_unstable();
-        let mut i = 0;
-        while i < freed.len() {
-            let mut j = i + 1;
-            while j < freed.len() && freed[j] == freed[j - 1] + PAGE_SIZE {
-                j += 1;
-            }
-            m.ram.zero(freed[i], (j - i) as u64 * PAGE_SIZE);
-            i = j;
-        }
+        // Zero the freed frames and give their memory back to the host;
+        // MADV_DONTNEED also zaps KVM's cached translations to them.
+        let ram = &m.ram;
+        crate::vm::memory::for_each_run(&mut freed, |gpa, len| {
+            ram.zero(gpa, len);
+        });
         for f in freed {
             m.frames.free(f);
         }
@@ -254,7 +249,20 @@ impl Mm {
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<(Gva, Vma)> = self.vmas.range(start..end).map(|(s, v)| (*s, *v)).collect();
-        for (s, v) in inside {
+        let mut changed: Vec<Gpa> = Vec::new();
+        let result = self.protect_vmas(m, &inside, prot, &mut changed);
+        m.invalidate_frames(&mut changed);
+        result
+    }
+
+    fn protect_vmas(
+        &mut self,
+        m: &mut Machine,
+        inside: &[(Gva, Vma)],
+        prot: u32,
+        changed: &mut Vec<Gpa>,
+    ) -> Result<(), Errno> {
+        for &(s, v) in inside {
             let mut addr = s;
             while addr < v.end {
                 let old = m.pt.leaf(&m.ram, addr).unwrap_or(0);
@@ -266,7 +274,7 @@ impl Mm {
                             return Err(Errno::NOMEM);
                         }
                         if old & pte::PRESENT != 0 {
-                            m.invalidate_tlb();
+                            changed.push(frame);
                         }
                     }
                 } else if v.kind != VmaKind::Stack {

@@ -111,6 +111,49 @@ impl GuestRam {
     }
 }
 
+impl GuestRam {
+    /// Make KVM forget every translation it cached to the frames in
+    /// `[gpa, gpa+len)`, keeping their contents: a protection round trip on
+    /// the host mapping fires KVM's MMU notifier, which zaps the shadow
+    /// (kvm_pvm) or EPT/NPT entries that map these frames. Needed after the
+    /// host downgrades a guest PTE, because KVM's shadow MMU does not see
+    /// host writes to guest page tables.
+    pub fn drop_cached_translations(&self, gpa: Gpa, len: u64) -> bool {
+        if !self.contains(gpa, len) || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+            return false;
+        }
+        let Ok(host) = self.mem.get_host_address(GuestAddress(gpa)) else {
+            return false;
+        };
+        let len = len as usize;
+        // SAFETY: [host, host+len) lies inside vm-memory's anonymous mapping
+        // of guest RAM (checked above). Between the two calls nothing reads
+        // or writes it: the vCPU is stopped (we are handling its exit, on its
+        // only thread) and the host touches guest RAM only through vm-memory
+        // calls made by this same thread. Read-write is the mapping's
+        // original protection, restored by the second call.
+        unsafe {
+            libc::mprotect(host.cast(), len, libc::PROT_READ) == 0
+                && libc::mprotect(host.cast(), len, libc::PROT_READ | libc::PROT_WRITE) == 0
+        }
+    }
+}
+
+/// Call `f(start, len)` for each run of contiguous frames in `frames`
+/// (which it sorts).
+pub fn for_each_run(frames: &mut [Gpa], mut f: impl FnMut(Gpa, u64)) {
+    frames.sort_unstable();
+    let mut i = 0;
+    while i < frames.len() {
+        let mut j = i + 1;
+        while j < frames.len() && frames[j] == frames[j - 1] + PAGE_SIZE {
+            j += 1;
+        }
+        f(frames[i], (j - i) as u64 * PAGE_SIZE);
+        i = j;
+    }
+}
+
 /// Hands out 4 KiB frames from `[FRAME_POOL_START, size)`: a bump pointer
 /// for never-used frames (which are still zero and uncommitted on the host)
 /// and a free list for returned ones (zeroed when they come back).

@@ -230,8 +230,26 @@ impl Machine {
         &mut self.sregs
     }
 
-    /// Note that a present page-table entry changed: the next return to the
-    /// guest reloads CR3.
+    /// Present page-table entries mapping `frames` were changed or removed
+    /// by the host: make every cached translation to them go away. On
+    /// hardware KVM the guest's own TLB must be flushed (the next return
+    /// reloads CR3); on kvm_pvm the shadow entries must be zapped, which
+    /// only an MMU-notifier event on the frames does (PLATFORM.md).
+    pub fn invalidate_frames(&mut self, frames: &mut [layout::Gpa]) {
+        if frames.is_empty() {
+            return;
+        }
+        self.tlb_dirty = true;
+        let ram = &self.ram;
+        memory::for_each_run(frames, |gpa, len| {
+            if !ram.drop_cached_translations(gpa, len) {
+                log::warn!("could not drop cached translations of GPA {gpa:#x}+{len:#x}");
+            }
+        });
+    }
+
+    /// The host freed frames whose contents it dropped with MADV_DONTNEED
+    /// (which fires the MMU notifier itself): only the guest TLB is left.
     pub fn invalidate_tlb(&mut self) {
         self.tlb_dirty = true;
     }
