@@ -6,6 +6,7 @@
 
 use crate::vm::layout::{Gva, KERNEL_TEXT};
 
+#[allow(dead_code)] // every stub symbol is exported; not all are used
 mod sym {
     include!(concat!(env!("OUT_DIR"), "/stub_symbols.rs"));
 }

@@ -13,6 +13,7 @@ pub mod loader;
 pub mod probe;
 mod report;
 pub mod vm;
+pub mod watchdog;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use kvm_bindings::kvm_regs;
 use thiserror::Error;
+use watchdog::Watchdog;
 
 use kernel::{Call, Ctx, Exit, Identity, Process};
 use loader::{LoadError, StackInfo};
@@ -40,6 +42,8 @@ pub enum Error {
     Load(#[from] LoadError),
     #[error(transparent)]
     Vm(#[from] VmError),
+    #[error("cannot start the time-limit watchdog: {0}")]
+    Watchdog(#[source] std::io::Error),
 }
 
 /// How the program ended.
@@ -49,6 +53,8 @@ pub enum Outcome {
     Exited(i32),
     /// It died of a signal; `report` is the one-line explanation.
     Killed { signal: i32, report: String },
+    /// The wall-clock limit passed.
+    TimedOut(std::time::Duration),
     /// The machine stopped for a reason that is not the program's doing.
     MachineFailed(String),
 }
@@ -60,6 +66,7 @@ impl Outcome {
         match self {
             Outcome::Exited(c) => *c,
             Outcome::Killed { signal, .. } => 128 + signal,
+            Outcome::TimedOut(_) => 124,
             Outcome::MachineFailed(_) => 125,
         }
     }
@@ -85,6 +92,7 @@ pub struct Sandbox {
     env: Vec<OsString>,
     mem_size: u64,
     entry_mode: EntryMode,
+    timeout: Option<std::time::Duration>,
 }
 
 impl Sandbox {
@@ -96,6 +104,7 @@ impl Sandbox {
             env: Vec::new(),
             mem_size: DEFAULT_MEM_SIZE,
             entry_mode: EntryMode::Auto,
+            timeout: None,
         }
     }
 
@@ -128,6 +137,12 @@ impl Sandbox {
 
     pub fn entry_mode(mut self, mode: EntryMode) -> Self {
         self.entry_mode = mode;
+        self
+    }
+
+    /// Stop the program after this much wall-clock time (exit status 124).
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.timeout = Some(limit);
         self
     }
 
@@ -196,21 +211,36 @@ impl Sandbox {
         };
         m.start_user(&regs)?;
         let mut stats = RunStats::default();
-        let outcome = run_loop(&mut m, &mut proc, &mut stats)?;
+        let _watchdog = match self.timeout {
+            Some(limit) => Some(Watchdog::start(limit, &proc.expiry).map_err(Error::Watchdog)?),
+            None => None,
+        };
+        let outcome = match run_loop(&mut m, &mut proc, &mut stats)? {
+            None => Outcome::TimedOut(self.timeout.unwrap_or_default()),
+            Some(o) => o,
+        };
         stats.exits = m.exits;
         Ok((outcome, stats))
     }
 }
 
-fn run_loop(m: &mut Machine, proc: &mut Process, stats: &mut RunStats) -> Result<Outcome, Error> {
+/// Run until the program ends; `None` when the time limit stopped it.
+fn run_loop(
+    m: &mut Machine,
+    proc: &mut Process,
+    stats: &mut RunStats,
+) -> Result<Option<Outcome>, Error> {
     loop {
+        if proc.expiry.expired() {
+            return Ok(None);
+        }
         let (trap, mut regs) = match m.next_trap()? {
             Ok(t) => t,
             Err(Stop::Interrupted) => continue,
             Err(stop) => {
-                return Ok(Outcome::MachineFailed(format!(
+                return Ok(Some(Outcome::MachineFailed(format!(
                     "the guest machine stopped: {stop}"
-                )))
+                ))))
             }
         };
         match trap {
@@ -227,12 +257,12 @@ fn run_loop(m: &mut Machine, proc: &mut Process, stats: &mut RunStats) -> Result
                 let ret = kernel::dispatch(&mut cx, &call);
                 log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
                 match proc.exit.take() {
-                    Some(Exit::Code(c)) => return Ok(Outcome::Exited(c)),
+                    Some(Exit::Code(c)) => return Ok(Some(Outcome::Exited(c))),
                     Some(Exit::Signal(sig)) => {
-                        return Ok(Outcome::Killed {
+                        return Ok(Some(Outcome::Killed {
                             signal: sig,
                             report: report::signal_line(sig, None),
-                        })
+                        }))
                     }
                     None => {}
                 }
@@ -264,10 +294,10 @@ fn run_loop(m: &mut Machine, proc: &mut Process, stats: &mut RunStats) -> Result
                     regs,
                 };
                 let sig = report::signal_for(m, &fault);
-                return Ok(Outcome::Killed {
+                return Ok(Some(Outcome::Killed {
                     signal: sig,
                     report: report::signal_line(sig, Some((m, &fault))),
-                });
+                }));
             }
         }
     }

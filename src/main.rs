@@ -50,6 +50,9 @@ struct RunArgs {
     /// Which syscall entry paths to accept.
     #[arg(long, value_enum, default_value_t = Entry::Auto)]
     entry: Entry,
+    /// Stop the program after SECONDS of wall-clock time (exit status 124).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Option<std::time::Duration>,
     /// Print exit, syscall and entry-path counts to stderr at the end.
     #[arg(long)]
     stats: bool,
@@ -83,6 +86,16 @@ fn parse_size(s: &str) -> Result<u64> {
     n.checked_mul(mult).context("size too large")
 }
 
+fn parse_seconds(s: &str) -> Result<std::time::Duration> {
+    let secs: f64 = s
+        .parse()
+        .with_context(|| format!("bad number of seconds {s:?}"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        bail!("timeout must be a positive number of seconds, got {s:?}");
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 fn parse_env(s: &str) -> Result<OsString> {
     match s.split_once('=') {
         Some((k, _)) if !k.is_empty() => Ok(s.into()),
@@ -99,6 +112,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .args(args.args)
         .mem_size(args.mem)
         .entry_mode(mode);
+    if let Some(t) = args.timeout {
+        sb = sb.timeout(t);
+    }
     for e in args.env {
         sb = sb.env(e);
     }
@@ -124,6 +140,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     match &outcome {
         Outcome::Exited(_) => {}
         Outcome::Killed { report, .. } => eprintln!("kvmcage: {report}"),
+        Outcome::TimedOut(limit) => eprintln!(
+            "kvmcage: time limit of {}s exceeded; the program was stopped",
+            limit.as_secs_f64()
+        ),
         Outcome::MachineFailed(why) => eprintln!("kvmcage: {why}"),
     }
     Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))

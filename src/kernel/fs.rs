@@ -207,7 +207,7 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     let mut tmp = vec![0u8; room as usize];
     let n = loop {
         match rustix::io::read(file.host_fd(), &mut tmp) {
-            Err(Errno::INTR) => continue,
+            Err(Errno::INTR) if !cx.proc.expiry.expired() => continue,
             r => break r?,
         }
     };

@@ -77,6 +77,8 @@ pub struct Process {
     unimplemented: HashSet<(bool, u64)>,
     /// Syscalls handled, by entry path.
     pub syscalls: u64,
+    /// Set when the run's time limit passes: blocking calls give up.
+    pub expiry: crate::watchdog::Expiry,
 }
 
 impl Process {
@@ -93,6 +95,7 @@ impl Process {
             exit: None,
             unimplemented: HashSet::new(),
             syscalls: 0,
+            expiry: Default::default(),
         }
     }
 }

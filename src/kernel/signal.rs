@@ -12,7 +12,6 @@ pub const SIGPIPE: i32 = 13;
 pub const SIGSTOP: i32 = 19;
 const NSIG: usize = 64;
 const SIG_DFL: u64 = 0;
-const SIG_IGN: u64 = 1;
 
 /// Kernel `struct sigaction` for x86-64: handler, flags, restorer, mask.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

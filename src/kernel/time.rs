@@ -86,8 +86,11 @@ fn read_timespec(cx: &Ctx, addr: u64) -> Result<std::time::Duration, Errno> {
 
 pub fn sys_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
     let d = read_timespec(cx, a.0[0])?;
-    std::thread::sleep(d);
-    Ok(0)
+    if cx.proc.expiry.sleep(d) {
+        Ok(0)
+    } else {
+        Err(Errno::INTR)
+    }
 }
 
 pub fn sys_clock_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -104,6 +107,9 @@ pub fn sys_clock_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
     } else {
         d
     };
-    std::thread::sleep(d);
-    Ok(0)
+    if cx.proc.expiry.sleep(d) {
+        Ok(0)
+    } else {
+        Err(Errno::INTR)
+    }
 }
