@@ -23,7 +23,8 @@ enum Command {
     /// Run PROGRAM (a static x86-64 ELF) in a fresh guest.
     ///
     /// Exit status: the program's own; 128+N when it died of signal N;
-    /// 125 when kvmcage itself failed (bad ELF, no /dev/kvm, bad option).
+    /// 124 when --timeout stopped it; 125 when kvmcage itself failed (bad
+    /// ELF, no /dev/kvm, bad option).
     Run(RunArgs),
     /// Show the KVM backend, the capabilities kvmcage uses, and which entry
     /// path a probe guest's `syscall` and `int 0x80` took.
