@@ -176,6 +176,7 @@ impl Sandbox {
         let elf = loader::load(&mut m, &mut proc.mm, &path_str, &data)?;
         proc.mm.brk_start = elf.brk;
         proc.mm.brk = elf.brk;
+        let vdso = loader::map_vdso(&mut m, &mut proc.mm)?;
 
         let argv0 = self
             .argv0
@@ -200,7 +201,7 @@ impl Sandbox {
             hwcap: cpu.hwcap,
             hwcap2: if m.sregs().cr4 & (1 << 16) != 0 { 2 } else { 0 },
             minsigstksz: cpu.minsigstksz,
-            vdso: None,
+            vdso: Some(vdso),
         };
         let rsp = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
         let regs = kvm_regs {

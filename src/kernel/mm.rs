@@ -42,6 +42,10 @@ pub enum VmaKind {
     Heap,
     Stack,
     Anon,
+    /// The vDSO's code.
+    Vdso,
+    /// The vDSO's data page.
+    Vvar,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,7 +20,9 @@
 //!  0x0000_9000 | kernel PDPT, PD, PT  |
 //!  0x0010_0000 +----------------------+  <- FRAME_POOL_START
 //!              | frames: user pages,  |    user half 0x0000_0000_0001_0000 ..
-//!              | user page tables     |              USER_TOP 0x0000_7fff_ffff_f000
+//!              | user page tables     |    vDSO      0x0000_7fff_f000_0000 (2 pages)
+//!              |                      |    stack top 0x0000_7fff_ffff_e000
+//!              |                      |    USER_TOP  0x0000_7fff_ffff_f000
 //!  mem_size    +----------------------+
 //! ```
 //!
@@ -123,6 +125,8 @@ pub const USER_TOP: Gva = 0x0000_7fff_ffff_f000;
 pub const STACK_TOP: Gva = 0x0000_7fff_ffff_e000;
 /// Where top-down `mmap` placement starts (leaves room for the stack limit).
 pub const MMAP_BASE: Gva = 0x0000_7fff_f000_0000;
+/// Where the vDSO is mapped (above the top-down mmap area, below the stack).
+pub const VDSO_BASE: Gva = MMAP_BASE;
 /// Load base of a static-pie (ET_DYN) program, as Linux's ELF_ET_DYN_BASE.
 pub const PIE_BASE: Gva = 0x0000_5555_5555_4000;
 

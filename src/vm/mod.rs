@@ -355,6 +355,25 @@ impl Machine {
         }
     }
 
+    /// The guest's TSC now (IA32_TSC through KVM) and its frequency in kHz.
+    pub fn guest_tsc(&self) -> Result<(u64, u32), VmError> {
+        let mut msrs = kvm_bindings::Msrs::from_entries(&[kvm_bindings::kvm_msr_entry {
+            index: 0x10,
+            ..Default::default()
+        }])
+        .map_err(|e| VmError::Setup(format!("MSR list: {e:?}")))?;
+        let n = self
+            .vcpu
+            .get_msrs(&mut msrs)
+            .map_err(ioctl("KVM_GET_MSRS"))?;
+        let tsc = match (n, msrs.as_slice().first()) {
+            (1, Some(e)) => e.data,
+            _ => return Err(VmError::Setup("KVM did not return IA32_TSC".into())),
+        };
+        let khz = self.vcpu.get_tsc_khz().map_err(ioctl("KVM_GET_TSC_KHZ"))?;
+        Ok((tsc, khz))
+    }
+
     /// Ask a blocked or running KVM_RUN to return (another thread must also
     /// signal the vCPU thread; see `kvm_run.immediate_exit`).
     pub fn set_immediate_exit(&mut self, on: bool) {
