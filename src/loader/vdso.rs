@@ -103,10 +103,14 @@ mod tests {
     fn scale_converts_ticks_to_nanoseconds() {
         let d = data_bytes(0, 2_000_000); // 2 GHz
         let mult = u64::from_le_bytes(d[16..24].try_into().unwrap());
-        // 2e9 ticks -> 1e9 ns
+        // 2e9 ticks at 2 GHz are exactly one second.
         assert_eq!(
-            ((2_000_000_000u128 * u128::from(mult)) >> 32) as u64 / 1000,
-            999_999
+            ((2_000_000_000u128 * u128::from(mult)) >> 32) as u64,
+            1_000_000_000
         );
+        let d = data_bytes(0, 2_994_374); // an odd frequency: off by < 1 ppm
+        let mult = u64::from_le_bytes(d[16..24].try_into().unwrap());
+        let ns = ((2_994_374_000u128 * u128::from(mult)) >> 32) as u64;
+        assert!(ns.abs_diff(1_000_000_000) < 1_000, "{ns}");
     }
 }
