@@ -90,4 +90,22 @@ fn main() {
     rs.push_str(&export_symbols(&obj, &["T", "A"], ""));
     fs::write(out.join("stub_symbols.rs"), rs).expect("write stub_symbols.rs");
     build_vdso(&out);
+    build_flat(&out, "guest/bench.S", "bench");
+}
+
+/// Assemble a flat ring-3 program (no ELF) and export its symbols.
+fn build_flat(out: &std::path::Path, src: &str, name: &str) {
+    println!("cargo:rerun-if-changed={src}");
+    let obj = out.join(format!("{name}.o"));
+    let bin = out.join(format!("{name}.bin"));
+    run(Command::new("gcc")
+        .args(["-c", "-nostdlib", "-fno-pic", "-o"])
+        .arg(&obj)
+        .arg(src));
+    run(Command::new("objcopy")
+        .args(["-O", "binary", "-j", ".text"])
+        .arg(&obj)
+        .arg(&bin));
+    let rs = export_symbols(&obj, &["T", "A"], "");
+    fs::write(out.join(format!("{name}_symbols.rs")), rs).expect("write symbols");
 }

@@ -7,6 +7,7 @@
 //! # Ok::<(), kvmcage::Error>(())
 //! ```
 
+pub mod bench;
 pub mod guest_abi;
 pub mod kernel;
 pub mod loader;

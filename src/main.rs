@@ -26,6 +26,9 @@ enum Command {
     /// 124 when --timeout stopped it; 125 when kvmcage itself failed (bad
     /// ELF, no /dev/kvm, bad option).
     Run(RunArgs),
+    /// Measure system-call entry: syscall, int 0x80, sysenter, the vDSO and a
+    /// bare exit in the guest, next to the same calls on the host.
+    Bench(BenchArgs),
     /// Show the KVM backend, the capabilities kvmcage uses, and which entry
     /// path a probe guest's `syscall` and `int 0x80` took.
     Info,
@@ -37,6 +40,25 @@ enum Entry {
     Auto,
     /// Direct entry paths only; the fallbacks are guest faults.
     Strict,
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Calls per mechanism per run.
+    #[arg(long, default_value_t = 5000)]
+    iterations: u64,
+    /// Repetitions (the table shows the median and the spread).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Which syscall entry paths the guest accepts.
+    #[arg(long, value_enum, default_value_t = Entry::Auto)]
+    entry: Entry,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
+    /// Also write a bar chart (SVG, log scale) to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -104,11 +126,36 @@ fn parse_env(s: &str) -> Result<OsString> {
     }
 }
 
+impl From<Entry> for EntryMode {
+    fn from(e: Entry) -> Self {
+        match e {
+            Entry::Auto => EntryMode::Auto,
+            Entry::Strict => EntryMode::Strict,
+        }
+    }
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode> {
+    let report = kvmcage::bench::run(&kvmcage::bench::BenchOptions {
+        iterations: args.iterations,
+        runs: args.runs,
+        mode: args.entry.into(),
+    })?;
+    print!("{}", kvmcage::bench::table(&report));
+    if let Some(path) = args.json {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&path, json + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = args.svg {
+        std::fs::write(&path, kvmcage::bench::svg(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(args: RunArgs) -> Result<ExitCode> {
-    let mode = match args.entry {
-        Entry::Auto => EntryMode::Auto,
-        Entry::Strict => EntryMode::Strict,
-    };
+    let mode: EntryMode = args.entry.into();
     let mut sb = Sandbox::new(&args.program)
         .args(args.args)
         .mem_size(args.mem)
@@ -164,6 +211,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Bench(args) => bench(args),
         Command::Info => kvmcage::probe::info_report()
             .map(|r| {
                 print!("{r}");

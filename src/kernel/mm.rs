@@ -463,12 +463,9 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
             mm.find_free(len).ok_or(Errno::NOMEM)?
         }
     };
-    let kind = if flags & libc::MAP_GROWSDOWN != 0 {
-        VmaKind::Anon
-    } else {
-        VmaKind::Anon
-    };
-    mm.map_fixed(cx.m, start, len, prot, kind)?;
+    // MAP_GROWSDOWN, MAP_NORESERVE and MAP_POPULATE need nothing more:
+    // accessible pages get frames now, and host memory on first touch.
+    mm.map_fixed(cx.m, start, len, prot, VmaKind::Anon)?;
     Ok(start)
 }
 

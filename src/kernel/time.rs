@@ -22,7 +22,7 @@ fn clock(id: i32) -> Result<ClockId, Errno> {
 fn timespec_bytes(t: Timespec) -> [u8; 16] {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
-    b[8..].copy_from_slice(&(t.tv_nsec as i64).to_le_bytes());
+    b[8..].copy_from_slice(&t.tv_nsec.to_le_bytes());
     b
 }
 
@@ -55,7 +55,7 @@ pub fn sys_gettimeofday(cx: &mut Ctx, a: &Args) -> SysResult {
     if a.0[0] != 0 {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
-        b[8..].copy_from_slice(&(t.tv_nsec as i64 / 1000).to_le_bytes());
+        b[8..].copy_from_slice(&(t.tv_nsec / 1000).to_le_bytes());
         cx.m.user().write(a.0[0], &b)?;
     }
     if a.0[1] != 0 {

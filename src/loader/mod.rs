@@ -14,7 +14,7 @@ use thiserror::Error;
 use vm_memory::ByteValued;
 
 pub use stack::{build_stack, StackInfo};
-pub use vdso::{map_vdso, VDSO_IMAGE};
+pub use vdso::{map_vdso, VDSO_CLOCK_GETTIME, VDSO_IMAGE};
 
 use crate::kernel::mm::{Mm, VmaKind};
 use crate::vm::layout::{page_down, page_up, Gva, PAGE_SIZE, PIE_BASE, USER_MIN, USER_TOP};

@@ -17,6 +17,8 @@ mod sym {
 
 /// The image, as the linker wrote it (one R+X PT_LOAD, no relocations).
 pub static VDSO_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vdso.so"));
+/// Offset of `__vdso_clock_gettime` in the image.
+pub const VDSO_CLOCK_GETTIME: u64 = sym::VDSO___VDSO_CLOCK_GETTIME;
 /// Offset of `struct kvmcage_vdso_data` in the image (its own page).
 const DATA_OFFSET: u64 = sym::VDSO_VDSO_DATA;
 /// Version of the data layout the host writes (0 means "use the syscall").
@@ -30,7 +32,7 @@ fn data_bytes(tsc: u64, khz: u32) -> Vec<u8> {
     let mut words: Vec<i64> = vec![DATA_VERSION as i64, tsc as i64, mult as i64];
     for c in clocks {
         words.push(c.tv_sec);
-        words.push(c.tv_nsec as i64);
+        words.push(c.tv_nsec);
     }
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
@@ -96,7 +98,7 @@ mod tests {
                 "{name} missing"
             );
         }
-        assert_eq!(DATA_OFFSET % PAGE_SIZE, 0);
+        const { assert!(DATA_OFFSET % PAGE_SIZE == 0) };
     }
 
     #[test]

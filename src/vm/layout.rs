@@ -145,6 +145,9 @@ pub const USER_DS: u16 = 0x2b;
 pub const USER_CS: u16 = 0x33;
 pub const TSS_SEL: u16 = 0x40;
 
+// The kernel's fixed frames lie below the frame pool.
+const _: () = assert!(KERNEL_PT_GPA + PAGE_SIZE <= FRAME_POOL_START);
+
 /// Is `addr` a user-half address a mapping may cover?
 pub fn is_user_range(addr: Gva, len: u64) -> bool {
     match addr.checked_add(len) {
@@ -175,7 +178,6 @@ mod tests {
                 assert_ne!(a.gva, b.gva);
             }
         }
-        assert!(KERNEL_PT_GPA + PAGE_SIZE <= FRAME_POOL_START);
     }
 
     #[test]
