@@ -13,6 +13,7 @@ use rustix::io::Errno;
 use super::signal::SIGPIPE;
 use super::uaccess::{access_ok, MAX_RW_COUNT, PATH_MAX};
 use super::{Args, Ctx, Exit, SysResult};
+use crate::vm::layout::PAGE_SIZE;
 
 /// Linux's UIO_MAXIOV.
 const UIO_MAXIOV: u64 = 1024;
@@ -144,9 +145,20 @@ fn host_write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<usize, Errno> {
 /// Write `[buf, buf+count)` of guest memory to `file`, streaming; a fault
 /// part-way gives the short count (EFAULT if nothing was written).
 fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
-    let count = count.min(MAX_RW_COUNT);
+    let mut count = count.min(MAX_RW_COUNT);
     if !access_ok(buf, count) {
         return Err(Errno::FAULT);
+    }
+    if is_pipe_like(file) {
+        // pipe_write copies page-sized chunks and drops a chunk whose copy
+        // faults: only whole chunks before the bad page are written.
+        let readable = cx.m.user().readable_len(buf, count);
+        if readable < count {
+            count = readable - readable % PAGE_SIZE;
+            if count == 0 {
+                return Err(Errno::FAULT);
+            }
+        }
     }
     let mut done = 0u64;
     let mut tmp = vec![0u8; CHUNK.min(count as usize)];
@@ -183,6 +195,33 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
     Ok(done)
 }
 
+/// Does the host descriptor behind `file` have pipe write semantics?
+fn is_pipe_like(file: &OpenFile) -> bool {
+    rustix::fs::fstat(file.host_fd())
+        .map(|st| {
+            let t = rustix::fs::FileType::from_raw_mode(st.st_mode);
+            matches!(t, rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket)
+        })
+        .unwrap_or(false)
+}
+
+/// Would a read of `file` return 0 without copying anything: a regular
+/// file at or past its end, or /dev/null?
+fn at_eof(file: &OpenFile) -> bool {
+    let fd = file.host_fd();
+    let Ok(st) = rustix::fs::fstat(fd) else {
+        return false;
+    };
+    match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+        rustix::fs::FileType::RegularFile => rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(0))
+            .is_ok_and(|pos| pos >= st.st_size as u64),
+        rustix::fs::FileType::CharacterDevice => {
+            st.st_rdev == rustix::fs::makedev(1, 3) // /dev/null
+        }
+        _ => false,
+    }
+}
+
 /// EPIPE also sends SIGPIPE; its default action kills.
 fn raise_sigpipe(cx: &mut Ctx) {
     if cx.proc.signals.kills_by_default(SIGPIPE) {
@@ -202,7 +241,12 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     }
     let room = cx.m.user().writable_len(buf, count.min(CHUNK as u64));
     if room == 0 {
-        return Err(Errno::FAULT);
+        // Linux faults only when there is something to copy.
+        return if at_eof(file) {
+            Ok(0)
+        } else {
+            Err(Errno::FAULT)
+        };
     }
     let mut tmp = vec![0u8; room as usize];
     let n = loop {
@@ -422,21 +466,21 @@ pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn stat_bytes(st: &rustix::fs::Stat) -> [u8; 144] {
     let mut b = [0u8; 144];
     let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    put(0, st.st_dev as u64);
-    put(8, st.st_ino as u64);
-    put(16, st.st_nlink as u64);
+    put(0, st.st_dev);
+    put(8, st.st_ino);
+    put(16, st.st_nlink);
     put(24, u64::from(st.st_mode) | (u64::from(st.st_uid) << 32));
     put(32, u64::from(st.st_gid));
-    put(40, st.st_rdev as u64);
+    put(40, st.st_rdev);
     put(48, st.st_size as u64);
     put(56, st.st_blksize as u64);
     put(64, st.st_blocks as u64);
     put(72, st.st_atime as u64);
-    put(80, st.st_atime_nsec as u64);
+    put(80, st.st_atime_nsec);
     put(88, st.st_mtime as u64);
-    put(96, st.st_mtime_nsec as u64);
+    put(96, st.st_mtime_nsec);
     put(104, st.st_ctime as u64);
-    put(112, st.st_ctime_nsec as u64);
+    put(112, st.st_ctime_nsec);
     b
 }
 
@@ -534,7 +578,7 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
         libc::SEEK_END => rustix::fs::SeekFrom::End(off),
         _ => return Err(Errno::INVAL),
     };
-    Ok(rustix::fs::seek(file.host_fd(), pos)?)
+    rustix::fs::seek(file.host_fd(), pos)
 }
 
 pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
