@@ -1,0 +1,268 @@
+//! The command line as a user meets it: exit statuses, error lines, limits,
+//! `info`, `bench`, `--stats`.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn one_error_line(out: &std::process::Output, needle: &str) {
+    assert_eq!(status(out), 125, "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "exactly one line: {err}");
+    assert!(
+        err.starts_with("kvmcage: ") && err.contains(needle),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_programs_give_125_and_one_line() {
+    require_kvm();
+    let dir = root().join("target/cli-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hello = std::fs::read(image("hello", Flavor::Gcc)).unwrap();
+
+    let text_file = dir.join("script.sh");
+    std::fs::write(&text_file, "#!/bin/sh\necho hi\n").unwrap();
+    one_error_line(&run_cage(&[], &text_file, &[], b""), "not an ELF file");
+
+    let truncated = dir.join("truncated");
+    std::fs::write(&truncated, &hello[..100]).unwrap();
+    one_error_line(&run_cage(&[], &truncated, &[], b""), "malformed ELF");
+
+    let mut short = hello.clone();
+    short.truncate(hello.len() / 2);
+    let half = dir.join("half");
+    std::fs::write(&half, &short).unwrap();
+    one_error_line(&run_cage(&[], &half, &[], b""), "truncated");
+
+    let mut b32 = hello.clone();
+    b32[4] = 1; // ELFCLASS32
+    let elf32 = dir.join("elf32");
+    std::fs::write(&elf32, &b32).unwrap();
+    one_error_line(&run_cage(&[], &elf32, &[], b""), "32-bit ELF");
+
+    let mut arm = hello.clone();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+    let aarch64 = dir.join("aarch64");
+    std::fs::write(&aarch64, &arm).unwrap();
+    one_error_line(&run_cage(&[], &aarch64, &[], b""), "x86-64 programs only");
+
+    one_error_line(
+        &run_cage(&[], &dir.join("does-not-exist"), &[], b""),
+        "No such file",
+    );
+    // Dynamically linked: the host's own /bin/true.
+    one_error_line(
+        &run_cage(&[], std::path::Path::new("/bin/true"), &[], b""),
+        "dynamically linked",
+    );
+    one_error_line(
+        &run_cage(&["--mem", "1M"], &image("hello", Flavor::Gcc), &[], b""),
+        "guest memory size",
+    );
+}
+
+#[test]
+fn bad_options_give_125() {
+    let out = Command::new(kvmcage())
+        .args(["run", "--bogus", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(status(&out), 125);
+    let out = Command::new(kvmcage())
+        .args(["run", "--env", "NOEQUALS", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(status(&out), 125);
+    let out = Command::new(kvmcage()).arg("--help").output().unwrap();
+    assert_eq!(status(&out), 0);
+    assert!(text(&out.stdout).contains("Usage: kvmcage <COMMAND>"));
+}
+
+#[test]
+fn program_too_big_for_mem_is_125() {
+    require_kvm();
+    // malloc.c touches 64 MiB: with 8 MiB of guest memory the allocation
+    // fails inside the program (it prints and exits 1), not in the host.
+    let out = run_cage(&["--mem", "8M"], &image("malloc", Flavor::Musl), &[], b"");
+    assert_eq!(status(&out), 1, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "big malloc failed\n");
+}
+
+#[test]
+fn timeout_stops_a_spinning_guest_with_124() {
+    require_kvm();
+    let dir = root().join("target/cli-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("spin.c");
+    std::fs::write(
+        &src,
+        "int main(void){ volatile unsigned long i = 0; for (;;) i++; }\n",
+    )
+    .unwrap();
+    let bin = dir.join("spin");
+    assert!(Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .unwrap()
+        .success());
+    let out = run_cage(&["--timeout", "0.5"], &bin, &[], b"");
+    assert_eq!(status(&out), 124);
+    assert_eq!(
+        cage_lines(&out),
+        ["kvmcage: time limit of 0.5s exceeded; the program was stopped"]
+    );
+    // A guest blocked in a host call (reading a stdin that never ends).
+    let mut child = std::process::Command::new(kvmcage())
+        .args(["run", "--timeout", "0.5"])
+        .arg(image("stdin", Flavor::Gcc))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _keep_open = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status(&out), 124, "{}", text(&out.stderr));
+}
+
+#[test]
+fn one_exit_per_syscall_and_vdso_clock_makes_none() {
+    require_kvm();
+    for flavor in FLAVORS {
+        let bin = image("clock", flavor);
+        let few = run_cage(&["--stats"], &bin, &["10"], b"");
+        let many = run_cage(&["--stats"], &bin, &["200000"], b"");
+        assert_eq!(status(&many), 0);
+        let stats = |o: &std::process::Output| {
+            let line = cage_lines(o)
+                .into_iter()
+                .find(|l| l.contains("syscalls"))
+                .expect("stats line");
+            let n: Vec<u64> = line
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|s| !s.is_empty())
+                .take(2)
+                .map(|s| s.parse().unwrap())
+                .collect();
+            (n[0], n[1])
+        };
+        let (s_few, e_few) = stats(&few);
+        let (s_many, e_many) = stats(&many);
+        assert_eq!(s_few, s_many, "{flavor:?}: clock_gettime left the guest");
+        assert_eq!(e_many, s_many, "{flavor:?}: one exit per syscall");
+        assert_eq!(e_few, s_few);
+        // The vDSO's realtime clock agrees with the host's.
+        let host_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        let guest: i64 = text(&many.stderr)
+            .lines()
+            .find_map(|l| l.strip_prefix("realtime_ns "))
+            .expect("realtime line")
+            .parse()
+            .unwrap();
+        assert!(
+            (host_now - guest).abs() < 2_000_000_000,
+            "{flavor:?}: guest clock off by {} ns",
+            host_now - guest
+        );
+    }
+}
+
+#[test]
+fn info_reports_backend_and_entry_paths() {
+    require_kvm();
+    let out = Command::new(kvmcage()).arg("info").output().unwrap();
+    assert_eq!(status(&out), 0, "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("KVM API version: 12"), "{s}");
+    let pvm = std::path::Path::new("/sys/module/kvm_pvm").exists();
+    if pvm {
+        assert!(s.contains("backend: kvm_pvm"), "{s}");
+        assert!(
+            s.contains("entry path of `syscall`: syscall (#PF at LSTAR fallback)"),
+            "{s}"
+        );
+        assert!(
+            s.contains("entry path of `int 0x80`: int 0x80 (#UD fallback)"),
+            "{s}"
+        );
+    } else {
+        assert!(s.contains("backend: hardware"), "{s}");
+        assert!(
+            s.contains("entry path of `syscall`: syscall (LSTAR, CPL 0)"),
+            "{s}"
+        );
+        assert!(
+            s.contains("entry path of `int 0x80`: int 0x80 (DPL-3 gate)"),
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn strict_entry_fails_on_kvm_pvm_and_works_on_hardware() {
+    require_kvm();
+    let bin = image("hello", Flavor::Gcc);
+    let out = run_cage(&["--entry", "strict"], &bin, &[], b"");
+    if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        // The first syscall takes the #PF fallback, which strict refuses.
+        assert_eq!(status(&out), 139, "{}", text(&out.stderr));
+        let lines = cage_lines(&out);
+        assert!(
+            lines[0].contains("page fault on execute at 0xffffffff80000000"),
+            "{lines:?}"
+        );
+    } else {
+        assert_eq!(status(&out), 0, "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn bench_runs_and_its_json_has_every_row() {
+    require_kvm();
+    let json = root().join("target/cli-test/bench.json");
+    let svg = root().join("target/cli-test/bench.svg");
+    std::fs::create_dir_all(json.parent().unwrap()).unwrap();
+    let out = Command::new(kvmcage())
+        .args(["bench", "--iterations", "50", "--runs", "2", "--json"])
+        .arg(&json)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(status(&out), 0, "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["mechanism"].as_str().unwrap())
+        .collect();
+    for want in [
+        "guest: syscall getpid (host round trip)",
+        "guest: null syscall answered by the stub",
+        "guest: int 0x80 getpid (host round trip)",
+        "guest: clock_gettime via vDSO",
+        "guest: clock_gettime via syscall",
+        "guest: bare hypercall (no dispatch)",
+        "guest: sysenter",
+        "host: syscall getpid",
+        "host: int 0x80 getpid",
+        "host: clock_gettime via vDSO",
+    ] {
+        assert!(names.contains(&want), "missing row {want}: {names:?}");
+    }
+    let row = |n: &str| rows.iter().find(|r| r["mechanism"] == n).unwrap();
+    assert_eq!(
+        row("guest: syscall getpid (host round trip)")["exits_per_call"],
+        1.0
+    );
+    assert_eq!(row("guest: clock_gettime via vDSO")["exits_per_call"], 0.0);
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("guest: clock_gettime via vDSO"));
+}

@@ -1,0 +1,231 @@
+//! Differential tests: each program in images/ runs natively and under
+//! kvmcage (glibc, musl and static-pie builds) with the same stdout and exit
+//! status. The host kernel is the oracle.
+
+mod common;
+use common::*;
+
+#[test]
+fn hello_matches_native_including_stderr() {
+    for (flavor, out) in same_as_native("hello", &["world"], b"") {
+        assert_eq!(text(&out.stderr), "stderr works\n", "{flavor:?}");
+    }
+}
+
+#[test]
+fn args_and_the_empty_default_environment() {
+    let outs = same_as_native("args", &["one", "two words", "-x", "--"], b"");
+    for (flavor, out) in outs {
+        let s = text(&out.stdout);
+        assert!(s.contains("envc=0\n"), "{flavor:?}: {s}");
+        assert!(s.contains("argv[2]=two words\n"), "{flavor:?}: {s}");
+    }
+}
+
+#[test]
+fn env_option_sets_exactly_the_given_variables() {
+    require_kvm();
+    for flavor in FLAVORS {
+        let bin = image("args", flavor);
+        let out = run_cage(
+            &["--env", "KVMCAGE_TEST=yes", "--env", "EMPTY="],
+            &bin,
+            &[],
+            b"",
+        );
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("env: KVMCAGE_TEST=yes\nenv: EMPTY=\nenvc=2\n"),
+            "{s}"
+        );
+        assert!(s.contains("getenv(KVMCAGE_TEST)=yes\n"), "{s}");
+    }
+}
+
+#[test]
+fn exit_codes_match_native() {
+    for args in [
+        &["0"][..],
+        &["1"],
+        &["42"],
+        &["255"],
+        &["ret", "9"],
+        &["big"],
+    ] {
+        same_as_native("exitcode", args, b"");
+    }
+}
+
+#[test]
+fn malloc_churn_and_large_allocations() {
+    same_as_native("malloc", &[], b"");
+}
+
+#[test]
+fn bad_pointers_give_efault_like_linux() {
+    // stdin holds data, so read(0, NULL, 10) has something to copy and must
+    // fault (with nothing to read, Linux returns 0 before touching it).
+    let outs = same_as_native("efault", &[], b"some input\n");
+    let s = text(&outs[0].1.stdout);
+    assert!(
+        s.contains("write(1, 0x1, 10)                  = -1 (Bad address)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("syscall 1000                       = -1 (Function not implemented)"),
+        "{s}"
+    );
+}
+
+#[test]
+fn partial_buffers_give_short_counts() {
+    // stdout is a pipe here: Linux's pipe_write drops a chunk whose copy
+    // faults, so nothing is written and the result is EFAULT.
+    let outs = same_as_native("partial", &[], b"");
+    assert!(text(&outs[0].1.stdout).contains("\nshort write: -1\n"));
+}
+
+#[test]
+fn sysinfo_matches_native() {
+    same_as_native("sysinfo", &[], b"");
+}
+
+#[test]
+fn signal_bookkeeping_and_abort() {
+    same_as_native("signals", &[], b"");
+    let outs = same_as_native("signals", &["abort"], b"");
+    for (flavor, out) in outs {
+        assert_eq!(status(&out), 134, "{flavor:?}");
+        assert_eq!(
+            cage_lines(&out),
+            ["kvmcage: guest killed by SIGABRT"],
+            "{flavor:?}"
+        );
+    }
+}
+
+/// A program that dies of a fault: same status as native (128+N), and one
+/// line naming the signal and the instruction.
+fn dies_like_native(name: &str, signal: &str, insn: &str) {
+    for (flavor, out) in same_as_native(name, &[], b"") {
+        let lines = cage_lines(&out);
+        assert_eq!(lines.len(), 1, "{flavor:?}: {lines:?}");
+        assert!(
+            lines[0].starts_with(&format!("kvmcage: guest killed by {signal} (")),
+            "{flavor:?}: {lines:?}"
+        );
+        assert!(lines[0].contains(insn), "{flavor:?}: {lines:?}");
+    }
+}
+
+#[test]
+fn null_dereference_is_sigsegv() {
+    dies_like_native("segv", "SIGSEGV", "page fault on read at 0x0, not mapped");
+}
+
+#[test]
+fn invalid_instruction_is_sigill() {
+    dies_like_native("ud2", "SIGILL", ": ud2");
+}
+
+#[test]
+fn divide_by_zero_is_sigfpe() {
+    dies_like_native("fpe", "SIGFPE", "divide error");
+}
+
+#[test]
+fn page_table_edits_are_never_stale() {
+    dies_like_native("mprotect", "SIGSEGV", "page fault on write");
+}
+
+#[test]
+fn int80_uses_the_i386_abi() {
+    let outs = same_as_native("int80", &[], b"");
+    for (flavor, out) in outs {
+        let s = text(&out.stdout);
+        // A static-pie's data lies above 4 GiB too, so only ET_EXEC can
+        // hand int 0x80 a pointer to it.
+        if flavor != Flavor::Pie {
+            assert!(s.starts_with("written by int 0x80\n"), "{flavor:?}: {s}");
+        }
+        assert!(s.contains("(above 4 GiB): -14\n"), "{flavor:?}: {s}");
+        assert!(s.contains("int80 bad number: -38\n"), "{flavor:?}: {s}");
+        assert_eq!(status(&out), 42);
+    }
+}
+
+#[test]
+fn no_libc_raw_syscalls() {
+    require_kvm();
+    let bin = image("rawsyscall", Flavor::Gcc);
+    let out = run_cage(&[], &bin, &[], b"");
+    assert_eq!(text(&out.stdout), "raw syscall\n");
+    assert_eq!(status(&out), 7);
+}
+
+#[test]
+fn stdin_passes_through() {
+    let input: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    for (flavor, out) in same_as_native("stdin", &[], &input) {
+        assert!(out.stdout.starts_with(&input), "{flavor:?}");
+        assert!(text(&out.stdout).ends_with("read 100000 bytes, last result 0\n"));
+    }
+}
+
+#[test]
+fn partial_buffers_to_a_regular_file_give_the_short_count() {
+    require_kvm();
+    let dir = root().join("target/images-out");
+    std::fs::create_dir_all(&dir).unwrap();
+    for flavor in FLAVORS {
+        let bin = image("partial", flavor);
+        let run_to = |path: &std::path::Path, cage: bool| {
+            let f = std::fs::File::create(path).unwrap();
+            let mut cmd = if cage {
+                let mut c = std::process::Command::new(kvmcage());
+                c.arg("run").arg(&bin);
+                c
+            } else {
+                std::process::Command::new(&bin)
+            };
+            let st = cmd
+                .stdout(f)
+                .stdin(std::fs::File::open("/dev/null").unwrap())
+                .status()
+                .unwrap();
+            (st.code(), std::fs::read_to_string(path).unwrap())
+        };
+        let native = run_to(
+            &dir.join(format!("partial-{}-native", flavor.name())),
+            false,
+        );
+        let cage = run_to(&dir.join(format!("partial-{}-cage", flavor.name())), true);
+        assert_eq!(cage, native, "{flavor:?}");
+        assert!(
+            cage.1.contains("\nshort write: 10\n"),
+            "{flavor:?}: {}",
+            cage.1
+        );
+    }
+}
+
+#[test]
+fn read_with_a_bad_buffer_at_eof_returns_zero() {
+    // Nothing to copy (stdin is empty), so Linux never touches the buffer.
+    require_kvm();
+    for flavor in FLAVORS {
+        let bin = image("efault", flavor);
+        let st = std::process::Command::new(kvmcage())
+            .arg("run")
+            .arg(&bin)
+            .stdin(std::fs::File::open("/dev/null").unwrap())
+            .output()
+            .unwrap();
+        let native = std::process::Command::new(&bin)
+            .stdin(std::fs::File::open("/dev/null").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(text(&st.stdout), text(&native.stdout), "{flavor:?}");
+        assert!(text(&st.stdout).contains("read(0, NULL, 10)                  = 0\n"));
+    }
+}
