@@ -274,6 +274,19 @@ fn run_loop(
                     regs.rcx = regs.rip;
                     regs.r11 = vm::sanitize_rflags(regs.rflags);
                 }
+                // The return address came from RCX, which the program controls
+                // (a `jmp` to LSTAR looks like a syscall): never return to the
+                // kernel half or a non-canonical address. Linux's IRET would
+                // fault in user mode there: SIGSEGV.
+                if regs.rip >= vm::layout::USER_TOP {
+                    return Ok(Some(Outcome::Killed {
+                        signal: report::SIGSEGV,
+                        report: format!(
+                            "guest killed by SIGSEGV (return to a non-user address {:#x})",
+                            regs.rip
+                        ),
+                    }));
+                }
                 m.resume(&regs)?;
             }
             Trap::Fault {
