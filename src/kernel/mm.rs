@@ -239,6 +239,21 @@ impl Mm {
         }
     }
 
+    /// Check `[start, end)` for mprotect as Linux walks it: the first gap
+    /// is ENOMEM, the first mapping that may not take `prot` is EACCES
+    /// (the vDSO's data page is never writable or executable).
+    fn check_protect(&self, start: Gva, end: Gva, prot: u32) -> Result<(), Errno> {
+        let mut cur = start;
+        while cur < end {
+            let (_, v) = self.find(cur).ok_or(Errno::NOMEM)?;
+            if v.kind == VmaKind::Vvar && prot & (PROT_WRITE | PROT_EXEC) != 0 {
+                return Err(Errno::ACCESS);
+            }
+            cur = v.end;
+        }
+        Ok(())
+    }
+
     /// Change the protection of `[start, end)`, all of which must be mapped.
     pub fn protect(
         &mut self,
@@ -247,9 +262,7 @@ impl Mm {
         end: Gva,
         prot: u32,
     ) -> Result<(), Errno> {
-        if !self.fully_mapped(start, end) {
-            return Err(Errno::NOMEM);
-        }
+        self.check_protect(start, end, prot)?;
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<(Gva, Vma)> = self.vmas.range(start..end).map(|(s, v)| (*s, *v)).collect();
@@ -423,9 +436,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     if len > USER_TOP {
         return Err(Errno::NOMEM);
     }
-    if prot & !PROT_ACCEPTED != 0 {
-        return Err(Errno::INVAL);
-    }
+    // Unlike mprotect, mmap ignores PROT bits it does not know.
     match flags & libc::MAP_TYPE {
         libc::MAP_PRIVATE | libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => {}
         _ => return Err(Errno::INVAL),
