@@ -206,7 +206,9 @@ fn is_pipe_like(file: &OpenFile) -> bool {
 }
 
 /// Would a read of `file` return 0 without copying anything: a regular
-/// file at or past its end, or /dev/null?
+/// file at or past its end, /dev/null, or an empty pipe with no writer?
+/// (An empty pipe that still has writers would block on Linux and fault
+/// when data came; kvmcage answers EFAULT at once.)
 fn at_eof(file: &OpenFile) -> bool {
     let fd = file.host_fd();
     let Ok(st) = rustix::fs::fstat(fd) else {
@@ -217,6 +219,16 @@ fn at_eof(file: &OpenFile) -> bool {
             .is_ok_and(|pos| pos >= st.st_size as u64),
         rustix::fs::FileType::CharacterDevice => {
             st.st_rdev == rustix::fs::makedev(1, 3) // /dev/null
+        }
+        // An empty pipe whose writers are gone.
+        rustix::fs::FileType::Fifo => {
+            let mut pfd = [rustix::event::PollFd::new(
+                &fd,
+                rustix::event::PollFlags::IN,
+            )];
+            let hup = rustix::event::poll(&mut pfd, Some(&rustix::event::Timespec::default()))
+                .is_ok_and(|_| pfd[0].revents().contains(rustix::event::PollFlags::HUP));
+            hup && rustix::io::ioctl_fionread(fd).is_ok_and(|n| n == 0)
         }
         _ => false,
     }
