@@ -74,9 +74,16 @@ pub fn image(name: &str, flavor: Flavor) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("target/images").join(flavor.name());
     std::fs::create_dir_all(&dir).expect("create target/images");
-    let out = dir.join(name);
+    let out = dir.join(name.replace('/', "-"));
     let c_src = root().join("images").join(format!("{name}.c"));
     let asm_src = root().join("images/asm").join(format!("{name}.S"));
+    let (c_src, asm_src) = match name.strip_prefix("hostile/") {
+        Some(n) => (
+            root().join("images/hostile").join(format!("{n}.c")),
+            root().join("images/hostile").join(format!("{n}.S")),
+        ),
+        None => (c_src, asm_src),
+    };
     let (src, compiler, flags): (PathBuf, &str, Vec<&str>) = if c_src.exists() {
         let (cc, f) = flavor.command();
         (c_src, cc, f.to_vec())
@@ -86,7 +93,11 @@ pub fn image(name: &str, flavor: Flavor) -> PathBuf {
         panic!("no source for image {name}");
     };
     if newer(&src, &out) {
-        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let tmp = dir.join(format!(
+            ".{}.{}",
+            name.replace('/', "-"),
+            std::process::id()
+        ));
         let res = Command::new(compiler)
             .args(&flags)
             .arg("-o")
