@@ -40,6 +40,8 @@ pub enum VmError {
     Memory(#[from] MemoryError),
     #[error("setting up the guest kernel failed: {0}")]
     Setup(String),
+    #[error("this machine has no vCPU (built with Machine::detached)")]
+    Detached,
 }
 
 pub(crate) fn ioctl(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmError {
@@ -187,17 +189,23 @@ pub fn sanitize_rflags(rflags: u64) -> u64 {
 const RSP0_TOP: Gva = STACK_RSP0.gva + PAGE_SIZE;
 const RSP0_TOP_GPA: u64 = STACK_RSP0.gpa + PAGE_SIZE;
 
-/// One machine.
-pub struct Machine {
+/// The KVM objects of a machine. Declared before the RAM in `Machine`, so
+/// the VM (and its memory slot) is gone before the memory is unmapped.
+struct Kvmfds {
     _kvm: Kvm,
     _vm: VmFd,
     vcpu: VcpuFd,
+    sync_regs: bool,
+}
+
+/// One machine.
+pub struct Machine {
+    kvm: Option<Kvmfds>,
     pub ram: GuestRam,
     pub frames: FrameAllocator,
     pub pt: PageTables,
     pub backend: Backend,
     pub mode: EntryMode,
-    sync_regs: bool,
     /// Register state at the last exit (kernel view), and what to write back.
     regs: kvm_regs,
     sregs: kvm_sregs,
@@ -217,6 +225,17 @@ impl Machine {
     /// the first user registers with `start_user`.
     pub fn new(mem_size: u64, mode: EntryMode) -> Result<Self, VmError> {
         setup::build(mem_size, mode)
+    }
+
+    /// Guest memory, the guest kernel's structures and page tables, but no
+    /// KVM: for exercising the syscall dispatcher and uaccess without
+    /// /dev/kvm (fuzzing, unit tests). `next_trap` fails with `Detached`.
+    pub fn detached(mem_size: u64) -> Result<Self, VmError> {
+        setup::build_detached(mem_size)
+    }
+
+    fn fds(&mut self) -> Result<&mut Kvmfds, VmError> {
+        self.kvm.as_mut().ok_or(VmError::Detached)
     }
 
     /// Register state of the program as of the last trap (RIP, RSP and
@@ -255,38 +274,41 @@ impl Machine {
     }
 
     fn load_regs(&mut self) -> Result<(), VmError> {
-        if self.sync_regs {
-            let s = self.vcpu.sync_regs();
-            self.regs = s.regs;
-            self.sregs = s.sregs;
+        let k = self.fds()?;
+        let (regs, sregs) = if k.sync_regs {
+            let s = k.vcpu.sync_regs();
+            (s.regs, s.sregs)
         } else {
-            self.regs = self.vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?;
-            self.sregs = self.vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))?;
-        }
+            (
+                k.vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?,
+                k.vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))?,
+            )
+        };
+        self.regs = regs;
+        self.sregs = sregs;
         Ok(())
     }
 
     fn store_regs(&mut self) -> Result<(), VmError> {
-        if self.sync_regs {
-            if self.regs_dirty {
-                self.vcpu.sync_regs_mut().regs = self.regs;
-                self.vcpu.set_sync_dirty_reg(kvm_ioctls::SyncReg::Register);
+        let (regs, sregs) = (self.regs, self.sregs);
+        let (regs_dirty, sregs_dirty) = (self.regs_dirty, self.sregs_dirty);
+        let k = self.fds()?;
+        if k.sync_regs {
+            if regs_dirty {
+                k.vcpu.sync_regs_mut().regs = regs;
+                k.vcpu.set_sync_dirty_reg(kvm_ioctls::SyncReg::Register);
             }
-            if self.sregs_dirty {
-                self.vcpu.sync_regs_mut().sregs = self.sregs;
-                self.vcpu
+            if sregs_dirty {
+                k.vcpu.sync_regs_mut().sregs = sregs;
+                k.vcpu
                     .set_sync_dirty_reg(kvm_ioctls::SyncReg::SystemRegister);
             }
         } else {
-            if self.regs_dirty {
-                self.vcpu
-                    .set_regs(&self.regs)
-                    .map_err(ioctl("KVM_SET_REGS"))?;
+            if regs_dirty {
+                k.vcpu.set_regs(&regs).map_err(ioctl("KVM_SET_REGS"))?;
             }
-            if self.sregs_dirty {
-                self.vcpu
-                    .set_sregs(&self.sregs)
-                    .map_err(ioctl("KVM_SET_SREGS"))?;
+            if sregs_dirty {
+                k.vcpu.set_sregs(&sregs).map_err(ioctl("KVM_SET_SREGS"))?;
             }
         }
         self.regs_dirty = false;
@@ -362,29 +384,30 @@ impl Machine {
             ..Default::default()
         }])
         .map_err(|e| VmError::Setup(format!("MSR list: {e:?}")))?;
-        let n = self
-            .vcpu
-            .get_msrs(&mut msrs)
-            .map_err(ioctl("KVM_GET_MSRS"))?;
+        let vcpu = &self.kvm.as_ref().ok_or(VmError::Detached)?.vcpu;
+        let n = vcpu.get_msrs(&mut msrs).map_err(ioctl("KVM_GET_MSRS"))?;
         let tsc = match (n, msrs.as_slice().first()) {
             (1, Some(e)) => e.data,
             _ => return Err(VmError::Setup("KVM did not return IA32_TSC".into())),
         };
-        let khz = self.vcpu.get_tsc_khz().map_err(ioctl("KVM_GET_TSC_KHZ"))?;
+        let khz = vcpu.get_tsc_khz().map_err(ioctl("KVM_GET_TSC_KHZ"))?;
         Ok((tsc, khz))
     }
 
     /// Ask a blocked or running KVM_RUN to return (another thread must also
     /// signal the vCPU thread; see `kvm_run.immediate_exit`).
     pub fn set_immediate_exit(&mut self, on: bool) {
-        self.vcpu.set_kvm_immediate_exit(u8::from(on));
+        if let Some(k) = self.kvm.as_mut() {
+            k.vcpu.set_kvm_immediate_exit(u8::from(on));
+        }
     }
 
     /// Run the guest until the program traps or the machine stops.
     /// On `Ok(Ok((trap, regs)))`, `regs` is the program's register state.
     pub fn next_trap(&mut self) -> Result<Result<(Trap, kvm_regs), Stop>, VmError> {
         self.store_regs()?;
-        let exit = match self.vcpu.run() {
+        let vcpu = &mut self.fds()?.vcpu;
+        let exit = match vcpu.run() {
             Ok(VcpuExit::IoOut(port, data)) => {
                 if port == guest_abi::HC_PORT && data.len() == 1 {
                     None
@@ -400,8 +423,7 @@ impl Machine {
             Ok(VcpuExit::InternalError) => {
                 // SAFETY: for KVM_EXIT_INTERNAL_ERROR the kernel filled the
                 // `internal` member of the exit union.
-                let suberror =
-                    unsafe { self.vcpu.get_kvm_run().__bindgen_anon_1.internal.suberror };
+                let suberror = unsafe { vcpu.get_kvm_run().__bindgen_anon_1.internal.suberror };
                 Some(Stop::InternalError { suberror })
             }
             Ok(VcpuExit::FailEntry(reason, _cpu)) => Some(Stop::FailEntry { reason }),

@@ -12,7 +12,7 @@ use super::layout::{
 };
 use super::memory::{FrameAllocator, GuestRam};
 use super::paging::{pte, PageTables};
-use super::{ioctl, Backend, EntryMode, Machine, VmError};
+use super::{ioctl, Backend, EntryMode, Kvmfds, Machine, VmError};
 use crate::guest_abi;
 
 pub const MSR_STAR: u32 = 0xc000_0081;
@@ -77,7 +77,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
     unsafe { vm.set_user_memory_region(region) }.map_err(ioctl("KVM_SET_USER_MEMORY_REGION"))?;
 
     write_kernel(&ram)?;
-    let mut frames = FrameAllocator::new(ram.size());
+    let frames = FrameAllocator::new(ram.size());
     let pt = PageTables::new(PML4_GPA);
     map_kernel(&ram)?;
 
@@ -178,20 +178,49 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         mem_size >> 20
     );
     Ok(Machine {
-        _kvm: kvm,
-        _vm: vm,
-        vcpu,
+        kvm: Some(Kvmfds {
+            _kvm: kvm,
+            _vm: vm,
+            vcpu,
+            sync_regs,
+        }),
         ram,
-        frames: {
-            // The frame pool starts above the kernel's fixed frames.
-            let _ = &mut frames;
-            frames
-        },
+        frames,
         pt,
         backend: Backend::detect(),
         mode,
-        sync_regs,
         regs,
+        sregs,
+        regs_dirty: false,
+        sregs_dirty: false,
+        tlb_dirty: true,
+        at_lstar: false,
+        exits: 0,
+    })
+}
+
+/// Guest RAM with the kernel's structures and page tables, no KVM.
+pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
+    let ram = GuestRam::new(mem_size)?;
+    write_kernel(&ram)?;
+    map_kernel(&ram)?;
+    let frames = FrameAllocator::new(ram.size());
+    let gdt_words = gdt::gdt_entries();
+    let seg = |sel: u16| gdt::kvm_segment_from(gdt_words[usize::from(sel >> 3)], sel);
+    let sregs = kvm_bindings::kvm_sregs {
+        cs: seg(super::layout::USER_CS),
+        ss: seg(super::layout::USER_DS),
+        cr3: PML4_GPA,
+        ..Default::default()
+    };
+    Ok(Machine {
+        kvm: None,
+        ram,
+        frames,
+        pt: PageTables::new(PML4_GPA),
+        backend: Backend::detect(),
+        mode: EntryMode::Auto,
+        regs: Default::default(),
         sregs,
         regs_dirty: false,
         sregs_dirty: false,
