@@ -8,6 +8,7 @@
 //! ```
 
 pub mod bench;
+pub mod fuzz;
 pub mod guest_abi;
 pub mod kernel;
 pub mod loader;

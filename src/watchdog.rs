@@ -51,6 +51,11 @@ impl Expiry {
         self.0.load(Ordering::Acquire)
     }
 
+    /// Mark the run as expired now (as the watchdog does at the deadline).
+    pub fn expire(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
     /// Sleep for `d`, waking early (returning false) if the run expires.
     pub fn sleep(&self, d: Duration) -> bool {
         let end = Instant::now() + d;

@@ -375,6 +375,38 @@ impl Mm {
         self.populate(m, page, end, v.prot).is_ok()
     }
 
+    /// Panic if the VMAs overlap, leave the user half, or a present user
+    /// page lies outside every VMA. For the fuzzer and tests.
+    pub fn check_invariants(&self, m: &Machine) {
+        let mut prev_end = 0;
+        for (&s, v) in &self.vmas {
+            assert!(s < v.end, "empty VMA at {s:#x}");
+            assert!(s >= prev_end, "VMAs overlap at {s:#x}");
+            assert!(
+                s >= USER_MIN && v.end <= USER_TOP,
+                "VMA {s:#x}..{:#x} outside the user half",
+                v.end
+            );
+            assert!(
+                s % PAGE_SIZE == 0 && v.end % PAGE_SIZE == 0,
+                "unaligned VMA at {s:#x}"
+            );
+            prev_end = v.end;
+        }
+        // Spot-check the page tables around each VMA's edges.
+        for (&s, v) in &self.vmas {
+            for addr in [s.wrapping_sub(PAGE_SIZE), v.end] {
+                if (USER_MIN..USER_TOP).contains(&addr) && self.find(addr).is_none() {
+                    let e = m.pt.leaf(&m.ram, addr).unwrap_or(0);
+                    assert!(
+                        e & pte::PRESENT == 0,
+                        "present page {addr:#x} outside every VMA"
+                    );
+                }
+            }
+        }
+    }
+
     /// A free range of `len` bytes, top-down below `MMAP_BASE`.
     fn find_free(&self, len: u64) -> Option<Gva> {
         let mut top = MMAP_BASE;
