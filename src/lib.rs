@@ -57,18 +57,21 @@ pub enum Outcome {
     Killed { signal: i32, report: String },
     /// The wall-clock limit passed.
     TimedOut(std::time::Duration),
+    /// The program wrote more than this many bytes to stdout and stderr.
+    OutputLimit(u64),
     /// The machine stopped for a reason that is not the program's doing.
     MachineFailed(String),
 }
 
 impl Outcome {
     /// The exit status `kvmcage run` gives (DESIGN.md): the program's own,
-    /// 128+N for signal N, 125 when kvmcage failed.
+    /// 128+N for signal N, 124 when a limit (time, output) stopped it, 125
+    /// when kvmcage failed.
     pub fn exit_code(&self) -> i32 {
         match self {
             Outcome::Exited(c) => *c,
             Outcome::Killed { signal, .. } => 128 + signal,
-            Outcome::TimedOut(_) => 124,
+            Outcome::TimedOut(_) | Outcome::OutputLimit(_) => 124,
             Outcome::MachineFailed(_) => 125,
         }
     }
@@ -95,6 +98,9 @@ pub struct Sandbox {
     mem_size: u64,
     entry_mode: EntryMode,
     timeout: Option<std::time::Duration>,
+    max_output: Option<u64>,
+    max_fds: Option<u64>,
+    max_file_size: Option<u64>,
 }
 
 impl Sandbox {
@@ -107,6 +113,9 @@ impl Sandbox {
             mem_size: DEFAULT_MEM_SIZE,
             entry_mode: EntryMode::Auto,
             timeout: None,
+            max_output: None,
+            max_fds: None,
+            max_file_size: None,
         }
     }
 
@@ -148,6 +157,25 @@ impl Sandbox {
         self
     }
 
+    /// Stop the program once it has written `bytes` to stdout and stderr
+    /// together (exit status 124).
+    pub fn max_output(mut self, bytes: u64) -> Self {
+        self.max_output = Some(bytes);
+        self
+    }
+
+    /// RLIMIT_NOFILE, soft and hard: descriptors the program may hold.
+    pub fn max_fds(mut self, n: u64) -> Self {
+        self.max_fds = Some(n);
+        self
+    }
+
+    /// RLIMIT_FSIZE, soft and hard: a write past it is EFBIG and SIGXFSZ.
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = Some(bytes);
+        self
+    }
+
     /// Run the program to its end.
     pub fn run(&self) -> Result<Outcome, Error> {
         self.run_with_stats().map(|(o, _)| o)
@@ -175,6 +203,13 @@ impl Sandbox {
             exe: exe.as_os_str().as_bytes().to_vec(),
             mem_size: self.mem_size,
         });
+        proc.max_output = self.max_output;
+        if let Some(n) = self.max_fds {
+            proc.rlimits.impose(libc::RLIMIT_NOFILE, n);
+        }
+        if let Some(n) = self.max_file_size {
+            proc.rlimits.impose(libc::RLIMIT_FSIZE, n);
+        }
         let elf = loader::load(&mut m, &mut proc.mm, &path_str, &data)?;
         proc.mm.brk_start = elf.brk;
         proc.mm.brk = elf.brk;
@@ -267,6 +302,7 @@ fn run_loop(
                             report: report::signal_line(sig, None),
                         }))
                     }
+                    Some(Exit::OutputLimit(max)) => return Ok(Some(Outcome::OutputLimit(max))),
                     None => {}
                 }
                 if path == EntryPath::Lstar || path == EntryPath::LstarFault {

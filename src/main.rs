@@ -23,8 +23,8 @@ enum Command {
     /// Run PROGRAM (a static x86-64 ELF) in a fresh guest.
     ///
     /// Exit status: the program's own; 128+N when it died of signal N;
-    /// 124 when --timeout stopped it; 125 when kvmcage itself failed (bad
-    /// ELF, no /dev/kvm, bad option).
+    /// 124 when --timeout or --max-output stopped it; 125 when kvmcage
+    /// itself failed (bad ELF, no /dev/kvm, bad option).
     Run(RunArgs),
     /// Measure system-call entry: syscall, int 0x80, sysenter, the vDSO and a
     /// bare exit in the guest, next to the same calls on the host.
@@ -76,6 +76,21 @@ struct RunArgs {
     /// Stop the program after SECONDS of wall-clock time (exit status 124).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     timeout: Option<std::time::Duration>,
+    /// Stop the program once it has written BYTES to stdout and stderr
+    /// together (K/M/G suffixes; exit status 124).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    max_output: Option<u64>,
+    /// Descriptors the program may hold (RLIMIT_NOFILE; EMFILE past it).
+    #[arg(long, value_name = "N")]
+    max_fds: Option<u64>,
+    /// Largest file the program may write (RLIMIT_FSIZE: EFBIG and SIGXFSZ
+    /// past it, also for a stdout redirected to a file).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    max_file_size: Option<u64>,
+    /// Log debug details to stderr: machine set-up, unimplemented syscalls,
+    /// and a register dump when the program dies of a fault.
+    #[arg(long, short)]
+    verbose: bool,
     /// Print exit, syscall and entry-path counts to stderr at the end.
     #[arg(long)]
     stats: bool,
@@ -163,6 +178,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(t) = args.timeout {
         sb = sb.timeout(t);
     }
+    if let Some(n) = args.max_output {
+        sb = sb.max_output(n);
+    }
+    if let Some(n) = args.max_fds {
+        sb = sb.max_fds(n);
+    }
+    if let Some(n) = args.max_file_size {
+        sb = sb.max_file_size(n);
+    }
     for e in args.env {
         sb = sb.env(e);
     }
@@ -192,15 +216,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             "kvmcage: time limit of {}s exceeded; the program was stopped",
             limit.as_secs_f64()
         ),
+        Outcome::OutputLimit(max) => {
+            eprintln!("kvmcage: output limit of {max} bytes exceeded; the program was stopped")
+        }
         Outcome::MachineFailed(why) => eprintln!("kvmcage: {why}"),
     }
     Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .format_timestamp(None)
-        .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -209,6 +233,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let verbose = matches!(&cli.command, Command::Run(a) if a.verbose);
+    let default_filter = if verbose { "kvmcage=debug" } else { "warn" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
+        .format_timestamp(None)
+        .init();
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Bench(args) => bench(args),

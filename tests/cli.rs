@@ -266,3 +266,76 @@ fn bench_runs_and_its_json_has_every_row() {
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("guest: clock_gettime via vDSO"));
 }
+
+fn build_c(name: &str, src: &str) -> std::path::PathBuf {
+    let dir = root().join("target/cli-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let bin = dir.join(name);
+    assert!(Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&c)
+        .status()
+        .unwrap()
+        .success());
+    bin
+}
+
+const YES: &str =
+    "#include <stdio.h>\nint main(void){ for (long i = 0;; i++) printf(\"line %ld\\n\", i); }\n";
+
+#[test]
+fn max_output_stops_the_run_at_the_limit() {
+    require_kvm();
+    let bin = build_c("yes", YES);
+    let out = run_cage(&["--max-output", "10K"], &bin, &[], b"");
+    assert_eq!(status(&out), 124);
+    assert_eq!(out.stdout.len(), 10240);
+    assert!(text(&out.stdout).starts_with("line 0\nline 1\n"));
+    assert_eq!(
+        cage_lines(&out),
+        ["kvmcage: output limit of 10240 bytes exceeded; the program was stopped"]
+    );
+}
+
+#[test]
+fn max_file_size_is_rlimit_fsize_with_sigxfsz() {
+    require_kvm();
+    let bin = build_c("yes", YES);
+    let path = root().join("target/cli-test/fsize.out");
+    let f = std::fs::File::create(&path).unwrap();
+    let out = Command::new(kvmcage())
+        .args(["run", "--max-file-size", "1000"])
+        .arg(&bin)
+        .stdout(f)
+        .output()
+        .unwrap();
+    assert_eq!(status(&out), 128 + 25, "SIGXFSZ: {}", text(&out.stderr));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 1000);
+    assert_eq!(cage_lines(&out), ["kvmcage: guest killed by SIGXFSZ"]);
+}
+
+#[test]
+fn max_fds_is_rlimit_nofile() {
+    require_kvm();
+    let bin = image("hostile/fdmax", Flavor::Gcc);
+    let out = run_cage(&["--max-fds", "64"], &bin, &[], b"");
+    let s = text(&out.stdout);
+    // Raising the hard limit past 64 is EPERM, as for an unprivileged process.
+    assert!(
+        s.starts_with("setrlimit: -1\nopen before failure: 64, errno Too many open files\n"),
+        "{s}"
+    );
+}
+
+#[test]
+fn verbose_adds_a_register_dump_to_a_fault_report() {
+    require_kvm();
+    let out = run_cage(&["--verbose"], &image("segv", Flavor::Gcc), &[], b"");
+    assert_eq!(status(&out), 139);
+    let err = text(&out.stderr);
+    assert!(err.contains("registers: rax="), "{err}");
+    assert!(err.contains("kvmcage: guest killed by SIGSEGV"), "{err}");
+}

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use rustix::io::Errno;
 
-use super::signal::SIGPIPE;
+use super::signal::{SIGPIPE, SIGXFSZ};
 use super::uaccess::{access_ok, MAX_RW_COUNT, PATH_MAX};
 use super::{Args, Ctx, Exit, SysResult};
 use crate::vm::layout::PAGE_SIZE;
@@ -160,6 +160,7 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
             }
         }
     }
+    count = apply_write_limits(cx, file, count)?;
     let mut done = 0u64;
     let mut tmp = vec![0u8; CHUNK.min(count as usize)];
     while done < count {
@@ -193,6 +194,50 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
         return Err(Errno::FAULT);
     }
     Ok(done)
+}
+
+/// The user's limits on a write of `count` bytes: RLIMIT_FSIZE on regular
+/// files (--max-file-size; SIGXFSZ/EFBIG past it, as Linux) and
+/// --max-output on the program's stdout and stderr (the run is stopped
+/// once it is reached). Returns how much may be written.
+fn apply_write_limits(cx: &mut Ctx, file: &OpenFile, count: u64) -> Result<u64, Errno> {
+    let mut count = count;
+    let FileKind::Stdio(fd) = file.kind;
+    if let Some(max) = cx.proc.max_output {
+        if fd == 1 || fd == 2 {
+            let left = max.saturating_sub(cx.proc.output_written);
+            if count > left {
+                count = left;
+                cx.proc.exit = Some(Exit::OutputLimit(max));
+            }
+            cx.proc.output_written += count;
+        }
+    }
+    let host = file.host_fd();
+    if let Some(limit) = cx.proc.rlimits.fsize() {
+        let regular = rustix::fs::fstat(host)
+            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file());
+        if regular {
+            let append =
+                rustix::fs::fcntl_getfl(host).is_ok_and(|f| f.contains(rustix::fs::OFlags::APPEND));
+            let pos = if append {
+                rustix::fs::fstat(host).map(|st| st.st_size as u64)
+            } else {
+                rustix::fs::seek(host, rustix::fs::SeekFrom::Current(0))
+            }
+            .unwrap_or(0);
+            match super::process::fsize_allows(Some(limit), pos, count) {
+                Some(n) => count = n,
+                None => {
+                    if cx.proc.signals.kills_by_default(SIGXFSZ) {
+                        cx.proc.exit = Some(Exit::Signal(SIGXFSZ));
+                    }
+                    return Err(Errno::FBIG);
+                }
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// Does the host descriptor behind `file` have pipe write semantics?

@@ -40,6 +40,8 @@ pub enum Exit {
     Code(i32),
     /// Killed by a signal.
     Signal(i32),
+    /// Stopped by kvmcage: the program wrote more than --max-output bytes.
+    OutputLimit(u64),
 }
 
 /// What one syscall sees.
@@ -79,6 +81,9 @@ pub struct Process {
     pub syscalls: u64,
     /// Set when the run's time limit passes: blocking calls give up.
     pub expiry: crate::watchdog::Expiry,
+    /// --max-output: bytes stdout and stderr may take, and taken so far.
+    pub max_output: Option<u64>,
+    pub output_written: u64,
 }
 
 impl Process {
@@ -96,6 +101,8 @@ impl Process {
             unimplemented: HashSet::new(),
             syscalls: 0,
             expiry: Default::default(),
+            max_output: None,
+            output_written: 0,
         }
     }
 }

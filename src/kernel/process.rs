@@ -40,6 +40,30 @@ impl Rlimits {
     pub fn nofile(&self) -> usize {
         usize::try_from(self.0[libc::RLIMIT_NOFILE as usize].0).unwrap_or(usize::MAX)
     }
+
+    /// RLIMIT_FSIZE's soft limit, if any.
+    pub fn fsize(&self) -> Option<u64> {
+        let soft = self.0[libc::RLIMIT_FSIZE as usize].0;
+        (soft != RLIM_INFINITY).then_some(soft)
+    }
+
+    /// Set a limit as the user imposed it (soft = hard = `value`).
+    pub fn impose(&mut self, resource: libc::__rlimit_resource_t, value: u64) {
+        if let Some(l) = self.0.get_mut(resource as usize) {
+            *l = (value, value);
+        }
+    }
+}
+
+/// Write a regular file at `pos` for `count` bytes under RLIMIT_FSIZE:
+/// how many bytes may be written, or None when none may (Linux sends
+/// SIGXFSZ, whose default action kills, and returns EFBIG).
+pub fn fsize_allows(limit: Option<u64>, pos: u64, count: u64) -> Option<u64> {
+    match limit {
+        None => Some(count),
+        Some(l) if pos >= l && count > 0 => None,
+        Some(l) => Some(count.min(l.saturating_sub(pos))),
+    }
 }
 
 fn int(v: u64) -> i32 {
@@ -258,4 +282,17 @@ pub fn sys_getrandom(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::FAULT);
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsize_limit_truncates_then_refuses() {
+        assert_eq!(fsize_allows(None, 1 << 40, 10), Some(10));
+        assert_eq!(fsize_allows(Some(100), 95, 10), Some(5));
+        assert_eq!(fsize_allows(Some(100), 100, 10), None);
+        assert_eq!(fsize_allows(Some(100), 100, 0), Some(0));
+    }
 }

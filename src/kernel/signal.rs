@@ -10,6 +10,7 @@ use super::{Args, Ctx, Exit, SysResult};
 pub const SIGKILL: i32 = 9;
 pub const SIGPIPE: i32 = 13;
 pub const SIGSTOP: i32 = 19;
+pub const SIGXFSZ: i32 = 25;
 const NSIG: usize = 64;
 const SIG_DFL: u64 = 0;
 
