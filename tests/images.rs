@@ -229,3 +229,29 @@ fn read_with_a_bad_buffer_at_eof_returns_zero() {
         assert!(text(&st.stdout).contains("read(0, NULL, 10)                  = 0\n"));
     }
 }
+
+#[test]
+fn memory_syscalls_match_native() {
+    let outs = same_as_native("memory", &[], b"");
+    let s = text(&outs[0].1.stdout);
+    assert!(
+        s.contains("grow with MAYMOVE moved: 1, kept: 1, zeroed tail: 1\n"),
+        "{s}"
+    );
+    assert!(s.contains("resident: 0010\n"), "{s}");
+}
+
+#[test]
+fn guard_page_write_is_sigsegv() {
+    for (flavor, out) in same_as_native("memory", &["guard"], b"") {
+        assert_eq!(status(&out), 139, "{flavor:?}");
+        assert!(
+            text(&out.stdout).ends_with("before the guard page\n"),
+            "{flavor:?}"
+        );
+        assert!(
+            cage_lines(&out)[0].contains("page fault on write"),
+            "{flavor:?}"
+        );
+    }
+}

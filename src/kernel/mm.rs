@@ -407,6 +407,42 @@ impl Mm {
         }
     }
 
+    /// Move the pages of `[old, old+len)` to `new` (frames and their
+    /// protection travel; nothing is copied), leaving `[old, old+len)`
+    /// unmapped. The VMAs must already describe the destination.
+    fn move_pages(&mut self, m: &mut Machine, old: Gva, new: Gva, len: u64) -> Result<(), Errno> {
+        let mut moved: Vec<Gpa> = Vec::new();
+        let mut off = 0;
+        while off < len {
+            let e =
+                m.pt.set_leaf(&m.ram, &mut m.frames, old + off, 0)
+                    .unwrap_or(0);
+            if e & pte::ADDR_MASK != 0 {
+                if e & pte::PRESENT != 0 {
+                    moved.push(e & pte::ADDR_MASK);
+                }
+                if m.pt.set_leaf(&m.ram, &mut m.frames, new + off, e).is_err() {
+                    m.invalidate_frames(&mut moved);
+                    return Err(Errno::NOMEM);
+                }
+            }
+            off += PAGE_SIZE;
+        }
+        // The frames' old translations must go (they would still map `old`).
+        m.invalidate_frames(&mut moved);
+        Ok(())
+    }
+
+    /// Drop the VMAs of `[start, end)` without touching page tables.
+    fn forget(&mut self, start: Gva, end: Gva) {
+        self.split_at(start);
+        self.split_at(end);
+        let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
+        for s in inside {
+            self.vmas.remove(&s);
+        }
+    }
+
     /// A free range of `len` bytes, top-down below `MMAP_BASE`.
     fn find_free(&self, len: u64) -> Option<Gva> {
         let mut top = MMAP_BASE;
@@ -591,6 +627,141 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             page += PAGE_SIZE;
         }
     }
+    Ok(0)
+}
+
+const MREMAP_MAYMOVE: u64 = 1;
+const MREMAP_FIXED: u64 = 2;
+const MREMAP_DONTUNMAP: u64 = 4;
+
+pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [old, old_len, new_len, flags, new_addr, _] = a.0;
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0)
+        || old & (PAGE_SIZE - 1) != 0
+    {
+        return Err(Errno::INVAL);
+    }
+    if flags & MREMAP_DONTUNMAP != 0 {
+        // Would leave a second, empty mapping behind: not supported yet.
+        return Err(Errno::INVAL);
+    }
+    let old_len = page_up(old_len).ok_or(Errno::INVAL)?;
+    let new_len = page_up(new_len).ok_or(Errno::INVAL)?;
+    if new_len == 0 || old_len == 0 {
+        // old_len 0 duplicates a shared mapping on Linux; these are private.
+        return Err(Errno::INVAL);
+    }
+    let old_end = old.checked_add(old_len).ok_or(Errno::INVAL)?;
+    let mm = &mut cx.proc.mm;
+    // The old range must lie inside one mapping.
+    let (vs, v) = mm.find(old).ok_or(Errno::FAULT)?;
+    if old_end > v.end {
+        return Err(Errno::FAULT);
+    }
+    let _ = vs;
+    if flags & MREMAP_FIXED != 0 {
+        if new_addr & (PAGE_SIZE - 1) != 0 {
+            return Err(Errno::INVAL);
+        }
+        if !is_user_range(new_addr, new_len) {
+            return Err(Errno::INVAL);
+        }
+        let new_end = new_addr + new_len;
+        if new_addr < old_end && old < new_end {
+            return Err(Errno::INVAL);
+        }
+        mm.unmap(cx.m, new_addr, new_len);
+        return mremap_move(cx, old, old_len, new_addr, new_len, v);
+    }
+    if new_len <= old_len {
+        mm.unmap(cx.m, old + new_len, old_len - new_len);
+        return Ok(old);
+    }
+    // Grow in place if the pages after the mapping are free.
+    let grow_end = old.checked_add(new_len).ok_or(Errno::NOMEM)?;
+    if old_end == v.end && grow_end <= USER_TOP && !mm.overlaps(old_end, grow_end) {
+        mm.populate(cx.m, old_end, grow_end, v.prot)?;
+        mm.insert(old_end, Vma { end: grow_end, ..v });
+        return Ok(old);
+    }
+    if flags & MREMAP_MAYMOVE == 0 {
+        return Err(Errno::NOMEM);
+    }
+    let dest = mm.find_free(new_len).ok_or(Errno::NOMEM)?;
+    mremap_move(cx, old, old_len, dest, new_len, v)
+}
+
+/// Move `[old, old+old_len)` to `dest` and size it to `new_len`.
+fn mremap_move(cx: &mut Ctx, old: Gva, old_len: u64, dest: Gva, new_len: u64, v: Vma) -> SysResult {
+    let mm = &mut cx.proc.mm;
+    let keep = old_len.min(new_len);
+    mm.insert(
+        dest,
+        Vma {
+            end: dest + new_len,
+            ..v
+        },
+    );
+    mm.move_pages(cx.m, old, dest, keep)?;
+    if new_len > keep {
+        mm.populate(cx.m, dest + keep, dest + new_len, v.prot)?;
+    }
+    // What stayed behind (a shrinking move) is released; the moved part is
+    // already unmapped.
+    mm.forget(old, old + old_len);
+    if old_len > keep {
+        mm.release(cx.m, old + keep, old + old_len);
+    }
+    Ok(dest)
+}
+
+pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [addr, len, vec, ..] = a.0;
+    if addr & (PAGE_SIZE - 1) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::NOMEM)?;
+    let end = addr.checked_add(len).ok_or(Errno::NOMEM)?;
+    if end > USER_TOP {
+        return Err(Errno::NOMEM);
+    }
+    if !cx.proc.mm.fully_mapped(addr, end) {
+        return Err(Errno::NOMEM);
+    }
+    let pages = (len / PAGE_SIZE) as usize;
+    // One byte per page: is the page in memory? A page the program never
+    // touched is not, on the host as on Linux.
+    let mut out = Vec::with_capacity(pages.min(1 << 20));
+    for i in 0..pages as u64 {
+        let frame = cx.m.pt.leaf(&cx.m.ram, addr + i * PAGE_SIZE).unwrap_or(0) & pte::ADDR_MASK;
+        out.push(u8::from(frame != 0 && cx.m.ram.resident(frame)));
+        if out.len() == 4096 {
+            let at = vec + i + 1 - out.len() as u64;
+            cx.m.user().write(at, &out)?;
+            out.clear();
+        }
+    }
+    let at = vec + pages as u64 - out.len() as u64;
+    cx.m.user().write(at, &out)?;
+    Ok(0)
+}
+
+pub fn sys_msync(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [addr, len, flags, ..] = a.0;
+    let flags = flags as u32 as i32;
+    if addr & (PAGE_SIZE - 1) != 0
+        || flags & !(libc::MS_ASYNC | libc::MS_INVALIDATE | libc::MS_SYNC) != 0
+        || flags & (libc::MS_ASYNC | libc::MS_SYNC) == (libc::MS_ASYNC | libc::MS_SYNC)
+    {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::NOMEM)?;
+    let end = addr.checked_add(len).ok_or(Errno::NOMEM)?;
+    if end > USER_TOP || !cx.proc.mm.fully_mapped(addr, end) {
+        return Err(Errno::NOMEM);
+    }
+    // Anonymous private memory has nothing to write back.
     Ok(0)
 }
 

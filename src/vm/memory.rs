@@ -139,6 +139,24 @@ impl GuestRam {
     }
 }
 
+impl GuestRam {
+    /// Does the host hold the frame at `gpa` in memory (has it been
+    /// touched)? Answered by mincore(2) on the host mapping.
+    pub fn resident(&self, gpa: Gpa) -> bool {
+        if !self.contains(gpa, PAGE_SIZE) || gpa % PAGE_SIZE != 0 {
+            return false;
+        }
+        let Ok(host) = self.mem.get_host_address(GuestAddress(gpa)) else {
+            return false;
+        };
+        let mut v = 0u8;
+        // SAFETY: [host, host+4096) is one page of vm-memory's mapping of
+        // guest RAM (checked above); mincore only writes one byte to `v`.
+        let rc = unsafe { libc::mincore(host.cast(), PAGE_SIZE as usize, &mut v) };
+        rc == 0 && v & 1 != 0
+    }
+}
+
 /// Call `f(start, len)` for each run of contiguous frames in `frames`
 /// (which it sorts).
 pub fn for_each_run(frames: &mut [Gpa], mut f: impl FnMut(Gpa, u64)) {
