@@ -255,3 +255,19 @@ fn guard_page_write_is_sigsegv() {
         );
     }
 }
+
+#[test]
+fn sysenter_from_64_bit_code_dies_as_natively() {
+    require_kvm();
+    let bin = image("sysenter", Flavor::Gcc);
+    let native = run_native(&bin, &[], b"");
+    let cage = run_cage(&[], &bin, &[], b"");
+    assert_eq!(status(&cage), status(&native), "{}", text(&cage.stderr));
+    let amd = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .contains("AuthenticAMD");
+    if amd {
+        assert_eq!(status(&cage), 132, "AMD: #UD in long mode, SIGILL");
+        assert!(cage_lines(&cage)[0].contains("invalid opcode"), "{:?}", cage_lines(&cage));
+    }
+}
