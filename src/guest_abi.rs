@@ -58,14 +58,19 @@ pub enum HypercallSite {
     Vector(u8),
 }
 
-/// Identify a hypercall by the RIP after the `out`; `None` for any RIP that
-/// is not one of the stub's hypercall instructions.
+/// Identify a hypercall by the RIP KVM reports at the I/O exit; `None` for
+/// any RIP that is not one of the stub's hypercall instructions.
+///
+/// Hardware KVM reports the RIP of the `out` itself (it advances RIP when the
+/// next KVM_RUN completes the I/O, and not at all if userspace moved RIP,
+/// which kvmcage always does); kvm_pvm, which emulates CPL 0, reports the RIP
+/// after it. Both, and only those two, are accepted for each site.
 pub fn hypercall_site(rip: Gva) -> Option<HypercallSite> {
-    if rip == SYSCALL_HYPERCALL_RET {
+    if rip == SYSCALL_ENTRY || rip == SYSCALL_HYPERCALL_RET {
         return Some(HypercallSite::Syscall);
     }
-    let off = rip.checked_sub(vector_entry(0) + OUT_LEN)?;
-    if off % VECTOR_STRIDE != 0 {
+    let off = rip.checked_sub(vector_entry(0))?;
+    if off % VECTOR_STRIDE != 0 && off % VECTOR_STRIDE != OUT_LEN {
         return None;
     }
     let slot = usize::try_from(off / VECTOR_STRIDE).ok()?;
@@ -115,8 +120,8 @@ mod tests {
             Some(HypercallSite::Vector(0x80))
         );
         assert_eq!(hypercall_site(vector_entry(14) + 3), None);
+        assert_eq!(hypercall_site(vector_entry(14) + 1), None);
         assert_eq!(hypercall_site(vector_entry(33) + 2), None);
-        assert_eq!(hypercall_site(SYSCALL_ENTRY), None);
         assert_eq!(hypercall_site(0), None);
     }
 }
