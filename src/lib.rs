@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod loader;
 pub mod probe;
 mod report;
+pub mod strace;
 pub mod vm;
 pub mod watchdog;
 
@@ -183,6 +184,12 @@ impl Sandbox {
 
     /// Run the program and also return the run's counters.
     pub fn run_with_stats(&self) -> Result<(Outcome, RunStats), Error> {
+        self.run_with(strace::TraceOptions::default())
+    }
+
+    /// Run the program, tracing its syscalls as `trace` says, and return
+    /// the run's counters.
+    pub fn run_with(&self, trace: strace::TraceOptions) -> Result<(Outcome, RunStats), Error> {
         let data = std::fs::read(&self.program).map_err(|source| Error::Read {
             path: self.program.clone(),
             source,
@@ -253,10 +260,23 @@ impl Sandbox {
             Some(limit) => Some(Watchdog::start(limit, &proc.expiry).map_err(Error::Watchdog)?),
             None => None,
         };
-        let outcome = match run_loop(&mut m, &mut proc, &mut stats)? {
+        let mut tracer = trace
+            .is_active()
+            .then(|| strace::Tracer::new(trace, proc.id.pid));
+        let outcome = match run_loop(&mut m, &mut proc, &mut stats, &mut tracer)? {
             None => Outcome::TimedOut(self.timeout.unwrap_or_default()),
             Some(o) => o,
         };
+        if let Some(t) = tracer.as_mut() {
+            t.finish(&match &outcome {
+                Outcome::Exited(c) => format!("exited with {c}"),
+                Outcome::Killed { signal, .. } => {
+                    format!("killed by {}", report::signal_name(*signal))
+                }
+                // kvmcage stops the guest outright, as SIGKILL would.
+                _ => "killed by SIGKILL".to_string(),
+            });
+        }
         stats.exits = m.exits;
         Ok((outcome, stats))
     }
@@ -267,7 +287,11 @@ fn run_loop(
     m: &mut Machine,
     proc: &mut Process,
     stats: &mut RunStats,
+    tracer: &mut Option<strace::Tracer>,
 ) -> Result<Option<Outcome>, Error> {
+    // Exits since the last syscall: the trap's own, plus any page faults the
+    // host resolved on the way (counted against the next syscall).
+    let mut exits_seen = m.exits;
     loop {
         if proc.expiry.expired() {
             return Ok(None);
@@ -292,8 +316,22 @@ fn run_loop(
                     regs: &mut regs,
                     path,
                 };
+                let started = tracer.is_some().then(std::time::Instant::now);
                 let ret = kernel::dispatch(&mut cx, &call);
                 log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
+                if let (Some(t), Some(started)) = (tracer.as_mut(), started) {
+                    let ends = matches!(proc.exit, Some(Exit::Code(_)));
+                    let ev = strace::Traced {
+                        call: &call,
+                        ret,
+                        path,
+                        took: started.elapsed(),
+                        exits: m.exits - exits_seen,
+                        ends_process: ends,
+                    };
+                    t.syscall(m, &ev);
+                }
+                exits_seen = m.exits;
                 match proc.exit.take() {
                     Some(Exit::Code(c)) => return Ok(Some(Outcome::Exited(c))),
                     Some(Exit::Signal(sig)) => {

@@ -91,6 +91,20 @@ struct RunArgs {
     /// and a register dump when the program dies of a fault.
     #[arg(long, short)]
     verbose: bool,
+    /// Trace the program's syscalls to stderr in strace's format.
+    #[arg(long)]
+    trace: bool,
+    /// Trace to FILE instead of stderr (implies --trace).
+    #[arg(long, value_name = "FILE")]
+    trace_file: Option<std::path::PathBuf>,
+    /// Write one JSON object per syscall to FILE (nr, name, args, result,
+    /// errno, entry path, ns in the host).
+    #[arg(long, value_name = "FILE")]
+    trace_json: Option<std::path::PathBuf>,
+    /// At the end, print a strace -c style table (calls, errors, time,
+    /// KVM exits per syscall) to stderr.
+    #[arg(long)]
+    summary: bool,
     /// Print exit, syscall and entry-path counts to stderr at the end.
     #[arg(long)]
     stats: bool,
@@ -190,7 +204,24 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     for e in args.env {
         sb = sb.env(e);
     }
-    let (outcome, stats) = sb.run_with_stats()?;
+    let mut trace = kvmcage::strace::TraceOptions::default();
+    let create = |p: &std::path::Path| -> Result<Box<dyn std::io::Write + Send>> {
+        let f =
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(Box::new(std::io::BufWriter::new(f)))
+    };
+    if let Some(p) = &args.trace_file {
+        trace.text = Some(create(p)?);
+    } else if args.trace {
+        trace.text = Some(Box::new(std::io::stderr()));
+    }
+    if let Some(p) = &args.trace_json {
+        trace.json = Some(create(p)?);
+    }
+    if args.summary {
+        trace.summary = Some(Box::new(std::io::stderr()));
+    }
+    let (outcome, stats) = sb.run_with(trace)?;
     if args.stats {
         let paths: Vec<String> = stats
             .by_path
