@@ -268,6 +268,10 @@ fn sysenter_from_64_bit_code_dies_as_natively() {
         .contains("AuthenticAMD");
     if amd {
         assert_eq!(status(&cage), 132, "AMD: #UD in long mode, SIGILL");
-        assert!(cage_lines(&cage)[0].contains("invalid opcode"), "{:?}", cage_lines(&cage));
+        assert!(
+            cage_lines(&cage)[0].contains("invalid opcode"),
+            "{:?}",
+            cage_lines(&cage)
+        );
     }
 }
