@@ -12,7 +12,7 @@ mod sym {
 }
 
 /// The stub's machine code, mapped at `KERNEL_TEXT`.
-pub static STUB_TEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/entry.bin"));
+pub static STUB_TEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stub.bin"));
 
 pub const ABI_VERSION: u64 = sym::ABI_VERSION;
 /// The I/O port of the hypercall (`out %al, $HC_PORT`).

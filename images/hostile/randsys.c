@@ -18,17 +18,7 @@ static uint64_t rnd(void)
 	return state;
 }
 
-static long sys64(long nr, long a, long b, long c, long d, long e, long f)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	__asm__ volatile("syscall" : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
+#include "rawsys.h"
 
 static long sys32(long nr, long a, long b, long c)
 {
@@ -110,7 +100,7 @@ int main(int argc, char **argv)
 			/* Never let a call point fd 0-2 elsewhere or read a blocking fd. */
 			if ((nr == 0 || nr == 17 || nr == 19 || nr == 295) && (a[0] & 0xffffffff) <= 2)
 				a[0] = 0;
-			ret = sys64(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+			ret = raw(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		}
 		sum = sum * 31 + (uint64_t)ret;
 		done++;

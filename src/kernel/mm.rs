@@ -459,6 +459,21 @@ impl Mm {
 
 // ---- system calls -------------------------------------------------------
 
+/// The page-aligned `addr` and the page-rounded `len` of a call that needs
+/// every page of the range mapped (madvise, mincore, msync): EINVAL for an
+/// unaligned address, ENOMEM for a range past the user half or with a hole.
+fn mapped_range(mm: &Mm, addr: u64, len: u64) -> Result<(Gva, Gva), Errno> {
+    if addr & (PAGE_SIZE - 1) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::NOMEM)?;
+    let end = addr.checked_add(len).ok_or(Errno::NOMEM)?;
+    if end > USER_TOP || !mm.fully_mapped(addr, end) {
+        return Err(Errno::NOMEM);
+    }
+    Ok((addr, end))
+}
+
 pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
     let mm = &mut cx.proc.mm;
     let want = a.0[0];
@@ -718,18 +733,8 @@ fn mremap_move(cx: &mut Ctx, old: Gva, old_len: u64, dest: Gva, new_len: u64, v:
 
 pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
     let [addr, len, vec, ..] = a.0;
-    if addr & (PAGE_SIZE - 1) != 0 {
-        return Err(Errno::INVAL);
-    }
-    let len = page_up(len).ok_or(Errno::NOMEM)?;
-    let end = addr.checked_add(len).ok_or(Errno::NOMEM)?;
-    if end > USER_TOP {
-        return Err(Errno::NOMEM);
-    }
-    if !cx.proc.mm.fully_mapped(addr, end) {
-        return Err(Errno::NOMEM);
-    }
-    let pages = (len / PAGE_SIZE) as usize;
+    let (addr, end) = mapped_range(&cx.proc.mm, addr, len)?;
+    let pages = ((end - addr) / PAGE_SIZE) as usize;
     // One byte per page: is the page in memory? A page the program never
     // touched is not, on the host as on Linux.
     let mut out = Vec::with_capacity(pages.min(1 << 20));
@@ -750,17 +755,12 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_msync(cx: &mut Ctx, a: &Args) -> SysResult {
     let [addr, len, flags, ..] = a.0;
     let flags = flags as u32 as i32;
-    if addr & (PAGE_SIZE - 1) != 0
-        || flags & !(libc::MS_ASYNC | libc::MS_INVALIDATE | libc::MS_SYNC) != 0
+    if flags & !(libc::MS_ASYNC | libc::MS_INVALIDATE | libc::MS_SYNC) != 0
         || flags & (libc::MS_ASYNC | libc::MS_SYNC) == (libc::MS_ASYNC | libc::MS_SYNC)
     {
         return Err(Errno::INVAL);
     }
-    let len = page_up(len).ok_or(Errno::NOMEM)?;
-    let end = addr.checked_add(len).ok_or(Errno::NOMEM)?;
-    if end > USER_TOP || !cx.proc.mm.fully_mapped(addr, end) {
-        return Err(Errno::NOMEM);
-    }
+    mapped_range(&cx.proc.mm, addr, len)?;
     // Anonymous private memory has nothing to write back.
     Ok(0)
 }
