@@ -273,13 +273,17 @@ fn build_c(name: &str, src: &str) -> std::path::PathBuf {
     let c = dir.join(format!("{name}.c"));
     std::fs::write(&c, src).unwrap();
     let bin = dir.join(name);
+    // Tests run in parallel: build under a private name, then rename, so no
+    // test ever runs a half-written binary.
+    let tmp = dir.join(format!(".{name}.{:?}", std::thread::current().id()));
     assert!(Command::new("gcc")
         .args(["-static", "-O1", "-o"])
-        .arg(&bin)
+        .arg(&tmp)
         .arg(&c)
         .status()
         .unwrap()
         .success());
+    std::fs::rename(&tmp, &bin).unwrap();
     bin
 }
 
@@ -289,7 +293,7 @@ const YES: &str =
 #[test]
 fn max_output_stops_the_run_at_the_limit() {
     require_kvm();
-    let bin = build_c("yes", YES);
+    let bin = build_c("yes-output", YES);
     let out = run_cage(&["--max-output", "10K"], &bin, &[], b"");
     assert_eq!(status(&out), 124);
     assert_eq!(out.stdout.len(), 10240);
@@ -303,7 +307,7 @@ fn max_output_stops_the_run_at_the_limit() {
 #[test]
 fn max_file_size_is_rlimit_fsize_with_sigxfsz() {
     require_kvm();
-    let bin = build_c("yes", YES);
+    let bin = build_c("yes-fsize", YES);
     let path = root().join("target/cli-test/fsize.out");
     let f = std::fs::File::create(&path).unwrap();
     let out = Command::new(kvmcage())
