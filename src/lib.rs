@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod loader;
 pub mod probe;
 mod report;
+pub mod sandbox;
 pub mod strace;
 pub mod vm;
 pub mod watchdog;
