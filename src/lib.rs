@@ -46,6 +46,10 @@ pub enum Error {
     Load(#[from] LoadError),
     #[error(transparent)]
     Vm(#[from] VmError),
+    #[error(transparent)]
+    Policy(#[from] sandbox::PolicyError),
+    #[error("--cwd {0}: not a directory the program can see")]
+    Cwd(String),
     #[error("cannot start the time-limit watchdog: {0}")]
     Watchdog(#[source] std::io::Error),
 }
@@ -103,6 +107,9 @@ pub struct Sandbox {
     max_output: Option<u64>,
     max_fds: Option<u64>,
     max_file_size: Option<u64>,
+    mounts: Vec<sandbox::MountSpec>,
+    tmpfs: Vec<Vec<u8>>,
+    cwd: Vec<u8>,
 }
 
 impl Sandbox {
@@ -118,6 +125,9 @@ impl Sandbox {
             max_output: None,
             max_fds: None,
             max_file_size: None,
+            mounts: Vec::new(),
+            tmpfs: Vec::new(),
+            cwd: b"/".to_vec(),
         }
     }
 
@@ -178,6 +188,24 @@ impl Sandbox {
         self
     }
 
+    /// Make a host directory visible to the program (see `sandbox`).
+    pub fn mount(mut self, spec: sandbox::MountSpec) -> Self {
+        self.mounts.push(spec);
+        self
+    }
+
+    /// An empty writable directory at `guest`, removed after the run.
+    pub fn tmpfs(mut self, guest: impl Into<Vec<u8>>) -> Self {
+        self.tmpfs.push(guest.into());
+        self
+    }
+
+    /// The program's working directory (a guest path; default `/`).
+    pub fn cwd(mut self, guest: impl Into<Vec<u8>>) -> Self {
+        self.cwd = guest.into();
+        self
+    }
+
     /// Run the program to its end.
     pub fn run(&self) -> Result<Outcome, Error> {
         self.run_with_stats().map(|(o, _)| o)
@@ -212,6 +240,11 @@ impl Sandbox {
             mem_size: self.mem_size,
         });
         proc.max_output = self.max_output;
+        proc.policy = sandbox::Policy::new(&self.mounts, &self.tmpfs)?;
+        proc.cwd = sandbox::normalize(b"/", &self.cwd);
+        if !kernel::path::is_directory(&proc, &proc.cwd) {
+            return Err(Error::Cwd(String::from_utf8_lossy(&self.cwd).into_owned()));
+        }
         if let Some(n) = self.max_fds {
             proc.rlimits.impose(libc::RLIMIT_NOFILE, n);
         }

@@ -73,6 +73,17 @@ struct RunArgs {
     /// Which syscall entry paths to accept.
     #[arg(long, value_enum, default_value_t = Entry::Auto)]
     entry: Entry,
+    /// Show host directory HOST to the program at GUEST (default: the same
+    /// path), read-only unless :rw. Repeatable. Without any, the program
+    /// sees no host file at all.
+    #[arg(long, value_name = "HOST[:GUEST][:ro|:rw]")]
+    mount: Vec<String>,
+    /// An empty writable directory at GUEST, removed after the run.
+    #[arg(long, value_name = "GUEST")]
+    tmpfs: Vec<String>,
+    /// The program's working directory (a guest path).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    cwd: String,
     /// Stop the program after SECONDS of wall-clock time (exit status 124).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     timeout: Option<std::time::Duration>,
@@ -192,6 +203,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(t) = args.timeout {
         sb = sb.timeout(t);
     }
+    for m in &args.mount {
+        sb = sb.mount(kvmcage::sandbox::MountSpec::parse(m)?);
+    }
+    for t in &args.tmpfs {
+        sb = sb.tmpfs(t.as_bytes().to_vec());
+    }
+    sb = sb.cwd(args.cwd.as_bytes().to_vec());
     if let Some(n) = args.max_output {
         sb = sb.max_output(n);
     }

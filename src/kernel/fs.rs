@@ -5,13 +5,13 @@
 //! guest has no filesystem yet: every path lookup ends in ENOENT except the
 //! few names Linux itself provides (`/proc/self/exe`).
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 use rustix::io::Errno;
 
 use super::signal::{SIGPIPE, SIGXFSZ};
-use super::uaccess::{access_ok, MAX_RW_COUNT, PATH_MAX};
+use super::uaccess::{access_ok, MAX_RW_COUNT};
 use super::{Args, Ctx, Exit, SysResult};
 use crate::vm::layout::PAGE_SIZE;
 
@@ -22,31 +22,92 @@ const CHUNK: usize = 64 << 10;
 /// Default RLIMIT_NOFILE soft limit.
 pub const NOFILE: usize = 1024;
 
-const AT_FDCWD: i32 = -100;
-const AT_EMPTY_PATH: u32 = 0x1000;
-const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
-const AT_NO_AUTOMOUNT: u32 = 0x800;
-const AT_STATX_SYNC_TYPE: u32 = 0x6000;
+/// A /dev node kvmcage emulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dev {
+    Null,
+    Zero,
+    Full,
+    Random,
+}
+
+impl Dev {
+    /// The device number Linux gives it (major 1).
+    pub fn rdev(self) -> u64 {
+        let minor = match self {
+            Dev::Null => 3,
+            Dev::Zero => 5,
+            Dev::Full => 7,
+            Dev::Random => 8,
+        };
+        rustix::fs::makedev(1, minor)
+    }
+}
 
 /// What an open descriptor refers to.
 #[derive(Debug)]
 pub enum FileKind {
     /// One of kvmcage's own standard streams (host fd 0, 1 or 2).
     Stdio(RawFd),
+    /// A host file, directory or pipe, opened O_CLOEXEC inside a mount (or
+    /// made by pipe2). `writable` is false on a read-only mount.
+    Host { fd: OwnedFd, writable: bool },
+    /// An emulated /dev node.
+    Dev(Dev),
+    /// A directory that exists only in the guest's namespace (`/`, parents
+    /// of mount points, /dev, /proc/self): its entries.
+    Dir(Vec<(Vec<u8>, u8)>),
+    /// A read-only text file generated when opened (/proc/self/maps).
+    Text(Vec<u8>),
 }
 
 #[derive(Debug)]
 pub struct OpenFile {
     pub kind: FileKind,
+    /// The guest path it was opened by (for *at calls and /proc/self/fd).
+    pub path: Vec<u8>,
+    /// O_ACCMODE and status flags as opened.
+    pub flags: u32,
+    /// Position in a Dir or Text file.
+    pub pos: std::cell::Cell<u64>,
 }
 
 impl OpenFile {
-    fn host_fd(&self) -> BorrowedFd<'_> {
-        match self.kind {
+    pub fn new(kind: FileKind, path: Vec<u8>, flags: u32) -> Self {
+        Self {
+            kind,
+            path,
+            flags,
+            pos: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The host descriptor behind it, if it has one.
+    pub fn host(&self) -> Option<BorrowedFd<'_>> {
+        match &self.kind {
             // SAFETY: fds 0-2 are kvmcage's standard streams, open for the
             // whole life of the process; kvmcage never closes them.
-            FileKind::Stdio(fd) => unsafe { BorrowedFd::borrow_raw(fd) },
+            FileKind::Stdio(fd) => Some(unsafe { BorrowedFd::borrow_raw(*fd) }),
+            FileKind::Host { fd, .. } => Some(fd.as_fd()),
+            _ => None,
         }
+    }
+
+    fn host_fd(&self) -> BorrowedFd<'_> {
+        // Callers check `host()` first; a non-host file never gets here.
+        self.host().unwrap_or_else(|| {
+            // SAFETY: -1 is never a valid descriptor; host calls on it fail
+            // with EBADF, which is the right answer for a non-host file.
+            unsafe { BorrowedFd::borrow_raw(-1) }
+        })
+    }
+
+    pub fn readable(&self) -> bool {
+        self.flags & 3 != libc::O_WRONLY as u32
+    }
+
+    pub fn writable(&self) -> bool {
+        self.flags & 3 != libc::O_RDONLY as u32
     }
 }
 
@@ -64,11 +125,15 @@ pub struct Files {
 
 impl Files {
     pub fn stdio() -> Self {
-        let slot = |fd| {
+        // The host descriptor decides what stdio may do; the guest's view
+        // does not restrict it further.
+        let slot = |fd: RawFd| {
             Some(Slot {
-                file: Rc::new(OpenFile {
-                    kind: FileKind::Stdio(fd),
-                }),
+                file: Rc::new(OpenFile::new(
+                    FileKind::Stdio(fd),
+                    format!("/dev/fd/{fd}").into_bytes(),
+                    libc::O_RDWR as u32,
+                )),
                 cloexec: false,
             })
         };
@@ -104,11 +169,44 @@ impl Files {
         Ok(fd)
     }
 
+    /// Install a new file at the lowest free descriptor below `limit`.
+    pub fn open(&mut self, file: OpenFile, cloexec: bool, limit: usize) -> Result<i32, Errno> {
+        let fd = self.lowest_free(0, limit)?;
+        self.install(
+            fd,
+            Slot {
+                file: Rc::new(file),
+                cloexec,
+            },
+        );
+        Ok(fd as i32)
+    }
+
+    /// The open descriptors, in order.
+    pub fn fds(&self) -> Vec<(i32, Rc<OpenFile>)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i as i32, s.file.clone())))
+            .collect()
+    }
+
     fn install(&mut self, fd: usize, slot: Slot) {
         if self.slots.len() <= fd {
             self.slots.resize(fd + 1, None);
         }
         self.slots[fd] = Some(slot);
+    }
+
+    /// Install another descriptor for an open file (dup-like).
+    pub fn share(&mut self, file: Rc<OpenFile>, cloexec: bool, limit: usize) -> Result<i32, Errno> {
+        let fd = self.lowest_free(0, limit)?;
+        self.install(fd, Slot { file, cloexec });
+        Ok(fd as i32)
+    }
+
+    pub fn remove(&mut self, fd: i32) -> Result<(), Errno> {
+        self.close(fd)
     }
 
     fn close(&mut self, fd: i32) -> Result<(), Errno> {
@@ -146,6 +244,17 @@ fn host_write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<usize, Errno> {
 /// part-way gives the short count (EFAULT if nothing was written).
 fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
     let mut count = count.min(MAX_RW_COUNT);
+    match &file.kind {
+        FileKind::Stdio(_) | FileKind::Host { .. } => {}
+        // /dev/null and friends take everything without reading it.
+        FileKind::Dev(d) if file.writable() => {
+            return match d {
+                Dev::Full => Err(Errno::NOSPC),
+                _ => Ok(count),
+            }
+        }
+        _ => return Err(Errno::BADF),
+    }
     if !access_ok(buf, count) {
         return Err(Errno::FAULT);
     }
@@ -202,9 +311,8 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
 /// once it is reached). Returns how much may be written.
 fn apply_write_limits(cx: &mut Ctx, file: &OpenFile, count: u64) -> Result<u64, Errno> {
     let mut count = count;
-    let FileKind::Stdio(fd) = file.kind;
-    if let Some(max) = cx.proc.max_output {
-        if fd == 1 || fd == 2 {
+    if let (Some(max), FileKind::Stdio(fd)) = (cx.proc.max_output, &file.kind) {
+        if *fd == 1 || *fd == 2 {
             let left = max.saturating_sub(cx.proc.output_written);
             if count > left {
                 count = left;
@@ -290,6 +398,9 @@ fn raise_sigpipe(cx: &mut Ctx) {
 /// take is read from the host, so a bad buffer loses no input.
 fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
+    if !matches!(file.kind, FileKind::Stdio(_) | FileKind::Host { .. }) {
+        return read_emulated(cx, file, buf, count);
+    }
     if count == 0 {
         return Ok(0);
     }
@@ -316,9 +427,102 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     Ok(n as u64)
 }
 
+/// read() of a file kvmcage emulates.
+fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
+    if !file.readable() {
+        return Err(Errno::BADF);
+    }
+    let data: Vec<u8> = match &file.kind {
+        FileKind::Dir(_) => return Err(Errno::ISDIR),
+        FileKind::Dev(Dev::Null) => return Ok(0),
+        FileKind::Dev(Dev::Zero | Dev::Full) => vec![0u8; count.min(CHUNK as u64) as usize],
+        FileKind::Dev(Dev::Random) => {
+            let mut v = vec![0u8; count.min(CHUNK as u64) as usize];
+            rustix::rand::getrandom(&mut v, rustix::rand::GetRandomFlags::empty())?;
+            v
+        }
+        FileKind::Text(t) => {
+            let pos = (file.pos.get() as usize).min(t.len());
+            let n = (t.len() - pos).min(count as usize);
+            t[pos..pos + n].to_vec()
+        }
+        _ => return Err(Errno::BADF),
+    };
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let n = cx.m.user().write_prefix(buf, &data);
+    if n == 0 {
+        return Err(Errno::FAULT);
+    }
+    if matches!(file.kind, FileKind::Text(_)) {
+        file.pos.set(file.pos.get() + n as u64);
+    }
+    Ok(n as u64)
+}
+
 pub fn sys_read(cx: &mut Ctx, a: &Args) -> SysResult {
     let file = cx.proc.files.file(int(a.0[0]))?;
     read_to_user(cx, &file, a.0[1], a.0[2])
+}
+
+/// pread64/pwrite64: host files only (a pipe or device is ESPIPE).
+fn positioned(cx: &Ctx, a: &Args) -> Result<(Rc<OpenFile>, u64), Errno> {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    let off = a.0[3] as i64;
+    if off < 0 {
+        return Err(Errno::INVAL);
+    }
+    if file.host().is_none() || is_pipe_like(&file) {
+        return Err(Errno::SPIPE);
+    }
+    Ok((file, off as u64))
+}
+
+pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (file, off) = positioned(cx, a)?;
+    let count = a.0[2].min(MAX_RW_COUNT).min(CHUNK as u64 * 16);
+    if count == 0 {
+        return Ok(0);
+    }
+    if !access_ok(a.0[1], count) {
+        return Err(Errno::FAULT);
+    }
+    let room = cx.m.user().writable_len(a.0[1], count);
+    if room == 0 {
+        return Err(Errno::FAULT);
+    }
+    let mut tmp = vec![0u8; room as usize];
+    let n = rustix::io::pread(file.host_fd(), &mut tmp, off)?;
+    cx.m.user().write(a.0[1], &tmp[..n])?;
+    Ok(n as u64)
+}
+
+pub fn sys_pwrite64(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (file, off) = positioned(cx, a)?;
+    let count = a.0[2].min(MAX_RW_COUNT).min(CHUNK as u64 * 16);
+    if !access_ok(a.0[1], count) {
+        return Err(Errno::FAULT);
+    }
+    let mut tmp = vec![0u8; count as usize];
+    let got = cx.m.user().read_prefix(a.0[1], &mut tmp);
+    if got == 0 && count > 0 {
+        return Err(Errno::FAULT);
+    }
+    if let Some(limit) = cx.proc.rlimits.fsize() {
+        match super::process::fsize_allows(Some(limit), off, got as u64) {
+            Some(n) => tmp.truncate(n as usize),
+            None => {
+                if cx.proc.signals.kills_by_default(SIGXFSZ) {
+                    cx.proc.exit = Some(Exit::Signal(SIGXFSZ));
+                }
+                return Err(Errno::FBIG);
+            }
+        }
+    } else {
+        tmp.truncate(got);
+    }
+    Ok(rustix::io::pwrite(file.host_fd(), &tmp, off)? as u64)
 }
 
 pub fn sys_write(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -475,13 +679,20 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
             );
             Ok(0)
         }
-        libc::F_GETFL => {
-            let fl = rustix::fs::fcntl_getfl(slot.file.host_fd())?;
-            Ok(u64::from(fl.bits()))
+        libc::F_GETFL => match slot.file.host() {
+            Some(fd) => Ok(u64::from(rustix::fs::fcntl_getfl(fd)?.bits())),
+            None => Ok(u64::from(slot.file.flags)),
+        },
+        // O_APPEND and O_NONBLOCK on the guest's own host files; on
+        // kvmcage's stdio it would change kvmcage's too: accepted, ignored.
+        libc::F_SETFL => {
+            if let FileKind::Host { fd, .. } = &slot.file.kind {
+                let keep = rustix::fs::OFlags::APPEND | rustix::fs::OFlags::NONBLOCK;
+                let new = rustix::fs::OFlags::from_bits_retain(arg as u32) & keep;
+                rustix::fs::fcntl_setfl(fd, new)?;
+            }
+            Ok(0)
         }
-        // Changing status flags of kvmcage's own stdio would change them for
-        // kvmcage too; accept and ignore, as for flags Linux cannot change.
-        libc::F_SETFL => Ok(0),
         _ => Err(Errno::INVAL),
     }
 }
@@ -493,6 +704,9 @@ const FIONREAD: u64 = 0x541b;
 pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, req, arg) = (int(a.0[0]), a.0[1] as u32 as u64, a.0[2]);
     let file = cx.proc.files.file(fd)?;
+    if file.host().is_none() {
+        return Err(Errno::NOTTY);
+    }
     // Only queries pass through, never a request that changes the host's
     // terminal. The buffer sizes are the kernel's struct sizes.
     let size = match req {
@@ -541,91 +755,30 @@ pub fn stat_bytes(st: &rustix::fs::Stat) -> [u8; 144] {
     b
 }
 
-fn fstat_to_user(cx: &mut Ctx, fd: i32, buf: u64) -> SysResult {
-    let file = cx.proc.files.file(fd)?;
-    let st = rustix::fs::fstat(file.host_fd())?;
-    cx.m.user().write(buf, &stat_bytes(&st))?;
-    Ok(0)
-}
-
-pub fn sys_fstat(cx: &mut Ctx, a: &Args) -> SysResult {
-    fstat_to_user(cx, int(a.0[0]), a.0[1])
-}
-
-/// Read a path argument: EFAULT, ENAMETOOLONG, or ENOENT for "".
-fn read_path(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {
-    cx.m.user().read_cstr(addr, PATH_MAX)
-}
-
-pub fn sys_newfstatat(cx: &mut Ctx, a: &Args) -> SysResult {
-    let (dirfd, path, buf, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3] as u32);
-    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 {
-        return Err(Errno::INVAL);
-    }
-    let name = read_path(cx, path)?;
-    if name.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::NOENT);
-        }
-        return fstat_to_user(cx, dirfd, buf);
-    }
-    lookup(cx, dirfd, &name).map(|_| 0)
-}
-
-/// Resolve a path. The guest has no filesystem yet: relative paths need a
-/// valid dirfd, and every name is missing.
-fn lookup(cx: &Ctx, dirfd: i32, name: &[u8]) -> Result<(), Errno> {
-    if name.first() != Some(&b'/') && dirfd != AT_FDCWD {
-        cx.proc.files.get(dirfd)?;
-        return Err(Errno::NOTDIR);
-    }
-    Err(Errno::NOENT)
-}
-
-fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> SysResult {
-    let size = int(size);
-    let name = read_path(cx, path)?;
-    if size <= 0 {
-        return Err(Errno::INVAL);
-    }
-    if name == b"/proc/self/exe" {
-        let target = &cx.proc.id.exe;
-        let n = target.len().min(size as usize);
-        cx.m.user().write(buf, &target[..n])?;
-        return Ok(n as u64);
-    }
-    if name.is_empty() {
-        return Err(Errno::NOENT);
-    }
-    lookup(cx, dirfd, &name).map(|_| 0)
-}
-
-pub fn sys_readlink(cx: &mut Ctx, a: &Args) -> SysResult {
-    readlink_common(cx, AT_FDCWD, a.0[0], a.0[1], a.0[2])
-}
-
-pub fn sys_readlinkat(cx: &mut Ctx, a: &Args) -> SysResult {
-    readlink_common(cx, int(a.0[0]), a.0[1], a.0[2], a.0[3])
-}
-
-pub fn sys_open(cx: &mut Ctx, a: &Args) -> SysResult {
-    let name = read_path(cx, a.0[0])?;
-    if name.is_empty() {
-        return Err(Errno::NOENT);
-    }
-    lookup(cx, AT_FDCWD, &name).map(|_| 0)
-}
-
-pub fn sys_openat(cx: &mut Ctx, a: &Args) -> SysResult {
-    let name = read_path(cx, a.0[1])?;
-    if name.is_empty() {
-        return Err(Errno::NOENT);
-    }
-    lookup(cx, int(a.0[0]), &name).map(|_| 0)
-}
-
 pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
     let file = cx.proc.files.file(int(a.0[0]))?;
+    if file.host().is_none() {
+        // Emulated files: Text and Dir keep a position; devices stay at 0.
+        let (off, whence) = (a.0[1] as i64, int(a.0[2]));
+        let len = match &file.kind {
+            FileKind::Text(t) => t.len() as i64,
+            _ => 0,
+        };
+        let base = match whence {
+            libc::SEEK_SET => 0,
+            libc::SEEK_CUR => file.pos.get() as i64,
+            libc::SEEK_END => len,
+            _ => return Err(Errno::INVAL),
+        };
+        let new = base
+            .checked_add(off)
+            .filter(|n| *n >= 0)
+            .ok_or(Errno::INVAL)?;
+        if !matches!(file.kind, FileKind::Dev(_)) {
+            file.pos.set(new as u64);
+        }
+        return Ok(new as u64);
+    }
     let off = a.0[1] as i64;
     let pos = match int(a.0[2]) {
         libc::SEEK_SET => {
@@ -636,13 +789,4 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
         _ => return Err(Errno::INVAL),
     };
     rustix::fs::seek(file.host_fd(), pos)
-}
-
-pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
-    let cwd = b"/\0";
-    if a.0[1] < cwd.len() as u64 {
-        return Err(Errno::RANGE);
-    }
-    cx.m.user().write(a.0[0], cwd)?;
-    Ok(cwd.len() as u64)
 }

@@ -8,6 +8,7 @@
 
 pub mod fs;
 pub mod mm;
+pub mod path;
 pub mod process;
 pub mod signal;
 pub mod time;
@@ -81,6 +82,11 @@ pub struct Process {
     pub syscalls: u64,
     /// Set when the run's time limit passes: blocking calls give up.
     pub expiry: crate::watchdog::Expiry,
+    /// The guest's working directory (a normalised guest path) and umask.
+    pub cwd: Vec<u8>,
+    pub umask: u32,
+    /// What of the host filesystem the program sees.
+    pub policy: crate::sandbox::Policy,
     /// --max-output: bytes stdout and stderr may take, and taken so far.
     pub max_output: Option<u64>,
     pub output_written: u64,
@@ -103,6 +109,9 @@ impl Process {
             expiry: Default::default(),
             max_output: None,
             output_written: 0,
+            cwd: b"/".to_vec(),
+            umask: 0o022,
+            policy: Default::default(),
         }
     }
 }
@@ -128,14 +137,47 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::writev => fs::sys_writev,
         S::close => fs::sys_close,
         S::ioctl => fs::sys_ioctl,
-        S::fstat => fs::sys_fstat,
-        S::newfstatat => fs::sys_newfstatat,
-        S::readlink => fs::sys_readlink,
-        S::readlinkat => fs::sys_readlinkat,
-        S::open => fs::sys_open,
-        S::openat => fs::sys_openat,
+        S::pread64 => fs::sys_pread64,
+        S::pwrite64 => fs::sys_pwrite64,
         S::lseek => fs::sys_lseek,
-        S::getcwd => fs::sys_getcwd,
+        S::fstat => path::sys_fstat,
+        S::stat => path::sys_stat,
+        S::lstat => path::sys_lstat,
+        S::newfstatat => path::sys_newfstatat,
+        S::statx => path::sys_statx,
+        S::readlink => path::sys_readlink,
+        S::readlinkat => path::sys_readlinkat,
+        S::open => path::sys_open,
+        S::openat => path::sys_openat,
+        S::creat => path::sys_creat,
+        S::access => path::sys_access,
+        S::faccessat => path::sys_faccessat,
+        S::faccessat2 => path::sys_faccessat2,
+        S::getcwd => path::sys_getcwd,
+        S::chdir => path::sys_chdir,
+        S::fchdir => path::sys_fchdir,
+        S::mkdir => path::sys_mkdir,
+        S::mkdirat => path::sys_mkdirat,
+        S::rmdir => path::sys_rmdir,
+        S::unlink => path::sys_unlink,
+        S::unlinkat => path::sys_unlinkat,
+        S::rename => path::sys_rename,
+        S::renameat => path::sys_renameat,
+        S::renameat2 => path::sys_renameat2,
+        S::link => path::sys_link,
+        S::linkat => path::sys_linkat,
+        S::symlink => path::sys_symlink,
+        S::symlinkat => path::sys_symlinkat,
+        S::chmod => path::sys_chmod,
+        S::fchmodat => path::sys_fchmodat,
+        S::fchmod => path::sys_fchmod,
+        S::truncate => path::sys_truncate,
+        S::ftruncate => path::sys_ftruncate,
+        S::fsync | S::fdatasync => path::sys_fsync,
+        S::umask => path::sys_umask,
+        S::getdents64 => path::sys_getdents64,
+        S::pipe => path::sys_pipe,
+        S::pipe2 => path::sys_pipe2,
         S::dup => fs::sys_dup,
         S::dup2 => fs::sys_dup2,
         S::dup3 => fs::sys_dup3,
