@@ -175,6 +175,7 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::ftruncate => path::sys_ftruncate,
         S::fsync | S::fdatasync => path::sys_fsync,
         S::umask => path::sys_umask,
+        S::utimensat => path::sys_utimensat,
         S::getdents64 => path::sys_getdents64,
         S::pipe => path::sys_pipe,
         S::pipe2 => path::sys_pipe2,

@@ -499,7 +499,7 @@ fn access_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32, flags: u32) -> 
                 return Err(Errno::ROFS);
             }
             let access = rustix::fs::Access::from_bits_retain(mode);
-            rustix::fs::accessat(&fd, "", access, AtFlags::EMPTY_PATH)?;
+            rustix::fs::access(fd_path(&fd), access)?;
             Ok(0)
         }
         Node::Dir(_) | Node::Text(_) if mode & 2 != 0 => Err(Errno::ACCESS),
@@ -615,6 +615,14 @@ fn unlink_common(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32) -> SysResult {
         return Err(Errno::INVAL);
     }
     let name = read_path(cx, path)?;
+    if flags & AT_REMOVEDIR == 0 {
+        // unlink of a directory is EISDIR, whatever else is wrong with it.
+        let st = stat_path(cx, dirfd, &name, false)?;
+        let mode = u32::from_le_bytes(st[24..28].try_into().unwrap_or_default());
+        if mode & 0o170000 == 0o040000 {
+            return Err(Errno::ISDIR);
+        }
+    }
     let (_, dir, last) = parent_for_change(cx, dirfd, &name)?;
     let at = if flags & AT_REMOVEDIR != 0 {
         AtFlags::REMOVEDIR
@@ -985,4 +993,76 @@ pub fn sys_pipe2(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_pipe(cx: &mut Ctx, a: &Args) -> SysResult {
     sys_pipe2(cx, &Args([a.0[0], 0, 0, 0, 0, 0]))
+}
+
+/// utimensat: times from the guest (NULL = now; UTIME_NOW/UTIME_OMIT pass
+/// through), on a descriptor (path NULL) or a path inside a mount.
+pub fn sys_utimensat(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (dirfd, path, times, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3] as u32);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let ts = if times == 0 {
+        None
+    } else {
+        let raw = cx.m.user().read_vec(times, 32)?;
+        let w = |i: usize| i64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        let one = |sec: i64, nsec: i64| -> Result<libc::timespec, Errno> {
+            let special = nsec == libc::UTIME_NOW || nsec == libc::UTIME_OMIT;
+            if !special && !(0..1_000_000_000).contains(&nsec) {
+                return Err(Errno::INVAL);
+            }
+            Ok(libc::timespec {
+                tv_sec: sec,
+                tv_nsec: nsec,
+            })
+        };
+        Some([one(w(0), w(1))?, one(w(2), w(3))?])
+    };
+    let apply = |host: &str, nofollow: bool| -> SysResult {
+        let c = std::ffi::CString::new(host).map_err(|_| Errno::INVAL)?;
+        let tp = ts.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
+        let fl = if nofollow {
+            libc::AT_SYMLINK_NOFOLLOW
+        } else {
+            0
+        };
+        // SAFETY: `c` is a valid C string naming one of our own descriptors
+        // (/proc/self/fd/N) or a name under one; `tp` is NULL or points at
+        // two timespecs that live across the call.
+        let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), tp, fl) };
+        if rc < 0 {
+            return Err(
+                Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL)
+            );
+        }
+        Ok(0)
+    };
+    if path == 0 {
+        let f = cx.proc.files.file(dirfd)?;
+        return match &f.kind {
+            FileKind::Host { fd, writable } => {
+                if !writable {
+                    return Err(Errno::ROFS);
+                }
+                apply(
+                    &format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)),
+                    false,
+                )
+            }
+            _ => Err(Errno::PERM),
+        };
+    }
+    let name = read_path(cx, path)?;
+    if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        let (_, dir, last) = parent_for_change(cx, dirfd, &name)?;
+        let host = format!(
+            "/proc/self/fd/{}/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            String::from_utf8_lossy(&last)
+        );
+        return apply(&host, true);
+    }
+    let fd = open_for_change(cx, dirfd, &name, OFlags::PATH)?;
+    apply(&fd_path(&fd), false)
 }

@@ -1,0 +1,263 @@
+//! Files: programs see only what is mounted, with Linux's semantics; nothing
+//! outside the mounts can be read or changed.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fresh(name: &str) -> PathBuf {
+    let d = root().join("target/fs-test").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn file_syscalls_match_native() {
+    require_kvm();
+    for flavor in FLAVORS {
+        let bin = image("files", flavor);
+        let native_dir = fresh(&format!("files-native-{}", flavor.name()));
+        let cage_dir = fresh(&format!("files-cage-{}", flavor.name()));
+        let native = Command::new(&bin)
+            .arg(&native_dir)
+            .env_clear()
+            .output()
+            .unwrap();
+        let mount = format!("{}:/work:rw", cage_dir.display());
+        let cage = run_cage(&["--mount", &mount], &bin, &["/work"], b"");
+        assert_eq!(
+            text(&cage.stdout),
+            text(&native.stdout),
+            "{flavor:?}: {}",
+            text(&cage.stderr)
+        );
+        assert_eq!(status(&cage), status(&native));
+    }
+}
+
+/// A directory of test data for the busybox applets.
+fn data_dir(name: &str) -> PathBuf {
+    let d = fresh(name);
+    std::fs::write(
+        d.join("a.txt"),
+        "the quick brown fox\njumps over\nthe lazy dog\nfox again\nlast line\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("nums.txt"), "10\n9\n100\n-3\n42\n9\n").unwrap();
+    std::fs::write(d.join("dup.txt"), "a\na\nb\nb\nb\nc\na\n").unwrap();
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(d.join("big.bin"), big).unwrap();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::write(d.join("sub/one.txt"), "one\n").unwrap();
+    std::fs::write(d.join("sub/two.txt"), "two\ntwo\n").unwrap();
+    d
+}
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// Run busybox with `args` natively in `native_dir` and in the sandbox with
+/// `cage_dir` mounted at /data (rw) as cwd; same stdout and status.
+fn applet(native_dir: &Path, cage_dir: &Path, args: &[&str], stdin: &[u8]) -> String {
+    let native = {
+        let mut c = Command::new(BUSYBOX);
+        c.args(args).current_dir(native_dir).env_clear();
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let mount = format!("{}:/data:rw", cage_dir.display());
+    let cage = run_cage(
+        &["--mount", &mount, "--cwd", "/data"],
+        Path::new(BUSYBOX),
+        args,
+        stdin,
+    );
+    assert_eq!(
+        text(&cage.stdout),
+        text(&native.stdout),
+        "busybox {args:?}: kvmcage stderr {}",
+        text(&cage.stderr)
+    );
+    assert_eq!(
+        status(&cage),
+        status(&native),
+        "busybox {args:?}: {}",
+        text(&cage.stderr)
+    );
+    args[0].to_string()
+}
+
+#[test]
+fn busybox_applets_match_native() {
+    require_kvm();
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "{BUSYBOX} missing: run scripts/setup.sh (busybox-static)"
+    );
+    let (n, c) = (data_dir("bb-native"), data_dir("bb-cage"));
+    let mut ran = Vec::new();
+    let read_only: &[&[&str]] = &[
+        &["cat", "a.txt", "sub/one.txt"],
+        &["sort", "nums.txt"],
+        &["sort", "-n", "nums.txt"],
+        &["wc", "a.txt", "nums.txt"],
+        &["sha256sum", "a.txt", "big.bin"],
+        &["md5sum", "big.bin"],
+        &["head", "-n", "2", "a.txt"],
+        &["tail", "-n", "2", "a.txt"],
+        &["ls"],
+        &["ls", "-1", "sub"],
+        &["grep", "-n", "fox", "a.txt"],
+        &["grep", "-c", "the", "a.txt", "sub/one.txt"],
+        &["sed", "s/fox/cat/g", "a.txt"],
+        &["awk", "{ n += NF } END { print n, NR }", "a.txt"],
+        &["cut", "-d", " ", "-f", "2", "a.txt"],
+        &["uniq", "-c", "dup.txt"],
+        &["find", ".", "-name", "*.txt"],
+        &["cat", "missing.txt"],
+        &["stat", "-c", "%s %F", "a.txt", "sub"],
+        &["du", "-s", "sub"],
+        &["od", "-A", "x", "-t", "x1", "-N", "16", "big.bin"],
+        &["cmp", "a.txt", "sub/one.txt"],
+    ];
+    for args in read_only {
+        ran.push(applet(&n, &c, args, b""));
+    }
+    ran.push(applet(&n, &c, &["tr", "a-z", "A-Z"], b"shout this\n"));
+    // Applets that change the directory: same results, same tree after.
+    let changing: &[&[&str]] = &[
+        &["mkdir", "-p", "x/y/z"],
+        &["cp", "a.txt", "x/y/copy.txt"],
+        &["mv", "x/y/copy.txt", "x/moved.txt"],
+        &["cp", "-r", "sub", "x/subcopy"],
+        &["rm", "-r", "x/y"],
+        &["ln", "-s", "a.txt", "link"],
+        &["readlink", "link"],
+        &["tar", "-cf", "out.tar", "sub"],
+        &["tar", "-tf", "out.tar"],
+        &["gzip", "-k", "-n", "nums.txt"],
+        &["gzip", "-dc", "nums.txt.gz"],
+        &["touch", "new.txt"],
+        &["chmod", "600", "new.txt"],
+        &["rmdir", "x"],
+        &["ls", "-R", "x"],
+    ];
+    for args in changing {
+        ran.push(applet(&n, &c, args, b""));
+    }
+    ran.sort();
+    ran.dedup();
+    eprintln!(
+        "busybox applets matching native: {} ({})",
+        ran.len(),
+        ran.join(" ")
+    );
+    assert!(ran.len() >= 25, "{ran:?}");
+}
+
+#[test]
+fn nothing_outside_the_mounts_can_be_reached() {
+    require_kvm();
+    let base = fresh("escape");
+    let ro = base.join("ro");
+    let rw = base.join("rw");
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::create_dir_all(&rw).unwrap();
+    let secret = base.join("secret.txt");
+    std::fs::write(&secret, "host secret\n").unwrap();
+    std::fs::write(ro.join("file.txt"), "inside\n").unwrap();
+    std::os::unix::fs::symlink(&secret, ro.join("abs_link")).unwrap();
+    std::os::unix::fs::symlink("../secret.txt", ro.join("rel_link")).unwrap();
+    std::os::unix::fs::symlink("loop", ro.join("loop")).unwrap();
+    let before = std::fs::metadata(&secret).unwrap();
+    let mounts = [
+        format!("{}:/ro", ro.display()),
+        format!("{}:/rw:rw", rw.display()),
+    ];
+    let secret_s = secret.to_str().unwrap();
+    let out = run_cage(
+        &["--mount", &mounts[0], "--mount", &mounts[1]],
+        &image("fs_escape", Flavor::Gcc),
+        &["/ro", secret_s, "/rw"],
+        b"",
+    );
+    let s = text(&out.stdout);
+    assert_eq!(status(&out), 0, "{}", text(&out.stderr));
+    let expect = [
+        ("absolute host path", "ENOENT"),
+        ("dot-dot out of the mount", "ENOENT"),
+        ("absolute symlink", "ENOENT"),
+        ("relative symlink", "ENOENT"),
+        ("symlink loop", "ELOOP"),
+        ("/proc/self/root", "ENOENT"),
+        ("/proc/self/cwd", "ENOENT"),
+        ("openat dirfd ../..", "ENOENT"),
+        ("write on read-only mount", "EROFS"),
+        ("create on read-only mount", "EROFS"),
+        ("truncate on read-only mount", "EROFS"),
+        ("chmod on read-only mount", "EROFS"),
+        ("unlink on read-only mount", "EROFS"),
+        ("mkdir at the root", "EROFS"),
+        ("symlink to the host file", "SUCCEEDED"),
+        ("open through it", "ENOENT"),
+        ("chmod through it", "ENOENT"),
+        ("truncate through it", "ENOENT"),
+        ("rename across mounts", "EROFS"),
+        ("link across mounts", "EROFS"),
+        ("link to the host file", "ENOENT"),
+        ("readlink /proc/self/root", "ENOENT"),
+    ];
+    for (what, errno) in expect {
+        assert!(
+            s.contains(&format!("{what}: {errno}\n")),
+            "{what}: expected {errno}\n{s}"
+        );
+    }
+    assert!(
+        !s.contains("SUCCEEDED\n") || s.matches("SUCCEEDED").count() == 1,
+        "{s}"
+    );
+    // The host file is untouched.
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret\n");
+    let after = std::fs::metadata(&secret).unwrap();
+    assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(after.permissions().mode(), before.permissions().mode());
+}
+
+#[test]
+fn cwd_and_tmpfs_options() {
+    require_kvm();
+    // (No shell: kvmcage runs one process, and sh would fork.)
+    let out = run_cage(
+        &["--tmpfs", "/scratch", "--cwd", "/scratch"],
+        Path::new(BUSYBOX),
+        &["pwd"],
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "/scratch\n", "{}", text(&out.stderr));
+    let out = run_cage(
+        &["--tmpfs", "/scratch", "--cwd", "/scratch"],
+        Path::new(BUSYBOX),
+        &["mkdir", "made"],
+        b"",
+    );
+    assert_eq!(status(&out), 0, "{}", text(&out.stderr));
+    let out = run_cage(
+        &["--tmpfs", "/scratch"],
+        Path::new(BUSYBOX),
+        &["ls", "/scratch"],
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "", "a new run gets a new, empty tmpfs");
+    let out = run_cage(&["--cwd", "/nowhere"], Path::new(BUSYBOX), &["true"], b"");
+    assert_eq!(status(&out), 125);
+    assert!(cage_lines(&out)[0].contains("--cwd /nowhere"));
+}
