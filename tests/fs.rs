@@ -261,3 +261,31 @@ fn cwd_and_tmpfs_options() {
     assert_eq!(status(&out), 125);
     assert!(cage_lines(&out)[0].contains("--cwd /nowhere"));
 }
+
+#[test]
+fn vectored_io_sendfile_statfs_and_poll_match_native() {
+    require_kvm();
+    for flavor in [Flavor::Gcc, Flavor::Musl] {
+        let bin = image("fileio", flavor);
+        let native_dir = fresh(&format!("fileio-native-{}", flavor.name()));
+        let cage_dir = fresh(&format!("fileio-cage-{}", flavor.name()));
+        let native = Command::new(&bin)
+            .arg(&native_dir)
+            .env_clear()
+            .output()
+            .unwrap();
+        let mount = format!("{}:/work:rw", cage_dir.display());
+        let cage = run_cage(&["--mount", &mount], &bin, &["/work"], b"");
+        assert_eq!(
+            text(&cage.stdout),
+            text(&native.stdout),
+            "{flavor:?}: {}",
+            text(&cage.stderr)
+        );
+        assert!(
+            text(&cage.stdout).contains("poll 2: 0 4 32\n"),
+            "{}",
+            text(&cage.stdout)
+        );
+    }
+}

@@ -790,3 +790,280 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     rustix::fs::seek(file.host_fd(), pos)
 }
+
+/// preadv/pwritev: each iovec at the running offset, through the host.
+fn positioned_vec(cx: &mut Ctx, a: &Args, write: bool) -> SysResult {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    let off = a.0[3] as i64;
+    if off < 0 {
+        return Err(Errno::INVAL);
+    }
+    if file.host().is_none() || is_pipe_like(&file) {
+        return Err(Errno::SPIPE);
+    }
+    let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
+    let mut done = 0u64;
+    for (base, len) in iovs {
+        let mut left = len;
+        let mut at = base;
+        while left > 0 {
+            let n = left.min(CHUNK as u64);
+            let r = if write {
+                let mut tmp = vec![0u8; n as usize];
+                let got = cx.m.user().read_prefix(at, &mut tmp);
+                if got == 0 {
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::FAULT)
+                    };
+                }
+                rustix::io::pwrite(file.host_fd(), &tmp[..got], off as u64 + done)
+            } else {
+                let room = cx.m.user().writable_len(at, n);
+                if room == 0 {
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::FAULT)
+                    };
+                }
+                let mut tmp = vec![0u8; room as usize];
+                rustix::io::pread(file.host_fd(), &mut tmp, off as u64 + done).and_then(|k| {
+                    cx.m.user().write(at, &tmp[..k])?;
+                    Ok(k)
+                })
+            };
+            match r {
+                Ok(0) => return Ok(done),
+                Ok(k) => {
+                    done += k as u64;
+                    at += k as u64;
+                    left -= k as u64;
+                    if (k as u64) < n {
+                        return Ok(done);
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            }
+        }
+    }
+    Ok(done)
+}
+
+pub fn sys_preadv(cx: &mut Ctx, a: &Args) -> SysResult {
+    positioned_vec(cx, a, false)
+}
+
+pub fn sys_pwritev(cx: &mut Ctx, a: &Args) -> SysResult {
+    positioned_vec(cx, a, true)
+}
+
+/// Move up to `count` bytes from `input` (at `off`, or its position) to
+/// `output` through a host buffer: sendfile and copy_file_range.
+fn splice_files(cx: &mut Ctx, out_fd: i32, in_fd: i32, off_ptr: u64, count: u64) -> SysResult {
+    let (input, output) = (cx.proc.files.file(in_fd)?, cx.proc.files.file(out_fd)?);
+    let (Some(src), Some(dst)) = (input.host(), output.host()) else {
+        return Err(Errno::INVAL);
+    };
+    let mut off = if off_ptr != 0 {
+        let raw = cx.m.user().read_vec(off_ptr, 8)?;
+        let v = i64::from_le_bytes(raw.try_into().map_err(|_| Errno::FAULT)?);
+        if v < 0 {
+            return Err(Errno::INVAL);
+        }
+        Some(v as u64)
+    } else {
+        None
+    };
+    let count = count.min(MAX_RW_COUNT);
+    let count = apply_write_limits(cx, &output, count)?;
+    let mut done = 0u64;
+    let mut tmp = vec![0u8; CHUNK.min(count as usize)];
+    while done < count {
+        let want = ((count - done) as usize).min(CHUNK);
+        let n = match off {
+            Some(o) => rustix::io::pread(src, &mut tmp[..want], o)?,
+            None => rustix::io::read(src, &mut tmp[..want])?,
+        };
+        if n == 0 {
+            break;
+        }
+        let w = host_write_all(dst, &tmp[..n])?;
+        done += w as u64;
+        if let Some(o) = off.as_mut() {
+            *o += w as u64;
+        }
+        if w < n {
+            break;
+        }
+    }
+    if let (Some(o), true) = (off, off_ptr != 0) {
+        cx.m.user().write(off_ptr, &o.to_le_bytes())?;
+    }
+    Ok(done)
+}
+
+pub fn sys_sendfile(cx: &mut Ctx, a: &Args) -> SysResult {
+    splice_files(cx, int(a.0[0]), int(a.0[1]), a.0[2], a.0[3])
+}
+
+pub fn sys_copy_file_range(cx: &mut Ctx, a: &Args) -> SysResult {
+    if a.0[5] != 0 {
+        return Err(Errno::INVAL); // no flags are defined
+    }
+    if a.0[3] != 0 {
+        // An output offset: only the input offset is supported here.
+        return Err(Errno::INVAL);
+    }
+    splice_files(cx, int(a.0[2]), int(a.0[0]), a.0[1], a.0[4])
+}
+
+/// The kernel's struct statfs (120 bytes) for a descriptor's filesystem.
+fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
+    let mut b = [0u8; 120];
+    let Some(fd) = file.host() else {
+        // kvmcage's own /dev, /proc and virtual directories.
+        b[0..8].copy_from_slice(&0x0102_1994u64.to_le_bytes()); // TMPFS_MAGIC
+        b[8..16].copy_from_slice(&4096u64.to_le_bytes());
+        b[64..72].copy_from_slice(&255u64.to_le_bytes());
+        return Ok(b);
+    };
+    let st = rustix::fs::fstatfs(fd)?;
+    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(0, st.f_type as u64);
+    put(8, st.f_bsize as u64);
+    put(16, st.f_blocks);
+    put(24, st.f_bfree);
+    put(32, st.f_bavail);
+    put(40, st.f_files);
+    put(48, st.f_ffree);
+    put(64, st.f_namelen as u64);
+    put(72, st.f_frsize as u64);
+    let ro = matches!(
+        file.kind,
+        FileKind::Host {
+            writable: false,
+            ..
+        }
+    );
+    put(80, st.f_flags as u64 | u64::from(ro)); // ST_RDONLY on read-only mounts
+    Ok(b)
+}
+
+pub fn sys_fstatfs(cx: &mut Ctx, a: &Args) -> SysResult {
+    let st = statfs_of(cx.proc.files.file(int(a.0[0]))?.as_ref())?;
+    cx.m.user().write(a.0[1], &st)?;
+    Ok(0)
+}
+
+pub fn sys_fadvise64(cx: &mut Ctx, a: &Args) -> SysResult {
+    let file = cx.proc.files.file(int(a.0[0]))?;
+    if is_pipe_like(&file) {
+        return Err(Errno::SPIPE);
+    }
+    if !(0..=5).contains(&int(a.0[3])) || (a.0[2] as i64) < 0 {
+        return Err(Errno::INVAL);
+    }
+    Ok(0)
+}
+
+/// poll/ppoll over the program's descriptors. Host-backed ones are polled
+/// on the host; kvmcage's own files are always ready. The wait is cut
+/// short when the run's time limit passes.
+fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> SysResult {
+    if nfds > cx.proc.rlimits.nofile() as u64 {
+        return Err(Errno::INVAL);
+    }
+    let raw = cx.m.user().read_vec(fds, nfds as usize * 8)?;
+    let entries: Vec<(i32, i16)> = raw
+        .chunks_exact(8)
+        .map(|c| {
+            (
+                i32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                i16::from_le_bytes([c[4], c[5]]),
+            )
+        })
+        .collect();
+    let deadline =
+        timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+    loop {
+        let mut revents = vec![0i16; entries.len()];
+        let mut host: Vec<(usize, Rc<OpenFile>)> = Vec::new();
+        for (i, &(fd, events)) in entries.iter().enumerate() {
+            if fd < 0 {
+                continue;
+            }
+            match cx.proc.files.file(fd) {
+                Err(_) => revents[i] = libc::POLLNVAL,
+                Ok(f) if f.host().is_some() => host.push((i, f)),
+                Ok(_) => revents[i] = events & (libc::POLLIN | libc::POLLOUT),
+            }
+        }
+        let ready_now = revents.iter().any(|&r| r != 0);
+        if !host.is_empty() {
+            let mut pfds: Vec<rustix::event::PollFd> = host
+                .iter()
+                .map(|(i, f)| {
+                    rustix::event::PollFd::from_borrowed_fd(
+                        f.host_fd(),
+                        rustix::event::PollFlags::from_bits_truncate(entries[*i].1 as u16),
+                    )
+                })
+                .collect();
+            let slice = if ready_now { 0 } else { 20 };
+            let ts = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: slice * 1_000_000,
+            };
+            match rustix::event::poll(&mut pfds, Some(&ts)) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => return Err(e),
+            }
+            for ((i, _), p) in host.iter().zip(&pfds) {
+                revents[*i] = p.revents().bits() as i16;
+            }
+        }
+        let n = revents.iter().filter(|&&r| r != 0).count();
+        let timed_out = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if n > 0 || timed_out || cx.proc.expiry.expired() {
+            let mut out = raw.clone();
+            for (i, r) in revents.iter().enumerate() {
+                out[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+            }
+            cx.m.user().write(fds, &out)?;
+            if n == 0 && cx.proc.expiry.expired() {
+                return Err(Errno::INTR);
+            }
+            return Ok(n as u64);
+        }
+        if host.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+pub fn sys_poll(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = a.0[2] as u32 as i32;
+    poll_common(cx, a.0[0], a.0[1], (t >= 0).then_some(t as u64))
+}
+
+pub fn sys_ppoll(cx: &mut Ctx, a: &Args) -> SysResult {
+    let timeout = if a.0[2] == 0 {
+        None
+    } else {
+        let raw = cx.m.user().read_vec(a.0[2], 16)?;
+        let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
+        let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(Errno::INVAL);
+        }
+        Some(
+            (sec as u64)
+                .saturating_mul(1000)
+                .saturating_add(nsec as u64 / 1_000_000),
+        )
+    };
+    poll_common(cx, a.0[0], a.0[1], timeout)
+}

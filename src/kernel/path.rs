@@ -1066,3 +1066,12 @@ pub fn sys_utimensat(cx: &mut Ctx, a: &Args) -> SysResult {
     let fd = open_for_change(cx, dirfd, &name, OFlags::PATH)?;
     apply(&fd_path(&fd), false)
 }
+
+/// statfs: the filesystem of what the path names (opened O_PATH through
+/// the policy, then fstatfs).
+pub fn sys_statfs(cx: &mut Ctx, a: &Args) -> SysResult {
+    let fd = do_open(cx, AT_FDCWD, a.0[0], libc::O_PATH as u32, 0)? as i32;
+    let r = super::fs::sys_fstatfs(cx, &Args([fd as u64, a.0[1], 0, 0, 0, 0]));
+    let _ = cx.proc.files.remove(fd);
+    r
+}
