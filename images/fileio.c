@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/statfs.h>
+#include <sys/select.h>
 #include <sys/uio.h>
 #include <unistd.h>
 int main(int argc, char **argv)
@@ -45,5 +46,24 @@ int main(int argc, char **argv)
 	write(p[1], "x", 1);
 	r = poll(&one, 1, -1);
 	printf("poll ready %ld %d\n", r, one.revents);
+	fd_set rs, ws;
+	FD_ZERO(&rs);
+	FD_ZERO(&ws);
+	FD_SET(p[0], &rs);
+	FD_SET(p[1], &ws);
+	struct timeval tv = {0, 100000};
+	r = select(p[1] + 1, &rs, &ws, NULL, &tv);
+	printf("select %ld: read %d write %d\n", r, FD_ISSET(p[0], &rs) != 0, FD_ISSET(p[1], &ws) != 0);
+	char c;
+	read(p[0], &c, 1);
+	FD_ZERO(&rs);
+	FD_SET(p[0], &rs);
+	struct timespec ts = {0, 30000000};
+	r = pselect(p[0] + 1, &rs, NULL, NULL, &ts, NULL);
+	printf("pselect timeout %ld\n", r);
+	FD_ZERO(&rs);
+	FD_SET(900, &rs);
+	r = select(901, &rs, NULL, NULL, &tv);
+	printf("select bad fd %ld\n", r);
 	return 0;
 }

@@ -182,6 +182,11 @@ impl Files {
         Ok(fd as i32)
     }
 
+    /// The size of the descriptor table as Linux would have grown it.
+    pub fn capacity(&self) -> usize {
+        self.slots.len().next_power_of_two().max(64)
+    }
+
     /// The open descriptors, in order.
     pub fn fds(&self) -> Vec<(i32, Rc<OpenFile>)> {
         self.slots
@@ -969,23 +974,16 @@ pub fn sys_fadvise64(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// poll/ppoll over the program's descriptors. Host-backed ones are polled
-/// on the host; kvmcage's own files are always ready. The wait is cut
-/// short when the run's time limit passes.
-fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> SysResult {
-    if nfds > cx.proc.rlimits.nofile() as u64 {
-        return Err(Errno::INVAL);
-    }
-    let raw = cx.m.user().read_vec(fds, nfds as usize * 8)?;
-    let entries: Vec<(i32, i16)> = raw
-        .chunks_exact(8)
-        .map(|c| {
-            (
-                i32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-                i16::from_le_bytes([c[4], c[5]]),
-            )
-        })
-        .collect();
+/// Wait until one of `entries` (fd, events) is ready or `timeout_ms`
+/// passes; returns each entry's revents. Host-backed descriptors are polled
+/// on the host (in 20 ms slices, so --timeout still stops a waiting
+/// program), kvmcage's own files are always ready, a bad descriptor is
+/// POLLNVAL.
+fn wait_ready(
+    cx: &Ctx,
+    entries: &[(i32, i16)],
+    timeout_ms: Option<u64>,
+) -> Result<Vec<i16>, Errno> {
     let deadline =
         timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
     loop {
@@ -1025,23 +1023,139 @@ fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> Sy
                 revents[*i] = p.revents().bits() as i16;
             }
         }
-        let n = revents.iter().filter(|&&r| r != 0).count();
+        let any = revents.iter().any(|&r| r != 0);
         let timed_out = deadline.is_some_and(|d| std::time::Instant::now() >= d);
-        if n > 0 || timed_out || cx.proc.expiry.expired() {
-            let mut out = raw.clone();
-            for (i, r) in revents.iter().enumerate() {
-                out[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
-            }
-            cx.m.user().write(fds, &out)?;
-            if n == 0 && cx.proc.expiry.expired() {
-                return Err(Errno::INTR);
-            }
-            return Ok(n as u64);
+        if any || timed_out {
+            return Ok(revents);
+        }
+        if cx.proc.expiry.expired() {
+            return Err(Errno::INTR);
         }
         if host.is_empty() {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
+}
+
+fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> SysResult {
+    if nfds > cx.proc.rlimits.nofile() as u64 {
+        return Err(Errno::INVAL);
+    }
+    let mut raw = cx.m.user().read_vec(fds, nfds as usize * 8)?;
+    let entries: Vec<(i32, i16)> = raw
+        .chunks_exact(8)
+        .map(|c| {
+            (
+                i32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                i16::from_le_bytes([c[4], c[5]]),
+            )
+        })
+        .collect();
+    let revents = wait_ready(cx, &entries, timeout_ms)?;
+    for (i, r) in revents.iter().enumerate() {
+        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    }
+    cx.m.user().write(fds, &raw)?;
+    Ok(revents.iter().filter(|&&r| r != 0).count() as u64)
+}
+
+/// select/pselect6 as poll over the descriptors in the three sets.
+fn select_common(cx: &mut Ctx, a: &Args, timeout_ms: Option<u64>) -> SysResult {
+    let n = int(a.0[0]);
+    if !(0..=1024).contains(&n) {
+        return Err(Errno::INVAL);
+    }
+    // Linux looks only at descriptors below the size of the process's
+    // descriptor table (at least 64, a power of two); higher bits are
+    // ignored, not EBADF.
+    let n = n.min(cx.proc.files.capacity() as i32);
+    let bytes = (n as usize).div_ceil(64) * 8;
+    let read_set = |addr: u64| -> Result<Vec<u8>, Errno> {
+        if addr == 0 {
+            Ok(vec![0; bytes])
+        } else {
+            cx.m.user().read_vec(addr, bytes)
+        }
+    };
+    let sets = [read_set(a.0[1])?, read_set(a.0[2])?, read_set(a.0[3])?];
+    let bit = |set: &[u8], fd: usize| set[fd / 8] & (1 << (fd % 8)) != 0;
+    let mut entries: Vec<(i32, i16)> = Vec::new();
+    for fd in 0..n as usize {
+        let mut ev = 0i16;
+        if bit(&sets[0], fd) {
+            ev |= libc::POLLIN;
+        }
+        if bit(&sets[1], fd) {
+            ev |= libc::POLLOUT;
+        }
+        if bit(&sets[2], fd) {
+            ev |= libc::POLLPRI;
+        }
+        if ev != 0 {
+            if !cx.proc.files.is_open(fd as i32) {
+                return Err(Errno::BADF);
+            }
+            entries.push((fd as i32, ev));
+        }
+    }
+    let revents = wait_ready(cx, &entries, timeout_ms)?;
+    let mut out = [vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]];
+    let mut count = 0u64;
+    for (&(fd, ev), &r) in entries.iter().zip(&revents) {
+        let fd = fd as usize;
+        let hits = [
+            ev & libc::POLLIN != 0 && r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0,
+            ev & libc::POLLOUT != 0 && r & (libc::POLLOUT | libc::POLLERR) != 0,
+            ev & libc::POLLPRI != 0 && r & libc::POLLPRI != 0,
+        ];
+        for (k, hit) in hits.iter().enumerate() {
+            if *hit {
+                out[k][fd / 8] |= 1 << (fd % 8);
+                count += 1;
+            }
+        }
+    }
+    for (k, addr) in [a.0[1], a.0[2], a.0[3]].into_iter().enumerate() {
+        if addr != 0 {
+            cx.m.user().write(addr, &out[k])?;
+        }
+    }
+    Ok(count)
+}
+
+/// A timeout argument in ms: a timeval (select) or a timespec (pselect6,
+/// ppoll); None for NULL (wait forever).
+fn timeout_ms(cx: &Ctx, addr: u64, nsec_unit: bool) -> Result<Option<u64>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let raw = cx.m.user().read_vec(addr, 16)?;
+    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
+    let sub = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
+    let per_sec = if nsec_unit { 1_000_000_000 } else { 1_000_000 };
+    if sec < 0 || !(0..per_sec).contains(&sub) {
+        return Err(Errno::INVAL);
+    }
+    let sub_ms = if nsec_unit {
+        sub / 1_000_000
+    } else {
+        sub / 1000
+    };
+    Ok(Some(
+        (sec as u64)
+            .saturating_mul(1000)
+            .saturating_add(sub_ms as u64),
+    ))
+}
+
+pub fn sys_select(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = timeout_ms(cx, a.0[4], false)?;
+    select_common(cx, a, t)
+}
+
+pub fn sys_pselect6(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = timeout_ms(cx, a.0[4], true)?;
+    select_common(cx, a, t)
 }
 
 pub fn sys_poll(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -1050,20 +1164,6 @@ pub fn sys_poll(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_ppoll(cx: &mut Ctx, a: &Args) -> SysResult {
-    let timeout = if a.0[2] == 0 {
-        None
-    } else {
-        let raw = cx.m.user().read_vec(a.0[2], 16)?;
-        let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
-        let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::INVAL);
-        }
-        Some(
-            (sec as u64)
-                .saturating_mul(1000)
-                .saturating_add(nsec as u64 / 1_000_000),
-        )
-    };
-    poll_common(cx, a.0[0], a.0[1], timeout)
+    let t = timeout_ms(cx, a.0[2], true)?;
+    poll_common(cx, a.0[0], a.0[1], t)
 }

@@ -147,6 +147,8 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::fadvise64 => fs::sys_fadvise64,
         S::poll => fs::sys_poll,
         S::ppoll => fs::sys_ppoll,
+        S::select => fs::sys_select,
+        S::pselect6 => fs::sys_pselect6,
         S::pwrite64 => fs::sys_pwrite64,
         S::lseek => fs::sys_lseek,
         S::fstat => path::sys_fstat,
