@@ -289,3 +289,27 @@ fn vectored_io_sendfile_statfs_and_poll_match_native() {
         );
     }
 }
+
+#[test]
+fn file_mappings_and_proc_self_maps_match_native() {
+    require_kvm();
+    for flavor in FLAVORS {
+        let bin = image("mmapfile", flavor);
+        let native_dir = fresh(&format!("mmapfile-native-{}", flavor.name()));
+        let cage_dir = fresh(&format!("mmapfile-cage-{}", flavor.name()));
+        let native = Command::new(&bin)
+            .arg(&native_dir)
+            .env_clear()
+            .output()
+            .unwrap();
+        let mount = format!("{}:/work:rw", cage_dir.display());
+        let cage = run_cage(&["--mount", &mount], &bin, &["/work"], b"");
+        assert_eq!(
+            text(&cage.stdout),
+            text(&native.stdout),
+            "{flavor:?}: {}",
+            text(&cage.stderr)
+        );
+        assert!(text(&cage.stdout).contains("private write stays private: A\n"));
+    }
+}

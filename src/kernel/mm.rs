@@ -46,6 +46,8 @@ pub enum VmaKind {
     Vdso,
     /// The vDSO's data page.
     Vvar,
+    /// A file's pages (index into `Mm::file_names`).
+    File(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +74,8 @@ fn leaf_for(frame: Gpa, prot: u32) -> u64 {
 
 pub struct Mm {
     vmas: BTreeMap<Gva, Vma>,
+    /// Guest paths of mapped files, for /proc/self/maps.
+    pub file_names: Vec<Vec<u8>>,
     pub brk_start: Gva,
     pub brk: Gva,
 }
@@ -86,6 +90,7 @@ impl Mm {
     pub fn new() -> Self {
         Self {
             vmas: BTreeMap::new(),
+            file_names: Vec::new(),
             brk_start: 0,
             brk: 0,
         }
@@ -524,14 +529,11 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         libc::MAP_PRIVATE | libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => {}
         _ => return Err(Errno::INVAL),
     }
-    if flags & libc::MAP_ANONYMOUS == 0 {
-        // File mappings: no file descriptor can be mapped yet.
-        return Err(if cx.proc.files.is_open(fd) {
-            Errno::NODEV
-        } else {
-            Errno::BADF
-        });
-    }
+    let file = if flags & libc::MAP_ANONYMOUS == 0 {
+        Some(mappable_file(cx, fd, flags, prot)?)
+    } else {
+        None
+    };
     let prot = prot & PROT_MASK;
     let mm = &mut cx.proc.mm;
     let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
@@ -559,8 +561,72 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     // MAP_GROWSDOWN, MAP_NORESERVE and MAP_POPULATE need nothing more:
     // accessible pages get frames now, and host memory on first touch.
-    mm.map_fixed(cx.m, start, len, prot, VmaKind::Anon)?;
+    let Some(file) = file else {
+        mm.map_fixed(cx.m, start, len, prot, VmaKind::Anon)?;
+        return Ok(start);
+    };
+    // A private copy of the file's pages: read-only MAP_SHARED is the same
+    // to the program as long as nobody writes the file meanwhile.
+    let name = mm.file_names.len() as u32;
+    mm.file_names.push(file.path.clone());
+    mm.map_fixed(cx.m, start, len, prot | PROT_READ, VmaKind::File(name))?;
+    let host = file.host().ok_or(Errno::NODEV)?;
+    let mut done = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    while done < len {
+        let want = ((len - done) as usize).min(buf.len());
+        let n = match rustix::io::pread(host, &mut buf[..want], off + done) {
+            Ok(n) => n,
+            Err(e) => {
+                mm.unmap(cx.m, start, len);
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            break; // past the end of the file the pages stay zero
+        }
+        if !mm.poke(cx.m, start + done, &buf[..n]) {
+            mm.unmap(cx.m, start, len);
+            return Err(Errno::NOMEM);
+        }
+        done += n as u64;
+    }
+    if prot & PROT_READ == 0 {
+        mm.protect(cx.m, start, start + len, prot)?;
+    }
     Ok(start)
+}
+
+/// The open file an mmap names, if it can be mapped: a regular host file,
+/// opened for reading; a writable MAP_SHARED mapping would need writes to
+/// reach the file, which kvmcage does not do (ENODEV).
+fn mappable_file(
+    cx: &Ctx,
+    fd: i32,
+    flags: i32,
+    prot: u32,
+) -> Result<std::rc::Rc<super::fs::OpenFile>, Errno> {
+    let file = cx.proc.files.file(fd)?;
+    let Some(host) = file.host() else {
+        return Err(Errno::NODEV);
+    };
+    let st = rustix::fs::fstat(host)?;
+    if !rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() {
+        return Err(Errno::NODEV);
+    }
+    let acc = file.flags & libc::O_ACCMODE as u32;
+    if acc == libc::O_WRONLY as u32 {
+        return Err(Errno::ACCESS);
+    }
+    let shared = flags & libc::MAP_TYPE != libc::MAP_PRIVATE;
+    if shared && prot & PROT_WRITE != 0 {
+        if acc != libc::O_RDWR as u32 {
+            return Err(Errno::ACCESS);
+        }
+        log::debug!("writable MAP_SHARED file mapping refused: ENODEV");
+        return Err(Errno::NODEV);
+    }
+    Ok(file)
 }
 
 pub fn sys_munmap(cx: &mut Ctx, a: &Args) -> SysResult {

@@ -112,6 +112,13 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
             VmaKind::Vdso => "[vdso]".into(),
             VmaKind::Vvar => "[vvar]".into(),
             VmaKind::Anon => String::new(),
+            VmaKind::File(i) => cx
+                .proc
+                .mm
+                .file_names
+                .get(i as usize)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default(),
         };
         let line = format!("{start:08x}-{:08x} {perms} 00000000 00:00 0", v.end);
         if name.is_empty() {
