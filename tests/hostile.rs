@@ -73,6 +73,11 @@ fn descriptor_limit_is_emfile() {
             "{flavor:?}: {}",
             text(&out.stdout)
         );
+        assert!(
+            text(&out.stdout).contains("100000 opens: 256 open at the limit, "),
+            "{flavor:?}: {}",
+            text(&out.stdout)
+        );
     }
 }
 

@@ -23,5 +23,16 @@ int main(void)
 	for (int i = 3; i < 256; i++)
 		closed += close(i) == 0;
 	printf("closed all above 2: %d, dup again: %d\n", closed == inherited + n - 3, dup(1));
+	/* 100,000 opens without closing: the first ones succeed up to the
+	 * limit, every later one is EMFILE. */
+	int opened = 0, emfile = 0;
+	for (int i = 0; i < 100000; i++) {
+		int f = open("/dev/null", O_RDONLY);
+		if (f >= 0)
+			opened++;
+		else if (errno == EMFILE)
+			emfile++;
+	}
+	printf("100000 opens: %d open at the limit, %d EMFILE\n", 4 + opened, emfile);
 	return 0;
 }

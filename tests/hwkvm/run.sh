@@ -35,7 +35,7 @@ if [ -z "$kpkg" ]; then
 fi
 kver=${kpkg#linux-image-}
 if [ ! -d "$WORK/kpkg/lib/modules/$kver" ]; then
-    (cd "$WORK" && rm -f linux-image-*.deb && apt-get download "$kpkg" 2>/dev/null && dpkg -x linux-image-*.deb kpkg)
+    (cd "$WORK" && rm -f linux-image-*.deb && apt-get download -qq "$kpkg" >/dev/null 2>&1 && dpkg -x linux-image-*.deb kpkg)
 fi
 vmlinuz=$WORK/kpkg/boot/vmlinuz-$kver
 moddir=$WORK/kpkg/lib/modules/$kver/kernel
