@@ -13,27 +13,35 @@ fn fresh(name: &str) -> PathBuf {
     d
 }
 
+/// Run `images/<name>` natively with a fresh directory as its argument, and
+/// in the sandbox with another fresh directory mounted rw at /work; require
+/// the same stdout and status. Returns the sandboxed stdout.
+fn same_in_a_mounted_dir(name: &str, flavor: Flavor) -> String {
+    let bin = image(name, flavor);
+    let native_dir = fresh(&format!("{name}-native-{}", flavor.name()));
+    let cage_dir = fresh(&format!("{name}-cage-{}", flavor.name()));
+    let native = Command::new(&bin)
+        .arg(&native_dir)
+        .env_clear()
+        .output()
+        .unwrap();
+    let mount = format!("{}:/work:rw", cage_dir.display());
+    let cage = run_cage(&["--mount", &mount], &bin, &["/work"], b"");
+    assert_eq!(
+        text(&cage.stdout),
+        text(&native.stdout),
+        "{name} {flavor:?}: {}",
+        text(&cage.stderr)
+    );
+    assert_eq!(status(&cage), status(&native), "{name} {flavor:?}");
+    text(&cage.stdout)
+}
+
 #[test]
 fn file_syscalls_match_native() {
     require_kvm();
     for flavor in FLAVORS {
-        let bin = image("files", flavor);
-        let native_dir = fresh(&format!("files-native-{}", flavor.name()));
-        let cage_dir = fresh(&format!("files-cage-{}", flavor.name()));
-        let native = Command::new(&bin)
-            .arg(&native_dir)
-            .env_clear()
-            .output()
-            .unwrap();
-        let mount = format!("{}:/work:rw", cage_dir.display());
-        let cage = run_cage(&["--mount", &mount], &bin, &["/work"], b"");
-        assert_eq!(
-            text(&cage.stdout),
-            text(&native.stdout),
-            "{flavor:?}: {}",
-            text(&cage.stderr)
-        );
-        assert_eq!(status(&cage), status(&native));
+        same_in_a_mounted_dir("files", flavor);
     }
 }
 
@@ -266,27 +274,8 @@ fn cwd_and_tmpfs_options() {
 fn vectored_io_sendfile_statfs_and_poll_match_native() {
     require_kvm();
     for flavor in [Flavor::Gcc, Flavor::Musl] {
-        let bin = image("fileio", flavor);
-        let native_dir = fresh(&format!("fileio-native-{}", flavor.name()));
-        let cage_dir = fresh(&format!("fileio-cage-{}", flavor.name()));
-        let native = Command::new(&bin)
-            .arg(&native_dir)
-            .env_clear()
-            .output()
-            .unwrap();
-        let mount = format!("{}:/work:rw", cage_dir.display());
-        let cage = run_cage(&["--mount", &mount], &bin, &["/work"], b"");
-        assert_eq!(
-            text(&cage.stdout),
-            text(&native.stdout),
-            "{flavor:?}: {}",
-            text(&cage.stderr)
-        );
-        assert!(
-            text(&cage.stdout).contains("poll 2: 0 4 32\n"),
-            "{}",
-            text(&cage.stdout)
-        );
+        let out = same_in_a_mounted_dir("fileio", flavor);
+        assert!(out.contains("poll 2: 0 4 32\n"), "{out}");
     }
 }
 
@@ -294,22 +283,7 @@ fn vectored_io_sendfile_statfs_and_poll_match_native() {
 fn file_mappings_and_proc_self_maps_match_native() {
     require_kvm();
     for flavor in FLAVORS {
-        let bin = image("mmapfile", flavor);
-        let native_dir = fresh(&format!("mmapfile-native-{}", flavor.name()));
-        let cage_dir = fresh(&format!("mmapfile-cage-{}", flavor.name()));
-        let native = Command::new(&bin)
-            .arg(&native_dir)
-            .env_clear()
-            .output()
-            .unwrap();
-        let mount = format!("{}:/work:rw", cage_dir.display());
-        let cage = run_cage(&["--mount", &mount], &bin, &["/work"], b"");
-        assert_eq!(
-            text(&cage.stdout),
-            text(&native.stdout),
-            "{flavor:?}: {}",
-            text(&cage.stderr)
-        );
-        assert!(text(&cage.stdout).contains("private write stays private: A\n"));
+        let out = same_in_a_mounted_dir("mmapfile", flavor);
+        assert!(out.contains("private write stays private: A\n"), "{out}");
     }
 }

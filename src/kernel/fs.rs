@@ -471,7 +471,8 @@ pub fn sys_read(cx: &mut Ctx, a: &Args) -> SysResult {
     read_to_user(cx, &file, a.0[1], a.0[2])
 }
 
-/// pread64/pwrite64: host files only (a pipe or device is ESPIPE).
+/// pread64/pwrite64/preadv/pwritev: the file and the offset (argument 3);
+/// host files only (a pipe or device is ESPIPE).
 fn positioned(cx: &Ctx, a: &Args) -> Result<(Rc<OpenFile>, u64), Errno> {
     let file = cx.proc.files.file(int(a.0[0]))?;
     let off = a.0[3] as i64;
@@ -798,14 +799,7 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// preadv/pwritev: each iovec at the running offset, through the host.
 fn positioned_vec(cx: &mut Ctx, a: &Args, write: bool) -> SysResult {
-    let file = cx.proc.files.file(int(a.0[0]))?;
-    let off = a.0[3] as i64;
-    if off < 0 {
-        return Err(Errno::INVAL);
-    }
-    if file.host().is_none() || is_pipe_like(&file) {
-        return Err(Errno::SPIPE);
-    }
+    let (file, off) = positioned(cx, a)?;
     let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
     let mut done = 0u64;
     for (base, len) in iovs {
@@ -823,7 +817,7 @@ fn positioned_vec(cx: &mut Ctx, a: &Args, write: bool) -> SysResult {
                         Err(Errno::FAULT)
                     };
                 }
-                rustix::io::pwrite(file.host_fd(), &tmp[..got], off as u64 + done)
+                rustix::io::pwrite(file.host_fd(), &tmp[..got], off + done)
             } else {
                 let room = cx.m.user().writable_len(at, n);
                 if room == 0 {
@@ -834,7 +828,7 @@ fn positioned_vec(cx: &mut Ctx, a: &Args, write: bool) -> SysResult {
                     };
                 }
                 let mut tmp = vec![0u8; room as usize];
-                rustix::io::pread(file.host_fd(), &mut tmp, off as u64 + done).and_then(|k| {
+                rustix::io::pread(file.host_fd(), &mut tmp, off + done).and_then(|k| {
                     cx.m.user().write(at, &tmp[..k])?;
                     Ok(k)
                 })

@@ -652,6 +652,26 @@ pub fn sys_unlinkat(cx: &mut Ctx, a: &Args) -> SysResult {
     unlink_common(cx, int(a.0[0]), a.0[1], a.0[2] as u32)
 }
 
+/// A directory descriptor and a name under it.
+type Parent = (OwnedFd, Vec<u8>);
+
+/// The parents of two paths for rename and link, which must lie in the
+/// same mount (EXDEV otherwise).
+fn two_parents(
+    cx: &Ctx,
+    olddir: i32,
+    old: &[u8],
+    newdir: i32,
+    new: &[u8],
+) -> Result<(Parent, Parent), Errno> {
+    let (m1, d1, l1) = parent_for_change(cx, olddir, old)?;
+    let (m2, d2, l2) = parent_for_change(cx, newdir, new)?;
+    if !std::ptr::eq(m1, m2) {
+        return Err(Errno::XDEV);
+    }
+    Ok(((d1, l1), (d2, l2)))
+}
+
 fn rename_common(
     cx: &mut Ctx,
     olddir: i32,
@@ -668,11 +688,7 @@ fn rename_common(
         return Err(Errno::INVAL);
     }
     let (oname, nname) = (read_path(cx, old)?, read_path(cx, new)?);
-    let (m1, d1, l1) = parent_for_change(cx, olddir, &oname)?;
-    let (m2, d2, l2) = parent_for_change(cx, newdir, &nname)?;
-    if !std::ptr::eq(m1, m2) {
-        return Err(Errno::XDEV);
-    }
+    let ((d1, l1), (d2, l2)) = two_parents(cx, olddir, &oname, newdir, &nname)?;
     rustix::fs::renameat_with(
         &d1,
         os(&l1),
@@ -728,11 +744,7 @@ fn link_common(
         return Err(Errno::INVAL);
     }
     let (oname, nname) = (read_path(cx, old)?, read_path(cx, new)?);
-    let (m1, d1, l1) = parent_for_change(cx, olddir, &oname)?;
-    let (m2, d2, l2) = parent_for_change(cx, newdir, &nname)?;
-    if !std::ptr::eq(m1, m2) {
-        return Err(Errno::XDEV);
-    }
+    let ((d1, l1), (d2, l2)) = two_parents(cx, olddir, &oname, newdir, &nname)?;
     if flags & AT_SYMLINK_FOLLOW != 0 {
         // Follow inside the mount only, then link the inode we reached.
         let abs = absolute(cx, olddir, &oname)?;
