@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #define SHOW(label, expr) do { long r_ = (long)(expr); int e_ = errno; \
 	printf("%s: %ld%s%s\n", label, r_ < 0 ? -1L : r_, r_ < 0 ? " " : "", r_ < 0 ? strerror(e_) : ""); } while (0)
@@ -64,6 +65,20 @@ int main(int argc, char **argv)
 	printf("target: %s\n", target);
 	SHOW("lstat is link", lstat("sym", &st) == 0 && S_ISLNK(st.st_mode));
 	SHOW("stat through link size", stat("sym", &st) == 0 ? (long)st.st_size : -1L);
+	/* statx by number (musl has no wrapper): the kernel's struct statx. */
+	unsigned char sx[256];
+	SHOW("statx", syscall(SYS_statx, AT_FDCWD, "sym", 0, 0x7ff, sx));
+	unsigned int mask, nlink;
+	unsigned short mode;
+	unsigned long long size;
+	memcpy(&mask, sx, 4);
+	memcpy(&nlink, sx + 16, 4);
+	memcpy(&mode, sx + 28, 2);
+	memcpy(&size, sx + 40, 8);
+	printf("statx size %llu, regular %d, nlink %u, mask has size %d\n", size, S_ISREG(mode), nlink, (mask & 0x200) != 0);
+	SHOW("statx nofollow", syscall(SYS_statx, AT_FDCWD, "sym", AT_SYMLINK_NOFOLLOW, 0x7ff, sx));
+	memcpy(&mode, sx + 28, 2);
+	printf("statx nofollow is link: %d\n", S_ISLNK(mode));
 	SHOW("access R", access("sym", R_OK));
 	SHOW("access missing", access("nope", F_OK));
 	SHOW("chmod", chmod("hard.txt", 0600));
