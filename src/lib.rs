@@ -36,7 +36,7 @@ use vm::{EntryMode, EntryPath, Machine, Stop, Trap, VmError};
 /// Why kvmcage could not run the program (exit status 125).
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -50,7 +50,7 @@ pub enum Error {
     Policy(#[from] sandbox::PolicyError),
     #[error("--cwd {0}: not a directory the program can see")]
     Cwd(String),
-    #[error("cannot start the time-limit watchdog: {0}")]
+    #[error("cannot start the time-limit watchdog")]
     Watchdog(#[source] std::io::Error),
 }
 

@@ -24,13 +24,13 @@ use thiserror::Error;
 pub enum PolicyError {
     #[error("bad mount {0:?}: {1}")]
     BadMount(String, String),
-    #[error("cannot open mount source {path}: {source}")]
+    #[error("cannot open mount source {path}")]
     Open {
         path: PathBuf,
         #[source]
         source: Errno,
     },
-    #[error("cannot create a temporary directory for --tmpfs: {0}")]
+    #[error("cannot create a temporary directory for --tmpfs")]
     Tmp(#[source] std::io::Error),
 }
 

@@ -26,11 +26,11 @@ use paging::PageTables;
 
 #[derive(Debug, Error)]
 pub enum VmError {
-    #[error("cannot open /dev/kvm: {0} (is KVM available and are you allowed to use it?)")]
+    #[error("cannot open /dev/kvm (is KVM available and are you allowed to use it?)")]
     OpenKvm(#[source] kvm_ioctls::Error),
     #[error("KVM API version {0} is not supported (need 12)")]
     ApiVersion(i32),
-    #[error("KVM ioctl {what} failed: {source}")]
+    #[error("KVM ioctl {what} failed")]
     Ioctl {
         what: &'static str,
         #[source]
