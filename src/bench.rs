@@ -94,6 +94,7 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
         gid: 0,
         exe: b"[bench]".to_vec(),
         mem_size: 32 << 20,
+        ..Default::default()
     });
     let err = |what: &str| VmError::Setup(format!("bench: {what}"));
     let rx = (libc::PROT_READ | libc::PROT_EXEC) as u32;

@@ -94,6 +94,7 @@ pub fn run_ops(data: &[u8]) -> u64 {
         gid: 1000,
         exe: b"/fuzz".to_vec(),
         mem_size: MIN_MEM_SIZE,
+        ..Default::default()
     });
     // Host-side blocking calls give up at once.
     proc.expiry.expire();

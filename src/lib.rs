@@ -108,9 +108,17 @@ pub struct Sandbox {
     max_fds: Option<u64>,
     max_file_size: Option<u64>,
     mounts: Vec<sandbox::MountSpec>,
-    tmpfs: Vec<Vec<u8>>,
+    tmpfs: Vec<sandbox::TmpfsSpec>,
     cwd: Vec<u8>,
+    uid: u32,
+    gid: u32,
+    hostname: Vec<u8>,
 }
+
+/// The program's user and group ids unless `Sandbox::ids` says otherwise.
+pub const DEFAULT_ID: u32 = 1000;
+/// The largest --max-fds (Linux's fs.nr_open default).
+pub const NR_OPEN: u64 = 1 << 20;
 
 impl Sandbox {
     pub fn new(program: impl AsRef<Path>) -> Self {
@@ -128,6 +136,9 @@ impl Sandbox {
             mounts: Vec::new(),
             tmpfs: Vec::new(),
             cwd: b"/".to_vec(),
+            uid: DEFAULT_ID,
+            gid: DEFAULT_ID,
+            hostname: b"kvmcage".to_vec(),
         }
     }
 
@@ -194,9 +205,24 @@ impl Sandbox {
         self
     }
 
-    /// An empty writable directory at `guest`, removed after the run.
-    pub fn tmpfs(mut self, guest: impl Into<Vec<u8>>) -> Self {
-        self.tmpfs.push(guest.into());
+    /// An empty writable directory (private, capped, removed after the
+    /// run; see `sandbox`).
+    pub fn tmpfs(mut self, spec: sandbox::TmpfsSpec) -> Self {
+        self.tmpfs.push(spec);
+        self
+    }
+
+    /// The program's user and group ids inside the sandbox (default 1000;
+    /// 0 makes it root there only: host files are never chowned).
+    pub fn ids(mut self, uid: u32, gid: u32) -> Self {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+
+    /// uname's nodename (default `kvmcage`).
+    pub fn hostname(mut self, name: impl Into<Vec<u8>>) -> Self {
+        self.hostname = name.into();
         self
     }
 
@@ -229,13 +255,15 @@ impl Sandbox {
 
         let mut m = Machine::new(self.mem_size, self.entry_mode)?;
         let exe = std::fs::canonicalize(&self.program).unwrap_or_else(|_| self.program.clone());
-        let uid = rustix::process::getuid().as_raw();
-        let gid = rustix::process::getgid().as_raw();
+        let (uid, gid) = (self.uid, self.gid);
         let mut proc = Process::new(Identity {
             pid: 1,
             ppid: 0,
             uid,
             gid,
+            host_uid: rustix::process::geteuid().as_raw(),
+            host_gid: rustix::process::getegid().as_raw(),
+            hostname: self.hostname.clone(),
             exe: exe.as_os_str().as_bytes().to_vec(),
             mem_size: self.mem_size,
         });

@@ -78,9 +78,22 @@ struct RunArgs {
     /// sees no host file at all.
     #[arg(long, value_name = "HOST[:GUEST][:ro|:rw]")]
     mount: Vec<String>,
-    /// An empty writable directory at GUEST, removed after the run.
-    #[arg(long, value_name = "GUEST")]
+    /// An empty writable directory at GUEST: private to kvmcage (mode
+    /// 0700), at most N bytes (K/M/G suffixes; default 64M; ENOSPC past
+    /// it), removed after the run, also when kvmcage is killed by SIGTERM,
+    /// SIGINT or SIGHUP. Repeatable.
+    #[arg(long, value_name = "GUEST[:size=N]")]
     tmpfs: Vec<String>,
+    /// The program's user id inside the sandbox (0 is root there only:
+    /// host files are never chowned).
+    #[arg(long, value_name = "N", default_value_t = kvmcage::DEFAULT_ID)]
+    uid: u32,
+    /// The program's group id inside the sandbox.
+    #[arg(long, value_name = "N", default_value_t = kvmcage::DEFAULT_ID)]
+    gid: u32,
+    /// The host name the program sees (uname's nodename).
+    #[arg(long, value_name = "NAME", default_value = "kvmcage")]
+    hostname: String,
     /// The program's working directory (a guest path).
     #[arg(long, value_name = "DIR", default_value = "/")]
     cwd: String,
@@ -91,8 +104,9 @@ struct RunArgs {
     /// together (K/M/G suffixes; exit status 124).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_output: Option<u64>,
-    /// Descriptors the program may hold (RLIMIT_NOFILE; EMFILE past it).
-    #[arg(long, value_name = "N")]
+    /// Descriptors the program may hold (RLIMIT_NOFILE; EMFILE past it; at
+    /// most 1048576, Linux's nr_open).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=kvmcage::NR_OPEN))]
     max_fds: Option<u64>,
     /// Largest file the program may write (RLIMIT_FSIZE: EFBIG and SIGXFSZ
     /// past it, also for a stdout redirected to a file).
@@ -207,8 +221,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         sb = sb.mount(kvmcage::sandbox::MountSpec::parse(m)?);
     }
     for t in &args.tmpfs {
-        sb = sb.tmpfs(t.as_bytes().to_vec());
+        sb = sb.tmpfs(kvmcage::sandbox::TmpfsSpec::parse(t)?);
     }
+    sb = sb
+        .ids(args.uid, args.gid)
+        .hostname(args.hostname.as_bytes().to_vec());
     sb = sb.cwd(args.cwd.as_bytes().to_vec());
     if let Some(n) = args.max_output {
         sb = sb.max_output(n);

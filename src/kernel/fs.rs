@@ -8,6 +8,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use super::signal::{SIGPIPE, SIGXFSZ};
@@ -61,6 +62,20 @@ pub enum FileKind {
     Text(Vec<u8>),
 }
 
+/// How a host file's metadata is shown to the guest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    /// The st_dev the guest sees (a mount's own number), if not the host's.
+    pub dev: Option<u64>,
+    /// Files owned by kvmcage's host user appear owned by the program
+    /// (true in writable mounts, where the program made them).
+    pub owned: bool,
+}
+
+/// The st_dev the guest sees for its pipes (Linux's pipefs is an anonymous
+/// device too).
+pub const PIPE_DEV: u64 = 0x0c;
+
 #[derive(Debug)]
 pub struct OpenFile {
     pub kind: FileKind,
@@ -70,6 +85,10 @@ pub struct OpenFile {
     pub flags: u32,
     /// Position in a Dir or Text file.
     pub pos: std::cell::Cell<u64>,
+    /// How its metadata is shown.
+    pub view: View,
+    /// A --tmpfs inode: its hold on the tmpfs's size accounting.
+    pub tmpfs: Option<crate::sandbox::quota::Hold>,
 }
 
 impl OpenFile {
@@ -79,7 +98,14 @@ impl OpenFile {
             path,
             flags,
             pos: std::cell::Cell::new(0),
+            view: View::default(),
+            tmpfs: None,
         }
+    }
+
+    /// The tmpfs quota this file's writes count against.
+    pub fn quota(&self) -> Option<&crate::sandbox::quota::Quota> {
+        self.tmpfs.as_ref().map(|h| h.quota())
     }
 
     /// The host descriptor behind it, if it has one.
@@ -228,7 +254,14 @@ fn int(v: u64) -> i32 {
     v as u32 as i32
 }
 
-fn host_write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<usize, Errno> {
+/// Write all of `buf` to a host descriptor, retrying after a signal unless
+/// the run is being stopped (--timeout, a host signal): a write blocked on
+/// a full pipe or a stalled terminal then gives up with what it wrote.
+fn host_write_all(
+    fd: BorrowedFd<'_>,
+    mut buf: &[u8],
+    expiry: &crate::watchdog::Expiry,
+) -> Result<usize, Errno> {
     let mut done = 0;
     while !buf.is_empty() {
         match rustix::io::write(fd, buf) {
@@ -237,7 +270,7 @@ fn host_write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<usize, Errno> {
                 done += n;
                 buf = &buf[n..];
             }
-            Err(Errno::INTR) => continue,
+            Err(Errno::INTR) if !expiry.expired() => continue,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
@@ -274,7 +307,13 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
             }
         }
     }
-    count = apply_write_limits(cx, file, count)?;
+    count = apply_write_limits(cx, file, None, count)?;
+    let r = write_chunks(cx, file, buf, count);
+    written(file);
+    r
+}
+
+fn write_chunks(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
     let mut done = 0u64;
     let mut tmp = vec![0u8; CHUNK.min(count as usize)];
     while done < count {
@@ -283,7 +322,7 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
         if got == 0 {
             break;
         }
-        match host_write_all(file.host_fd(), &tmp[..got]) {
+        match host_write_all(file.host_fd(), &tmp[..got], &cx.proc.expiry) {
             Ok(n) => {
                 done += n as u64;
                 if n < got {
@@ -310,47 +349,78 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
     Ok(done)
 }
 
-/// The user's limits on a write of `count` bytes: RLIMIT_FSIZE on regular
-/// files (--max-file-size; SIGXFSZ/EFBIG past it, as Linux) and
-/// --max-output on the program's stdout and stderr (the run is stopped
-/// once it is reached). Returns how much may be written.
-fn apply_write_limits(cx: &mut Ctx, file: &OpenFile, count: u64) -> Result<u64, Errno> {
+/// The one place every write to a host description passes: how many of
+/// `count` bytes at `pos` (None: the file's position, or its end under
+/// O_APPEND) may be written.
+/// - --max-output: every write that reaches kvmcage's own stdin, stdout or
+///   stderr description counts; the run is stopped once it is reached.
+/// - RLIMIT_FSIZE (--max-file-size) on regular files: a short write up to
+///   the limit, then SIGXFSZ and EFBIG, as Linux.
+/// - a --tmpfs's size: a short write, then ENOSPC.
+pub fn apply_write_limits(
+    cx: &mut Ctx,
+    file: &OpenFile,
+    pos: Option<u64>,
+    count: u64,
+) -> Result<u64, Errno> {
     let mut count = count;
-    if let (Some(max), FileKind::Stdio(fd)) = (cx.proc.max_output, &file.kind) {
-        if *fd == 1 || *fd == 2 {
-            let left = max.saturating_sub(cx.proc.output_written);
-            if count > left {
-                count = left;
-                cx.proc.exit = Some(Exit::OutputLimit(max));
-            }
-            cx.proc.output_written += count;
+    if let (Some(max), FileKind::Stdio(_)) = (cx.proc.max_output, &file.kind) {
+        let left = max.saturating_sub(cx.proc.output_written);
+        if count > left {
+            count = left;
+            cx.proc.exit = Some(Exit::OutputLimit(max));
         }
+        cx.proc.output_written += count;
     }
-    let host = file.host_fd();
+    let Some(host) = file.host() else {
+        return Ok(count);
+    };
+    if let Some(q) = file.quota() {
+        count = q.room(count)?;
+    }
     if let Some(limit) = cx.proc.rlimits.fsize() {
-        let regular = rustix::fs::fstat(host)
-            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file());
-        if regular {
-            let append =
-                rustix::fs::fcntl_getfl(host).is_ok_and(|f| f.contains(rustix::fs::OFlags::APPEND));
-            let pos = if append {
-                rustix::fs::fstat(host).map(|st| st.st_size as u64)
-            } else {
-                rustix::fs::seek(host, rustix::fs::SeekFrom::Current(0))
-            }
-            .unwrap_or(0);
-            match super::process::fsize_allows(Some(limit), pos, count) {
-                Some(n) => count = n,
-                None => {
-                    if cx.proc.signals.kills_by_default(SIGXFSZ) {
-                        cx.proc.exit = Some(Exit::Signal(SIGXFSZ));
-                    }
-                    return Err(Errno::FBIG);
-                }
-            }
+        let Ok(st) = rustix::fs::fstat(host) else {
+            return Ok(count);
+        };
+        if !rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() {
+            return Ok(count);
+        }
+        let append = rustix::fs::fcntl_getfl(host).is_ok_and(|f| f.contains(OFlags::APPEND));
+        let pos = match pos {
+            // pwrite on an O_APPEND file appends too (Linux).
+            _ if append => st.st_size as u64,
+            Some(p) => p,
+            None => rustix::fs::seek(host, rustix::fs::SeekFrom::Current(0)).unwrap_or(0),
+        };
+        match super::process::fsize_allows(Some(limit), pos, count) {
+            Some(n) => count = n,
+            None => return Err(file_too_big(cx)),
         }
     }
     Ok(count)
+}
+
+/// RLIMIT_FSIZE was crossed: SIGXFSZ (whose default action kills), EFBIG.
+pub fn file_too_big(cx: &mut Ctx) -> Errno {
+    if cx.proc.signals.kills_by_default(SIGXFSZ) {
+        cx.proc.exit = Some(Exit::Signal(SIGXFSZ));
+    }
+    Errno::FBIG
+}
+
+/// A size a file may be made (truncate, fallocate) under RLIMIT_FSIZE.
+pub fn check_file_size(cx: &mut Ctx, end: u64) -> Result<(), Errno> {
+    match cx.proc.rlimits.fsize() {
+        Some(limit) if end > limit => Err(file_too_big(cx)),
+        _ => Ok(()),
+    }
+}
+
+/// After a write to `file`: a tmpfs counts what the host now holds.
+fn written(file: &OpenFile) {
+    if let (Some(q), Some(fd)) = (file.quota(), file.host()) {
+        q.update(fd);
+    }
 }
 
 /// Does the host descriptor behind `file` have pipe write semantics?
@@ -515,20 +585,11 @@ pub fn sys_pwrite64(cx: &mut Ctx, a: &Args) -> SysResult {
     if got == 0 && count > 0 {
         return Err(Errno::FAULT);
     }
-    if let Some(limit) = cx.proc.rlimits.fsize() {
-        match super::process::fsize_allows(Some(limit), off, got as u64) {
-            Some(n) => tmp.truncate(n as usize),
-            None => {
-                if cx.proc.signals.kills_by_default(SIGXFSZ) {
-                    cx.proc.exit = Some(Exit::Signal(SIGXFSZ));
-                }
-                return Err(Errno::FBIG);
-            }
-        }
-    } else {
-        tmp.truncate(got);
-    }
-    Ok(rustix::io::pwrite(file.host_fd(), &tmp, off)? as u64)
+    let n = apply_write_limits(cx, &file, Some(off), got as u64)?;
+    tmp.truncate(n as usize);
+    let r = rustix::io::pwrite(file.host_fd(), &tmp, off);
+    written(&file);
+    Ok(r? as u64)
 }
 
 pub fn sys_write(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -739,6 +800,23 @@ pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// A host stat as the guest sees it: the mount's device number, and the
+/// program's own ids on files kvmcage's user owns in a writable mount.
+pub fn guest_stat(mut st: rustix::fs::Stat, view: View, id: &super::Identity) -> [u8; 144] {
+    if let Some(dev) = view.dev {
+        st.st_dev = dev;
+    }
+    if view.owned {
+        if st.st_uid == id.host_uid {
+            st.st_uid = id.uid;
+        }
+        if st.st_gid == id.host_gid {
+            st.st_gid = id.gid;
+        }
+    }
+    stat_bytes(&st)
+}
+
 /// The kernel's x86-64 `struct stat` (144 bytes) from a host stat.
 pub fn stat_bytes(st: &rustix::fs::Stat) -> [u8; 144] {
     let mut b = [0u8; 144];
@@ -801,9 +879,31 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
 fn positioned_vec(cx: &mut Ctx, a: &Args, write: bool) -> SysResult {
     let (file, off) = positioned(cx, a)?;
     let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
+    if write {
+        let total = iovs
+            .iter()
+            .fold(0u64, |t, &(_, l)| t.saturating_add(l))
+            .min(MAX_RW_COUNT);
+        let allowed = apply_write_limits(cx, &file, Some(off), total)?;
+        let r = vectored(cx, &file, off, &iovs, allowed, true);
+        written(&file);
+        return r;
+    }
+    vectored(cx, &file, off, &iovs, MAX_RW_COUNT, false)
+}
+
+/// preadv/pwritev's loop: at most `limit` bytes in all.
+fn vectored(
+    cx: &mut Ctx,
+    file: &OpenFile,
+    off: u64,
+    iovs: &[(u64, u64)],
+    limit: u64,
+    write: bool,
+) -> SysResult {
     let mut done = 0u64;
-    for (base, len) in iovs {
-        let mut left = len;
+    for &(base, len) in iovs {
+        let mut left = len.min(limit - done);
         let mut at = base;
         while left > 0 {
             let n = left.min(CHUNK as u64);
@@ -877,29 +977,51 @@ fn splice_files(cx: &mut Ctx, out_fd: i32, in_fd: i32, off_ptr: u64, count: u64)
         None
     };
     let count = count.min(MAX_RW_COUNT);
-    let count = apply_write_limits(cx, &output, count)?;
+    let count = apply_write_limits(cx, &output, None, count)?;
+    let r = splice_chunks(cx, src, dst, off.as_mut(), count);
+    written(&output);
+    let done = r?;
+    if let (Some(o), true) = (off, off_ptr != 0) {
+        cx.m.user().write(off_ptr, &o.to_le_bytes())?;
+    }
+    Ok(done)
+}
+
+fn splice_chunks(
+    cx: &mut Ctx,
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    mut off: Option<&mut u64>,
+    count: u64,
+) -> SysResult {
     let mut done = 0u64;
     let mut tmp = vec![0u8; CHUNK.min(count as usize)];
     while done < count {
         let want = ((count - done) as usize).min(CHUNK);
-        let n = match off {
-            Some(o) => rustix::io::pread(src, &mut tmp[..want], o)?,
-            None => rustix::io::read(src, &mut tmp[..want])?,
+        let n = match off.as_deref() {
+            Some(&o) => rustix::io::pread(src, &mut tmp[..want], o),
+            None => rustix::io::read(src, &mut tmp[..want]),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
         };
         if n == 0 {
             break;
         }
-        let w = host_write_all(dst, &tmp[..n])?;
+        let w = match host_write_all(dst, &tmp[..n], &cx.proc.expiry) {
+            Ok(w) => w,
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        };
         done += w as u64;
-        if let Some(o) = off.as_mut() {
+        if let Some(o) = off.as_deref_mut() {
             *o += w as u64;
         }
         if w < n {
             break;
         }
-    }
-    if let (Some(o), true) = (off, off_ptr != 0) {
-        cx.m.user().write(off_ptr, &o.to_le_bytes())?;
     }
     Ok(done)
 }

@@ -54,12 +54,19 @@ pub struct Ctx<'a> {
 }
 
 /// Identity and facts the program can ask for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Identity {
     pub pid: u32,
     pub ppid: u32,
+    /// The program's ids in the sandbox (--uid, --gid).
     pub uid: u32,
     pub gid: u32,
+    /// kvmcage's own ids on the host, shown to the program as its own on
+    /// the files it made.
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// uname's nodename (--hostname).
+    pub hostname: Vec<u8>,
     /// What readlink("/proc/self/exe") returns.
     pub exe: Vec<u8>,
     /// Guest memory size (RLIMIT_AS as the program sees it).
@@ -145,6 +152,7 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::fstatfs => fs::sys_fstatfs,
         S::statfs => path::sys_statfs,
         S::fadvise64 => fs::sys_fadvise64,
+        S::fallocate => path::sys_fallocate,
         S::poll => fs::sys_poll,
         S::ppoll => fs::sys_ppoll,
         S::select => fs::sys_select,

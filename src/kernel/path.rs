@@ -1,24 +1,32 @@
 //! Path-based system calls, resolved against the sandbox policy.
 //!
-//! A guest path (with its dirfd) becomes an absolute, lexically normalised
-//! guest path; kvmcage's own /dev and /proc/self answer first, then the
-//! mount policy (`crate::sandbox`): a mount (opened with openat2 from the
-//! mount root, so nothing escapes it), a virtual directory, or nothing
-//! (ENOENT). Calls that must not follow the last component (unlink, mkdir,
-//! rename, readlink, lstat...) resolve the parent directory the same way
-//! and act on the name relative to it. Writes to a read-only mount: EROFS.
+//! A guest path (with its dirfd) is walked over the guest's mount tree by
+//! `sandbox::namei`: component by component, symlinks followed by guest
+//! path, every host step beneath a mount root. What it reaches is an object
+//! in a mount (with the directory holding it), a missing last component
+//! (where a create would put it), a virtual directory, or kvmcage's own
+//! /dev, /proc and /.kvmcage nodes. Each call then acts on the descriptors
+//! the walk opened, never on a host path: writes to a read-only mount are
+//! EROFS, after the checks Linux makes first (ENOENT, EEXIST, ENOTDIR).
+//!
+//! Host files the program creates or changes never carry S_ISUID or
+//! S_ISGID: the bits are stripped from every mode it passes (open, mkdir,
+//! chmod, fchmod), and a set-id file it opens for writing loses them, as a
+//! `nosuid` mount would make them meaningless but stricter: the program
+//! sees them stripped.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::fs::{stat_bytes, Dev, FileKind, OpenFile};
+use super::fs::{guest_stat, Dev, FileKind, OpenFile, View};
 use super::uaccess::PATH_MAX;
 use super::{Args, Ctx, SysResult};
-use crate::sandbox::{normalize, Lookup, Mount};
+use crate::sandbox::namei::{beneath, Found};
+use crate::sandbox::Mount;
 
 const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
@@ -28,6 +36,9 @@ const DT_DIR: u8 = 4;
 const DT_CHR: u8 = 2;
 const DT_REG: u8 = 8;
 const DT_LNK: u8 = 10;
+/// The permission bits a guest may set on a host file: never set-id.
+const MODE_BITS: u32 = 0o1777;
+const SETID: u32 = 0o6000;
 
 /// Open flags a guest may pass to the host (others are dropped, as Linux
 /// ignores unknown open flags).
@@ -44,6 +55,8 @@ const OPEN_ALLOWED: u32 = (libc::O_ACCMODE
     | libc::O_NOFOLLOW
     | libc::O_CLOEXEC
     | libc::O_LARGEFILE
+    | libc::O_NOATIME
+    | libc::O_DIRECT
     | libc::O_PATH
     | libc::O_TMPFILE) as u32;
 
@@ -62,32 +75,96 @@ enum Node<'a> {
     Fd(i32),
     /// A directory kvmcage makes up, with its entries.
     Dir(Vec<(Vec<u8>, u8)>),
-    /// A symlink kvmcage makes up (/proc/self/exe, cwd, fd/N).
+    /// A symlink kvmcage makes up (/proc/self/exe, cwd): its target.
     Link(Vec<u8>),
     /// Generated text (/proc/self/maps, status).
     Text(Vec<u8>),
-    Mount(&'a Mount, Vec<u8>),
+    /// An object in a mount (see `Found::Host`).
+    Host {
+        mount: &'a Mount,
+        dir: OwnedFd,
+        name: Vec<u8>,
+        fd: OwnedFd,
+    },
+    /// A missing last component in a mount directory.
+    Absent {
+        mount: &'a Mount,
+        dir: OwnedFd,
+        name: Vec<u8>,
+    },
+    /// A missing last component in a directory kvmcage makes up.
+    AbsentVirtual,
     Missing,
 }
 
-/// The absolute guest path for `path` relative to `dirfd`.
-fn absolute(cx: &Ctx, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
-    if path.is_empty() {
+/// A walked path: what it names and the guest path it reached.
+struct Lookup<'a> {
+    path: Vec<u8>,
+    node: Node<'a>,
+    trailing_slash: bool,
+    /// The last component was "." (1) or ".." (2).
+    dots: u8,
+}
+
+/// The guest directory relative paths start from: the cwd or `dirfd`'s.
+fn base_dir(cx: &Ctx, dirfd: i32) -> Result<Vec<u8>, Errno> {
+    if dirfd == AT_FDCWD {
+        return Ok(cx.proc.cwd.clone());
+    }
+    let f = cx.proc.files.file(dirfd)?;
+    if !is_dir(&f) {
+        return Err(Errno::NOTDIR);
+    }
+    Ok(f.path.clone())
+}
+
+/// Walk `name` from `dirfd`; `follow`: follow a symlink in the last
+/// component.
+fn lookup<'a>(cx: &'a Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<Lookup<'a>, Errno> {
+    if name.is_empty() {
         return Err(Errno::NOENT);
     }
-    if path.first() == Some(&b'/') {
-        return Ok(normalize(b"/", path));
-    }
-    let base = if dirfd == AT_FDCWD {
-        cx.proc.cwd.clone()
+    let start = if name.first() == Some(&b'/') {
+        b"/".to_vec()
     } else {
-        let f = cx.proc.files.file(dirfd)?;
-        if !is_dir(&f) {
-            return Err(Errno::NOTDIR);
-        }
-        f.path.clone()
+        base_dir(cx, dirfd)?
     };
-    Ok(normalize(&base, path))
+    let r = cx.proc.policy.resolve(&start, name, follow)?;
+    let node = match r.found {
+        Found::Host {
+            mount,
+            dir,
+            name,
+            fd,
+        } => Node::Host {
+            mount,
+            dir,
+            name,
+            fd,
+        },
+        Found::Absent { mount, dir, name } => Node::Absent { mount, dir, name },
+        Found::AbsentVirtual => Node::AbsentVirtual,
+        Found::Virtual(mut names) => {
+            if r.path == b"/" {
+                names.extend([b"dev".to_vec(), b"proc".to_vec()]);
+            }
+            Node::Dir(names.into_iter().map(|n| (n, DT_DIR)).collect())
+        }
+        Found::Special => special(cx, &r.path),
+    };
+    // kvmcage's own symlinks (/proc/self/cwd, exe) lead on by guest path.
+    if let (Node::Link(target), true) = (&node, follow || r.trailing_slash) {
+        if target.first() == Some(&b'/') && !crate::sandbox::namei::is_special(target) {
+            let target = target.clone();
+            return lookup(cx, AT_FDCWD, &target, true);
+        }
+    }
+    Ok(Lookup {
+        path: r.path,
+        node,
+        trailing_slash: r.trailing_slash,
+        dots: r.dots,
+    })
 }
 
 fn is_dir(f: &OpenFile) -> bool {
@@ -97,6 +174,12 @@ fn is_dir(f: &OpenFile) -> bool {
             .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir()),
         _ => false,
     }
+}
+
+fn file_type(fd: &OwnedFd) -> Result<rustix::fs::FileType, Errno> {
+    Ok(rustix::fs::FileType::from_raw_mode(
+        rustix::fs::fstat(fd)?.st_mode,
+    ))
 }
 
 fn proc_maps(cx: &Ctx) -> Vec<u8> {
@@ -148,17 +231,19 @@ fn proc_status(cx: &Ctx) -> Vec<u8> {
 
 /// Is `path` (absolute, normalised) a directory the program can see?
 pub fn is_directory(proc: &super::Process, path: &[u8]) -> bool {
-    match proc.policy.lookup(path) {
-        Lookup::Mount(m, rel) => m
-            .open(&rel, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
-            .is_ok(),
-        Lookup::Virtual(_) => true,
-        Lookup::Missing => matches!(path, b"/dev" | b"/proc" | b"/proc/self"),
+    match proc.policy.resolve(b"/", path, true) {
+        Ok(r) => match r.found {
+            Found::Host { fd, .. } => file_type(&fd).is_ok_and(|t| t.is_dir()),
+            Found::Virtual(_) => true,
+            Found::Special => matches!(r.path.as_slice(), b"/dev" | b"/proc" | b"/proc/self"),
+            _ => false,
+        },
+        Err(_) => false,
     }
 }
 
-/// Find what an absolute guest path names.
-fn node<'a>(cx: &'a Ctx, path: &[u8]) -> Node<'a> {
+/// kvmcage's own nodes: /dev, /proc (an absolute, normalised guest path).
+fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     let dev = |d: &[u8]| -> Option<Node<'a>> {
         Some(match d {
             b"null" => Node::Dev(Dev::Null),
@@ -204,7 +289,11 @@ fn node<'a>(cx: &'a Ctx, path: &[u8]) -> Node<'a> {
         if let Some(n) = rest.strip_prefix(b"fd/") {
             return fd_num(n).map(Node::Fd).unwrap_or(Node::Missing);
         }
-        return dev(rest).unwrap_or(Node::Missing);
+        return dev(rest).unwrap_or(if rest.contains(&b'/') {
+            Node::Missing
+        } else {
+            Node::AbsentVirtual
+        });
     }
     if path == b"/proc" {
         return Node::Dir(vec![(b"self".to_vec(), DT_DIR)]);
@@ -239,16 +328,7 @@ fn node<'a>(cx: &'a Ctx, path: &[u8]) -> Node<'a> {
             },
         };
     }
-    match cx.proc.policy.lookup(path) {
-        Lookup::Mount(m, rel) => Node::Mount(m, rel),
-        Lookup::Virtual(mut names) => {
-            if path == b"/" {
-                names.extend([b"dev".to_vec(), b"proc".to_vec()]);
-            }
-            Node::Dir(names.into_iter().map(|n| (n, DT_DIR)).collect())
-        }
-        Lookup::Missing => Node::Missing,
-    }
+    Node::Missing
 }
 
 fn read_path(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {
@@ -266,15 +346,65 @@ fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
     Ok(cx.proc.files.open(file, cloexec, limit)? as u64)
 }
 
+/// A regular file the program may write loses its set-id bits.
+fn strip_setid(fd: &OwnedFd) -> Result<(), Errno> {
+    let st = rustix::fs::fstat(fd)?;
+    if st.st_mode & SETID != 0 && rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() {
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(st.st_mode & MODE_BITS))?;
+    }
+    Ok(())
+}
+
+/// How files of `mount` are shown.
+fn view_of(mount: &Mount) -> View {
+    View {
+        dev: Some(mount.dev()),
+        owned: mount.writable,
+    }
+}
+
+/// A host descriptor opened in `mount`, ready for the descriptor table.
+fn host_file(mount: &Mount, fd: OwnedFd, path: Vec<u8>, status: u32) -> OpenFile {
+    let hold = mount.quota.as_ref().and_then(|q| q.hold(&fd));
+    let mut f = OpenFile::new(
+        FileKind::Host {
+            fd,
+            writable: mount.writable,
+        },
+        path,
+        status,
+    );
+    f.view = view_of(mount);
+    f.tmpfs = hold;
+    f
+}
+
 fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
     let name = read_path(cx, path)?;
-    let abs = absolute(cx, dirfd, &name)?;
     let flags = flags & OPEN_ALLOWED;
+    let creat = flags & libc::O_CREAT as u32 != 0;
+    let excl = creat && flags & libc::O_EXCL as u32 != 0;
+    let tmpfile = flags & libc::O_TMPFILE as u32 == libc::O_TMPFILE as u32;
     let cloexec = flags & libc::O_CLOEXEC as u32 != 0;
     let status = flags & !(libc::O_CLOEXEC as u32);
-    let node = node(cx, &abs);
-    let file = match node {
-        Node::Dev(d) => OpenFile::new(FileKind::Dev(d), abs, status),
+    // O_CREAT|O_EXCL never follows a final symlink (EEXIST), as Linux.
+    let follow = flags & libc::O_NOFOLLOW as u32 == 0 && !excl;
+    let l = lookup(cx, dirfd, &name, follow)?;
+    let exists = !matches!(
+        l.node,
+        Node::Absent { .. } | Node::AbsentVirtual | Node::Missing
+    );
+    if excl && exists {
+        return Err(Errno::EXIST);
+    }
+    // Linux ignores the mode unless it creates; openat2 refuses it then.
+    let mode = if creat || tmpfile {
+        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask)
+    } else {
+        Mode::empty()
+    };
+    let file = match l.node {
+        Node::Dev(d) => OpenFile::new(FileKind::Dev(d), l.path, status),
         Node::Fd(fd) => {
             // Linux reopens the file; for kvmcage's stdio and pipes the same
             // open file is the closest it can give.
@@ -286,53 +416,75 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             if wants_write(flags) {
                 return Err(Errno::ISDIR);
             }
-            OpenFile::new(FileKind::Dir(entries), abs, status)
+            OpenFile::new(FileKind::Dir(entries), l.path, status)
         }
         Node::Text(t) => {
             if wants_write(flags) {
                 return Err(Errno::ACCESS);
             }
-            OpenFile::new(FileKind::Text(t), abs, status)
+            if flags & libc::O_DIRECTORY as u32 != 0 {
+                return Err(Errno::NOTDIR);
+            }
+            OpenFile::new(FileKind::Text(t), l.path, status)
         }
         Node::Link(_) => return Err(Errno::NOENT),
-        Node::Missing => {
-            return Err(
-                if flags & libc::O_CREAT as u32 != 0 && is_virtual_parent(cx, &abs) {
-                    Errno::ROFS
-                } else {
-                    Errno::NOENT
-                },
-            )
-        }
-        Node::Mount(m, rel) => {
-            if wants_write(flags) && !m.writable {
-                // Linux says ENOENT for a missing file it was not asked to
-                // create, EROFS otherwise.
-                let exists = m.open(&rel, OFlags::PATH, Mode::empty()).is_ok();
-                return Err(if exists || flags & libc::O_CREAT as u32 != 0 {
-                    Errno::ROFS
-                } else {
-                    Errno::NOENT
-                });
+        Node::Missing => return Err(Errno::NOENT),
+        Node::AbsentVirtual => return Err(if creat { Errno::ROFS } else { Errno::NOENT }),
+        Node::Absent { mount, dir, name } => {
+            if !creat {
+                return Err(Errno::NOENT);
             }
-            let mode = Mode::from_raw_mode(mode & 0o7777 & !cx.proc.umask);
-            let fd = m.open(&rel, OFlags::from_bits_retain(flags), mode)?;
-            OpenFile::new(
-                FileKind::Host {
-                    fd,
-                    writable: m.writable,
-                },
-                abs,
-                status,
-            )
+            if l.trailing_slash {
+                return Err(Errno::ISDIR);
+            }
+            if !mount.writable {
+                return Err(Errno::ROFS);
+            }
+            if let Some(q) = &mount.quota {
+                q.may_create()?;
+            }
+            let fd = rustix::fs::openat2(
+                &dir,
+                os(&name),
+                OFlags::from_bits_retain(flags) | OFlags::CLOEXEC,
+                mode,
+                beneath(),
+            )?;
+            host_file(mount, fd, l.path, status)
+        }
+        Node::Host {
+            mount,
+            dir,
+            name,
+            fd: _,
+        } => {
+            if wants_write(flags) && !mount.writable {
+                return Err(Errno::ROFS);
+            }
+            if tmpfile {
+                if let Some(q) = &mount.quota {
+                    q.may_create()?;
+                }
+            }
+            let host_flags = if tmpfile {
+                flags
+            } else {
+                flags & !(libc::O_CREAT | libc::O_EXCL) as u32
+            };
+            let fd = rustix::fs::openat2(
+                &dir,
+                os(&name),
+                OFlags::from_bits_retain(host_flags) | OFlags::CLOEXEC,
+                mode,
+                beneath(),
+            )?;
+            if mount.writable && flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32 {
+                strip_setid(&fd)?;
+            }
+            host_file(mount, fd, l.path, status)
         }
     };
     install(cx, file, cloexec)
-}
-
-fn is_virtual_parent(cx: &Ctx, abs: &[u8]) -> bool {
-    let parent = normalize(abs, b"..");
-    matches!(node(cx, &parent), Node::Dir(_))
 }
 
 pub fn sys_open(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -361,12 +513,14 @@ fn synthetic_stat(mode: u32, rdev: u64, size: u64) -> [u8; 144] {
     b
 }
 
-/// The stat of an open file.
-pub fn stat_of(f: &OpenFile) -> Result<[u8; 144], Errno> {
+/// The stat of an open file, as the guest sees it.
+pub fn stat_of(cx: &Ctx, f: &OpenFile) -> Result<[u8; 144], Errno> {
     Ok(match &f.kind {
-        FileKind::Stdio(_) | FileKind::Host { .. } => {
-            stat_bytes(&rustix::fs::fstat(f.host().ok_or(Errno::BADF)?)?)
-        }
+        FileKind::Stdio(_) | FileKind::Host { .. } => guest_stat(
+            rustix::fs::fstat(f.host().ok_or(Errno::BADF)?)?,
+            f.view,
+            &cx.proc.id,
+        ),
         FileKind::Dev(d) => synthetic_stat(0o020666, d.rdev(), 0),
         FileKind::Dir(_) => synthetic_stat(0o040555, 0, 0),
         FileKind::Text(_) => synthetic_stat(0o100444, 0, 0),
@@ -374,29 +528,22 @@ pub fn stat_of(f: &OpenFile) -> Result<[u8; 144], Errno> {
 }
 
 fn stat_path(cx: &Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<[u8; 144], Errno> {
-    let abs = absolute(cx, dirfd, name)?;
-    match node(cx, &abs) {
+    let l = lookup(cx, dirfd, name, follow)?;
+    match l.node {
         Node::Dev(d) => Ok(synthetic_stat(0o020666, d.rdev(), 0)),
-        Node::Fd(fd) if follow => {
-            stat_of(cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.as_ref())
-        }
+        Node::Fd(fd) if follow => stat_of(
+            cx,
+            cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.as_ref(),
+        ),
         Node::Fd(_) | Node::Link(_) => Ok(synthetic_stat(0o120777, 0, 0)),
         Node::Dir(_) => Ok(synthetic_stat(0o040555, 0, 0)),
         Node::Text(_) => Ok(synthetic_stat(0o100444, 0, 0)),
-        Node::Missing => Err(Errno::NOENT),
-        Node::Mount(m, rel) => {
-            if follow || rel == b"." {
-                let fd = m.open(&rel, OFlags::PATH, Mode::empty())?;
-                Ok(stat_bytes(&rustix::fs::fstat(&fd)?))
-            } else {
-                let (dir, name) = m.parent(&rel)?;
-                Ok(stat_bytes(&rustix::fs::statat(
-                    &dir,
-                    os(&name),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )?))
-            }
-        }
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
+        Node::Host { mount, fd, .. } => Ok(guest_stat(
+            rustix::fs::fstat(&fd)?,
+            view_of(mount),
+            &cx.proc.id,
+        )),
     }
 }
 
@@ -412,7 +559,7 @@ fn stat_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, flags: u32) -> Sys
         if dirfd == AT_FDCWD {
             stat_path(cx, AT_FDCWD, b".", true)?
         } else {
-            stat_of(cx.proc.files.file(dirfd)?.as_ref())?
+            stat_of(cx, cx.proc.files.file(dirfd)?.as_ref())?
         }
     } else {
         stat_path(cx, dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?
@@ -434,7 +581,7 @@ pub fn sys_newfstatat(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_fstat(cx: &mut Ctx, a: &Args) -> SysResult {
-    let st = stat_of(cx.proc.files.file(int(a.0[0]))?.as_ref())?;
+    let st = stat_of(cx, cx.proc.files.file(int(a.0[0]))?.as_ref())?;
     cx.m.user().write(a.0[1], &st)?;
     Ok(0)
 }
@@ -447,7 +594,7 @@ pub fn sys_statx(cx: &mut Ctx, a: &Args) -> SysResult {
         if dirfd == AT_FDCWD {
             stat_path(cx, AT_FDCWD, b".", true)?
         } else {
-            stat_of(cx.proc.files.file(dirfd)?.as_ref())?
+            stat_of(cx, cx.proc.files.file(dirfd)?.as_ref())?
         }
     } else {
         if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | 0x800 | 0x6000) != 0 {
@@ -497,12 +644,11 @@ fn access_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32, flags: u32) -> 
         return Err(Errno::INVAL);
     }
     let name = read_path(cx, path)?;
-    let abs = absolute(cx, dirfd, &name)?;
-    match node(cx, &abs) {
-        Node::Missing => Err(Errno::NOENT),
-        Node::Mount(m, rel) => {
-            let fd = m.open(&rel, OFlags::PATH, Mode::empty())?;
-            if mode & 2 != 0 && !m.writable {
+    let l = lookup(cx, dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    match l.node {
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
+        Node::Host { mount, fd, .. } => {
+            if mode & 2 != 0 && !mount.writable {
                 return Err(Errno::ROFS);
             }
             let access = rustix::fs::Access::from_bits_retain(mode);
@@ -532,8 +678,8 @@ fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> 
     if size <= 0 {
         return Err(Errno::INVAL);
     }
-    let abs = absolute(cx, dirfd, &name)?;
-    let target = match node(cx, &abs) {
+    let l = lookup(cx, dirfd, &name, false)?;
+    let target = match l.node {
         Node::Link(t) => t,
         Node::Fd(fd) => cx
             .proc
@@ -542,10 +688,12 @@ fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> 
             .map_err(|_| Errno::NOENT)?
             .path
             .clone(),
-        Node::Missing => return Err(Errno::NOENT),
-        Node::Mount(m, rel) => {
-            let (dir, name) = m.parent(&rel).map_err(|_| Errno::INVAL)?;
-            rustix::fs::readlinkat(&dir, os(&name), Vec::new())?.into_bytes()
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
+        Node::Host { fd, .. } => {
+            if !file_type(&fd)?.is_symlink() {
+                return Err(Errno::INVAL);
+            }
+            rustix::fs::readlinkat(&fd, "", Vec::new())?.into_bytes()
         }
         _ => return Err(Errno::INVAL),
     };
@@ -562,50 +710,95 @@ pub fn sys_readlinkat(cx: &mut Ctx, a: &Args) -> SysResult {
     readlink_common(cx, int(a.0[0]), a.0[1], a.0[2], a.0[3])
 }
 
-/// The writable mount and parent directory for creating or removing the
-/// last component of a path.
-fn parent_for_change<'a>(
-    cx: &'a Ctx,
-    dirfd: i32,
-    name: &[u8],
-) -> Result<(&'a Mount, OwnedFd, Vec<u8>), Errno> {
-    let abs = absolute(cx, dirfd, name)?;
-    match node(cx, &abs) {
-        Node::Mount(m, rel) => {
-            if rel == b"." {
-                // The mount point itself.
-                return Err(Errno::BUSY);
-            }
-            let (dir, last) = m.parent(&rel)?;
-            if !m.writable {
+/// Where a new name goes (mkdir, symlink, link, mknod): EEXIST when
+/// something is there, before EROFS, as Linux's filename_create.
+fn create_at<'a>(l: Lookup<'a>) -> Result<(&'a Mount, OwnedFd, Vec<u8>), Errno> {
+    match l.node {
+        Node::Absent { mount, dir, name } => {
+            if !mount.writable {
                 return Err(Errno::ROFS);
             }
-            Ok((m, dir, last))
+            if let Some(q) = &mount.quota {
+                q.may_create()?;
+            }
+            Ok((mount, dir, name))
         }
-        Node::Missing => Err(if is_virtual_parent(cx, &abs) {
-            Errno::ROFS
-        } else {
-            Errno::NOENT
-        }),
+        Node::AbsentVirtual => Err(Errno::ROFS),
+        Node::Missing => Err(Errno::NOENT),
+        _ => Err(Errno::EXIST),
+    }
+}
+
+/// An existing name to remove or rename: the mount and the directory
+/// holding it. A mount point is EBUSY; kvmcage's own nodes are read-only.
+fn existing_at<'a>(l: Lookup<'a>) -> Result<(&'a Mount, OwnedFd, Vec<u8>, OwnedFd), Errno> {
+    match l.node {
+        Node::Host {
+            mount,
+            dir,
+            name,
+            fd,
+        } => {
+            if name == b"." && l.dots == 0 {
+                return Err(Errno::BUSY);
+            }
+            if !mount.writable {
+                return Err(Errno::ROFS);
+            }
+            Ok((mount, dir, name, fd))
+        }
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
         _ => Err(Errno::ROFS),
+    }
+}
+
+/// The mount a walked path lies in, if any.
+fn mount_of<'a>(l: &Lookup<'a>) -> Option<&'a Mount> {
+    match &l.node {
+        Node::Host { mount, .. } | Node::Absent { mount, .. } => Some(mount),
+        _ => None,
+    }
+}
+
+/// The new inode `name` in `dir` joins `mount`'s tmpfs accounting.
+fn account_new(mount: &Mount, dir: &OwnedFd, name: &[u8]) {
+    if let Some(q) = &mount.quota {
+        if let Ok(fd) = rustix::fs::openat2(
+            dir,
+            os(name),
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            beneath(),
+        ) {
+            q.update(&fd);
+        }
+    }
+}
+
+/// `fd`'s inode loses the name it had in `mount`: tell its tmpfs.
+fn before_unlink(mount: &Mount, fd: &OwnedFd) -> Option<(u64, u64)> {
+    mount.quota.as_ref()?;
+    rustix::fs::fstat(fd)
+        .ok()
+        .map(|st| (st.st_ino, st.st_nlink))
+}
+
+fn after_unlink(mount: &Mount, gone: Option<(u64, u64)>) {
+    if let (Some(q), Some((ino, nlink))) = (&mount.quota, gone) {
+        q.unlinked(ino, nlink);
     }
 }
 
 fn mkdir_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
     let name = read_path(cx, path)?;
-    let abs = absolute(cx, dirfd, &name)?;
-    if matches!(
-        node(cx, &abs),
-        Node::Dir(_) | Node::Dev(_) | Node::Text(_) | Node::Link(_) | Node::Fd(_)
-    ) {
-        return Err(Errno::EXIST);
-    }
-    let (_, dir, last) = parent_for_change(cx, dirfd, &name)?;
+    let l = lookup(cx, dirfd, &name, false)?;
+    let (mount, dir, last) = create_at(l)?;
     rustix::fs::mkdirat(
         &dir,
         os(&last),
-        Mode::from_raw_mode(mode & 0o7777 & !cx.proc.umask),
+        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask),
     )?;
+    account_new(mount, &dir, &last);
     Ok(0)
 }
 
@@ -621,22 +814,35 @@ fn unlink_common(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32) -> SysResult {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::INVAL);
     }
+    let rmdir = flags & AT_REMOVEDIR != 0;
     let name = read_path(cx, path)?;
-    if flags & AT_REMOVEDIR == 0 {
+    let l = lookup(cx, dirfd, &name, false)?;
+    if rmdir {
+        match l.dots {
+            1 => return Err(Errno::INVAL),
+            2 => return Err(Errno::NOTEMPTY),
+            _ => {}
+        }
+    } else {
         // unlink of a directory is EISDIR, whatever else is wrong with it.
-        let st = stat_path(cx, dirfd, &name, false)?;
-        let mode = u32::from_le_bytes(st[24..28].try_into().unwrap_or_default());
-        if mode & 0o170000 == 0o040000 {
+        let is_dir = match &l.node {
+            Node::Host { fd, .. } => file_type(fd)?.is_dir(),
+            Node::Dir(_) => true,
+            _ => false,
+        };
+        if is_dir {
             return Err(Errno::ISDIR);
         }
     }
-    let (_, dir, last) = parent_for_change(cx, dirfd, &name)?;
-    let at = if flags & AT_REMOVEDIR != 0 {
+    let (mount, dir, last, fd) = existing_at(l)?;
+    let gone = before_unlink(mount, &fd);
+    let at = if rmdir {
         AtFlags::REMOVEDIR
     } else {
         AtFlags::empty()
     };
     rustix::fs::unlinkat(&dir, os(&last), at)?;
+    after_unlink(mount, gone);
     Ok(0)
 }
 
@@ -650,26 +856,6 @@ pub fn sys_rmdir(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_unlinkat(cx: &mut Ctx, a: &Args) -> SysResult {
     unlink_common(cx, int(a.0[0]), a.0[1], a.0[2] as u32)
-}
-
-/// A directory descriptor and a name under it.
-type Parent = (OwnedFd, Vec<u8>);
-
-/// The parents of two paths for rename and link, which must lie in the
-/// same mount (EXDEV otherwise).
-fn two_parents(
-    cx: &Ctx,
-    olddir: i32,
-    old: &[u8],
-    newdir: i32,
-    new: &[u8],
-) -> Result<(Parent, Parent), Errno> {
-    let (m1, d1, l1) = parent_for_change(cx, olddir, old)?;
-    let (m2, d2, l2) = parent_for_change(cx, newdir, new)?;
-    if !std::ptr::eq(m1, m2) {
-        return Err(Errno::XDEV);
-    }
-    Ok(((d1, l1), (d2, l2)))
 }
 
 fn rename_common(
@@ -688,7 +874,36 @@ fn rename_common(
         return Err(Errno::INVAL);
     }
     let (oname, nname) = (read_path(cx, old)?, read_path(cx, new)?);
-    let ((d1, l1), (d2, l2)) = two_parents(cx, olddir, &oname, newdir, &nname)?;
+    let lo = lookup(cx, olddir, &oname, false)?;
+    let ln = lookup(cx, newdir, &nname, false)?;
+    if lo.dots != 0 || ln.dots != 0 {
+        return Err(Errno::BUSY);
+    }
+    // Linux checks the mounts first (EXDEV), then writability (EROFS),
+    // then the names.
+    if let (Some(m1), Some(m2)) = (mount_of(&lo), mount_of(&ln)) {
+        if !std::ptr::eq(m1, m2) {
+            return Err(Errno::XDEV);
+        }
+    }
+    let (m1, d1, l1, _) = existing_at(lo)?;
+    let (m2, d2, l2, replaced) = match ln.node {
+        Node::Absent { .. } | Node::AbsentVirtual | Node::Missing => {
+            let (m, d, l) = create_at(ln)?;
+            (m, d, l, None)
+        }
+        _ => {
+            let (m, d, l, fd) = existing_at(ln)?;
+            (m, d, l, Some(fd))
+        }
+    };
+    if !std::ptr::eq(m1, m2) {
+        return Err(Errno::XDEV);
+    }
+    let gone = replaced
+        .as_ref()
+        .filter(|_| flags & RENAME_EXCHANGE == 0)
+        .and_then(|fd| before_unlink(m2, fd));
     rustix::fs::renameat_with(
         &d1,
         os(&l1),
@@ -696,6 +911,7 @@ fn rename_common(
         os(&l2),
         rustix::fs::RenameFlags::from_bits_retain(flags),
     )?;
+    after_unlink(m2, gone);
     Ok(0)
 }
 
@@ -717,9 +933,11 @@ fn symlink_common(cx: &mut Ctx, target: u64, dirfd: i32, path: u64) -> SysResult
         return Err(Errno::NOENT);
     }
     let name = read_path(cx, path)?;
-    let (_, dir, last) = parent_for_change(cx, dirfd, &name)?;
-    // Stored as given: following it later goes through RESOLVE_IN_ROOT.
+    let l = lookup(cx, dirfd, &name, false)?;
+    let (mount, dir, last) = create_at(l)?;
+    // Stored as given: following it later is a walk by guest path.
     rustix::fs::symlinkat(os(&target), &dir, os(&last))?;
+    account_new(mount, &dir, &last);
     Ok(0)
 }
 
@@ -744,18 +962,30 @@ fn link_common(
         return Err(Errno::INVAL);
     }
     let (oname, nname) = (read_path(cx, old)?, read_path(cx, new)?);
-    let ((d1, l1), (d2, l2)) = two_parents(cx, olddir, &oname, newdir, &nname)?;
-    if flags & AT_SYMLINK_FOLLOW != 0 {
-        // Follow inside the mount only, then link the inode we reached.
-        let abs = absolute(cx, olddir, &oname)?;
-        let Node::Mount(m, rel) = node(cx, &abs) else {
-            return Err(Errno::NOENT);
-        };
-        let src = m.open(&rel, OFlags::PATH, Mode::empty())?;
-        rustix::fs::linkat(&src, "", &d2, os(&l2), AtFlags::EMPTY_PATH)?;
-    } else {
-        rustix::fs::linkat(&d1, os(&l1), &d2, os(&l2), AtFlags::empty())?;
+    let lo = lookup(cx, olddir, &oname, flags & AT_SYMLINK_FOLLOW != 0)?;
+    let ln = lookup(cx, newdir, &nname, false)?;
+    let (m1, d1, l1) = match lo.node {
+        Node::Host {
+            mount,
+            dir,
+            name,
+            fd,
+        } => {
+            if file_type(&fd)?.is_dir() {
+                return Err(Errno::PERM);
+            }
+            (mount, dir, name)
+        }
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
+        _ => return Err(Errno::XDEV),
+    };
+    let (m2, d2, l2) = create_at(ln)?;
+    if !std::ptr::eq(m1, m2) {
+        return Err(Errno::XDEV);
     }
+    // The name the walk reached (the target when following): linked
+    // without following anything further.
+    rustix::fs::linkat(&d1, os(&l1), &d2, os(&l2), AtFlags::empty())?;
     Ok(0)
 }
 
@@ -767,33 +997,45 @@ pub fn sys_linkat(cx: &mut Ctx, a: &Args) -> SysResult {
     link_common(cx, int(a.0[0]), a.0[1], int(a.0[2]), a.0[3], a.0[4] as u32)
 }
 
-/// A path opened for a metadata change (chmod, truncate, utimes): follows
-/// symlinks inside the mount only; EROFS on a read-only mount.
-fn open_for_change(cx: &Ctx, dirfd: i32, name: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
-    let abs = absolute(cx, dirfd, name)?;
-    match node(cx, &abs) {
-        Node::Mount(m, rel) => {
-            let fd = m.open(&rel, flags, Mode::empty())?;
-            if !m.writable {
+/// A path for a metadata change (chmod, truncate, utimes), symlinks
+/// followed unless `follow` is false: the object in its writable mount.
+fn for_change<'a>(
+    cx: &'a Ctx,
+    dirfd: i32,
+    name: &[u8],
+    follow: bool,
+) -> Result<(&'a Mount, OwnedFd, Vec<u8>, OwnedFd), Errno> {
+    let l = lookup(cx, dirfd, name, follow)?;
+    match l.node {
+        Node::Host {
+            mount,
+            dir,
+            name,
+            fd,
+        } => {
+            if !mount.writable {
                 return Err(Errno::ROFS);
             }
-            Ok(fd)
+            Ok((mount, dir, name, fd))
         }
-        Node::Missing => Err(Errno::NOENT),
-        _ => Err(Errno::ROFS),
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
+        Node::Dir(_) if !crate::sandbox::namei::is_special(&l.path) => Err(Errno::ROFS),
+        // kvmcage's /dev and /proc nodes belong to root: the program may
+        // not change them.
+        _ => Err(Errno::PERM),
     }
 }
 
 /// The host path of our own descriptor, for calls that take no fd
 /// (chmod): /proc/self/fd/N names exactly the inode we opened safely.
 fn fd_path(fd: &OwnedFd) -> String {
-    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
 fn chmod_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
     let name = read_path(cx, path)?;
-    let fd = open_for_change(cx, dirfd, &name, OFlags::PATH)?;
-    rustix::fs::chmod(fd_path(&fd), Mode::from_raw_mode(mode & 0o7777))?;
+    let (_, _, _, fd) = for_change(cx, dirfd, &name, true)?;
+    rustix::fs::chmod(fd_path(&fd), Mode::from_raw_mode(mode & MODE_BITS))?;
     Ok(0)
 }
 
@@ -812,7 +1054,7 @@ pub fn sys_fchmod(cx: &mut Ctx, a: &Args) -> SysResult {
             if !writable {
                 return Err(Errno::ROFS);
             }
-            rustix::fs::fchmod(fd, Mode::from_raw_mode(a.0[1] as u32 & 0o7777))?;
+            rustix::fs::fchmod(fd, Mode::from_raw_mode(a.0[1] as u32 & MODE_BITS))?;
             Ok(0)
         }
         _ => Err(Errno::PERM),
@@ -825,8 +1067,21 @@ pub fn sys_truncate(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::INVAL);
     }
     let name = read_path(cx, a.0[0])?;
-    let fd = open_for_change(cx, AT_FDCWD, &name, OFlags::WRONLY)?;
+    let (mount, dir, last, _) = for_change(cx, AT_FDCWD, &name, true)?;
+    let fd = rustix::fs::openat2(
+        &dir,
+        os(&last),
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        beneath(),
+    )?;
+    let quota = mount.quota.clone();
+    super::fs::check_file_size(cx, len as u64)?;
+    strip_setid(&fd)?;
     rustix::fs::ftruncate(&fd, len as u64)?;
+    if let Some(q) = quota {
+        q.update(&fd);
+    }
     Ok(0)
 }
 
@@ -837,17 +1092,66 @@ pub fn sys_ftruncate(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::INVAL);
     }
     match (&f.kind, f.host()) {
-        (FileKind::Host { .. }, Some(fd)) => {
-            if let Some(limit) = cx.proc.rlimits.fsize() {
-                if len as u64 > limit {
-                    return Err(Errno::FBIG);
-                }
-            }
+        (FileKind::Host { .. }, Some(fd)) if f.writable() => {
+            super::fs::check_file_size(cx, len as u64)?;
             rustix::fs::ftruncate(fd, len as u64)?;
+            if let Some(q) = f.quota() {
+                q.update(fd);
+            }
             Ok(0)
         }
         _ => Err(Errno::INVAL),
     }
+}
+
+/// fallocate on a host file: mode 0 (allocate, maybe growing the file),
+/// FALLOC_FL_KEEP_SIZE and FALLOC_FL_PUNCH_HOLE; under RLIMIT_FSIZE and a
+/// tmpfs's size like a write.
+pub fn sys_fallocate(cx: &mut Ctx, a: &Args) -> SysResult {
+    const KEEP_SIZE: u32 = 1;
+    const PUNCH_HOLE: u32 = 2;
+    let (fd, mode, off, len) = (int(a.0[0]), a.0[1] as u32, a.0[2] as i64, a.0[3] as i64);
+    if off < 0 || len <= 0 {
+        return Err(Errno::INVAL);
+    }
+    let end = (off as u64).checked_add(len as u64).ok_or(Errno::FBIG)?;
+    if end > i64::MAX as u64 {
+        return Err(Errno::FBIG);
+    }
+    let f = cx.proc.files.file(fd)?;
+    if !f.writable() {
+        return Err(Errno::BADF);
+    }
+    let host = match (&f.kind, f.host()) {
+        (FileKind::Host { .. }, Some(h)) => h,
+        (FileKind::Dev(_), _) => return Err(Errno::NODEV),
+        _ => return Err(Errno::SPIPE),
+    };
+    let flags = match mode {
+        0 => rustix::fs::FallocateFlags::empty(),
+        KEEP_SIZE => rustix::fs::FallocateFlags::KEEP_SIZE,
+        m if m == PUNCH_HOLE | KEEP_SIZE => {
+            rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE
+        }
+        m if m & PUNCH_HOLE != 0 => return Err(Errno::INVAL),
+        _ => return Err(Errno::OPNOTSUPP),
+    };
+    if mode & PUNCH_HOLE == 0 {
+        if mode & KEEP_SIZE == 0 {
+            super::fs::check_file_size(cx, end)?;
+        }
+        if let Some(q) = f.quota() {
+            if q.room(len as u64)? < len as u64 {
+                return Err(Errno::NOSPC);
+            }
+        }
+    }
+    let r = rustix::fs::fallocate(host, flags, off as u64, len as u64);
+    if let Some(q) = f.quota() {
+        q.update(host);
+    }
+    r?;
+    Ok(0)
 }
 
 pub fn sys_fsync(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -869,16 +1173,18 @@ pub fn sys_umask(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_chdir(cx: &mut Ctx, a: &Args) -> SysResult {
     let name = read_path(cx, a.0[0])?;
-    let abs = absolute(cx, AT_FDCWD, &name)?;
-    match node(cx, &abs) {
+    let l = lookup(cx, AT_FDCWD, &name, true)?;
+    match &l.node {
         Node::Dir(_) => {}
-        Node::Mount(m, rel) => {
-            m.open(&rel, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+        Node::Host { fd, .. } => {
+            if !file_type(fd)?.is_dir() {
+                return Err(Errno::NOTDIR);
+            }
         }
-        Node::Missing => return Err(Errno::NOENT),
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
         _ => return Err(Errno::NOTDIR),
     }
-    cx.proc.cwd = abs;
+    cx.proc.cwd = l.path;
     Ok(0)
 }
 
@@ -1038,18 +1344,14 @@ pub fn sys_utimensat(cx: &mut Ctx, a: &Args) -> SysResult {
         };
         Some([one(w(0), w(1))?, one(w(2), w(3))?])
     };
-    let apply = |host: &str, nofollow: bool| -> SysResult {
-        let c = std::ffi::CString::new(host).map_err(|_| Errno::INVAL)?;
+    // SAFETY (both calls below): `name` is a valid C string, `tp` NULL or
+    // two timespecs that live across the call, `dir` one of our own open
+    // descriptors; the name is never followed past its last component.
+    let apply = |dir: i32, name: &[u8], fl: i32| -> SysResult {
+        let c = std::ffi::CString::new(name).map_err(|_| Errno::INVAL)?;
         let tp = ts.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
-        let fl = if nofollow {
-            libc::AT_SYMLINK_NOFOLLOW
-        } else {
-            0
-        };
-        // SAFETY: `c` is a valid C string naming one of our own descriptors
-        // (/proc/self/fd/N) or a name under one; `tp` is NULL or points at
-        // two timespecs that live across the call.
-        let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), tp, fl) };
+        // SAFETY: see above.
+        let rc = unsafe { libc::utimensat(dir, c.as_ptr(), tp, fl) };
         if rc < 0 {
             return Err(
                 Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL)
@@ -1064,26 +1366,15 @@ pub fn sys_utimensat(cx: &mut Ctx, a: &Args) -> SysResult {
                 if !writable {
                     return Err(Errno::ROFS);
                 }
-                apply(
-                    &format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)),
-                    false,
-                )
+                apply(fd.as_raw_fd(), b"", libc::AT_EMPTY_PATH)
             }
             _ => Err(Errno::PERM),
         };
     }
     let name = read_path(cx, path)?;
-    if flags & AT_SYMLINK_NOFOLLOW != 0 {
-        let (_, dir, last) = parent_for_change(cx, dirfd, &name)?;
-        let host = format!(
-            "/proc/self/fd/{}/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&dir),
-            String::from_utf8_lossy(&last)
-        );
-        return apply(&host, true);
-    }
-    let fd = open_for_change(cx, dirfd, &name, OFlags::PATH)?;
-    apply(&fd_path(&fd), false)
+    let (_, dir, last, _) = for_change(cx, dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    // The walk followed what it had to: the last name is acted on as is.
+    apply(dir.as_raw_fd(), &last, libc::AT_SYMLINK_NOFOLLOW)
 }
 
 /// statfs: the filesystem of what the path names (opened O_PATH through

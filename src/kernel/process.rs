@@ -125,14 +125,18 @@ pub fn sys_set_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// The kernel release the program sees: the Linux ABI kvmcage implements,
+/// never the host's (which would tell the program about the host).
+pub const RELEASE: &[u8] = b"6.1.0-kvmcage";
+pub const VERSION: &[u8] = b"#1 SMP PREEMPT_DYNAMIC kvmcage";
+
 pub fn sys_uname(cx: &mut Ctx, a: &Args) -> SysResult {
-    let host = rustix::system::uname();
     let mut buf = [0u8; 6 * 65];
     let fields: [&[u8]; 6] = [
         b"Linux",
-        b"kvmcage",
-        host.release().to_bytes(),
-        host.version().to_bytes(),
+        &cx.proc.id.hostname,
+        RELEASE,
+        VERSION,
         b"x86_64",
         b"(none)",
     ];

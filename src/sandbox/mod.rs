@@ -3,20 +3,21 @@
 //!
 //! By default the program sees no host file at all. `--mount HOST[:GUEST]
 //! [:ro|:rw]` makes a host directory visible at a guest path (read-only
-//! unless `:rw`), `--tmpfs GUEST` an empty writable directory removed after
-//! the run. A guest path is made absolute against the guest cwd and
-//! normalised lexically (`..` at `/` stays at `/`, as in a chroot); the
-//! longest mount prefix picks the mount; the rest is opened from the
-//! mount's root directory descriptor with openat2(RESOLVE_IN_ROOT |
-//! RESOLVE_NO_MAGICLINKS), so `..`, absolute and relative symlinks and
-//! /proc magic links cannot leave the mount, and the host kernel does the
-//! resolution race-free.
+//! unless `:rw`), `--tmpfs GUEST[:size=N]` an empty writable directory,
+//! private to kvmcage (mode 0700), capped at N bytes and removed after the
+//! run. Guest paths are resolved one component at a time over this mount
+//! tree ([`namei`]): each host step is an openat2 beneath the directory the
+//! walk stands in, with no symlink and no magic link followed by the host;
+//! symlinks are followed by guest path, so each lands under the mount that
+//! covers its target.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+pub mod namei;
+pub mod quota;
+
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use thiserror::Error;
 
@@ -86,6 +87,10 @@ pub struct Mount {
     pub guest: Vec<u8>,
     root: OwnedFd,
     pub writable: bool,
+    /// Its place in the command line (for its device number).
+    index: u32,
+    /// A --tmpfs's size accounting.
+    pub quota: Option<std::rc::Rc<quota::Quota>>,
 }
 
 /// The mounts of one run.
@@ -93,15 +98,7 @@ pub struct Mount {
 pub struct Policy {
     mounts: Vec<Mount>,
     /// Host directories made for --tmpfs, removed on drop.
-    temp_dirs: Vec<PathBuf>,
-}
-
-impl Drop for Policy {
-    fn drop(&mut self) {
-        for d in &self.temp_dirs {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
+    temp_dirs: Vec<tempfile::TempDir>,
 }
 
 /// Make `path` absolute against `cwd` and remove `.`, `..` and repeated
@@ -135,7 +132,8 @@ pub fn normalize(cwd: &[u8], path: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Is `prefix` a path prefix of `path` on a component boundary?
+/// Is `prefix` a path prefix of `path` on a component boundary? The
+/// index where the rest starts.
 fn under(path: &[u8], prefix: &[u8]) -> Option<usize> {
     if prefix == b"/" {
         return Some(1);
@@ -147,18 +145,54 @@ fn under(path: &[u8], prefix: &[u8]) -> Option<usize> {
     }
 }
 
-/// Where a guest path lands.
-pub enum Lookup<'a> {
-    /// Inside a mount: the path relative to its root ("." for the root).
-    Mount(&'a Mount, Vec<u8>),
-    /// A directory that exists only because mounts lie below it ("/" or a
-    /// parent of a mount point): the names directly under it.
-    Virtual(Vec<Vec<u8>>),
-    Missing,
+/// `--tmpfs GUEST[:size=N]`: a private, capped, writable directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TmpfsSpec {
+    pub guest: Vec<u8>,
+    /// The most bytes it may hold ([`DEFAULT_TMPFS_SIZE`] unless given).
+    pub size: u64,
+}
+
+/// The size of a `--tmpfs` without `size=`.
+pub const DEFAULT_TMPFS_SIZE: u64 = 64 << 20;
+
+impl TmpfsSpec {
+    /// Parse `GUEST[:size=N]`, N in bytes with an optional K, M or G suffix.
+    pub fn parse(spec: &str) -> Result<Self, PolicyError> {
+        let bad = |why: &str| PolicyError::BadMount(spec.into(), why.into());
+        let (guest, size) = match spec.split_once(':') {
+            None => (spec, DEFAULT_TMPFS_SIZE),
+            Some((g, opt)) => {
+                let n = opt
+                    .strip_prefix("size=")
+                    .ok_or_else(|| bad("expected GUEST[:size=N]"))?;
+                (g, parse_size(n).ok_or_else(|| bad("bad size"))?)
+            }
+        };
+        if !guest.starts_with('/') {
+            return Err(bad("the guest path must be absolute"));
+        }
+        Ok(Self {
+            guest: normalize(b"/", guest.as_bytes()),
+            size,
+        })
+    }
+}
+
+/// `123`, `64K`, `16M`, `1G` (powers of 1024).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, shift) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 10),
+        (i, 'm' | 'M') => (&s[..i], 20),
+        (i, 'g' | 'G') => (&s[..i], 30),
+        _ => (s, 0),
+    };
+    num.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 impl Policy {
-    pub fn new(specs: &[MountSpec], tmpfs: &[Vec<u8>]) -> Result<Self, PolicyError> {
+    pub fn new(specs: &[MountSpec], tmpfs: &[TmpfsSpec]) -> Result<Self, PolicyError> {
         let mut p = Policy::default();
         for spec in specs {
             let root = rustix::fs::open(
@@ -170,99 +204,63 @@ impl Policy {
                 path: spec.host.clone(),
                 source,
             })?;
-            p.mounts.push(Mount {
-                guest: spec.guest.clone(),
-                root,
-                writable: spec.writable,
-            });
+            p.push(spec.guest.clone(), root, spec.writable, None);
         }
-        for guest in tmpfs {
-            let dir = std::env::temp_dir().join(format!(
-                "kvmcage-tmpfs-{}-{}",
-                std::process::id(),
-                p.temp_dirs.len()
-            ));
-            std::fs::create_dir(&dir).map_err(PolicyError::Tmp)?;
-            p.temp_dirs.push(dir.clone());
+        for t in tmpfs {
+            // Private (0700), removed when the Policy drops.
+            let dir = tempfile::Builder::new()
+                .prefix("kvmcage-tmpfs-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .map_err(PolicyError::Tmp)?;
             let root = rustix::fs::open(
-                &dir,
+                dir.path(),
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                 Mode::empty(),
             )
             .map_err(|source| PolicyError::Open {
-                path: dir.clone(),
+                path: dir.path().to_owned(),
                 source,
             })?;
-            p.mounts.push(Mount {
-                guest: normalize(b"/", guest),
-                root,
-                writable: true,
-            });
+            p.temp_dirs.push(dir);
+            let quota = std::rc::Rc::new(quota::Quota::new(t.size));
+            p.push(t.guest.clone(), root, true, Some(quota));
         }
-        // Longest guest path first: the deepest mount wins.
+        // Deepest guest path first: the deepest mount wins; of two at the
+        // same place, the later one (it is mounted on top, as on Linux).
+        p.mounts.reverse();
         p.mounts.sort_by_key(|m| std::cmp::Reverse(m.guest.len()));
         Ok(p)
     }
 
-    /// Find what a normalised absolute guest path refers to.
-    pub fn lookup(&self, path: &[u8]) -> Lookup<'_> {
-        for m in &self.mounts {
-            if let Some(skip) = under(path, &m.guest) {
-                let rel = &path[skip.min(path.len())..];
-                let rel = if rel.is_empty() {
-                    b".".to_vec()
-                } else {
-                    rel.to_vec()
-                };
-                return Lookup::Mount(m, rel);
-            }
-        }
-        // A parent of some mount point, or the root itself.
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        for m in &self.mounts {
-            if let Some(skip) = under(&m.guest, path) {
-                if let Some(next) = m.guest[skip..].split(|&b| b == b'/').next() {
-                    if !next.is_empty() && !names.iter().any(|n| n == next) {
-                        names.push(next.to_vec());
-                    }
-                }
-            }
-        }
-        if path == b"/" || !names.is_empty() {
-            Lookup::Virtual(names)
-        } else {
-            Lookup::Missing
-        }
+    fn push(
+        &mut self,
+        guest: Vec<u8>,
+        root: OwnedFd,
+        writable: bool,
+        quota: Option<std::rc::Rc<quota::Quota>>,
+    ) {
+        let index = self.mounts.len() as u32;
+        self.mounts.push(Mount {
+            guest,
+            root,
+            writable,
+            index,
+            quota,
+        });
+    }
+
+    /// The host paths of the --tmpfs directories (for tests and cleanup).
+    pub fn tmpfs_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.temp_dirs.iter().map(|d| d.path())
     }
 }
 
 impl Mount {
-    /// Open `rel` inside this mount. `flags` must already be masked to the
-    /// allowed set; O_CLOEXEC is always added.
-    pub fn open(&self, rel: &[u8], flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
-        let path = Path::new(std::ffi::OsStr::from_bytes(rel));
-        rustix::fs::openat2(
-            self.root.as_fd(),
-            path,
-            flags | OFlags::CLOEXEC,
-            mode,
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )
-    }
-
-    /// The directory holding `rel`'s last component, and that component
-    /// (for mkdir, unlink, rename, link, symlink, readlink, lstat: calls
-    /// that must not follow the last component).
-    pub fn parent(&self, rel: &[u8]) -> Result<(OwnedFd, Vec<u8>), Errno> {
-        let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
-            Some(i) => (&rel[..i], &rel[i + 1..]),
-            None => (&b"."[..], rel),
-        };
-        if name.is_empty() || name == b"." || name == b".." {
-            return Err(Errno::BUSY);
-        }
-        let fd = self.open(dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-        Ok((fd, name.to_vec()))
+    /// The device number the guest sees for files in this mount: an
+    /// anonymous device (major 0) per mount, never the host's.
+    pub fn dev(&self) -> u64 {
+        rustix::fs::makedev(0, 0x40 + self.index)
     }
 }
 
@@ -293,44 +291,151 @@ mod tests {
         assert!(MountSpec::parse(":/x").is_err());
     }
 
+    fn mount(host: &Path, guest: &str, writable: bool) -> MountSpec {
+        MountSpec {
+            host: host.to_owned(),
+            guest: guest.as_bytes().to_vec(),
+            writable,
+        }
+    }
+
+    /// Which mount (by writability) and guest path a walk ends in.
+    fn at(p: &Policy, path: &str, follow: bool) -> Result<(Option<bool>, String), Errno> {
+        let r = p.resolve(b"/", path.as_bytes(), follow)?;
+        let w = match &r.found {
+            namei::Found::Host { mount, .. } | namei::Found::Absent { mount, .. } => {
+                Some(mount.writable)
+            }
+            _ => None,
+        };
+        Ok((w, String::from_utf8_lossy(&r.path).into_owned()))
+    }
+
     #[test]
-    fn lookup_picks_the_deepest_mount_and_lists_virtual_parents() {
-        let dir = std::env::temp_dir();
+    fn walk_picks_the_deepest_mount_and_lists_virtual_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
         let specs = [
-            MountSpec {
-                host: dir.clone(),
-                guest: b"/a".to_vec(),
-                writable: false,
-            },
-            MountSpec {
-                host: dir.clone(),
-                guest: b"/a/b/c".to_vec(),
-                writable: true,
-            },
-            MountSpec {
-                host: dir,
-                guest: b"/x/y".to_vec(),
-                writable: false,
-            },
+            mount(dir.path(), "/a", false),
+            mount(dir.path(), "/a/b/c", true),
+            mount(dir.path(), "/x/y", false),
         ];
         let p = Policy::new(&specs, &[]).unwrap();
-        match p.lookup(b"/a/b/c/d") {
-            Lookup::Mount(m, rel) => assert_eq!((m.writable, rel.as_slice()), (true, &b"d"[..])),
-            _ => panic!("expected the deepest mount"),
-        }
-        match p.lookup(b"/a/b") {
-            Lookup::Mount(m, rel) => assert_eq!((m.writable, rel.as_slice()), (false, &b"b"[..])),
-            _ => panic!(),
-        }
-        match p.lookup(b"/") {
-            Lookup::Virtual(mut n) => {
+        assert_eq!(
+            at(&p, "/a/b/c/d", true).unwrap(),
+            (Some(true), "/a/b/c/d".into())
+        );
+        assert_eq!(at(&p, "/a/b", true).unwrap(), (Some(false), "/a/b".into()));
+        match p.resolve(b"/", b"/", true).unwrap().found {
+            namei::Found::Virtual(mut n) => {
                 n.sort();
                 assert_eq!(n, vec![b"a".to_vec(), b"x".to_vec()]);
             }
-            _ => panic!(),
+            f => panic!("{f:?}"),
         }
-        assert!(matches!(p.lookup(b"/x"), Lookup::Virtual(_)));
-        assert!(matches!(p.lookup(b"/etc"), Lookup::Missing));
-        assert!(matches!(p.lookup(b"/ab"), Lookup::Missing));
+        assert!(matches!(
+            p.resolve(b"/", b"/x", true).unwrap().found,
+            namei::Found::Virtual(_)
+        ));
+        assert!(matches!(
+            p.resolve(b"/", b"/etc", true).unwrap().found,
+            namei::Found::AbsentVirtual
+        ));
+        assert_eq!(
+            p.resolve(b"/", b"/etc/passwd", true).unwrap_err(),
+            Errno::NOENT
+        );
+        assert!(matches!(
+            p.resolve(b"/", b"/dev/null", true).unwrap().found,
+            namei::Found::Special
+        ));
+    }
+
+    #[test]
+    fn symlinks_land_under_the_mount_that_covers_their_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path();
+        std::fs::create_dir_all(outer.join("protected")).unwrap();
+        std::fs::write(outer.join("protected/file"), "x").unwrap();
+        std::os::unix::fs::symlink("protected", outer.join("lnk")).unwrap();
+        std::os::unix::fs::symlink("/w/protected/file", outer.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../w/./lnk/../protected", outer.join("dots")).unwrap();
+        std::os::unix::fs::symlink("loop", outer.join("loop")).unwrap();
+        std::fs::create_dir_all(outer.join("secrets")).unwrap();
+        std::fs::write(outer.join("secrets/key"), "k").unwrap();
+        std::os::unix::fs::symlink("secrets", outer.join("s")).unwrap();
+        let specs = [
+            mount(outer, "/w", true),
+            mount(&outer.join("protected"), "/w/protected", false),
+        ];
+        let tmpfs = [TmpfsSpec::parse("/w/secrets").unwrap()];
+        let p = Policy::new(&specs, &tmpfs).unwrap();
+        // Lexically /w/lnk/file is in the writable mount; by the walk it is
+        // the read-only one's file.
+        assert_eq!(
+            at(&p, "/w/lnk/file", true).unwrap(),
+            (Some(false), "/w/protected/file".into())
+        );
+        assert_eq!(
+            at(&p, "/w/lnk/new", true).unwrap(),
+            (Some(false), "/w/protected/new".into())
+        );
+        assert_eq!(
+            at(&p, "/w/abs", true).unwrap(),
+            (Some(false), "/w/protected/file".into())
+        );
+        assert_eq!(
+            at(&p, "/w/dots", true).unwrap(),
+            (Some(false), "/w/protected".into())
+        );
+        // Not following the last component: the link itself, in /w.
+        assert_eq!(
+            at(&p, "/w/lnk", false).unwrap(),
+            (Some(true), "/w/lnk".into())
+        );
+        // The tmpfs hides the host's secrets/, through a symlink too.
+        assert_eq!(
+            p.resolve(b"/", b"/w/s/key", true).unwrap().path,
+            b"/w/secrets/key"
+        );
+        assert!(matches!(
+            p.resolve(b"/", b"/w/s/key", true).unwrap().found,
+            namei::Found::Absent { .. }
+        ));
+        assert_eq!(p.resolve(b"/", b"/w/loop", true).unwrap_err(), Errno::LOOP);
+        assert_eq!(
+            p.resolve(b"/", b"/w/protected/file/x", true).unwrap_err(),
+            Errno::NOTDIR
+        );
+        // Relative to a start directory, and `..` above the root stays there.
+        assert_eq!(
+            p.resolve(b"/w/protected", b"../lnk/../../../w/protected/file", true)
+                .unwrap()
+                .path,
+            b"/w/protected/file"
+        );
+    }
+
+    #[test]
+    fn tmpfs_specs_parse() {
+        assert_eq!(TmpfsSpec::parse("/t").unwrap().size, DEFAULT_TMPFS_SIZE);
+        assert_eq!(TmpfsSpec::parse("/t:size=1M").unwrap().size, 1 << 20);
+        assert_eq!(TmpfsSpec::parse("/t/../u:size=10").unwrap().guest, b"/u");
+        assert!(TmpfsSpec::parse("t").is_err());
+        assert!(TmpfsSpec::parse("/t:sz=1").is_err());
+        assert!(TmpfsSpec::parse("/t:size=1Q").is_err());
+    }
+
+    #[test]
+    fn tmpfs_is_private_and_removed() {
+        let p = Policy::new(&[], &[TmpfsSpec::parse("/t").unwrap()]).unwrap();
+        let dir = p.tmpfs_dirs().next().unwrap().to_owned();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        drop(p);
+        assert!(!dir.exists());
     }
 }
