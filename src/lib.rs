@@ -52,6 +52,8 @@ pub enum Error {
     Cwd(String),
     #[error("cannot start the time-limit watchdog")]
     Watchdog(#[source] std::io::Error),
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// How the program ended.
@@ -113,6 +115,7 @@ pub struct Sandbox {
     uid: u32,
     gid: u32,
     hostname: Vec<u8>,
+    host_signals: bool,
 }
 
 /// The program's user and group ids unless `Sandbox::ids` says otherwise.
@@ -139,6 +142,7 @@ impl Sandbox {
             uid: DEFAULT_ID,
             gid: DEFAULT_ID,
             hostname: b"kvmcage".to_vec(),
+            host_signals: false,
         }
     }
 
@@ -220,6 +224,15 @@ impl Sandbox {
         self
     }
 
+    /// Catch SIGTERM, SIGINT and SIGHUP sent to this process: the run then
+    /// stops and ends as killed by that signal, with its --tmpfs
+    /// directories removed (the CLI does this; a library caller may prefer
+    /// its own handling).
+    pub fn stop_on_host_signals(mut self, yes: bool) -> Self {
+        self.host_signals = yes;
+        self
+    }
+
     /// uname's nodename (default `kvmcage`).
     pub fn hostname(mut self, name: impl Into<Vec<u8>>) -> Self {
         self.hostname = name.into();
@@ -253,6 +266,14 @@ impl Sandbox {
         // Reject a bad file before touching KVM.
         loader::parse(&path_str, &data)?;
 
+        if let Some(n) = self.max_fds.filter(|&n| n > NR_OPEN) {
+            return Err(Error::Limit(format!(
+                "--max-fds {n} is above Linux's nr_open ({NR_OPEN})"
+            )));
+        }
+        if self.host_signals {
+            watchdog::catch_host_signals().map_err(Error::Watchdog)?;
+        }
         let mut m = Machine::new(self.mem_size, self.entry_mode)?;
         let exe = std::fs::canonicalize(&self.program).unwrap_or_else(|_| self.program.clone());
         let (uid, gid) = (self.uid, self.gid);
@@ -318,15 +339,25 @@ impl Sandbox {
         };
         m.start_user(&regs)?;
         let mut stats = RunStats::default();
-        let _watchdog = match self.timeout {
-            Some(limit) => Some(Watchdog::start(limit, &proc.expiry).map_err(Error::Watchdog)?),
-            None => None,
+        let _watchdog = if self.timeout.is_some() || self.host_signals {
+            Some(Watchdog::start(self.timeout, &proc.expiry).map_err(Error::Watchdog)?)
+        } else {
+            None
         };
         let mut tracer = trace
             .is_active()
             .then(|| strace::Tracer::new(trace, proc.id.pid));
         let outcome = match run_loop(&mut m, &mut proc, &mut stats, &mut tracer)? {
-            None => Outcome::TimedOut(self.timeout.unwrap_or_default()),
+            None => match proc.expiry.reason() {
+                Some(watchdog::StopReason::HostSignal(sig)) => Outcome::Killed {
+                    signal: sig,
+                    report: format!(
+                        "stopped by {} sent to kvmcage; the guest was killed",
+                        report::signal_name(sig)
+                    ),
+                },
+                _ => Outcome::TimedOut(self.timeout.unwrap_or_default()),
+            },
             Some(o) => o,
         };
         if let Some(t) = tracer.as_mut() {

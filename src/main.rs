@@ -224,6 +224,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         sb = sb.tmpfs(kvmcage::sandbox::TmpfsSpec::parse(t)?);
     }
     sb = sb
+        .stop_on_host_signals(true)
         .ids(args.uid, args.gid)
         .hostname(args.hostname.as_bytes().to_vec());
     sb = sb.cwd(args.cwd.as_bytes().to_vec());

@@ -1,5 +1,8 @@
-//! The wall-clock limit: a thread that, once the deadline passes, flags the
-//! run as expired and keeps signalling the vCPU thread until the run ends.
+//! The wall-clock limit and the host's stop signals: a thread that, once
+//! the deadline passes or kvmcage gets SIGTERM, SIGINT or SIGHUP (when the
+//! run asked for that), flags the run as expired and keeps signalling the
+//! vCPU thread until the run ends. So a run stopped either way unwinds
+//! normally: its --tmpfs directories are removed and its trace flushed.
 //!
 //! The signal has a no-op handler installed without SA_RESTART, so it makes
 //! a running KVM_RUN return EINTR and a blocking host call (a read of stdin,
@@ -8,7 +11,7 @@
 //! the flag before each entry, so a guest spinning in ring 3 is stopped
 //! within one signal period.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,32 +45,66 @@ fn install_handler() -> std::io::Result<()> {
     result
 }
 
-/// Shared flag: set once the limit has passed.
+/// Why a run was stopped from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The --timeout deadline passed.
+    Timeout,
+    /// kvmcage got this signal (SIGTERM, SIGINT, SIGHUP).
+    HostSignal(i32),
+}
+
+/// Shared flag: set once the run must stop (0: running, -1: timeout, N:
+/// host signal N).
 #[derive(Clone, Debug, Default)]
-pub struct Expiry(Arc<AtomicBool>);
+pub struct Expiry(Arc<AtomicI32>);
 
 impl Expiry {
     pub fn expired(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.load(Ordering::Acquire) != 0
+    }
+
+    /// Why the run was stopped, if it was.
+    pub fn reason(&self) -> Option<StopReason> {
+        match self.0.load(Ordering::Acquire) {
+            0 => None,
+            -1 => Some(StopReason::Timeout),
+            n => Some(StopReason::HostSignal(n)),
+        }
     }
 
     /// Mark the run as expired now (as the watchdog does at the deadline).
     pub fn expire(&self) {
-        self.0.store(true, Ordering::Release);
+        self.stop(StopReason::Timeout);
+    }
+
+    /// Stop the run for `why` (the first reason wins).
+    pub fn stop(&self, why: StopReason) {
+        let v = match why {
+            StopReason::Timeout => -1,
+            StopReason::HostSignal(n) => n.max(1),
+        };
+        let _ = self
+            .0
+            .compare_exchange(0, v, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Sleep for `d`, waking early (returning false) if the run expires.
+    /// A duration past what Instant can hold (`sleep infinity` passes
+    /// {LONG_MAX, 0}) sleeps until the run expires.
     pub fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
+        let end = Instant::now().checked_add(d);
         loop {
             if self.expired() {
                 return false;
             }
             let now = Instant::now();
-            if now >= end {
-                return true;
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(20)));
+            let left = match end {
+                Some(end) if now >= end => return true,
+                Some(end) => end - now,
+                None => Duration::MAX,
+            };
+            std::thread::sleep(left.min(Duration::from_millis(20)));
         }
     }
 }
@@ -78,25 +115,67 @@ pub struct Watchdog {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How often the watchdog looks for a host stop signal.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// The host signals that stop a run, once registered.
+static HOST_SIGNAL: std::sync::OnceLock<Arc<AtomicUsize>> = std::sync::OnceLock::new();
+
+/// From now on SIGTERM, SIGINT and SIGHUP no longer kill kvmcage at once:
+/// they stop the run being watched, which then ends as killed by that
+/// signal (exit status 128+N, as timeout(1) reports it).
+pub fn catch_host_signals() -> std::io::Result<()> {
+    if HOST_SIGNAL.get().is_some() {
+        return Ok(());
+    }
+    let flag = Arc::new(AtomicUsize::new(0));
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        signal_hook::flag::register_usize(sig, flag.clone(), sig as usize)?;
+    }
+    let _ = HOST_SIGNAL.set(flag);
+    Ok(())
+}
+
 impl Watchdog {
-    /// Start watching the calling thread (the vCPU thread).
-    pub fn start(limit: Duration, expiry: &Expiry) -> std::io::Result<Self> {
+    /// Start watching the calling thread (the vCPU thread), until `limit`
+    /// (if any) or a host stop signal (if caught).
+    pub fn start(limit: Option<Duration>, expiry: &Expiry) -> std::io::Result<Self> {
         install_handler()?;
         // SAFETY: pthread_self has no preconditions.
         let target = unsafe { libc::pthread_self() };
         let done = Arc::new(AtomicBool::new(false));
-        let (done2, flag) = (done.clone(), expiry.0.clone());
-        let deadline = Instant::now() + limit;
+        let (done2, expiry) = (done.clone(), expiry.clone());
+        let host_signal = HOST_SIGNAL.get().cloned();
+        // A limit past what Instant can hold never comes.
+        let deadline = limit.and_then(|l| Instant::now().checked_add(l));
         let thread = std::thread::Builder::new()
             .name("kvmcage-watchdog".into())
             .spawn(move || {
                 while !done2.load(Ordering::Acquire) {
-                    let now = Instant::now();
-                    if now < deadline {
-                        std::thread::park_timeout(deadline - now);
+                    if let Some(sig) = host_signal.as_ref().map(|f| f.load(Ordering::Acquire)) {
+                        if sig != 0 {
+                            expiry.stop(StopReason::HostSignal(sig as i32));
+                        }
+                    }
+                    if !expiry.expired() {
+                        let now = Instant::now();
+                        let wait = match deadline {
+                            Some(d) if now >= d => {
+                                expiry.stop(StopReason::Timeout);
+                                continue;
+                            }
+                            Some(d) => d - now,
+                            None => Duration::MAX,
+                        };
+                        if host_signal.is_some() {
+                            std::thread::park_timeout(wait.min(SIGNAL_POLL));
+                        } else if wait == Duration::MAX {
+                            std::thread::park();
+                        } else {
+                            std::thread::park_timeout(wait);
+                        }
                         continue;
                     }
-                    flag.store(true, Ordering::Release);
                     // SAFETY: the target thread outlives this one: the
                     // Watchdog is owned by the target thread, whose Drop sets
                     // `done` and joins this thread before returning.

@@ -119,13 +119,10 @@ impl OpenFile {
         }
     }
 
-    fn host_fd(&self) -> BorrowedFd<'_> {
-        // Callers check `host()` first; a non-host file never gets here.
-        self.host().unwrap_or_else(|| {
-            // SAFETY: -1 is never a valid descriptor; host calls on it fail
-            // with EBADF, which is the right answer for a non-host file.
-            unsafe { BorrowedFd::borrow_raw(-1) }
-        })
+    /// The host descriptor, or EBADF for kvmcage's own files (which have
+    /// none: no host call is ever made on them).
+    fn host_fd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        self.host().ok_or(Errno::BADF)
     }
 
     pub fn readable(&self) -> bool {
@@ -322,7 +319,7 @@ fn write_chunks(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
         if got == 0 {
             break;
         }
-        match host_write_all(file.host_fd(), &tmp[..got], &cx.proc.expiry) {
+        match host_write_all(file.host_fd()?, &tmp[..got], &cx.proc.expiry) {
             Ok(n) => {
                 done += n as u64;
                 if n < got {
@@ -425,7 +422,10 @@ fn written(file: &OpenFile) {
 
 /// Does the host descriptor behind `file` have pipe write semantics?
 fn is_pipe_like(file: &OpenFile) -> bool {
-    rustix::fs::fstat(file.host_fd())
+    let Some(fd) = file.host() else {
+        return false;
+    };
+    rustix::fs::fstat(fd)
         .map(|st| {
             let t = rustix::fs::FileType::from_raw_mode(st.st_mode);
             matches!(t, rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket)
@@ -438,7 +438,9 @@ fn is_pipe_like(file: &OpenFile) -> bool {
 /// (An empty pipe that still has writers would block on Linux and fault
 /// when data came; kvmcage answers EFAULT at once.)
 fn at_eof(file: &OpenFile) -> bool {
-    let fd = file.host_fd();
+    let Some(fd) = file.host() else {
+        return false;
+    };
     let Ok(st) = rustix::fs::fstat(fd) else {
         return false;
     };
@@ -493,7 +495,7 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     }
     let mut tmp = vec![0u8; room as usize];
     let n = loop {
-        match rustix::io::read(file.host_fd(), &mut tmp) {
+        match rustix::io::read(file.host_fd()?, &mut tmp) {
             Err(Errno::INTR) if !cx.proc.expiry.expired() => continue,
             r => break r?,
         }
@@ -569,7 +571,7 @@ pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::FAULT);
     }
     let mut tmp = vec![0u8; room as usize];
-    let n = rustix::io::pread(file.host_fd(), &mut tmp, off)?;
+    let n = rustix::io::pread(file.host_fd()?, &mut tmp, off)?;
     cx.m.user().write(a.0[1], &tmp[..n])?;
     Ok(n as u64)
 }
@@ -587,7 +589,7 @@ pub fn sys_pwrite64(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let n = apply_write_limits(cx, &file, Some(off), got as u64)?;
     tmp.truncate(n as usize);
-    let r = rustix::io::pwrite(file.host_fd(), &tmp, off);
+    let r = rustix::io::pwrite(file.host_fd()?, &tmp, off);
     written(&file);
     Ok(r? as u64)
 }
@@ -788,7 +790,7 @@ pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
     // valid borrowed descriptor.
     let rc = unsafe {
         libc::ioctl(
-            std::os::fd::AsRawFd::as_raw_fd(&file.host_fd()),
+            std::os::fd::AsRawFd::as_raw_fd(&file.host_fd()?),
             req as _,
             buf.as_mut_ptr(),
         )
@@ -872,7 +874,7 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
         libc::SEEK_END => rustix::fs::SeekFrom::End(off),
         _ => return Err(Errno::INVAL),
     };
-    rustix::fs::seek(file.host_fd(), pos)
+    rustix::fs::seek(file.host_fd()?, pos)
 }
 
 /// preadv/pwritev: each iovec at the running offset, through the host.
@@ -917,7 +919,8 @@ fn vectored(
                         Err(Errno::FAULT)
                     };
                 }
-                rustix::io::pwrite(file.host_fd(), &tmp[..got], off + done)
+                file.host_fd()
+                    .and_then(|fd| rustix::io::pwrite(fd, &tmp[..got], off + done))
             } else {
                 let room = cx.m.user().writable_len(at, n);
                 if room == 0 {
@@ -928,10 +931,12 @@ fn vectored(
                     };
                 }
                 let mut tmp = vec![0u8; room as usize];
-                rustix::io::pread(file.host_fd(), &mut tmp, off + done).and_then(|k| {
-                    cx.m.user().write(at, &tmp[..k])?;
-                    Ok(k)
-                })
+                file.host_fd()
+                    .and_then(|fd| rustix::io::pread(fd, &mut tmp, off + done))
+                    .and_then(|k| {
+                        cx.m.user().write(at, &tmp[..k])?;
+                        Ok(k)
+                    })
             };
             match r {
                 Ok(0) => return Ok(done),
@@ -1100,8 +1105,8 @@ fn wait_ready(
     entries: &[(i32, i16)],
     timeout_ms: Option<u64>,
 ) -> Result<Vec<i16>, Errno> {
-    let deadline =
-        timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+    let deadline = timeout_ms
+        .and_then(|ms| std::time::Instant::now().checked_add(std::time::Duration::from_millis(ms)));
     loop {
         let mut revents = vec![0i16; entries.len()];
         let mut host: Vec<(usize, Rc<OpenFile>)> = Vec::new();
@@ -1119,11 +1124,11 @@ fn wait_ready(
         if !host.is_empty() {
             let mut pfds: Vec<rustix::event::PollFd> = host
                 .iter()
-                .map(|(i, f)| {
-                    rustix::event::PollFd::from_borrowed_fd(
-                        f.host_fd(),
+                .filter_map(|(i, f)| {
+                    Some(rustix::event::PollFd::from_borrowed_fd(
+                        f.host()?,
                         rustix::event::PollFlags::from_bits_truncate(entries[*i].1 as u16),
-                    )
+                    ))
                 })
                 .collect();
             let slice = if ready_now { 0 } else { 20 };

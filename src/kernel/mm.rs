@@ -801,6 +801,11 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
     let [addr, len, vec, ..] = a.0;
     let (addr, end) = mapped_range(&cx.proc.mm, addr, len)?;
     let pages = ((end - addr) / PAGE_SIZE) as usize;
+    // Linux's access_ok on the whole vector first; then the walk below is
+    // bounded by what the program can really receive.
+    if cx.m.user().writable_len(vec, pages as u64) < pages as u64 {
+        return Err(Errno::FAULT);
+    }
     // One byte per page: is the page in memory? A page the program never
     // touched is not, on the host as on Linux.
     let mut out = Vec::with_capacity(pages.min(1 << 20));

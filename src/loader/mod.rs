@@ -171,7 +171,11 @@ pub fn load(m: &mut Machine, mm: &mut Mm, path: &str, data: &[u8]) -> Result<Loa
         path: path.into(),
         what,
     };
-    let loads: Vec<&Elf64_Phdr> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    // An empty PT_LOAD maps nothing (Linux skips it too).
+    let loads: Vec<&Elf64_Phdr> = phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+        .collect();
     if loads.is_empty() {
         return Err(malformed("no PT_LOAD segment".into()));
     }
@@ -254,7 +258,12 @@ pub fn load(m: &mut Machine, mm: &mut Mm, path: &str, data: &[u8]) -> Result<Loa
         brk = brk.max(pend);
     }
     let phdr = match phdrs.iter().find(|p| p.p_type == PT_PHDR) {
-        Some(p) => p.p_vaddr + bias,
+        // AT_PHDR is only a hint to the program; a bogus one must not
+        // overflow (it would then point nowhere, as on Linux).
+        Some(p) => p
+            .p_vaddr
+            .checked_add(bias)
+            .ok_or_else(|| malformed("PT_PHDR address overflows".into()))?,
         None => {
             // The headers inside the first segment that maps file offset e_phoff.
             loads
