@@ -258,6 +258,11 @@ impl Sandbox {
     /// Run the program, tracing its syscalls as `trace` says, and return
     /// the run's counters.
     pub fn run_with(&self, trace: strace::TraceOptions) -> Result<(Outcome, RunStats), Error> {
+        if let Some(n) = self.max_fds.filter(|&n| n > NR_OPEN) {
+            return Err(Error::Limit(format!(
+                "--max-fds {n} is above Linux's nr_open ({NR_OPEN})"
+            )));
+        }
         let data = std::fs::read(&self.program).map_err(|source| Error::Read {
             path: self.program.clone(),
             source,
@@ -266,16 +271,10 @@ impl Sandbox {
         // Reject a bad file before touching KVM.
         loader::parse(&path_str, &data)?;
 
-        if let Some(n) = self.max_fds.filter(|&n| n > NR_OPEN) {
-            return Err(Error::Limit(format!(
-                "--max-fds {n} is above Linux's nr_open ({NR_OPEN})"
-            )));
-        }
         if self.host_signals {
             watchdog::catch_host_signals().map_err(Error::Watchdog)?;
         }
         let mut m = Machine::new(self.mem_size, self.entry_mode)?;
-        let exe = std::fs::canonicalize(&self.program).unwrap_or_else(|_| self.program.clone());
         let (uid, gid) = (self.uid, self.gid);
         let mut proc = Process::new(Identity {
             pid: 1,
@@ -285,11 +284,30 @@ impl Sandbox {
             host_uid: rustix::process::geteuid().as_raw(),
             host_gid: rustix::process::getegid().as_raw(),
             hostname: self.hostname.clone(),
-            exe: exe.as_os_str().as_bytes().to_vec(),
+            exe: Vec::new(),
             mem_size: self.mem_size,
         });
         proc.max_output = self.max_output;
         proc.policy = sandbox::Policy::new(&self.mounts, &self.tmpfs)?;
+        // The program's own path as the program sees it: its guest path
+        // when a mount shows it, else /.kvmcage/NAME; never the host path.
+        let exe_file = rustix::fs::open(
+            &self.program,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::Read {
+            path: self.program.clone(),
+            source: e.into(),
+        })?;
+        proc.id.exe = proc
+            .policy
+            .guest_path_of(&self.program, &exe_file)
+            .unwrap_or_else(|| {
+                let name = self.program.file_name().unwrap_or_default().as_bytes();
+                [kernel::path::EXE_DIR, b"/", name].concat()
+            });
+        proc.exe_file = Some(std::rc::Rc::new(exe_file));
         proc.cwd = sandbox::normalize(b"/", &self.cwd);
         if !kernel::path::is_directory(&proc, &proc.cwd) {
             return Err(Error::Cwd(String::from_utf8_lossy(&self.cwd).into_owned()));
@@ -321,7 +339,7 @@ impl Sandbox {
         let info = StackInfo {
             argv: &argv,
             envp: &envp,
-            execfn: self.program.as_os_str().as_bytes(),
+            execfn: &proc.id.exe.clone(),
             random,
             uid,
             gid,

@@ -966,28 +966,42 @@ pub fn sys_pwritev(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// Move up to `count` bytes from `input` (at `off`, or its position) to
 /// `output` through a host buffer: sendfile and copy_file_range.
-fn splice_files(cx: &mut Ctx, out_fd: i32, in_fd: i32, off_ptr: u64, count: u64) -> SysResult {
+/// `copy_file_range`/`sendfile` from `in_fd` (at `*in_ptr`, or its
+/// position) to `out_fd` (at `*out_ptr`, or its position).
+fn splice_files(
+    cx: &mut Ctx,
+    out_fd: i32,
+    out_ptr: u64,
+    in_fd: i32,
+    in_ptr: u64,
+    count: u64,
+) -> SysResult {
     let (input, output) = (cx.proc.files.file(in_fd)?, cx.proc.files.file(out_fd)?);
     let (Some(src), Some(dst)) = (input.host(), output.host()) else {
         return Err(Errno::INVAL);
     };
-    let mut off = if off_ptr != 0 {
-        let raw = cx.m.user().read_vec(off_ptr, 8)?;
+    let read_off = |cx: &Ctx, ptr: u64| -> Result<Option<u64>, Errno> {
+        if ptr == 0 {
+            return Ok(None);
+        }
+        let raw = cx.m.user().read_vec(ptr, 8)?;
         let v = i64::from_le_bytes(raw.try_into().map_err(|_| Errno::FAULT)?);
         if v < 0 {
             return Err(Errno::INVAL);
         }
-        Some(v as u64)
-    } else {
-        None
+        Ok(Some(v as u64))
     };
+    let mut off = read_off(cx, in_ptr)?;
+    let mut out_off = read_off(cx, out_ptr)?;
     let count = count.min(MAX_RW_COUNT);
-    let count = apply_write_limits(cx, &output, None, count)?;
-    let r = splice_chunks(cx, src, dst, off.as_mut(), count);
+    let count = apply_write_limits(cx, &output, out_off, count)?;
+    let r = splice_chunks(cx, src, dst, off.as_mut(), out_off.as_mut(), count);
     written(&output);
     let done = r?;
-    if let (Some(o), true) = (off, off_ptr != 0) {
-        cx.m.user().write(off_ptr, &o.to_le_bytes())?;
+    for (ptr, o) in [(in_ptr, off), (out_ptr, out_off)] {
+        if let (Some(o), true) = (o, ptr != 0) {
+            cx.m.user().write(ptr, &o.to_le_bytes())?;
+        }
     }
     Ok(done)
 }
@@ -997,6 +1011,7 @@ fn splice_chunks(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
     mut off: Option<&mut u64>,
+    mut out_off: Option<&mut u64>,
     count: u64,
 ) -> SysResult {
     let mut done = 0u64;
@@ -1015,13 +1030,20 @@ fn splice_chunks(
         if n == 0 {
             break;
         }
-        let w = match host_write_all(dst, &tmp[..n], &cx.proc.expiry) {
+        let w = match out_off.as_deref() {
+            Some(&o) => rustix::io::pwrite(dst, &tmp[..n], o),
+            None => host_write_all(dst, &tmp[..n], &cx.proc.expiry),
+        };
+        let w = match w {
             Ok(w) => w,
             Err(_) if done > 0 => break,
             Err(e) => return Err(e),
         };
         done += w as u64;
         if let Some(o) = off.as_deref_mut() {
+            *o += w as u64;
+        }
+        if let Some(o) = out_off.as_deref_mut() {
             *o += w as u64;
         }
         if w < n {
@@ -1032,18 +1054,14 @@ fn splice_chunks(
 }
 
 pub fn sys_sendfile(cx: &mut Ctx, a: &Args) -> SysResult {
-    splice_files(cx, int(a.0[0]), int(a.0[1]), a.0[2], a.0[3])
+    splice_files(cx, int(a.0[0]), 0, int(a.0[1]), a.0[2], a.0[3])
 }
 
 pub fn sys_copy_file_range(cx: &mut Ctx, a: &Args) -> SysResult {
     if a.0[5] != 0 {
         return Err(Errno::INVAL); // no flags are defined
     }
-    if a.0[3] != 0 {
-        // An output offset: only the input offset is supported here.
-        return Err(Errno::INVAL);
-    }
-    splice_files(cx, int(a.0[2]), int(a.0[0]), a.0[1], a.0[4])
+    splice_files(cx, int(a.0[2]), a.0[3], int(a.0[0]), a.0[1], a.0[4])
 }
 
 /// The kernel's struct statfs (120 bytes) for a descriptor's filesystem.

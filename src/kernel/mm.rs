@@ -30,6 +30,11 @@ const PROT_ACCEPTED: u32 =
 
 /// RLIMIT_STACK (8 MiB) as Linux's default.
 pub const STACK_LIMIT: u64 = 8 << 20;
+/// Linux's vm.max_map_count default: mappings a process may have.
+pub const MAX_MAP_COUNT: usize = 65_530;
+/// Bytes of mapped files' names kept for /proc/self/maps; past it a new
+/// mapping's name is not kept (its line shows no path).
+const FILE_NAMES_BYTES: usize = 8 << 20;
 /// How much of the stack is populated before the program starts.
 const STACK_INITIAL: u64 = 128 << 10;
 /// Pages populated per stack-growth fault.
@@ -125,6 +130,75 @@ impl Mm {
         true
     }
 
+    /// The index of a mapped file's name (shared by mappings of one name).
+    fn file_name(&mut self, name: &[u8]) -> u32 {
+        if let Some(i) = self.file_names.iter().position(|n| n == name) {
+            return i as u32;
+        }
+        // Amortised: sweep unused names each time the table doubles.
+        if self.file_names.len() >= 64 && self.file_names.len().is_power_of_two() {
+            self.forget_file_names();
+        }
+        let bytes: usize = self.file_names.iter().map(Vec::len).sum();
+        let name = if bytes + name.len() > FILE_NAMES_BYTES {
+            Vec::new()
+        } else {
+            name.to_vec()
+        };
+        if let Some(i) = self.file_names.iter().position(|n| *n == name) {
+            return i as u32;
+        }
+        self.file_names.push(name);
+        (self.file_names.len() - 1) as u32
+    }
+
+    /// Drop the names no mapping uses any more (renumbering the rest), so
+    /// the table never outgrows the mappings.
+    fn forget_file_names(&mut self) {
+        let used: std::collections::BTreeSet<u32> = self
+            .vmas
+            .values()
+            .filter_map(|v| match v.kind {
+                VmaKind::File(i) => Some(i),
+                _ => None,
+            })
+            .collect();
+        if used.len() == self.file_names.len() {
+            return;
+        }
+        let mut renumber = std::collections::BTreeMap::new();
+        let old = std::mem::take(&mut self.file_names);
+        for (i, n) in old.into_iter().enumerate() {
+            if used.contains(&(i as u32)) {
+                renumber.insert(i as u32, self.file_names.len() as u32);
+                self.file_names.push(n);
+            }
+        }
+        for v in self.vmas.values_mut() {
+            if let VmaKind::File(i) = &mut v.kind {
+                *i = renumber.get(i).copied().unwrap_or(0);
+            }
+        }
+    }
+
+    /// Would cutting VMAs at `start` and `end` (and adding `new` more) pass
+    /// vm.max_map_count? Linux refuses such a split or mapping with ENOMEM.
+    fn check_count(&self, start: Gva, end: Gva, new: usize) -> Result<(), Errno> {
+        let cuts = [start, end]
+            .iter()
+            .filter(|&&a| self.find(a).is_some_and(|(s, _)| s < a))
+            .count();
+        if self.vmas.len() + cuts + new > MAX_MAP_COUNT + 1 {
+            return Err(Errno::NOMEM);
+        }
+        Ok(())
+    }
+
+    /// The number of VMAs (map_count).
+    pub fn count(&self) -> usize {
+        self.vmas.len()
+    }
+
     /// Split the VMA containing `addr` so that a VMA starts at `addr`.
     fn split_at(&mut self, addr: Gva) {
         if let Some((s, v)) = self.find(addr) {
@@ -182,7 +256,11 @@ impl Mm {
         let mut freed: Vec<Gpa> = Vec::new();
         let mut addr = start;
         let mut was_present = false;
-        while addr < end {
+        loop {
+            addr = m.pt.next_covered(&m.ram, addr, end);
+            if addr >= end {
+                break;
+            }
             if let Ok(old) = m.pt.set_leaf(&m.ram, &mut m.frames, addr, 0) {
                 was_present |= old & pte::PRESENT != 0;
                 let frame = old & pte::ADDR_MASK;
@@ -220,20 +298,22 @@ impl Mm {
         if !is_user_range(start, len) {
             return Err(Errno::NOMEM);
         }
-        self.unmap(m, start, len);
+        self.check_count(start, end, 1)?;
+        self.unmap(m, start, len)?;
         self.populate(m, start, end, prot)?;
         self.insert(start, Vma { end, prot, kind });
         Ok(())
     }
 
     /// Remove every mapping in `[start, start+len)`.
-    pub fn unmap(&mut self, m: &mut Machine, start: Gva, len: u64) {
+    pub fn unmap(&mut self, m: &mut Machine, start: Gva, len: u64) -> Result<(), Errno> {
         let Some(end) = start.checked_add(len) else {
-            return;
+            return Ok(());
         };
         if !self.overlaps(start, end) {
-            return;
+            return Ok(());
         }
+        self.check_count(start, end, 0)?;
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
@@ -242,6 +322,7 @@ impl Mm {
                 self.release(m, s, v.end);
             }
         }
+        Ok(())
     }
 
     /// Check `[start, end)` for mprotect as Linux walks it: the first gap
@@ -268,6 +349,13 @@ impl Mm {
         prot: u32,
     ) -> Result<(), Errno> {
         self.check_protect(start, end, prot)?;
+        self.check_count(start, end, 0)?;
+        // kvmcage commits memory when a page becomes accessible (as Linux
+        // with strict overcommit): refuse up front what --mem cannot hold,
+        // instead of filling it and failing half-way.
+        if self.frames_needed(m, start, end, prot) > m.frames.available() {
+            return Err(Errno::NOMEM);
+        }
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<(Gva, Vma)> = self.vmas.range(start..end).map(|(s, v)| (*s, *v)).collect();
@@ -275,6 +363,37 @@ impl Mm {
         let result = self.protect_vmas(m, &inside, prot, &mut changed);
         m.invalidate_frames(&mut changed);
         result
+    }
+
+    /// Frames an mprotect of `[start, end)` to `prot` would populate: the
+    /// frameless pages of PROT_NONE reservations (walked by page table, so
+    /// the count costs what is mapped).
+    fn frames_needed(&self, m: &Machine, start: Gva, end: Gva, prot: u32) -> u64 {
+        if prot & PROT_MASK == 0 {
+            return 0;
+        }
+        let mut need = 0;
+        let lo = self.find(start).map_or(start, |(s, _)| s);
+        for (&s, v) in self.vmas.range(lo..end) {
+            let (s, e) = (s.max(start), v.end.min(end));
+            if e <= s || v.kind == VmaKind::Stack || v.prot & PROT_MASK != 0 {
+                continue;
+            }
+            let mut have = 0;
+            let mut a = s;
+            loop {
+                a = m.pt.next_covered(&m.ram, a, e);
+                if a >= e {
+                    break;
+                }
+                if m.pt.leaf(&m.ram, a).unwrap_or(0) & pte::ADDR_MASK != 0 {
+                    have += 1;
+                }
+                a += PAGE_SIZE;
+            }
+            need += (e - s) / PAGE_SIZE - have;
+        }
+        need
     }
 
     fn protect_vmas(
@@ -286,7 +405,14 @@ impl Mm {
     ) -> Result<(), Errno> {
         for &(s, v) in inside {
             let mut addr = s;
-            while addr < v.end {
+            loop {
+                if prot & PROT_MASK == 0 || v.kind == VmaKind::Stack {
+                    // Nothing to populate: only existing entries matter.
+                    addr = m.pt.next_covered(&m.ram, addr, v.end);
+                }
+                if addr >= v.end {
+                    break;
+                }
                 let old = m.pt.leaf(&m.ram, addr).unwrap_or(0);
                 let frame = old & pte::ADDR_MASK;
                 if frame != 0 {
@@ -418,7 +544,14 @@ impl Mm {
     fn move_pages(&mut self, m: &mut Machine, old: Gva, new: Gva, len: u64) -> Result<(), Errno> {
         let mut moved: Vec<Gpa> = Vec::new();
         let mut off = 0;
-        while off < len {
+        loop {
+            off = match old.checked_add(len) {
+                Some(end) => m.pt.next_covered(&m.ram, old + off, end) - old,
+                None => len,
+            };
+            if off >= len {
+                break;
+            }
             let e =
                 m.pt.set_leaf(&m.ram, &mut m.frames, old + off, 0)
                     .unwrap_or(0);
@@ -505,7 +638,7 @@ pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
             return Ok(mm.brk);
         }
     } else if new_end < old_end {
-        mm.unmap(cx.m, new_end, old_end - new_end);
+        mm.unmap(cx.m, new_end, old_end - new_end)?;
     }
     mm.brk = want;
     Ok(want)
@@ -567,8 +700,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     // A private copy of the file's pages: read-only MAP_SHARED is the same
     // to the program as long as nobody writes the file meanwhile.
-    let name = mm.file_names.len() as u32;
-    mm.file_names.push(file.path.clone());
+    let name = mm.file_name(&file.path);
     mm.map_fixed(cx.m, start, len, prot | PROT_READ, VmaKind::File(name))?;
     let host = file.host().ok_or(Errno::NODEV)?;
     let mut done = 0u64;
@@ -578,7 +710,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         let n = match rustix::io::pread(host, &mut buf[..want], off + done) {
             Ok(n) => n,
             Err(e) => {
-                mm.unmap(cx.m, start, len);
+                mm.unmap(cx.m, start, len)?;
                 return Err(e);
             }
         };
@@ -586,7 +718,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
             break; // past the end of the file the pages stay zero
         }
         if !mm.poke(cx.m, start + done, &buf[..n]) {
-            mm.unmap(cx.m, start, len);
+            mm.unmap(cx.m, start, len)?;
             return Err(Errno::NOMEM);
         }
         done += n as u64;
@@ -638,7 +770,7 @@ pub fn sys_munmap(cx: &mut Ctx, a: &Args) -> SysResult {
     if !is_user_range(addr, len) && addr.checked_add(len).is_none_or(|e| e > USER_TOP) {
         return Err(Errno::INVAL);
     }
-    cx.proc.mm.unmap(cx.m, addr, len);
+    cx.proc.mm.unmap(cx.m, addr, len)?;
     Ok(0)
 }
 
@@ -700,7 +832,11 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
         // Drop the contents: the pages read back as zeros. Zeroing through
         // the host mapping keeps each page's frame and entry unchanged.
         let mut page = addr;
-        while page < end {
+        loop {
+            page = cx.m.pt.next_covered(&cx.m.ram, page, end);
+            if page >= end {
+                break;
+            }
             let frame = cx.m.pt.leaf(&cx.m.ram, page).unwrap_or(0) & pte::ADDR_MASK;
             if frame != 0 && cx.m.frames.is_pool_frame(frame) {
                 cx.m.ram.zero(frame, PAGE_SIZE);
@@ -752,11 +888,11 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
         if new_addr < old_end && old < new_end {
             return Err(Errno::INVAL);
         }
-        mm.unmap(cx.m, new_addr, new_len);
+        mm.unmap(cx.m, new_addr, new_len)?;
         return mremap_move(cx, old, old_len, new_addr, new_len, v);
     }
     if new_len <= old_len {
-        mm.unmap(cx.m, old + new_len, old_len - new_len);
+        mm.unmap(cx.m, old + new_len, old_len - new_len)?;
         return Ok(old);
     }
     // Grow in place if the pages after the mapping are free.

@@ -97,6 +97,8 @@ pub struct Process {
     /// --max-output: bytes stdout and stderr may take, and taken so far.
     pub max_output: Option<u64>,
     pub output_written: u64,
+    /// The program's file, opened read-only (/proc/self/exe, /.kvmcage).
+    pub exe_file: Option<std::rc::Rc<std::os::fd::OwnedFd>>,
 }
 
 impl Process {
@@ -116,6 +118,7 @@ impl Process {
             expiry: Default::default(),
             max_output: None,
             output_written: 0,
+            exe_file: None,
             cwd: b"/".to_vec(),
             umask: 0o022,
             policy: Default::default(),
@@ -336,7 +339,9 @@ pub fn dispatch(cx: &mut Ctx, call: &Call) -> i64 {
     let result = match call.handler() {
         Some(h) => h(cx, &call.args),
         None => {
-            if cx.proc.unimplemented.insert((call.i386, call.nr)) {
+            // Only real syscall numbers are remembered: a program calling
+            // every bogus number must not grow this set.
+            if call.nr < MAX_SYSCALL && cx.proc.unimplemented.insert((call.i386, call.nr)) {
                 log::debug!(
                     "unimplemented {}syscall {} ({}): ENOSYS",
                     if call.i386 { "i386 " } else { "" },

@@ -39,6 +39,8 @@ const DT_LNK: u8 = 10;
 /// The permission bits a guest may set on a host file: never set-id.
 const MODE_BITS: u32 = 0o1777;
 const SETID: u32 = 0o6000;
+/// The st_dev of /.kvmcage.
+const EXE_DEV: u64 = 0x3f;
 
 /// Open flags a guest may pass to the host (others are dropped, as Linux
 /// ignores unknown open flags).
@@ -79,6 +81,8 @@ enum Node<'a> {
     Link(Vec<u8>),
     /// Generated text (/proc/self/maps, status).
     Text(Vec<u8>),
+    /// The program's own file (read-only).
+    Exe,
     /// An object in a mount (see `Found::Host`).
     Host {
         mount: &'a Mount,
@@ -154,7 +158,8 @@ fn lookup<'a>(cx: &'a Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<Look
     };
     // kvmcage's own symlinks (/proc/self/cwd, exe) lead on by guest path.
     if let (Node::Link(target), true) = (&node, follow || r.trailing_slash) {
-        if target.first() == Some(&b'/') && !crate::sandbox::namei::is_special(target) {
+        // (Their targets are real paths, never such links: no loop.)
+        if target.first() == Some(&b'/') {
             let target = target.clone();
             return lookup(cx, AT_FDCWD, &target, true);
         }
@@ -242,8 +247,23 @@ pub fn is_directory(proc: &super::Process, path: &[u8]) -> bool {
     }
 }
 
-/// kvmcage's own nodes: /dev, /proc (an absolute, normalised guest path).
+/// Where the program's own file is shown when no mount shows it.
+pub const EXE_DIR: &[u8] = b"/.kvmcage";
+
+/// kvmcage's own nodes: /dev, /proc, /.kvmcage (an absolute, normalised
+/// guest path).
 fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
+    if let Some(rest) = path.strip_prefix(EXE_DIR) {
+        let name = cx.proc.id.exe.strip_prefix(EXE_DIR).unwrap_or(b"");
+        return match rest {
+            b"" => Node::Dir(match name.strip_prefix(b"/") {
+                Some(n) => vec![(n.to_vec(), DT_REG)],
+                None => Vec::new(),
+            }),
+            r if r == name && !r.is_empty() => Node::Exe,
+            _ => Node::Missing,
+        };
+    }
     let dev = |d: &[u8]| -> Option<Node<'a>> {
         Some(match d {
             b"null" => Node::Dev(Dev::Null),
@@ -341,6 +361,31 @@ fn wants_write(flags: u32) -> bool {
         || flags & libc::O_TMPFILE as u32 == libc::O_TMPFILE as u32
 }
 
+/// What kvmcage may hold for the program's open generated files
+/// (/proc/self/maps of 65,530 mappings is megabytes, /proc/self/fd of a
+/// million descriptors more): past it, opening another is ENOMEM, so the
+/// program cannot grow kvmcage's memory by opening the same file again
+/// and again.
+const GENERATED_BUDGET: usize = 64 << 20;
+
+fn check_generated(cx: &Ctx, more: usize) -> Result<(), Errno> {
+    let held: usize = cx
+        .proc
+        .files
+        .fds()
+        .iter()
+        .map(|(_, f)| match &f.kind {
+            FileKind::Text(t) => t.len(),
+            FileKind::Dir(e) => e.iter().map(|(n, _)| n.len() + 24).sum(),
+            _ => 0,
+        })
+        .sum();
+    if held.saturating_add(more) > GENERATED_BUDGET {
+        return Err(Errno::NOMEM);
+    }
+    Ok(())
+}
+
 fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
     let limit = cx.proc.rlimits.nofile();
     Ok(cx.proc.files.open(file, cloexec, limit)? as u64)
@@ -416,16 +461,36 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             if wants_write(flags) {
                 return Err(Errno::ISDIR);
             }
+            let size = entries.iter().map(|(n, _)| n.len() + 24).sum();
+            check_generated(cx, size)?;
             OpenFile::new(FileKind::Dir(entries), l.path, status)
         }
         Node::Text(t) => {
             if wants_write(flags) {
                 return Err(Errno::ACCESS);
             }
+            check_generated(cx, t.len())?;
             if flags & libc::O_DIRECTORY as u32 != 0 {
                 return Err(Errno::NOTDIR);
             }
             OpenFile::new(FileKind::Text(t), l.path, status)
+        }
+        Node::Exe => {
+            if wants_write(flags) {
+                return Err(Errno::ACCESS);
+            }
+            let exe = cx.proc.exe_file.as_ref().ok_or(Errno::NOENT)?;
+            let fd = exe.try_clone().map_err(|_| Errno::MFILE)?;
+            let mut f = OpenFile::new(
+                FileKind::Host {
+                    fd,
+                    writable: false,
+                },
+                l.path,
+                status,
+            );
+            f.view.dev = Some(EXE_DEV);
+            f
         }
         Node::Link(_) => return Err(Errno::NOENT),
         Node::Missing => return Err(Errno::NOENT),
@@ -538,6 +603,18 @@ fn stat_path(cx: &Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<[u8; 144
         Node::Fd(_) | Node::Link(_) => Ok(synthetic_stat(0o120777, 0, 0)),
         Node::Dir(_) => Ok(synthetic_stat(0o040555, 0, 0)),
         Node::Text(_) => Ok(synthetic_stat(0o100444, 0, 0)),
+        Node::Exe => {
+            let exe = cx.proc.exe_file.as_ref().ok_or(Errno::NOENT)?;
+            let view = View {
+                dev: Some(EXE_DEV),
+                owned: false,
+            };
+            Ok(guest_stat(
+                rustix::fs::fstat(exe.as_ref())?,
+                view,
+                &cx.proc.id,
+            ))
+        }
         Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
         Node::Host { mount, fd, .. } => Ok(guest_stat(
             rustix::fs::fstat(&fd)?,

@@ -22,7 +22,6 @@ use crate::vm::Machine;
 
 const PT_LOAD: u32 = 1;
 const PT_INTERP: u32 = 3;
-const PT_PHDR: u32 = 6;
 const PT_GNU_STACK: u32 = 0x6474_e551;
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
@@ -257,22 +256,13 @@ pub fn load(m: &mut Machine, mm: &mut Mm, path: &str, data: &[u8]) -> Result<Loa
         }
         brk = brk.max(pend);
     }
-    let phdr = match phdrs.iter().find(|p| p.p_type == PT_PHDR) {
-        // AT_PHDR is only a hint to the program; a bogus one must not
-        // overflow (it would then point nowhere, as on Linux).
-        Some(p) => p
-            .p_vaddr
-            .checked_add(bias)
-            .ok_or_else(|| malformed("PT_PHDR address overflows".into()))?,
-        None => {
-            // The headers inside the first segment that maps file offset e_phoff.
-            loads
-                .iter()
-                .find(|p| p.p_offset <= eh.e_phoff && eh.e_phoff < p.p_offset + p.p_filesz)
-                .map(|p| p.p_vaddr + bias + (eh.e_phoff - p.p_offset))
-                .unwrap_or(0)
-        }
-    };
+    // AT_PHDR as Linux computes it: where the PT_LOAD segment that covers
+    // e_phoff maps the headers (PT_PHDR itself is not trusted).
+    let phdr = loads
+        .iter()
+        .find(|p| p.p_offset <= eh.e_phoff && eh.e_phoff - p.p_offset < p.p_filesz)
+        .and_then(|p| (p.p_vaddr + bias).checked_add(eh.e_phoff - p.p_offset))
+        .unwrap_or(0);
     let exec_stack = phdrs
         .iter()
         .find(|p| p.p_type == PT_GNU_STACK)

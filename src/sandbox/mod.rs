@@ -256,6 +256,39 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The guest path at which the program sees the host file `host` (an
+    /// open descriptor of it), if a mount shows it: the deepest mount whose
+    /// host directory holds it, checked by walking the guest path back to
+    /// the same inode (a nested mount may hide it).
+    pub fn guest_path_of(&self, host: &Path, file: &OwnedFd) -> Option<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let want = rustix::fs::fstat(file).ok()?;
+        let host = std::fs::canonicalize(host).ok()?;
+        for m in &self.mounts {
+            let root = std::fs::read_link(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&m.root)
+            ))
+            .ok()?;
+            let Ok(rel) = host.strip_prefix(&root) else {
+                continue;
+            };
+            let guest = normalize(&m.guest, rel.as_os_str().as_bytes());
+            let Ok(r) = self.resolve(b"/", &guest, true) else {
+                continue;
+            };
+            if let namei::Found::Host { fd, .. } = r.found {
+                let st = rustix::fs::fstat(&fd).ok()?;
+                if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino) {
+                    return Some(r.path);
+                }
+            }
+        }
+        None
+    }
+}
+
 impl Mount {
     /// The device number the guest sees for files in this mount: an
     /// anonymous device (major 0) per mount, never the host's.

@@ -123,6 +123,36 @@ impl PageTables {
         Ok(Some(table))
     }
 
+    /// The first page at or after `gva` and before `end` that a level-1
+    /// table covers (`end` if none). Absent upper-level entries are skipped
+    /// whole, so a loop over a range's pages that only cares about existing
+    /// entries costs what is mapped, not the range's length (a 2^46-byte
+    /// PROT_NONE reservation has no tables at all).
+    pub fn next_covered(&self, ram: &GuestRam, gva: Gva, end: Gva) -> Gva {
+        let mut gva = gva;
+        'walk: while gva < end {
+            let mut table = self.pml4;
+            for level in (2..=4).rev() {
+                let entry = Self::read_entry(ram, table, index(gva, level)).unwrap_or(0);
+                let next = entry & pte::ADDR_MASK;
+                if entry & pte::PRESENT == 0
+                    || entry & pte::HUGE != 0
+                    || !ram.contains(next, PAGE_SIZE)
+                {
+                    let span = 1u64 << (12 + 9 * (level - 1));
+                    match (gva & !(span - 1)).checked_add(span) {
+                        Some(n) => gva = n,
+                        None => return end,
+                    }
+                    continue 'walk;
+                }
+                table = next;
+            }
+            return gva;
+        }
+        end
+    }
+
     /// The raw leaf entry for `gva` (0 when no table covers it).
     pub fn leaf(&self, ram: &GuestRam, gva: Gva) -> Result<u64, PagingError> {
         match self.leaf_table(ram, None, gva)? {
@@ -247,6 +277,21 @@ mod tests {
         let mut alloc = FrameAllocator::new(MIN_MEM_SIZE);
         let pml4 = alloc.alloc().unwrap();
         (ram, alloc, PageTables::new(pml4))
+    }
+
+    #[test]
+    fn next_covered_skips_absent_tables() {
+        let (ram, mut frames, pt) = setup();
+        let base = 0x40_0000_0000u64; // 256 GiB: its own PML4 entry
+        let f = frames.alloc().unwrap();
+        pt.map(&ram, &mut frames, base + 0x20_0000, f, pte::USER)
+            .unwrap();
+        assert_eq!(pt.next_covered(&ram, 0x1000, 1 << 46), base + 0x20_0000);
+        assert_eq!(
+            pt.next_covered(&ram, base + 0x20_0000 + 0x3000, 1 << 46),
+            base + 0x20_3000
+        );
+        assert_eq!(pt.next_covered(&ram, base + 0x40_0000, 1 << 46), 1 << 46);
     }
 
     #[test]
