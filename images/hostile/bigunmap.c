@@ -13,15 +13,6 @@
 
 #define LEN (1UL << 46)
 
-static void ret(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: errno %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-	fflush(stdout);
-}
-
 int main(void)
 {
 	char *p = mmap(NULL, LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

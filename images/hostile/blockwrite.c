@@ -23,15 +23,6 @@
 #include <unistd.h>
 #include "errname.h"
 
-static void ret(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: errno %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-	fflush(stdout);
-}
-
 /* A pipe whose buffer is full: the next blocking write waits forever. */
 static void full_pipe(int p[2])
 {

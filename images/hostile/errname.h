@@ -49,3 +49,12 @@ __attribute__((unused)) static int check(const char *what, long r)
 	fflush(stdout);
 	return r < 0 ? -1 : 0;
 }
+/* Print what a call returned: its value, or its errno's name. */
+__attribute__((unused)) static void ret(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s: errno %s\n", what, errname(errno));
+	else
+		printf("%s: %ld\n", what, r);
+	fflush(stdout);
+}

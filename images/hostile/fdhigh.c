@@ -13,15 +13,6 @@
 #include <unistd.h>
 #include "errname.h"
 
-static void ret(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: errno %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-	fflush(stdout);
-}
-
 int main(void)
 {
 	struct rlimit rl;

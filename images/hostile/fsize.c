@@ -29,15 +29,6 @@ static const char *in(const char *name)
 	return path;
 }
 
-static void ret(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: errno %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-	fflush(stdout);
-}
-
 static int make(const char *name, int flags)
 {
 	return open(in(name), O_CREAT | O_TRUNC | O_RDWR | flags, 0644);

@@ -806,9 +806,14 @@ fn create_at<'a>(l: Lookup<'a>) -> Result<(&'a Mount, OwnedFd, Vec<u8>), Errno> 
     }
 }
 
-/// An existing name to remove or rename: the mount and the directory
-/// holding it. A mount point is EBUSY; kvmcage's own nodes are read-only.
-fn existing_at<'a>(l: Lookup<'a>) -> Result<(&'a Mount, OwnedFd, Vec<u8>, OwnedFd), Errno> {
+/// An existing object the program changes, in a writable mount: the
+/// mount, the directory holding its name, the name, and the object.
+type Writable<'a> = (&'a Mount, OwnedFd, Vec<u8>, OwnedFd);
+
+/// The object a walk reached, if the program may change it: EROFS in a
+/// read-only mount or a virtual directory, `special` for kvmcage's own
+/// /dev and /proc nodes, ENOENT when missing.
+fn writable(l: Lookup<'_>, special: Errno) -> Result<Writable<'_>, Errno> {
     match l.node {
         Node::Host {
             mount,
@@ -816,17 +821,24 @@ fn existing_at<'a>(l: Lookup<'a>) -> Result<(&'a Mount, OwnedFd, Vec<u8>, OwnedF
             name,
             fd,
         } => {
-            if name == b"." && l.dots == 0 {
-                return Err(Errno::BUSY);
-            }
             if !mount.writable {
                 return Err(Errno::ROFS);
             }
             Ok((mount, dir, name, fd))
         }
         Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
+        _ if crate::sandbox::namei::is_special(&l.path) => Err(special),
         _ => Err(Errno::ROFS),
     }
+}
+
+/// An existing name to remove or rename: a mount point is EBUSY.
+fn existing_at(l: Lookup<'_>) -> Result<Writable<'_>, Errno> {
+    let mount_point = matches!(&l.node, Node::Host { name, .. } if name == b"." && l.dots == 0);
+    if mount_point {
+        return Err(Errno::BUSY);
+    }
+    writable(l, Errno::ROFS)
 }
 
 /// The mount a walked path lies in, if any.
@@ -1075,32 +1087,15 @@ pub fn sys_linkat(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// A path for a metadata change (chmod, truncate, utimes), symlinks
-/// followed unless `follow` is false: the object in its writable mount.
+/// followed unless `follow` is false. kvmcage's /dev and /proc nodes
+/// belong to root: the program may not change them (EPERM).
 fn for_change<'a>(
     cx: &'a Ctx,
     dirfd: i32,
     name: &[u8],
     follow: bool,
-) -> Result<(&'a Mount, OwnedFd, Vec<u8>, OwnedFd), Errno> {
-    let l = lookup(cx, dirfd, name, follow)?;
-    match l.node {
-        Node::Host {
-            mount,
-            dir,
-            name,
-            fd,
-        } => {
-            if !mount.writable {
-                return Err(Errno::ROFS);
-            }
-            Ok((mount, dir, name, fd))
-        }
-        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
-        Node::Dir(_) if !crate::sandbox::namei::is_special(&l.path) => Err(Errno::ROFS),
-        // kvmcage's /dev and /proc nodes belong to root: the program may
-        // not change them.
-        _ => Err(Errno::PERM),
-    }
+) -> Result<Writable<'a>, Errno> {
+    writable(lookup(cx, dirfd, name, follow)?, Errno::PERM)
 }
 
 /// The host path of our own descriptor, for calls that take no fd
