@@ -288,3 +288,20 @@ fn file_mappings_and_proc_self_maps_match_native() {
         assert!(out.contains("private write stays private: A\n"), "{out}");
     }
 }
+
+/// Bugs found by real programs and the kernel's nolibc-test: musl's fopen
+/// (a mode without O_CREAT), the open flags Linux accepts, whole reads of
+/// /dev/zero and /dev/urandom, EEXIST before EROFS/EPERM, ENOTDIR through a
+/// file, copy_file_range with an output offset.
+#[test]
+fn fidelity_fixes_match_native() {
+    require_kvm();
+    for flavor in FLAVORS {
+        let out = same_in_a_mounted_dir("fidelity", flavor);
+        assert!(
+            out.contains("read 1 MiB of /dev/zero: 1048576\n"),
+            "{flavor:?}: {out}"
+        );
+        assert!(out.contains("fopen r of an existing file: 0\n"), "{out}");
+    }
+}

@@ -512,11 +512,8 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
     let data: Vec<u8> = match &file.kind {
         FileKind::Dir(_) => return Err(Errno::ISDIR),
         FileKind::Dev(Dev::Null) => return Ok(0),
-        FileKind::Dev(Dev::Zero | Dev::Full) => vec![0u8; count.min(CHUNK as u64) as usize],
-        FileKind::Dev(Dev::Random) => {
-            let mut v = vec![0u8; count.min(CHUNK as u64) as usize];
-            rustix::rand::getrandom(&mut v, rustix::rand::GetRandomFlags::empty())?;
-            v
+        FileKind::Dev(d @ (Dev::Zero | Dev::Full | Dev::Random)) => {
+            return read_device(cx, *d, buf, count)
         }
         FileKind::Text(t) => {
             let pos = (file.pos.get() as usize).min(t.len());
@@ -536,6 +533,32 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
         file.pos.set(file.pos.get() + n as u64);
     }
     Ok(n as u64)
+}
+
+/// A read of /dev/zero, /dev/full or /dev/urandom fills the whole buffer
+/// (up to MAX_RW_COUNT), chunk by chunk; a fault part-way gives the short
+/// count, as Linux.
+fn read_device(cx: &mut Ctx, dev: Dev, buf: u64, count: u64) -> SysResult {
+    let count = count.min(MAX_RW_COUNT);
+    let mut chunk = vec![0u8; CHUNK.min(count as usize)];
+    let mut done = 0u64;
+    while done < count {
+        let want = ((count - done) as usize).min(CHUNK);
+        if dev == Dev::Random {
+            rustix::rand::getrandom(&mut chunk[..want], rustix::rand::GetRandomFlags::empty())?;
+        }
+        let n = cx.m.user().write_prefix(buf + done, &chunk[..want]);
+        done += n as u64;
+        // A signal or the end of the run interrupts a long read, as
+        // Linux's signal_pending() check between pages does.
+        if n < want || cx.proc.expiry.expired() {
+            break;
+        }
+    }
+    if done == 0 && count > 0 {
+        return Err(Errno::FAULT);
+    }
+    Ok(done)
 }
 
 pub fn sys_read(cx: &mut Ctx, a: &Args) -> SysResult {
