@@ -305,3 +305,16 @@ fn fidelity_fixes_match_native() {
         assert!(out.contains("fopen r of an existing file: 0\n"), "{out}");
     }
 }
+
+/// prctl, get_robust_list, wait4/waitid with no child, getrusage, times,
+/// sysinfo, getcpu, membarrier, getpgid/getsid and chown to one's own ids
+/// answer as Linux does (they were ENOSYS).
+#[test]
+fn process_queries_match_native() {
+    require_kvm();
+    for flavor in FLAVORS {
+        let out = same_in_a_mounted_dir("procinfo", flavor);
+        assert!(out.contains("name: a-very-long-thr\n"), "{flavor:?}: {out}");
+        assert!(out.contains("wait4: errno 10\n"), "{flavor:?}: {out}");
+    }
+}

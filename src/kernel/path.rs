@@ -223,7 +223,7 @@ fn proc_status(cx: &Ctx) -> Vec<u8> {
     let id = &cx.proc.id;
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nThreads:\t1\n",
-        String::from_utf8_lossy(id.exe.rsplit(|&b| b == b'/').next().unwrap_or(b"")),
+        String::from_utf8_lossy(&super::process::comm(cx.proc)),
         cx.proc.umask,
         id.pid,
         id.pid,
@@ -1456,4 +1456,99 @@ pub fn sys_statfs(cx: &mut Ctx, a: &Args) -> SysResult {
     let r = super::fs::sys_fstatfs(cx, &Args([fd as u64, a.0[1], 0, 0, 0, 0]));
     let _ = cx.proc.files.remove(fd);
     r
+}
+
+/// chown and friends. Host ownership never changes. The program may make
+/// a change that leaves ownership as it sees it (uid and gid -1 or the
+/// current ones); beyond that it needs CAP_CHOWN: EPERM for an
+/// unprivileged sandbox user, and success without effect for uid 0 (root
+/// inside the sandbox only; ownership is not recorded).
+fn chown_common(cx: &Ctx, st: [u8; 144], writable: bool, uid: u32, gid: u32) -> SysResult {
+    if !writable {
+        return Err(Errno::ROFS);
+    }
+    let word = |off: usize| u64::from_le_bytes(st[off..off + 8].try_into().unwrap_or_default());
+    let (owner, group) = ((word(24) >> 32) as u32, word(32) as u32);
+    if cx.proc.id.uid == 0 {
+        return Ok(0);
+    }
+    let uid_ok = uid == u32::MAX || uid == owner;
+    let gid_ok =
+        gid == u32::MAX || gid == group || (gid == cx.proc.id.gid && owner == cx.proc.id.uid);
+    if uid_ok && gid_ok && owner == cx.proc.id.uid {
+        Ok(0)
+    } else {
+        Err(Errno::PERM)
+    }
+}
+
+fn chown_path(cx: &mut Ctx, dirfd: i32, path: u64, uid: u32, gid: u32, flags: u32) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let name = read_path(cx, path)?;
+    if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        return sys_fchown(
+            cx,
+            &Args([dirfd as u64, u64::from(uid), u64::from(gid), 0, 0, 0]),
+        );
+    }
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let st = stat_path(cx, dirfd, &name, follow)?;
+    let writable = match lookup(cx, dirfd, &name, follow)?.node {
+        Node::Host { mount, .. } => mount.writable,
+        Node::Dir(_) | Node::AbsentVirtual => false,
+        // kvmcage's own nodes belong to root.
+        _ => {
+            return if cx.proc.id.uid == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::PERM)
+            }
+        }
+    };
+    chown_common(cx, st, writable, uid, gid)
+}
+
+pub fn sys_chown(cx: &mut Ctx, a: &Args) -> SysResult {
+    chown_path(cx, AT_FDCWD, a.0[0], a.0[1] as u32, a.0[2] as u32, 0)
+}
+
+pub fn sys_fchownat(cx: &mut Ctx, a: &Args) -> SysResult {
+    chown_path(
+        cx,
+        int(a.0[0]),
+        a.0[1],
+        a.0[2] as u32,
+        a.0[3] as u32,
+        a.0[4] as u32,
+    )
+}
+
+pub fn sys_fchown(cx: &mut Ctx, a: &Args) -> SysResult {
+    let f = cx.proc.files.file(int(a.0[0]))?;
+    let st = stat_of(cx, &f)?;
+    let writable = match &f.kind {
+        FileKind::Host { writable, .. } => *writable,
+        FileKind::Stdio(_) => true,
+        _ => {
+            return if cx.proc.id.uid == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::PERM)
+            }
+        }
+    };
+    chown_common(cx, st, writable, a.0[1] as u32, a.0[2] as u32)
+}
+
+pub fn sys_lchown(cx: &mut Ctx, a: &Args) -> SysResult {
+    chown_path(
+        cx,
+        AT_FDCWD,
+        a.0[0],
+        a.0[1] as u32,
+        a.0[2] as u32,
+        AT_SYMLINK_NOFOLLOW,
+    )
 }

@@ -300,3 +300,273 @@ mod tests {
         assert_eq!(fsize_allows(Some(100), 100, 0), Some(0));
     }
 }
+
+/// What prctl sets and reads back.
+#[derive(Clone, Debug)]
+pub struct TaskFlags {
+    /// PR_SET_NAME (empty: the program file's name).
+    pub comm: Vec<u8>,
+    pub pdeathsig: i32,
+    pub dumpable: bool,
+    pub no_new_privs: bool,
+    /// membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) was called.
+    pub membarrier_private: bool,
+}
+
+impl Default for TaskFlags {
+    fn default() -> Self {
+        Self {
+            comm: Vec::new(),
+            pdeathsig: 0,
+            dumpable: true,
+            no_new_privs: false,
+            membarrier_private: false,
+        }
+    }
+}
+
+/// The thread's name: what PR_SET_NAME set, else the program file's name,
+/// at most 15 bytes (TASK_COMM_LEN - 1).
+pub fn comm(proc: &super::Process) -> Vec<u8> {
+    let name = if proc.task.comm.is_empty() {
+        proc.id.exe.rsplit(|&b| b == b'/').next().unwrap_or(b"")
+    } else {
+        &proc.task.comm
+    };
+    name[..name.len().min(15)].to_vec()
+}
+
+/// `pid` names the one process (0 or its own pid), else ESRCH.
+fn own_pid(cx: &Ctx, pid: i32) -> Result<(), Errno> {
+    if pid == 0 || pid == cx.proc.id.pid as i32 {
+        Ok(())
+    } else if pid < 0 {
+        Err(Errno::INVAL)
+    } else {
+        Err(Errno::SRCH)
+    }
+}
+
+/// getpgid and getsid: pid 1 leads its own process group and session, as
+/// init does (there is no other process yet).
+pub fn sys_getpgid(cx: &mut Ctx, a: &Args) -> SysResult {
+    let pid = int(a.0[0]);
+    if pid < 0 {
+        return Err(Errno::SRCH);
+    }
+    own_pid(cx, pid)?;
+    Ok(u64::from(cx.proc.id.pid))
+}
+
+pub fn sys_getpgrp(cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(u64::from(cx.proc.id.pid))
+}
+
+/// setpgid on a session leader is EPERM (Linux), after the argument checks.
+pub fn sys_setpgid(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (pid, pgid) = (int(a.0[0]), int(a.0[1]));
+    if pgid < 0 {
+        return Err(Errno::INVAL);
+    }
+    own_pid(cx, pid)?;
+    Err(Errno::PERM)
+}
+
+/// setsid: the caller already leads a process group (EPERM).
+pub fn sys_setsid(_cx: &mut Ctx, _a: &Args) -> SysResult {
+    Err(Errno::PERM)
+}
+
+pub fn sys_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_PDEATHSIG: u64 = 2;
+    const PR_GET_DUMPABLE: u64 = 3;
+    const PR_SET_DUMPABLE: u64 = 4;
+    const PR_GET_KEEPCAPS: u64 = 7;
+    const PR_SET_KEEPCAPS: u64 = 8;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
+    const PR_GET_SECCOMP: u64 = 21;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    let [option, a2, a3, a4, a5, _] = a.0;
+    match option as u32 as u64 {
+        PR_SET_PDEATHSIG => {
+            if a2 > 64 {
+                return Err(Errno::INVAL);
+            }
+            cx.proc.task.pdeathsig = a2 as i32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            let v = cx.proc.task.pdeathsig;
+            cx.m.user().write(a2, &v.to_le_bytes())?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(u64::from(cx.proc.task.dumpable)),
+        PR_SET_DUMPABLE => match a2 {
+            0 | 1 => {
+                cx.proc.task.dumpable = a2 == 1;
+                Ok(0)
+            }
+            _ => Err(Errno::INVAL),
+        },
+        PR_GET_KEEPCAPS => Ok(0),
+        PR_SET_KEEPCAPS => match a2 {
+            0 | 1 => Ok(0),
+            _ => Err(Errno::INVAL),
+        },
+        PR_SET_NAME => {
+            // Linux copies at most 15 bytes and never fails on a long name.
+            let mut name = [0u8; 15];
+            let n = cx.m.user().read_prefix(a2, &mut name);
+            if n == 0 {
+                return Err(Errno::FAULT);
+            }
+            let end = name[..n].iter().position(|&b| b == 0).unwrap_or(n);
+            cx.proc.task.comm = name[..end].to_vec();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut out = [0u8; 16];
+            let c = comm(cx.proc);
+            out[..c.len()].copy_from_slice(&c);
+            cx.m.user().write(a2, &out)?;
+            Ok(0)
+        }
+        PR_GET_SECCOMP => Ok(0),
+        PR_SET_NO_NEW_PRIVS => {
+            if a2 != 1 || a3 != 0 || a4 != 0 || a5 != 0 {
+                return Err(Errno::INVAL);
+            }
+            cx.proc.task.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => {
+            if a2 != 0 || a3 != 0 || a4 != 0 || a5 != 0 {
+                return Err(Errno::INVAL);
+            }
+            Ok(u64::from(cx.proc.task.no_new_privs))
+        }
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub fn sys_get_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_pid(cx, int(a.0[0])).map_err(|e| if e == Errno::INVAL { Errno::SRCH } else { e })?;
+    // The length is always sizeof(struct robust_list_head), as Linux.
+    let head = cx.proc.robust_list.0;
+    cx.m.user().write(a.0[2], &24u64.to_le_bytes())?;
+    cx.m.user().write(a.0[1], &head.to_le_bytes())?;
+    Ok(0)
+}
+
+/// wait4 and waitid: there is no child process (yet).
+pub fn sys_wait(_cx: &mut Ctx, _a: &Args) -> SysResult {
+    Err(Errno::CHILD)
+}
+
+/// The CPU time the program has used: the vCPU thread's (guest time and
+/// the host's work for it), as (user, system).
+fn cpu_times() -> (libc::timeval, libc::timeval) {
+    // SAFETY: getrusage writes one struct rusage into `ru`, which lives
+    // across the call.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    (ru.ru_utime, ru.ru_stime)
+}
+
+pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
+    const RUSAGE_CHILDREN: i32 = -1;
+    let who = int(a.0[0]);
+    let mut b = [0u8; 144];
+    match who {
+        libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
+            let (u, s) = cpu_times();
+            for (off, tv) in [(0, u), (16, s)] {
+                b[off..off + 8].copy_from_slice(&tv.tv_sec.to_le_bytes());
+                b[off + 8..off + 16].copy_from_slice(&tv.tv_usec.to_le_bytes());
+            }
+            // ru_maxrss in KiB: the most guest memory ever in use.
+            let maxrss = cx.m.frames.peak() * 4;
+            b[32..40].copy_from_slice(&maxrss.to_le_bytes());
+        }
+        RUSAGE_CHILDREN => {}
+        _ => return Err(Errno::INVAL),
+    }
+    cx.m.user().write(a.0[1], &b)?;
+    Ok(0)
+}
+
+/// times: clock ticks at USER_HZ (100).
+pub fn sys_times(cx: &mut Ctx, a: &Args) -> SysResult {
+    let ticks = |tv: libc::timeval| (tv.tv_sec as u64) * 100 + (tv.tv_usec as u64) / 10_000;
+    if a.0[0] != 0 {
+        let (u, s) = cpu_times();
+        let mut b = [0u8; 32];
+        b[0..8].copy_from_slice(&ticks(u).to_le_bytes());
+        b[8..16].copy_from_slice(&ticks(s).to_le_bytes());
+        cx.m.user().write(a.0[0], &b)?;
+    }
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    Ok(now.tv_sec as u64 * 100 + now.tv_nsec as u64 / 10_000_000)
+}
+
+/// sysinfo: the sandbox's memory (--mem), one process, the host's uptime
+/// and no load.
+pub fn sys_sysinfo(cx: &mut Ctx, a: &Args) -> SysResult {
+    let mut b = [0u8; 112];
+    let up = rustix::time::clock_gettime(rustix::time::ClockId::Boottime).tv_sec as u64;
+    let page = crate::vm::layout::PAGE_SIZE;
+    let put =
+        |b: &mut [u8; 112], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(&mut b, 0, up);
+    put(&mut b, 32, cx.m.frames.capacity() * page);
+    put(&mut b, 40, cx.m.frames.available() * page);
+    b[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
+    b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
+    cx.m.user().write(a.0[0], &b)?;
+    Ok(0)
+}
+
+/// getcpu: the one vCPU, node 0.
+pub fn sys_getcpu(cx: &mut Ctx, a: &Args) -> SysResult {
+    for p in [a.0[0], a.0[1]] {
+        if p != 0 {
+            cx.m.user().write(p, &0u32.to_le_bytes())?;
+        }
+    }
+    Ok(0)
+}
+
+/// membarrier with one thread: every barrier is already complete.
+pub fn sys_membarrier(cx: &mut Ctx, a: &Args) -> SysResult {
+    const QUERY: u32 = 0;
+    const GLOBAL: u32 = 1;
+    const GLOBAL_EXPEDITED: u32 = 2;
+    const REGISTER_GLOBAL_EXPEDITED: u32 = 4;
+    const PRIVATE_EXPEDITED: u32 = 8;
+    const REGISTER_PRIVATE_EXPEDITED: u32 = 16;
+    let (cmd, flags) = (a.0[0] as u32, a.0[1] as u32);
+    if flags != 0 {
+        return Err(Errno::INVAL);
+    }
+    match cmd {
+        QUERY => Ok(u64::from(
+            GLOBAL
+                | GLOBAL_EXPEDITED
+                | REGISTER_GLOBAL_EXPEDITED
+                | PRIVATE_EXPEDITED
+                | REGISTER_PRIVATE_EXPEDITED,
+        )),
+        GLOBAL | GLOBAL_EXPEDITED | REGISTER_GLOBAL_EXPEDITED => Ok(0),
+        REGISTER_PRIVATE_EXPEDITED => {
+            cx.proc.task.membarrier_private = true;
+            Ok(0)
+        }
+        PRIVATE_EXPEDITED if cx.proc.task.membarrier_private => Ok(0),
+        PRIVATE_EXPEDITED => Err(Errno::PERM),
+        _ => Err(Errno::INVAL),
+    }
+}

@@ -214,6 +214,12 @@ impl FrameAllocator {
         (self.end - self.next) / PAGE_SIZE + self.free.len() as u64
     }
 
+    /// Frames ever handed out at once, at most (the bump pointer: freed
+    /// frames are reused before it moves): the high-water mark.
+    pub fn peak(&self) -> u64 {
+        (self.next - FRAME_POOL_START) / PAGE_SIZE
+    }
+
     /// Frames in the pool in all.
     pub fn capacity(&self) -> u64 {
         (self.end - FRAME_POOL_START) / PAGE_SIZE
