@@ -331,6 +331,10 @@ impl Sandbox {
             .chain(&self.args)
             .map(|a| a.as_bytes().to_vec())
             .collect();
+        proc.cmdline = argv
+            .iter()
+            .flat_map(|a| a.iter().copied().chain([0]))
+            .collect();
         let envp: Vec<Vec<u8>> = self.env.iter().map(|e| e.as_bytes().to_vec()).collect();
         let mut random = [0u8; 16];
         rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())

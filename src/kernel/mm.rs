@@ -662,7 +662,15 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         libc::MAP_PRIVATE | libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => {}
         _ => return Err(Errno::INVAL),
     }
-    let file = if flags & libc::MAP_ANONYMOUS == 0 {
+    // A mapping of /dev/zero is anonymous memory (shared or not: with one
+    // process nobody else could see it).
+    let dev_zero = flags & libc::MAP_ANONYMOUS == 0
+        && cx
+            .proc
+            .files
+            .file(fd)
+            .is_ok_and(|f| matches!(f.kind, super::fs::FileKind::Dev(super::fs::Dev::Zero)));
+    let file = if flags & libc::MAP_ANONYMOUS == 0 && !dev_zero {
         Some(mappable_file(cx, fd, flags, prot)?)
     } else {
         None

@@ -97,6 +97,8 @@ pub struct Process {
     /// --max-output: bytes stdout and stderr may take, and taken so far.
     pub max_output: Option<u64>,
     pub output_written: u64,
+    /// argv, each NUL-terminated (/proc/self/cmdline).
+    pub cmdline: Vec<u8>,
     /// prctl's per-process settings.
     pub task: process::TaskFlags,
     /// The program's file, opened read-only (/proc/self/exe, /.kvmcage).
@@ -122,6 +124,7 @@ impl Process {
             output_written: 0,
             exe_file: None,
             task: Default::default(),
+            cmdline: Vec::new(),
             cwd: b"/".to_vec(),
             umask: 0o022,
             policy: Default::default(),

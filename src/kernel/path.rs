@@ -316,7 +316,27 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         });
     }
     if path == b"/proc" {
-        return Node::Dir(vec![(b"self".to_vec(), DT_DIR)]);
+        return Node::Dir(vec![(b"self".to_vec(), DT_DIR), (b"sys".to_vec(), DT_DIR)]);
+    }
+    // The few sysctls programs read to learn the kernel: kvmcage's fixed
+    // identity, never the host's.
+    let line = |v: &[u8]| Node::Text([v, b"\n"].concat());
+    match path {
+        b"/proc/sys" => return Node::Dir(vec![(b"kernel".to_vec(), DT_DIR)]),
+        b"/proc/sys/kernel" => {
+            return Node::Dir(
+                ["osrelease", "ostype", "version", "hostname", "pid_max"]
+                    .iter()
+                    .map(|n| (n.as_bytes().to_vec(), DT_REG))
+                    .collect(),
+            )
+        }
+        b"/proc/sys/kernel/osrelease" => return line(super::process::RELEASE),
+        b"/proc/sys/kernel/ostype" => return line(b"Linux"),
+        b"/proc/sys/kernel/version" => return line(super::process::VERSION),
+        b"/proc/sys/kernel/hostname" => return line(&cx.proc.id.hostname),
+        b"/proc/sys/kernel/pid_max" => return line(b"4194304"),
+        _ => {}
     }
     if let Some(rest) = path.strip_prefix(b"/proc/self").or_else(|| {
         let pid = format!("/proc/{}", cx.proc.id.pid);
@@ -324,7 +344,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     }) {
         return match rest {
             b"" => Node::Dir(
-                ["exe", "cwd", "fd", "maps", "status"]
+                ["exe", "cwd", "fd", "maps", "status", "cmdline", "comm"]
                     .iter()
                     .map(|n| {
                         (
@@ -335,6 +355,8 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
                     .collect(),
             ),
             b"/exe" => Node::Link(cx.proc.id.exe.clone()),
+            b"/cmdline" => Node::Text(cx.proc.cmdline.clone()),
+            b"/comm" => Node::Text([super::process::comm(cx.proc), b"\n".to_vec()].concat()),
             b"/cwd" => Node::Link(cx.proc.cwd.clone()),
             b"/fd" => fd_dir(),
             b"/maps" => Node::Text(proc_maps(cx)),
@@ -1051,26 +1073,32 @@ fn link_common(
         return Err(Errno::INVAL);
     }
     let (oname, nname) = (read_path(cx, old)?, read_path(cx, new)?);
+    // Linux's order: the old name must exist (ENOENT), the new one must
+    // not (EEXIST, EROFS), both in one mount (EXDEV), and no directory may
+    // be hard-linked (EPERM).
     let lo = lookup(cx, olddir, &oname, flags & AT_SYMLINK_FOLLOW != 0)?;
+    if matches!(
+        lo.node,
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual
+    ) {
+        return Err(Errno::NOENT);
+    }
     let ln = lookup(cx, newdir, &nname, false)?;
-    let (m1, d1, l1) = match lo.node {
-        Node::Host {
-            mount,
-            dir,
-            name,
-            fd,
-        } => {
-            if file_type(&fd)?.is_dir() {
-                return Err(Errno::PERM);
-            }
-            (mount, dir, name)
-        }
-        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
-        _ => return Err(Errno::XDEV),
-    };
     let (m2, d2, l2) = create_at(ln)?;
+    let Node::Host {
+        mount: m1,
+        dir: d1,
+        name: l1,
+        fd,
+    } = lo.node
+    else {
+        return Err(Errno::XDEV);
+    };
     if !std::ptr::eq(m1, m2) {
         return Err(Errno::XDEV);
+    }
+    if file_type(&fd)?.is_dir() {
+        return Err(Errno::PERM);
     }
     // The name the walk reached (the target when following): linked
     // without following anything further.
@@ -1495,16 +1523,19 @@ fn chown_path(cx: &mut Ctx, dirfd: i32, path: u64, uid: u32, gid: u32, flags: u3
     }
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     let st = stat_path(cx, dirfd, &name, follow)?;
-    let writable = match lookup(cx, dirfd, &name, follow)?.node {
+    let l = lookup(cx, dirfd, &name, follow)?;
+    let writable = match l.node {
         Node::Host { mount, .. } => mount.writable,
-        Node::Dir(_) | Node::AbsentVirtual => false,
-        // kvmcage's own nodes belong to root.
+        Node::Dir(_) if !crate::sandbox::namei::is_special(&l.path) => false,
+        // kvmcage's own /dev and /proc nodes: /proc refuses ownership
+        // changes (proc_setattr), /dev nodes belong to root.
         _ => {
-            return if cx.proc.id.uid == 0 {
+            let dev = l.path.starts_with(b"/dev/");
+            return if dev && cx.proc.id.uid == 0 {
                 Ok(0)
             } else {
                 Err(Errno::PERM)
-            }
+            };
         }
     };
     chown_common(cx, st, writable, uid, gid)

@@ -461,8 +461,12 @@ pub fn sys_get_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// wait4 and waitid: there is no child process (yet).
-pub fn sys_wait(_cx: &mut Ctx, _a: &Args) -> SysResult {
+/// wait4 and waitid: there is no child process (yet). wait4(INT_MIN) is
+/// ESRCH, as Linux (-INT_MIN names no process group).
+pub fn sys_wait(_cx: &mut Ctx, a: &Args) -> SysResult {
+    if int(a.0[0]) == i32::MIN {
+        return Err(Errno::SRCH);
+    }
     Err(Errno::CHILD)
 }
 
