@@ -116,6 +116,31 @@ struct Measured {
     killed: bool,
 }
 
+impl Measured {
+    /// Why this run is not "stopped by --timeout (124, or `also_ok`)
+    /// within 5 s, no panic", if it is not.
+    fn not_stopped(&self, what: &str, also_ok: bool) -> Option<String> {
+        let err = text(&self.out.stderr);
+        let ok = (status(&self.out) == 124 || also_ok)
+            && !err.contains("panicked")
+            && self.elapsed <= Duration::from_secs(5);
+        (!ok).then(|| {
+            format!(
+                "{what}: status {}{} after {:?}, stdout {:?}, stderr {:?}",
+                status(&self.out),
+                if self.killed {
+                    " (killed by the test)"
+                } else {
+                    ""
+                },
+                self.elapsed,
+                text(&self.out.stdout),
+                err.lines().take(2).collect::<Vec<_>>()
+            )
+        })
+    }
+}
+
 /// Reap `pid`, killing it with SIGKILL once `limit` has passed. Returns the
 /// wait status, the child's own rusage and whether it was killed.
 fn reap(pid: i32, limit: Duration) -> (i32, libc::rusage, bool) {
@@ -520,16 +545,7 @@ fn host_panics_on_huge_sleeps() {
             true,
             Duration::from_secs(15),
         );
-        let err = text(&m.out.stderr);
-        if status(&m.out) != 124 || err.contains("panicked") || m.elapsed > Duration::from_secs(5) {
-            failures.push(format!(
-                "sleepmax {op}: status {}, {:?}, stdout {:?}, stderr {:?}",
-                status(&m.out),
-                m.elapsed,
-                text(&m.out.stdout),
-                err.lines().take(2).collect::<Vec<_>>()
-            ));
-        }
+        failures.extend(m.not_stopped(&format!("sleepmax {op}"), false));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -641,29 +657,12 @@ fn limits_hold_for_blocked_writes() {
         let mut o = vec!["--timeout", "1"];
         o.extend_from_slice(opts);
         let m = measured(&o, &bin, args, b"", *read_stdout, Duration::from_secs(15));
-        let err = text(&m.out.stderr);
         // sendfile from /dev/zero blocks on Linux; a sandbox that does not
         // offer it (an error at once) does not hang either.
         let refused = args[0] == "zero"
             && status(&m.out) == 0
             && text(&m.out.stdout).contains("sendfile /dev/zero: errno");
-        if !(status(&m.out) == 124 || refused)
-            || err.contains("panicked")
-            || m.elapsed > Duration::from_secs(5)
-        {
-            failures.push(format!(
-                "blockwrite {args:?}: status {}{} after {:?}, stdout {:?}, stderr {:?}",
-                status(&m.out),
-                if m.killed {
-                    " (killed by the test)"
-                } else {
-                    ""
-                },
-                m.elapsed,
-                text(&m.out.stdout),
-                err.lines().take(2).collect::<Vec<_>>()
-            ));
-        }
+        failures.extend(m.not_stopped(&format!("blockwrite {args:?}"), refused));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
