@@ -1,4 +1,4 @@
-/* Process-level calls Linux answers that kvmcage answered ENOSYS for
+/* Process-level calls (and record locks, sched_* queries) Linux answers that kvmcage answered ENOSYS for
  * (issue 13): prctl, get_robust_list, wait4/waitid without children,
  * getrusage, times, sysinfo, getcpu, membarrier, getpgid/getsid, chown of
  * one's own file to its own ids. Prints only what is the same natively and
@@ -73,6 +73,21 @@ int main(int argc, char **argv)
 	res("getpgid(0) == getpgrp()", getpgid(0) == getpgrp() ? 0 : -1);
 	res("getsid(0) > 0", getsid(0) > 0 ? 0 : -1);
 	res("getpgid(-1)", getpgid(-1));
+	struct sched_param sp = {0};
+	res("sched_getscheduler", sched_getscheduler(0));
+	res("sched_getparam", sched_getparam(0, &sp));
+	res("sched_setscheduler OTHER", sched_setscheduler(0, SCHED_OTHER, &sp));
+	res("sched_setscheduler bad", sched_setscheduler(0, 77, &sp));
+	res("sched_get_priority_max FIFO", sched_get_priority_max(SCHED_FIFO));
+	res("sched_get_priority_min RR", sched_get_priority_min(SCHED_RR));
+	res("sched_get_priority_max OTHER", sched_get_priority_max(SCHED_OTHER));
+	res("sched_get_priority_max 77", sched_get_priority_max(77));
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	res("sched_getaffinity", sched_getaffinity(0, sizeof set, &set) < 0 ? -1 : 0);
+	res("sched_setaffinity same", sched_setaffinity(0, sizeof set, &set));
+	CPU_ZERO(&set);
+	res("sched_setaffinity empty", sched_setaffinity(0, sizeof set, &set));
 	if (argc > 1) {
 		char p[4096];
 		snprintf(p, sizeof p, "%s/mine", argv[1]);
@@ -81,6 +96,26 @@ int main(int argc, char **argv)
 		res("chown -1 -1", chown(p, -1, -1));
 		res("fchown to own ids", fchown(fd, getuid(), getgid()));
 		res("lchown missing", lchown("/nonexistent-x", -1, -1));
+		/* Record locks: ours never conflict with ourselves. */
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+		res("F_SETLK write lock", fcntl(fd, F_SETLK, &fl));
+		fl.l_type = F_RDLCK;
+		res("F_GETLK", fcntl(fd, F_GETLK, &fl));
+		printf("F_GETLK type unlocked: %d\n", fl.l_type == F_UNLCK);
+		fl.l_type = F_UNLCK;
+		res("F_SETLKW unlock", fcntl(fd, F_SETLKW, &fl));
+		fl.l_type = 99;
+		res("F_SETLK bad type", fcntl(fd, F_SETLK, &fl));
+		int fd2 = open(p, O_RDWR);
+		struct flock ofd = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		res("F_OFD_SETLK", fcntl(fd2, F_OFD_SETLK, &ofd));
+		int fd3 = open(p, O_RDWR);
+		struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		res("F_OFD_GETLK from another description", fcntl(fd3, F_OFD_GETLK, &q));
+		printf("conflict seen: %d, pid %d\n", q.l_type == F_WRLCK, q.l_pid);
+		q.l_type = F_WRLCK;
+		q.l_pid = 0;
+		res("F_OFD_SETLK conflicting", fcntl(fd3, F_OFD_SETLK, &q));
 		unlink(p);
 	}
 	return 0;

@@ -785,8 +785,89 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
             }
             Ok(0)
         }
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => record_lock(cx, &slot.file, cmd, arg),
         _ => Err(Errno::INVAL),
     }
+}
+
+/// Record locks (fcntl F_GETLK/F_SETLK/F_SETLKW and the OFD forms): the
+/// host's own locks on host files, so other host processes holding the
+/// file see them; kvmcage's own files have nobody to conflict with. A
+/// blocked F_SETLKW gives up when the run is being stopped. The guest
+/// never sees a host pid (l_pid of another process's lock reads 0).
+fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
+    let getlk = matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK);
+    let raw = cx.m.user().read_vec(arg, 32)?;
+    let i16_at = |o: usize| i16::from_le_bytes([raw[o], raw[o + 1]]);
+    let i64_at = |o: usize| i64::from_le_bytes(raw[o..o + 8].try_into().unwrap_or_default());
+    let i32_at = |o: usize| i32::from_le_bytes(raw[o..o + 4].try_into().unwrap_or_default());
+    let (ty, whence) = (i16_at(0), i16_at(2));
+    if !matches!(i32::from(ty), libc::F_RDLCK | libc::F_WRLCK | libc::F_UNLCK)
+        || !matches!(
+            i32::from(whence),
+            libc::SEEK_SET | libc::SEEK_CUR | libc::SEEK_END
+        )
+    {
+        return Err(Errno::INVAL);
+    }
+    // OFD locks need l_pid 0 (Linux: EINVAL otherwise).
+    if matches!(
+        cmd,
+        libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW
+    ) && i32_at(24) != 0
+    {
+        return Err(Errno::INVAL);
+    }
+    let Some(host) = file.host() else {
+        if getlk {
+            let mut out = raw.clone();
+            out[0..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes());
+            cx.m.user().write(arg, &out)?;
+        }
+        return Ok(0);
+    };
+    // SAFETY: a zeroed flock is valid; we fill its fields from the copy.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = ty;
+    fl.l_whence = whence;
+    fl.l_start = i64_at(8);
+    fl.l_len = i64_at(16);
+    fl.l_pid = i32_at(24);
+    loop {
+        // SAFETY: `host` is an open descriptor; `fl` lives across the call
+        // and is the struct flock these commands take.
+        let rc = unsafe {
+            libc::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&host),
+                cmd,
+                &mut fl as *mut libc::flock,
+            )
+        };
+        if rc >= 0 {
+            break;
+        }
+        let e = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL);
+        if e == Errno::INTR && !cx.proc.expiry.expired() {
+            continue;
+        }
+        return Err(e);
+    }
+    if getlk {
+        let mut out = [0u8; 32];
+        out[0..2].copy_from_slice(&fl.l_type.to_le_bytes());
+        out[2..4].copy_from_slice(&fl.l_whence.to_le_bytes());
+        out[8..16].copy_from_slice(&fl.l_start.to_le_bytes());
+        out[16..24].copy_from_slice(&fl.l_len.to_le_bytes());
+        let pid: i32 = if fl.l_pid == -1 { -1 } else { 0 };
+        out[24..28].copy_from_slice(&pid.to_le_bytes());
+        cx.m.user().write(arg, &out)?;
+    }
+    Ok(0)
 }
 
 const TCGETS: u64 = 0x5401;

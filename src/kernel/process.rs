@@ -574,3 +574,76 @@ pub fn sys_membarrier(cx: &mut Ctx, a: &Args) -> SysResult {
         _ => Err(Errno::INVAL),
     }
 }
+
+/// The one scheduling class kvmcage runs programs in: SCHED_OTHER, nice 0.
+pub fn sys_sched_getscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_pid(cx, int(a.0[0]))?;
+    Ok(libc::SCHED_OTHER as u64)
+}
+
+pub fn sys_sched_getparam(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_pid(cx, int(a.0[0]))?;
+    cx.m.user().write(a.0[1], &0i32.to_le_bytes())?;
+    Ok(0)
+}
+
+/// Setting SCHED_OTHER/BATCH/IDLE with priority 0 is allowed (and changes
+/// nothing); real-time classes need CAP_SYS_NICE (EPERM).
+pub fn sys_sched_setscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_pid(cx, int(a.0[0]))?;
+    let prio = i32::from_le_bytes(
+        cx.m.user()
+            .read_vec(a.0[2], 4)?
+            .try_into()
+            .map_err(|_| Errno::FAULT)?,
+    );
+    match int(a.0[1]) {
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE if prio == 0 => Ok(0),
+        libc::SCHED_FIFO | libc::SCHED_RR if (1..=99).contains(&prio) => Err(Errno::PERM),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub fn sys_sched_setparam(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_pid(cx, int(a.0[0]))?;
+    let prio = i32::from_le_bytes(
+        cx.m.user()
+            .read_vec(a.0[1], 4)?
+            .try_into()
+            .map_err(|_| Errno::FAULT)?,
+    );
+    if prio != 0 {
+        return Err(Errno::INVAL);
+    }
+    Ok(0)
+}
+
+pub fn sys_sched_get_priority_max(_cx: &mut Ctx, a: &Args) -> SysResult {
+    match int(a.0[0]) {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(99),
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub fn sys_sched_get_priority_min(_cx: &mut Ctx, a: &Args) -> SysResult {
+    match int(a.0[0]) {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(1),
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+/// sched_setaffinity: the mask must name the one CPU (EINVAL otherwise).
+pub fn sys_sched_setaffinity(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_pid(cx, int(a.0[0]))?;
+    let len = (a.0[1] as u32 as u64).min(8);
+    if len == 0 {
+        return Err(Errno::INVAL);
+    }
+    let raw = cx.m.user().read_vec(a.0[2], len as usize)?;
+    if raw[0] & 1 == 0 {
+        return Err(Errno::INVAL);
+    }
+    Ok(0)
+}
