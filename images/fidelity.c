@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -75,5 +76,33 @@ int main(int argc, char **argv)
 	printf("copy holds: %zu bytes, tail %s", strlen(back + 3) + 3, back + 3);
 	unlink(q);
 	unlink(p);
+	/* The /proc files programs commonly read exist and parse. */
+	const char *pf[] = {"/proc/uptime", "/proc/loadavg", "/proc/meminfo",
+			    "/proc/filesystems", "/proc/self/stat", "/proc/self/cmdline",
+			    "/proc/self/comm", "/proc/sys/kernel/osrelease",
+			    "/proc/sys/kernel/ostype", 0};
+	for (int i = 0; pf[i]; i++) {
+		FILE *x = fopen(pf[i], "r");
+		printf("%s: %s\n", pf[i], x ? "readable" : strerror(errno));
+		if (!x)
+			continue;
+		char line[512] = "";
+		fgets(line, sizeof line, x);
+		fclose(x);
+		if (!strcmp(pf[i], "/proc/self/stat")) {
+			int pid;
+			char comm[64], st;
+			int n = sscanf(line, "%d %63s %c", &pid, comm, &st);
+			printf("  stat: %d fields, comm %s\n", n, comm);
+		} else if (!strcmp(pf[i], "/proc/meminfo")) {
+			unsigned long kb = 0;
+			printf("  MemTotal > 0: %d\n", sscanf(line, "MemTotal: %lu kB", &kb) == 1 && kb > 0);
+		} else if (!strcmp(pf[i], "/proc/sys/kernel/ostype")) {
+			printf("  %s", line);
+		}
+	}
+	struct statvfs sv;
+	int r = statvfs("/", &sv);
+	printf("statvfs /: %d, blocks > 0: %d, files > 0: %d\n", r, sv.f_blocks > 0, sv.f_files > 0);
 	return 0;
 }

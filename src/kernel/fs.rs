@@ -1172,10 +1172,21 @@ pub fn sys_copy_file_range(cx: &mut Ctx, a: &Args) -> SysResult {
 fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
     let mut b = [0u8; 120];
     let Some(fd) = file.host() else {
-        // kvmcage's own /dev, /proc and virtual directories.
-        b[0..8].copy_from_slice(&0x0102_1994u64.to_le_bytes()); // TMPFS_MAGIC
-        b[8..16].copy_from_slice(&4096u64.to_le_bytes());
-        b[64..72].copy_from_slice(&255u64.to_le_bytes());
+        // kvmcage's own /dev, /proc and virtual directories: a full,
+        // read-only filesystem the size of one page per entry (statvfs
+        // of "/" must not show zero blocks and inodes).
+        let entries = match &file.kind {
+            FileKind::Dir(e) => e.len() as u64 + 2,
+            _ => 1,
+        };
+        let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        put(0, 0x0102_1994); // TMPFS_MAGIC
+        put(8, 4096); // f_bsize
+        put(16, entries); // f_blocks (f_bfree, f_bavail 0)
+        put(40, entries); // f_files (f_ffree 0)
+        put(64, 255); // f_namelen
+        put(72, 4096); // f_frsize
+        put(80, 1); // ST_RDONLY
         return Ok(b);
     };
     let st = rustix::fs::fstatfs(fd)?;

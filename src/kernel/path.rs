@@ -219,6 +219,60 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The system-wide /proc files kvmcage answers: the sandbox's own view
+/// (its memory, one process, no load), never the host's.
+const PROC_FILES: [&str; 4] = ["uptime", "loadavg", "meminfo", "filesystems"];
+
+fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
+    let up = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    let kib = |frames: u64| frames * crate::vm::layout::PAGE_SIZE / 1024;
+    Some(match name {
+        b"uptime" => format!("{}.{:02} 0.00\n", up.tv_sec, up.tv_nsec / 10_000_000),
+        b"loadavg" => format!("0.00 0.00 0.00 1/1 {}\n", cx.proc.id.pid),
+        b"meminfo" => {
+            let (total, free) = (kib(cx.m.frames.capacity()), kib(cx.m.frames.available()));
+            format!(
+                "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
+            )
+        }
+        b"filesystems" => "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".into(),
+        _ => return None,
+    }
+    .into_bytes())
+}
+
+/// /proc/self/stat: the fields programs read (pid, comm, state, ppid,
+/// pgrp, session, times, priority, threads, vsize, rss); the rest 0.
+fn proc_stat(cx: &Ctx) -> Vec<u8> {
+    let id = &cx.proc.id;
+    let vsize: u64 = cx.proc.mm.vmas().map(|(s, v)| v.end - s).sum();
+    let rss = cx.m.frames.capacity() - cx.m.frames.available();
+    let mut f: Vec<String> = vec![
+        id.pid.to_string(),
+        format!(
+            "({})",
+            String::from_utf8_lossy(&super::process::comm(cx.proc))
+        ),
+        "R".into(),
+        id.ppid.to_string(),
+        id.pid.to_string(),
+        id.pid.to_string(),
+    ];
+    // tty_nr .. cstime (fields 7-17), priority 20, nice 0, 1 thread.
+    f.extend(
+        [
+            "0", "-1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "20", "0", "1", "0", "0",
+        ]
+        .map(String::from),
+    );
+    f.push(vsize.to_string());
+    f.push(rss.to_string());
+    f.resize(52, "0".into());
+    let mut s = f.join(" ");
+    s.push('\n');
+    s.into_bytes()
+}
+
 fn proc_status(cx: &Ctx) -> Vec<u8> {
     let id = &cx.proc.id;
     format!(
@@ -316,7 +370,16 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         });
     }
     if path == b"/proc" {
-        return Node::Dir(vec![(b"self".to_vec(), DT_DIR), (b"sys".to_vec(), DT_DIR)]);
+        let mut v = vec![
+            (b"self".to_vec(), DT_DIR),
+            (cx.proc.id.pid.to_string().into_bytes(), DT_DIR),
+            (b"sys".to_vec(), DT_DIR),
+        ];
+        v.extend(PROC_FILES.iter().map(|n| (n.as_bytes().to_vec(), DT_REG)));
+        return Node::Dir(v);
+    }
+    if let Some(t) = path.strip_prefix(b"/proc/").and_then(|n| proc_file(cx, n)) {
+        return Node::Text(t);
     }
     // The few sysctls programs read to learn the kernel: kvmcage's fixed
     // identity, never the host's.
@@ -344,15 +407,17 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     }) {
         return match rest {
             b"" => Node::Dir(
-                ["exe", "cwd", "fd", "maps", "status", "cmdline", "comm"]
-                    .iter()
-                    .map(|n| {
-                        (
-                            n.as_bytes().to_vec(),
-                            if *n == "fd" { DT_DIR } else { DT_REG },
-                        )
-                    })
-                    .collect(),
+                [
+                    "exe", "cwd", "fd", "maps", "status", "stat", "cmdline", "comm",
+                ]
+                .iter()
+                .map(|n| {
+                    (
+                        n.as_bytes().to_vec(),
+                        if *n == "fd" { DT_DIR } else { DT_REG },
+                    )
+                })
+                .collect(),
             ),
             b"/exe" => Node::Link(cx.proc.id.exe.clone()),
             b"/cmdline" => Node::Text(cx.proc.cmdline.clone()),
@@ -361,6 +426,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/fd" => fd_dir(),
             b"/maps" => Node::Text(proc_maps(cx)),
             b"/status" => Node::Text(proc_status(cx)),
+            b"/stat" => Node::Text(proc_stat(cx)),
             r => match r.strip_prefix(b"/fd/").and_then(fd_num) {
                 Some(fd) => match cx.proc.files.file(fd) {
                     Ok(f) => Node::Link(f.path.clone()),
