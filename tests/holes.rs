@@ -441,6 +441,12 @@ fn nested_mounts_symlink_limit_is_linuxs() {
         let native = run_native(&bin, &["loop", n.s()], b"");
         assert_eq!(status(&native), 0, "{}", text(&native.stderr));
         assert!(text(&native.stdout).contains("open l41: errno ELOOP\n"));
+        // Exactly 40 links is at Linux's limit, and native open() of it was
+        // seen to give ELOOP in one CI run on a freshly made directory while
+        // stat of the same chain succeeded (likely a count kept across the
+        // kernel's RCU-walk retry). The documented answer, MAXSYMLINKS = 40
+        // followed, is success: kvmcage must give that.
+        let native_out = text(&native.stdout).replace("open l40: errno ELOOP\n", "open l40: ok\n");
         let cage = run_cage(
             &["--mount", &mount(c.path(), "/w", true)],
             &bin,
@@ -450,7 +456,7 @@ fn nested_mounts_symlink_limit_is_linuxs() {
         no_panic(&cage, "nested loop");
         assert_eq!(
             text(&cage.stdout),
-            text(&native.stdout),
+            native_out,
             "{flavor:?}: {}",
             text(&cage.stderr)
         );
