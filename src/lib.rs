@@ -343,7 +343,7 @@ impl Sandbox {
         let info = StackInfo {
             argv: &argv,
             envp: &envp,
-            execfn: &proc.id.exe.clone(),
+            execfn: &proc.id.exe,
             random,
             uid,
             gid,

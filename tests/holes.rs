@@ -441,12 +441,19 @@ fn nested_mounts_symlink_limit_is_linuxs() {
         let native = run_native(&bin, &["loop", n.s()], b"");
         assert_eq!(status(&native), 0, "{}", text(&native.stderr));
         assert!(text(&native.stdout).contains("open l41: errno ELOOP\n"));
-        // Exactly 40 links is at Linux's limit, and native open() of it was
-        // seen to give ELOOP in one CI run on a freshly made directory while
-        // stat of the same chain succeeded (likely a count kept across the
-        // kernel's RCU-walk retry). The documented answer, MAXSYMLINKS = 40
-        // followed, is success: kvmcage must give that.
-        let native_out = text(&native.stdout).replace("open l40: errno ELOOP\n", "open l40: ok\n");
+        // Exactly 40 links is at Linux's limit, and the native answer there
+        // is not stable: a fresh-clone CI run saw native open() of a 40-link
+        // chain give ELOOP while stat of it succeeded (likely a link count
+        // kept across the kernel's RCU-walk retry), and a later full-suite
+        // run failed this comparison once more (message not kept). On the
+        // four lines that follow exactly 40 links the documented answer
+        // (MAXSYMLINKS = 40 followed: success) replaces the native one, and
+        // kvmcage must give it; 41 links stay ELOOP on both sides.
+        let mut native_out = text(&native.stdout);
+        for line in ["open l40", "stat l40", "open d40/target", "open d20/l20"] {
+            native_out =
+                native_out.replace(&format!("{line}: errno ELOOP\n"), &format!("{line}: ok\n"));
+        }
         let cage = run_cage(
             &["--mount", &mount(c.path(), "/w", true)],
             &bin,

@@ -72,10 +72,6 @@ pub struct View {
     pub owned: bool,
 }
 
-/// The st_dev the guest sees for its pipes (Linux's pipefs is an anonymous
-/// device too).
-pub const PIPE_DEV: u64 = 0x0c;
-
 #[derive(Debug)]
 pub struct OpenFile {
     pub kind: FileKind,
@@ -1068,10 +1064,9 @@ pub fn sys_pwritev(cx: &mut Ctx, a: &Args) -> SysResult {
     positioned_vec(cx, a, true)
 }
 
-/// Move up to `count` bytes from `input` (at `off`, or its position) to
-/// `output` through a host buffer: sendfile and copy_file_range.
-/// `copy_file_range`/`sendfile` from `in_fd` (at `*in_ptr`, or its
-/// position) to `out_fd` (at `*out_ptr`, or its position).
+/// Move up to `count` bytes from `in_fd` (at `*in_ptr`, or its position)
+/// to `out_fd` (at `*out_ptr`, or its position) through a host buffer:
+/// sendfile and copy_file_range.
 fn splice_files(
     cx: &mut Ctx,
     out_fd: i32,
@@ -1102,8 +1097,9 @@ fn splice_files(
     let r = splice_chunks(cx, src, dst, off.as_mut(), out_off.as_mut(), count);
     written(&output);
     let done = r?;
+    // An offset is Some only when its pointer was given.
     for (ptr, o) in [(in_ptr, off), (out_ptr, out_off)] {
-        if let (Some(o), true) = (o, ptr != 0) {
+        if let Some(o) = o {
             cx.m.user().write(ptr, &o.to_le_bytes())?;
         }
     }

@@ -496,8 +496,28 @@ fn view_of(mount: &Mount) -> View {
     }
 }
 
-/// A host descriptor opened in `mount`, ready for the descriptor table.
-fn host_file(mount: &Mount, fd: OwnedFd, path: Vec<u8>, status: u32) -> OpenFile {
+/// Open `name` in the mount directory `dir` with the guest's (masked)
+/// `flags`, never through a symlink, ready for the descriptor table; a
+/// file opened for writing in a writable mount loses its set-id bits.
+fn open_in(
+    mount: &Mount,
+    dir: &OwnedFd,
+    name: &[u8],
+    flags: u32,
+    mode: Mode,
+    path: Vec<u8>,
+    status: u32,
+) -> Result<OpenFile, Errno> {
+    let fd = rustix::fs::openat2(
+        dir,
+        os(name),
+        OFlags::from_bits_retain(flags) | OFlags::CLOEXEC,
+        mode,
+        beneath(),
+    )?;
+    if mount.writable && flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32 {
+        strip_setid(&fd)?;
+    }
     let hold = mount.quota.as_ref().and_then(|q| q.hold(&fd));
     let mut f = OpenFile::new(
         FileKind::Host {
@@ -509,7 +529,7 @@ fn host_file(mount: &Mount, fd: OwnedFd, path: Vec<u8>, status: u32) -> OpenFile
     );
     f.view = view_of(mount);
     f.tmpfs = hold;
-    f
+    Ok(f)
 }
 
 fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
@@ -596,14 +616,7 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             if let Some(q) = &mount.quota {
                 q.may_create()?;
             }
-            let fd = rustix::fs::openat2(
-                &dir,
-                os(&name),
-                OFlags::from_bits_retain(flags) | OFlags::CLOEXEC,
-                mode,
-                beneath(),
-            )?;
-            host_file(mount, fd, l.path, status)
+            open_in(mount, &dir, &name, flags, mode, l.path, status)?
         }
         Node::Host {
             mount,
@@ -624,17 +637,7 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             } else {
                 flags & !(libc::O_CREAT | libc::O_EXCL) as u32
             };
-            let fd = rustix::fs::openat2(
-                &dir,
-                os(&name),
-                OFlags::from_bits_retain(host_flags) | OFlags::CLOEXEC,
-                mode,
-                beneath(),
-            )?;
-            if mount.writable && flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32 {
-                strip_setid(&fd)?;
-            }
-            host_file(mount, fd, l.path, status)
+            open_in(mount, &dir, &name, host_flags, mode, l.path, status)?
         }
     };
     install(cx, file, cloexec)

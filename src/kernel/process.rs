@@ -591,12 +591,7 @@ pub fn sys_sched_getparam(cx: &mut Ctx, a: &Args) -> SysResult {
 /// nothing); real-time classes need CAP_SYS_NICE (EPERM).
 pub fn sys_sched_setscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0]))?;
-    let prio = i32::from_le_bytes(
-        cx.m.user()
-            .read_vec(a.0[2], 4)?
-            .try_into()
-            .map_err(|_| Errno::FAULT)?,
-    );
+    let prio: i32 = cx.m.user().read_obj(a.0[2])?;
     match int(a.0[1]) {
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE if prio == 0 => Ok(0),
         libc::SCHED_FIFO | libc::SCHED_RR if (1..=99).contains(&prio) => Err(Errno::PERM),
@@ -606,12 +601,7 @@ pub fn sys_sched_setscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_sched_setparam(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0]))?;
-    let prio = i32::from_le_bytes(
-        cx.m.user()
-            .read_vec(a.0[1], 4)?
-            .try_into()
-            .map_err(|_| Errno::FAULT)?,
-    );
+    let prio: i32 = cx.m.user().read_obj(a.0[1])?;
     if prio != 0 {
         return Err(Errno::INVAL);
     }

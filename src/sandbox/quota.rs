@@ -93,11 +93,15 @@ impl Quota {
     /// Account for what `fd` (an inode of this tmpfs) holds now: after it
     /// was made or changed.
     pub fn update(&self, fd: impl AsFd) {
-        let Ok(st) = rustix::fs::fstat(fd) else {
-            return;
-        };
+        if let Ok(st) = rustix::fs::fstat(fd) {
+            self.account(&st);
+        }
+    }
+
+    /// Record `st`'s inode as holding what `st` says it allocates.
+    fn account(&self, st: &rustix::fs::Stat) {
         let mut inner = self.inner.borrow_mut();
-        let now = allocated(&st);
+        let now = allocated(st);
         let ino = inner.inodes.entry(st.st_ino).or_insert(Inode {
             linked: true,
             ..Default::default()
@@ -109,7 +113,7 @@ impl Quota {
     /// A guest descriptor now holds inode `ino`; dropping the hold lets go.
     pub fn hold(self: &Rc<Self>, fd: impl AsFd) -> Option<Hold> {
         let st = rustix::fs::fstat(&fd).ok()?;
-        self.update(&fd);
+        self.account(&st);
         let mut inner = self.inner.borrow_mut();
         inner.inodes.get_mut(&st.st_ino)?.open += 1;
         Some(Hold {
