@@ -61,8 +61,15 @@ pub enum Error {
 pub enum Outcome {
     /// It called exit/exit_group.
     Exited(i32),
-    /// It died of a signal; `report` is the one-line explanation.
-    Killed { signal: i32, report: String },
+    /// It died of a signal; `report` is the one-line explanation. `core`:
+    /// the signal's action dumps core and RLIMIT_CORE allows it, so Linux
+    /// would set the core bit of the wait status (kvmcage writes no core
+    /// file).
+    Killed {
+        signal: i32,
+        report: String,
+        core: bool,
+    },
     /// The wall-clock limit passed.
     TimedOut(std::time::Duration),
     /// The program wrote more than this many bytes to stdout and stderr.
@@ -366,6 +373,9 @@ impl Sandbox {
         } else {
             None
         };
+        let _kick = watchdog::KickBlocked::new().map_err(Error::Watchdog)?;
+        m.set_run_signal_mask(_kick.run_mask())?;
+        proc.kick = Some(_kick.wait());
         let mut tracer = trace
             .is_active()
             .then(|| strace::Tracer::new(trace, proc.id.pid));
@@ -373,6 +383,7 @@ impl Sandbox {
             None => match proc.expiry.reason() {
                 Some(watchdog::StopReason::HostSignal(sig)) => Outcome::Killed {
                     signal: sig,
+                    core: false,
                     report: format!(
                         "stopped by {} sent to kvmcage; the guest was killed",
                         report::signal_name(sig)
@@ -385,8 +396,12 @@ impl Sandbox {
         if let Some(t) = tracer.as_mut() {
             t.finish(&match &outcome {
                 Outcome::Exited(c) => format!("exited with {c}"),
-                Outcome::Killed { signal, .. } => {
-                    format!("killed by {}", report::signal_name(*signal))
+                Outcome::Killed { signal, core, .. } => {
+                    format!(
+                        "killed by {}{}",
+                        report::signal_name(*signal),
+                        if *core { " (core dumped)" } else { "" }
+                    )
                 }
                 // kvmcage stops the guest outright, as SIGKILL would.
                 _ => "killed by SIGKILL".to_string(),
@@ -395,6 +410,39 @@ impl Sandbox {
         stats.exits = m.exits;
         Ok((outcome, stats))
     }
+}
+
+/// Deliver the signals due before a return to user mode, tracing them;
+/// `Some` when one of them ends the program. `fault` is the trap that
+/// raised a signal just now, for the report if that signal kills.
+fn deliver_signals(
+    m: &mut Machine,
+    proc: &mut Process,
+    regs: &mut kvm_regs,
+    from: Option<kernel::sigframe::FromSyscall>,
+    i386: bool,
+    tracer: &mut Option<strace::Tracer>,
+    fault: Option<(&report::Fault, i32)>,
+) -> Result<Option<Outcome>, Error> {
+    let d = kernel::sigframe::deliver(m, proc, regs, from, i386)?;
+    if let Some(t) = tracer.as_mut() {
+        for info in &d.taken {
+            t.signal(info);
+        }
+    }
+    let Some((info, core)) = d.kill else {
+        return Ok(None);
+    };
+    let signal = info.signo();
+    let report = match fault {
+        Some((f, sig)) if sig == signal => report::signal_line(signal, Some((m, f))),
+        _ => report::signal_line(signal, None),
+    };
+    Ok(Some(Outcome::Killed {
+        signal,
+        report,
+        core,
+    }))
 }
 
 /// Run until the program ends; `None` when the time limit stopped it.
@@ -413,7 +461,23 @@ fn run_loop(
         }
         let (trap, mut regs) = match m.next_trap()? {
             Ok(t) => t,
-            Err(Stop::Interrupted) => continue,
+            Err(Stop::Interrupted) => {
+                // A kick: a timer, a signal, or the run's end. Signals go to
+                // a vCPU stopped in ring 3; one stopped in the stub first
+                // reaches its next exit.
+                watchdog::take_kick();
+                if let Some(mut regs) = m.interrupted_user_regs() {
+                    let before = regs;
+                    if let Some(o) = deliver_signals(m, proc, &mut regs, None, false, tracer, None)?
+                    {
+                        return Ok(Some(o));
+                    }
+                    if regs != before {
+                        m.set_interrupted_user_regs(&regs);
+                    }
+                }
+                continue;
+            }
             Err(stop) => {
                 return Ok(Some(Outcome::MachineFailed(format!(
                     "the guest machine stopped: {stop}"
@@ -434,6 +498,7 @@ fn run_loop(
                 let started = tracer.is_some().then(std::time::Instant::now);
                 let ret = kernel::dispatch(&mut cx, &call);
                 log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
+                let sigreturned = std::mem::take(&mut proc.sigreturned);
                 if let (Some(t), Some(started)) = (tracer.as_mut(), started) {
                     let ends = matches!(proc.exit, Some(Exit::Code(_)));
                     let ev = strace::Traced {
@@ -443,6 +508,7 @@ fn run_loop(
                         took: started.elapsed(),
                         exits: m.exits - exits_seen,
                         ends_process: ends,
+                        sigreturn_mask: sigreturned.then_some(proc.signals.mask),
                     };
                     t.syscall(m, &ev);
                 }
@@ -453,21 +519,28 @@ fn run_loop(
                         return Ok(Some(Outcome::Killed {
                             signal: sig,
                             report: report::signal_line(sig, None),
+                            core: false,
                         }))
                     }
                     Some(Exit::OutputLimit(max)) => return Ok(Some(Outcome::OutputLimit(max))),
                     None => {}
                 }
-                if path == EntryPath::Lstar || path == EntryPath::LstarFault {
+                if !sigreturned && (path == EntryPath::Lstar || path == EntryPath::LstarFault) {
                     // `syscall` leaves RCX = RIP and R11 = RFLAGS, as Linux's
                     // return to user does.
                     regs.rcx = regs.rip;
                     regs.r11 = vm::sanitize_rflags(regs.rflags);
                 }
+                let from =
+                    (!sigreturned).then_some(kernel::sigframe::FromSyscall { nr: call.nr, ret });
+                if let Some(o) = deliver_signals(m, proc, &mut regs, from, call.i386, tracer, None)?
+                {
+                    return Ok(Some(o));
+                }
                 // The return address came from RCX, which the program controls
-                // (a `jmp` to LSTAR looks like a syscall): never return to the
-                // kernel half or a non-canonical address. Linux's IRET would
-                // fault in user mode there: SIGSEGV.
+                // (a `jmp` to LSTAR looks like a syscall), or from a signal
+                // frame: never return to the kernel half or a non-canonical
+                // address. Linux's IRET would fault in user mode there: SIGSEGV.
                 if regs.rip >= vm::layout::USER_TOP {
                     return Ok(Some(Outcome::Killed {
                         signal: report::SIGSEGV,
@@ -475,6 +548,7 @@ fn run_loop(
                             "guest killed by SIGSEGV (return to a non-user address {:#x})",
                             regs.rip
                         ),
+                        core: false,
                     }));
                 }
                 m.resume(&regs)?;
@@ -498,11 +572,20 @@ fn run_loop(
                     cr2,
                     regs,
                 };
-                let sig = report::signal_for(m, &fault);
-                return Ok(Some(Outcome::Killed {
-                    signal: sig,
-                    report: report::signal_line(sig, Some((m, &fault))),
-                }));
+                let info = report::siginfo_for(m, &proc.mm, &fault);
+                proc.trap = kernel::sigframe::TrapState {
+                    trapno: u64::from(vector),
+                    err: error_code.unwrap_or(0),
+                    cr2: if vector == 14 { cr2 } else { proc.trap.cr2 },
+                };
+                let sig = info.signo();
+                proc.signals.force(info);
+                if let Some(o) =
+                    deliver_signals(m, proc, &mut regs, None, false, tracer, Some((&fault, sig)))?
+                {
+                    return Ok(Some(o));
+                }
+                m.resume(&regs)?;
             }
         }
     }

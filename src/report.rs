@@ -3,6 +3,7 @@
 use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
 use kvm_bindings::kvm_regs;
 
+use crate::kernel::signal::SigInfo;
 use crate::vm::Machine;
 
 /// An exception from ring 3 the host did not resolve.
@@ -26,27 +27,72 @@ fn code_at(m: &Machine, rip: u64) -> Vec<u8> {
     buf[..n].to_vec()
 }
 
-/// The signal Linux sends for this exception (arch/x86/kernel/traps.c).
-pub fn signal_for(m: &Machine, f: &Fault) -> i32 {
+/// The siginfo Linux's trap handlers give the signal of this exception
+/// (arch/x86/kernel/traps.c, mm/fault.c): the code and, where Linux sets
+/// one, the address.
+pub fn siginfo_for(m: &Machine, mm: &crate::kernel::mm::Mm, f: &Fault) -> SigInfo {
+    const SI_KERNEL: i32 = 0x80;
+    let rip = f.regs.rip;
     match f.vector {
-        0 | 16 | 19 => SIGFPE,
-        1 | 3 => SIGTRAP,
-        6 => {
-            // On kvm_pvm `int n` raises #UD; Linux gives #GP -> SIGSEGV for
-            // an `int n` whose gate ring 3 may not use.
-            let code = code_at(m, f.regs.rip);
-            if code.first() == Some(&0xcd) {
-                SIGSEGV
-            } else {
-                SIGILL
-            }
+        0 => SigInfo::fault(SIGFPE, 1 /* FPE_INTDIV */, rip),
+        16 | 19 => SigInfo::fault(SIGFPE, fp_code(m, f.vector), rip),
+        1 => SigInfo::fault(SIGTRAP, 2 /* TRAP_TRACE */, rip),
+        3 => SigInfo::fault(SIGTRAP, SI_KERNEL, 0),
+        6 if code_at(m, rip).first() == Some(&0xcd) => SigInfo::fault(SIGSEGV, SI_KERNEL, 0),
+        6 => SigInfo::fault(SIGILL, 2 /* ILL_ILLOPN */, rip),
+        11 | 12 => SigInfo::fault(SIGBUS, SI_KERNEL, 0),
+        17 => SigInfo::fault(SIGBUS, 1 /* BUS_ADRALN */, 0),
+        14 => {
+            // A VMA that covers the address but forbids the access is
+            // SEGV_ACCERR; no VMA at all, SEGV_MAPERR.
+            let code = if mm.find(f.cr2).is_some() { 2 } else { 1 };
+            SigInfo::fault(SIGSEGV, code, f.cr2)
         }
-        11 | 12 | 17 => SIGBUS,
-        _ => SIGSEGV,
+        _ => SigInfo::fault(SIGSEGV, SI_KERNEL, 0),
+    }
+}
+
+/// FPE_* of an x87 (#MF) or SIMD (#XM) exception: the first unmasked
+/// exception flag, in Linux's order (fpu__exception_code).
+fn fp_code(m: &Machine, vector: u8) -> i32 {
+    let Ok(x) = m.xsave() else { return 0 };
+    let word = |o: usize| u32::from(u16::from_le_bytes([x[o], x[o + 1]]));
+    let err = if vector == 16 {
+        word(2) & !word(0)
+    } else {
+        let mxcsr = u32::from_le_bytes([x[24], x[25], x[26], x[27]]);
+        !(mxcsr >> 7) & mxcsr
+    };
+    if err & 0x001 != 0 {
+        7 // FPE_FLTINV
+    } else if err & 0x004 != 0 {
+        3 // FPE_FLTDIV
+    } else if err & 0x008 != 0 {
+        4 // FPE_FLTOVF
+    } else if err & 0x012 != 0 {
+        5 // FPE_FLTUND
+    } else if err & 0x020 != 0 {
+        6 // FPE_FLTRES
+    } else {
+        0
     }
 }
 
 pub fn signal_name(sig: i32) -> &'static str {
+    const RT: [&str; 33] = [
+        "SIGRTMIN", "SIGRT_1", "SIGRT_2", "SIGRT_3", "SIGRT_4", "SIGRT_5", "SIGRT_6", "SIGRT_7",
+        "SIGRT_8", "SIGRT_9", "SIGRT_10", "SIGRT_11", "SIGRT_12", "SIGRT_13", "SIGRT_14",
+        "SIGRT_15", "SIGRT_16", "SIGRT_17", "SIGRT_18", "SIGRT_19", "SIGRT_20", "SIGRT_21",
+        "SIGRT_22", "SIGRT_23", "SIGRT_24", "SIGRT_25", "SIGRT_26", "SIGRT_27", "SIGRT_28",
+        "SIGRT_29", "SIGRT_30", "SIGRT_31", "SIGRT_32",
+    ];
+    if let Some(n) = sig
+        .checked_sub(32)
+        .and_then(|i| usize::try_from(i).ok())
+        .and_then(|i| RT.get(i))
+    {
+        return n;
+    }
     match sig {
         1 => "SIGHUP",
         2 => "SIGINT",
@@ -63,8 +109,21 @@ pub fn signal_name(sig: i32) -> &'static str {
         13 => "SIGPIPE",
         14 => "SIGALRM",
         15 => "SIGTERM",
+        16 => "SIGSTKFLT",
+        17 => "SIGCHLD",
+        18 => "SIGCONT",
+        19 => "SIGSTOP",
+        20 => "SIGTSTP",
+        21 => "SIGTTIN",
+        22 => "SIGTTOU",
+        23 => "SIGURG",
         24 => "SIGXCPU",
         25 => "SIGXFSZ",
+        26 => "SIGVTALRM",
+        27 => "SIGPROF",
+        28 => "SIGWINCH",
+        29 => "SIGIO",
+        30 => "SIGPWR",
         31 => "SIGSYS",
         _ => "signal",
     }

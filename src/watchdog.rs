@@ -19,13 +19,15 @@ use std::time::{Duration, Instant};
 /// How often the vCPU thread is kicked after the deadline.
 const KICK_PERIOD: Duration = Duration::from_millis(5);
 
-fn kick_signal() -> libc::c_int {
+/// The signal that interrupts the vCPU thread (KVM_RUN, a host wait).
+pub fn kick_signal() -> libc::c_int {
     libc::SIGRTMIN() + 1
 }
 
 extern "C" fn on_kick(_: libc::c_int) {}
 
-fn install_handler() -> std::io::Result<()> {
+/// Install the kick signal's no-op handler (once per process).
+pub fn install_kick_handler() -> std::io::Result<()> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
@@ -140,7 +142,7 @@ impl Watchdog {
     /// Start watching the calling thread (the vCPU thread), until `limit`
     /// (if any) or a host stop signal (if caught).
     pub fn start(limit: Option<Duration>, expiry: &Expiry) -> std::io::Result<Self> {
-        install_handler()?;
+        install_kick_handler()?;
         // SAFETY: pthread_self has no preconditions.
         let target = unsafe { libc::pthread_self() };
         let done = Arc::new(AtomicBool::new(false));
@@ -198,4 +200,76 @@ impl Drop for Watchdog {
             let _ = t.join();
         }
     }
+}
+
+/// The kick signal blocked in the calling (vCPU) thread for the run, as
+/// PROCESSES.md 7 has it: unblocked only inside KVM_RUN (the mask given
+/// to KVM_SET_SIGNAL_MASK) and inside a host wait (ppoll's mask). Dropping
+/// it puts the thread's mask back.
+pub struct KickBlocked {
+    old: libc::sigset_t,
+}
+
+fn kick_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise the set they are given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, kick_signal());
+        set
+    }
+}
+
+impl KickBlocked {
+    pub fn new() -> std::io::Result<Self> {
+        install_kick_handler()?;
+        let set = kick_set();
+        // SAFETY: a zeroed sigset_t is valid storage for the old mask;
+        // pthread_sigmask only changes the calling thread.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are to live sigset_t values.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        Ok(Self { old })
+    }
+
+    /// The mask for KVM_RUN: the thread's own, without the kick.
+    pub fn run_mask(&self) -> u64 {
+        (1..=64)
+            .filter(|&s| s != kick_signal())
+            // SAFETY: `self.old` is an initialised sigset_t.
+            .filter(|&s| unsafe { libc::sigismember(&self.old, s) } == 1)
+            .fold(0u64, |m, s| m | (1 << (s - 1)))
+    }
+
+    /// The mask for host waits: the same.
+    pub fn wait(&self) -> crate::kernel::wait::Kick {
+        let mut set = self.old;
+        // SAFETY: `set` is an initialised sigset_t.
+        unsafe { libc::sigdelset(&mut set, kick_signal()) };
+        crate::kernel::wait::Kick::new(set)
+    }
+}
+
+impl Drop for KickBlocked {
+    fn drop(&mut self) {
+        take_kick();
+        // SAFETY: restores the mask saved in `new` for this same thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+/// Consume a kick left pending (it stays pending after KVM_RUN returns,
+/// since KVM restores the blocking mask before the handler could run).
+pub fn take_kick() {
+    let set = kick_set();
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `set` and `zero` are live for the call; a null siginfo
+    // pointer is allowed. Only the kick signal can be taken.
+    while unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) } > 0 {}
 }

@@ -13,6 +13,7 @@ use rustix::io::Errno;
 
 use super::signal::{SIGPIPE, SIGXFSZ};
 use super::uaccess::{access_ok, MAX_RW_COUNT};
+use super::wait;
 use super::{Args, Ctx, Exit, SysResult};
 use crate::vm::layout::PAGE_SIZE;
 
@@ -60,6 +61,8 @@ pub enum FileKind {
     Dir(Vec<(Vec<u8>, u8)>),
     /// A read-only text file generated when opened (/proc/self/maps).
     Text(Vec<u8>),
+    /// A signalfd: the signals it takes.
+    SignalFd(std::cell::Cell<u64>),
 }
 
 /// How a host file's metadata is shown to the guest.
@@ -247,23 +250,64 @@ fn int(v: u64) -> i32 {
     v as u32 as i32
 }
 
-/// Write all of `buf` to a host descriptor, retrying after a signal unless
-/// the run is being stopped (--timeout, a host signal): a write blocked on
-/// a full pipe or a stalled terminal then gives up with what it wrote.
-fn host_write_all(
-    fd: BorrowedFd<'_>,
-    mut buf: &[u8],
-    expiry: &crate::watchdog::Expiry,
-) -> Result<usize, Errno> {
+/// Can a host read or write of `fd` block: a pipe, socket or terminal
+/// without O_NONBLOCK (regular files and directories never do)?
+fn may_block(fd: BorrowedFd<'_>) -> bool {
+    let Ok(st) = rustix::fs::fstat(fd) else {
+        return false;
+    };
+    use rustix::fs::FileType as T;
+    if matches!(
+        T::from_raw_mode(st.st_mode),
+        T::RegularFile | T::Directory | T::BlockDevice
+    ) {
+        return false;
+    }
+    rustix::fs::fcntl_getfl(fd).is_ok_and(|f| !f.contains(rustix::fs::OFlags::NONBLOCK))
+}
+
+/// Bytes a write to the pipe `fd` can take without blocking (None when
+/// `fd` is no pipe).
+fn pipe_room(fd: BorrowedFd<'_>) -> Option<usize> {
+    let cap = rustix::pipe::fcntl_getpipe_size(fd).ok()?;
+    let queued = rustix::io::ioctl_fionread(fd).ok()? as usize;
+    Some(cap.saturating_sub(queued))
+}
+
+/// Write all of `buf` to a host descriptor. A descriptor that may block is
+/// written only as far as it takes without blocking, waiting in between in
+/// `wait::block_on`: a signal for the program or the run's end stops the
+/// write with what it wrote (ERESTARTSYS if nothing).
+fn host_write_all(cx: &mut Ctx, fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<usize, Errno> {
+    let blocking = may_block(fd);
     let mut done = 0;
     while !buf.is_empty() {
-        match rustix::io::write(fd, buf) {
+        let mut part = buf;
+        if blocking {
+            if !wait::wait_fd(cx, fd, libc::POLLOUT)? {
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(wait::ERESTARTSYS)
+                };
+            }
+            if let Some(room) = pipe_room(fd) {
+                // POLLOUT promises at least PIPE_BUF bytes of room.
+                part = &buf[..buf.len().min(room.max(libc::PIPE_BUF))];
+            }
+        }
+        let r = if blocking {
+            wait::interruptible(cx, || rustix::io::write(fd, part))
+        } else {
+            rustix::io::write(fd, part)
+        };
+        match r {
             Ok(0) => break,
             Ok(n) => {
                 done += n;
                 buf = &buf[n..];
             }
-            Err(Errno::INTR) if !expiry.expired() => continue,
+            Err(Errno::INTR) | Err(Errno::AGAIN) if blocking => continue,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
@@ -315,7 +359,7 @@ fn write_chunks(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
         if got == 0 {
             break;
         }
-        match host_write_all(file.host_fd()?, &tmp[..got], &cx.proc.expiry) {
+        match host_write_all(cx, file.host_fd()?, &tmp[..got]) {
             Ok(n) => {
                 done += n as u64;
                 if n < got {
@@ -393,11 +437,9 @@ pub fn apply_write_limits(
     Ok(count)
 }
 
-/// RLIMIT_FSIZE was crossed: SIGXFSZ (whose default action kills), EFBIG.
+/// RLIMIT_FSIZE was crossed: SIGXFSZ (whose default action kills) and EFBIG.
 pub fn file_too_big(cx: &mut Ctx) -> Errno {
-    if cx.proc.signals.kills_by_default(SIGXFSZ) {
-        cx.proc.exit = Some(Exit::Signal(SIGXFSZ));
-    }
+    super::signal::send_to_self(cx, SIGXFSZ);
     Errno::FBIG
 }
 
@@ -460,11 +502,9 @@ fn at_eof(file: &OpenFile) -> bool {
     }
 }
 
-/// EPIPE also sends SIGPIPE; its default action kills.
+/// EPIPE also sends SIGPIPE (its default action kills).
 fn raise_sigpipe(cx: &mut Ctx) {
-    if cx.proc.signals.kills_by_default(SIGPIPE) {
-        cx.proc.exit = Some(Exit::Signal(SIGPIPE));
-    }
+    super::signal::send_to_self(cx, SIGPIPE);
 }
 
 /// Read from `file` into `[buf, buf+count)`: only as much as the buffer can
@@ -490,9 +530,21 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
         };
     }
     let mut tmp = vec![0u8; room as usize];
+    let fd = file.host_fd()?;
+    let blocking = may_block(fd);
     let n = loop {
-        match rustix::io::read(file.host_fd()?, &mut tmp) {
-            Err(Errno::INTR) if !cx.proc.expiry.expired() => continue,
+        // A read that would block waits in the one waiting place first, so
+        // a signal or the run's end interrupts it.
+        if blocking && !wait::wait_fd(cx, fd, libc::POLLIN)? {
+            return Err(wait::ERESTARTSYS);
+        }
+        let r = if blocking {
+            wait::interruptible(cx, || rustix::io::read(fd, &mut tmp))
+        } else {
+            rustix::io::read(fd, &mut tmp)
+        };
+        match r {
+            Err(Errno::INTR) | Err(Errno::AGAIN) if blocking => continue,
             r => break r?,
         }
     };
@@ -506,6 +558,7 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
         return Err(Errno::BADF);
     }
     let data: Vec<u8> = match &file.kind {
+        FileKind::SignalFd(mask) => return read_signalfd(cx, file, mask.get(), buf, count),
         FileKind::Dir(_) => return Err(Errno::ISDIR),
         FileKind::Dev(Dev::Null) => return Ok(0),
         FileKind::Dev(d @ (Dev::Zero | Dev::Full | Dev::Random)) => {
@@ -529,6 +582,65 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
         file.pos.set(file.pos.get() + n as u64);
     }
     Ok(n as u64)
+}
+
+/// read() of a signalfd: one `signalfd_siginfo` per pending signal of its
+/// set that fits, waiting for one unless O_NONBLOCK.
+fn read_signalfd(cx: &mut Ctx, file: &OpenFile, mask: u64, buf: u64, count: u64) -> SysResult {
+    const SIZE: u64 = 128;
+    if count < SIZE {
+        return Err(Errno::INVAL);
+    }
+    let mut done = 0;
+    while done + SIZE <= count {
+        let Some(info) = cx.proc.signals.dequeue_from(mask) else {
+            if done > 0 {
+                break;
+            }
+            if file.flags & libc::O_NONBLOCK as u32 != 0 {
+                return Err(Errno::AGAIN);
+            }
+            match wait::block_on(cx, &mut [], None, wait::Wake::SignalIn(mask))? {
+                wait::Woken::Signal if cx.proc.signals.pending() & mask == 0 => {
+                    return Err(wait::ERESTARTSYS)
+                }
+                _ => continue,
+            }
+        };
+        cx.m.user().write(buf + done, &info.signalfd())?;
+        done += SIZE;
+    }
+    Ok(done)
+}
+
+/// signalfd4 (and signalfd): a new signalfd, or a new set for one.
+pub fn sys_signalfd4(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (fd, umask, size, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3] as u32);
+    let allowed = (libc::O_NONBLOCK | libc::O_CLOEXEC) as u32;
+    if flags & !allowed != 0 || size != 8 {
+        return Err(Errno::INVAL);
+    }
+    let raw = cx.m.user().read_vec(umask, 8)?;
+    let mask =
+        u64::from_le_bytes(raw.try_into().map_err(|_| Errno::FAULT)?) & !super::signal::UNBLOCKABLE;
+    if fd != -1 {
+        let file = cx.proc.files.file(fd)?;
+        let FileKind::SignalFd(m) = &file.kind else {
+            return Err(Errno::INVAL);
+        };
+        m.set(mask);
+        return Ok(fd as u64);
+    }
+    let file = OpenFile::new(
+        FileKind::SignalFd(std::cell::Cell::new(mask)),
+        b"anon_inode:[signalfd]".to_vec(),
+        libc::O_RDWR as u32 | (flags & libc::O_NONBLOCK as u32),
+    );
+    super::path::install(cx, file, flags & libc::O_CLOEXEC as u32 != 0)
+}
+
+pub fn sys_signalfd(cx: &mut Ctx, a: &Args) -> SysResult {
+    sys_signalfd4(cx, &Args([a.0[0], a.0[1], a.0[2], 0, 0, 0]))
 }
 
 /// A read of /dev/zero, /dev/full or /dev/urandom fills the whole buffer
@@ -835,20 +947,28 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
     fl.l_len = i64_at(16);
     fl.l_pid = i32_at(24);
     loop {
-        // SAFETY: `host` is an open descriptor; `fl` lives across the call
-        // and is the struct flock these commands take.
-        let rc = unsafe {
-            libc::fcntl(
-                std::os::fd::AsRawFd::as_raw_fd(&host),
-                cmd,
-                &mut fl as *mut libc::flock,
-            )
-        };
+        // A waiting F_SETLKW cannot be polled: it runs with the kick
+        // unblocked, so a signal or the run's end interrupts it.
+        let rc = wait::interruptible(cx, || {
+            // SAFETY: `host` is an open descriptor; `fl` lives across the
+            // call and is the struct flock these commands take.
+            unsafe {
+                libc::fcntl(
+                    std::os::fd::AsRawFd::as_raw_fd(&host),
+                    cmd,
+                    &mut fl as *mut libc::flock,
+                )
+            }
+        });
         if rc >= 0 {
             break;
         }
         let e = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL);
-        if e == Errno::INTR && !cx.proc.expiry.expired() {
+        if e == Errno::INTR {
+            cx.proc.timers.fire_due(&mut cx.proc.signals, &cx.proc.id);
+            if cx.proc.signals.deliverable().is_some() || cx.proc.expiry.expired() {
+                return Err(wait::ERESTARTSYS);
+            }
             continue;
         }
         return Err(e);
@@ -1132,7 +1252,7 @@ fn splice_chunks(
         }
         let w = match out_off.as_deref() {
             Some(&o) => rustix::io::pwrite(dst, &tmp[..n], o),
-            None => host_write_all(dst, &tmp[..n], &cx.proc.expiry),
+            None => host_write_all(cx, dst, &tmp[..n]),
         };
         let w = match w {
             Ok(w) => w,
@@ -1225,66 +1345,71 @@ pub fn sys_fadvise64(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// Wait until one of `entries` (fd, events) is ready or `timeout_ms`
-/// passes; returns each entry's revents. Host-backed descriptors are polled
-/// on the host (in 20 ms slices, so --timeout still stops a waiting
-/// program), kvmcage's own files are always ready, a bad descriptor is
-/// POLLNVAL.
+/// passes; returns each entry's revents. Host-backed descriptors are
+/// polled on the host in `wait::block_on`, so a signal for the program or
+/// the run's end interrupts (ERESTARTNOHAND: EINTR when a handler runs);
+/// kvmcage's own files are always ready, a bad descriptor is POLLNVAL.
 fn wait_ready(
-    cx: &Ctx,
+    cx: &mut Ctx,
     entries: &[(i32, i16)],
     timeout_ms: Option<u64>,
 ) -> Result<Vec<i16>, Errno> {
-    let deadline = timeout_ms
-        .and_then(|ms| std::time::Instant::now().checked_add(std::time::Duration::from_millis(ms)));
-    loop {
-        let mut revents = vec![0i16; entries.len()];
-        let mut host: Vec<(usize, Rc<OpenFile>)> = Vec::new();
-        for (i, &(fd, events)) in entries.iter().enumerate() {
-            if fd < 0 {
-                continue;
-            }
-            match cx.proc.files.file(fd) {
-                Err(_) => revents[i] = libc::POLLNVAL,
-                Ok(f) if f.host().is_some() => host.push((i, f)),
-                Ok(_) => revents[i] = events & (libc::POLLIN | libc::POLLOUT),
-            }
+    let mut deadline =
+        timeout_ms.map(|ms| wait::Deadline::after(std::time::Duration::from_millis(ms)));
+    let mut revents = vec![0i16; entries.len()];
+    let mut host: Vec<(usize, Rc<OpenFile>)> = Vec::new();
+    let mut sigfds: Vec<(usize, u64)> = Vec::new();
+    for (i, &(fd, events)) in entries.iter().enumerate() {
+        if fd < 0 {
+            continue;
         }
-        let ready_now = revents.iter().any(|&r| r != 0);
-        if !host.is_empty() {
-            let mut pfds: Vec<rustix::event::PollFd> = host
-                .iter()
-                .filter_map(|(i, f)| {
-                    Some(rustix::event::PollFd::from_borrowed_fd(
-                        f.host()?,
-                        rustix::event::PollFlags::from_bits_truncate(entries[*i].1 as u16),
-                    ))
-                })
-                .collect();
-            let slice = if ready_now { 0 } else { 20 };
-            let ts = rustix::event::Timespec {
-                tv_sec: 0,
-                tv_nsec: slice * 1_000_000,
-            };
-            match rustix::event::poll(&mut pfds, Some(&ts)) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(e),
-            }
-            for ((i, _), p) in host.iter().zip(&pfds) {
-                revents[*i] = p.revents().bits() as i16;
-            }
-        }
-        let any = revents.iter().any(|&r| r != 0);
-        let timed_out = deadline.is_some_and(|d| std::time::Instant::now() >= d);
-        if any || timed_out {
-            return Ok(revents);
-        }
-        if cx.proc.expiry.expired() {
-            return Err(Errno::INTR);
-        }
-        if host.is_empty() {
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        match cx.proc.files.file(fd) {
+            Err(_) => revents[i] = libc::POLLNVAL,
+            Ok(f) if f.host().is_some() => host.push((i, f)),
+            Ok(f) => match &f.kind {
+                FileKind::SignalFd(m) => sigfds.push((i, m.get())),
+                _ => revents[i] = events & (libc::POLLIN | libc::POLLOUT),
+            },
         }
     }
+    // A signalfd is readable while a signal of its set is pending.
+    let sig_ready = |cx: &Ctx, revents: &mut [i16]| {
+        for &(i, m) in &sigfds {
+            if cx.proc.signals.pending() & m != 0 {
+                revents[i] = entries[i].1 & libc::POLLIN;
+            }
+        }
+    };
+    sig_ready(cx, &mut revents);
+    let wake = match sigfds.iter().fold(0, |s, (_, m)| s | m) {
+        0 => wait::Wake::Signal,
+        set => wait::Wake::SignalIn(set),
+    };
+    if revents.iter().any(|&r| r != 0) {
+        // Something is ready already: look at the host ones without waiting.
+        deadline = Some(wait::Deadline::now());
+    }
+    let mut polls: Vec<wait::Poll<'_>> = host
+        .iter()
+        .filter_map(|(i, f)| Some(wait::Poll::new(f.host()?, entries[*i].1)))
+        .collect();
+    loop {
+        match wait::block_on(cx, &mut polls, deadline, wake)? {
+            wait::Woken::Signal => {
+                sig_ready(cx, &mut revents);
+                if revents.iter().any(|&r| r != 0) && cx.proc.signals.deliverable().is_none() {
+                    break;
+                }
+                return Err(wait::ERESTARTNOHAND);
+            }
+            wait::Woken::Woken => continue,
+            wait::Woken::Ready | wait::Woken::TimedOut => break,
+        }
+    }
+    for ((i, _), p) in host.iter().zip(&polls) {
+        revents[*i] = p.revents;
+    }
+    Ok(revents)
 }
 
 fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> SysResult {

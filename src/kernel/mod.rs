@@ -7,12 +7,16 @@
 //! unimplemented numbers return -ENOSYS and are logged once each.
 
 pub mod fs;
+pub mod futex;
 pub mod mm;
 pub mod path;
 pub mod process;
+pub mod sigframe;
 pub mod signal;
 pub mod time;
+pub mod timer;
 pub mod uaccess;
+pub mod wait;
 
 use std::collections::HashSet;
 
@@ -103,6 +107,27 @@ pub struct Process {
     pub task: process::TaskFlags,
     /// The program's file, opened read-only (/proc/self/exe, /.kvmcage).
     pub exe_file: Option<std::rc::Rc<std::os::fd::OwnedFd>>,
+    /// alarm, itimers, POSIX timers.
+    pub timers: timer::Timers,
+    /// The vCPU thread's kick mask for host waits (None without a vCPU
+    /// thread: the fuzzer).
+    pub kick: Option<wait::Kick>,
+    /// What other threads write to end this thread's wait.
+    pub waker: Option<wait::Waker>,
+    /// The last fault's trap number, error code and address.
+    pub trap: sigframe::TrapState,
+    /// Set by rt_sigreturn: the registers came from the frame, so the
+    /// return to user mode neither restarts nor rewrites RCX/R11.
+    pub sigreturned: bool,
+    /// An interrupted sleep or wait that restart_syscall takes up again.
+    pub restart: Option<Restart>,
+}
+
+/// Linux's restart_block: what restart_syscall continues.
+#[derive(Clone, Copy, Debug)]
+pub enum Restart {
+    Sleep(time::SleepRestart),
+    Futex(futex::FutexRestart),
 }
 
 impl Process {
@@ -128,6 +153,12 @@ impl Process {
             cwd: b"/".to_vec(),
             umask: 0o022,
             policy: Default::default(),
+            timers: Default::default(),
+            kick: None,
+            waker: wait::Waker::new().ok(),
+            trap: Default::default(),
+            sigreturned: false,
+            restart: None,
         }
     }
 }
@@ -267,6 +298,25 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::rt_sigaction => signal::sys_rt_sigaction,
         S::rt_sigprocmask => signal::sys_rt_sigprocmask,
         S::sigaltstack => signal::sys_sigaltstack,
+        S::rt_sigreturn => sigframe::sys_rt_sigreturn,
+        S::rt_sigpending => signal::sys_rt_sigpending,
+        S::rt_sigsuspend => signal::sys_rt_sigsuspend,
+        S::rt_sigtimedwait => signal::sys_rt_sigtimedwait,
+        S::rt_sigqueueinfo => signal::sys_rt_sigqueueinfo,
+        S::rt_tgsigqueueinfo => signal::sys_rt_tgsigqueueinfo,
+        S::pause => signal::sys_pause,
+        S::restart_syscall => time::sys_restart_syscall,
+        S::futex => futex::sys_futex,
+        S::signalfd => fs::sys_signalfd,
+        S::signalfd4 => fs::sys_signalfd4,
+        S::alarm => timer::sys_alarm,
+        S::getitimer => timer::sys_getitimer,
+        S::setitimer => timer::sys_setitimer,
+        S::timer_create => timer::sys_timer_create,
+        S::timer_settime => timer::sys_timer_settime,
+        S::timer_gettime => timer::sys_timer_gettime,
+        S::timer_getoverrun => timer::sys_timer_getoverrun,
+        S::timer_delete => timer::sys_timer_delete,
         S::clock_gettime => time::sys_clock_gettime,
         S::clock_getres => time::sys_clock_getres,
         S::gettimeofday => time::sys_gettimeofday,
@@ -302,6 +352,9 @@ fn handler32(nr: Sysno32) -> Option<Handler> {
         S::getrandom => process::sys_getrandom,
         S::kill => signal::sys_kill,
         S::tgkill => signal::sys_tgkill,
+        S::pause => signal::sys_pause,
+        S::alarm => timer::sys_alarm,
+        S::restart_syscall => time::sys_restart_syscall,
         _ => return None,
     })
 }

@@ -474,7 +474,7 @@ fn check_generated(cx: &Ctx, more: usize) -> Result<(), Errno> {
     Ok(())
 }
 
-fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
+pub fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
     let limit = cx.proc.rlimits.nofile();
     Ok(cx.proc.files.open(file, cloexec, limit)? as u64)
 }
@@ -680,6 +680,8 @@ pub fn stat_of(cx: &Ctx, f: &OpenFile) -> Result<[u8; 144], Errno> {
         FileKind::Dev(d) => synthetic_stat(0o020666, d.rdev(), 0),
         FileKind::Dir(_) => synthetic_stat(0o040555, 0, 0),
         FileKind::Text(_) => synthetic_stat(0o100444, 0, 0),
+        // An anonymous inode: no file type bits, mode 0600.
+        FileKind::SignalFd(_) => synthetic_stat(0o600, 0, 0),
     })
 }
 

@@ -15,6 +15,9 @@ const ARCH_GET_CPUID: u64 = 0x1011;
 const ARCH_SET_CPUID: u64 = 0x1012;
 
 const RLIM_INFINITY: u64 = u64::MAX;
+/// RLIMIT_SIGPENDING: queued signals (a bound on host memory too, 128
+/// bytes of siginfo each).
+pub const SIGPENDING_MAX: u64 = 4096;
 const RLIM_NLIMITS: usize = 16;
 
 /// The program's resource limits, as getrlimit/prlimit64 report them.
@@ -30,11 +33,16 @@ impl Rlimits {
         l[libc::RLIMIT_CORE as usize] = (0, RLIM_INFINITY);
         l[libc::RLIMIT_NPROC as usize] = (1, 1);
         l[libc::RLIMIT_MEMLOCK as usize] = (8 << 20, 8 << 20);
-        l[libc::RLIMIT_SIGPENDING as usize] = (64, 64);
+        l[libc::RLIMIT_SIGPENDING as usize] = (SIGPENDING_MAX, SIGPENDING_MAX);
         l[libc::RLIMIT_MSGQUEUE as usize] = (819_200, 819_200);
         l[libc::RLIMIT_NICE as usize] = (0, 0);
         l[libc::RLIMIT_RTPRIO as usize] = (0, 0);
         Self(l)
+    }
+
+    /// A soft limit.
+    pub fn soft(&self, resource: libc::__rlimit_resource_t) -> u64 {
+        self.0.get(resource as usize).map_or(RLIM_INFINITY, |l| l.0)
     }
 
     pub fn nofile(&self) -> usize {

@@ -1,18 +1,73 @@
-//! Signal dispositions and masks. Handlers are recorded as Linux records
-//! them; delivery to a handler is not implemented yet, so a signal whose
-//! default action kills does kill, and one with a handler or SIG_IGN is
-//! discarded.
+//! Signals: dispositions, the mask, the pending queue, and the syscalls that
+//! send, wait for and inspect them. Delivery to a handler (the frame on the
+//! user stack, rt_sigreturn, restarts) is `sigframe`, which the run loop
+//! calls before every return to user mode (PROCESSES.md 8).
+//!
+//! Today there is one thread, so "the thread" and "the process" are the
+//! same: process-directed and thread-directed signals share one queue.
+
+use std::collections::VecDeque;
 
 use rustix::io::Errno;
 
-use super::{Args, Ctx, Exit, SysResult};
+use super::wait::{self, Wake, Woken};
+use super::{Args, Ctx, SysResult};
 
+pub const SIGHUP: i32 = 1;
+pub const SIGILL: i32 = 4;
+pub const SIGTRAP: i32 = 5;
+pub const SIGABRT: i32 = 6;
+pub const SIGBUS: i32 = 7;
+pub const SIGFPE: i32 = 8;
 pub const SIGKILL: i32 = 9;
+pub const SIGSEGV: i32 = 11;
 pub const SIGPIPE: i32 = 13;
+pub const SIGALRM: i32 = 14;
+pub const SIGCHLD: i32 = 17;
+pub const SIGCONT: i32 = 18;
 pub const SIGSTOP: i32 = 19;
+pub const SIGVTALRM: i32 = 26;
+pub const SIGPROF: i32 = 27;
 pub const SIGXFSZ: i32 = 25;
-const NSIG: usize = 64;
-const SIG_DFL: u64 = 0;
+pub const SIGSYS: i32 = 31;
+/// The kernel's first real-time signal (the C libraries keep 32 and 33).
+pub const SIGRTMIN: i32 = 32;
+pub const NSIG: usize = 64;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+
+pub const SA_SIGINFO: u64 = 0x4;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+/// si_code values (include/uapi/asm-generic/siginfo.h).
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_TKILL: i32 = -6;
+
+const SS_ONSTACK: i32 = 1;
+const SS_DISABLE: i32 = 2;
+const SS_AUTODISARM: i32 = 1 << 31;
+/// MINSIGSTKSZ: the smallest alternate stack sigaltstack accepts.
+const MINSIGSTKSZ: u64 = 2048;
+
+/// The bit of `sig` in a kernel sigset.
+pub const fn bit(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// SIGKILL and SIGSTOP can be neither blocked nor caught.
+pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+/// Signals a fault raises, delivered before any other pending signal.
+const SYNCHRONOUS: u64 =
+    bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
 
 /// Kernel `struct sigaction` for x86-64: handler, flags, restorer, mask.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,11 +78,240 @@ pub struct SigAction {
     pub mask: u64,
 }
 
+impl SigAction {
+    fn to_bytes(self) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        for (i, w) in [self.handler, self.flags, self.restorer, self.mask]
+            .iter()
+            .enumerate()
+        {
+            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        b
+    }
+}
+
+/// What a signal does when it is delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Terminate,
+    /// Terminate "with a core dump" (the status's core bit).
+    Core,
+    Ignore,
+    /// Stop and continue: without job control both are ignored.
+    Stop,
+    Continue,
+    Handler(SigAction),
+}
+
+/// The default action of `sig` (signal(7)).
+pub fn default_action(sig: i32) -> Action {
+    match sig {
+        3 | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | 24 | SIGXFSZ | SIGSYS => {
+            Action::Core
+        }
+        SIGCHLD | 23 | 28 => Action::Ignore,
+        SIGCONT => Action::Continue,
+        SIGSTOP | 20..=22 => Action::Stop,
+        _ => Action::Terminate,
+    }
+}
+
+/// One queued signal: the 128-byte siginfo Linux would copy out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigInfo {
+    raw: [u8; 128],
+}
+
+impl std::fmt::Debug for SigInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigInfo({}, code {})", self.signo(), self.code())
+    }
+}
+
+impl SigInfo {
+    pub fn new(sig: i32, code: i32) -> Self {
+        let mut s = Self { raw: [0; 128] };
+        s.put32(0, sig as u32);
+        s.put32(8, code as u32);
+        s
+    }
+
+    fn put32(&mut self, off: usize, v: u32) {
+        self.raw[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn put64(&mut self, off: usize, v: u64) {
+        self.raw[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn get32(&self, off: usize) -> u32 {
+        u32::from_le_bytes([
+            self.raw[off],
+            self.raw[off + 1],
+            self.raw[off + 2],
+            self.raw[off + 3],
+        ])
+    }
+
+    fn get64(&self, off: usize) -> u64 {
+        u64::from(self.get32(off)) | (u64::from(self.get32(off + 4)) << 32)
+    }
+
+    /// Sent by a process (kill, tkill, the kernel on its behalf): si_pid
+    /// and si_uid.
+    pub fn from_process(sig: i32, code: i32, pid: u32, uid: u32) -> Self {
+        let mut s = Self::new(sig, code);
+        s.put32(16, pid);
+        s.put32(20, uid);
+        s
+    }
+
+    /// Raised by a fault at `addr`.
+    pub fn fault(sig: i32, code: i32, addr: u64) -> Self {
+        let mut s = Self::new(sig, code);
+        s.put64(16, addr);
+        s
+    }
+
+    /// A POSIX timer's expiry: si_timerid, si_overrun, si_value.
+    pub fn timer(sig: i32, id: i32, value: u64) -> Self {
+        let mut s = Self::new(sig, SI_TIMER);
+        s.put32(16, id as u32);
+        s.put64(24, value);
+        s
+    }
+
+    /// The caller's own siginfo (rt_sigqueueinfo), for signal `sig`.
+    pub fn from_user(sig: i32, raw: [u8; 128]) -> Self {
+        let mut s = Self { raw };
+        s.put32(0, sig as u32);
+        s
+    }
+
+    pub fn signo(&self) -> i32 {
+        self.get32(0) as i32
+    }
+
+    pub fn code(&self) -> i32 {
+        self.get32(8) as i32
+    }
+
+    /// The fault address of a SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP.
+    pub fn addr(&self) -> u64 {
+        self.get64(16)
+    }
+
+    pub fn bytes(&self) -> &[u8; 128] {
+        &self.raw
+    }
+
+    fn timer_id(&self) -> Option<i32> {
+        (self.code() == SI_TIMER).then(|| self.get32(16) as i32)
+    }
+
+    /// One more expiry of the timer whose signal this is.
+    pub fn add_overrun(&mut self, n: u32) {
+        let o = self.get32(20).saturating_add(n).min(i32::MAX as u32);
+        self.put32(20, o);
+    }
+
+    /// Is this one of the codes a fault produces for its signal?
+    fn is_fault(&self) -> bool {
+        self.code() > 0 && self.code() != SI_KERNEL
+            || self.code() == SI_KERNEL && bit(self.signo()) & SYNCHRONOUS != 0
+    }
+
+    /// The `struct signalfd_siginfo` read() gives for it.
+    pub fn signalfd(&self) -> [u8; 128] {
+        let mut out = [0u8; 128];
+        let mut put32 = |off: usize, v: u32| out[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        put32(0, self.signo() as u32);
+        put32(4, self.get32(4));
+        put32(8, self.code() as u32);
+        let mut extra: Vec<(usize, u64, usize)> = Vec::new();
+        if self.is_fault() {
+            extra.push((72, self.addr(), 8)); // ssi_addr
+        } else if self.code() == SI_TIMER {
+            extra.push((24, u64::from(self.get32(16)), 4)); // ssi_tid
+            extra.push((32, u64::from(self.get32(20)), 4)); // ssi_overrun
+            extra.push((44, self.get64(24) & 0xffff_ffff, 4)); // ssi_int
+            extra.push((48, self.get64(24), 8)); // ssi_ptr
+        } else {
+            extra.push((12, u64::from(self.get32(16)), 4)); // ssi_pid
+            extra.push((16, u64::from(self.get32(20)), 4)); // ssi_uid
+            extra.push((44, self.get64(24) & 0xffff_ffff, 4)); // ssi_int
+            extra.push((48, self.get64(24), 8)); // ssi_ptr
+        }
+        for (off, v, len) in extra {
+            out[off..off + len].copy_from_slice(&v.to_le_bytes()[..len]);
+        }
+        out
+    }
+}
+
+/// sigaltstack's state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AltStack {
+    pub sp: u64,
+    pub size: u64,
+    /// SS_AUTODISARM, as given.
+    pub flags: i32,
+}
+
+impl AltStack {
+    /// Is `sp` on this stack (Linux's on_sig_stack)?
+    pub fn on(&self, sp: u64) -> bool {
+        sp > self.sp && sp - self.sp <= self.size
+    }
+
+    /// ss_flags as reported for a thread whose stack pointer is `sp`.
+    pub fn flags_at(&self, sp: u64) -> i32 {
+        if self.size == 0 {
+            SS_DISABLE
+        } else if self.on(sp) {
+            SS_ONSTACK
+        } else {
+            0
+        }
+    }
+
+    /// The `stack_t` bytes (uc_stack, sigaltstack's old value).
+    pub fn to_bytes(self, sp: u64) -> [u8; 24] {
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&self.sp.to_le_bytes());
+        b[8..12].copy_from_slice(&(self.flags_at(sp) | self.flags).to_le_bytes());
+        b[16..24].copy_from_slice(&self.size.to_le_bytes());
+        b
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// Which queue a signal goes to: the thread's (tkill, tgkill, faults,
+/// SIGPIPE) or the process's (kill, sigqueue, timers). Linux takes from the
+/// thread's first, so one standard signal sent both ways is delivered twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Thread,
+    Process,
+}
+
+/// One thread's signal state (and, with one thread, the process's).
 #[derive(Clone, Debug)]
 pub struct Signals {
     pub actions: [SigAction; NSIG],
     pub mask: u64,
-    pub altstack: [u64; 3],
+    pub altstack: AltStack,
+    /// Pending signals in the order they came, the thread's and the
+    /// process's; standard signals at most once in each, real-time ones
+    /// queued.
+    queues: [VecDeque<SigInfo>; 2],
+    /// The mask sigsuspend (or ppoll/pselect6 with a mask) replaced, put
+    /// back after the handler it let in (Linux's saved_sigmask).
+    pub saved_mask: Option<u64>,
 }
 
 impl Default for Signals {
@@ -35,30 +319,177 @@ impl Default for Signals {
         Self {
             actions: [SigAction::default(); NSIG],
             mask: 0,
-            altstack: [0, 2 /* SS_DISABLE */, 0],
+            altstack: AltStack::default(),
+            queues: [VecDeque::new(), VecDeque::new()],
+            saved_mask: None,
         }
     }
 }
 
-/// Signals whose default action is to ignore (SIGCHLD, SIGCONT, SIGURG,
-/// SIGWINCH).
-fn ignored_by_default(sig: i32) -> bool {
-    matches!(sig, 17 | 18 | 23 | 28)
+fn set_of(q: &VecDeque<SigInfo>) -> u64 {
+    q.iter().fold(0, |s, i| s | bit(i.signo()))
+}
+
+/// Linux's next_signal: a fault's signal first, then the lowest number.
+fn next_in(ready: u64) -> Option<i32> {
+    let pick = if ready & SYNCHRONOUS != 0 {
+        ready & SYNCHRONOUS
+    } else {
+        ready
+    };
+    (pick != 0).then(|| pick.trailing_zeros() as i32 + 1)
 }
 
 impl Signals {
-    /// Would `sig` end the process if raised now?
-    pub fn kills_by_default(&self, sig: i32) -> bool {
-        if sig == SIGKILL {
-            return true;
-        }
-        let Some(a) = usize::try_from(sig - 1)
+    fn slot(sig: i32) -> Option<usize> {
+        usize::try_from(sig.checked_sub(1)?)
             .ok()
-            .and_then(|i| self.actions.get(i))
-        else {
-            return false;
+            .filter(|&i| i < NSIG)
+    }
+
+    /// What delivering `sig` would do now.
+    pub fn action(&self, sig: i32) -> Action {
+        if sig == SIGKILL {
+            return Action::Terminate;
+        }
+        if sig == SIGSTOP {
+            return Action::Stop;
+        }
+        let Some(a) = Self::slot(sig).map(|i| self.actions[i]) else {
+            return Action::Ignore;
         };
-        a.handler == SIG_DFL && !ignored_by_default(sig) && sig != SIGSTOP
+        match a.handler {
+            SIG_DFL => default_action(sig),
+            SIG_IGN => Action::Ignore,
+            _ => Action::Handler(a),
+        }
+    }
+
+    /// Would `sig` be thrown away on arrival (ignored and not blocked)?
+    fn discards(&self, sig: i32) -> bool {
+        self.mask & bit(sig) == 0
+            && matches!(
+                self.action(sig),
+                Action::Ignore | Action::Continue | Action::Stop
+            )
+            && sig != SIGKILL
+    }
+
+    /// The pending set (both queues).
+    pub fn pending(&self) -> u64 {
+        set_of(&self.queues[0]) | set_of(&self.queues[1])
+    }
+
+    fn unblocked(&self) -> u64 {
+        !(self.mask & !UNBLOCKABLE)
+    }
+
+    /// The signal that would be delivered now, and its queue.
+    fn next(&self, allowed: u64) -> Option<(usize, i32)> {
+        (0..2).find_map(|q| next_in(set_of(&self.queues[q]) & allowed).map(|s| (q, s)))
+    }
+
+    /// The signal that would be delivered now.
+    pub fn deliverable(&self) -> Option<i32> {
+        self.next(self.unblocked()).map(|(_, s)| s)
+    }
+
+    fn take(&mut self, q: usize, sig: i32) -> Option<SigInfo> {
+        let i = self.queues[q].iter().position(|x| x.signo() == sig)?;
+        self.queues[q].remove(i)
+    }
+
+    /// Take the signal `deliverable` named.
+    pub fn dequeue_deliverable(&mut self) -> Option<SigInfo> {
+        let (q, sig) = self.next(self.unblocked())?;
+        self.take(q, sig)
+    }
+
+    /// Take the lowest-numbered pending signal in `set` (sigtimedwait,
+    /// signalfd), the thread's first.
+    pub fn dequeue_from(&mut self, set: u64) -> Option<SigInfo> {
+        let (q, sig) = self.next(set)?;
+        self.take(q, sig)
+    }
+
+    /// Queue `info`. A standard signal already pending in that queue is
+    /// merged; a real-time signal queues up to `limit` (RLIMIT_SIGPENDING)
+    /// when `limited` (sigqueue, tkill: EAGAIN past it), and otherwise
+    /// (kill, the kernel) beyond it, but never more than one extra per
+    /// signal, so the queues stay bounded.
+    pub fn send(
+        &mut self,
+        info: SigInfo,
+        to: Target,
+        limit: u64,
+        limited: bool,
+    ) -> Result<(), Errno> {
+        let sig = info.signo();
+        if self.discards(sig) {
+            return Ok(());
+        }
+        let q = to as usize;
+        let pending = set_of(&self.queues[q]) & bit(sig) != 0;
+        if sig < SIGRTMIN && pending {
+            return Ok(());
+        }
+        if (self.queues[0].len() + self.queues[1].len()) as u64 >= limit {
+            if limited && sig >= SIGRTMIN {
+                return Err(Errno::AGAIN);
+            }
+            if pending {
+                return Ok(());
+            }
+        }
+        self.queues[q].push_back(info);
+        Ok(())
+    }
+
+    /// A fault's signal (Linux's force_sig_info): a blocked or ignored one
+    /// is unblocked and reset to its default action, which kills.
+    pub fn force(&mut self, info: SigInfo) {
+        let sig = info.signo();
+        let Some(i) = Self::slot(sig) else { return };
+        let blocked = self.mask & bit(sig) != 0;
+        if blocked || self.actions[i].handler == SIG_IGN {
+            self.actions[i].handler = SIG_DFL;
+            self.mask &= !bit(sig);
+        }
+        if set_of(&self.queues[0]) & bit(sig) == 0 {
+            self.queues[0].push_front(info);
+        }
+    }
+
+    /// The pending signal of POSIX timer `id`, if it is still queued.
+    pub fn queued_timer(&mut self, id: i32) -> Option<&mut SigInfo> {
+        self.queues
+            .iter_mut()
+            .flat_map(|q| q.iter_mut())
+            .find(|q| q.timer_id() == Some(id))
+    }
+
+    /// Drop the queued signals of a deleted timer.
+    pub fn forget_timer(&mut self, id: i32) {
+        for q in &mut self.queues {
+            q.retain(|x| x.timer_id() != Some(id));
+        }
+    }
+
+    /// Setting SIG_IGN, or SIG_DFL whose default ignores, discards what is
+    /// pending of that signal, blocked or not (POSIX).
+    fn discard_if_ignored(&mut self, sig: i32) {
+        let a = self.actions[(sig - 1) as usize];
+        let ignored =
+            a.handler == SIG_IGN || a.handler == SIG_DFL && default_action(sig) == Action::Ignore;
+        if ignored {
+            for q in &mut self.queues {
+                q.retain(|x| x.signo() != sig);
+            }
+        }
+    }
+
+    pub fn set_mask(&mut self, m: u64) {
+        self.mask = m & !UNBLOCKABLE;
     }
 }
 
@@ -67,11 +498,17 @@ fn int(v: u64) -> i32 {
 }
 
 fn valid_signal(sig: i32) -> Result<usize, Errno> {
-    if (1..=NSIG as i32).contains(&sig) {
-        Ok((sig - 1) as usize)
-    } else {
-        Err(Errno::INVAL)
+    Signals::slot(sig).ok_or(Errno::INVAL)
+}
+
+fn read_sigset(cx: &Ctx, addr: u64, size: u64) -> Result<u64, Errno> {
+    if size != 8 {
+        return Err(Errno::INVAL);
     }
+    let raw = cx.m.user().read_vec(addr, 8)?;
+    Ok(u64::from_le_bytes(
+        raw.try_into().map_err(|_| Errno::FAULT)?,
+    ))
 }
 
 pub fn sys_rt_sigaction(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -81,30 +518,27 @@ pub fn sys_rt_sigaction(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let idx = valid_signal(sig)?;
     let new = if act != 0 {
+        let raw = cx.m.user().read_vec(act, 32)?;
+        let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         if sig == SIGKILL || sig == SIGSTOP {
             return Err(Errno::INVAL);
         }
-        let raw = cx.m.user().read_vec(act, 32)?;
-        let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         Some(SigAction {
             handler: w(0),
             flags: w(1),
             restorer: w(2),
-            mask: w(3) & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))),
+            mask: w(3) & !UNBLOCKABLE,
         })
     } else {
         None
     };
     if oact != 0 {
         let o = cx.proc.signals.actions[idx];
-        let mut b = [0u8; 32];
-        for (i, w) in [o.handler, o.flags, o.restorer, o.mask].iter().enumerate() {
-            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        cx.m.user().write(oact, &b)?;
+        cx.m.user().write(oact, &o.to_bytes())?;
     }
     if let Some(n) = new {
         cx.proc.signals.actions[idx] = n;
+        cx.proc.signals.discard_if_ignored(sig);
     }
     Ok(0)
 }
@@ -116,12 +550,7 @@ pub fn sys_rt_sigprocmask(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let old = cx.proc.signals.mask;
     let new = if set != 0 {
-        let s: u64 = u64::from_le_bytes(
-            cx.m.user()
-                .read_vec(set, 8)?
-                .try_into()
-                .map_err(|_| Errno::FAULT)?,
-        );
+        let s = read_sigset(cx, set, size)?;
         Some(match how {
             libc::SIG_BLOCK => old | s,
             libc::SIG_UNBLOCK => old & !s,
@@ -135,65 +564,91 @@ pub fn sys_rt_sigprocmask(cx: &mut Ctx, a: &Args) -> SysResult {
         cx.m.user().write(oset, &old.to_le_bytes())?;
     }
     if let Some(n) = new {
-        cx.proc.signals.mask = n & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+        cx.proc.signals.set_mask(n);
     }
     Ok(0)
 }
 
+/// sigaltstack (Linux's do_sigaltstack): the old value reflects where the
+/// caller's stack pointer is; changing the stack while on it is EPERM.
 pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
     let (ss, old) = (a.0[0], a.0[1]);
+    let sp = cx.regs.rsp;
     let cur = cx.proc.signals.altstack;
-    let new = if ss != 0 {
+    if ss != 0 {
         let raw = cx.m.user().read_vec(ss, 24)?;
         let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
-        let (sp, flags, size) = (w(0), w(1) as u32 as i32, w(2));
-        const SS_DISABLE: i32 = 2;
-        const SS_AUTODISARM: i32 = 1 << 31;
-        if flags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
+        let (ss_sp, flags, size) = (w(0), w(1) as u32 as i32, w(2));
+        if cur.on(sp) {
+            return Err(Errno::PERM);
+        }
+        let mode = flags & !SS_AUTODISARM;
+        if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
             return Err(Errno::INVAL);
         }
-        if flags & SS_DISABLE == 0 && size < 2048 {
-            return Err(Errno::NOMEM);
-        }
-        Some([sp, flags as u32 as u64, size])
-    } else {
-        None
-    };
-    if old != 0 {
-        let mut b = [0u8; 24];
-        for (i, w) in cur.iter().enumerate() {
-            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        cx.m.user().write(old, &b)?;
+        cx.proc.signals.altstack = if mode == SS_DISABLE {
+            AltStack::default()
+        } else {
+            if size < MINSIGSTKSZ {
+                return Err(Errno::NOMEM);
+            }
+            AltStack {
+                sp: ss_sp,
+                size,
+                flags: flags & SS_AUTODISARM,
+            }
+        };
     }
-    if let Some(n) = new {
-        cx.proc.signals.altstack = n;
+    if old != 0 {
+        if let Err(e) = cx.m.user().write(old, &cur.to_bytes(sp)) {
+            cx.proc.signals.altstack = cur;
+            return Err(e);
+        }
     }
     Ok(0)
 }
 
-/// A signal sent to the program itself.
-fn send_self(cx: &mut Ctx, sig: i32) -> SysResult {
+/// Queue `info` for the program itself; signal 0 only checks.
+fn send_self(cx: &mut Ctx, info: Option<SigInfo>, to: Target, limited: bool) -> SysResult {
+    let Some(info) = info else { return Ok(0) };
+    let limit = cx.proc.rlimits.soft(libc::RLIMIT_SIGPENDING);
+    cx.proc.signals.send(info, to, limit, limited)?;
+    Ok(0)
+}
+
+/// A signal the kernel sends the thread for what it just did (SIGPIPE,
+/// SIGXFSZ): Linux's send_sig, SI_USER from the caller itself.
+pub fn send_to_self(cx: &mut Ctx, sig: i32) {
+    let info = SigInfo::from_process(sig, SI_USER, cx.proc.id.pid, cx.proc.id.uid);
+    let _ = send_self(cx, Some(info), Target::Thread, false);
+}
+
+/// The siginfo of a signal the program sends with `code`, or None for
+/// signal 0.
+fn from_self(cx: &Ctx, sig: i32, code: i32) -> Result<Option<SigInfo>, Errno> {
     if sig == 0 {
-        return Ok(0);
+        return Ok(None);
     }
     valid_signal(sig)?;
-    if cx.proc.signals.kills_by_default(sig) {
-        cx.proc.exit = Some(Exit::Signal(sig));
-    }
-    Ok(0)
+    Ok(Some(SigInfo::from_process(
+        sig,
+        code,
+        cx.proc.id.pid,
+        cx.proc.id.uid,
+    )))
 }
 
-fn is_self(cx: &Ctx, pid: i32) -> bool {
-    pid == cx.proc.id.pid as i32 || pid == 0 || pid == -1
-}
-
+/// kill: pid > 0 names a process, 0 the caller's group, -1 every process
+/// but init and the caller, < -1 the group -pid. There is one process, pid
+/// 1, leading its group.
 pub fn sys_kill(cx: &mut Ctx, a: &Args) -> SysResult {
     let (pid, sig) = (int(a.0[0]), int(a.0[1]));
-    if !is_self(cx, pid) {
+    let info = from_self(cx, sig, SI_USER)?;
+    let me = cx.proc.id.pid as i32;
+    if pid == i32::MIN || !(pid == me || pid == 0 || pid == -me) {
         return Err(Errno::SRCH);
     }
-    send_self(cx, sig)
+    send_self(cx, info, Target::Process, false)
 }
 
 pub fn sys_tkill(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -201,10 +656,11 @@ pub fn sys_tkill(cx: &mut Ctx, a: &Args) -> SysResult {
     if tid <= 0 {
         return Err(Errno::INVAL);
     }
+    let info = from_self(cx, sig, SI_TKILL)?;
     if tid != cx.proc.id.pid as i32 {
         return Err(Errno::SRCH);
     }
-    send_self(cx, sig)
+    send_self(cx, info, Target::Thread, true)
 }
 
 pub fn sys_tgkill(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -212,8 +668,109 @@ pub fn sys_tgkill(cx: &mut Ctx, a: &Args) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::INVAL);
     }
+    let info = from_self(cx, sig, SI_TKILL)?;
     if tgid != cx.proc.id.pid as i32 || tid != cx.proc.id.pid as i32 {
         return Err(Errno::SRCH);
     }
-    send_self(cx, sig)
+    send_self(cx, info, Target::Thread, true)
+}
+
+/// rt_sigqueueinfo / rt_tgsigqueueinfo: the caller's own siginfo. (A code
+/// that claims to come from the kernel or tkill is EPERM only towards
+/// another process, and there is none yet.)
+fn queueinfo(cx: &mut Ctx, to: Target, sig: i32, uinfo: u64) -> SysResult {
+    let raw: [u8; 128] =
+        cx.m.user()
+            .read_vec(uinfo, 128)?
+            .try_into()
+            .map_err(|_| Errno::FAULT)?;
+    let info = SigInfo::from_user(sig, raw);
+    if sig == 0 {
+        return Ok(0);
+    }
+    valid_signal(sig)?;
+    send_self(cx, Some(info), to, true)
+}
+
+pub fn sys_rt_sigqueueinfo(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (pid, sig) = (int(a.0[0]), int(a.0[1]));
+    if pid != cx.proc.id.pid as i32 {
+        return Err(Errno::SRCH);
+    }
+    queueinfo(cx, Target::Process, sig, a.0[2])
+}
+
+pub fn sys_rt_tgsigqueueinfo(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (tgid, tid, sig) = (int(a.0[0]), int(a.0[1]), int(a.0[2]));
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::INVAL);
+    }
+    if tgid != cx.proc.id.pid as i32 || tid != cx.proc.id.pid as i32 {
+        return Err(Errno::SRCH);
+    }
+    queueinfo(cx, Target::Thread, sig, a.0[3])
+}
+
+pub fn sys_rt_sigpending(cx: &mut Ctx, a: &Args) -> SysResult {
+    if a.0[1] > 8 {
+        return Err(Errno::INVAL);
+    }
+    let set = cx.proc.signals.pending() & cx.proc.signals.mask;
+    let n = a.0[1] as usize;
+    cx.m.user().write(a.0[0], &set.to_le_bytes()[..n])?;
+    Ok(0)
+}
+
+/// pause: wait for a signal that runs a handler or kills.
+pub fn sys_pause(cx: &mut Ctx, _a: &Args) -> SysResult {
+    loop {
+        if wait::block_on(cx, &mut [], None, Wake::Signal)? == Woken::Signal {
+            return Err(wait::ERESTARTNOHAND);
+        }
+    }
+}
+
+/// rt_sigsuspend: wait with `mask` in place; the old mask comes back once
+/// the handler that ended the wait returns.
+pub fn sys_rt_sigsuspend(cx: &mut Ctx, a: &Args) -> SysResult {
+    let mask = read_sigset(cx, a.0[0], a.0[1])?;
+    let old = cx.proc.signals.mask;
+    cx.proc.signals.set_mask(mask);
+    cx.proc.signals.saved_mask = Some(old);
+    loop {
+        match wait::block_on(cx, &mut [], None, Wake::Signal) {
+            Ok(Woken::Signal) => return Err(wait::ERESTARTNOHAND),
+            Ok(_) => continue,
+            Err(e) => {
+                cx.proc.signals.set_mask(old);
+                cx.proc.signals.saved_mask = None;
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// rt_sigtimedwait: take a pending signal of `set`, waiting for one until
+/// the timeout (EAGAIN); a handled signal outside the set is EINTR.
+pub fn sys_rt_sigtimedwait(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (uset, uinfo, uts, size) = (a.0[0], a.0[1], a.0[2], a.0[3]);
+    let set = read_sigset(cx, uset, size)? & !UNBLOCKABLE;
+    let deadline = if uts != 0 {
+        Some(wait::Deadline::after(super::time::read_timespec(cx, uts)?))
+    } else {
+        None
+    };
+    loop {
+        if let Some(info) = cx.proc.signals.dequeue_from(set) {
+            if uinfo != 0 {
+                cx.m.user().write(uinfo, info.bytes())?;
+            }
+            return Ok(info.signo() as u64);
+        }
+        match wait::block_on(cx, &mut [], deadline, Wake::SignalIn(set))? {
+            Woken::TimedOut => return Err(Errno::AGAIN),
+            Woken::Signal if cx.proc.signals.pending() & set == 0 => return Err(Errno::INTR),
+            _ => {}
+        }
+    }
 }

@@ -3,7 +3,8 @@
 use rustix::io::Errno;
 use rustix::time::{ClockId, Timespec};
 
-use super::{Args, Ctx, SysResult};
+use super::wait::{block_on, Deadline, Wake, Woken, ERESTARTNOHAND, ERESTART_RESTARTBLOCK};
+use super::{Args, Ctx, Restart, SysResult};
 
 fn clock(id: i32) -> Result<ClockId, Errno> {
     Ok(match id {
@@ -74,7 +75,7 @@ pub fn sys_time(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// Read a `struct timespec`, EINVAL unless 0 <= nsec < 1e9 and sec >= 0.
-fn read_timespec(cx: &Ctx, addr: u64) -> Result<std::time::Duration, Errno> {
+pub fn read_timespec(cx: &Ctx, addr: u64) -> Result<std::time::Duration, Errno> {
     let raw = cx.m.user().read_vec(addr, 16)?;
     let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
     let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
@@ -84,32 +85,65 @@ fn read_timespec(cx: &Ctx, addr: u64) -> Result<std::time::Duration, Errno> {
     Ok(std::time::Duration::new(sec as u64, nsec as u32))
 }
 
+/// A relative sleep a signal interrupted: its end, and where the time left
+/// goes (Linux's restart_block.nanosleep).
+#[derive(Clone, Copy, Debug)]
+pub struct SleepRestart {
+    deadline: Deadline,
+    rem: u64,
+}
+
+/// Sleep until `deadline`. A signal ends a relative sleep with the time
+/// left written to `rem` and ERESTART_RESTARTBLOCK (EINTR if a handler
+/// runs, restart_syscall otherwise); an absolute one with ERESTARTNOHAND.
+fn sleep_until(cx: &mut Ctx, deadline: Deadline, rem: Option<u64>) -> SysResult {
+    loop {
+        match block_on(cx, &mut [], Some(deadline), Wake::Signal)? {
+            Woken::TimedOut => return Ok(0),
+            Woken::Signal => break,
+            Woken::Ready | Woken::Woken => continue,
+        }
+    }
+    let Some(rem) = rem else {
+        return Err(ERESTARTNOHAND);
+    };
+    if rem != 0 {
+        let left = deadline.left();
+        let t = Timespec {
+            tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        cx.m.user().write(rem, &timespec_bytes(t))?;
+    }
+    cx.proc.restart = Some(Restart::Sleep(SleepRestart { deadline, rem }));
+    Err(ERESTART_RESTARTBLOCK)
+}
+
 pub fn sys_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
     let d = read_timespec(cx, a.0[0])?;
-    if cx.proc.expiry.sleep(d) {
-        Ok(0)
-    } else {
-        Err(Errno::INTR)
-    }
+    sleep_until(cx, Deadline::after(d), Some(a.0[1]))
 }
 
 pub fn sys_clock_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
-    let (id, flags, req) = (a.0[0] as u32 as i32, a.0[1] as u32 as i32, a.0[2]);
+    let (id, flags, req, rem) = (a.0[0] as u32 as i32, a.0[1] as u32 as i32, a.0[2], a.0[3]);
     let clk = clock(id)?;
     if matches!(id, libc::CLOCK_THREAD_CPUTIME_ID) {
         return Err(Errno::INVAL);
     }
     let d = read_timespec(cx, req)?;
-    let d = if flags & libc::TIMER_ABSTIME != 0 {
-        let now = rustix::time::clock_gettime(clk);
-        let now = std::time::Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
-        d.saturating_sub(now)
+    if flags & libc::TIMER_ABSTIME != 0 {
+        sleep_until(cx, Deadline::at(clk, d), None)
     } else {
-        d
-    };
-    if cx.proc.expiry.sleep(d) {
-        Ok(0)
-    } else {
-        Err(Errno::INTR)
+        sleep_until(cx, Deadline::after(d), Some(rem))
+    }
+}
+
+/// restart_syscall: continue the sleep or wait a signal interrupted
+/// (EINTR when there is none, as Linux's do_no_restart_syscall).
+pub fn sys_restart_syscall(cx: &mut Ctx, _a: &Args) -> SysResult {
+    match cx.proc.restart.take() {
+        Some(Restart::Sleep(r)) => sleep_until(cx, r.deadline, Some(r.rem)),
+        Some(Restart::Futex(r)) => super::futex::restart(cx, r),
+        None => Err(Errno::INTR),
     }
 }

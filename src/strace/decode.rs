@@ -483,6 +483,14 @@ pub fn render(kind: Arg, i: usize, args: &[u64; 6], ret: i64, mem: &UserMem) -> 
 /// The result column: `= N`, `= 0x...` for addresses, or
 /// `= -1 ENOENT (No such file or directory)`.
 pub fn result(name: &str, ret: i64) -> String {
+    // The kernel's internal restart codes, as strace names them.
+    match -ret {
+        512 => return "? ERESTARTSYS (To be restarted if SA_RESTART is set)".into(),
+        513 => return "? ERESTARTNOINTR (To be restarted)".into(),
+        514 => return "? ERESTARTNOHAND (To be restarted if no handler)".into(),
+        516 => return "? ERESTART_RESTARTBLOCK (Interrupted by signal)".into(),
+        _ => {}
+    }
     if (-4095..0).contains(&ret) {
         let code = -ret as i32;
         let e = syscalls::Errno::new(code);
@@ -494,6 +502,82 @@ pub fn result(name: &str, ret: i64) -> String {
     match name {
         "mmap" | "mremap" | "brk" => format!("{:#x}", ret as u64),
         _ => ret.to_string(),
+    }
+}
+
+/// A signal set as strace prints it: `[HUP USR2 RT_3]`, `[]`, or
+/// `~[...]` for a set with more than half of the signals in it.
+pub fn sigset(set: u64) -> String {
+    let names = |set: u64| -> Vec<&'static str> {
+        (1..=64)
+            .filter(|s| set & (1u64 << (s - 1)) != 0)
+            .map(|s| crate::report::signal_name(s).trim_start_matches("SIG"))
+            .collect()
+    };
+    if set.count_ones() > 32 {
+        format!("~[{}]", names(!set).join(" "))
+    } else {
+        format!("[{}]", names(set).join(" "))
+    }
+}
+
+/// strace's rendering of a siginfo: `{si_signo=SIGSEGV, si_code=SEGV_MAPERR,
+/// si_addr=0x10}`.
+pub fn siginfo(info: &crate::kernel::signal::SigInfo) -> String {
+    let b = info.bytes();
+    let w32 = |o: usize| i32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let w64 = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default());
+    let sig = info.signo();
+    let name = crate::report::signal_name(sig);
+    let code = info.code();
+    let ptr = |v: u64| {
+        if v == 0 {
+            "NULL".to_string()
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    let fault_code = match (sig, code) {
+        (11, 1) => Some("SEGV_MAPERR"),
+        (11, 2) => Some("SEGV_ACCERR"),
+        (8, 1) => Some("FPE_INTDIV"),
+        (8, 2) => Some("FPE_INTOVF"),
+        (8, 3) => Some("FPE_FLTDIV"),
+        (8, 4) => Some("FPE_FLTOVF"),
+        (8, 5) => Some("FPE_FLTUND"),
+        (8, 6) => Some("FPE_FLTRES"),
+        (8, 7) => Some("FPE_FLTINV"),
+        (4, 1) => Some("ILL_ILLOPC"),
+        (4, 2) => Some("ILL_ILLOPN"),
+        (7, 1) => Some("BUS_ADRALN"),
+        (7, 2) => Some("BUS_ADRERR"),
+        (5, 1) => Some("TRAP_BRKPT"),
+        (5, 2) => Some("TRAP_TRACE"),
+        _ => None,
+    };
+    let head = format!("{{si_signo={name}, si_code=");
+    if let Some(c) = fault_code {
+        return format!("{head}{c}, si_addr={}}}", ptr(w64(16)));
+    }
+    match code {
+        0 => format!("{head}SI_USER, si_pid={}, si_uid={}}}", w32(16), w32(20)),
+        0x80 => format!("{head}SI_KERNEL}}"),
+        -1 => format!(
+            "{head}SI_QUEUE, si_pid={}, si_uid={}, si_int={}, si_ptr={}}}",
+            w32(16),
+            w32(20),
+            w32(24),
+            ptr(w64(24))
+        ),
+        -2 => format!(
+            "{head}SI_TIMER, si_timerid={:#x}, si_overrun={}, si_int={}, si_ptr={}}}",
+            w32(16),
+            w32(20),
+            w32(24),
+            ptr(w64(24))
+        ),
+        -6 => format!("{head}SI_TKILL, si_pid={}, si_uid={}}}", w32(16), w32(20)),
+        c => format!("{head}{c}}}"),
     }
 }
 
@@ -532,5 +616,22 @@ mod tests {
             "-1 ENOTTY (Inappropriate ioctl for device)"
         );
         assert_eq!(result("rseq", -38), "-1 ENOSYS (Function not implemented)");
+    }
+
+    #[test]
+    fn signal_sets_and_siginfo_print_like_strace() {
+        assert_eq!(sigset(0), "[]");
+        assert_eq!(sigset((1 << 0) | (1 << 11) | (1 << 34)), "[HUP USR2 RT_3]");
+        assert_eq!(sigset(!(1u64 << 8)), "~[KILL]");
+        let f = crate::kernel::signal::SigInfo::fault(11, 1, 0x10);
+        assert_eq!(
+            siginfo(&f),
+            "{si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10}"
+        );
+        let k = crate::kernel::signal::SigInfo::from_process(10, -6, 1, 1000);
+        assert_eq!(
+            siginfo(&k),
+            "{si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=1, si_uid=1000}"
+        );
     }
 }

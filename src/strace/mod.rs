@@ -64,6 +64,8 @@ pub struct Traced<'a> {
     pub exits: u64,
     /// exit/exit_group: strace prints `= ?`.
     pub ends_process: bool,
+    /// rt_sigreturn: the mask it put back (`rt_sigreturn({mask=[]})`).
+    pub sigreturn_mask: Option<u64>,
 }
 
 /// The tracer of one run.
@@ -129,6 +131,7 @@ impl Tracer {
             took,
             exits,
             ends_process,
+            sigreturn_mask,
         } = *ev;
         let name = trace_name(call).unwrap_or("syscall");
         let error = (-4095..0).contains(&ret);
@@ -142,7 +145,10 @@ impl Tracer {
                     if call.i386 { 32 } else { 64 }
                 );
             }
-            let head = format_call(call, ret, m);
+            let head = match sigreturn_mask {
+                Some(mask) => format!("{name}({{mask={}}})", decode::sigset(mask)),
+                None => format_call(call, ret, m),
+            };
             let res = if ends_process {
                 "?".to_string()
             } else {
@@ -175,6 +181,18 @@ impl Tracer {
             c.errors += u64::from(error);
             c.time += took;
             c.exits += exits;
+        }
+    }
+
+    /// A signal taken on the way back to user mode: `--- SIGx {...} ---`.
+    pub fn signal(&mut self, info: &crate::kernel::signal::SigInfo) {
+        if let Some(out) = self.opts.text.as_mut() {
+            let _ = writeln!(
+                out,
+                "--- {} {} ---",
+                crate::report::signal_name(info.signo()),
+                decode::siginfo(info)
+            );
         }
     }
 

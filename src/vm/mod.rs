@@ -217,7 +217,30 @@ pub struct Machine {
     at_lstar: bool,
     /// Number of KVM_RUN calls that returned (exits).
     pub exits: u64,
+    /// XCR0: the XSAVE components the program may use.
+    xfeatures: u64,
+    /// Bytes of an XSAVE image of those components (standard format).
+    xstate_size: usize,
+    /// The vCPU's extended state at reset (x87 and SSE control words set,
+    /// every register zero): what a signal handler starts with.
+    init_xsave: Box<[u8; XSAVE_AREA]>,
 }
+
+/// The size of KVM_GET_XSAVE's buffer; setup refuses a machine whose
+/// enabled XSAVE components would not fit it (XCR0 never enables AMX).
+pub const XSAVE_AREA: usize = 4096;
+
+/// `kvm_xsave` as bytes.
+pub(crate) fn xsave_bytes(x: &kvm_bindings::kvm_xsave) -> Box<[u8; XSAVE_AREA]> {
+    let mut b = Box::new([0u8; XSAVE_AREA]);
+    for (i, w) in x.region.iter().enumerate() {
+        b[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+/// `KVM_SET_SIGNAL_MASK`: `_IOW(KVMIO, 0x8b, struct kvm_signal_mask)`.
+const KVM_SET_SIGNAL_MASK: libc::c_ulong = 0x4004_ae8b;
 
 impl Machine {
     /// Open KVM and build a machine with `mem_size` bytes of RAM whose guest
@@ -375,6 +398,101 @@ impl Machine {
         } else {
             self.iret_to(user)
         }
+    }
+
+    /// The XSAVE components enabled in the guest (its XCR0).
+    pub fn xfeatures(&self) -> u64 {
+        self.xfeatures
+    }
+
+    /// Bytes of the guest's XSAVE image (standard format).
+    pub fn xstate_size(&self) -> usize {
+        self.xstate_size
+    }
+
+    /// The vCPU's extended state (x87, SSE, AVX...): the XSAVE image in
+    /// standard format. A machine without a vCPU has only the reset state.
+    pub fn xsave(&self) -> Result<Box<[u8; XSAVE_AREA]>, VmError> {
+        match self.kvm.as_ref() {
+            Some(k) => Ok(xsave_bytes(
+                &k.vcpu.get_xsave().map_err(ioctl("KVM_GET_XSAVE"))?,
+            )),
+            None => Ok(self.init_xsave.clone()),
+        }
+    }
+
+    /// Load an XSAVE image into the vCPU. KVM checks the header (reserved
+    /// bits, components past XCR0) and refuses a bad one with EINVAL.
+    pub fn set_xsave(&mut self, image: &[u8; XSAVE_AREA]) -> Result<(), VmError> {
+        let Some(k) = self.kvm.as_ref() else {
+            return Ok(());
+        };
+        let mut x = kvm_bindings::kvm_xsave::default();
+        for (i, w) in x.region.iter_mut().enumerate() {
+            *w = u32::from_le_bytes([
+                image[i * 4],
+                image[i * 4 + 1],
+                image[i * 4 + 2],
+                image[i * 4 + 3],
+            ]);
+        }
+        // SAFETY: `x` is a whole 4096-byte kvm_xsave and KVM reads no more:
+        // the enabled components fit 4096 bytes (checked against CPUID.0xD
+        // when the machine was built, `setup::build`), so no dynamically
+        // enabled state (AMX) makes KVM expect a larger KVM_SET_XSAVE2 buffer.
+        unsafe { k.vcpu.set_xsave(&x) }.map_err(ioctl("KVM_SET_XSAVE"))
+    }
+
+    /// Reset the vCPU's extended state to its power-on image (what Linux
+    /// gives a signal handler: default control words, zero registers).
+    pub fn reset_xsave(&mut self) -> Result<(), VmError> {
+        let init = self.init_xsave.clone();
+        self.set_xsave(&init)
+    }
+
+    /// While `KVM_RUN` runs, the thread's signal mask is `mask` (bit N-1 for
+    /// signal N): kvmcage blocks its kick signal everywhere else, so a kick
+    /// sent while the host works stays pending and makes the next `KVM_RUN`
+    /// return at once (PROCESSES.md 7).
+    pub fn set_run_signal_mask(&mut self, mask: u64) -> Result<(), VmError> {
+        let Some(k) = self.kvm.as_ref() else {
+            return Ok(());
+        };
+        // struct kvm_signal_mask { __u32 len; __u8 sigset[]; } with the
+        // kernel's 8-byte sigset, laid out as u32 words for alignment.
+        let buf: [u32; 3] = [8, mask as u32, (mask >> 32) as u32];
+        // SAFETY: the vCPU fd is open for the machine's life; `buf` is a
+        // kvm_signal_mask whose len (8) matches the bytes that follow it,
+        // and KVM copies it during the call without keeping the pointer.
+        let rc = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&k.vcpu),
+                KVM_SET_SIGNAL_MASK,
+                buf.as_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(VmError::Ioctl {
+                what: "KVM_SET_SIGNAL_MASK",
+                source: kvm_ioctls::Error::last(),
+            });
+        }
+        Ok(())
+    }
+
+    /// After `Stop::Interrupted`: the program's registers, if the vCPU
+    /// stopped in ring 3 at a user address (not inside the stub, not at
+    /// LSTAR before its fault was taken), where the host may change them.
+    pub fn interrupted_user_regs(&self) -> Option<kvm_regs> {
+        (self.sregs.cs.selector & 3 == 3 && self.regs.rip < layout::USER_TOP).then_some(self.regs)
+    }
+
+    /// Replace the registers of a vCPU stopped in ring 3 (see
+    /// `interrupted_user_regs`); the next entry runs from them directly.
+    pub fn set_interrupted_user_regs(&mut self, user: &kvm_regs) {
+        self.regs = *user;
+        self.regs.rflags = sanitize_rflags(user.rflags);
+        self.regs_dirty = true;
     }
 
     /// The guest's TSC now (IA32_TSC through KVM) and its frequency in kHz.

@@ -12,7 +12,7 @@ use super::layout::{
 };
 use super::memory::{FrameAllocator, GuestRam};
 use super::paging::{pte, PageTables};
-use super::{ioctl, Backend, EntryMode, Kvmfds, Machine, VmError};
+use super::{ioctl, xsave_bytes, Backend, EntryMode, Kvmfds, Machine, VmError, XSAVE_AREA};
 use crate::guest_abi;
 
 pub const MSR_STAR: u32 = 0xc000_0081;
@@ -82,9 +82,28 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
     map_kernel(&ram)?;
 
     let mut vcpu = vm.create_vcpu(0).map_err(ioctl("KVM_CREATE_VCPU"))?;
-    let cpuid = kvm
+    let mut cpuid = kvm
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(ioctl("KVM_GET_SUPPORTED_CPUID"))?;
+    // kvm_pvm reports the XSAVE components it can switch (CPUID.0xD.0:
+    // x87, SSE, AVX...) but hides XSAVE and AVX in leaf 1, while the
+    // program's ring-3 code runs on the real CPU and sees (and uses) AVX.
+    // Without XSAVE in the guest's CPUID, KVM keeps only the x87/SSE part
+    // of the guest's state: the upper halves of the YMM registers would be
+    // lost at every exit, and a signal frame could not save them. Tell KVM
+    // what the CPU really runs (PLATFORM.md).
+    let enabled_xsave = cpuid
+        .as_slice()
+        .iter()
+        .any(|e| e.function == 0xd && e.index == 0 && e.eax & 0x4 != 0);
+    if enabled_xsave && Backend::detect() == Backend::KvmPvm {
+        let host1 = std::arch::x86_64::__cpuid(1);
+        for e in cpuid.as_mut_slice() {
+            if e.function == 1 && e.index == 0 {
+                e.ecx |= host1.ecx & ((1 << 26) | (1 << 28));
+            }
+        }
+    }
     let has = |leaf: u32, sub: u32, f: fn(&kvm_bindings::kvm_cpuid_entry2) -> bool| {
         cpuid
             .as_slice()
@@ -152,6 +171,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         ..Default::default()
     };
     vcpu.set_fpu(&fpu).map_err(ioctl("KVM_SET_FPU"))?;
+    let mut xfeatures = 0x3u64;
     if xsave && kvm.check_extension(Cap::Xcrs) {
         let mut xcrs = kvm_xcrs {
             nr_xcrs: 1,
@@ -164,7 +184,24 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         xcrs.xcrs[0].xcr = 0;
         xcrs.xcrs[0].value = xcr0 | 0x3;
         vcpu.set_xcrs(&xcrs).map_err(ioctl("KVM_SET_XCRS"))?;
+        xfeatures = xcr0 | 0x3;
     }
+    // The size of an XSAVE image of the enabled components (standard
+    // format), as CPUID.0xD.i gives each component's offset and size: what
+    // Linux's signal frame reserves (fpu_user_cfg.max_size).
+    let xstate_size = cpuid
+        .as_slice()
+        .iter()
+        .filter(|e| e.function == 0xd && (2..64).contains(&e.index))
+        .filter(|e| xfeatures & (1u64 << e.index) != 0)
+        .map(|e| (e.ebx + e.eax) as usize)
+        .fold(512 + 64, usize::max);
+    if xstate_size > XSAVE_AREA {
+        return Err(VmError::Setup(format!(
+            "XSAVE image of {xstate_size} bytes does not fit KVM_GET_XSAVE"
+        )));
+    }
+    let init_xsave = xsave_bytes(&vcpu.get_xsave().map_err(ioctl("KVM_GET_XSAVE"))?);
 
     let sync_bits = kvm.check_extension_raw(kvm_bindings::KVM_CAP_SYNC_REGS.into());
     let sync_regs = sync_bits & 0x3 == 0x3;
@@ -174,7 +211,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
     }
     let regs = vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?;
     log::debug!(
-        "machine: {} MiB RAM, sync_regs={sync_regs}, xsave={xsave}, fsgsbase={fsgsbase}",
+        "machine: {} MiB RAM, sync_regs={sync_regs}, xsave={xsave}, fsgsbase={fsgsbase}, xcr0={xfeatures:#x}, xstate={xstate_size}",
         mem_size >> 20
     );
     Ok(Machine {
@@ -196,6 +233,9 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         tlb_dirty: true,
         at_lstar: false,
         exits: 0,
+        xfeatures,
+        xstate_size,
+        init_xsave,
     })
 }
 
@@ -227,6 +267,9 @@ pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
         tlb_dirty: true,
         at_lstar: false,
         exits: 0,
+        xfeatures: 0x3,
+        xstate_size: 512 + 64,
+        init_xsave: Box::new([0; XSAVE_AREA]),
     })
 }
 

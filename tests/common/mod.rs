@@ -18,6 +18,12 @@ pub enum Flavor {
 
 pub const FLAVORS: [Flavor; 3] = [Flavor::Gcc, Flavor::Musl, Flavor::Pie];
 
+/// The flavors a C++ program (`images/<name>.cc`) is built in: there is no
+/// musl g++, so glibc static and static-pie only.
+pub fn cxx_flavors() -> [Flavor; 2] {
+    [Flavor::Gcc, Flavor::Pie]
+}
+
 impl Flavor {
     pub fn name(self) -> &'static str {
         match self {
@@ -32,6 +38,17 @@ impl Flavor {
             Flavor::Gcc => ("gcc", &["-static", "-O1", "-w"]),
             Flavor::Musl => ("musl-gcc", &["-static", "-O1", "-w"]),
             Flavor::Pie => ("gcc", &["-static-pie", "-fPIE", "-O1", "-w"]),
+        }
+    }
+
+    /// The same for C++ (`.cc`), with g++.
+    fn cxx_command(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Flavor::Gcc => ("g++", &["-static", "-O1", "-w"]),
+            Flavor::Musl => {
+                panic!("C++ images have no musl flavor (there is no musl g++): use cxx_flavors()")
+            }
+            Flavor::Pie => ("g++", &["-static-pie", "-fPIE", "-O1", "-w"]),
         }
     }
 }
@@ -67,9 +84,10 @@ fn newer(src: &Path, out: &Path) -> bool {
     }
 }
 
-/// Build `images/<name>` (a .c, or asm/<name>.S) for `flavor`; returns the
-/// binary. Rebuilt only when the source is newer; written atomically so
-/// parallel test binaries can share it.
+/// Build `images/<name>` (a .c, a .cc with g++, or asm/<name>.S) for
+/// `flavor`; returns the binary. A .cc has no musl flavor (panics). Rebuilt
+/// only when the source is newer; written atomically so parallel test
+/// binaries can share it.
 pub fn image(name: &str, flavor: Flavor) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("target/images").join(flavor.name());
@@ -77,16 +95,21 @@ pub fn image(name: &str, flavor: Flavor) -> PathBuf {
     let out = dir.join(name.replace('/', "-"));
     let c_src = root().join("images").join(format!("{name}.c"));
     let asm_src = root().join("images/asm").join(format!("{name}.S"));
-    let (c_src, asm_src) = match name.strip_prefix("hostile/") {
+    let cxx_src = root().join("images").join(format!("{name}.cc"));
+    let (c_src, cxx_src, asm_src) = match name.strip_prefix("hostile/") {
         Some(n) => (
             root().join("images/hostile").join(format!("{n}.c")),
+            root().join("images/hostile").join(format!("{n}.cc")),
             root().join("images/hostile").join(format!("{n}.S")),
         ),
-        None => (c_src, asm_src),
+        None => (c_src, cxx_src, asm_src),
     };
     let (src, compiler, flags): (PathBuf, &str, Vec<&str>) = if c_src.exists() {
         let (cc, f) = flavor.command();
         (c_src, cc, f.to_vec())
+    } else if cxx_src.exists() {
+        let (cxx, f) = flavor.cxx_command();
+        (cxx_src, cxx, f.to_vec())
     } else if asm_src.exists() {
         (asm_src, "gcc", vec!["-nostdlib", "-static"])
     } else {
@@ -169,9 +192,19 @@ pub fn cage_lines(o: &Output) -> Vec<String> {
 /// Run `name` natively and under kvmcage for every flavor and require the
 /// same stdout and exit status. Returns the kvmcage outputs.
 pub fn same_as_native(name: &str, args: &[&str], stdin: &[u8]) -> Vec<(Flavor, Output)> {
+    same_as_native_in(name, args, stdin, &FLAVORS)
+}
+
+/// `same_as_native` for the given flavors only (`cxx_flavors()` for a .cc).
+pub fn same_as_native_in(
+    name: &str,
+    args: &[&str],
+    stdin: &[u8],
+    flavors: &[Flavor],
+) -> Vec<(Flavor, Output)> {
     require_kvm();
     let mut outs = Vec::new();
-    for flavor in FLAVORS {
+    for &flavor in flavors {
         let bin = image(name, flavor);
         let native = run_native(&bin, args, stdin);
         let cage = run_cage(&[], &bin, args, stdin);

@@ -1,0 +1,227 @@
+//! futex(2), for one thread (kernel/futex/ in Linux).
+//!
+//! With a single thread no other waiter can exist while the caller runs, so
+//! every wake finds nobody and returns 0, and a wait ends only by its
+//! timeout, a signal, or the run's end. What is here is everything else
+//! Linux checks and does, in Linux's order: the argument and address checks
+//! and their errnos, the atomic compare (EAGAIN), the WAKE_OP word update,
+//! the CMP_REQUEUE compare, timeouts (relative for FUTEX_WAIT, absolute on
+//! CLOCK_MONOTONIC or, with FUTEX_CLOCK_REALTIME, CLOCK_REALTIME for
+//! FUTEX_WAIT_BITSET), and the restart rules. The PI operations are ENOSYS:
+//! glibc and musl use them only for PTHREAD_PRIO_INHERIT mutexes, which
+//! no test program needs yet. The waiter table arrives with threads
+//! (PROCESSES.md 9).
+
+use rustix::io::Errno;
+use rustix::time::ClockId;
+
+use super::uaccess::access_ok;
+use super::wait::{self, Deadline, Wake, Woken, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use super::{Args, Ctx, SysResult};
+
+const FUTEX_WAIT: u32 = 0;
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_REQUEUE: u32 = 3;
+const FUTEX_CMP_REQUEUE: u32 = 4;
+const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_WAIT_REQUEUE_PI: u32 = 11;
+const FUTEX_LOCK_PI2: u32 = 13;
+const FUTEX_PRIVATE_FLAG: u32 = 128;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
+const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+
+/// A wait that a signal interrupted, to be taken up again by
+/// restart_syscall when no handler ran (Linux's restart_block).
+#[derive(Clone, Copy, Debug)]
+pub struct FutexRestart {
+    uaddr: u64,
+    val: u32,
+    bitset: u32,
+    shared: bool,
+    deadline: Deadline,
+}
+
+/// The futex word's address: 4-byte aligned (EINVAL), in the user half
+/// (EFAULT); a shared key also needs the page mapped and writable, as
+/// Linux's get_futex_key pins it (a read-only anonymous page is EFAULT).
+fn check_key(cx: &Ctx, uaddr: u64, shared: bool) -> Result<(), Errno> {
+    if uaddr % 4 != 0 {
+        return Err(Errno::INVAL);
+    }
+    if !access_ok(uaddr, 4) {
+        return Err(Errno::FAULT);
+    }
+    if shared && cx.m.user().writable_len(uaddr, 4) < 4 {
+        return Err(Errno::FAULT);
+    }
+    Ok(())
+}
+
+fn read_word(cx: &Ctx, uaddr: u64) -> Result<u32, Errno> {
+    let b = cx.m.user().read_vec(uaddr, 4)?;
+    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn wait_on(
+    cx: &mut Ctx,
+    uaddr: u64,
+    val: u32,
+    bitset: u32,
+    shared: bool,
+    deadline: Option<Deadline>,
+) -> SysResult {
+    if bitset == 0 {
+        return Err(Errno::INVAL);
+    }
+    check_key(cx, uaddr, shared)?;
+    if read_word(cx, uaddr)? != val {
+        return Err(Errno::AGAIN);
+    }
+    loop {
+        match wait::block_on(cx, &mut [], deadline, Wake::Signal)? {
+            Woken::TimedOut => return Err(Errno::TIMEDOUT),
+            Woken::Signal => {
+                return match deadline {
+                    None => Err(ERESTARTSYS),
+                    Some(deadline) => {
+                        cx.proc.restart = Some(super::Restart::Futex(FutexRestart {
+                            uaddr,
+                            val,
+                            bitset,
+                            shared,
+                            deadline,
+                        }));
+                        Err(ERESTART_RESTARTBLOCK)
+                    }
+                };
+            }
+            // A waker with nobody to wake us: wait on.
+            Woken::Ready | Woken::Woken => continue,
+        }
+    }
+}
+
+/// restart_syscall for an interrupted timed wait.
+pub fn restart(cx: &mut Ctx, r: FutexRestart) -> SysResult {
+    wait_on(cx, r.uaddr, r.val, r.bitset, r.shared, Some(r.deadline))
+}
+
+/// FUTEX_WAKE_OP's operation on the word at `uaddr2`: returns whether the
+/// comparison with the old value holds. The operation is applied even when
+/// the comparison code is unknown (ENOSYS after the write, as Linux).
+fn wake_op(cx: &mut Ctx, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
+    let op = (encoded >> 28) & 7;
+    let cmp = (encoded >> 24) & 15;
+    let mut oparg = ((encoded << 8) as i32) >> 20;
+    let cmparg = ((encoded << 20) as i32) >> 20;
+    if encoded & (8 << 28) != 0 {
+        oparg = 1i32.wrapping_shl((oparg & 31) as u32);
+    }
+    if op > 4 {
+        return Err(Errno::NOSYS);
+    }
+    check_key(cx, uaddr2, false)?;
+    if cx.m.user().writable_len(uaddr2, 4) < 4 {
+        return Err(Errno::FAULT);
+    }
+    let old = read_word(cx, uaddr2)? as i32;
+    let new = match op {
+        0 => oparg,
+        1 => old.wrapping_add(oparg),
+        2 => old | oparg,
+        3 => old & !oparg,
+        _ => old ^ oparg,
+    };
+    cx.m.user().write(uaddr2, &new.to_le_bytes())?;
+    Ok(match cmp {
+        0 => old == cmparg,
+        1 => old != cmparg,
+        2 => old < cmparg,
+        3 => old <= cmparg,
+        4 => old > cmparg,
+        5 => old >= cmparg,
+        _ => return Err(Errno::NOSYS),
+    })
+}
+
+/// Read the timeout argument, a `struct timespec` (EFAULT, EINVAL before
+/// anything else, as Linux's futex syscall does).
+fn timeout(cx: &Ctx, utime: u64) -> Result<Option<std::time::Duration>, Errno> {
+    if utime == 0 {
+        return Ok(None);
+    }
+    let raw = cx.m.user().read_vec(utime, 16)?;
+    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
+    let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::INVAL);
+    }
+    Ok(Some(std::time::Duration::new(sec as u64, nsec as u32)))
+}
+
+pub fn sys_futex(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [uaddr, op, val, utime, uaddr2, val3] = a.0;
+    let op = op as u32;
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let shared = op & FUTEX_PRIVATE_FLAG == 0;
+    let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    if realtime
+        && !matches!(
+            cmd,
+            FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
+        )
+    {
+        return Err(Errno::NOSYS);
+    }
+    let (val, val3) = (val as u32, val3 as u32);
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let t = timeout(cx, utime)?;
+            let (deadline, bitset) = if cmd == FUTEX_WAIT {
+                (t.map(Deadline::after), FUTEX_BITSET_MATCH_ANY)
+            } else {
+                let clock = if realtime {
+                    ClockId::Realtime
+                } else {
+                    ClockId::Monotonic
+                };
+                (t.map(|t| Deadline::at(clock, t)), val3)
+            };
+            wait_on(cx, uaddr, val, bitset, shared, deadline)
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3
+            };
+            if bitset == 0 {
+                return Err(Errno::INVAL);
+            }
+            check_key(cx, uaddr, shared)?;
+            Ok(0)
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            let (nr_wake, nr_requeue) = (val as i32, utime as u32 as i32);
+            if nr_wake < 0 || nr_requeue < 0 {
+                return Err(Errno::INVAL);
+            }
+            check_key(cx, uaddr, shared)?;
+            check_key(cx, uaddr2, shared)?;
+            if cmd == FUTEX_CMP_REQUEUE && read_word(cx, uaddr)? != val3 {
+                return Err(Errno::AGAIN);
+            }
+            Ok(0)
+        }
+        FUTEX_WAKE_OP => {
+            check_key(cx, uaddr, shared)?;
+            wake_op(cx, uaddr2, val3)?;
+            Ok(0)
+        }
+        // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, the requeue-PI pair, LOCK_PI2 and
+        // anything unknown.
+        _ => Err(Errno::NOSYS),
+    }
+}

@@ -1,0 +1,511 @@
+//! Timers that raise signals: alarm, setitimer/getitimer, and POSIX timers
+//! (timer_create and friends).
+//!
+//! Each timer's next expiry is kept here, on CLOCK_MONOTONIC (ITIMER_REAL,
+//! timers on CLOCK_REALTIME/MONOTONIC/BOOTTIME; an absolute CLOCK_REALTIME
+//! time is moved to the monotonic clock when armed) or on the vCPU thread's
+//! CPU clock (ITIMER_VIRTUAL, ITIMER_PROF, CPU-time timers; the thread's
+//! CPU time is the guest's time plus the host's work for it, so both
+//! itimers count the same time). `fire_due` queues the signals of the
+//! timers that are due; it runs after every trap and in every wait. So
+//! that a program spinning in ring 3 or blocked in a wait still notices, a
+//! host POSIX timer per clock is armed at the earliest expiry and sends
+//! kvmcage's kick signal to the vCPU thread.
+
+use std::time::Duration;
+
+use rustix::io::Errno;
+use rustix::time::ClockId;
+
+use super::signal::{SigInfo, Signals, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
+use super::wait::{clock_now, Deadline};
+use super::{Args, Ctx, Identity, SysResult};
+
+/// POSIX timers a process may hold (Linux's bound is RLIMIT_SIGPENDING;
+/// this one also bounds kvmcage's memory).
+const MAX_TIMERS: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    Monotonic,
+    Cpu,
+}
+
+impl Clock {
+    fn now(self) -> Duration {
+        match self {
+            Clock::Monotonic => clock_now(ClockId::Monotonic),
+            Clock::Cpu => clock_now(ClockId::ThreadCPUTime),
+        }
+    }
+}
+
+/// One armed timer: the next expiry on its clock and the period.
+#[derive(Clone, Copy, Debug, Default)]
+struct Arm {
+    next: Option<Duration>,
+    interval: Duration,
+}
+
+impl Arm {
+    fn set(&mut self, clock: Clock, value: Duration, interval: Duration) {
+        self.next = (!value.is_zero()).then(|| clock.now().saturating_add(value));
+        self.interval = interval;
+    }
+
+    /// Time left, and the period.
+    fn get(&self, clock: Clock) -> (Duration, Duration) {
+        let left = self.next.map_or(Duration::ZERO, |n| {
+            // An expired timer whose signal is not yet out reads as 1 us
+            // (Linux's itimer_get_remtime).
+            n.saturating_sub(clock.now()).max(Duration::from_micros(1))
+        });
+        (left, self.interval)
+    }
+
+    /// If due at `now`: how many periods passed (1 or more), advancing or
+    /// disarming.
+    fn due(&mut self, now: Duration) -> u64 {
+        let Some(next) = self.next else { return 0 };
+        if now < next {
+            return 0;
+        }
+        if self.interval.is_zero() {
+            self.next = None;
+            return 1;
+        }
+        let late = (now - next).as_nanos() / self.interval.as_nanos();
+        let periods = u64::try_from(late).unwrap_or(u64::MAX - 1) + 1;
+        let step = u32::try_from(periods)
+            .ok()
+            .and_then(|p| self.interval.checked_mul(p));
+        self.next = step.and_then(|s| next.checked_add(s));
+        periods
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PosixTimer {
+    clock: Clock,
+    /// The signal, sigev_value and queue, or None for SIGEV_NONE.
+    signal: Option<(i32, u64, Target)>,
+    arm: Arm,
+    /// Expiries the last signal stood for, beyond the first.
+    overrun: u32,
+}
+
+/// A host POSIX timer that kicks the vCPU thread at a time on its clock.
+struct HostAlarm {
+    clock: libc::clockid_t,
+    id: Option<libc::timer_t>,
+    armed: Option<Duration>,
+}
+
+impl HostAlarm {
+    const fn new(clock: libc::clockid_t) -> Self {
+        Self {
+            clock,
+            id: None,
+            armed: None,
+        }
+    }
+
+    /// Kick the calling (vCPU) thread at `at` (absolute, on this clock), or
+    /// never. Best effort: a wait also wakes at the earliest expiry itself.
+    fn arm(&mut self, at: Option<Duration>) {
+        if at == self.armed {
+            return;
+        }
+        if self.id.is_none() {
+            if at.is_none() || crate::watchdog::install_kick_handler().is_err() {
+                return;
+            }
+            // SAFETY: a zeroed sigevent is valid; we set the notify fields.
+            let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+            sev.sigev_notify = libc::SIGEV_THREAD_ID;
+            sev.sigev_signo = crate::watchdog::kick_signal();
+            sev.sigev_notify_thread_id = rustix::thread::gettid().as_raw_nonzero().get();
+            let mut id: libc::timer_t = std::ptr::null_mut();
+            // SAFETY: `sev` and `id` are live for the call; the kick signal
+            // has a handler (installed above), so its arrival is harmless.
+            if unsafe { libc::timer_create(self.clock, &mut sev, &mut id) } != 0 {
+                return;
+            }
+            self.id = Some(id);
+        }
+        let Some(id) = self.id else { return };
+        let value = at.map_or(
+            libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            |t| libc::timespec {
+                tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+                // A zero value would disarm: an absolute time of 0 is 1 ns.
+                tv_nsec: (t.subsec_nanos() as libc::c_long).max(i64::from(t.is_zero())),
+            },
+        );
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: value,
+        };
+        // SAFETY: `id` came from timer_create and is deleted only in Drop;
+        // `spec` is live for the call.
+        unsafe { libc::timer_settime(id, libc::TIMER_ABSTIME, &spec, std::ptr::null_mut()) };
+        self.armed = at;
+    }
+}
+
+impl Drop for HostAlarm {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            // SAFETY: `id` came from timer_create and was not deleted yet.
+            unsafe { libc::timer_delete(id) };
+        }
+    }
+}
+
+/// Raw timer ids are pointers, but only ever used by the thread that made
+/// them or dropped.
+// SAFETY: a timer_t is an id the kernel hands out (glibc passes the kernel
+// timer id in the pointer); any thread may use or delete it.
+unsafe impl Send for HostAlarm {}
+
+/// The process's timers.
+pub struct Timers {
+    real: Arm,
+    virt: Arm,
+    prof: Arm,
+    posix: Vec<Option<PosixTimer>>,
+    mono_alarm: HostAlarm,
+    cpu_alarm: HostAlarm,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            real: Arm::default(),
+            virt: Arm::default(),
+            prof: Arm::default(),
+            posix: Vec::new(),
+            mono_alarm: HostAlarm::new(libc::CLOCK_MONOTONIC),
+            cpu_alarm: HostAlarm::new(libc::CLOCK_THREAD_CPUTIME_ID),
+        }
+    }
+}
+
+impl std::fmt::Debug for Timers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timers")
+            .field("real", &self.real)
+            .field("posix", &self.posix.iter().flatten().count())
+            .finish()
+    }
+}
+
+impl Timers {
+    fn earliest(&self, clock: Clock) -> Option<Duration> {
+        let itimers: &[&Arm] = match clock {
+            Clock::Monotonic => &[&self.real],
+            Clock::Cpu => &[&self.virt, &self.prof],
+        };
+        itimers
+            .iter()
+            .filter_map(|a| a.next)
+            .chain(
+                self.posix
+                    .iter()
+                    .flatten()
+                    .filter(|t| t.clock == clock)
+                    .filter_map(|t| t.arm.next),
+            )
+            .min()
+    }
+
+    /// The next expiry on the monotonic clock, for a wait's timeout.
+    pub fn next_due(&self) -> Option<Deadline> {
+        self.earliest(Clock::Monotonic).map(Deadline)
+    }
+
+    fn rearm(&mut self) {
+        let m = self.earliest(Clock::Monotonic);
+        self.mono_alarm.arm(m);
+        let c = self.earliest(Clock::Cpu);
+        self.cpu_alarm.arm(c);
+    }
+
+    /// Queue the signals of every timer that is due.
+    pub fn fire_due(&mut self, signals: &mut Signals, id: &Identity) {
+        let mono = self.earliest(Clock::Monotonic);
+        let cpu = self.earliest(Clock::Cpu);
+        if mono.is_none() && cpu.is_none() {
+            return;
+        }
+        let now_m = mono.map(|_| Clock::Monotonic.now());
+        let now_c = cpu.map(|_| Clock::Cpu.now());
+        let mut fired = false;
+        let now = |c: Clock| match c {
+            Clock::Monotonic => now_m,
+            Clock::Cpu => now_c,
+        };
+        let limit = u64::MAX;
+        for (arm, clock, sig) in [
+            (&mut self.real, Clock::Monotonic, SIGALRM),
+            (&mut self.virt, Clock::Cpu, SIGVTALRM),
+            (&mut self.prof, Clock::Cpu, SIGPROF),
+        ] {
+            let Some(t) = now(clock) else { continue };
+            if arm.due(t) > 0 {
+                fired = true;
+                let info = SigInfo::from_process(sig, SI_KERNEL, id.pid, 0);
+                let _ = signals.send(info, Target::Process, limit, false);
+            }
+        }
+        for (i, slot) in self.posix.iter_mut().enumerate() {
+            let Some(t) = slot.as_mut() else { continue };
+            let Some(now) = now(t.clock) else { continue };
+            let n = t.arm.due(now);
+            if n == 0 {
+                continue;
+            }
+            fired = true;
+            let extra = u32::try_from(n - 1).unwrap_or(u32::MAX);
+            let Some((sig, value, to)) = t.signal else {
+                continue;
+            };
+            // A timer whose signal is still queued counts an overrun
+            // instead of queueing another (Linux's posixtimer_rearm).
+            if let Some(q) = signals.queued_timer(i as i32) {
+                q.add_overrun(extra.saturating_add(1));
+                t.overrun = t.overrun.saturating_add(extra.saturating_add(1));
+            } else {
+                let mut info = SigInfo::timer(sig, i as i32, value);
+                info.add_overrun(extra);
+                t.overrun = extra;
+                let _ = signals.send(info, to, limit, false);
+            }
+        }
+        if fired {
+            self.rearm();
+        }
+    }
+}
+
+fn read_duration(raw: &[u8], usec: bool) -> Result<Duration, Errno> {
+    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
+    let sub = i64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::FAULT)?);
+    let per = if usec { 1_000_000 } else { 1_000_000_000 };
+    if sec < 0 || !(0..per).contains(&sub) {
+        return Err(Errno::INVAL);
+    }
+    let nanos = if usec { sub * 1000 } else { sub };
+    Ok(Duration::new(sec as u64, nanos as u32))
+}
+
+fn duration_bytes(d: Duration, usec: bool) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    let sub = if usec {
+        // Linux rounds a remaining time up to whole microseconds.
+        u64::from(d.subsec_nanos().div_ceil(1000))
+    } else {
+        u64::from(d.subsec_nanos())
+    };
+    let (sec, sub) = if usec && sub == 1_000_000 {
+        (d.as_secs() + 1, 0)
+    } else {
+        (d.as_secs(), sub)
+    };
+    b[..8].copy_from_slice(&sec.to_le_bytes());
+    b[8..].copy_from_slice(&sub.to_le_bytes());
+    b
+}
+
+/// `struct itimerval`/`itimerspec`: interval first, then value.
+fn pair_bytes(interval: Duration, value: Duration, usec: bool) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(&duration_bytes(interval, usec));
+    b[16..].copy_from_slice(&duration_bytes(value, usec));
+    b
+}
+
+fn itimer(t: &mut Timers, which: i32) -> Result<(&mut Arm, Clock), Errno> {
+    match which {
+        0 => Ok((&mut t.real, Clock::Monotonic)),
+        1 => Ok((&mut t.virt, Clock::Cpu)),
+        2 => Ok((&mut t.prof, Clock::Cpu)),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub fn sys_getitimer(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (arm, clock) = itimer(&mut cx.proc.timers, a.0[0] as u32 as i32)?;
+    let (left, interval) = arm.get(clock);
+    cx.m.user()
+        .write(a.0[1], &pair_bytes(interval, left, true))?;
+    Ok(0)
+}
+
+pub fn sys_setitimer(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (which, new, old) = (a.0[0] as u32 as i32, a.0[1], a.0[2]);
+    let (interval, value) = if new != 0 {
+        let raw = cx.m.user().read_vec(new, 32)?;
+        (
+            read_duration(&raw[..16], true)?,
+            read_duration(&raw[16..], true)?,
+        )
+    } else {
+        (Duration::ZERO, Duration::ZERO)
+    };
+    let (arm, clock) = itimer(&mut cx.proc.timers, which)?;
+    let (left, old_interval) = arm.get(clock);
+    arm.set(clock, value, interval);
+    cx.proc.timers.rearm();
+    if old != 0 {
+        cx.m.user()
+            .write(old, &pair_bytes(old_interval, left, true))?;
+    }
+    Ok(0)
+}
+
+/// alarm: ITIMER_REAL for whole seconds; returns the seconds that were
+/// left, rounded to nearest (at least 1 if any time was left).
+pub fn sys_alarm(cx: &mut Ctx, a: &Args) -> SysResult {
+    let secs = a.0[0] as u32;
+    let arm = &mut cx.proc.timers.real;
+    let (left, _) = arm.get(Clock::Monotonic);
+    arm.set(
+        Clock::Monotonic,
+        Duration::from_secs(u64::from(secs)),
+        Duration::ZERO,
+    );
+    cx.proc.timers.rearm();
+    let mut old = left.as_secs();
+    if left.subsec_micros() >= 500_000 || (old == 0 && !left.is_zero()) {
+        old += 1;
+    }
+    Ok(old)
+}
+
+fn posix_clock(id: i32) -> Result<Clock, Errno> {
+    match id {
+        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME => Ok(Clock::Monotonic),
+        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Ok(Clock::Cpu),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (clockid, sevp, idp) = (a.0[0] as u32 as i32, a.0[1], a.0[2]);
+    let clock = posix_clock(clockid)?;
+    let free = cx.proc.timers.posix.iter().position(Option::is_none);
+    let id = match free {
+        Some(i) => i,
+        None if cx.proc.timers.posix.len() < MAX_TIMERS => cx.proc.timers.posix.len(),
+        None => return Err(Errno::AGAIN),
+    };
+    let signal = if sevp != 0 {
+        let raw = cx.m.user().read_vec(sevp, 64)?;
+        let value = u64::from_le_bytes(raw[0..8].try_into().map_err(|_| Errno::FAULT)?);
+        let signo = i32::from_le_bytes(raw[8..12].try_into().map_err(|_| Errno::FAULT)?);
+        let notify = i32::from_le_bytes(raw[12..16].try_into().map_err(|_| Errno::FAULT)?);
+        let tid = i32::from_le_bytes(raw[16..20].try_into().map_err(|_| Errno::FAULT)?);
+        match notify {
+            libc::SIGEV_NONE => None,
+            libc::SIGEV_SIGNAL | libc::SIGEV_THREAD | libc::SIGEV_THREAD_ID => {
+                if notify == libc::SIGEV_THREAD_ID && tid != cx.proc.id.pid as i32 {
+                    return Err(Errno::INVAL);
+                }
+                if !(1..=64).contains(&signo) {
+                    return Err(Errno::INVAL);
+                }
+                let to = if notify == libc::SIGEV_THREAD_ID {
+                    Target::Thread
+                } else {
+                    Target::Process
+                };
+                Some((signo, value, to))
+            }
+            _ => return Err(Errno::INVAL),
+        }
+    } else {
+        Some((SIGALRM, id as u64, Target::Process))
+    };
+    cx.m.user().write(idp, &(id as i32).to_le_bytes())?;
+    let t = PosixTimer {
+        clock,
+        signal,
+        arm: Arm::default(),
+        overrun: 0,
+    };
+    if id == cx.proc.timers.posix.len() {
+        cx.proc.timers.posix.push(Some(t));
+    } else {
+        cx.proc.timers.posix[id] = Some(t);
+    }
+    Ok(0)
+}
+
+fn posix_timer<'a>(cx: &'a mut Ctx, id: u64) -> Result<&'a mut PosixTimer, Errno> {
+    let i = usize::try_from(id as u32 as i32).map_err(|_| Errno::INVAL)?;
+    cx.proc
+        .timers
+        .posix
+        .get_mut(i)
+        .and_then(Option::as_mut)
+        .ok_or(Errno::INVAL)
+}
+
+pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, flags, new, old) = (a.0[0], a.0[1] as u32 as i32, a.0[2], a.0[3]);
+    posix_timer(cx, id)?;
+    let raw = cx.m.user().read_vec(new, 32)?;
+    let (interval, value) = (
+        read_duration(&raw[..16], false)?,
+        read_duration(&raw[16..], false)?,
+    );
+    let clockid_abs = flags & libc::TIMER_ABSTIME != 0;
+    let t = posix_timer(cx, id)?;
+    let (left, old_interval) = t.arm.get(t.clock);
+    let value = if clockid_abs && !value.is_zero() {
+        // An absolute time: what is left of it now on the timer's clock
+        // (at least 1 ns, so a time in the past fires at once).
+        let now = t.clock.now();
+        value.saturating_sub(now).max(Duration::from_nanos(1))
+    } else {
+        value
+    };
+    t.arm.set(t.clock, value, interval);
+    t.overrun = 0;
+    cx.proc.timers.rearm();
+    if old != 0 {
+        cx.m.user()
+            .write(old, &pair_bytes(old_interval, left, false))?;
+    }
+    Ok(0)
+}
+
+pub fn sys_timer_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = posix_timer(cx, a.0[0])?;
+    let (left, interval) = t.arm.get(t.clock);
+    cx.m.user()
+        .write(a.0[1], &pair_bytes(interval, left, false))?;
+    Ok(0)
+}
+
+pub fn sys_timer_getoverrun(cx: &mut Ctx, a: &Args) -> SysResult {
+    Ok(u64::from(
+        posix_timer(cx, a.0[0])?.overrun.min(i32::MAX as u32),
+    ))
+}
+
+pub fn sys_timer_delete(cx: &mut Ctx, a: &Args) -> SysResult {
+    posix_timer(cx, a.0[0])?;
+    let i = a.0[0] as u32 as usize;
+    cx.proc.timers.posix[i] = None;
+    cx.proc.signals.forget_timer(i as i32);
+    cx.proc.timers.rearm();
+    Ok(0)
+}
