@@ -187,3 +187,24 @@ fn a_fault_gives_exactly_one_report_line() {
         .unwrap();
     assert_eq!(cage_lines(&out).len(), 1);
 }
+
+#[test]
+fn forged_signal_frames_are_sigsegv_never_a_host_error() {
+    same_as_native("hostile/sigreturn", &[], b"");
+    // Raw rt_sigreturn on garbage and on no stack at all: the guest ends
+    // or recovers as a program, kvmcage itself does not fail.
+    for flavor in FLAVORS {
+        let bin = image("hostile/sigreturn", flavor);
+        let out = run_cage(&["--timeout", "20"], &bin, &["raw"], b"");
+        let err = text(&out.stderr);
+        assert!(
+            matches!(status(&out), 0 | 139),
+            "{flavor:?}: status {} {err}",
+            status(&out)
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("machine stopped"),
+            "{flavor:?}: {err}"
+        );
+    }
+}

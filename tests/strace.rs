@@ -189,3 +189,52 @@ fn json_trace_and_summary() {
     assert_eq!(fields[3], fields[fields.len() - 2], "{total}");
     assert_eq!(fields[3].parse::<usize>().unwrap(), lines.len());
 }
+
+/// The signal lines (`--- SIGx {...} ---`, `rt_sigreturn(...)`, `+++ ... +++`)
+/// with ids replaced: they name pid 1 and the sandbox's uid there.
+fn signal_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            l.trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+        })
+        .filter(|l| l.starts_with("---") || l.starts_with("rt_sigreturn") || l.starts_with("+++"))
+        .map(|l| {
+            let mut out = String::new();
+            for part in l.split(", ") {
+                let p = if part.starts_with("si_pid=") {
+                    "si_pid=P"
+                } else if part.starts_with("si_uid=") {
+                    "si_uid=U"
+                } else {
+                    part
+                };
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(p);
+            }
+            // Column padding differs with the call's text; compare the words.
+            out.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn signal_delivery_is_traced_like_strace() {
+    require_kvm();
+    let bin = image("sigtrace", Flavor::Gcc);
+    let native = Command::new("strace")
+        .arg(&bin)
+        .env_clear()
+        .output()
+        .expect("strace (scripts/setup.sh installs it)");
+    let cage = run_cage(&["--trace"], &bin, &[], b"");
+    let want = signal_lines(&text(&native.stderr));
+    assert!(
+        want.iter().any(|l| l.starts_with("--- SIGSEGV")),
+        "{want:?}"
+    );
+    assert_eq!(signal_lines(&text(&cage.stderr)), want);
+    assert_eq!(status(&cage), status(&native));
+}

@@ -368,9 +368,16 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
             sig.altstack.flags = ss_flags & (1 << 31);
         }
     }
-    if cx.regs.rip >= USER_TOP {
-        // The return would fault in iretq: Linux sends SIGSEGV there.
-        cx.proc.signals.force(SigInfo::new(SIGSEGV, SI_KERNEL));
+    let rip = cx.regs.rip;
+    if rip >= USER_TOP {
+        // The return would fault: a kernel-half RIP is a page fault on the
+        // fetch (SEGV_MAPERR at it), a non-canonical one a #GP in iretq.
+        let canonical = rip >= 0xffff_8000_0000_0000;
+        cx.proc.signals.force(if canonical {
+            SigInfo::fault(SIGSEGV, 1, rip)
+        } else {
+            SigInfo::new(SIGSEGV, SI_KERNEL)
+        });
     }
     Ok(cx.regs.rax)
 }
