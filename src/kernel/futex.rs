@@ -146,19 +146,12 @@ fn wake_op(cx: &mut Ctx, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
     })
 }
 
-/// Read the timeout argument, a `struct timespec` (EFAULT, EINVAL before
-/// anything else, as Linux's futex syscall does).
+/// The timeout argument, a `struct timespec` (EFAULT, EINVAL before
+/// anything else, as Linux's futex syscall checks it).
 fn timeout(cx: &Ctx, utime: u64) -> Result<Option<std::time::Duration>, Errno> {
-    if utime == 0 {
-        return Ok(None);
-    }
-    let raw = cx.m.user().read_vec(utime, 16)?;
-    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
-    let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::INVAL);
-    }
-    Ok(Some(std::time::Duration::new(sec as u64, nsec as u32)))
+    (utime != 0)
+        .then(|| super::time::read_timespec(cx, utime))
+        .transpose()
 }
 
 pub fn sys_futex(cx: &mut Ctx, a: &Args) -> SysResult {

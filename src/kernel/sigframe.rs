@@ -37,7 +37,6 @@ const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
 const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 /// Offset of `struct _fpx_sw_bytes` in the legacy FXSAVE area.
 const SW_BYTES: usize = 464;
-const MXCSR: usize = 24;
 
 /// RFLAGS bits rt_sigreturn takes from the frame (Linux's FIX_EFLAGS).
 const FIX_EFLAGS: u64 =
@@ -344,7 +343,6 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
         // xstate_bv: only what the frame declares and the guest enables.
         let bv = u64::from_le_bytes(img[512..520].try_into().unwrap_or_default());
         img[512..520].copy_from_slice(&(bv & features).to_le_bytes());
-        let _ = MXCSR;
         Some(img)
     };
     match image {

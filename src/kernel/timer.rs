@@ -168,12 +168,6 @@ impl Drop for HostAlarm {
     }
 }
 
-/// Raw timer ids are pointers, but only ever used by the thread that made
-/// them or dropped.
-// SAFETY: a timer_t is an id the kernel hands out (glibc passes the kernel
-// timer id in the pointer); any thread may use or delete it.
-unsafe impl Send for HostAlarm {}
-
 /// The process's timers.
 pub struct Timers {
     real: Arm,
