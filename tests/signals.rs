@@ -88,6 +88,18 @@ fn timers_and_interrupted_system_calls() {
     expect_line(&outs, "done");
 }
 
+/// timerfd_create/settime/gettime: clocks and flags, gettime and old values,
+/// reads, poll, periodic counts, absolute times, errors, and a blocked read
+/// ended by SIGALRM with and without SA_RESTART.
+#[test]
+fn timerfd_matches_native() {
+    let outs = same_as_native("timerfd", &[], b"");
+    expect_status(&outs, 0);
+    expect_line(&outs, "(c) blocking read, 50 ms one-shot: 8, count 1");
+    expect_line(&outs, "(g) read, SIGALRM without SA_RESTART: -1 EINTR");
+    expect_line(&outs, "done");
+}
+
 #[test]
 fn alarm_kills_a_blocked_read() {
     let outs = same_as_native("sigtimer", &["alarmkill"], b"");

@@ -266,6 +266,21 @@ fn may_block(fd: BorrowedFd<'_>) -> bool {
     rustix::fs::fcntl_getfl(fd).is_ok_and(|f| !f.contains(rustix::fs::OFlags::NONBLOCK))
 }
 
+/// Can a host write of `fd` block? As `may_block`, but only for pipes,
+/// sockets and terminals: an anonymous inode (a timerfd) that has no write
+/// operation must reach the host at once for its EINVAL, not wait for a
+/// POLLOUT that never comes.
+fn may_block_write(fd: BorrowedFd<'_>) -> bool {
+    use rustix::fs::FileType as T;
+    may_block(fd)
+        && rustix::fs::fstat(fd).is_ok_and(|st| {
+            matches!(
+                T::from_raw_mode(st.st_mode),
+                T::Fifo | T::Socket | T::CharacterDevice
+            )
+        })
+}
+
 /// Bytes a write to the pipe `fd` can take without blocking (None when
 /// `fd` is no pipe).
 fn pipe_room(fd: BorrowedFd<'_>) -> Option<usize> {
@@ -279,7 +294,7 @@ fn pipe_room(fd: BorrowedFd<'_>) -> Option<usize> {
 /// `wait::block_on`: a signal for the program or the run's end stops the
 /// write with what it wrote (ERESTARTSYS if nothing).
 fn host_write_all(cx: &mut Ctx, fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<usize, Errno> {
-    let blocking = may_block(fd);
+    let blocking = may_block_write(fd);
     let mut done = 0;
     while !buf.is_empty() {
         let mut part = buf;

@@ -503,3 +503,117 @@ pub fn sys_timer_delete(cx: &mut Ctx, a: &Args) -> SysResult {
     cx.proc.timers.rearm();
     Ok(0)
 }
+
+// timerfd: a host timerfd on the same clock, since the guest's clocks are
+// the host's. Its descriptor is an ordinary host file to the rest of the
+// kernel (reads wait in `wait::block_on` like a pipe's; poll and fcntl
+// pass through), and timerfd_settime/gettime hand the guest's values to
+// the host kernel, which checks them exactly as Linux does (EINVAL for a
+// descriptor that is no timerfd, a bad itimerspec or flag).
+
+/// `struct itimerspec` as the guest wrote it; the host kernel checks it.
+fn itimerspec_from(raw: &[u8]) -> Result<rustix::time::Itimerspec, Errno> {
+    let w = |i: usize| -> Result<i64, Errno> {
+        Ok(i64::from_le_bytes(
+            raw.get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Errno::FAULT)?,
+        ))
+    };
+    let ts = |sec, nsec| rustix::time::Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    };
+    Ok(rustix::time::Itimerspec {
+        it_interval: ts(w(0)?, w(1)?),
+        it_value: ts(w(2)?, w(3)?),
+    })
+}
+
+fn itimerspec_bytes(t: &rustix::time::Itimerspec) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (i, v) in [
+        t.it_interval.tv_sec,
+        t.it_interval.tv_nsec,
+        t.it_value.tv_sec,
+        t.it_value.tv_nsec,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
+/// The host descriptor behind guest descriptor `fd` (EBADF when it is not
+/// open; EINVAL for kvmcage's own files, which are no timerfd).
+fn timerfd_host(cx: &Ctx, fd: u64) -> Result<std::rc::Rc<super::fs::OpenFile>, Errno> {
+    let file = cx.proc.files.file(fd as u32 as i32)?;
+    match &file.kind {
+        super::fs::FileKind::Host { .. } => Ok(file),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub fn sys_timerfd_create(cx: &mut Ctx, a: &Args) -> SysResult {
+    use rustix::time::{TimerfdClockId as C, TimerfdFlags as F};
+    let (clock, flags) = (a.0[0] as u32 as i32, a.0[1] as u32);
+    let allowed = (libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) as u32;
+    if flags & !allowed != 0 {
+        return Err(Errno::INVAL);
+    }
+    let clock = match clock {
+        libc::CLOCK_REALTIME => C::Realtime,
+        libc::CLOCK_MONOTONIC => C::Monotonic,
+        libc::CLOCK_BOOTTIME => C::Boottime,
+        // The alarm clocks need CAP_WAKE_ALARM, which the program never has.
+        libc::CLOCK_REALTIME_ALARM | libc::CLOCK_BOOTTIME_ALARM => return Err(Errno::PERM),
+        _ => return Err(Errno::INVAL),
+    };
+    let nonblock = flags & libc::TFD_NONBLOCK as u32 != 0;
+    let mut host = F::CLOEXEC;
+    if nonblock {
+        host |= F::NONBLOCK;
+    }
+    let fd = rustix::time::timerfd_create(clock, host)?;
+    let file = super::fs::OpenFile::new(
+        super::fs::FileKind::Host {
+            fd,
+            writable: false,
+        },
+        b"anon_inode:[timerfd]".to_vec(),
+        libc::O_RDWR as u32 | if nonblock { libc::O_NONBLOCK as u32 } else { 0 },
+    );
+    super::path::install(cx, file, flags & libc::TFD_CLOEXEC as u32 != 0)
+}
+
+pub fn sys_timerfd_settime(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (fd, flags, new, old) = (a.0[0], a.0[1] as u32, a.0[2], a.0[3]);
+    // Linux's order: the copy (EFAULT), the flags and values (EINVAL),
+    // then the descriptor (EBADF, EINVAL for one that is no timerfd).
+    let raw = cx.m.user().read_vec(new, 32)?;
+    let value = itimerspec_from(&raw)?;
+    let known = (libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET) as u32;
+    if flags & !known != 0 {
+        return Err(Errno::INVAL);
+    }
+    let flags = rustix::time::TimerfdTimerFlags::from_bits_retain(flags);
+    read_duration(&raw[..16], false)?;
+    read_duration(&raw[16..], false)?;
+    let file = timerfd_host(cx, fd)?;
+    let host = file.host().ok_or(Errno::INVAL)?;
+    let was = rustix::time::timerfd_settime(host, flags, &value)?;
+    if old != 0 {
+        cx.m.user().write(old, &itimerspec_bytes(&was))?;
+    }
+    Ok(0)
+}
+
+pub fn sys_timerfd_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
+    let file = timerfd_host(cx, a.0[0])?;
+    let host = file.host().ok_or(Errno::INVAL)?;
+    let now = rustix::time::timerfd_gettime(host)?;
+    cx.m.user().write(a.0[1], &itimerspec_bytes(&now))?;
+    Ok(0)
+}
