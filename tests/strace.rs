@@ -220,6 +220,57 @@ fn signal_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The whole lines of the signal calls whose arguments are structures
+/// (sigaction, sigset, itimerval, siginfo), with addresses and ids masked:
+/// kvmcage decodes them as strace does.
+fn signal_call_lines(text: &str) -> Vec<String> {
+    const CALLS: [&str; 5] = [
+        "rt_sigaction(",
+        "rt_sigprocmask(",
+        "setitimer(",
+        "rt_sigqueueinfo(",
+        "sigaltstack(",
+    ];
+    text.lines()
+        .map(|l| {
+            l.trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+        })
+        .filter(|l| CALLS.iter().any(|c| l.starts_with(c)))
+        .map(|l| {
+            let mut out = String::new();
+            let mut rest = l;
+            // rt_sigqueueinfo's first argument is the pid.
+            if let Some(r) = rest.strip_prefix("rt_sigqueueinfo(") {
+                out.push_str("rt_sigqueueinfo(P");
+                rest = &r[r.find(',').unwrap_or(0)..];
+            }
+            let mut chars = rest.char_indices().peekable();
+            while let Some((i, c)) = chars.next() {
+                if rest[i..].starts_with("0x") {
+                    out.push_str("0xADDR");
+                    chars.next();
+                    while chars.peek().is_some_and(|(_, c)| c.is_ascii_hexdigit()) {
+                        chars.next();
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            let out = out
+                .split(", ")
+                .map(|p| match p {
+                    p if p.starts_with("si_pid=") => "si_pid=P",
+                    p if p.starts_with("si_uid=") => "si_uid=U",
+                    p => p,
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
 #[test]
 fn signal_delivery_is_traced_like_strace() {
     require_kvm();
@@ -236,5 +287,18 @@ fn signal_delivery_is_traced_like_strace() {
         "{want:?}"
     );
     assert_eq!(signal_lines(&text(&cage.stderr)), want);
+    let want = signal_call_lines(&text(&native.stderr));
+    for call in [
+        "rt_sigaction(",
+        "rt_sigprocmask(",
+        "setitimer(",
+        "rt_sigqueueinfo(",
+    ] {
+        assert!(
+            want.iter().any(|l| l.starts_with(call)),
+            "{call} in {want:?}"
+        );
+    }
+    assert_eq!(signal_call_lines(&text(&cage.stderr)), want);
     assert_eq!(status(&cage), status(&native));
 }

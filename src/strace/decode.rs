@@ -49,6 +49,36 @@ pub enum Arg {
     Rlimit,
     /// An iovec array with its count at this argument index.
     Iovec(usize),
+    /// A sigset_t the call reads / fills.
+    SigSetIn,
+    SigSetOut,
+    /// A struct sigaction the call reads / fills.
+    SigActIn,
+    SigActOut,
+    /// A siginfo the call reads / fills.
+    SigInfoIn,
+    SigInfoOut,
+    /// A stack_t the call reads / fills (sigaltstack).
+    StackIn,
+    StackOut,
+    /// A struct timespec the call reads.
+    TimespecIn,
+    /// ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF.
+    Itimer,
+    /// A struct itimerval the call reads / fills.
+    ItimervalIn,
+    ItimervalOut,
+    /// A struct itimerspec the call reads / fills.
+    ItimerspecIn,
+    ItimerspecOut,
+    /// TIMER_ABSTIME (clock_nanosleep, timer_settime).
+    TimerFlags,
+    /// timerfd_create's TFD_CLOEXEC|TFD_NONBLOCK.
+    TfdFlags,
+    /// timerfd_settime's TFD_TIMER_ABSTIME|TFD_TIMER_CANCEL_ON_SET.
+    TfdTimerFlags,
+    /// signalfd4's SFD_CLOEXEC|SFD_NONBLOCK.
+    SfdFlags,
 }
 
 use Arg::*;
@@ -93,12 +123,28 @@ pub fn signature(name: &str) -> Option<&'static [Arg]> {
         "faccessat" | "faccessat2" => &[DirFd, Path, Hex, AtFlags],
         "getdents64" => &[Int, Ptr, Uint],
         "exit" | "exit_group" => &[Int],
-        "rt_sigaction" => &[Signal, Ptr, Ptr, Uint],
-        "rt_sigprocmask" => &[SigHow, Ptr, Ptr, Uint],
+        "rt_sigaction" => &[Signal, SigActIn, SigActOut, Uint],
+        "rt_sigprocmask" => &[SigHow, SigSetIn, SigSetOut, Uint],
+        "rt_sigpending" => &[SigSetOut, Uint],
+        "rt_sigsuspend" => &[SigSetIn, Uint],
+        "rt_sigtimedwait" => &[SigSetIn, SigInfoOut, TimespecIn, Uint],
+        "rt_sigqueueinfo" => &[Int, Signal, SigInfoIn],
+        "rt_tgsigqueueinfo" => &[Int, Int, Signal, SigInfoIn],
+        "signalfd4" => &[Int, SigSetIn, Uint, SfdFlags],
+        "pause" => &[],
+        "alarm" => &[Uint],
+        "setitimer" => &[Itimer, ItimervalIn, ItimervalOut],
+        "getitimer" => &[Itimer, ItimervalOut],
+        "timer_settime" => &[Int, TimerFlags, ItimerspecIn, ItimerspecOut],
+        "timer_gettime" => &[Int, ItimerspecOut],
+        "timerfd_create" => &[Clock, TfdFlags],
+        "timerfd_settime" => &[Int, TfdTimerFlags, ItimerspecIn, ItimerspecOut],
+        "timerfd_gettime" => &[Int, ItimerspecOut],
         "clock_gettime" | "clock_getres" => &[Clock, Timespec],
         "gettimeofday" => &[Ptr, Ptr],
         "time" => &[Ptr],
-        "nanosleep" => &[Ptr, Ptr],
+        "nanosleep" => &[TimespecIn, Ptr],
+        "clock_nanosleep" => &[Clock, TimerFlags, TimespecIn, Ptr],
         "kill" => &[Int, Signal],
         "tkill" => &[Int, Signal],
         "tgkill" => &[Int, Int, Signal],
@@ -107,7 +153,7 @@ pub fn signature(name: &str) -> Option<&'static [Arg]> {
         "getpid" | "gettid" | "getppid" | "getuid" | "geteuid" | "getgid" | "getegid"
         | "sched_yield" | "getuid32" | "geteuid32" | "getgid32" | "getegid32" => &[],
         "sched_getaffinity" => &[Int, Uint, Ptr],
-        "sigaltstack" => &[Ptr, Ptr],
+        "sigaltstack" => &[StackIn, StackOut],
         "mincore" => &[Ptr, Uint, Ptr],
         "msync" => &[Ptr, Uint, Hex],
         _ => return None,
@@ -477,7 +523,125 @@ pub fn render(kind: Arg, i: usize, args: &[u64; 6], ret: i64, mem: &UserMem) -> 
             }
         }
         Iovec(cnt_idx) => or_ptr(iovec(mem, v, args[cnt_idx], false, ret)),
+        SigSetIn | SigActIn | SigInfoIn | StackIn | TimespecIn | ItimervalIn | ItimerspecIn
+        | SigSetOut | SigActOut | SigInfoOut | StackOut | ItimervalOut | ItimerspecOut => {
+            let output = matches!(
+                kind,
+                SigSetOut | SigActOut | SigInfoOut | StackOut | ItimervalOut | ItimerspecOut
+            );
+            // strace prints what a call filled only when it succeeded
+            // (rt_sigtimedwait fills its siginfo only when a signal came).
+            if v == 0 {
+                "NULL".into()
+            } else if output && (ret < 0 || (kind == SigInfoOut && ret == 0)) {
+                ptr(v)
+            } else {
+                or_ptr(structure(kind, mem, v))
+            }
+        }
+        Itimer => one_of(
+            v & 0xffff_ffff,
+            &[
+                (0, "ITIMER_REAL"),
+                (1, "ITIMER_VIRTUAL"),
+                (2, "ITIMER_PROF"),
+            ],
+        ),
+        TimerFlags => flags(v & 0xffff_ffff, &[(1, "TIMER_ABSTIME")], "0"),
+        TfdFlags => flags(
+            v & 0xffff_ffff,
+            &[(0o2000000, "TFD_CLOEXEC"), (0o4000, "TFD_NONBLOCK")],
+            "0",
+        ),
+        TfdTimerFlags => flags(
+            v & 0xffff_ffff,
+            &[(1, "TFD_TIMER_ABSTIME"), (2, "TFD_TIMER_CANCEL_ON_SET")],
+            "0",
+        ),
+        SfdFlags => flags(
+            v & 0xffff_ffff,
+            &[(0o2000000, "SFD_CLOEXEC"), (0o4000, "SFD_NONBLOCK")],
+            "0",
+        ),
     }
+}
+
+/// sa_flags in strace's order.
+const SA_FLAGS: [(u64, &str); 10] = [
+    (0x0400_0000, "SA_RESTORER"),
+    (0x0800_0000, "SA_ONSTACK"),
+    (0x1000_0000, "SA_RESTART"),
+    (0x4000_0000, "SA_NODEFER"),
+    (0x8000_0000, "SA_RESETHAND"),
+    (4, "SA_SIGINFO"),
+    (1, "SA_NOCLDSTOP"),
+    (2, "SA_NOCLDWAIT"),
+    (0x400, "SA_UNSUPPORTED"),
+    (0x800, "SA_EXPOSE_TAGBITS"),
+];
+
+/// `{tv_sec=1, tv_nsec=0}`, or tv_usec for a timeval.
+fn time_pair(sec: u64, sub: u64, usec: bool) -> String {
+    let unit = if usec { "tv_usec" } else { "tv_nsec" };
+    format!("{{tv_sec={}, {unit}={}}}", sec as i64, sub as i64)
+}
+
+/// The struct at `addr` that `kind` names, as strace prints it.
+fn structure(kind: Arg, mem: &UserMem, addr: u64) -> Option<String> {
+    Some(match kind {
+        SigSetIn | SigSetOut => sigset(read_u64s(mem, addr, 1)?[0]),
+        SigActIn | SigActOut => {
+            // struct kernel_sigaction: handler, flags, restorer, mask.
+            let w = read_u64s(mem, addr, 4)?;
+            let handler = match w[0] {
+                0 => "SIG_DFL".to_string(),
+                1 => "SIG_IGN".to_string(),
+                h => format!("{h:#x}"),
+            };
+            let mut s = format!(
+                "{{sa_handler={handler}, sa_mask={}, sa_flags={}",
+                sigset(w[3]),
+                flags(w[1], &SA_FLAGS, "0")
+            );
+            if w[1] & 0x0400_0000 != 0 {
+                s.push_str(&format!(", sa_restorer={}", ptr(w[2])));
+            }
+            s.push('}');
+            s
+        }
+        SigInfoIn | SigInfoOut => {
+            let raw: [u8; 128] = mem.read_vec(addr, 128).ok()?.try_into().ok()?;
+            let sig = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            siginfo(&crate::kernel::signal::SigInfo::from_user(sig, raw))
+        }
+        StackIn | StackOut => {
+            // stack_t: ss_sp, ss_flags (int, padded), ss_size.
+            let w = read_u64s(mem, addr, 3)?;
+            let fl = w[1] & 0xffff_ffff;
+            let fl = match fl {
+                0 => "0".to_string(),
+                1 => "SS_ONSTACK".to_string(),
+                2 => "SS_DISABLE".to_string(),
+                0x8000_0000 => "SS_AUTODISARM".to_string(),
+                f => format!("{f:#x} /* SS_??? */"),
+            };
+            format!("{{ss_sp={}, ss_flags={fl}, ss_size={}}}", ptr(w[0]), w[2])
+        }
+        TimespecIn => {
+            let w = read_u64s(mem, addr, 2)?;
+            time_pair(w[0], w[1], false)
+        }
+        ItimervalIn | ItimervalOut | ItimerspecIn | ItimerspecOut => {
+            let usec = matches!(kind, ItimervalIn | ItimervalOut);
+            let w = read_u64s(mem, addr, 4)?;
+            format!(
+                "{{it_interval={}, it_value={}}}",
+                time_pair(w[0], w[1], usec),
+                time_pair(w[2], w[3], usec)
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// The result column: `= N`, `= 0x...` for addresses, or
@@ -501,6 +665,7 @@ pub fn result(name: &str, ret: i64) -> String {
     }
     match name {
         "mmap" | "mremap" | "brk" => format!("{:#x}", ret as u64),
+        "rt_sigtimedwait" if ret > 0 => format!("{ret} ({})", signal_name(ret as u64)),
         _ => ret.to_string(),
     }
 }
