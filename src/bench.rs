@@ -14,6 +14,7 @@ use kvm_bindings::kvm_regs;
 use serde::Serialize;
 
 use crate::kernel::mm::{Mm, VmaKind};
+use crate::kernel::sigframe;
 use crate::kernel::{Call, Ctx, Identity, Process};
 use crate::probe::CpuFacts;
 use crate::vm::layout::PAGE_SIZE;
@@ -30,13 +31,16 @@ const DATA_VA: u64 = 0x50_0000;
 const STACK_VA: u64 = 0x60_0000;
 const STACK_PAGES: u64 = 4;
 /// Guest phases, in the order bench.S runs them.
-const GUEST_PHASES: [&str; 5] = [
+const GUEST_PHASES: [&str; 6] = [
     "guest: syscall getpid (host round trip)",
     "guest: int 0x80 getpid (host round trip)",
     "guest: clock_gettime via vDSO",
     "guest: clock_gettime via syscall",
     "guest: bare hypercall (no dispatch)",
+    SIGNAL_GUEST,
 ];
+const SIGNAL_GUEST: &str = "guest: signal kill(self)->handler->sigreturn";
+const SIGNAL_HOST: &str = "host: signal kill(self)->handler->sigreturn";
 
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -151,16 +155,26 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
                     regs: &mut regs,
                     path,
                 };
-                crate::kernel::dispatch(&mut cx, &call);
+                let ret = crate::kernel::dispatch(&mut cx, &call);
                 if proc.exit.is_some() {
                     break;
                 }
+                // The same return to user mode as a run: signals are
+                // delivered (the signal phase) with the restart rules.
+                let sigreturned = std::mem::take(&mut proc.sigreturned);
+                sigframe::syscall_return_regs(&mut regs, path, sigreturned);
+                let from = (!sigreturned).then_some(sigframe::FromSyscall { nr: call.nr, ret });
+                if sigframe::deliver(&mut m, &mut proc, &mut regs, from, call.i386)?
+                    .kill
+                    .is_some()
+                {
+                    return Err(err("a signal ended the benchmark guest"));
+                }
+                m.resume(&regs)?;
+                continue;
             }
         }
-        if !path.is_int80() {
-            regs.rcx = regs.rip;
-            regs.r11 = crate::vm::sanitize_rflags(regs.rflags);
-        }
+        sigframe::syscall_return_regs(&mut regs, path, false);
         m.resume(&regs)?;
     }
     let mut cycles = [0u8; 8 * GUEST_PHASES.len()];
@@ -241,6 +255,33 @@ fn host_has_int80() -> bool {
     }
 }
 
+extern "C" fn on_bench_signal(_: libc::c_int) {}
+
+/// Time `n` rounds of kill(self, SIGUSR1) → an empty handler → rt_sigreturn
+/// natively, the same work as the guest's signal phase. The previous
+/// action is put back afterwards.
+fn host_signal_round_trips(n: u64) -> (f64, f64) {
+    // SAFETY: a zeroed sigaction is a valid "default, empty mask" value.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = on_bench_signal as *const () as usize;
+    // SAFETY: a zeroed sigaction is valid storage for the old action.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to sigaction structs; the handler does nothing,
+    // so it is async-signal-safe.
+    if unsafe { libc::sigaction(libc::SIGUSR1, &act, &mut old) } != 0 {
+        return (0.0, 0.0);
+    }
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    let t = host_time(n, || {
+        // SAFETY: SIGUSR1 to ourselves, whose handler is installed above.
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+    });
+    // SAFETY: puts back the action saved above.
+    unsafe { libc::sigaction(libc::SIGUSR1, &old, std::ptr::null_mut()) };
+    t
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -300,7 +341,7 @@ pub fn run(opts: &BenchOptions) -> Result<Report, VmError> {
         })?);
     }
     let int80 = host_has_int80();
-    let mut host: Vec<[(f64, f64, u64); 3]> = Vec::new();
+    let mut host: Vec<[(f64, f64, u64); 4]> = Vec::new();
     for _ in 0..runs {
         let a = host_time(n, || {
             // SAFETY: getpid takes no arguments and cannot fail.
@@ -321,7 +362,8 @@ pub fn run(opts: &BenchOptions) -> Result<Report, VmError> {
             // SAFETY: a valid clock id and a valid out pointer.
             unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         });
-        host.push([(a.0, a.1, 0), (b.0, b.1, 0), (c.0, c.1, 0)]);
+        let d = host_signal_round_trips(n);
+        host.push([(a.0, a.1, 0), (b.0, b.1, 0), (c.0, c.1, 0), (d.0, d.1, 0)]);
     }
     let first = &guest[0];
     let path_name = |p: Option<EntryPath>| p.map(|p| p.name().to_string()).unwrap_or("none".into());
@@ -339,6 +381,7 @@ pub fn run(opts: &BenchOptions) -> Result<Report, VmError> {
         let note = match i {
             0 | 3 | 4 => Some(path_name(first.syscall_path)),
             1 => Some(path_name(first.int80_path)),
+            5 => Some("per round: 2 syscalls (kill, rt_sigreturn) and a frame".into()),
             _ => Some("no exit: answered in ring 3".into()),
         };
         rows.push(row(name, n, &samples, note));
@@ -362,6 +405,7 @@ pub fn run(opts: &BenchOptions) -> Result<Report, VmError> {
         "host: syscall getpid",
         "host: int 0x80 getpid",
         "host: clock_gettime via vDSO",
+        SIGNAL_HOST,
     ];
     for (i, name) in host_names.iter().enumerate() {
         if i == 1 && !int80 {

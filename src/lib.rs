@@ -31,7 +31,7 @@ use watchdog::Watchdog;
 use kernel::{Call, Ctx, Exit, Identity, Process};
 use loader::{LoadError, StackInfo};
 use vm::layout::DEFAULT_MEM_SIZE;
-use vm::{EntryMode, EntryPath, Machine, Stop, Trap, VmError};
+use vm::{EntryMode, Machine, Stop, Trap, VmError};
 
 /// Why kvmcage could not run the program (exit status 125).
 #[derive(Debug, Error)]
@@ -525,12 +525,7 @@ fn run_loop(
                     Some(Exit::OutputLimit(max)) => return Ok(Some(Outcome::OutputLimit(max))),
                     None => {}
                 }
-                if !sigreturned && (path == EntryPath::Lstar || path == EntryPath::LstarFault) {
-                    // `syscall` leaves RCX = RIP and R11 = RFLAGS, as Linux's
-                    // return to user does.
-                    regs.rcx = regs.rip;
-                    regs.r11 = vm::sanitize_rflags(regs.rflags);
-                }
+                kernel::sigframe::syscall_return_regs(&mut regs, path, sigreturned);
                 let from =
                     (!sigreturned).then_some(kernel::sigframe::FromSyscall { nr: call.nr, ret });
                 if let Some(o) = deliver_signals(m, proc, &mut regs, from, call.i386, tracer, None)?

@@ -26,8 +26,9 @@ enum Command {
     /// 124 when --timeout or --max-output stopped it; 125 when kvmcage
     /// itself failed (bad ELF, no /dev/kvm, bad option).
     Run(Box<RunArgs>),
-    /// Measure system-call entry: syscall, int 0x80, sysenter, the vDSO and a
-    /// bare exit in the guest, next to the same calls on the host.
+    /// Measure system-call entry: syscall, int 0x80, sysenter, the vDSO, a
+    /// bare exit and a signal's delivery and return in the guest, next to
+    /// the same on the host.
     Bench(BenchArgs),
     /// Show the KVM backend, the capabilities kvmcage uses, and which entry
     /// path a probe guest's `syscall` and `int 0x80` took.

@@ -254,6 +254,8 @@ fn bench_runs_and_its_json_has_every_row() {
         "host: syscall getpid",
         "host: int 0x80 getpid",
         "host: clock_gettime via vDSO",
+        "guest: signal kill(self)->handler->sigreturn",
+        "host: signal kill(self)->handler->sigreturn",
     ] {
         assert!(names.contains(&want), "missing row {want}: {names:?}");
     }
@@ -263,6 +265,12 @@ fn bench_runs_and_its_json_has_every_row() {
         1.0
     );
     assert_eq!(row("guest: clock_gettime via vDSO")["exits_per_call"], 0.0);
+    // kill and the handler's rt_sigreturn: two exits a round, so the
+    // handler ran every time.
+    assert_eq!(
+        row("guest: signal kill(self)->handler->sigreturn")["exits_per_call"],
+        2.0
+    );
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("guest: clock_gettime via vDSO"));
 }

@@ -110,6 +110,17 @@ fn restart_without_handler(regs: &mut kvm_regs, sc: FromSyscall, i386: bool) {
     }
 }
 
+/// The registers of a return from a system call, one rule for the run
+/// loop and the benchmark: `syscall` leaves RCX = RIP and R11 = RFLAGS, as
+/// Linux's return to user does, except after rt_sigreturn, which restored
+/// the whole register file. `int 0x80` changes neither.
+pub fn syscall_return_regs(regs: &mut kvm_regs, path: crate::vm::EntryPath, sigreturned: bool) {
+    if !sigreturned && !path.is_int80() {
+        regs.rcx = regs.rip;
+        regs.r11 = crate::vm::sanitize_rflags(regs.rflags);
+    }
+}
+
 /// Before a return to user mode: deliver what is pending and unblocked.
 /// Handlers get frames (several at once stack up, the last one taken runs
 /// first, as on Linux); a signal whose action kills ends the loop.
