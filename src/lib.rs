@@ -8,6 +8,7 @@
 //! ```
 
 pub mod bench;
+pub mod confine;
 pub mod fuzz;
 pub mod guest_abi;
 pub mod kernel;
@@ -54,6 +55,10 @@ pub enum Error {
     Watchdog(#[source] std::io::Error),
     #[error("{0}")]
     Limit(String),
+    #[error("cannot confine kvmcage (--no-confine runs unconfined)")]
+    Confine(#[from] confine::ConfineError),
+    #[error("cannot start the --tmpfs reaper")]
+    Reaper(#[source] std::io::Error),
 }
 
 /// How the program ended.
@@ -123,6 +128,7 @@ pub struct Sandbox {
     gid: u32,
     hostname: Vec<u8>,
     host_signals: bool,
+    confine: bool,
 }
 
 /// The program's user and group ids unless `Sandbox::ids` says otherwise.
@@ -150,6 +156,7 @@ impl Sandbox {
             gid: DEFAULT_ID,
             hostname: b"kvmcage".to_vec(),
             host_signals: false,
+            confine: false,
         }
     }
 
@@ -235,6 +242,14 @@ impl Sandbox {
     /// stops and ends as killed by that signal, with its --tmpfs
     /// directories removed (the CLI does this; a library caller may prefer
     /// its own handling).
+    /// Confine this process (no_new_privs, landlock, seccomp; see
+    /// [`confine`]) before the guest's first instruction. Irreversible:
+    /// for a process that runs one sandbox and ends, as `kvmcage run`.
+    pub fn confine(mut self, yes: bool) -> Self {
+        self.confine = yes;
+        self
+    }
+
     pub fn stop_on_host_signals(mut self, yes: bool) -> Self {
         self.host_signals = yes;
         self
@@ -367,6 +382,23 @@ impl Sandbox {
             ..Default::default()
         };
         m.start_user(&regs)?;
+        if self.confine {
+            // Everything the run needs from the host is open now; the
+            // watchdog thread starts after, inside the confinement.
+            proc.policy.hand_to_reaper().map_err(Error::Reaper)?;
+            let st = confine::apply(&proc.policy.roots())?;
+            if !st.landlock_enforced {
+                eprintln!(
+                    "kvmcage: warning: landlock {}; the host filesystem is guarded by the path walk and seccomp only",
+                    st.landlock
+                );
+            }
+            log::debug!(
+                "confined: no_new_privs, landlock {}, seccomp allow-list of {} syscalls",
+                st.landlock,
+                st.seccomp_syscalls
+            );
+        }
         let mut stats = RunStats::default();
         let _watchdog = if self.timeout.is_some() || self.host_signals {
             Some(Watchdog::start(self.timeout, &proc.expiry).map_err(Error::Watchdog)?)

@@ -30,9 +30,28 @@ enum Command {
     /// bare exit and a signal's delivery and return in the guest, next to
     /// the same on the host.
     Bench(BenchArgs),
-    /// Show the KVM backend, the capabilities kvmcage uses, and which entry
-    /// path a probe guest's `syscall` and `int 0x80` took.
+    /// Show the KVM backend, the capabilities kvmcage uses, which entry
+    /// path a probe guest's `syscall` and `int 0x80` took, and whether
+    /// landlock and seccomp can confine kvmcage.
     Info,
+    /// Test-only: confine as `run` would with these mounts, then try one
+    /// thing a compromised dispatcher might, and print `ok` or `err ENAME`.
+    #[command(hide = true)]
+    ConfineProbe(ProbeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ProbeArgs {
+    #[arg(long, value_name = "HOST[:GUEST][:ro|:rw]")]
+    mount: Vec<String>,
+    #[arg(long, value_name = "GUEST[:size=N]")]
+    tmpfs: Vec<String>,
+    #[arg(long)]
+    no_confine: bool,
+    /// read PATH | write PATH | mkdir PATH | syscall NR | exec PATH |
+    /// tiocsti | kvm-ioctl REQ
+    action: String,
+    arg: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +153,13 @@ struct RunArgs {
     /// Print exit, syscall and entry-path counts to stderr at the end.
     #[arg(long)]
     stats: bool,
+    /// Do not confine kvmcage itself (for debugging kvmcage only). By
+    /// default, before the program's first instruction kvmcage closes the
+    /// descriptors it inherited (all but 0, 1, 2), sets no_new_privs, limits
+    /// its own host filesystem access to the mounts with landlock, and
+    /// installs a seccomp allow-list of the host calls it makes.
+    #[arg(long)]
+    no_confine: bool,
     /// The program to run.
     #[arg(value_name = "PROGRAM")]
     program: OsString,
@@ -225,6 +251,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         sb = sb.tmpfs(kvmcage::sandbox::TmpfsSpec::parse(t)?);
     }
     sb = sb
+        .confine(!args.no_confine)
         .stop_on_host_signals(true)
         .ids(args.uid, args.gid)
         .hostname(args.hostname.as_bytes().to_vec());
@@ -301,6 +328,18 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Before anything is opened: what the parent left open is not ours.
+    let confined = match &cli.command {
+        Command::Run(a) => !a.no_confine,
+        Command::ConfineProbe(a) => !a.no_confine,
+        _ => false,
+    };
+    if confined {
+        if let Err(e) = kvmcage::confine::close_inherited_fds() {
+            eprintln!("kvmcage: cannot close inherited descriptors: {e}");
+            return ExitCode::from(125);
+        }
+    }
     let verbose = matches!(&cli.command, Command::Run(a) if a.verbose);
     let default_filter = if verbose { "kvmcage=debug" } else { "warn" };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
@@ -312,9 +351,11 @@ fn main() -> ExitCode {
         Command::Info => kvmcage::probe::info_report()
             .map(|r| {
                 print!("{r}");
+                print_confinement();
                 ExitCode::SUCCESS
             })
             .map_err(Into::into),
+        Command::ConfineProbe(args) => confine_probe(args),
     };
     match result {
         Ok(code) => code,
@@ -323,4 +364,102 @@ fn main() -> ExitCode {
             ExitCode::from(125)
         }
     }
+}
+
+/// `info`'s lines on confinement.
+fn print_confinement() {
+    match kvmcage::confine::kernel_landlock_abi() {
+        Ok(v) => println!("landlock: ABI {v} (kvmcage asks for ABI 6, best effort)"),
+        Err(why) => println!("landlock: not available ({why})"),
+    }
+    match kvmcage::confine::seccomp_available() {
+        Ok(()) => println!(
+            "seccomp: available (allow-list of {} syscalls, SECCOMP_RET_KILL_PROCESS)",
+            kvmcage::confine::allow::ANY_ARGS.len() + 8
+        ),
+        Err(why) => println!("seccomp: not available ({why})"),
+    }
+}
+
+/// The hidden `confine-probe`: the confinement of a run, then one action.
+fn confine_probe(args: ProbeArgs) -> Result<ExitCode> {
+    use std::os::fd::AsRawFd;
+    let mounts = args
+        .mount
+        .iter()
+        .map(|m| kvmcage::sandbox::MountSpec::parse(m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tmpfs = args
+        .tmpfs
+        .iter()
+        .map(|t| kvmcage::sandbox::TmpfsSpec::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut policy = kvmcage::sandbox::Policy::new(&mounts, &tmpfs)?;
+    let dirs: Vec<_> = policy.tmpfs_dirs().map(|p| p.to_owned()).collect();
+    // A KVM descriptor held from before, as a run holds its VM's.
+    let kvm = std::fs::File::open("/dev/kvm").context("/dev/kvm")?;
+    if !args.no_confine {
+        policy.hand_to_reaper()?;
+        kvmcage::confine::apply(&policy.roots())?;
+    }
+    for d in &dirs {
+        println!("tmpfs {}", d.display());
+    }
+    let arg = args.arg.clone().unwrap_or_default();
+    let c = |s: &str| std::ffi::CString::new(s).context("NUL in the argument");
+    let num = |s: &str| -> Result<u64> {
+        Ok(match s.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16)?,
+            None => s.parse()?,
+        })
+    };
+    let rc: i64 =
+        // SAFETY: every call below gets CStrings and buffers that live
+        // across the call, and descriptors it owns; the probe exists to
+        // make exactly these calls (the raw syscall's arguments are all 0).
+        unsafe {
+        match args.action.as_str() {
+            "read" => {
+                let fd = libc::open(c(&arg)?.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    -1
+                } else {
+                    let mut b = [0u8; 1];
+                    libc::read(fd, b.as_mut_ptr().cast(), 1) as i64
+                }
+            }
+            "write" => {
+                let fd = libc::open(
+                    c(&arg)?.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+                    0o600,
+                );
+                if fd < 0 {
+                    -1
+                } else {
+                    libc::write(fd, b"x".as_ptr().cast(), 1) as i64
+                }
+            }
+            // mkdirat, as the dispatcher makes it (glibc's mkdir is SYS_mkdir).
+            "mkdir" => i64::from(libc::mkdirat(libc::AT_FDCWD, c(&arg)?.as_ptr(), 0o700)),
+            "syscall" => libc::syscall(num(&arg)? as libc::c_long, 0, 0, 0, 0, 0, 0),
+            "exec" => {
+                let p = c(&arg)?;
+                let argv = [p.as_ptr(), std::ptr::null()];
+                let envp = [std::ptr::null()];
+                i64::from(libc::execve(p.as_ptr(), argv.as_ptr(), envp.as_ptr()))
+            }
+            "tiocsti" => i64::from(libc::ioctl(0, libc::TIOCSTI, b"x".as_ptr())),
+            "kvm-ioctl" => i64::from(libc::ioctl(kvm.as_raw_fd(), num(&arg)? as _, 0)),
+            other => bail!("unknown probe action {other}"),
+        }
+    };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let name = syscalls::Errno::new(e).name().unwrap_or("E?");
+        println!("err {name}");
+    } else {
+        println!("ok");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -99,6 +99,30 @@ pub struct Policy {
     mounts: Vec<Mount>,
     /// Host directories made for --tmpfs, removed on drop.
     temp_dirs: Vec<tempfile::TempDir>,
+    /// The process that removes them instead, once kvmcage is confined.
+    reaper: Option<Reaper>,
+}
+
+/// A child forked before confinement that removes the --tmpfs directories
+/// when kvmcage closes its end of a pipe: at the end of the run (which then
+/// waits for it), or when kvmcage dies in any way, SIGKILL included.
+/// A confined kvmcage could not remove them itself: a directory's own entry
+/// belongs to its parent, which landlock does not open to it.
+#[derive(Debug)]
+struct Reaper {
+    pid: libc::pid_t,
+    pipe: Option<OwnedFd>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        drop(self.pipe.take());
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a valid pointer.
+        while unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
+    }
 }
 
 /// Make `path` absolute against `cwd` and remove `.`, `..` and repeated
@@ -254,6 +278,86 @@ impl Policy {
     pub fn tmpfs_dirs(&self) -> impl Iterator<Item = &Path> {
         self.temp_dirs.iter().map(|d| d.path())
     }
+
+    /// Every mount's host directory, and whether it is writable (the
+    /// --tmpfs directories are): what landlock opens to kvmcage.
+    pub fn roots(&self) -> Vec<(std::os::fd::BorrowedFd<'_>, bool)> {
+        use std::os::fd::AsFd;
+        self.mounts
+            .iter()
+            .map(|m| (m.root.as_fd(), m.writable))
+            .collect()
+    }
+
+    /// Hand the removal of the --tmpfs directories to a reaper process
+    /// (see [`Reaper`]). Call while the process has one thread, before
+    /// confinement.
+    pub fn hand_to_reaper(&mut self) -> std::io::Result<()> {
+        if self.temp_dirs.is_empty() || self.reaper.is_some() {
+            return Ok(());
+        }
+        let paths: Vec<std::path::PathBuf> =
+            self.temp_dirs.iter().map(|d| d.path().to_owned()).collect();
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        // SAFETY: the caller has one thread (confine::apply checks it
+        // right after), so the child may allocate; it only waits on the
+        // pipe, removes the directories and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if pid == 0 {
+            drop(w);
+            reap(&r, &paths);
+        }
+        drop(r);
+        // The directories are the reaper's now.
+        for d in self.temp_dirs.drain(..) {
+            let _ = d.keep();
+        }
+        self.reaper = Some(Reaper { pid, pipe: Some(w) });
+        Ok(())
+    }
+}
+
+/// The reaper's whole life (see [`Reaper`]).
+fn reap(pipe: &OwnedFd, paths: &[std::path::PathBuf]) -> ! {
+    use std::os::fd::AsRawFd;
+    // It outlives a Ctrl-C or SIGTERM sent to the whole process group, so
+    // it can clean up after kvmcage's own orderly stop.
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGPIPE,
+    ] {
+        // SAFETY: SIG_IGN needs no handler.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    // Hold nothing of kvmcage's: not its stdio (a reader waiting for EOF
+    // would wait for the reaper too), not /dev/kvm.
+    let fd = pipe.as_raw_fd() as u32;
+    // SAFETY: closes descriptors only; this process uses none but `pipe`.
+    unsafe {
+        if fd > 0 {
+            libc::syscall(libc::SYS_close_range, 0u32, fd - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0u32);
+    }
+    let mut b = [0u8; 1];
+    loop {
+        match rustix::io::read(pipe, &mut b) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(n) if n > 0 => continue,
+            _ => break,
+        }
+    }
+    for p in paths {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    // SAFETY: ends the child without running the parent's destructors.
+    unsafe { libc::_exit(0) }
 }
 
 impl Policy {
