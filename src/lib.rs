@@ -296,6 +296,11 @@ impl Sandbox {
         if self.host_signals {
             watchdog::catch_host_signals().map_err(Error::Watchdog)?;
         }
+        let mut policy = sandbox::Policy::new(&self.mounts, &self.tmpfs)?;
+        if self.confine {
+            // Forked before guest memory exists, so the fork is cheap.
+            policy.hand_to_reaper().map_err(Error::Reaper)?;
+        }
         let mut m = Machine::new(self.mem_size, self.entry_mode)?;
         let (uid, gid) = (self.uid, self.gid);
         let mut proc = Process::new(Identity {
@@ -310,7 +315,7 @@ impl Sandbox {
             mem_size: self.mem_size,
         });
         proc.max_output = self.max_output;
-        proc.policy = sandbox::Policy::new(&self.mounts, &self.tmpfs)?;
+        proc.policy = policy;
         // The program's own path as the program sees it: its guest path
         // when a mount shows it, else /.kvmcage/NAME; never the host path.
         let exe_file = rustix::fs::open(
@@ -385,7 +390,6 @@ impl Sandbox {
         if self.confine {
             // Everything the run needs from the host is open now; the
             // watchdog thread starts after, inside the confinement.
-            proc.policy.hand_to_reaper().map_err(Error::Reaper)?;
             let st = confine::apply(&proc.policy.roots())?;
             if !st.landlock_enforced {
                 eprintln!(
