@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod loader;
 pub mod probe;
 mod report;
+pub mod result;
 pub mod sandbox;
 pub mod strace;
 pub mod vm;
@@ -77,6 +78,12 @@ pub enum Outcome {
     },
     /// The wall-clock limit passed.
     TimedOut(std::time::Duration),
+    /// The CPU-time limit passed: `signal` (SIGXCPU at the limit, SIGKILL a
+    /// second later, as RLIMIT_CPU) ended the program.
+    CpuTime {
+        limit: std::time::Duration,
+        signal: i32,
+    },
     /// The program wrote more than this many bytes to stdout and stderr.
     OutputLimit(u64),
     /// The machine stopped for a reason that is not the program's doing.
@@ -91,7 +98,7 @@ impl Outcome {
         match self {
             Outcome::Exited(c) => *c,
             Outcome::Killed { signal, .. } => 128 + signal,
-            Outcome::TimedOut(_) | Outcome::OutputLimit(_) => 124,
+            Outcome::TimedOut(_) | Outcome::OutputLimit(_) | Outcome::CpuTime { .. } => 124,
             Outcome::MachineFailed(_) => 125,
         }
     }
@@ -106,6 +113,21 @@ pub struct RunStats {
     pub by_path: BTreeMap<&'static str, u64>,
     /// Page faults the host resolved (stack growth).
     pub faults_handled: u64,
+    /// From the start of the run (before the ELF is loaded) to its end.
+    pub wall_time: std::time::Duration,
+    /// The program's CPU time as its getrusage reports it.
+    pub user_time: std::time::Duration,
+    pub sys_time: std::time::Duration,
+    /// The most guest memory in use at once (KiB), the analogue of max RSS.
+    pub peak_memory_kib: u64,
+    /// An allocation was refused because guest memory (--mem) ran out.
+    pub memory_limit_hit: bool,
+    /// Bytes the program wrote to its stdout and stderr (and stdin).
+    pub output_bytes: u64,
+    /// Syscalls the program made that got ENOSYS, by name.
+    pub unimplemented: Vec<String>,
+    /// kvmcage's warnings about the run (landlock missing), for its stderr.
+    pub warnings: Vec<String>,
 }
 
 /// A program and the sandbox to run it in.
@@ -129,6 +151,7 @@ pub struct Sandbox {
     hostname: Vec<u8>,
     host_signals: bool,
     confine: bool,
+    cpu_time: Option<std::time::Duration>,
 }
 
 /// The program's user and group ids unless `Sandbox::ids` says otherwise.
@@ -157,6 +180,7 @@ impl Sandbox {
             hostname: b"kvmcage".to_vec(),
             host_signals: false,
             confine: false,
+            cpu_time: None,
         }
     }
 
@@ -242,6 +266,14 @@ impl Sandbox {
     /// stops and ends as killed by that signal, with its --tmpfs
     /// directories removed (the CLI does this; a library caller may prefer
     /// its own handling).
+    /// Limit the program's CPU time as RLIMIT_CPU does: SIGXCPU at
+    /// `limit`, SIGKILL one second later; the run then ends as
+    /// [`Outcome::CpuTime`].
+    pub fn cpu_time(mut self, limit: std::time::Duration) -> Self {
+        self.cpu_time = Some(limit);
+        self
+    }
+
     /// Confine this process (no_new_privs, landlock, seccomp; see
     /// [`confine`]) before the guest's first instruction. Irreversible:
     /// for a process that runs one sandbox and ends, as `kvmcage run`.
@@ -280,6 +312,7 @@ impl Sandbox {
     /// Run the program, tracing its syscalls as `trace` says, and return
     /// the run's counters.
     pub fn run_with(&self, trace: strace::TraceOptions) -> Result<(Outcome, RunStats), Error> {
+        let started = std::time::Instant::now();
         if let Some(n) = self.max_fds.filter(|&n| n > NR_OPEN) {
             return Err(Error::Limit(format!(
                 "--max-fds {n} is above Linux's nr_open ({NR_OPEN})"
@@ -345,6 +378,14 @@ impl Sandbox {
         if let Some(n) = self.max_file_size {
             proc.rlimits.impose(libc::RLIMIT_FSIZE, n);
         }
+        if let Some(limit) = self.cpu_time {
+            // The program sees whole seconds, as RLIMIT_CPU holds them.
+            let soft = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+            proc.rlimits
+                .impose_pair(libc::RLIMIT_CPU, soft, soft.saturating_add(1));
+            let hard = limit.saturating_add(std::time::Duration::from_secs(1));
+            proc.timers.set_cpu_limit_exact(Some(limit), Some(hard));
+        }
         let elf = loader::load(&mut m, &mut proc.mm, &path_str, &data)?;
         proc.mm.brk_start = elf.brk;
         proc.mm.brk = elf.brk;
@@ -387,15 +428,16 @@ impl Sandbox {
             ..Default::default()
         };
         m.start_user(&regs)?;
+        let mut warnings = Vec::new();
         if self.confine {
             // Everything the run needs from the host is open now; the
             // watchdog thread starts after, inside the confinement.
             let st = confine::apply(&proc.policy.roots())?;
             if !st.landlock_enforced {
-                eprintln!(
-                    "kvmcage: warning: landlock {}; the host filesystem is guarded by the path walk and seccomp only",
+                warnings.push(format!(
+                    "warning: landlock {}; the host filesystem is guarded by the path walk and seccomp only",
                     st.landlock
-                );
+                ));
             }
             log::debug!(
                 "confined: no_new_privs, landlock {}, seccomp allow-list of {} syscalls",
@@ -403,7 +445,10 @@ impl Sandbox {
                 st.seccomp_syscalls
             );
         }
-        let mut stats = RunStats::default();
+        let mut stats = RunStats {
+            warnings,
+            ..RunStats::default()
+        };
         let _watchdog = if self.timeout.is_some() || self.host_signals {
             Some(Watchdog::start(self.timeout, &proc.expiry).map_err(Error::Watchdog)?)
         } else {
@@ -415,6 +460,8 @@ impl Sandbox {
         let mut tracer = trace
             .is_active()
             .then(|| strace::Tracer::new(trace, proc.id.pid));
+        proc.cpu_base = kernel::process::cpu_time(Default::default());
+        proc.timers.start_cpu_clock();
         let outcome = match run_loop(&mut m, &mut proc, &mut stats, &mut tracer)? {
             None => match proc.expiry.reason() {
                 Some(watchdog::StopReason::HostSignal(sig)) => Outcome::Killed {
@@ -427,6 +474,16 @@ impl Sandbox {
                 },
                 _ => Outcome::TimedOut(self.timeout.unwrap_or_default()),
             },
+            Some(Outcome::Killed { signal, .. })
+                if (signal == libc::SIGXCPU || signal == libc::SIGKILL)
+                    && proc.timers.cpu_limit_hit
+                    && self.cpu_time.is_some() =>
+            {
+                Outcome::CpuTime {
+                    limit: self.cpu_time.unwrap_or_default(),
+                    signal,
+                }
+            }
             Some(o) => o,
         };
         if let Some(t) = tracer.as_mut() {
@@ -444,6 +501,30 @@ impl Sandbox {
             });
         }
         stats.exits = m.exits;
+        (stats.user_time, stats.sys_time) = kernel::process::cpu_time(proc.cpu_base);
+        stats.peak_memory_kib = m.frames.peak() * (vm::layout::PAGE_SIZE / 1024);
+        stats.memory_limit_hit = m.frames.was_refused();
+        stats.output_bytes = proc.output_written;
+        let mut unimplemented: Vec<_> = proc.unimplemented.iter().copied().collect();
+        unimplemented.sort_unstable();
+        stats.unimplemented = unimplemented
+            .into_iter()
+            .map(|(i386, nr)| {
+                let name = kernel::Call {
+                    nr,
+                    args: kernel::Args::default(),
+                    i386,
+                }
+                .name()
+                .map_or_else(|| format!("syscall {nr}"), str::to_string);
+                if i386 {
+                    format!("{name} (i386)")
+                } else {
+                    name
+                }
+            })
+            .collect();
+        stats.wall_time = started.elapsed();
         Ok((outcome, stats))
     }
 }

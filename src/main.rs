@@ -22,9 +22,11 @@ struct Cli {
 enum Command {
     /// Run PROGRAM (a static x86-64 ELF) in a fresh guest.
     ///
-    /// Exit status: the program's own; 128+N when it died of signal N;
-    /// 124 when --timeout or --max-output stopped it; 125 when kvmcage
-    /// itself failed (bad ELF, no /dev/kvm, bad option).
+    /// Exit status (as timeout(1)): the program's own; 128+N when it died
+    /// of signal N; 124 when --timeout, --cpu-time or --max-output stopped
+    /// it; 125 when kvmcage itself failed (no /dev/kvm, bad option); 126
+    /// when PROGRAM cannot run (not a static x86-64 ELF, unreadable); 127
+    /// when PROGRAM is not found. --result FILE tells the cases apart.
     Run(Box<RunArgs>),
     /// Measure system-call entry: syscall, int 0x80, sysenter, the vDSO, a
     /// bare exit and a signal's delivery and return in the guest, next to
@@ -117,9 +119,37 @@ struct RunArgs {
     /// The program's working directory (a guest path).
     #[arg(long, value_name = "DIR", default_value = "/")]
     cwd: String,
-    /// Stop the program after SECONDS of wall-clock time (exit status 124).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Stop the program after TIME of wall-clock time (exit status 124):
+    /// seconds (`2`, `0.5`) or with a unit (`1500ms`, `2s`, `1m`).
+    #[arg(long, value_name = "TIME", value_parser = parse_seconds)]
     timeout: Option<std::time::Duration>,
+    /// Limit the program's CPU time as RLIMIT_CPU: SIGXCPU at TIME, SIGKILL
+    /// one second later (exit status 124, result status `cpu-time`).
+    #[arg(long, value_name = "TIME", value_parser = parse_seconds)]
+    cpu_time: Option<std::time::Duration>,
+    /// After the run, write one JSON object describing how it ended to
+    /// FILE (see README, "Results for graders"): never mixed with the
+    /// program's output.
+    #[arg(long, value_name = "FILE")]
+    result: Option<std::path::PathBuf>,
+    /// The same, to descriptor N (inherited from the parent, kept open).
+    #[arg(long, value_name = "N")]
+    result_fd: Option<i32>,
+    /// The program's stdin from FILE instead of kvmcage's.
+    #[arg(long, value_name = "FILE")]
+    stdin: Option<std::path::PathBuf>,
+    /// The program's stdout to FILE (created 0600, truncated); `-` is
+    /// kvmcage's own stdout (the default).
+    #[arg(long, value_name = "FILE")]
+    stdout: Option<std::path::PathBuf>,
+    /// The program's stderr to FILE (created 0600, truncated); kvmcage's own
+    /// lines stay on kvmcage's stderr.
+    #[arg(long, value_name = "FILE")]
+    stderr: Option<std::path::PathBuf>,
+    /// Print none of kvmcage's own lines (reports, limits, warnings) on
+    /// stderr; the --result file still has them.
+    #[arg(long, short)]
+    quiet: bool,
     /// Stop the program once it has written BYTES to stdout and stderr
     /// together (K/M/G suffixes; exit status 124).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
@@ -160,44 +190,42 @@ struct RunArgs {
     /// installs a seccomp allow-list of the host calls it makes.
     #[arg(long)]
     no_confine: bool,
-    /// The program to run.
-    #[arg(value_name = "PROGRAM")]
-    program: OsString,
-    /// Its arguments.
+    /// The program to run and its arguments. Options end at PROGRAM:
+    /// everything after it, `--help` and `--` included, is the program's.
     #[arg(
-        value_name = "ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        value_name = "PROGRAM [ARGS]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
     )]
-    args: Vec<OsString>,
+    command: Vec<OsString>,
 }
 
+/// Sizes as people type them: `4096`, `64K`, `64M`, `1.5G`, `512KiB`
+/// (K, M, G are powers of 1024, as everywhere in kvmcage).
 fn parse_size(s: &str) -> Result<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.trim_end_matches(['B', 'b', 'i']).char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let mult: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => bail!("unknown size suffix in {s:?} (use K, M or G)"),
-            };
-            (&s[..i], mult)
-        }
-        _ => (s, 1),
-    };
-    let n: u64 = num.parse().with_context(|| format!("bad size {s:?}"))?;
-    n.checked_mul(mult).context("size too large")
+    parse_size::Config::new()
+        .with_binary()
+        .parse_size(s.trim())
+        .with_context(|| format!("bad size {s:?} (e.g. 4096, 64K, 1.5G, 512KiB)"))
 }
 
+/// Durations as people type them: `2` or `2.5` (seconds), `2s`, `1500ms`,
+/// `1m`, `1h 30m`.
 fn parse_seconds(s: &str) -> Result<std::time::Duration> {
-    let secs: f64 = s
-        .parse()
-        .with_context(|| format!("bad number of seconds {s:?}"))?;
-    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
-        bail!("timeout must be a positive number of seconds, got {s:?}");
+    let s = s.trim();
+    let d = match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 1e9 => {
+            std::time::Duration::from_secs_f64(secs)
+        }
+        Ok(_) => bail!("must be a positive time, got {s:?}"),
+        Err(_) => humantime::parse_duration(s)
+            .with_context(|| format!("bad time {s:?} (e.g. 2, 2.5s, 1500ms, 1m)"))?,
+    };
+    if d.is_zero() {
+        bail!("must be a positive time, got {s:?}");
     }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    Ok(d)
 }
 
 fn parse_env(s: &str) -> Result<OsString> {
@@ -235,14 +263,206 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// kvmcage's own stderr lines: to kvmcage's stderr as it was at start (the
+/// program's stderr may be a file by then), unless --quiet.
+struct Say(Option<std::fs::File>);
+
+impl Say {
+    fn line(&self, msg: &str) {
+        use std::io::Write;
+        if let Some(mut f) = self.0.as_ref() {
+            let _ = writeln!(f, "kvmcage: {msg}");
+        }
+    }
+}
+
+/// Open FILE as the program's `fd` (0, 1 or 2) for the whole run.
+fn redirect(fd: i32, path: &std::path::Path, write: bool) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = if write {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+    } else {
+        std::fs::File::open(path)
+    }
+    .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: dup2 onto 0, 1 or 2, which kvmcage never holds as an owned
+    // descriptor; `f` stays open for the call and is closed after.
+    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), fd) } < 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("cannot use {} as descriptor {fd}", path.display()));
+    }
+    Ok(())
+}
+
+/// The exit status for a failure before the program ran, as timeout(1):
+/// 127 the program is not there, 126 it is there but cannot run, 125
+/// kvmcage itself failed.
+fn failure_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<kvmcage::Error>() {
+        Some(kvmcage::Error::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            127
+        }
+        Some(kvmcage::Error::Read { .. } | kvmcage::Error::Load(_)) => 126,
+        _ => 125,
+    }
+}
+
 fn run(args: RunArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // Where the result goes, opened first so that a failure below is
+    // reported there too.
+    let mut result_sink: Option<std::fs::File> = None;
+    if let Some(p) = &args.result {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(p)
+            .with_context(|| format!("cannot create {}", p.display()))?;
+        result_sink = Some(f);
+    } else if let Some(fd) = args.result_fd {
+        // SAFETY: F_GETFD only asks whether `fd` is open.
+        if fd < 3 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            bail!("--result-fd {fd}: not an open descriptor above 2");
+        }
+        // SAFETY: `fd` is open (checked above) and nothing else in kvmcage
+        // owns it: main kept it out of the inherited descriptors it closed.
+        result_sink = Some(unsafe { std::fs::File::from_raw_fd(fd) });
+    }
+    // kvmcage's own stderr, kept before --stderr FILE replaces fd 2.
+    let own_stderr: Option<std::fs::File> = std::os::fd::AsFd::as_fd(&std::io::stderr())
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from);
+    let say = Say(if args.quiet {
+        None
+    } else {
+        own_stderr.as_ref().and_then(|f| f.try_clone().ok())
+    });
+    let report_line = std::cell::RefCell::new(None::<String>);
+    let tell = |msg: String| {
+        say.line(&msg);
+        *report_line.borrow_mut() = Some(msg);
+    };
+    let ran = run_sandbox(&args, own_stderr);
+    let (code, result) = match ran {
+        Ok((outcome, stats)) => {
+            for w in &stats.warnings {
+                say.line(w);
+            }
+            match &outcome {
+                Outcome::Exited(_) => {}
+                Outcome::Killed { report, .. } => tell(report.clone()),
+                Outcome::TimedOut(limit) => tell(format!(
+                    "time limit of {}s exceeded; the program was stopped",
+                    limit.as_secs_f64()
+                )),
+                Outcome::CpuTime { limit, signal } => tell(format!(
+                    "CPU time limit of {}s exceeded; the program was stopped ({})",
+                    limit.as_secs_f64(),
+                    if *signal == libc::SIGXCPU {
+                        "SIGXCPU"
+                    } else {
+                        "SIGKILL"
+                    }
+                )),
+                Outcome::OutputLimit(max) => tell(format!(
+                    "output limit of {max} bytes exceeded; the program was stopped"
+                )),
+                Outcome::MachineFailed(why) => tell(why.clone()),
+            }
+            // Calls the C libraries try first and do without (rseq
+            // registration, clone3 before clone) are no clue to a failure.
+            let missing: Vec<&str> = stats
+                .unimplemented
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !matches!(*n, "rseq" | "clone3"))
+                .collect();
+            if !matches!(outcome, Outcome::Exited(0)) && !missing.is_empty() {
+                say.line(&format!(
+                    "the program called syscalls kvmcage does not implement (ENOSYS): {}; --trace shows where",
+                    missing.join(", ")
+                ));
+            }
+            if args.stats {
+                let paths: Vec<String> = stats
+                    .by_path
+                    .iter()
+                    .map(|(p, n)| format!("{p}: {n}"))
+                    .collect();
+                say.line(&format!(
+                    "{} syscalls, {} exits, {} faults handled; entry paths: {}",
+                    stats.syscalls,
+                    stats.exits,
+                    stats.faults_handled,
+                    if paths.is_empty() {
+                        "none".into()
+                    } else {
+                        paths.join(", ")
+                    }
+                ));
+            }
+            let code = outcome.exit_code().clamp(0, 255) as u8;
+            let r = kvmcage::result::RunResult::of_run(&outcome, &stats, report_line.take());
+            (code, r)
+        }
+        Err(e) => {
+            let code = failure_code(&e);
+            let msg = format!("{e:#}");
+            say.line(&msg);
+            (
+                code,
+                kvmcage::result::RunResult::of_error(msg, i32::from(code)),
+            )
+        }
+    };
+    if let Some(mut f) = result_sink {
+        let written = writeln!(f, "{}", result.to_json()).and_then(|_| f.flush());
+        if let Err(e) = written {
+            say.line(&format!("cannot write the result: {e}"));
+            return Ok(ExitCode::from(125));
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// Set up and run; `own_stderr` is kvmcage's stderr (for --trace and
+/// --summary), whatever --stderr does to the program's.
+fn run_sandbox(
+    args: &RunArgs,
+    own_stderr: Option<std::fs::File>,
+) -> Result<(Outcome, kvmcage::RunStats)> {
+    for (fd, path, write) in [
+        (0, &args.stdin, false),
+        (1, &args.stdout, true),
+        (2, &args.stderr, true),
+    ] {
+        if let Some(p) = path.as_ref().filter(|p| p.as_os_str() != "-") {
+            redirect(fd, p, write)?;
+        }
+    }
     let mode: EntryMode = args.entry.into();
-    let mut sb = Sandbox::new(&args.program)
-        .args(args.args)
+    let (program, rest) = args.command.split_first().context("no program given")?;
+    let mut sb = Sandbox::new(program)
+        .args(rest.iter().cloned())
         .mem_size(args.mem)
         .entry_mode(mode);
     if let Some(t) = args.timeout {
         sb = sb.timeout(t);
+    }
+    if let Some(t) = args.cpu_time {
+        sb = sb.cpu_time(t);
     }
     for m in &args.mount {
         sb = sb.mount(kvmcage::sandbox::MountSpec::parse(m)?);
@@ -265,8 +485,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(n) = args.max_file_size {
         sb = sb.max_file_size(n);
     }
-    for e in args.env {
-        sb = sb.env(e);
+    for e in &args.env {
+        sb = sb.env(e.clone());
     }
     let mut trace = kvmcage::strace::TraceOptions::default();
     let create = |p: &std::path::Path| -> Result<Box<dyn std::io::Write + Send>> {
@@ -274,49 +494,24 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
         Ok(Box::new(std::io::BufWriter::new(f)))
     };
+    let own = || -> Box<dyn std::io::Write + Send> {
+        match own_stderr.as_ref().and_then(|f| f.try_clone().ok()) {
+            Some(f) => Box::new(f),
+            None => Box::new(std::io::stderr()),
+        }
+    };
     if let Some(p) = &args.trace_file {
         trace.text = Some(create(p)?);
     } else if args.trace {
-        trace.text = Some(Box::new(std::io::stderr()));
+        trace.text = Some(own());
     }
     if let Some(p) = &args.trace_json {
         trace.json = Some(create(p)?);
     }
     if args.summary {
-        trace.summary = Some(Box::new(std::io::stderr()));
+        trace.summary = Some(own());
     }
-    let (outcome, stats) = sb.run_with(trace)?;
-    if args.stats {
-        let paths: Vec<String> = stats
-            .by_path
-            .iter()
-            .map(|(p, n)| format!("{p}: {n}"))
-            .collect();
-        eprintln!(
-            "kvmcage: {} syscalls, {} exits, {} faults handled; entry paths: {}",
-            stats.syscalls,
-            stats.exits,
-            stats.faults_handled,
-            if paths.is_empty() {
-                "none".into()
-            } else {
-                paths.join(", ")
-            }
-        );
-    }
-    match &outcome {
-        Outcome::Exited(_) => {}
-        Outcome::Killed { report, .. } => eprintln!("kvmcage: {report}"),
-        Outcome::TimedOut(limit) => eprintln!(
-            "kvmcage: time limit of {}s exceeded; the program was stopped",
-            limit.as_secs_f64()
-        ),
-        Outcome::OutputLimit(max) => {
-            eprintln!("kvmcage: output limit of {max} bytes exceeded; the program was stopped")
-        }
-        Outcome::MachineFailed(why) => eprintln!("kvmcage: {why}"),
-    }
-    Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))
+    Ok(sb.run_with(trace)?)
 }
 
 fn main() -> ExitCode {
@@ -335,7 +530,11 @@ fn main() -> ExitCode {
         _ => false,
     };
     if confined {
-        if let Err(e) = kvmcage::confine::close_inherited_fds() {
+        let keep = match &cli.command {
+            Command::Run(a) => a.result_fd,
+            _ => None,
+        };
+        if let Err(e) = kvmcage::confine::close_inherited_fds(keep) {
             eprintln!("kvmcage: cannot close inherited descriptors: {e}");
             return ExitCode::from(125);
         }

@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn one_error_line(out: &std::process::Output, needle: &str) {
-    assert_eq!(status(out), 125, "{}", text(&out.stderr));
+fn one_error_line(out: &std::process::Output, code: i32, needle: &str) {
+    assert_eq!(status(out), code, "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "exactly one line: {err}");
     assert!(
@@ -16,7 +16,9 @@ fn one_error_line(out: &std::process::Output, needle: &str) {
 }
 
 #[test]
-fn bad_programs_give_125_and_one_line() {
+/// As timeout(1): 126 for a program that cannot run, 127 for one that is
+/// not there, 125 for kvmcage's own failure; one line saying what.
+fn bad_programs_give_126_127_125_and_one_line() {
     require_kvm();
     let dir = root().join("target/cli-test");
     std::fs::create_dir_all(&dir).unwrap();
@@ -24,41 +26,48 @@ fn bad_programs_give_125_and_one_line() {
 
     let text_file = dir.join("script.sh");
     std::fs::write(&text_file, "#!/bin/sh\necho hi\n").unwrap();
-    one_error_line(&run_cage(&[], &text_file, &[], b""), "not an ELF file");
+    one_error_line(&run_cage(&[], &text_file, &[], b""), 126, "not an ELF file");
 
     let truncated = dir.join("truncated");
     std::fs::write(&truncated, &hello[..100]).unwrap();
-    one_error_line(&run_cage(&[], &truncated, &[], b""), "malformed ELF");
+    one_error_line(&run_cage(&[], &truncated, &[], b""), 126, "malformed ELF");
 
     let mut short = hello.clone();
     short.truncate(hello.len() / 2);
     let half = dir.join("half");
     std::fs::write(&half, &short).unwrap();
-    one_error_line(&run_cage(&[], &half, &[], b""), "truncated");
+    one_error_line(&run_cage(&[], &half, &[], b""), 126, "truncated");
 
     let mut b32 = hello.clone();
     b32[4] = 1; // ELFCLASS32
     let elf32 = dir.join("elf32");
     std::fs::write(&elf32, &b32).unwrap();
-    one_error_line(&run_cage(&[], &elf32, &[], b""), "32-bit ELF");
+    one_error_line(&run_cage(&[], &elf32, &[], b""), 126, "32-bit ELF");
 
     let mut arm = hello.clone();
     arm[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
     let aarch64 = dir.join("aarch64");
     std::fs::write(&aarch64, &arm).unwrap();
-    one_error_line(&run_cage(&[], &aarch64, &[], b""), "x86-64 programs only");
+    one_error_line(
+        &run_cage(&[], &aarch64, &[], b""),
+        126,
+        "x86-64 programs only",
+    );
 
     one_error_line(
         &run_cage(&[], &dir.join("does-not-exist"), &[], b""),
+        127,
         "No such file",
     );
     // Dynamically linked: the host's own /bin/true.
     one_error_line(
         &run_cage(&[], std::path::Path::new("/bin/true"), &[], b""),
+        126,
         "dynamically linked",
     );
     one_error_line(
         &run_cage(&["--mem", "1M"], &image("hello", Flavor::Gcc), &[], b""),
+        125,
         "guest memory size",
     );
 }

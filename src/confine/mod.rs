@@ -79,11 +79,24 @@ pub mod kvm {
 /// Close every descriptor above 2: what the parent left open (a socket, a
 /// file it holds) is none of kvmcage's business and must not be reachable
 /// from a compromised dispatcher. Call before opening anything.
-pub fn close_inherited_fds() -> std::io::Result<()> {
-    // SAFETY: close_range(3, ~0, 0) only closes descriptors; nothing in
-    // kvmcage holds one yet (this runs first thing in main), so no Rust
-    // owner is left with a closed descriptor.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+pub fn close_inherited_fds(keep: Option<i32>) -> std::io::Result<()> {
+    let close = |lo: u32, hi: u32| {
+        // SAFETY: close_range only closes descriptors; nothing in kvmcage
+        // holds one yet (this runs first thing in main), so no Rust owner
+        // is left with a closed descriptor.
+        unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0u32) }
+    };
+    let rc = match keep.and_then(|k| u32::try_from(k).ok()).filter(|&k| k > 2) {
+        Some(k) => {
+            let below = if k > 3 { close(3, k - 1) } else { 0 };
+            if below == 0 {
+                close(k + 1, u32::MAX)
+            } else {
+                below
+            }
+        }
+        None => close(3, u32::MAX),
+    };
     if rc == 0 {
         return Ok(());
     }
@@ -94,7 +107,7 @@ pub fn close_inherited_fds() -> std::io::Result<()> {
     }
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&fd| fd > 2)
+        .filter(|&fd| fd > 2 && Some(fd) != keep)
         .collect();
     for fd in fds {
         // SAFETY: as above; a descriptor of read_dir's own that is already

@@ -416,12 +416,15 @@ pub fn apply_write_limits(
     count: u64,
 ) -> Result<u64, Errno> {
     let mut count = count;
-    if let (Some(max), FileKind::Stdio(_)) = (cx.proc.max_output, &file.kind) {
-        let left = max.saturating_sub(cx.proc.output_written);
-        if count > left {
-            count = left;
-            cx.proc.exit = Some(Exit::OutputLimit(max));
+    if let FileKind::Stdio(_) = &file.kind {
+        if let Some(max) = cx.proc.max_output {
+            let left = max.saturating_sub(cx.proc.output_written);
+            if count > left {
+                count = left;
+                cx.proc.exit = Some(Exit::OutputLimit(max));
+            }
         }
+        // Counted as offered: a short host write may take less.
         cx.proc.output_written += count;
     }
     let Some(host) = file.host() else {

@@ -354,6 +354,7 @@ impl Mm {
         // with strict overcommit): refuse up front what --mem cannot hold,
         // instead of filling it and failing half-way.
         if self.frames_needed(m, start, end, prot) > m.frames.available() {
+            m.frames.refuse();
             return Err(Errno::NOMEM);
         }
         self.split_at(start);

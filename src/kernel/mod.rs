@@ -88,7 +88,11 @@ pub struct Process {
     pub robust_list: (u64, u64),
     pub exit: Option<Exit>,
     /// Numbers already reported as unimplemented.
-    unimplemented: HashSet<(bool, u64)>,
+    /// Syscalls the program made that got ENOSYS: (i386, number).
+    pub unimplemented: HashSet<(bool, u64)>,
+    /// The vCPU thread's CPU time (user, system) before the program's first
+    /// instruction: kvmcage's set-up, not the program's.
+    pub cpu_base: (std::time::Duration, std::time::Duration),
     /// Syscalls handled, by entry path.
     pub syscalls: u64,
     /// Set when the run's time limit passes: blocking calls give up.
@@ -143,6 +147,7 @@ impl Process {
             robust_list: (0, 0),
             exit: None,
             unimplemented: HashSet::new(),
+            cpu_base: Default::default(),
             syscalls: 0,
             expiry: Default::default(),
             max_output: None,
@@ -437,6 +442,11 @@ pub fn dispatch(cx: &mut Ctx, call: &Call) -> i64 {
             Err(Errno::NOSYS)
         }
     };
+    if result == Err(Errno::NOSYS) && call.nr < MAX_SYSCALL {
+        // Also the calls whose handler refuses them (fork before processes
+        // exist): what the program wanted and did not get.
+        cx.proc.unimplemented.insert((call.i386, call.nr));
+    }
     let ret = match result {
         Ok(v) => v as i64,
         Err(e) => -i64::from(e.raw_os_error()),

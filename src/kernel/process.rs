@@ -1,5 +1,7 @@
 //! Process identity, limits, exit, arch_prctl and friends.
 
+use std::time::Duration;
+
 use rustix::io::Errno;
 
 use super::fs::NOFILE;
@@ -57,8 +59,13 @@ impl Rlimits {
 
     /// Set a limit as the user imposed it (soft = hard = `value`).
     pub fn impose(&mut self, resource: libc::__rlimit_resource_t, value: u64) {
+        self.impose_pair(resource, value, value);
+    }
+
+    /// Set a limit as the user imposed it.
+    pub fn impose_pair(&mut self, resource: libc::__rlimit_resource_t, soft: u64, hard: u64) {
         if let Some(l) = self.0.get_mut(resource as usize) {
-            *l = (value, value);
+            *l = (soft, hard);
         }
     }
 }
@@ -223,6 +230,9 @@ fn prlimit(cx: &mut Ctx, res: usize, new: u64, old: u64) -> SysResult {
     }
     if let Some(v) = new_val {
         cx.proc.rlimits.0[res] = v;
+        if res == libc::RLIMIT_CPU as usize {
+            cx.proc.timers.set_cpu_limit(v.0, v.1);
+        }
     }
     Ok(0)
 }
@@ -478,15 +488,30 @@ pub fn sys_wait(_cx: &mut Ctx, a: &Args) -> SysResult {
     Err(Errno::CHILD)
 }
 
-/// The CPU time the program has used: the vCPU thread's (guest time and
-/// the host's work for it), as (user, system).
-fn cpu_times() -> (libc::timeval, libc::timeval) {
+/// The vCPU thread's CPU time (guest time and the host's work for it),
+/// (user, system), less `base`: what the thread used before the program's
+/// first instruction (kvmcage's set-up) is not the program's.
+pub fn cpu_time(base: (Duration, Duration)) -> (Duration, Duration) {
     // SAFETY: getrusage writes one struct rusage into `ru`, which lives
     // across the call.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: see above.
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    (ru.ru_utime, ru.ru_stime)
+    let d = |tv: libc::timeval| {
+        Duration::new(
+            tv.tv_sec.max(0) as u64,
+            (tv.tv_usec.clamp(0, 999_999) * 1000) as u32,
+        )
+    };
+    (
+        d(ru.ru_utime).saturating_sub(base.0),
+        d(ru.ru_stime).saturating_sub(base.1),
+    )
+}
+
+/// (seconds, microseconds) of a struct timeval.
+fn timeval(d: Duration) -> (i64, i64) {
+    (d.as_secs() as i64, i64::from(d.subsec_micros()))
 }
 
 pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -495,10 +520,11 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
     let mut b = [0u8; 144];
     match who {
         libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
-            let (u, s) = cpu_times();
-            for (off, tv) in [(0, u), (16, s)] {
-                b[off..off + 8].copy_from_slice(&tv.tv_sec.to_le_bytes());
-                b[off + 8..off + 16].copy_from_slice(&tv.tv_usec.to_le_bytes());
+            let (u, s) = cpu_time(cx.proc.cpu_base);
+            for (off, d) in [(0, u), (16, s)] {
+                let (sec, usec) = timeval(d);
+                b[off..off + 8].copy_from_slice(&sec.to_le_bytes());
+                b[off + 8..off + 16].copy_from_slice(&usec.to_le_bytes());
             }
             // ru_maxrss in KiB: the most guest memory ever in use.
             let maxrss = cx.m.frames.peak() * 4;
@@ -513,9 +539,9 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// times: clock ticks at USER_HZ (100).
 pub fn sys_times(cx: &mut Ctx, a: &Args) -> SysResult {
-    let ticks = |tv: libc::timeval| (tv.tv_sec as u64) * 100 + (tv.tv_usec as u64) / 10_000;
+    let ticks = |d: Duration| d.as_millis() as u64 / 10;
     if a.0[0] != 0 {
-        let (u, s) = cpu_times();
+        let (u, s) = cpu_time(cx.proc.cpu_base);
         let mut b = [0u8; 32];
         b[0..8].copy_from_slice(&ticks(u).to_le_bytes());
         b[8..16].copy_from_slice(&ticks(s).to_le_bytes());

@@ -28,6 +28,7 @@ pub const SIGCONT: i32 = 18;
 pub const SIGSTOP: i32 = 19;
 pub const SIGVTALRM: i32 = 26;
 pub const SIGPROF: i32 = 27;
+pub const SIGXCPU: i32 = 24;
 pub const SIGXFSZ: i32 = 25;
 pub const SIGSYS: i32 = 31;
 /// The kernel's first real-time signal (the C libraries keep 32 and 33).

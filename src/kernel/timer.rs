@@ -173,6 +173,17 @@ pub struct Timers {
     real: Arm,
     virt: Arm,
     prof: Arm,
+    /// RLIMIT_CPU: SIGXCPU at the soft limit and every second after it
+    /// (Linux's check_process_timers), SIGKILL at the hard limit.
+    cpu_soft: Arm,
+    cpu_hard: Option<Duration>,
+    /// A RLIMIT_CPU signal was sent.
+    pub cpu_limit_hit: bool,
+    /// The CPU clock's reading at the program's first instruction: RLIMIT_CPU
+    /// counts from there.
+    cpu_origin: Duration,
+    /// RLIMIT_CPU as set, relative to `cpu_origin`.
+    cpu_limit: (Option<Duration>, Option<Duration>),
     posix: Vec<Option<PosixTimer>>,
     mono_alarm: HostAlarm,
     cpu_alarm: HostAlarm,
@@ -184,6 +195,11 @@ impl Default for Timers {
             real: Arm::default(),
             virt: Arm::default(),
             prof: Arm::default(),
+            cpu_soft: Arm::default(),
+            cpu_hard: None,
+            cpu_limit_hit: false,
+            cpu_origin: Duration::ZERO,
+            cpu_limit: (None, None),
             posix: Vec::new(),
             mono_alarm: HostAlarm::new(libc::CLOCK_MONOTONIC),
             cpu_alarm: HostAlarm::new(libc::CLOCK_THREAD_CPUTIME_ID),
@@ -202,9 +218,13 @@ impl std::fmt::Debug for Timers {
 
 impl Timers {
     fn earliest(&self, clock: Clock) -> Option<Duration> {
+        let hard = Arm {
+            next: self.cpu_hard,
+            interval: Duration::ZERO,
+        };
         let itimers: &[&Arm] = match clock {
             Clock::Monotonic => &[&self.real],
-            Clock::Cpu => &[&self.virt, &self.prof],
+            Clock::Cpu => &[&self.virt, &self.prof, &self.cpu_soft, &hard],
         };
         itimers
             .iter()
@@ -222,6 +242,34 @@ impl Timers {
     /// The next expiry on the monotonic clock, for a wait's timeout.
     pub fn next_due(&self) -> Option<Deadline> {
         self.earliest(Clock::Monotonic).map(Deadline)
+    }
+
+    /// RLIMIT_CPU changed: `soft` and `hard` in seconds of CPU time
+    /// (RLIM_INFINITY for none), counted from the program's start as
+    /// Linux counts the process's CPU time.
+    pub fn set_cpu_limit(&mut self, soft: u64, hard: u64) {
+        let at = |s: u64| (s != libc::RLIM_INFINITY).then(|| Duration::from_secs(s));
+        self.set_cpu_limit_exact(at(soft), at(hard));
+    }
+
+    /// The same, to the nanosecond (kvmcage's --cpu-time).
+    pub fn set_cpu_limit_exact(&mut self, soft: Option<Duration>, hard: Option<Duration>) {
+        self.cpu_limit = (soft, hard);
+        let at = |d: Option<Duration>| d.map(|d| self.cpu_origin.saturating_add(d));
+        self.cpu_soft = Arm {
+            next: at(soft),
+            interval: Duration::from_secs(1),
+        };
+        self.cpu_hard = at(hard);
+        self.rearm();
+    }
+
+    /// The program starts now: its CPU time (and RLIMIT_CPU) counts from
+    /// the CPU clock's present reading.
+    pub fn start_cpu_clock(&mut self) {
+        self.cpu_origin = Clock::Cpu.now();
+        let (soft, hard) = self.cpu_limit;
+        self.set_cpu_limit_exact(soft, hard);
     }
 
     fn rearm(&mut self) {
@@ -255,6 +303,21 @@ impl Timers {
             if arm.due(t) > 0 {
                 fired = true;
                 let info = SigInfo::from_process(sig, SI_KERNEL, id.pid, 0);
+                let _ = signals.send(info, Target::Process, limit, false);
+            }
+        }
+        if let Some(t) = now_c {
+            if self.cpu_hard.is_some_and(|h| t >= h) {
+                self.cpu_hard = None;
+                self.cpu_soft.next = None;
+                self.cpu_limit_hit = true;
+                fired = true;
+                let info = SigInfo::new(super::signal::SIGKILL, SI_KERNEL);
+                let _ = signals.send(info, Target::Process, limit, false);
+            } else if self.cpu_soft.due(t) > 0 {
+                self.cpu_limit_hit = true;
+                fired = true;
+                let info = SigInfo::new(super::signal::SIGXCPU, SI_KERNEL);
                 let _ = signals.send(info, Target::Process, limit, false);
             }
         }

@@ -179,6 +179,8 @@ pub struct FrameAllocator {
     next: Gpa,
     end: Gpa,
     free: Vec<Gpa>,
+    /// An allocation was refused because the pool (--mem) ran out.
+    refused: bool,
 }
 
 impl FrameAllocator {
@@ -187,6 +189,7 @@ impl FrameAllocator {
             next: FRAME_POOL_START,
             end: ram_size,
             free: Vec::new(),
+            refused: false,
         }
     }
 
@@ -195,7 +198,12 @@ impl FrameAllocator {
         if let Some(f) = self.free.pop() {
             return Some(f);
         }
-        if self.next.checked_add(PAGE_SIZE)? > self.end {
+        if self
+            .next
+            .checked_add(PAGE_SIZE)
+            .is_none_or(|n| n > self.end)
+        {
+            self.refused = true;
             return None;
         }
         let f = self.next;
@@ -207,6 +215,17 @@ impl FrameAllocator {
     pub fn free(&mut self, frame: Gpa) {
         debug_assert!(frame >= FRAME_POOL_START && frame < self.end && frame % PAGE_SIZE == 0);
         self.free.push(frame);
+    }
+
+    /// Record that a request was refused for want of frames (a caller
+    /// that checks `available` up front instead of failing half-way).
+    pub fn refuse(&mut self) {
+        self.refused = true;
+    }
+
+    /// Was any allocation refused for want of frames?
+    pub fn was_refused(&self) -> bool {
+        self.refused
     }
 
     /// Frames still available.
