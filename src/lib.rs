@@ -7,18 +7,33 @@
 //! # Ok::<(), kvmcage::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+// The modules marked doc(hidden) are public for kvmcage's own command line,
+// benchmarks and tests; the embedding API is `Sandbox` and what it returns
+// (`Outcome`, `RunStats`, `result::RunResult`, `Error`), `Stdio`,
+// `CancelHandle`, `sandbox`'s mount specs and `strace::TraceOptions`.
+
+#[doc(hidden)]
 pub mod bench;
+#[doc(hidden)]
 pub mod confine;
+#[doc(hidden)]
 pub mod fuzz;
+#[doc(hidden)]
 pub mod guest_abi;
+#[doc(hidden)]
 pub mod kernel;
+#[doc(hidden)]
 pub mod loader;
+#[doc(hidden)]
 pub mod probe;
 mod report;
 pub mod result;
 pub mod sandbox;
 pub mod strace;
+#[doc(hidden)]
 pub mod vm;
+#[doc(hidden)]
 pub mod watchdog;
 
 use std::collections::BTreeMap;
@@ -35,31 +50,58 @@ use loader::{LoadError, StackInfo};
 use vm::layout::DEFAULT_MEM_SIZE;
 use vm::{EntryMode, Machine, Stop, Trap, VmError};
 
-/// Why kvmcage could not run the program (exit status 125).
+/// Why kvmcage could not run the program (exit status 125, 126 or 127:
+/// [`Error::exit_code`]).
 #[derive(Debug, Error)]
 pub enum Error {
+    /// The program's file could not be read (127 when it does not exist).
     #[error("cannot read {path}")]
     Read {
+        /// The program as given.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The file is no static x86-64 ELF kvmcage can load (126).
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// KVM or the guest machine failed.
     #[error(transparent)]
     Vm(#[from] VmError),
+    /// A mount or --tmpfs could not be set up.
     #[error(transparent)]
     Policy(#[from] sandbox::PolicyError),
+    /// The working directory is not one the program can see.
     #[error("--cwd {0}: not a directory the program can see")]
     Cwd(String),
+    /// The watchdog thread or the kick signal could not be set up.
     #[error("cannot start the time-limit watchdog")]
     Watchdog(#[source] std::io::Error),
+    /// A limit out of range.
     #[error("{0}")]
     Limit(String),
+    /// kvmcage could not confine itself.
     #[error("cannot confine kvmcage (--no-confine runs unconfined)")]
     Confine(#[from] confine::ConfineError),
+    /// The process that removes --tmpfs directories could not start.
     #[error("cannot start the --tmpfs reaper")]
     Reaper(#[source] std::io::Error),
+    /// /dev/null could not be opened for `Stdio::Null`.
+    #[error("cannot open /dev/null for the program's stdio")]
+    Stdio(#[source] std::io::Error),
+}
+
+impl Error {
+    /// kvmcage's exit status for it, as timeout(1): 127 the program is not
+    /// there, 126 it cannot run, 125 kvmcage failed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
+            Error::Read { .. } | Error::Load(_) => 126,
+            _ => 125,
+        }
+    }
 }
 
 /// How the program ended.
@@ -72,8 +114,11 @@ pub enum Outcome {
     /// would set the core bit of the wait status (kvmcage writes no core
     /// file).
     Killed {
+        /// The signal.
         signal: i32,
+        /// kvmcage's one-line report.
         report: String,
+        /// Linux would report a core dump.
         core: bool,
     },
     /// The wall-clock limit passed.
@@ -81,13 +126,17 @@ pub enum Outcome {
     /// The CPU-time limit passed: `signal` (SIGXCPU at the limit, SIGKILL a
     /// second later, as RLIMIT_CPU) ended the program.
     CpuTime {
+        /// The limit given.
         limit: std::time::Duration,
+        /// SIGXCPU or SIGKILL.
         signal: i32,
     },
     /// The program wrote more than this many bytes to stdout and stderr.
     OutputLimit(u64),
     /// The machine stopped for a reason that is not the program's doing.
     MachineFailed(String),
+    /// [`CancelHandle::cancel`] stopped it.
+    Cancelled,
 }
 
 impl Outcome {
@@ -100,6 +149,8 @@ impl Outcome {
             Outcome::Killed { signal, .. } => 128 + signal,
             Outcome::TimedOut(_) | Outcome::OutputLimit(_) | Outcome::CpuTime { .. } => 124,
             Outcome::MachineFailed(_) => 125,
+            // Stopped outright, as SIGKILL would.
+            Outcome::Cancelled => 128 + libc::SIGKILL,
         }
     }
 }
@@ -109,7 +160,9 @@ impl Outcome {
 pub struct RunStats {
     /// KVM_RUN returns.
     pub exits: u64,
+    /// Syscalls the program made.
     pub syscalls: u64,
+    /// Syscalls by entry path (`syscall`, `int 0x80`, their fallbacks).
     pub by_path: BTreeMap<&'static str, u64>,
     /// Page faults the host resolved (stack growth).
     pub faults_handled: u64,
@@ -117,6 +170,7 @@ pub struct RunStats {
     pub wall_time: std::time::Duration,
     /// The program's CPU time as its getrusage reports it.
     pub user_time: std::time::Duration,
+    /// System time, likewise.
     pub sys_time: std::time::Duration,
     /// The most guest memory in use at once (KiB), the analogue of max RSS.
     pub peak_memory_kib: u64,
@@ -128,6 +182,75 @@ pub struct RunStats {
     pub unimplemented: Vec<String>,
     /// kvmcage's warnings about the run (landlock missing), for its stderr.
     pub warnings: Vec<String>,
+}
+
+/// Where one of the program's standard streams goes, as
+/// `std::process::Stdio` says for a child.
+#[derive(Clone, Debug, Default)]
+pub enum Stdio {
+    /// kvmcage's own descriptor 0, 1 or 2.
+    #[default]
+    Inherit,
+    /// /dev/null.
+    Null,
+    /// This descriptor (a file, or a pipe whose other end the caller
+    /// reads or writes from another thread), held open for the run.
+    Fd(std::sync::Arc<std::os::fd::OwnedFd>),
+}
+
+impl From<std::fs::File> for Stdio {
+    fn from(f: std::fs::File) -> Self {
+        Stdio::Fd(std::sync::Arc::new(f.into()))
+    }
+}
+
+impl From<std::os::fd::OwnedFd> for Stdio {
+    fn from(fd: std::os::fd::OwnedFd) -> Self {
+        Stdio::Fd(std::sync::Arc::new(fd))
+    }
+}
+
+/// Stops a run from another thread: the run ends as
+/// [`Outcome::Cancelled`] within a few milliseconds, whatever the program
+/// is doing. Cancelling before the run starts makes it end at once.
+#[derive(Clone, Debug, Default)]
+pub struct CancelHandle(std::sync::Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: std::sync::atomic::AtomicBool,
+    /// The running run's stop flag and vCPU thread.
+    running: std::sync::Mutex<Option<(watchdog::Expiry, libc::pthread_t)>>,
+}
+
+impl CancelHandle {
+    /// Cancel the run (now, or as soon as it starts).
+    pub fn cancel(&self) {
+        self.0
+            .cancelled
+            .store(true, std::sync::atomic::Ordering::Release);
+        let running = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((expiry, thread)) = running.as_ref() {
+            expiry.stop(watchdog::StopReason::Cancelled);
+            // SAFETY: the thread is the run's vCPU thread, alive while it is
+            // registered here (it unregisters under this lock before its
+            // run returns); the kick has a handler (installed before it
+            // registered), so the signal only interrupts KVM_RUN or a wait.
+            unsafe { libc::pthread_kill(*thread, watchdog::kick_signal()) };
+        }
+    }
+
+    /// Register the calling thread's run; false if already cancelled.
+    fn enter(&self, expiry: &watchdog::Expiry) -> bool {
+        let mut running = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: pthread_self has no preconditions.
+        *running = Some((expiry.clone(), unsafe { libc::pthread_self() }));
+        !self.0.cancelled.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn leave(&self) {
+        *self.0.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 /// A program and the sandbox to run it in.
@@ -152,6 +275,8 @@ pub struct Sandbox {
     host_signals: bool,
     confine: bool,
     cpu_time: Option<std::time::Duration>,
+    stdio: [Stdio; 3],
+    cancel: CancelHandle,
 }
 
 /// The program's user and group ids unless `Sandbox::ids` says otherwise.
@@ -160,6 +285,8 @@ pub const DEFAULT_ID: u32 = 1000;
 pub const NR_OPEN: u64 = 1 << 20;
 
 impl Sandbox {
+    /// A sandbox for the static x86-64 ELF at `program`: no host files,
+    /// an empty environment, 256 MiB of guest memory, no time limit.
     pub fn new(program: impl AsRef<Path>) -> Self {
         Self {
             program: program.as_ref().to_path_buf(),
@@ -181,6 +308,8 @@ impl Sandbox {
             host_signals: false,
             confine: false,
             cpu_time: None,
+            stdio: Default::default(),
+            cancel: CancelHandle::default(),
         }
     }
 
@@ -190,11 +319,13 @@ impl Sandbox {
         self
     }
 
+    /// Add an argument.
     pub fn arg(mut self, a: impl Into<OsString>) -> Self {
         self.args.push(a.into());
         self
     }
 
+    /// Add arguments.
     pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, it: I) -> Self {
         self.args.extend(it.into_iter().map(Into::into));
         self
@@ -206,11 +337,13 @@ impl Sandbox {
         self
     }
 
+    /// Guest memory: also the program's address-space limit.
     pub fn mem_size(mut self, bytes: u64) -> Self {
         self.mem_size = bytes;
         self
     }
 
+    /// Which syscall entry paths the guest accepts (`--entry`).
     pub fn entry_mode(mut self, mode: EntryMode) -> Self {
         self.entry_mode = mode;
         self
@@ -274,6 +407,45 @@ impl Sandbox {
         self
     }
 
+    /// The program's stdin (kvmcage's own unless given).
+    pub fn stdin(mut self, s: impl Into<Stdio>) -> Self {
+        self.stdio[0] = s.into();
+        self
+    }
+
+    /// The program's stdout (kvmcage's own unless given).
+    pub fn stdout(mut self, s: impl Into<Stdio>) -> Self {
+        self.stdio[1] = s.into();
+        self
+    }
+
+    /// The program's stderr (kvmcage's own unless given).
+    pub fn stderr(mut self, s: impl Into<Stdio>) -> Self {
+        self.stdio[2] = s.into();
+        self
+    }
+
+    /// A handle that cancels this sandbox's run from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Run the program and describe how it ended as a grader reads it
+    /// (the `--result` JSON); a failure to run it is status `error`.
+    pub fn run_result(&self) -> result::RunResult {
+        match self.run_with_stats() {
+            Ok((outcome, stats)) => {
+                let report = match &outcome {
+                    Outcome::Killed { report, .. } => Some(report.clone()),
+                    Outcome::MachineFailed(why) => Some(why.clone()),
+                    _ => None,
+                };
+                result::RunResult::of_run(&outcome, &stats, report)
+            }
+            Err(e) => result::RunResult::of_error(e.to_string(), e.exit_code()),
+        }
+    }
+
     /// Confine this process (no_new_privs, landlock, seccomp; see
     /// [`confine`]) before the guest's first instruction. Irreversible:
     /// for a process that runs one sandbox and ends, as `kvmcage run`.
@@ -282,6 +454,8 @@ impl Sandbox {
         self
     }
 
+    /// End the run cleanly when this process gets SIGTERM, SIGINT or
+    /// SIGHUP (for a command line; an embedder keeps its own handlers).
     pub fn stop_on_host_signals(mut self, yes: bool) -> Self {
         self.host_signals = yes;
         self
@@ -348,6 +522,27 @@ impl Sandbox {
             mem_size: self.mem_size,
         });
         proc.max_output = self.max_output;
+        // The program's stdio; a /dev/null opened here lives until the run
+        // returns, as the caller's descriptors do in `self`.
+        let mut null = None;
+        let mut host = [0, 1, 2];
+        for (i, s) in self.stdio.iter().enumerate() {
+            host[i] = match s {
+                Stdio::Inherit => i as i32,
+                Stdio::Null => {
+                    let f = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open("/dev/null")
+                        .map_err(Error::Stdio)?;
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+                    null.get_or_insert_with(Vec::new).push(f);
+                    fd
+                }
+                Stdio::Fd(fd) => std::os::fd::AsRawFd::as_raw_fd(&**fd),
+            };
+        }
+        proc.files = kernel::fs::Files::stdio_from(host);
         proc.policy = policy;
         // The program's own path as the program sees it: its guest path
         // when a mount shows it, else /.kvmcage/NAME; never the host path.
@@ -462,8 +657,16 @@ impl Sandbox {
             .then(|| strace::Tracer::new(trace, proc.id.pid));
         proc.cpu_base = kernel::process::cpu_time(Default::default());
         proc.timers.start_cpu_clock();
-        let outcome = match run_loop(&mut m, &mut proc, &mut stats, &mut tracer)? {
+        watchdog::install_kick_handler().map_err(Error::Watchdog)?;
+        if !self.cancel.enter(&proc.expiry) {
+            proc.expiry.stop(watchdog::StopReason::Cancelled);
+        }
+        let looped = run_loop(&mut m, &mut proc, &mut stats, &mut tracer);
+        self.cancel.leave();
+        drop(null);
+        let outcome = match looped? {
             None => match proc.expiry.reason() {
+                Some(watchdog::StopReason::Cancelled) => Outcome::Cancelled,
                 Some(watchdog::StopReason::HostSignal(sig)) => Outcome::Killed {
                     signal: sig,
                     core: false,

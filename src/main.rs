@@ -276,8 +276,9 @@ impl Say {
     }
 }
 
-/// Open FILE as the program's `fd` (0, 1 or 2) for the whole run.
-fn redirect(fd: i32, path: &std::path::Path, write: bool) -> Result<()> {
+/// FILE for the program's stdin, or created (0600, truncated) for its
+/// stdout or stderr.
+fn stdio_file(path: &std::path::Path, write: bool) -> Result<kvmcage::Stdio> {
     use std::os::unix::fs::OpenOptionsExt;
     let f = if write {
         std::fs::OpenOptions::new()
@@ -290,28 +291,15 @@ fn redirect(fd: i32, path: &std::path::Path, write: bool) -> Result<()> {
         std::fs::File::open(path)
     }
     .with_context(|| format!("cannot open {}", path.display()))?;
-    // SAFETY: dup2 onto 0, 1 or 2, which kvmcage never holds as an owned
-    // descriptor; `f` stays open for the call and is closed after.
-    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), fd) } < 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("cannot use {} as descriptor {fd}", path.display()));
-    }
-    Ok(())
+    Ok(f.into())
 }
 
 /// The exit status for a failure before the program ran, as timeout(1):
 /// 127 the program is not there, 126 it is there but cannot run, 125
 /// kvmcage itself failed.
 fn failure_code(e: &anyhow::Error) -> u8 {
-    match e.downcast_ref::<kvmcage::Error>() {
-        Some(kvmcage::Error::Read { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            127
-        }
-        Some(kvmcage::Error::Read { .. } | kvmcage::Error::Load(_)) => 126,
-        _ => 125,
-    }
+    e.downcast_ref::<kvmcage::Error>()
+        .map_or(125, |e| e.exit_code() as u8)
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
@@ -380,6 +368,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                     "output limit of {max} bytes exceeded; the program was stopped"
                 )),
                 Outcome::MachineFailed(why) => tell(why.clone()),
+                Outcome::Cancelled => tell("the run was cancelled".into()),
             }
             // Calls the C libraries try first and do without (rseq
             // registration, clone3 before clone) are no clue to a failure.
@@ -443,15 +432,6 @@ fn run_sandbox(
     args: &RunArgs,
     own_stderr: Option<std::fs::File>,
 ) -> Result<(Outcome, kvmcage::RunStats)> {
-    for (fd, path, write) in [
-        (0, &args.stdin, false),
-        (1, &args.stdout, true),
-        (2, &args.stderr, true),
-    ] {
-        if let Some(p) = path.as_ref().filter(|p| p.as_os_str() != "-") {
-            redirect(fd, p, write)?;
-        }
-    }
     let mode: EntryMode = args.entry.into();
     let (program, rest) = args.command.split_first().context("no program given")?;
     let mut sb = Sandbox::new(program)
@@ -463,6 +443,15 @@ fn run_sandbox(
     }
     if let Some(t) = args.cpu_time {
         sb = sb.cpu_time(t);
+    }
+    if let Some(p) = &args.stdin {
+        sb = sb.stdin(stdio_file(p, false)?);
+    }
+    if let Some(p) = args.stdout.as_ref().filter(|p| p.as_os_str() != "-") {
+        sb = sb.stdout(stdio_file(p, true)?);
+    }
+    if let Some(p) = &args.stderr {
+        sb = sb.stderr(stdio_file(p, true)?);
     }
     for m in &args.mount {
         sb = sb.mount(kvmcage::sandbox::MountSpec::parse(m)?);

@@ -17,19 +17,29 @@ pub struct RunResult {
     pub exit_code: Option<i32>,
     /// The signal that ended it.
     pub signal: Option<i32>,
+    /// Its name (SIGSEGV).
     pub signal_name: Option<&'static str>,
     /// kvmcage's one-line report (fault, limit, or kvmcage's own error).
     pub report: Option<String>,
+    /// Wall-clock seconds from loading the program to its end.
     pub wall_time_s: f64,
     /// user + system, what the program's getrusage reports for itself.
     pub cpu_time_s: f64,
+    /// User CPU time.
     pub user_time_s: f64,
+    /// System CPU time.
     pub sys_time_s: f64,
+    /// The most guest memory in use at once.
     pub peak_memory_kib: u64,
+    /// An allocation was refused because --mem ran out.
     pub memory_limit_hit: bool,
+    /// Bytes written to the program's stdio.
     pub output_bytes: u64,
+    /// Syscalls made.
     pub syscalls: u64,
+    /// KVM exits.
     pub exits: u64,
+    /// kvmcage's exit status.
     pub kvmcage_exit_code: i32,
 }
 
@@ -47,6 +57,8 @@ impl RunResult {
             Outcome::CpuTime { signal, .. } => ("cpu-time", None, Some(*signal)),
             Outcome::OutputLimit(_) => ("output-limit", None, None),
             Outcome::MachineFailed(_) => ("error", None, None),
+            // Only an embedder cancels (CancelHandle); the CLI never does.
+            Outcome::Cancelled => ("cancelled", None, None),
         };
         let secs = |d: std::time::Duration| d.as_secs_f64();
         Self {

@@ -54,10 +54,12 @@ pub enum StopReason {
     Timeout,
     /// kvmcage got this signal (SIGTERM, SIGINT, SIGHUP).
     HostSignal(i32),
+    /// The embedder cancelled the run (`CancelHandle::cancel`).
+    Cancelled,
 }
 
-/// Shared flag: set once the run must stop (0: running, -1: timeout, N:
-/// host signal N).
+/// Shared flag: set once the run must stop (0: running, -1: timeout, -2:
+/// cancelled, N: host signal N).
 #[derive(Clone, Debug, Default)]
 pub struct Expiry(Arc<AtomicI32>);
 
@@ -71,6 +73,7 @@ impl Expiry {
         match self.0.load(Ordering::Acquire) {
             0 => None,
             -1 => Some(StopReason::Timeout),
+            -2 => Some(StopReason::Cancelled),
             n => Some(StopReason::HostSignal(n)),
         }
     }
@@ -84,6 +87,7 @@ impl Expiry {
     pub fn stop(&self, why: StopReason) {
         let v = match why {
             StopReason::Timeout => -1,
+            StopReason::Cancelled => -2,
             StopReason::HostSignal(n) => n.max(1),
         };
         let _ = self

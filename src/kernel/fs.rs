@@ -49,7 +49,8 @@ impl Dev {
 /// What an open descriptor refers to.
 #[derive(Debug)]
 pub enum FileKind {
-    /// One of kvmcage's own standard streams (host fd 0, 1 or 2).
+    /// One of the program's standard streams: kvmcage's own fd 0, 1 or 2,
+    /// or the descriptor the embedder gave (`Sandbox::stdout`...).
     Stdio(RawFd),
     /// A host file, directory or pipe, opened O_CLOEXEC inside a mount (or
     /// made by pipe2). `writable` is false on a read-only mount.
@@ -110,8 +111,10 @@ impl OpenFile {
     /// The host descriptor behind it, if it has one.
     pub fn host(&self) -> Option<BorrowedFd<'_>> {
         match &self.kind {
-            // SAFETY: fds 0-2 are kvmcage's standard streams, open for the
-            // whole life of the process; kvmcage never closes them.
+            // SAFETY: a Stdio descriptor is kvmcage's own 0-2 (open for the
+            // life of the process; kvmcage never closes them) or one the
+            // Sandbox holds open until the run, and so this file, is over
+            // (Files::stdio_from).
             FileKind::Stdio(fd) => Some(unsafe { BorrowedFd::borrow_raw(*fd) }),
             FileKind::Host { fd, .. } => Some(fd.as_fd()),
             _ => None,
@@ -146,21 +149,29 @@ pub struct Files {
 }
 
 impl Files {
+    /// Descriptors 0, 1 and 2 on kvmcage's own.
     pub fn stdio() -> Self {
+        Self::stdio_from([0, 1, 2])
+    }
+
+    /// Descriptors 0, 1 and 2 on these host descriptors, which must stay
+    /// open for the whole run (kvmcage's own 0-2, or descriptors the
+    /// `Sandbox` holds until the run returns).
+    pub fn stdio_from(host: [RawFd; 3]) -> Self {
         // The host descriptor decides what stdio may do; the guest's view
         // does not restrict it further.
-        let slot = |fd: RawFd| {
+        let slot = |(guest, fd): (usize, RawFd)| {
             Some(Slot {
                 file: Rc::new(OpenFile::new(
                     FileKind::Stdio(fd),
-                    format!("/dev/fd/{fd}").into_bytes(),
+                    format!("/dev/fd/{guest}").into_bytes(),
                     libc::O_RDWR as u32,
                 )),
                 cloexec: false,
             })
         };
         Self {
-            slots: vec![slot(0), slot(1), slot(2)],
+            slots: host.into_iter().enumerate().map(slot).collect(),
         }
     }
 

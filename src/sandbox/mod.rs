@@ -14,23 +14,31 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+#[doc(hidden)]
 pub mod namei;
+#[doc(hidden)]
 pub mod quota;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use thiserror::Error;
 
+/// A mount or --tmpfs that cannot be set up.
 #[derive(Debug, Error)]
 pub enum PolicyError {
+    /// The spec as written, and what is wrong with it.
     #[error("bad mount {0:?}: {1}")]
     BadMount(String, String),
+    /// The host directory cannot be opened.
     #[error("cannot open mount source {path}")]
     Open {
+        /// The host path.
         path: PathBuf,
+        /// Why.
         #[source]
         source: Errno,
     },
+    /// The --tmpfs directory cannot be made.
     #[error("cannot create a temporary directory for --tmpfs")]
     Tmp(#[source] std::io::Error),
 }
@@ -38,8 +46,11 @@ pub enum PolicyError {
 /// A mount as the user wrote it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountSpec {
+    /// The host directory.
     pub host: PathBuf,
+    /// Where the program sees it (absolute, normalised).
     pub guest: Vec<u8>,
+    /// Read-write (`:rw`) rather than read-only.
     pub writable: bool,
 }
 
@@ -86,6 +97,7 @@ pub struct Mount {
     /// Normalised absolute guest path.
     pub guest: Vec<u8>,
     root: OwnedFd,
+    /// The program may change it.
     pub writable: bool,
     /// Its place in the command line (for its device number).
     index: u32,
@@ -172,6 +184,7 @@ fn under(path: &[u8], prefix: &[u8]) -> Option<usize> {
 /// `--tmpfs GUEST[:size=N]`: a private, capped, writable directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TmpfsSpec {
+    /// Where the program sees it.
     pub guest: Vec<u8>,
     /// The most bytes it may hold ([`DEFAULT_TMPFS_SIZE`] unless given).
     pub size: u64,
@@ -216,6 +229,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
 }
 
 impl Policy {
+    /// Open the mounts' host directories and make the --tmpfs ones.
     pub fn new(specs: &[MountSpec], tmpfs: &[TmpfsSpec]) -> Result<Self, PolicyError> {
         let mut p = Policy::default();
         for spec in specs {

@@ -27,6 +27,7 @@ pub struct TraceOptions {
 }
 
 impl TraceOptions {
+    /// Is anything traced at all?
     pub fn is_active(&self) -> bool {
         self.text.is_some() || self.json.is_some() || self.summary.is_some()
     }
@@ -53,6 +54,7 @@ struct JsonCall<'a> {
 }
 
 /// One finished syscall, as the run loop saw it.
+#[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct Traced<'a> {
     pub call: &'a Call,
@@ -113,6 +115,7 @@ pub fn format_call(call: &Call, ret: i64, m: &Machine) -> String {
 }
 
 impl Tracer {
+    /// A tracer writing where `opts` says, for process `pid`.
     pub fn new(opts: TraceOptions, pid: u32) -> Self {
         Self {
             opts,
