@@ -509,6 +509,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
+            if code == 125 {
+                result_for_bad_options(&e.to_string());
+            }
             return ExitCode::from(code);
         }
     };
@@ -650,4 +653,41 @@ fn confine_probe(args: ProbeArgs) -> Result<ExitCode> {
         println!("ok");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command line did not parse, so `run` never started: if it named a
+/// `--result FILE`, the grader still gets a result there (status error).
+fn result_for_bad_options(message: &str) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // Only among kvmcage's own options: they end at `--` or PROGRAM, which
+    // a failed parse cannot tell apart, so the first --result is taken.
+    let path = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        if a == "--" {
+            return None;
+        }
+        match a.strip_prefix("--result=") {
+            Some(p) => Some(OsString::from(p)),
+            None if a == "--result" => args.get(i + 1).cloned(),
+            None => None,
+        }
+    });
+    let Some(path) = path else { return };
+    let line = message
+        .lines()
+        .next()
+        .unwrap_or("bad options")
+        .trim_start_matches("error: ");
+    let r = kvmcage::result::RunResult::of_error(line.to_string(), 125);
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{}", r.to_json());
+    }
 }

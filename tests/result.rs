@@ -641,11 +641,15 @@ fn size_forms() {
         "{}",
         text(&out.stderr)
     );
-    // Not a size at all.
-    let out = run_cage(&["--mem", "12X"], &hello, &[], b"");
+    // Not a size at all: the command line does not parse, and a --result
+    // file still says so.
+    let (out, r) = run_result("bad-size", &["--mem", "12X"], &hello, &[], b"");
     assert_eq!(status(&out), 125);
     let err = text(&out.stderr);
     assert!(err.contains("--mem") && err.contains("12X"), "{err}");
+    assert_eq!(r["status"], "error", "{r}");
+    assert_eq!(int(&r, "kvmcage_exit_code"), 125, "{r}");
+    assert!(report(&r).contains("12X"), "{r}");
     // Fractions and KiB for --max-output.
     let flood = grader("flood");
     for (m, n) in [("1.5K", 1536u64), ("2KiB", 2048)] {
