@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostile/errname.h"
+
 #define MS 1000000L
 
 static volatile int ticks;
@@ -57,26 +59,11 @@ static void alarm_in(long us)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case EINVAL: return "EINVAL";
-	case EBADF: return "EBADF";
-	case EFAULT: return "EFAULT";
-	case EAGAIN: return "EAGAIN";
-	case EINTR: return "EINTR";
-	case ESPIPE: return "ESPIPE";
-	}
-	snprintf(buf, sizeof buf, "errno %d", e);
-	return buf;
-}
-
 /* "what: r" or "what: -1 ENAME"; e is errno right after the call */
 static void show(const char *what, long r, int e)
 {
 	if (r < 0)
-		printf("%s: %ld %s\n", what, r, ename(e));
+		printf("%s: %ld %s\n", what, r, errname(e));
 	else
 		printf("%s: %ld\n", what, r);
 }
@@ -118,7 +105,7 @@ static int create(int clock, int flags)
 {
 	int fd = timerfd_create(clock, flags);
 	if (fd < 0)
-		printf("timerfd_create(%d, %#x) failed: %s\n", clock, flags, ename(errno));
+		printf("timerfd_create(%d, %#x) failed: %s\n", clock, flags, errname(errno));
 	return fd;
 }
 
@@ -126,7 +113,7 @@ static void arm(int fd, int flags, long long value_ns, long long interval_ns)
 {
 	struct itimerspec s = spec(value_ns, interval_ns);
 	if (timerfd_settime(fd, flags, &s, NULL))
-		printf("timerfd_settime failed: %s\n", ename(errno));
+		printf("timerfd_settime failed: %s\n", errname(errno));
 }
 
 /* a read of the 8-byte count: prints "what: r" and, on success, the count */
@@ -159,7 +146,7 @@ int main(void)
 		errno = 0;
 		fd = timerfd_create(good[i].clock, 0);
 		e = errno;
-		printf("(a) create %s: %s\n", good[i].name, fd >= 0 ? "fd" : ename(e));
+		printf("(a) create %s: %s\n", good[i].name, fd >= 0 ? "fd" : errname(e));
 		if (fd >= 0)
 			close(fd);
 	}
