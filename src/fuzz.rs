@@ -786,7 +786,7 @@ pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
         minsigstksz: 2048,
         vdso: Some(vdso),
     };
-    let rsp = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
+    let (rsp, _) = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
     proc.mm.check_invariants(&m);
     assert!(
         elf.entry < USER_TOP && elf.brk <= USER_TOP && rsp < USER_TOP,

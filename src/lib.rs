@@ -615,7 +615,8 @@ impl Sandbox {
             minsigstksz: cpu.minsigstksz,
             vdso: Some(vdso),
         };
-        let rsp = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
+        let (rsp, auxv) = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
+        proc.auxv = auxv;
         let regs = kvm_regs {
             rip: elf.entry,
             rsp,

@@ -85,6 +85,18 @@ fn partial_buffers_give_short_counts() {
     assert!(text(&outs[0].1.stdout).contains("\nshort write: -1\n"));
 }
 
+/// /proc/self/auxv is the vector the program started with, and /proc/stat
+/// has the lines programs parse (one CPU, one process).
+#[test]
+fn proc_auxv_and_stat_match_native() {
+    let outs = same_as_native("procfiles", &[], b"");
+    for (flavor, out) in &outs {
+        let s = text(&out.stdout);
+        assert!(!s.contains(": no"), "{flavor:?}: {s}");
+        assert_eq!(s.lines().count(), 10, "{flavor:?}: {s}");
+    }
+}
+
 #[test]
 fn sysinfo_matches_native() {
     same_as_native("sysinfo", &[], b"");

@@ -90,6 +90,8 @@ pub struct Process {
     /// Numbers already reported as unimplemented.
     /// Syscalls the program made that got ENOSYS: (i386, number).
     pub unimplemented: HashSet<(bool, u64)>,
+    /// The auxiliary vector the program started with (/proc/self/auxv).
+    pub auxv: Vec<u8>,
     /// The vCPU thread's CPU time (user, system) before the program's first
     /// instruction: kvmcage's set-up, not the program's.
     pub cpu_base: (std::time::Duration, std::time::Duration),
@@ -148,6 +150,7 @@ impl Process {
             exit: None,
             unimplemented: HashSet::new(),
             cpu_base: Default::default(),
+            auxv: Vec::new(),
             syscalls: 0,
             expiry: Default::default(),
             max_output: None,

@@ -221,7 +221,7 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
 
 /// The system-wide /proc files kvmcage answers: the sandbox's own view
 /// (its memory, one process, no load), never the host's.
-const PROC_FILES: [&str; 4] = ["uptime", "loadavg", "meminfo", "filesystems"];
+const PROC_FILES: [&str; 5] = ["uptime", "loadavg", "meminfo", "filesystems", "stat"];
 
 fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
     let up = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
@@ -236,6 +236,21 @@ fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
             )
         }
         b"filesystems" => "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".into(),
+        b"stat" => {
+            // One CPU whose time is the program's (USER_HZ ticks), idle
+            // for the rest of the uptime; one process, running.
+            let (u, s) = super::process::cpu_time(cx.proc.cpu_base);
+            let tick = |d: std::time::Duration| d.as_millis() as u64 / 10;
+            let (u, s) = (tick(u), tick(s));
+            let up_ticks = up.tv_sec as u64 * 100 + up.tv_nsec as u64 / 10_000_000;
+            let idle = up_ticks.saturating_sub(u + s);
+            let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+            let btime = now.tv_sec.saturating_sub(up.tv_sec);
+            let cpu = format!("{u} 0 {s} {idle} 0 0 0 0 0 0");
+            format!(
+                "cpu  {cpu}\ncpu0 {cpu}\nintr 0\nctxt 0\nbtime {btime}\nprocesses 1\nprocs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n"
+            )
+        }
         _ => return None,
     }
     .into_bytes())
@@ -408,7 +423,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         return match rest {
             b"" => Node::Dir(
                 [
-                    "exe", "cwd", "fd", "maps", "status", "stat", "cmdline", "comm",
+                    "exe", "cwd", "fd", "maps", "status", "stat", "cmdline", "comm", "auxv",
                 ]
                 .iter()
                 .map(|n| {
@@ -427,6 +442,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/maps" => Node::Text(proc_maps(cx)),
             b"/status" => Node::Text(proc_status(cx)),
             b"/stat" => Node::Text(proc_stat(cx)),
+            b"/auxv" => Node::Text(cx.proc.auxv.clone()),
             r => match r.strip_prefix(b"/fd/").and_then(fd_num) {
                 Some(fd) => match cx.proc.files.file(fd) {
                     Ok(f) => Node::Link(f.path.clone()),

@@ -47,13 +47,14 @@ pub struct StackInfo<'a> {
 }
 
 /// Write the initial stack below `STACK_TOP`; returns the initial RSP
-/// (pointing at argc, 16-byte aligned).
+/// (pointing at argc, 16-byte aligned) and the auxiliary vector as written
+/// (for /proc/self/auxv).
 pub fn build_stack(
     m: &mut Machine,
     mm: &mut Mm,
     elf: &LoadedElf,
     info: &StackInfo<'_>,
-) -> Result<Gva, LoadError> {
+) -> Result<(Gva, Vec<u8>), LoadError> {
     let too_big = || LoadError::Unsupported {
         path: String::from_utf8_lossy(info.execfn).into_owned(),
         what: "argument list too long (E2BIG)".into(),
@@ -111,9 +112,12 @@ pub fn build_stack(
     words.push(0);
     words.extend(envp_offs.iter().map(|&o| at(o)));
     words.push(0);
+    let mut auxv_bytes = Vec::with_capacity(auxv.len() * 16);
     for (k, v) in auxv {
         words.push(k);
         words.push(v);
+        auxv_bytes.extend_from_slice(&k.to_le_bytes());
+        auxv_bytes.extend_from_slice(&v.to_le_bytes());
     }
     let table_len = words.len() as u64 * 8;
     let rsp = (strings_base - table_len) & !0xf;
@@ -127,5 +131,5 @@ pub fn build_stack(
     if !mm.poke(m, strings_base, &strings) || !mm.poke(m, rsp, &table) {
         return Err(too_big());
     }
-    Ok(rsp)
+    Ok((rsp, auxv_bytes))
 }
