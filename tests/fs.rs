@@ -318,3 +318,27 @@ fn process_queries_match_native() {
         assert!(out.contains("wait4: errno 10\n"), "{flavor:?}: {out}");
     }
 }
+
+/// close_range, flock, mknod, utimes/futimesat, priorities,
+/// sched_rr_get_interval, sync and syncfs (images/morecalls.c) against
+/// native; what depends on privilege (a device node, raising priority) is
+/// on stderr and checked in the sandbox alone, where the program is uid
+/// 1000: EPERM and EACCES.
+#[test]
+fn more_file_and_process_calls_match_native() {
+    require_kvm();
+    for flavor in FLAVORS {
+        same_in_a_mounted_dir("morecalls", flavor);
+    }
+    let dir = fresh("morecalls-privilege");
+    let mount = format!("{}:/work:rw", dir.display());
+    let out = run_cage(
+        &["--mount", &mount],
+        &image("morecalls", Flavor::Gcc),
+        &["/work"],
+        b"",
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("mknod char device: -1 EPERM\n"), "{err}");
+    assert!(err.contains("setpriority back to 0: -1 EACCES\n"), "{err}");
+}

@@ -60,6 +60,15 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
         "symlinks the walk follows by guest path",
     ),
     (libc::SYS_mkdirat, "mkdir"),
+    (
+        libc::SYS_mknodat,
+        "mknod of FIFOs, sockets and regular files",
+    ),
+    (libc::SYS_flock, "flock on host files"),
+    (
+        libc::SYS_syncfs,
+        "sync and syncfs of the mounts' filesystems",
+    ),
     (libc::SYS_unlinkat, "unlink, rmdir"),
     (libc::SYS_symlinkat, "symlink"),
     (libc::SYS_linkat, "link"),

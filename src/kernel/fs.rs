@@ -834,6 +834,90 @@ pub fn sys_close(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// close_range(first, last, flags): close (or with CLOSE_RANGE_CLOEXEC mark
+/// close-on-exec) the open descriptors in [first, last]; the walk is over
+/// the table, never the range. CLOSE_RANGE_UNSHARE has nothing to unshare
+/// while a process has one thread.
+pub fn sys_close_range(cx: &mut Ctx, a: &Args) -> SysResult {
+    const UNSHARE: u32 = 2;
+    const CLOEXEC: u32 = 4;
+    let (first, last, flags) = (a.0[0] as u32, a.0[1] as u32, a.0[2] as u32);
+    if flags & !(UNSHARE | CLOEXEC) != 0 || first > last {
+        return Err(Errno::INVAL);
+    }
+    for (fd, _) in cx.proc.files.fds() {
+        let n = fd as u32;
+        if n < first || n > last {
+            continue;
+        }
+        if flags & CLOEXEC != 0 {
+            let slot = cx.proc.files.get(fd)?.clone();
+            cx.proc.files.install(
+                fd as usize,
+                Slot {
+                    cloexec: true,
+                    ..slot
+                },
+            );
+        } else {
+            cx.proc.files.close(fd)?;
+        }
+    }
+    Ok(0)
+}
+
+/// flock on the host file: the lock is the host kernel's, so it is shared
+/// with whoever else locks that file. A lock that has to wait waits with
+/// the kick unblocked, as F_SETLKW, so a signal or the run's end interrupts
+/// it (EINTR for the program, restarted per SA_RESTART as Linux's
+/// ERESTARTSYS).
+pub fn sys_flock(cx: &mut Ctx, a: &Args) -> SysResult {
+    const LOCK_SH: u32 = 1;
+    const LOCK_EX: u32 = 2;
+    const LOCK_NB: u32 = 4;
+    const LOCK_UN: u32 = 8;
+    let (fd, op) = (int(a.0[0]), a.0[1] as u32);
+    let file = cx.proc.files.file(fd)?;
+    let kind = match op & !LOCK_NB {
+        LOCK_SH => LOCK_SH,
+        LOCK_EX => LOCK_EX,
+        LOCK_UN => LOCK_UN,
+        _ => return Err(Errno::INVAL),
+    };
+    let Some(host) = file.host() else {
+        // kvmcage's own files (/dev/null, /proc) take locks nobody else
+        // can see: nothing to wait for.
+        return Ok(0);
+    };
+    use rustix::fs::FlockOperation as F;
+    let nb = op & LOCK_NB != 0;
+    let how = match (kind, nb) {
+        (LOCK_SH, false) => F::LockShared,
+        (LOCK_SH, true) => F::NonBlockingLockShared,
+        (LOCK_EX, false) => F::LockExclusive,
+        (LOCK_EX, true) => F::NonBlockingLockExclusive,
+        _ => F::Unlock,
+    };
+    if nb || kind == LOCK_UN {
+        rustix::fs::flock(host, how)?;
+        return Ok(0);
+    }
+    // Try without waiting first; wait interruptibly only if it must.
+    let try_how = if kind == LOCK_SH {
+        F::NonBlockingLockShared
+    } else {
+        F::NonBlockingLockExclusive
+    };
+    match rustix::fs::flock(host, try_how) {
+        Err(Errno::WOULDBLOCK) => {}
+        r => return r.map(|_| 0),
+    }
+    match wait::interruptible(cx, || rustix::fs::flock(host, how)) {
+        Err(Errno::INTR) => Err(wait::ERESTARTSYS),
+        r => r.map(|_| 0),
+    }
+}
+
 pub fn sys_dup(cx: &mut Ctx, a: &Args) -> SysResult {
     let slot = cx.proc.files.get(int(a.0[0]))?.clone();
     let limit = cx.proc.rlimits.nofile();

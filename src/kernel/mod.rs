@@ -92,6 +92,8 @@ pub struct Process {
     pub unimplemented: HashSet<(bool, u64)>,
     /// The auxiliary vector the program started with (/proc/self/auxv).
     pub auxv: Vec<u8>,
+    /// The program's nice value (getpriority/setpriority).
+    pub nice: i32,
     /// The vCPU thread's CPU time (user, system) before the program's first
     /// instruction: kvmcage's set-up, not the program's.
     pub cpu_base: (std::time::Duration, std::time::Duration),
@@ -151,6 +153,7 @@ impl Process {
             unimplemented: HashSet::new(),
             cpu_base: Default::default(),
             auxv: Vec::new(),
+            nice: 0,
             syscalls: 0,
             expiry: Default::default(),
             max_output: None,
@@ -191,6 +194,17 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::readv => fs::sys_readv,
         S::writev => fs::sys_writev,
         S::close => fs::sys_close,
+        S::close_range => fs::sys_close_range,
+        S::flock => fs::sys_flock,
+        S::mknod => path::sys_mknod,
+        S::mknodat => path::sys_mknodat,
+        S::utimes => path::sys_utimes,
+        S::futimesat => path::sys_futimesat,
+        S::sync => path::sys_sync,
+        S::syncfs => path::sys_syncfs,
+        S::getpriority => process::sys_getpriority,
+        S::setpriority => process::sys_setpriority,
+        S::sched_rr_get_interval => process::sys_sched_rr_get_interval,
         S::ioctl => fs::sys_ioctl,
         S::pread64 => fs::sys_pread64,
         S::preadv => fs::sys_preadv,

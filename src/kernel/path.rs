@@ -1000,6 +1000,44 @@ fn mkdir_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
     Ok(0)
 }
 
+/// mknodat: regular files, FIFOs and socket nodes in a writable mount;
+/// device nodes need CAP_MKNOD, which the program never has (EPERM, after
+/// the path is checked, as Linux's vfs_mknod).
+fn mknod_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
+    use rustix::fs::FileType as T;
+    let kind = match mode & libc::S_IFMT {
+        0 | libc::S_IFREG => T::RegularFile,
+        libc::S_IFIFO => T::Fifo,
+        libc::S_IFSOCK => T::Socket,
+        libc::S_IFCHR => T::CharacterDevice,
+        libc::S_IFBLK => T::BlockDevice,
+        _ => return Err(Errno::INVAL),
+    };
+    let name = read_path(cx, path)?;
+    let l = lookup(cx, dirfd, &name, false)?;
+    let (mount, dir, last) = create_at(l)?;
+    if matches!(kind, T::CharacterDevice | T::BlockDevice) {
+        return Err(Errno::PERM);
+    }
+    rustix::fs::mknodat(
+        &dir,
+        os(&last),
+        kind,
+        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask),
+        0,
+    )?;
+    account_new(mount, &dir, &last);
+    Ok(0)
+}
+
+pub fn sys_mknod(cx: &mut Ctx, a: &Args) -> SysResult {
+    mknod_common(cx, AT_FDCWD, a.0[0], a.0[1] as u32)
+}
+
+pub fn sys_mknodat(cx: &mut Ctx, a: &Args) -> SysResult {
+    mknod_common(cx, int(a.0[0]), a.0[1], a.0[2] as u32)
+}
+
 pub fn sys_mkdir(cx: &mut Ctx, a: &Args) -> SysResult {
     mkdir_common(cx, AT_FDCWD, a.0[0], a.0[1] as u32)
 }
@@ -1352,6 +1390,26 @@ pub fn sys_fsync(cx: &mut Ctx, a: &Args) -> SysResult {
     }
 }
 
+/// syncfs: the host filesystem holding the file.
+pub fn sys_syncfs(cx: &mut Ctx, a: &Args) -> SysResult {
+    let f = cx.proc.files.file(int(a.0[0]))?;
+    if let Some(fd) = f.host() {
+        rustix::fs::syncfs(fd)?;
+    }
+    Ok(0)
+}
+
+/// sync: what the program can have written is beneath its writable mounts
+/// (and --tmpfs directories): sync those filesystems, not the host's all.
+pub fn sys_sync(cx: &mut Ctx, _a: &Args) -> SysResult {
+    for (root, writable) in cx.proc.policy.roots() {
+        if writable {
+            let _ = rustix::fs::syncfs(root);
+        }
+    }
+    Ok(0)
+}
+
 pub fn sys_umask(cx: &mut Ctx, a: &Args) -> SysResult {
     let old = cx.proc.umask;
     cx.proc.umask = a.0[0] as u32 & 0o777;
@@ -1509,6 +1567,41 @@ pub fn sys_pipe(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// utimensat: times from the guest (NULL = now; UTIME_NOW/UTIME_OMIT pass
 /// through), on a descriptor (path NULL) or a path inside a mount.
+/// utimes and futimesat: timevals, as utimensat with microseconds (a
+/// tv_usec outside [0, 1e6) is EINVAL).
+fn utimes_common(cx: &mut Ctx, dirfd: i32, path: u64, times: u64) -> SysResult {
+    let ts = if times == 0 {
+        None
+    } else {
+        let raw = cx.m.user().read_vec(times, 32)?;
+        let w = |i: usize| i64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        let one = |sec: i64, usec: i64| -> Result<libc::timespec, Errno> {
+            if !(0..1_000_000).contains(&usec) {
+                return Err(Errno::INVAL);
+            }
+            Ok(libc::timespec {
+                tv_sec: sec,
+                tv_nsec: usec * 1000,
+            })
+        };
+        Some([one(w(0), w(1))?, one(w(2), w(3))?])
+    };
+    // A NULL path names the descriptor itself (futimesat); with AT_FDCWD
+    // it is a path that cannot be read (Linux's do_utimes).
+    if path == 0 && dirfd == AT_FDCWD {
+        return Err(Errno::FAULT);
+    }
+    utimens_with(cx, dirfd, path, ts, 0)
+}
+
+pub fn sys_utimes(cx: &mut Ctx, a: &Args) -> SysResult {
+    utimes_common(cx, AT_FDCWD, a.0[0], a.0[1])
+}
+
+pub fn sys_futimesat(cx: &mut Ctx, a: &Args) -> SysResult {
+    utimes_common(cx, int(a.0[0]), a.0[1], a.0[2])
+}
+
 pub fn sys_utimensat(cx: &mut Ctx, a: &Args) -> SysResult {
     let (dirfd, path, times, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3] as u32);
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
@@ -1531,6 +1624,17 @@ pub fn sys_utimensat(cx: &mut Ctx, a: &Args) -> SysResult {
         };
         Some([one(w(0), w(1))?, one(w(2), w(3))?])
     };
+    utimens_with(cx, dirfd, path, ts, flags)
+}
+
+/// utimensat with its times read: NULL (now) or two timespecs.
+fn utimens_with(
+    cx: &mut Ctx,
+    dirfd: i32,
+    path: u64,
+    ts: Option<[libc::timespec; 2]>,
+    flags: u32,
+) -> SysResult {
     // SAFETY (both calls below): `name` is a valid C string, `tp` NULL or
     // two timespecs that live across the call, `dir` one of our own open
     // descriptors; the name is never followed past its last component.

@@ -269,6 +269,54 @@ pub fn sys_sched_getaffinity(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(8)
 }
 
+/// getpriority/setpriority for the program itself (which = PRIO_PROCESS,
+/// PRIO_PGRP or PRIO_USER, who = 0 or its own id). The nice value is the
+/// sandbox's own; the vCPU thread's host priority is not the program's to
+/// change. Raising it (lowering nice) is EACCES without CAP_SYS_NICE, as
+/// RLIMIT_NICE 0 says.
+pub fn sys_getpriority(cx: &mut Ctx, a: &Args) -> SysResult {
+    priority_target(cx, a)?;
+    // The kernel's getpriority returns 20 - nice (never negative).
+    Ok((20 - cx.proc.nice) as u64)
+}
+
+pub fn sys_setpriority(cx: &mut Ctx, a: &Args) -> SysResult {
+    priority_target(cx, a)?;
+    let nice = (a.0[2] as u32 as i32).clamp(-20, 19);
+    if nice < cx.proc.nice {
+        return Err(Errno::ACCESS);
+    }
+    cx.proc.nice = nice;
+    Ok(0)
+}
+
+fn priority_target(cx: &Ctx, a: &Args) -> Result<(), Errno> {
+    let (which, who) = (a.0[0] as u32, a.0[1] as u32);
+    let own = match which {
+        libc::PRIO_PROCESS | libc::PRIO_PGRP => cx.proc.id.pid,
+        libc::PRIO_USER => cx.proc.id.uid,
+        _ => return Err(Errno::INVAL),
+    };
+    if who != 0 && who != own {
+        return Err(Errno::SRCH);
+    }
+    Ok(())
+}
+
+/// sched_rr_get_interval: the program runs under SCHED_OTHER, whose
+/// "interval" Linux reports as 0 (or the CFS slice); kvmcage says 0.
+pub fn sys_sched_rr_get_interval(cx: &mut Ctx, a: &Args) -> SysResult {
+    let pid = int(a.0[0]);
+    if pid < 0 {
+        return Err(Errno::INVAL);
+    }
+    if pid != 0 && pid != cx.proc.id.pid as i32 {
+        return Err(Errno::SRCH);
+    }
+    cx.m.user().write(a.0[1], &[0u8; 16])?;
+    Ok(0)
+}
+
 pub fn sys_sched_yield(_cx: &mut Ctx, _a: &Args) -> SysResult {
     Ok(0)
 }
