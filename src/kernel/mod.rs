@@ -476,6 +476,43 @@ pub fn dispatch(cx: &mut Ctx, call: &Call) -> i64 {
 mod tests {
     use super::*;
 
+    /// README's "What is ENOSYS, deliberately" names exactly the x86-64
+    /// calls without a handler, and its count is right.
+    #[test]
+    fn readme_lists_exactly_the_enosys_calls() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## What is ENOSYS, deliberately")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("the README section");
+        let listed: HashSet<&str> = section
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .flat_map(str::split_whitespace)
+            .collect();
+        let all: Vec<Sysno> = Sysno::iter().collect();
+        let missing: Vec<&str> = all
+            .iter()
+            .filter(|&&nr| handler64(nr).is_none())
+            .map(|nr| nr.name())
+            .collect();
+        let unlisted: Vec<&&str> = missing.iter().filter(|n| !listed.contains(**n)).collect();
+        assert!(
+            unlisted.is_empty(),
+            "ENOSYS but not in README: {unlisted:?}"
+        );
+        let handled: Vec<&str> = all
+            .iter()
+            .filter(|&&nr| handler64(nr).is_some() && listed.contains(nr.name()))
+            .map(|nr| nr.name())
+            .collect();
+        assert!(handled.is_empty(), "in README but implemented: {handled:?}");
+        let count = format!("These are the {} of the {} ", missing.len(), all.len());
+        assert!(section.contains(&count), "README should say: {count}");
+    }
+
     #[test]
     fn numbers_outside_the_table_have_no_handler() {
         let call = |nr: u64, i386: bool| Call {
