@@ -91,6 +91,16 @@ fn timers_and_interrupted_system_calls() {
 /// timerfd_create/settime/gettime: clocks and flags, gettime and old values,
 /// reads, poll, periodic counts, absolute times, errors, and a blocked read
 /// ended by SIGALRM with and without SA_RESTART.
+/// eventfd's counter, semaphore mode and limits are the host's; a blocking
+/// read and a blocking write past the limit are ended by SIGALRM (EINTR).
+#[test]
+fn eventfd_matches_native() {
+    let outs = same_as_native("eventfd", &[], b"");
+    expect_status(&outs, 0);
+    expect_line(&outs, "blocking write ended by SIGALRM: -1 EINTR");
+    expect_line(&outs, "done");
+}
+
 #[test]
 fn timerfd_matches_native() {
     let outs = same_as_native("timerfd", &[], b"");

@@ -322,12 +322,17 @@ fn host_write_all(cx: &mut Ctx, fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<us
                 part = &buf[..buf.len().min(room.max(libc::PIPE_BUF))];
             }
         }
-        let r = if blocking {
+        // A blocking descriptor that cannot be waited on for room (an
+        // eventfd near its limit) writes with the kick unblocked, so a
+        // signal or the run's end interrupts it.
+        let r = if blocking || may_block(fd) {
             wait::interruptible(cx, || rustix::io::write(fd, part))
         } else {
             rustix::io::write(fd, part)
         };
         match r {
+            Err(Errno::INTR) if !blocking && done == 0 => return Err(wait::ERESTARTSYS),
+            Err(Errno::INTR) if !blocking => break,
             Ok(0) => break,
             Ok(n) => {
                 done += n;

@@ -340,6 +340,8 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::timer_getoverrun => timer::sys_timer_getoverrun,
         S::timer_delete => timer::sys_timer_delete,
         S::timerfd_create => timer::sys_timerfd_create,
+        S::eventfd => timer::sys_eventfd,
+        S::eventfd2 => timer::sys_eventfd2,
         S::timerfd_settime => timer::sys_timerfd_settime,
         S::timerfd_gettime => timer::sys_timerfd_gettime,
         S::clock_gettime => time::sys_clock_gettime,

@@ -619,6 +619,37 @@ fn timerfd_host(cx: &Ctx, fd: u64) -> Result<std::rc::Rc<super::fs::OpenFile>, E
     }
 }
 
+/// eventfd2: a host eventfd (its counter, EFD_SEMAPHORE and readiness are
+/// the host kernel's). Reads wait in the one waiting place; a write that
+/// must wait for room does so interruptibly (fs::host_write_all).
+pub fn sys_eventfd2(cx: &mut Ctx, a: &Args) -> SysResult {
+    use rustix::event::EventfdFlags as F;
+    let (init, flags) = (a.0[0] as u32, a.0[1] as u32);
+    let allowed = (libc::EFD_CLOEXEC | libc::EFD_NONBLOCK | libc::EFD_SEMAPHORE) as u32;
+    if flags & !allowed != 0 {
+        return Err(Errno::INVAL);
+    }
+    let nonblock = flags & libc::EFD_NONBLOCK as u32 != 0;
+    let mut host = F::CLOEXEC;
+    if nonblock {
+        host |= F::NONBLOCK;
+    }
+    if flags & libc::EFD_SEMAPHORE as u32 != 0 {
+        host |= F::SEMAPHORE;
+    }
+    let fd = rustix::event::eventfd(init, host)?;
+    let file = super::fs::OpenFile::new(
+        super::fs::FileKind::Host { fd, writable: true },
+        b"anon_inode:[eventfd]".to_vec(),
+        libc::O_RDWR as u32 | if nonblock { libc::O_NONBLOCK as u32 } else { 0 },
+    );
+    super::path::install(cx, file, flags & libc::EFD_CLOEXEC as u32 != 0)
+}
+
+pub fn sys_eventfd(cx: &mut Ctx, a: &Args) -> SysResult {
+    sys_eventfd2(cx, &Args([a.0[0], 0, 0, 0, 0, 0]))
+}
+
 pub fn sys_timerfd_create(cx: &mut Ctx, a: &Args) -> SysResult {
     use rustix::time::{TimerfdClockId as C, TimerfdFlags as F};
     let (clock, flags) = (a.0[0] as u32 as i32, a.0[1] as u32);
