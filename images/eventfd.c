@@ -19,14 +19,6 @@
 
 #include "hostile/errname.h"
 
-static void show(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: -1 %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-}
-
 static long put(int fd, uint64_t v)
 {
 	return write(fd, &v, 8);
@@ -54,39 +46,39 @@ static void on_alarm(int sig)
 int main(void)
 {
 	int fd = eventfd(3, 0);
-	show("eventfd(3)", fd >= 0 ? 0 : -1);
-	show("read", take(fd));
+	say("eventfd(3)", fd >= 0 ? 0 : -1);
+	say("read", take(fd));
 	printf("value: %llu\n", (unsigned long long)got);
-	show("write 5", put(fd, 5));
-	show("write 7", put(fd, 7));
-	show("read", take(fd));
+	say("write 5", put(fd, 5));
+	say("write 7", put(fd, 7));
+	say("read", take(fd));
 	printf("value: %llu\n", (unsigned long long)got);
 	printf("poll at 0: %#x\n", revents(fd));
-	show("write ~0", put(fd, ~0ULL));
+	say("write ~0", put(fd, ~0ULL));
 	char small[4];
-	show("write 4 bytes", write(fd, small, 4));
+	say("write 4 bytes", write(fd, small, 4));
 	put(fd, 1);
-	show("read 4 bytes", read(fd, small, 4));
+	say("read 4 bytes", read(fd, small, 4));
 	printf("poll at 1: %#x\n", revents(fd));
 	take(fd);
 
 	int nb = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	printf("flags: nonblock %d cloexec %d\n", (fcntl(nb, F_GETFL) & O_NONBLOCK) != 0,
 	       (fcntl(nb, F_GETFD) & FD_CLOEXEC) != 0);
-	show("nonblocking read at 0", take(nb));
-	show("write max-1", put(nb, 0xfffffffffffffffeULL));
+	say("nonblocking read at 0", take(nb));
+	say("write max-1", put(nb, 0xfffffffffffffffeULL));
 	printf("poll at max: %#x\n", revents(nb));
-	show("nonblocking write past max", put(nb, 1));
-	show("read", take(nb));
+	say("nonblocking write past max", put(nb, 1));
+	say("read", take(nb));
 	printf("value: %#llx\n", (unsigned long long)got);
 
 	int sem = eventfd(2, EFD_SEMAPHORE | EFD_NONBLOCK);
-	show("semaphore read", take(sem));
+	say("semaphore read", take(sem));
 	printf("value: %llu\n", (unsigned long long)got);
-	show("semaphore read", take(sem));
-	show("semaphore read at 0", take(sem));
+	say("semaphore read", take(sem));
+	say("semaphore read at 0", take(sem));
 
-	show("eventfd2 bad flags", syscall(SYS_eventfd2, 0, 0x2));
+	say("eventfd2 bad flags", syscall(SYS_eventfd2, 0, 0x2));
 	char link[64] = {0}, p[64];
 	snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
 	readlink(p, link, sizeof link - 1);
@@ -98,12 +90,12 @@ int main(void)
 	sigaction(SIGALRM, &sa, NULL);
 	struct itimerval it = {{0, 0}, {0, 50000}};
 	setitimer(ITIMER_REAL, &it, NULL);
-	show("blocking read ended by SIGALRM", take(fd));
+	say("blocking read ended by SIGALRM", take(fd));
 	/* a blocking write that would pass the limit waits for room */
 	put(fd, 0xfffffffffffffffeULL);
 	setitimer(ITIMER_REAL, &it, NULL);
-	show("blocking write ended by SIGALRM", put(fd, 1));
-	show("read", take(fd));
+	say("blocking write ended by SIGALRM", put(fd, 1));
+	say("read", take(fd));
 	printf("done\n");
 	return 0;
 }

@@ -58,3 +58,13 @@ __attribute__((unused)) static void ret(const char *what, long r)
 		printf("%s: %ld\n", what, r);
 	fflush(stdout);
 }
+
+/* "what: r", or "what: -1 ENAME" for a call that failed (errno as the call
+ * left it). */
+__attribute__((unused)) static void say(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s: -1 %s\n", what, errname(errno));
+	else
+		printf("%s: %ld\n", what, r);
+}
