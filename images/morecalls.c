@@ -5,6 +5,7 @@
  *          description, unlock, bad operation, bad fd);
  *   mknod/mknodat (FIFO, regular file, socket node, a bad type: EINVAL,
  *          an existing name: EEXIST; a device, EPERM unprivileged);
+ *   opening a FIFO (a signal ends the wait: EINTR), truncating one (EINVAL);
  *   utimes/futimesat (set, read back, bad tv_usec);
  *   getpriority/setpriority (lowering is allowed, raising is EACCES
  *          unprivileged),
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -35,6 +37,11 @@ static void show_priv(const char *what, long r)
 		fprintf(stderr, "%s: -1 %s\n", what, errname(errno));
 	else
 		fprintf(stderr, "%s: %ld\n", what, r);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
 }
 
 static char path[4096];
@@ -97,6 +104,20 @@ int main(int argc, char **argv)
 	say("mknod bad type", mknod(in(d, "bad"), 0170000 | 0600, 0));
 	say("mknod missing dir", mknod(in(d, "no/such"), S_IFIFO | 0600, 0));
 	say("mknod char in missing dir", mknod(in(d, "no/dev"), S_IFCHR | 0600, 0));
+
+	/* a FIFO: opening it waits for the other end, and a signal ends the
+	 * wait (EINTR without SA_RESTART); truncate of it is EINVAL */
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_alarm;
+		sigaction(SIGALRM, &sa, NULL);
+		struct itimerval it = {{0, 0}, {0, 50000}};
+		setitimer(ITIMER_REAL, &it, NULL);
+		say("open fifo ended by SIGALRM", open(in(d, "fifo"), O_RDONLY));
+		say("open fifo nonblocking", open(path, O_RDONLY | O_NONBLOCK) >= 0 ? 0 : -1);
+		say("truncate fifo", truncate(path, 0));
+	}
 
 	/* utimes */
 	struct timeval tv[2] = {{1000000000, 250000}, {1200000000, 500000}};

@@ -219,8 +219,24 @@ pub struct CancelHandle(std::sync::Arc<CancelState>);
 #[derive(Debug, Default)]
 struct CancelState {
     cancelled: std::sync::atomic::AtomicBool,
-    /// The running run's stop flag and vCPU thread.
-    running: std::sync::Mutex<Option<(watchdog::Expiry, libc::pthread_t)>>,
+    /// The running run's stop flag, vCPU thread and watchdog thread.
+    running: std::sync::Mutex<Option<Running>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    expiry: watchdog::Expiry,
+    vcpu: libc::pthread_t,
+    watchdog: Option<std::thread::Thread>,
+}
+
+/// Unregisters a run from its CancelHandle when the run returns or unwinds.
+struct Registered<'a>(&'a CancelHandle);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        *self.0 .0.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 impl CancelHandle {
@@ -230,26 +246,38 @@ impl CancelHandle {
             .cancelled
             .store(true, std::sync::atomic::Ordering::Release);
         let running = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((expiry, thread)) = running.as_ref() {
-            expiry.stop(watchdog::StopReason::Cancelled);
+        if let Some(r) = running.as_ref() {
+            r.expiry.stop(watchdog::StopReason::Cancelled);
             // SAFETY: the thread is the run's vCPU thread, alive while it is
-            // registered here (it unregisters under this lock before its
-            // run returns); the kick has a handler (installed before it
-            // registered), so the signal only interrupts KVM_RUN or a wait.
-            unsafe { libc::pthread_kill(*thread, watchdog::kick_signal()) };
+            // registered here (a guard unregisters it under this lock
+            // before its run returns or unwinds); the kick has a handler
+            // (installed before it registered), so the signal only
+            // interrupts KVM_RUN or a wait.
+            unsafe { libc::pthread_kill(r.vcpu, watchdog::kick_signal()) };
+            // A kick that lands while the vCPU thread has it blocked stays
+            // pending; the watchdog repeats it until the run has ended.
+            if let Some(w) = &r.watchdog {
+                w.unpark();
+            }
         }
     }
 
-    /// Register the calling thread's run; false if already cancelled.
-    fn enter(&self, expiry: &watchdog::Expiry) -> bool {
+    /// Register the calling thread's run, until the guard drops; false if
+    /// already cancelled.
+    fn enter(
+        &self,
+        expiry: &watchdog::Expiry,
+        watchdog: Option<std::thread::Thread>,
+    ) -> (Registered<'_>, bool) {
         let mut running = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: pthread_self has no preconditions.
-        *running = Some((expiry.clone(), unsafe { libc::pthread_self() }));
-        !self.0.cancelled.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    fn leave(&self) {
-        *self.0.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *running = Some(Running {
+            expiry: expiry.clone(),
+            // SAFETY: pthread_self has no preconditions.
+            vcpu: unsafe { libc::pthread_self() },
+            watchdog,
+        });
+        let live = !self.0.cancelled.load(std::sync::atomic::Ordering::Acquire);
+        (Registered(self), live)
     }
 }
 
@@ -579,7 +607,7 @@ impl Sandbox {
             proc.rlimits
                 .impose_pair(libc::RLIMIT_CPU, soft, soft.saturating_add(1));
             let hard = limit.saturating_add(std::time::Duration::from_secs(1));
-            proc.timers.set_cpu_limit_exact(Some(limit), Some(hard));
+            proc.timers.impose_cpu_limit(limit, hard);
         }
         let elf = loader::load(&mut m, &mut proc.mm, &path_str, &data)?;
         proc.mm.brk_start = elf.brk;
@@ -645,11 +673,8 @@ impl Sandbox {
             warnings,
             ..RunStats::default()
         };
-        let _watchdog = if self.timeout.is_some() || self.host_signals {
-            Some(Watchdog::start(self.timeout, &proc.expiry).map_err(Error::Watchdog)?)
-        } else {
-            None
-        };
+        // Always: it also repeats the kick of a CancelHandle.
+        let watchdog = Watchdog::start(self.timeout, &proc.expiry).map_err(Error::Watchdog)?;
         let _kick = watchdog::KickBlocked::new().map_err(Error::Watchdog)?;
         m.set_run_signal_mask(_kick.run_mask())?;
         proc.kick = Some(_kick.wait());
@@ -659,11 +684,12 @@ impl Sandbox {
         proc.cpu_base = kernel::process::cpu_time(Default::default());
         proc.timers.start_cpu_clock();
         watchdog::install_kick_handler().map_err(Error::Watchdog)?;
-        if !self.cancel.enter(&proc.expiry) {
+        let (registered, live) = self.cancel.enter(&proc.expiry, watchdog.thread());
+        if !live {
             proc.expiry.stop(watchdog::StopReason::Cancelled);
         }
         let looped = run_loop(&mut m, &mut proc, &mut stats, &mut tracer);
-        self.cancel.leave();
+        drop(registered);
         drop(null);
         let outcome = match looped? {
             None => match proc.expiry.reason() {

@@ -309,6 +309,25 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     // reported there too.
     let mut result_sink: Option<std::fs::File> = None;
     if let Some(p) = &args.result {
+        // The program could unlink or replace a file in a writable mount
+        // before kvmcage writes it: the result would be forged.
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let parent =
+            std::fs::canonicalize(parent).with_context(|| format!("--result {}", p.display()))?;
+        for m in &args.mount {
+            let spec = kvmcage::sandbox::MountSpec::parse(m)?;
+            let host = std::fs::canonicalize(&spec.host).unwrap_or(spec.host.clone());
+            if spec.writable && parent.starts_with(&host) {
+                bail!(
+                    "--result {} is inside the writable mount {}: the program could replace it",
+                    p.display(),
+                    spec.host.display()
+                );
+            }
+        }
         use std::os::unix::fs::OpenOptionsExt;
         let f = std::fs::OpenOptions::new()
             .write(true)
@@ -658,20 +677,41 @@ fn confine_probe(args: ProbeArgs) -> Result<ExitCode> {
 /// The command line did not parse, so `run` never started: if it named a
 /// `--result FILE`, the grader still gets a result there (status error).
 fn result_for_bad_options(message: &str) {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    // Only among kvmcage's own options: they end at `--` or PROGRAM, which
-    // a failed parse cannot tell apart, so the first --result is taken.
-    let path = args.iter().enumerate().find_map(|(i, a)| {
-        let a = a.to_str()?;
-        if a == "--" {
-            return None;
+    use clap::CommandFactory;
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().and_then(|a| a.to_str()) != Some("run") {
+        return;
+    }
+    // Which of `run`'s long options take a value, so that the scan stops at
+    // PROGRAM (or `--`): a --result after it is the program's argument.
+    let cmd = Cli::command();
+    let Some(run) = cmd.find_subcommand("run") else {
+        return;
+    };
+    let takes_value = |name: &str| {
+        run.get_arguments().any(|a| {
+            (a.get_long() == Some(name.trim_start_matches("--"))
+                || a.get_short().is_some_and(|s| name == format!("-{s}")))
+                && a.get_action().takes_values()
+        })
+    };
+    let mut path = None;
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        if a == "--" || !a.starts_with('-') {
+            break;
         }
-        match a.strip_prefix("--result=") {
-            Some(p) => Some(OsString::from(p)),
-            None if a == "--result" => args.get(i + 1).cloned(),
-            None => None,
+        if let Some(p) = a.strip_prefix("--result=") {
+            path = Some(OsString::from(p));
+        } else if a == "--result" {
+            path = args.get(i + 1).cloned();
         }
-    });
+        i += if !a.contains('=') && takes_value(a) {
+            2
+        } else {
+            1
+        };
+    }
     let Some(path) = path else { return };
     let line = message
         .lines()

@@ -196,6 +196,14 @@ impl Watchdog {
     }
 }
 
+impl Watchdog {
+    /// The watchdog thread, to wake it when the run is stopped from outside
+    /// (it then repeats the kick until the run has ended).
+    pub fn thread(&self) -> Option<std::thread::Thread> {
+        self.thread.as_ref().map(|t| t.thread().clone())
+    }
+}
+
 impl Drop for Watchdog {
     fn drop(&mut self) {
         self.done.store(true, Ordering::Release);

@@ -661,3 +661,36 @@ fn a_traced_run_still_works_confined() {
         "the trace has no exit_group:\n{t}"
     );
 }
+
+/// A stopped and continued kvmcage (Ctrl-Z and fg, a debugger attaching)
+/// resumes its interrupted sleeps through restart_syscall, which the filter
+/// must let through: the run still ends by its --timeout, not by SIGSYS.
+#[test]
+fn stop_and_continue_survive_the_filter() {
+    require_kvm();
+    let mut child = Command::new(kvmcage())
+        .args(["run", "--timeout", "2"])
+        .arg(image("blockers", Flavor::Gcc))
+        .arg("sleep")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kvmcage");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut line = [0u8; 17];
+    out.read_exact(&mut line).expect("the guest's first line");
+    assert_eq!(&line, b"blocking in sleep");
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: signals to our own child, which has not been reaped.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(124),
+        "{status:?}: a stopped and continued run must still end by its timeout"
+    );
+}

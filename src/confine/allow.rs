@@ -116,6 +116,10 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
     ),
     (libc::SYS_clock_nanosleep, "the watchdog's sleeps"),
     (libc::SYS_nanosleep, "sleeps"),
+    (
+        libc::SYS_restart_syscall,
+        "a sleep or futex wait resumed after SIGSTOP/SIGCONT",
+    ),
     (libc::SYS_sched_yield, "spin loops in std"),
     (libc::SYS_getrusage, "the guest's CPU time"),
     // Identity of kvmcage itself.

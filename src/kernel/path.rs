@@ -516,21 +516,34 @@ fn view_of(mount: &Mount) -> View {
 /// `flags`, never through a symlink, ready for the descriptor table; a
 /// file opened for writing in a writable mount loses its set-id bits.
 fn open_in(
+    cx: &Ctx,
     mount: &Mount,
-    dir: &OwnedFd,
-    name: &[u8],
+    (dir, name): (&OwnedFd, &[u8]),
     flags: u32,
     mode: Mode,
     path: Vec<u8>,
     status: u32,
 ) -> Result<OpenFile, Errno> {
-    let fd = rustix::fs::openat2(
-        dir,
-        os(name),
-        OFlags::from_bits_retain(flags) | OFlags::CLOEXEC,
-        mode,
-        beneath(),
-    )?;
+    let open = || {
+        rustix::fs::openat2(
+            dir,
+            os(name),
+            OFlags::from_bits_retain(flags) | OFlags::CLOEXEC,
+            mode,
+            beneath(),
+        )
+    };
+    // Opening a FIFO blocks until its other end is opened: with the kick
+    // unblocked, so a signal (ERESTARTSYS, as Linux) or the run's end
+    // interrupts it. Other opens do not block; the mask costs two calls.
+    let fd = if flags & libc::O_NONBLOCK as u32 == 0 {
+        match super::wait::interruptible(cx, open) {
+            Err(Errno::INTR) => return Err(super::wait::ERESTARTSYS),
+            r => r?,
+        }
+    } else {
+        open()?
+    };
     if mount.writable && flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32 {
         strip_setid(&fd)?;
     }
@@ -632,7 +645,7 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             if let Some(q) = &mount.quota {
                 q.may_create()?;
             }
-            open_in(mount, &dir, &name, flags, mode, l.path, status)?
+            open_in(cx, mount, (&dir, &name), flags, mode, l.path, status)?
         }
         Node::Host {
             mount,
@@ -653,7 +666,7 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             } else {
                 flags & !(libc::O_CREAT | libc::O_EXCL) as u32
             };
-            open_in(mount, &dir, &name, host_flags, mode, l.path, status)?
+            open_in(cx, mount, (&dir, &name), host_flags, mode, l.path, status)?
         }
     };
     install(cx, file, cloexec)
@@ -1006,6 +1019,8 @@ fn mkdir_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
 fn mknod_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
     use rustix::fs::FileType as T;
     let kind = match mode & libc::S_IFMT {
+        // Linux's may_mknod: a directory is mkdir's job.
+        libc::S_IFDIR => return Err(Errno::PERM),
         0 | libc::S_IFREG => T::RegularFile,
         libc::S_IFIFO => T::Fifo,
         libc::S_IFSOCK => T::Socket,
@@ -1292,7 +1307,15 @@ pub fn sys_truncate(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::INVAL);
     }
     let name = read_path(cx, a.0[0])?;
-    let (mount, dir, last, _) = for_change(cx, AT_FDCWD, &name, true)?;
+    let (mount, dir, last, obj) = for_change(cx, AT_FDCWD, &name, true)?;
+    // Linux's vfs_truncate: a directory is EISDIR, anything else that is
+    // not a regular file EINVAL (and a FIFO is never opened, which would
+    // block).
+    match file_type(&obj)? {
+        t if t.is_dir() => return Err(Errno::ISDIR),
+        t if !t.is_file() => return Err(Errno::INVAL),
+        _ => {}
+    }
     let fd = rustix::fs::openat2(
         &dir,
         os(&last),

@@ -184,6 +184,9 @@ pub struct Timers {
     cpu_origin: Duration,
     /// RLIMIT_CPU as set, relative to `cpu_origin`.
     cpu_limit: (Option<Duration>, Option<Duration>),
+    /// The exact hard limit kvmcage imposed (--cpu-time): the whole
+    /// seconds the program sees and sets never stretch it.
+    cpu_ceiling: Option<Duration>,
     posix: Vec<Option<PosixTimer>>,
     mono_alarm: HostAlarm,
     cpu_alarm: HostAlarm,
@@ -200,6 +203,7 @@ impl Default for Timers {
             cpu_limit_hit: false,
             cpu_origin: Duration::ZERO,
             cpu_limit: (None, None),
+            cpu_ceiling: None,
             posix: Vec::new(),
             mono_alarm: HostAlarm::new(libc::CLOCK_MONOTONIC),
             cpu_alarm: HostAlarm::new(libc::CLOCK_THREAD_CPUTIME_ID),
@@ -248,8 +252,22 @@ impl Timers {
     /// (RLIM_INFINITY for none), counted from the program's start as
     /// Linux counts the process's CPU time.
     pub fn set_cpu_limit(&mut self, soft: u64, hard: u64) {
-        let at = |s: u64| (s != libc::RLIM_INFINITY).then(|| Duration::from_secs(s));
+        let at = |s: u64| {
+            let d = (s != libc::RLIM_INFINITY).then(|| Duration::from_secs(s));
+            match (d, self.cpu_ceiling) {
+                (Some(d), Some(c)) => Some(d.min(c)),
+                (None, c) => c,
+                (d, None) => d,
+            }
+        };
         self.set_cpu_limit_exact(at(soft), at(hard));
+    }
+
+    /// kvmcage's own CPU-time limit: SIGXCPU at `soft`, SIGKILL at `hard`,
+    /// whatever RLIMIT_CPU the program sets later.
+    pub fn impose_cpu_limit(&mut self, soft: Duration, hard: Duration) {
+        self.cpu_ceiling = Some(hard);
+        self.set_cpu_limit_exact(Some(soft), Some(hard));
     }
 
     /// The same, to the nanosecond (kvmcage's --cpu-time).
