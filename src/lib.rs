@@ -140,6 +140,29 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// kvmcage's one-line report of how the run ended (without the
+    /// `kvmcage: ` prefix), or None for an exit.
+    pub fn report(&self) -> Option<String> {
+        Some(match self {
+            Outcome::Exited(_) => return None,
+            Outcome::Killed { report, .. } => report.clone(),
+            Outcome::TimedOut(limit) => format!(
+                "time limit of {}s exceeded; the program was stopped",
+                limit.as_secs_f64()
+            ),
+            Outcome::CpuTime { limit, signal } => format!(
+                "CPU time limit of {}s exceeded; the program was stopped ({})",
+                limit.as_secs_f64(),
+                report::signal_name(*signal)
+            ),
+            Outcome::OutputLimit(max) => {
+                format!("output limit of {max} bytes exceeded; the program was stopped")
+            }
+            Outcome::MachineFailed(why) => why.clone(),
+            Outcome::Cancelled => "the run was cancelled".into(),
+        })
+    }
+
     /// The exit status `kvmcage run` gives (DESIGN.md): the program's own,
     /// 128+N for signal N, 124 when a limit (time, output) stopped it, 125
     /// when kvmcage failed.
@@ -462,14 +485,7 @@ impl Sandbox {
     /// (the `--result` JSON); a failure to run it is status `error`.
     pub fn run_result(&self) -> result::RunResult {
         match self.run_with_stats() {
-            Ok((outcome, stats)) => {
-                let report = match &outcome {
-                    Outcome::Killed { report, .. } => Some(report.clone()),
-                    Outcome::MachineFailed(why) => Some(why.clone()),
-                    _ => None,
-                };
-                result::RunResult::of_run(&outcome, &stats, report)
-            }
+            Ok((outcome, stats)) => result::RunResult::of_run(&outcome, &stats),
             Err(e) => result::RunResult::of_error(e.to_string(), e.exit_code()),
         }
     }

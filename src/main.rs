@@ -263,34 +263,41 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// kvmcage's own stderr lines: to kvmcage's stderr as it was at start (the
-/// program's stderr may be a file by then), unless --quiet.
-struct Say(Option<std::fs::File>);
+/// kvmcage's own stderr lines (the program's stderr is its own descriptor
+/// when --stderr gives one), unless --quiet.
+struct Say {
+    quiet: bool,
+}
 
 impl Say {
     fn line(&self, msg: &str) {
-        use std::io::Write;
-        if let Some(mut f) = self.0.as_ref() {
-            let _ = writeln!(f, "kvmcage: {msg}");
+        if !self.quiet {
+            eprintln!("kvmcage: {msg}");
         }
     }
+}
+
+/// Create (mode 0600) or truncate FILE for writing: --result, --stdout,
+/// --stderr.
+fn create_private(path: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// FILE for the program's stdin, or created (0600, truncated) for its
 /// stdout or stderr.
 fn stdio_file(path: &std::path::Path, write: bool) -> Result<kvmcage::Stdio> {
-    use std::os::unix::fs::OpenOptionsExt;
     let f = if write {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
+        create_private(path)?
     } else {
-        std::fs::File::open(path)
-    }
-    .with_context(|| format!("cannot open {}", path.display()))?;
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?
+    };
     Ok(f.into())
 }
 
@@ -328,15 +335,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 );
             }
         }
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(p)
-            .with_context(|| format!("cannot create {}", p.display()))?;
-        result_sink = Some(f);
+        result_sink = Some(create_private(p)?);
     } else if let Some(fd) = args.result_fd {
         // SAFETY: F_GETFD only asks whether `fd` is open.
         if fd < 3 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
@@ -346,48 +345,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         // owns it: main kept it out of the inherited descriptors it closed.
         result_sink = Some(unsafe { std::fs::File::from_raw_fd(fd) });
     }
-    // kvmcage's own stderr, kept before --stderr FILE replaces fd 2.
-    let own_stderr: Option<std::fs::File> = std::os::fd::AsFd::as_fd(&std::io::stderr())
-        .try_clone_to_owned()
-        .ok()
-        .map(std::fs::File::from);
-    let say = Say(if args.quiet {
-        None
-    } else {
-        own_stderr.as_ref().and_then(|f| f.try_clone().ok())
-    });
-    let report_line = std::cell::RefCell::new(None::<String>);
-    let tell = |msg: String| {
-        say.line(&msg);
-        *report_line.borrow_mut() = Some(msg);
-    };
-    let ran = run_sandbox(&args, own_stderr);
+    let say = Say { quiet: args.quiet };
+    let ran = run_sandbox(&args);
     let (code, result) = match ran {
         Ok((outcome, stats)) => {
             for w in &stats.warnings {
                 say.line(w);
             }
-            match &outcome {
-                Outcome::Exited(_) => {}
-                Outcome::Killed { report, .. } => tell(report.clone()),
-                Outcome::TimedOut(limit) => tell(format!(
-                    "time limit of {}s exceeded; the program was stopped",
-                    limit.as_secs_f64()
-                )),
-                Outcome::CpuTime { limit, signal } => tell(format!(
-                    "CPU time limit of {}s exceeded; the program was stopped ({})",
-                    limit.as_secs_f64(),
-                    if *signal == libc::SIGXCPU {
-                        "SIGXCPU"
-                    } else {
-                        "SIGKILL"
-                    }
-                )),
-                Outcome::OutputLimit(max) => tell(format!(
-                    "output limit of {max} bytes exceeded; the program was stopped"
-                )),
-                Outcome::MachineFailed(why) => tell(why.clone()),
-                Outcome::Cancelled => tell("the run was cancelled".into()),
+            if let Some(report) = outcome.report() {
+                say.line(&report);
             }
             // Calls the C libraries try first and do without (rseq
             // registration, clone3 before clone) are no clue to a failure.
@@ -422,7 +388,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 ));
             }
             let code = outcome.exit_code().clamp(0, 255) as u8;
-            let r = kvmcage::result::RunResult::of_run(&outcome, &stats, report_line.take());
+            let r = kvmcage::result::RunResult::of_run(&outcome, &stats);
             (code, r)
         }
         Err(e) => {
@@ -445,12 +411,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-/// Set up and run; `own_stderr` is kvmcage's stderr (for --trace and
-/// --summary), whatever --stderr does to the program's.
-fn run_sandbox(
-    args: &RunArgs,
-    own_stderr: Option<std::fs::File>,
-) -> Result<(Outcome, kvmcage::RunStats)> {
+/// Set up and run.
+fn run_sandbox(args: &RunArgs) -> Result<(Outcome, kvmcage::RunStats)> {
     let mode: EntryMode = args.entry.into();
     let (program, rest) = args.command.split_first().context("no program given")?;
     let mut sb = Sandbox::new(program)
@@ -502,22 +464,16 @@ fn run_sandbox(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
         Ok(Box::new(std::io::BufWriter::new(f)))
     };
-    let own = || -> Box<dyn std::io::Write + Send> {
-        match own_stderr.as_ref().and_then(|f| f.try_clone().ok()) {
-            Some(f) => Box::new(f),
-            None => Box::new(std::io::stderr()),
-        }
-    };
     if let Some(p) = &args.trace_file {
         trace.text = Some(create(p)?);
     } else if args.trace {
-        trace.text = Some(own());
+        trace.text = Some(Box::new(std::io::stderr()));
     }
     if let Some(p) = &args.trace_json {
         trace.json = Some(create(p)?);
     }
     if args.summary {
-        trace.summary = Some(own());
+        trace.summary = Some(Box::new(std::io::stderr()));
     }
     Ok(sb.run_with(trace)?)
 }
@@ -719,14 +675,7 @@ fn result_for_bad_options(message: &str) {
         .unwrap_or("bad options")
         .trim_start_matches("error: ");
     let r = kvmcage::result::RunResult::of_error(line.to_string(), 125);
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-    {
+    if let Ok(mut f) = create_private(std::path::Path::new(&path)) {
         use std::io::Write;
         let _ = writeln!(f, "{}", r.to_json());
     }

@@ -44,9 +44,8 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// The result of a run that ended with `outcome`; `report` is the
-    /// line kvmcage printed for it, if any.
-    pub fn of_run(outcome: &Outcome, stats: &RunStats, report: Option<String>) -> Self {
+    /// The result of a run that ended with `outcome`.
+    pub fn of_run(outcome: &Outcome, stats: &RunStats) -> Self {
         let memory = stats.memory_limit_hit;
         let (status, exit_code, signal) = match outcome {
             Outcome::Exited(c) if memory && *c != 0 => ("memory-limit", Some(*c), None),
@@ -66,7 +65,7 @@ impl RunResult {
             exit_code,
             signal,
             signal_name: signal.map(crate::report::signal_name),
-            report,
+            report: outcome.report(),
             wall_time_s: secs(stats.wall_time),
             cpu_time_s: secs(stats.user_time + stats.sys_time),
             user_time_s: secs(stats.user_time),

@@ -94,6 +94,8 @@ fn a_blocked_read_is_cancelled_too() {
     let r = sandbox.run_result();
     t.join().unwrap();
     assert_eq!(r.status, "cancelled", "{r:?}");
+    // The library's result has the report line the CLI prints.
+    assert_eq!(r.report.as_deref(), Some("the run was cancelled"), "{r:?}");
 }
 
 #[test]

@@ -592,39 +592,27 @@ pub fn sys_timer_delete(cx: &mut Ctx, a: &Args) -> SysResult {
 // the host kernel, which checks them exactly as Linux does (EINVAL for a
 // descriptor that is no timerfd, a bad itimerspec or flag).
 
-/// `struct itimerspec` as the guest wrote it; the host kernel checks it.
-fn itimerspec_from(raw: &[u8]) -> Result<rustix::time::Itimerspec, Errno> {
-    let w = |i: usize| -> Result<i64, Errno> {
-        Ok(i64::from_le_bytes(
-            raw.get(i * 8..i * 8 + 8)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Errno::FAULT)?,
-        ))
+/// A host itimerspec from checked durations, and back to the guest's
+/// bytes through the itimer helpers above.
+fn host_itimerspec(interval: Duration, value: Duration) -> rustix::time::Itimerspec {
+    let ts = |d: Duration| rustix::time::Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
     };
-    let ts = |sec, nsec| rustix::time::Timespec {
-        tv_sec: sec,
-        tv_nsec: nsec,
-    };
-    Ok(rustix::time::Itimerspec {
-        it_interval: ts(w(0)?, w(1)?),
-        it_value: ts(w(2)?, w(3)?),
-    })
+    rustix::time::Itimerspec {
+        it_interval: ts(interval),
+        it_value: ts(value),
+    }
 }
 
 fn itimerspec_bytes(t: &rustix::time::Itimerspec) -> [u8; 32] {
-    let mut b = [0u8; 32];
-    for (i, v) in [
-        t.it_interval.tv_sec,
-        t.it_interval.tv_nsec,
-        t.it_value.tv_sec,
-        t.it_value.tv_nsec,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-    }
-    b
+    let d = |ts: &rustix::time::Timespec| {
+        Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    };
+    pair_bytes(d(&t.it_interval), d(&t.it_value), false)
 }
 
 /// The host descriptor behind guest descriptor `fd` (EBADF when it is not
@@ -705,14 +693,15 @@ pub fn sys_timerfd_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     // Linux's order: the copy (EFAULT), the flags and values (EINVAL),
     // then the descriptor (EBADF, EINVAL for one that is no timerfd).
     let raw = cx.m.user().read_vec(new, 32)?;
-    let value = itimerspec_from(&raw)?;
     let known = (libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET) as u32;
     if flags & !known != 0 {
         return Err(Errno::INVAL);
     }
     let flags = rustix::time::TimerfdTimerFlags::from_bits_retain(flags);
-    read_duration(&raw[..16], false)?;
-    read_duration(&raw[16..], false)?;
+    let value = host_itimerspec(
+        read_duration(&raw[..16], false)?,
+        read_duration(&raw[16..], false)?,
+    );
     let file = timerfd_host(cx, fd)?;
     let host = file.host().ok_or(Errno::INVAL)?;
     let was = rustix::time::timerfd_settime(host, flags, &value)?;
