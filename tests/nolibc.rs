@@ -16,22 +16,10 @@ const NOLIBC_FLAVORS: [&str; 3] = ["nolibc", "glibc", "musl"];
 /// (suite, test name) of the lines that pass natively but not under kvmcage
 /// today, with what kvmcage does (seen with --trace-file).
 const EXCEPTED: &[(&str, &str)] = &[
-    // chroot("/") is ENOSYS (the test runs it only as root).
-    ("syscall", "chroot_root"),
-    // chroot("/proc/self/blah") is ENOSYS; Linux: ENOENT.
-    ("syscall", "chroot_blah"),
-    // chroot(argv0) is ENOSYS; Linux: ENOTDIR.
-    ("syscall", "chroot_exe"),
     // execve("/", ...) is ENOSYS; Linux: EACCES.
     ("syscall", "execve_root"),
     // fork (clone(SIGCHLD) under nolibc and glibc, fork under musl) is ENOSYS.
     ("syscall", "fork"),
-    // link("/", "/blah"): EROFS, kvmcage's "/" is a read-only virtual
-    // directory when nothing is mounted there; Linux: EPERM (runs as root).
-    ("syscall", "link_dir"),
-    // link("/proc/self/cmdline", "/blah"): EROFS for the same reason; Linux:
-    // EXDEV.
-    ("syscall", "link_cross"),
     // nolibc only: needs fork (clone(SIGCHLD) is ENOSYS) and a SIGABRT child.
     ("protection", "-fstackprotector"),
 ];
@@ -119,9 +107,11 @@ fn run_natively(exe: &Path, dir: &Path) -> Output {
 
 /// Run under kvmcage with the same identity, paths and environment as the
 /// native run: the program's directory mounted rw at its own path (argv0
-/// is that absolute path: chmod_argv0 and chroot_exe use it), a private
-/// tmpfs at /tmp (vfprintf opens /tmp with O_TMPFILE), uid and gid as ours
-/// (tests such as chroot_root and link_dir run only as root).
+/// is that absolute path: chmod_argv0 and chroot_exe use it), a writable
+/// root as the host's (a private tmpfs: link_dir and link_cross expect
+/// EPERM and EXDEV where a read-only root gives EROFS), a private tmpfs at
+/// /tmp (vfprintf opens /tmp with O_TMPFILE), uid and gid as ours (tests
+/// such as chroot_root and link_dir run only as root).
 fn run_in_cage(exe: &Path, dir: &Path) -> Output {
     let d = dir.to_str().expect("UTF-8 path");
     assert!(
@@ -135,6 +125,8 @@ fn run_in_cage(exe: &Path, dir: &Path) -> Output {
     let mut opts = vec![
         "--timeout",
         "120",
+        "--tmpfs",
+        "/",
         "--tmpfs",
         "/tmp",
         "--mount",

@@ -103,6 +103,9 @@ pub struct Process {
     pub expiry: crate::watchdog::Expiry,
     /// The guest's working directory (a normalised guest path) and umask.
     pub cwd: Vec<u8>,
+    /// The root directory (chroot), a sandbox guest path; "/" unless
+    /// the program called chroot.
+    pub root: Vec<u8>,
     pub umask: u32,
     /// What of the host filesystem the program sees.
     pub policy: crate::sandbox::Policy,
@@ -162,6 +165,7 @@ impl Process {
             task: Default::default(),
             cmdline: Vec::new(),
             cwd: b"/".to_vec(),
+            root: b"/".to_vec(),
             umask: 0o022,
             policy: Default::default(),
             timers: Default::default(),
@@ -236,6 +240,7 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::faccessat2 => path::sys_faccessat2,
         S::getcwd => path::sys_getcwd,
         S::chdir => path::sys_chdir,
+        S::chroot => path::sys_chroot,
         S::fchdir => path::sys_fchdir,
         S::mkdir => path::sys_mkdir,
         S::mkdirat => path::sys_mkdirat,

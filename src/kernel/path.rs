@@ -125,15 +125,28 @@ fn base_dir(cx: &Ctx, dirfd: i32) -> Result<Vec<u8>, Errno> {
 /// Walk `name` from `dirfd`; `follow`: follow a symlink in the last
 /// component.
 fn lookup<'a>(cx: &'a Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<Lookup<'a>, Errno> {
+    lookup_in(cx, &cx.proc.root, dirfd, name, follow)
+}
+
+/// `lookup` with `root` as the directory absolute paths start from and
+/// `..` stops at (the process's root, or "/" for kvmcage's own links,
+/// whose targets are sandbox paths).
+fn lookup_in<'a>(
+    cx: &'a Ctx,
+    root: &[u8],
+    dirfd: i32,
+    name: &[u8],
+    follow: bool,
+) -> Result<Lookup<'a>, Errno> {
     if name.is_empty() {
         return Err(Errno::NOENT);
     }
     let start = if name.first() == Some(&b'/') {
-        b"/".to_vec()
+        root.to_vec()
     } else {
         base_dir(cx, dirfd)?
     };
-    let r = cx.proc.policy.resolve(&start, name, follow)?;
+    let r = cx.proc.policy.resolve_in(root, &start, name, follow)?;
     let node = match r.found {
         Found::Host {
             mount,
@@ -161,7 +174,7 @@ fn lookup<'a>(cx: &'a Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<Look
         // (Their targets are real paths, never such links: no loop.)
         if target.first() == Some(&b'/') {
             let target = target.clone();
-            return lookup(cx, AT_FDCWD, &target, true);
+            return lookup_in(cx, b"/", AT_FDCWD, &target, true);
         }
     }
     Ok(Lookup {
@@ -423,7 +436,8 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         return match rest {
             b"" => Node::Dir(
                 [
-                    "exe", "cwd", "fd", "maps", "status", "stat", "cmdline", "comm", "auxv",
+                    "exe", "cwd", "root", "fd", "maps", "status", "stat", "cmdline", "comm",
+                    "auxv",
                 ]
                 .iter()
                 .map(|n| {
@@ -438,6 +452,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/cmdline" => Node::Text(cx.proc.cmdline.clone()),
             b"/comm" => Node::Text([super::process::comm(cx.proc), b"\n".to_vec()].concat()),
             b"/cwd" => Node::Link(cx.proc.cwd.clone()),
+            b"/root" => Node::Link(cx.proc.root.clone()),
             b"/fd" => fd_dir(),
             b"/maps" => Node::Text(proc_maps(cx)),
             b"/status" => Node::Text(proc_status(cx)),
@@ -879,14 +894,11 @@ fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> 
     }
     let l = lookup(cx, dirfd, &name, false)?;
     let target = match l.node {
-        Node::Link(t) => t,
-        Node::Fd(fd) => cx
-            .proc
-            .files
-            .file(fd)
-            .map_err(|_| Errno::NOENT)?
-            .path
-            .clone(),
+        Node::Link(t) => seen_from_root(cx, &t),
+        Node::Fd(fd) => seen_from_root(
+            cx,
+            &cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.path,
+        ),
         Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
         Node::Host { fd, .. } => {
             if !file_type(&fd)?.is_symlink() {
@@ -1465,8 +1477,49 @@ pub fn sys_fchdir(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// A sandbox path as the program sees it from its root directory: inside
+/// the root, relative to it; outside, Linux's "(unreachable)" prefix.
+pub fn seen_from_root(cx: &Ctx, path: &[u8]) -> Vec<u8> {
+    let root = &cx.proc.root;
+    if root == b"/" {
+        return path.to_vec();
+    }
+    match crate::sandbox::under(path, root) {
+        Some(skip) if skip >= path.len() => b"/".to_vec(),
+        Some(skip) => [b"/".as_slice(), &path[skip..]].concat(),
+        None => [b"(unreachable)".as_slice(), path].concat(),
+    }
+}
+
+/// chroot: the directory becomes where absolute paths start, within the
+/// sandbox's view (nothing changes on the host). Linux's order: the path
+/// must name a directory the program may search, then CAP_SYS_CHROOT
+/// (uid 0 in the sandbox) is needed.
+pub fn sys_chroot(cx: &mut Ctx, a: &Args) -> SysResult {
+    let name = read_path(cx, a.0[0])?;
+    let l = lookup(cx, AT_FDCWD, &name, true)?;
+    match &l.node {
+        Node::Dir(_) => {}
+        Node::Host { fd, .. } => {
+            if !file_type(fd)?.is_dir() {
+                return Err(Errno::NOTDIR);
+            }
+            if cx.proc.id.uid != 0 {
+                rustix::fs::access(fd_path(fd), rustix::fs::Access::EXEC_OK)?;
+            }
+        }
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
+        _ => return Err(Errno::NOTDIR),
+    }
+    if cx.proc.id.uid != 0 {
+        return Err(Errno::PERM);
+    }
+    cx.proc.root = l.path;
+    Ok(0)
+}
+
 pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
-    let mut cwd = cx.proc.cwd.clone();
+    let mut cwd = seen_from_root(cx, &cx.proc.cwd);
     cwd.push(0);
     if a.0[1] < cwd.len() as u64 {
         return Err(Errno::RANGE);

@@ -170,7 +170,7 @@ pub fn normalize(cwd: &[u8], path: &[u8]) -> Vec<u8> {
 
 /// Is `prefix` a path prefix of `path` on a component boundary? The
 /// index where the rest starts.
-fn under(path: &[u8], prefix: &[u8]) -> Option<usize> {
+pub(crate) fn under(path: &[u8], prefix: &[u8]) -> Option<usize> {
     if prefix == b"/" {
         return Some(1);
     }

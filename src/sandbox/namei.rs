@@ -218,7 +218,7 @@ impl Policy {
                 None => Here::Virtual,
             });
         }
-        let r = self.walk(b"/", path, true, links)?;
+        let r = self.walk(b"/", b"/", path, true, links)?;
         match r.found {
             Found::Host { mount, fd, .. } => Ok(Here::Host(mount, fd)),
             Found::Virtual(_) => Ok(Here::Virtual),
@@ -231,10 +231,24 @@ impl Policy {
     /// symlink-free: the cwd or a directory descriptor's path). `follow`:
     /// whether a symlink in the last component is followed.
     pub fn resolve(&self, start: &[u8], path: &[u8], follow: bool) -> Result<Resolved<'_>, Errno> {
+        self.resolve_in(b"/", start, path, follow)
+    }
+
+    /// `resolve` for a process whose root directory is `root` (chroot):
+    /// an absolute path or symlink target starts there, and `..` stops
+    /// there, as Linux's follow_dotdot. Paths in and out stay the sandbox's
+    /// (global) guest paths.
+    pub fn resolve_in(
+        &self,
+        root: &[u8],
+        start: &[u8],
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Resolved<'_>, Errno> {
         if path.is_empty() {
             return Err(Errno::NOENT);
         }
-        self.walk(start, path, follow, &mut 0)
+        self.walk(root, start, path, follow, &mut 0)
     }
 
     /// The parent of the directory `here` at guest path `cur`: the host's
@@ -259,6 +273,7 @@ impl Policy {
 
     fn walk(
         &self,
+        root: &[u8],
         start: &[u8],
         path: &[u8],
         follow: bool,
@@ -274,7 +289,7 @@ impl Policy {
         };
         push(&mut todo, path);
         let mut cur: Vec<u8> = if path.first() == Some(&b'/') {
-            b"/".to_vec()
+            root.to_vec()
         } else {
             start.to_vec()
         };
@@ -293,7 +308,7 @@ impl Policy {
                 }
                 b".." => {
                     dots = 2;
-                    if cur != b"/" {
+                    if cur != b"/" && cur != root {
                         here = self.up(here, &cur, links)?;
                         cur = parent_of(&cur);
                     }
@@ -340,7 +355,10 @@ impl Policy {
                     }
                     push(&mut todo, &target);
                     if target.first() == Some(&b'/') {
-                        cur = b"/".to_vec();
+                        cur = root.to_vec();
+                        if is_special(&cur) {
+                            return Ok(self.special(&cur, &todo, trailing_slash));
+                        }
                         here = self.locate(&cur, links)?;
                     }
                 }
