@@ -3,9 +3,13 @@
  *         getauxval() says (but AT_HWCAP, which static glibc rewrites),
  *         with the entries the loader must give;
  *   stat: "cpu " and "cpu0" lines of at least 8 numbers, btime in the
- *         past, processes and procs_running at least 1.
+ *         past, processes and procs_running at least 1;
+ *   cpuinfo: one "processor" block per online CPU (sysconf), the model
+ *         name and family of the `cpuid` instruction, and the flags of
+ *         the features cpuid reports (sse2, ssse3, sse4_2, avx, avx2).
  * Only properties are printed, never values.
  */
+#include <cpuid.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,9 +110,71 @@ static void stat(void)
 	printf("stat processes, procs_running: %s\n", procs && running ? "yes" : "no");
 }
 
+/* Is `flag` a whole word of the flags line? */
+static int has_flag(const char *flags, const char *flag)
+{
+	size_t n = strlen(flag);
+	for (const char *p = strstr(flags, flag); p; p = strstr(p + 1, flag))
+		if (p[-1] == ' ' && (p[n] == ' ' || p[n] == 0 || p[n] == '\n'))
+			return 1;
+	return 0;
+}
+
+static void cpuinfo(void)
+{
+	static char buf[1 << 20];
+	long n = slurp("/proc/cpuinfo", buf, sizeof buf);
+	printf("cpuinfo readable: %s\n", n > 0 ? "yes" : "no");
+	if (n <= 0)
+		return;
+	unsigned a, b, c, d, brand[12];
+	for (unsigned i = 0; i < 3; i++)
+		__cpuid(0x80000002 + i, brand[4 * i], brand[4 * i + 1], brand[4 * i + 2],
+			brand[4 * i + 3]);
+	char name[49];
+	memcpy(name, brand, 48);
+	name[48] = 0;
+	char *nm = name;
+	while (*nm == ' ')
+		nm++;
+	for (char *e = nm + strlen(nm); e > nm && e[-1] == ' ';)
+		*--e = 0;
+	__cpuid(1, a, b, c, d);
+	unsigned family = (a >> 8) & 0xf;
+	if (family == 0xf)
+		family += (a >> 20) & 0xff;
+	int processors = 0, name_ok = 1, family_ok = 1, flags_ok = 1, lines = 0;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char *v = strchr(line, ':');
+		if (!v)
+			continue;
+		v += v[1] == ' ' ? 2 : 1;
+		lines++;
+		if (!strncmp(line, "processor\t", 10))
+			processors++;
+		else if (!strncmp(line, "model name\t", 11))
+			name_ok &= !strcmp(v, nm);
+		else if (!strncmp(line, "cpu family\t", 11))
+			family_ok &= (unsigned)atoi(v) == family;
+		else if (!strncmp(line, "flags\t", 6)) {
+			__builtin_cpu_init();
+			flags_ok &= has_flag(v, "sse2") == !!__builtin_cpu_supports("sse2");
+			flags_ok &= has_flag(v, "ssse3") == !!__builtin_cpu_supports("ssse3");
+			flags_ok &= has_flag(v, "sse4_2") == !!__builtin_cpu_supports("sse4.2");
+			flags_ok &= has_flag(v, "avx") == !!__builtin_cpu_supports("avx");
+			flags_ok &= has_flag(v, "avx2") == !!__builtin_cpu_supports("avx2");
+		}
+	}
+	printf("cpuinfo processors = online CPUs: %s\n",
+	       processors == sysconf(_SC_NPROCESSORS_ONLN) ? "yes" : "no");
+	printf("cpuinfo model name and family as cpuid: %s\n", name_ok && family_ok ? "yes" : "no");
+	printf("cpuinfo flags as cpuid: %s\n", flags_ok && lines > 10 ? "yes" : "no");
+}
+
 int main(void)
 {
 	auxv();
 	stat();
+	cpuinfo();
 	return 0;
 }

@@ -85,15 +85,16 @@ fn partial_buffers_give_short_counts() {
     assert!(text(&outs[0].1.stdout).contains("\nshort write: -1\n"));
 }
 
-/// /proc/self/auxv is the vector the program started with, and /proc/stat
-/// has the lines programs parse (one CPU, one process).
+/// /proc/self/auxv is the vector the program started with, /proc/stat
+/// has the lines programs parse (one CPU, one process), and /proc/cpuinfo
+/// describes the CPUs the program has as its `cpuid` does.
 #[test]
-fn proc_auxv_and_stat_match_native() {
+fn proc_auxv_stat_and_cpuinfo_match_native() {
     let outs = same_as_native("procfiles", &[], b"");
     for (flavor, out) in &outs {
         let s = text(&out.stdout);
         assert!(!s.contains(": no"), "{flavor:?}: {s}");
-        assert_eq!(s.lines().count(), 10, "{flavor:?}: {s}");
+        assert_eq!(s.lines().count(), 14, "{flavor:?}: {s}");
     }
 }
 

@@ -234,7 +234,14 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
 
 /// The system-wide /proc files kvmcage answers: the sandbox's own view
 /// (its memory, one process, no load), never the host's.
-const PROC_FILES: [&str; 5] = ["uptime", "loadavg", "meminfo", "filesystems", "stat"];
+const PROC_FILES: [&str; 6] = [
+    "uptime",
+    "loadavg",
+    "meminfo",
+    "filesystems",
+    "stat",
+    "cpuinfo",
+];
 
 fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
     let up = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
@@ -249,6 +256,7 @@ fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
             )
         }
         b"filesystems" => "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".into(),
+        b"cpuinfo" => crate::vm::cpuinfo::text(&cx.m.cpuid, 1),
         b"stat" => {
             // One CPU whose time is the program's (USER_HZ ticks), idle
             // for the rest of the uptime; one process, running.
@@ -436,8 +444,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         return match rest {
             b"" => Node::Dir(
                 [
-                    "exe", "cwd", "root", "fd", "maps", "status", "stat", "cmdline", "comm",
-                    "auxv",
+                    "exe", "cwd", "root", "fd", "maps", "status", "stat", "cmdline", "comm", "auxv",
                 ]
                 .iter()
                 .map(|n| {
@@ -895,10 +902,7 @@ fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> 
     let l = lookup(cx, dirfd, &name, false)?;
     let target = match l.node {
         Node::Link(t) => seen_from_root(cx, &t),
-        Node::Fd(fd) => seen_from_root(
-            cx,
-            &cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.path,
-        ),
+        Node::Fd(fd) => seen_from_root(cx, &cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.path),
         Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
         Node::Host { fd, .. } => {
             if !file_type(&fd)?.is_symlink() {

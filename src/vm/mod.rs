@@ -7,6 +7,7 @@
 //! state; `Machine::resume` sets that state back and picks the cheapest
 //! return path the stub offers.
 
+pub mod cpuinfo;
 pub mod gdt;
 pub mod layout;
 pub mod memory;
@@ -206,6 +207,8 @@ pub struct Machine {
     pub pt: PageTables,
     pub backend: Backend,
     pub mode: EntryMode,
+    /// The CPUID leaves the vCPU reports (/proc/cpuinfo).
+    pub cpuid: cpuinfo::CpuidTable,
     /// Register state at the last exit (kernel view), and what to write back.
     regs: kvm_regs,
     sregs: kvm_sregs,

@@ -225,6 +225,10 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         frames,
         pt,
         backend: Backend::detect(),
+        cpuid: match Backend::detect() {
+            Backend::KvmPvm => super::cpuinfo::CpuidTable::native(),
+            _ => super::cpuinfo::CpuidTable::from_kvm(cpuid.as_slice()),
+        },
         mode,
         regs,
         sregs,
@@ -259,6 +263,7 @@ pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
         frames,
         pt: PageTables::new(PML4_GPA),
         backend: Backend::detect(),
+        cpuid: Default::default(),
         mode: EntryMode::Auto,
         regs: Default::default(),
         sregs,

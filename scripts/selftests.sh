@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Build a selection of the Linux kernel's single-process self-tests
+# (tools/testing/selftests in linux-source-6.12) as static x86-64 programs
+# into target/selftests/bin/NAME, for tests/selftests.rs, which runs each
+# natively and under kvmcage. tests/selftests.rs says which tests are
+# selected and why (and why the others are not).
+#
+# Sources come from Debian's linux-source-6.12 (scripts/setup.sh installs
+# it): only the selftest directories built here, the few kernel files they
+# include, and the UAPI headers are extracted, into target/selftests/src/.
+# The UAPI headers are installed from that same tree into
+# target/selftests/usr/include the way `make headers_install` does (the
+# selftest Makefiles' KHDR_INCLUDES): the system's linux-libc-dev (6.1 on
+# Debian 12) lacks what several tests use (mseal, fchmodat2, cachestat,
+# PAGEMAP_SCAN, MEMBARRIER_CMD_GET_REGISTRATIONS, ...).
+# Each program is built with its Makefile's flags plus -static (glibc).
+# The test sources are not changed.
+# Idempotent: extraction, headers and each build are skipped when already
+# done. A test that cannot be built is reported on stderr and left out (no
+# binary); tests/selftests.rs then skips it. Exit status 1 only when the
+# sources cannot be extracted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+self=scripts/selftests.sh
+
+tarball=/usr/src/linux-source-6.12.tar.xz
+top=linux-source-6.12
+out=target/selftests
+src=$out/src
+bin=$out/bin
+hdr=$out/usr/include
+st=tools/testing/selftests
+
+[ -r "$tarball" ] || {
+    echo "selftests: $tarball not found; run scripts/setup.sh (installs linux-source-6.12)" >&2
+    exit 1
+}
+
+# What is extracted: the selftest directories built below, the shared
+# kselftest.h, and what their sources include from outside them.
+dirs=(openat2 timers mm x86 vDSO futex prctl sigaltstack rseq membarrier
+    proc fchmodat2 cachestat exec splice tmpfs)
+paths=("$st/kselftest.h")
+for d in "${dirs[@]}"; do paths+=("$st/$d"); done
+paths+=(
+    include/uapi                        # UAPI headers
+    arch/x86/include/uapi               # x86 UAPI headers
+    arch/x86/entry/syscalls/syscall_64.tbl # for asm/unistd_64.h
+    arch/x86/include/asm/desc_defs.h    # x86/sigreturn.c
+    tools/include                       # proc (tools/include/uapi), rseq
+    tools/arch/x86/include              # tools/include/uapi/asm/errno.h
+)
+
+# 1. Extract (again only when the tarball or this list changed).
+stamp=$src/.extracted
+want="$(stat -c '%s %Y' "$tarball") ${paths[*]}"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "selftests: extracting the selected selftests from $tarball" >&2
+    rm -rf "$src" "$hdr"
+    mkdir -p "$src"
+    tar -xJf "$tarball" -C "$src" --strip-components=1 "${paths[@]/#/$top/}"
+    echo "$want" >"$stamp"
+fi
+
+# 2. Install the UAPI headers as scripts/headers_install.sh does: the same
+# sed (its unifdef -U__KERNEL__ step is left to the preprocessor: nothing
+# defines __KERNEL__), asm-generic wrappers for the mandatory asm headers
+# x86 does not have, and asm/unistd_64.h from syscall_64.tbl as
+# scripts/syscallhdr.sh writes it.
+if [ ! -f "$hdr/.installed" ] || [ "$hdr/.installed" -ot "$stamp" ] ||
+    [ "$hdr/.installed" -ot "$self" ]; then
+    echo "selftests: installing the 6.12 UAPI headers into $hdr" >&2
+    rm -rf "$hdr" "$hdr.tmp"
+    mkdir -p "$hdr.tmp/asm"
+    cp -r "$src/include/uapi/." "$hdr.tmp/"
+    cp -r "$src/arch/x86/include/uapi/asm/." "$hdr.tmp/asm/"
+    find "$hdr.tmp" -name Kbuild -delete
+    find "$hdr.tmp" -name '*.h' -exec sed -E -i -e '
+        s/([[:space:](])(__user|__force|__iomem)[[:space:]]/\1/g
+        s/__attribute_const__([[:space:]]|$)/\1/g
+        s@^#include <linux/compiler(|_types).h>@@
+        s/(^|[^a-zA-Z0-9])__packed([^a-zA-Z0-9_]|$)/\1__attribute__((packed))\2/g
+        s/(^|[[:space:](])(inline|asm|volatile)([[:space:](]|$)/\1__\2__\3/g
+        s@#(ifndef|define|endif[[:space:]]*/[*])[[:space:]]*_UAPI@#\1 @
+    ' {} +
+    sed -n 's/^mandatory-y += //p' "$src/include/uapi/asm-generic/Kbuild" |
+        while read -r h; do
+            [ -e "$hdr.tmp/asm/$h" ] || echo "#include <asm-generic/$h>" >"$hdr.tmp/asm/$h"
+        done
+    {
+        echo "#ifndef _ASM_UNISTD_64_H"
+        echo "#define _ASM_UNISTD_64_H 1"
+        echo
+        awk '$1 ~ /^[0-9]+$/ && ($2 == "common" || $2 == "64") {
+            printf "#define __NR_%s %s\n", $3, $1 }' \
+            "$src/arch/x86/entry/syscalls/syscall_64.tbl"
+        echo
+        echo "#endif /* _ASM_UNISTD_64_H */"
+    } >"$hdr.tmp/asm/unistd_64.h"
+    mv "$hdr.tmp" "$hdr"
+    touch "$hdr/.installed"
+fi
+
+mkdir -p "$bin"
+built=()
+failed=()
+
+# build NAME DIR SOURCES... [-- FLAGS...]: compile $src/$st/DIR/SOURCES
+# (relative to DIR) to $bin/NAME with the common flags and FLAGS, unless it
+# is newer than the headers and this script; written atomically. The
+# common flags are lib.mk's (-D_GNU_SOURCE=, KHDR_INCLUDES), -static, -O2,
+# -w (the sources' warnings are not ours) and the selftest Makefiles' usual
+# libraries (-lrt -lpthread -lm; linked only where used).
+build() {
+    local name=$1 dir=$src/$st/$2
+    shift 2
+    local srcs=() flags=()
+    while (($#)) && [ "$1" != "--" ]; do srcs+=("$dir/$1"); shift; done
+    (($#)) && shift && flags=("$@")
+    local dst=$bin/$name
+    if [ -x "$dst" ] && [ "$dst" -nt "$hdr/.installed" ] && [ "$dst" -nt "$self" ]; then
+        built+=("$name")
+        return 0
+    fi
+    rm -f "$dst"
+    local link=-static
+    [[ " ${flags[*]} " == *" -static-pie "* ]] && link=-static-pie
+    if gcc $link -O2 -w -D_GNU_SOURCE= -isystem "$hdr" -I "$dir" "${flags[@]}" \
+        -o "$dst.tmp" "${srcs[@]}" -lrt -lpthread -lm 2>"$out/build-$name.log"; then
+        mv "$dst.tmp" "$dst"
+        rm -f "$out/build-$name.log"
+        built+=("$name")
+    else
+        rm -f "$dst.tmp"
+        echo "selftests: cannot build $name:" >&2
+        grep -m5 'error' "$out/build-$name.log" >&2 || true
+        failed+=("$name")
+    fi
+}
+
+# openat2 (its Makefile adds -fsanitize=address,undefined, which cannot
+# link statically; left out).
+build openat2_test openat2 openat2_test.c helpers.c -- -g
+build resolve_test openat2 resolve_test.c helpers.c -- -g
+
+# timers: CFLAGS -O3 -Wl,-no-as-needed -Wall.
+for t in nanosleep nsleep-lat set-timer-lat mqueue-lat inconsistency-check raw_skew posix_timers adjtick; do
+    build "timers-$t" timers "$t.c" -- -O3
+done
+
+# mm: CFLAGS -Wall -O2 -I top -U_FORTIFY_SOURCE -no-pie, with vm_util.c
+# and thp_settings.c.
+for t in mremap_test mlock2-tests map_fixed_noreplace mremap_dontunmap madv_populate on-fault-limit mkdirty soft-dirty mseal_test seal_elf droppable virtual_address_range va_high_addr_switch; do
+    build "mm-$t" mm "$t.c" vm_util.c thp_settings.c -- -U_FORTIFY_SOURCE -I "$src/$st/.."
+done
+
+# x86, the 64-bit builds (_64): CFLAGS -O2 -g -std=gnu99 -pthread -no-pie.
+x86=(-m64 -g -std=gnu99 -pthread -no-pie)
+for t in single_step_syscall syscall_nt sigreturn test_vsyscall syscall_arg_fault sigaltstack sigtrap_loop amx lam test_shadow_stack; do
+    build "x86-$t" x86 "$t.c" -- "${x86[@]}"
+done
+build x86-sysret_rip x86 sysret_rip.c clang_helpers_64.S -- "${x86[@]}"
+build x86-nx_stack x86 nx_stack.c -- "${x86[@]}" -Wl,-z,noexecstack
+
+# vDSO: CFLAGS -std=gnu99 -O2.
+for t in vdso_test_gettimeofday vdso_test_getcpu vdso_test_abi; do
+    build "$t" vDSO "$t.c" parse_vdso.c -- -std=gnu99
+done
+build vdso_test_clock_getres vDSO vdso_test_clock_getres.c -- -std=gnu99
+build vdso_test_correctness vDSO vdso_test_correctness.c -- -std=gnu99 -ldl
+build vdso_standalone_test_x86 vDSO vdso_standalone_test_x86.c parse_vdso.c -- -std=gnu99 \
+    -nostdlib -fno-asynchronous-unwind-tables -fno-stack-protector
+
+# futex/functional: the single-threaded one.
+build futex_wait_wouldblock futex/functional futex_wait_wouldblock.c -- -g -pthread -I "$src/$st/futex/include" -I "$src/$st"
+
+build prctl-disable-tsc-test prctl disable-tsc-test.c
+build sas sigaltstack sas.c
+build rseq-basic_test rseq basic_test.c rseq.c -- -g -isystem "$src/tools/include"
+build membarrier_test_single_thread membarrier membarrier_test_single_thread.c -- -g
+
+# proc: CFLAGS -Wall -O2 -Wno-unused-function $(TOOLS_INCLUDES).
+for t in fd-001-lookup fd-002-posix-eq fd-003-kthread proc-2-is-kthread proc-self-isnt-kthread proc-self-map-files-001 proc-self-map-files-002 proc-self-syscall proc-self-wchan proc-subset-pid proc-uptime-001 proc-uptime-002 read self proc-multiple-procfs proc-fsconfig-hidepid; do
+    build "proc-$t" proc "$t.c" -- -isystem "$src/tools/include/uapi"
+done
+
+build fchmodat2_test fchmodat2 fchmodat2_test.c -- -g
+build test_cachestat cachestat test_cachestat.c
+build exec-load_address exec load_address.c -- -static-pie -fPIE -Wl,-z,max-page-size=0x1000
+build tmpfs-bug-link-o-tmpfile tmpfs bug-link-o-tmpfile.c
+
+echo "selftests: ${#built[@]} built, ${#failed[@]} left out${failed:+ (${failed[*]})}" >&2
