@@ -39,10 +39,45 @@
 
 #include "hostile/errname.h"
 
-#define ABSTRACT "kvmcage-test-sockets-abstract"
+/* The abstract name ends in 8 random hex digits, so that runs at the same
+ * time (natively, all share one namespace) do not collide; names print
+ * with them as XXXXXXXX. */
+#define ABSTRACT_PREFIX "kvmcage-test-sockets-"
+static char abstract_name[64], suffix[9];
 #define NOBODY "kvmcage-test-sockets-nobody-bound-this"
 
 static char buf[4096];
+
+/* The lowest free descriptor number, to show that nothing leaked (only
+ * compared, never printed). */
+static int lowest_free(void)
+{
+	int fd = dup(0);
+	close(fd);
+	return fd;
+}
+
+/* A call that returns a descriptor: 0 for one (closed again), or the
+ * errno. */
+static void say_fd(const char *what, int fd)
+{
+	say(what, fd < 0 ? -1 : 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void intopt(const char *what, int fd, int level, int opt);
+
+/* socketpair's result, and SO_TYPE of a pair it made (then closed). */
+static void say_pair(const char *what, int r, int *sv)
+{
+	say(what, r);
+	if (r == 0) {
+		intopt("  SO_TYPE", sv[0], SOL_SOCKET, SO_TYPE);
+		close(sv[0]);
+		close(sv[1]);
+	}
+}
 
 static void head(const char *s)
 {
@@ -92,8 +127,15 @@ static void show_name(const char *what, long r, struct sockaddr_un *a, socklen_t
 		size_t n = len - offsetof(struct sockaddr_un, sun_path);
 		if (n > sizeof a->sun_path)
 			n = sizeof a->sun_path;
-		if (a->sun_path[0] == 0)
-			printf(" @%.*s", (int)n - 1, a->sun_path + 1);
+		if (a->sun_path[0] == 0) {
+			char name[sizeof a->sun_path + 1];
+			memcpy(name, a->sun_path + 1, n - 1);
+			name[n - 1] = 0;
+			char *at = suffix[0] ? strstr(name, suffix) : NULL;
+			if (at)
+				memset(at, 'X', 8);
+			printf(" @%.*s", (int)n - 1, name);
+		}
 		else
 			printf(" path %.*s (%zu bytes)", (int)n, a->sun_path,
 			       strnlen(a->sun_path, n));
@@ -163,8 +205,10 @@ static void msgflags(const char *what, int f)
 		printf(" MSG_CTRUNC");
 	if (f & MSG_EOR)
 		printf(" MSG_EOR");
-	if (f & ~(MSG_TRUNC | MSG_CTRUNC | MSG_EOR))
-		printf(" %#x", f & ~(MSG_TRUNC | MSG_CTRUNC | MSG_EOR));
+	if (f & MSG_CMSG_CLOEXEC)
+		printf(" MSG_CMSG_CLOEXEC");
+	if (f & ~(MSG_TRUNC | MSG_CTRUNC | MSG_EOR | MSG_CMSG_CLOEXEC))
+		printf(" %#x", f & ~(MSG_TRUNC | MSG_CTRUNC | MSG_EOR | MSG_CMSG_CLOEXEC));
 	printf("\n");
 }
 
@@ -294,7 +338,7 @@ static void pair(int type)
 	if (type != SOCK_STREAM) {
 		/* MSG_TRUNC asks for the real length */
 		send(sv[0], "hello world", 11, 0);
-		got("recv MSG_TRUNC into 5", recv(sv[1], buf, 5, MSG_TRUNC), buf);
+		say("recv MSG_TRUNC into 5 (the full length)", recv(sv[1], buf, 5, MSG_TRUNC));
 		/* an empty message is a message */
 		say("send empty", send(sv[0], "", 0, 0));
 		say("recv empty", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
@@ -423,18 +467,15 @@ static void errors(void)
 	head("socket errors");
 	say("socketpair AF_INET", socketpair(AF_INET, SOCK_STREAM, 0, sv));
 	say("socketpair bad type", socketpair(AF_UNIX, 99, 0, sv));
-	say("socketpair SOCK_RAW", socketpair(AF_UNIX, SOCK_RAW, 0, sv));
-	say("socketpair bad protocol", socketpair(AF_UNIX, SOCK_STREAM, 1, sv));
+	/* AF_UNIX takes SOCK_RAW as SOCK_DGRAM, and protocol PF_UNIX as 0 */
+	say_pair("socketpair SOCK_RAW", socketpair(AF_UNIX, SOCK_RAW, 0, sv), sv);
+	say_pair("socketpair protocol PF_UNIX", socketpair(AF_UNIX, SOCK_STREAM, PF_UNIX, sv), sv);
+	say("socketpair bad protocol", socketpair(AF_UNIX, SOCK_STREAM, 2, sv));
+	say("socketpair SOCK_RDM", socketpair(AF_UNIX, SOCK_RDM, 0, sv));
 	say("socketpair bad flags", syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | 0x100000, 0, sv));
+	int lowest = lowest_free();
 	say("socketpair bad sv", socketpair(AF_UNIX, SOCK_STREAM, 0, (int *)8));
-	{
-		/* the failed copy left no descriptors behind */
-		int probe = dup(0);
-		int again = dup(0);
-		printf("descriptors after EFAULT are the lowest: %d\n", again == probe + 1);
-		close(probe);
-		close(again);
-	}
+	printf("socketpair EFAULT left no descriptors: %d\n", lowest_free() == lowest);
 	say("socketpair unknown family", socketpair(12345, SOCK_STREAM, 0, sv));
 
 	int in = socket(AF_INET, SOCK_STREAM, 0);
@@ -442,8 +483,11 @@ static void errors(void)
 	if (in >= 0)
 		close(in);
 	say("socket AF_UNIX bad type", socket(AF_UNIX, 99, 0));
-	say("socket AF_UNIX SOCK_RAW", socket(AF_UNIX, SOCK_RAW, 0));
-	say("socket AF_UNIX bad protocol", socket(AF_UNIX, SOCK_STREAM, 1));
+	say_fd("socket AF_UNIX SOCK_RAW", socket(AF_UNIX, SOCK_RAW, 0));
+	say_fd("socket AF_UNIX protocol PF_UNIX", socket(AF_UNIX, SOCK_STREAM, PF_UNIX));
+	say("socket AF_UNIX bad protocol", socket(AF_UNIX, SOCK_STREAM, 2));
+	say("socket AF_UNIX SOCK_RDM", socket(AF_UNIX, SOCK_RDM, 0));
+	say("socket AF_UNIX SOCK_PACKET", socket(AF_UNIX, SOCK_PACKET, 0));
 	say("socket unknown family", socket(12345, SOCK_STREAM, 0));
 	say("socket bad flags", syscall(SYS_socket, AF_UNIX, SOCK_STREAM | 0x100000, 0));
 	int p[2];
@@ -554,7 +598,8 @@ static void paths(void)
 	close(s);
 	close(c);
 	unlink("client-two");
-	say("accept4 bad flags", accept4(l, NULL, NULL, 0x4));
+	/* syscall(): musl's accept4 retries a failed call as accept() */
+	say("accept4 bad flags", syscall(SYS_accept4, l, NULL, NULL, 0x4));
 
 	/* errors of connect and bind */
 	c = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -751,7 +796,11 @@ static void datagrams(void)
 static void abstract(void)
 {
 	struct sockaddr_un a, b;
-	socklen_t al = abstractaddr(&a, ABSTRACT);
+	unsigned char rnd[4] = {0};
+	syscall(SYS_getrandom, rnd, sizeof rnd, 0);
+	snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+	snprintf(abstract_name, sizeof abstract_name, "%s%s", ABSTRACT_PREFIX, suffix);
+	socklen_t al = abstractaddr(&a, abstract_name);
 	head("abstract names");
 	int l = socket(AF_UNIX, SOCK_STREAM, 0);
 	say("bind abstract", bind(l, (struct sockaddr *)&a, al));
@@ -776,7 +825,7 @@ static void abstract(void)
 	close(c);
 	{
 		struct stat st;
-		say("no file for it (stat)", stat(ABSTRACT, &st));
+		say("no file for it (stat)", stat(abstract_name, &st));
 	}
 	/* the name is exactly its length: padded with NULs it is another */
 	c = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -812,7 +861,9 @@ static void abstract(void)
 }
 
 /* (g) SCM_RIGHTS */
-static int recv_fds(int s, int *fds, int max, int flags, int *mflags)
+/* recvmsg with room for `room` bytes of control data; returns how many
+ * descriptors came. */
+static int recv_fds(int s, int *fds, size_t room, int flags, int *mflags)
 {
 	char ctl[CMSG_SPACE(sizeof(int) * 4)];
 	char data[8];
@@ -822,8 +873,8 @@ static int recv_fds(int s, int *fds, int max, int flags, int *mflags)
 	memset(ctl, 0, sizeof ctl);
 	m.msg_iov = &io;
 	m.msg_iovlen = 1;
-	m.msg_control = max ? ctl : NULL;
-	m.msg_controllen = max ? CMSG_SPACE(sizeof(int) * max) : 0;
+	m.msg_control = room ? ctl : NULL;
+	m.msg_controllen = room;
 	long r = recvmsg(s, &m, flags);
 	*mflags = m.msg_flags;
 	if (r < 0)
@@ -866,7 +917,7 @@ static void rights(void)
 	pipe(p);
 	say("sendmsg pipe read end", send_fds(sv[0], &p[0], 1));
 	close(p[0]);
-	int n = recv_fds(sv[1], fds, 1, MSG_CMSG_CLOEXEC, &mf);
+	int n = recv_fds(sv[1], fds, CMSG_SPACE(sizeof(int)), MSG_CMSG_CLOEXEC, &mf);
 	printf("received descriptors: %d\n", n);
 	msgflags("recvmsg flags", mf);
 	if (n == 1) {
@@ -881,7 +932,7 @@ static void rights(void)
 
 	/* without MSG_CMSG_CLOEXEC */
 	send_fds(sv[0], &p[1], 1);
-	n = recv_fds(sv[1], fds, 1, 0, &mf);
+	n = recv_fds(sv[1], fds, CMSG_SPACE(sizeof(int)), 0, &mf);
 	printf("received: %d cloexec %d\n", n, n == 1 && (fcntl(fds[0], F_GETFD) & FD_CLOEXEC) != 0);
 	if (n == 1) {
 		/* the received write end reaches the same pipe */
@@ -889,26 +940,28 @@ static void rights(void)
 		close(fds[0]);
 	}
 
-	/* two descriptors, room for one: MSG_CTRUNC, one arrives */
-	int two[2] = {p[1], p[1]};
-	say("sendmsg two descriptors", send_fds(sv[0], two, 2));
-	n = recv_fds(sv[1], fds, 1, 0, &mf);
+	/* three descriptors, room for one: MSG_CTRUNC, one arrives */
+	int three[3] = {p[1], p[1], p[1]};
+	int lowest = lowest_free();
+	say("sendmsg three descriptors", send_fds(sv[0], three, 3));
+	n = recv_fds(sv[1], fds, CMSG_LEN(sizeof(int)), 0, &mf);
 	printf("received with room for one: %d\n", n);
 	msgflags("recvmsg flags", mf);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	/* no control buffer at all */
-	send_fds(sv[0], two, 2);
+	send_fds(sv[0], three, 3);
 	n = recv_fds(sv[1], fds, 0, 0, &mf);
 	printf("received with no room: %d\n", n);
 	msgflags("recvmsg flags", mf);
-	{
-		/* the lowest descriptor is still free: nothing leaked */
-		int a = dup(0), b = dup(0);
-		printf("no descriptors leaked: %d\n", b == a + 1);
-		close(a);
-		close(b);
-	}
+	/* room for 2, space for 2 in CMSG_SPACE(4) */
+	send_fds(sv[0], three, 3);
+	n = recv_fds(sv[1], fds, CMSG_SPACE(sizeof(int)), 0, &mf);
+	printf("received with CMSG_SPACE(4) bytes: %d\n", n);
+	msgflags("recvmsg flags", mf);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	printf("no descriptors leaked: %d\n", lowest_free() == lowest);
 
 	int bad = -1;
 	say("sendmsg a bad descriptor", send_fds(sv[0], &bad, 1));
@@ -917,7 +970,7 @@ static void rights(void)
 	int dv[2];
 	socketpair(AF_UNIX, SOCK_DGRAM, 0, dv);
 	send_fds(dv[0], &p[1], 1);
-	n = recv_fds(dv[1], fds, 1, 0, &mf);
+	n = recv_fds(dv[1], fds, CMSG_SPACE(sizeof(int)), 0, &mf);
 	printf("dgram received: %d\n", n);
 	if (n == 1) {
 		say("write through it", write(fds[0], "d", 1));

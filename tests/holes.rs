@@ -1,6 +1,6 @@
 //! Sandbox holes, one test (or a few) per hole: each fails while the hole
 //! is open. Programs: images/hostile/{nested,setid,sleepmax,panics,
-//! blockwrite,bigunmap,maps,fdhigh,bogusnr,fsize,outfd0,tmpfs,facts}.c.
+//! blockwrite,bigunmap,maps,fdhigh,bogusnr,fsize,outfd0,tmpfs,facts,abstract}.c.
 //!
 //! Where Linux has an answer the program prints it natively and the test
 //! compares; where the sandbox's policy is stricter than Linux (set-user-ID
@@ -1288,4 +1288,39 @@ fn host_facts_exe_inside_a_mount_is_its_guest_path() {
     no_host_path(&got, &[d.path()], "exe in a mount");
     assert!(got.contains("exe: /m/facts\n"), "{got}");
     assert!(got.contains("exe magic: ELF\n"), "{got}");
+}
+
+/// The host's abstract AF_UNIX names (a desktop's X11 and D-Bus sockets, a
+/// container runtime's) and its socket files are out of the program's
+/// reach: an abstract name in the sandbox is the sandbox's own, and a path
+/// is walked in the sandbox's view. Natively both connects succeed, so the
+/// test fails while either hole is open.
+#[test]
+fn host_unix_sockets_out_of_reach() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    require_kvm();
+    let name = format!("kvmcage-holes-{}", std::process::id());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let _abstract = UnixListener::bind_addr(&addr).unwrap();
+    let dir = HostDir::new("unixsock");
+    let path = dir.0.join("s");
+    let _file = UnixListener::bind(&path).unwrap();
+    let p = path.to_str().unwrap();
+    let bin = image("hostile/abstract", Flavor::Gcc);
+    let native = run_native(&bin, &[&name, p], b"");
+    assert_eq!(
+        text(&native.stdout),
+        "connect abstract: 0\nconnect path: 0\n",
+        "the host sockets must be reachable natively"
+    );
+    for confine in [&[][..], &["--no-confine"][..]] {
+        let out = run_cage(confine, &bin, &[&name, p], b"");
+        assert_eq!(
+            text(&out.stdout),
+            "connect abstract: -1 ECONNREFUSED\nconnect path: -1 ENOENT\n",
+            "{confine:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }

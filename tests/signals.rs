@@ -101,6 +101,21 @@ fn eventfd_matches_native() {
     expect_line(&outs, "done");
 }
 
+/// epoll_create1/epoll_ctl/epoll_wait/epoll_pwait/epoll_pwait2 on pipes,
+/// eventfds, socketpairs, timerfds and nested epoll fds: readiness bits,
+/// EPOLLET, EPOLLONESHOT, the errors, a blocking wait ended by SIGALRM
+/// (EINTR even under SA_RESTART), sigmasks letting a pending signal in.
+#[test]
+fn epoll_matches_native() {
+    let outs = same_as_native("epoll", &[], b"");
+    expect_status(&outs, 0);
+    expect_line(&outs, "epoll_wait(-1) ended by SIGALRM: -1 EINTR");
+    expect_line(&outs, "epoll_wait(-1), SA_RESTART: -1 EINTR");
+    expect_line(&outs, "pipe readable: 1 [EPOLLIN data 0x1122334455667788]");
+    expect_line(&outs, "ADD e1 to e2 (a cycle): -1 ELOOP");
+    expect_line(&outs, "done");
+}
+
 #[test]
 fn timerfd_matches_native() {
     let outs = same_as_native("timerfd", &[], b"");

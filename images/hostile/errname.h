@@ -50,6 +50,7 @@ __attribute__((unused)) static const char *errname(int e)
 	case EISCONN: return "EISCONN";
 	case ENOTCONN: return "ENOTCONN";
 	case ECONNREFUSED: return "ECONNREFUSED";
+	case ENXIO: return "ENXIO";
 	case ENODEV: return "ENODEV";
 	case E2BIG: return "E2BIG";
 	case ENOMSG: return "ENOMSG";

@@ -5,7 +5,8 @@
 //! starts making a new call, add it here in the same commit.
 //!
 //! Calls with argument filters (ioctl, clone, clone3, mmap, mprotect,
-//! prctl, prlimit64, tgkill) are built in `super::seccomp_filters`.
+//! prctl, prlimit64, tgkill, socket, socketpair) are built in
+//! `super::seccomp_filters`.
 
 /// Allowed with any arguments.
 pub const ANY_ARGS: &[(i64, &str)] = &[
@@ -91,6 +92,26 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
     (libc::SYS_timerfd_settime, "timerfd_settime"),
     (libc::SYS_timerfd_gettime, "timerfd_gettime"),
     (libc::SYS_getrandom, "getrandom, /dev/urandom"),
+    // The program's AF_UNIX sockets (socket and socketpair: AF_UNIX only,
+    // below).
+    (
+        libc::SYS_bind,
+        "bind in a writable mount or the sandbox's abstract names",
+    ),
+    (libc::SYS_listen, "listen"),
+    (libc::SYS_connect, "connect to a socket the view shows"),
+    (libc::SYS_accept4, "accept"),
+    (libc::SYS_shutdown, "shutdown"),
+    (libc::SYS_getsockname, "getsockname"),
+    (libc::SYS_getpeername, "getpeername"),
+    (libc::SYS_getsockopt, "getsockopt"),
+    (libc::SYS_setsockopt, "the options a program may set"),
+    (libc::SYS_sendmsg, "send, sendto, sendmsg"),
+    (libc::SYS_recvmsg, "recv, recvfrom, recvmsg"),
+    (libc::SYS_recvfrom, "read() of a socket without waiting"),
+    (libc::SYS_epoll_create1, "the program's epoll instances"),
+    (libc::SYS_epoll_ctl, "epoll_ctl"),
+    (libc::SYS_epoll_wait, "taking ready events without waiting"),
     // Waiting, signals and time.
     (libc::SYS_ppoll, "the one waiting place"),
     (libc::SYS_poll, "readiness checks"),

@@ -281,6 +281,18 @@ pub fn seccomp_filters() -> Result<(SeccompFilter, SeccompFilter), ConfineError>
         libc::SYS_tgkill,
         vec![rule(vec![cond(0, Len::Dword, Op::Eq, pid)?])?],
     );
+    // Sockets of the AF_UNIX family only: the sandbox has no network.
+    for nr in [libc::SYS_socket, libc::SYS_socketpair] {
+        rules.insert(
+            nr,
+            vec![rule(vec![cond(
+                0,
+                Len::Dword,
+                Op::Eq,
+                libc::AF_UNIX as u64,
+            )?])?],
+        );
+    }
     let s = |e: seccompiler::BackendError| ConfineError::Seccomp(e.to_string());
     let allow = SeccompFilter::new(
         rules,
@@ -302,8 +314,8 @@ pub fn seccomp_filters() -> Result<(SeccompFilter, SeccompFilter), ConfineError>
 /// Install both filters on every thread; the number of allowed syscalls.
 fn seccomp() -> Result<usize, ConfineError> {
     let (allow, clone3) = seccomp_filters()?;
-    let n = allow::ANY_ARGS.len() + 8; // + ioctl, clone, clone3, mmap, mprotect, prctl, prlimit64, tgkill
-                                       // The allow-list last: it does not let seccomp() itself through.
+    let n = allow::ANY_ARGS.len() + 10; // + ioctl, clone, clone3, mmap, mprotect, prctl, prlimit64, tgkill, socket, socketpair
+                                        // The allow-list last: it does not let seccomp() itself through.
     for f in [clone3, allow] {
         let prog: seccompiler::BpfProgram = f
             .try_into()

@@ -263,7 +263,7 @@ fn int(v: u64) -> i32 {
 
 /// Can a host read or write of `fd` block: a pipe, socket or terminal
 /// without O_NONBLOCK (regular files and directories never do)?
-fn may_block(fd: BorrowedFd<'_>) -> bool {
+pub(super) fn may_block(fd: BorrowedFd<'_>) -> bool {
     let Ok(st) = rustix::fs::fstat(fd) else {
         return false;
     };
@@ -275,6 +275,12 @@ fn may_block(fd: BorrowedFd<'_>) -> bool {
         return false;
     }
     rustix::fs::fcntl_getfl(fd).is_ok_and(|f| !f.contains(rustix::fs::OFlags::NONBLOCK))
+}
+
+/// Is `fd` a socket?
+pub(super) fn is_socket(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::fstat(fd)
+        .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_socket())
 }
 
 /// Can a host write of `fd` block? As `may_block`, but only for pipes,
@@ -401,7 +407,7 @@ fn write_chunks(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
                 if done > 0 {
                     return Ok(done);
                 }
-                if e == Errno::PIPE {
+                if e == Errno::PIPE && file.host().is_some_and(sigpipe_on_epipe) {
                     raise_sigpipe(cx);
                 }
                 return Err(e);
@@ -536,8 +542,15 @@ fn at_eof(file: &OpenFile) -> bool {
     }
 }
 
+/// Does EPIPE from `fd` come with SIGPIPE? Pipes and stream sockets
+/// raise it; a seqpacket or datagram socket answers EPIPE alone (Linux's
+/// unix_dgram_sendmsg).
+pub(super) fn sigpipe_on_epipe(fd: BorrowedFd<'_>) -> bool {
+    !is_socket(fd) || super::socket::sockopt_int(fd, libc::SO_TYPE) == Some(libc::SOCK_STREAM)
+}
+
 /// EPIPE also sends SIGPIPE (its default action kills).
-fn raise_sigpipe(cx: &mut Ctx) {
+pub(super) fn raise_sigpipe(cx: &mut Ctx) {
     super::signal::send_to_self(cx, SIGPIPE);
 }
 
@@ -566,6 +579,22 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     let mut tmp = vec![0u8; room as usize];
     let fd = file.host_fd()?;
     let blocking = may_block(fd);
+    if is_socket(fd) {
+        // A socket answers at once when it has no reason to wait (a
+        // listener's EINVAL, ENOTCONN): try first, wait only for EAGAIN.
+        let n = loop {
+            match super::socket::recv_now(fd, &mut tmp, 0) {
+                Err(Errno::AGAIN) if blocking => {
+                    if !wait::wait_fd(cx, fd, libc::POLLIN)? {
+                        return Err(wait::ERESTARTSYS);
+                    }
+                }
+                r => break r?,
+            }
+        };
+        cx.m.user().write(buf, &tmp[..n])?;
+        return Ok(n as u64);
+    }
     let n = loop {
         // A read that would block waits in the one waiting place first, so
         // a signal or the run's end interrupts it.
@@ -766,7 +795,7 @@ pub fn sys_write(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// Read and check an iovec array: count <= UIO_MAXIOV, no negative length,
 /// every buffer passes access_ok, total clamped to MAX_RW_COUNT.
-fn read_iovecs(cx: &Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+pub(super) fn read_iovecs(cx: &Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if cnt > UIO_MAXIOV {
         return Err(Errno::INVAL);
     }
@@ -1618,7 +1647,7 @@ fn select_common(cx: &mut Ctx, a: &Args, timeout_ms: Option<u64>) -> SysResult {
 
 /// A timeout argument in ms: a timeval (select) or a timespec (pselect6,
 /// ppoll); None for NULL (wait forever).
-fn timeout_ms(cx: &Ctx, addr: u64, nsec_unit: bool) -> Result<Option<u64>, Errno> {
+pub(super) fn timeout_ms(cx: &Ctx, addr: u64, nsec_unit: bool) -> Result<Option<u64>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -1648,7 +1677,15 @@ pub fn sys_select(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_pselect6(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = timeout_ms(cx, a.0[4], true)?;
-    select_common(cx, a, t)
+    // The sixth argument: { const sigset_t *ss; size_t ss_len }.
+    let (uset, size) = if a.0[5] != 0 {
+        let raw = cx.m.user().read_vec(a.0[5], 16)?;
+        let w = |i: usize| u64::from_le_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
+        (w(0), w(8))
+    } else {
+        (0, 0)
+    };
+    super::signal::with_wait_mask(cx, uset, size, |cx| select_common(cx, a, t))
 }
 
 pub fn sys_poll(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -1658,5 +1695,5 @@ pub fn sys_poll(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_ppoll(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = timeout_ms(cx, a.0[2], true)?;
-    poll_common(cx, a.0[0], a.0[1], t)
+    super::signal::with_wait_mask(cx, a.0[3], a.0[4], |cx| poll_common(cx, a.0[0], a.0[1], t))
 }

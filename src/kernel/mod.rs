@@ -6,6 +6,7 @@
 //! family (`fs`, `mm`, `process`, `time`, `signal`). Unknown and
 //! unimplemented numbers return -ENOSYS and are logged once each.
 
+pub mod epoll;
 pub mod fs;
 pub mod futex;
 pub mod mm;
@@ -13,6 +14,7 @@ pub mod path;
 pub mod process;
 pub mod sigframe;
 pub mod signal;
+pub mod socket;
 pub mod time;
 pub mod timer;
 pub mod uaccess;
@@ -118,6 +120,11 @@ pub struct Process {
     pub task: process::TaskFlags,
     /// The program's file, opened read-only (/proc/self/exe, /.kvmcage).
     pub exe_file: Option<std::rc::Rc<std::os::fd::OwnedFd>>,
+    /// Each epoll instance's interests by (descriptor number, file), keyed
+    /// by the instance's host descriptor.
+    pub epoll_keys: std::collections::HashMap<i32, Vec<(i32, std::rc::Weak<fs::OpenFile>)>>,
+    /// Names of the AF_UNIX sockets the program bound.
+    pub unix: socket::UnixNames,
     /// alarm, itimers, POSIX timers.
     pub timers: timer::Timers,
     /// The vCPU thread's kick mask for host waits (None without a vCPU
@@ -169,6 +176,8 @@ impl Process {
             umask: 0o022,
             policy: Default::default(),
             timers: Default::default(),
+            unix: Default::default(),
+            epoll_keys: Default::default(),
             kick: None,
             waker: wait::Waker::new().ok(),
             trap: Default::default(),
@@ -241,6 +250,28 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::getcwd => path::sys_getcwd,
         S::chdir => path::sys_chdir,
         S::chroot => path::sys_chroot,
+        S::epoll_create => epoll::sys_epoll_create,
+        S::epoll_create1 => epoll::sys_epoll_create1,
+        S::epoll_ctl => epoll::sys_epoll_ctl,
+        S::epoll_wait => epoll::sys_epoll_wait,
+        S::epoll_pwait => epoll::sys_epoll_pwait,
+        S::epoll_pwait2 => epoll::sys_epoll_pwait2,
+        S::socket => socket::sys_socket,
+        S::socketpair => socket::sys_socketpair,
+        S::bind => socket::sys_bind,
+        S::listen => socket::sys_listen,
+        S::connect => socket::sys_connect,
+        S::accept => socket::sys_accept,
+        S::accept4 => socket::sys_accept4,
+        S::shutdown => socket::sys_shutdown,
+        S::getsockname => socket::sys_getsockname,
+        S::getpeername => socket::sys_getpeername,
+        S::getsockopt => socket::sys_getsockopt,
+        S::setsockopt => socket::sys_setsockopt,
+        S::sendto => socket::sys_sendto,
+        S::recvfrom => socket::sys_recvfrom,
+        S::sendmsg => socket::sys_sendmsg,
+        S::recvmsg => socket::sys_recvmsg,
         S::fchdir => path::sys_fchdir,
         S::mkdir => path::sys_mkdir,
         S::mkdirat => path::sys_mkdirat,

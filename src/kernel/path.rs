@@ -517,6 +517,28 @@ pub fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
     Ok(cx.proc.files.open(file, cloexec, limit)? as u64)
 }
 
+/// Where bind() makes a socket file named `name`: the directory (in a
+/// writable mount) and the last component. A name that exists is
+/// EADDRINUSE, as Linux's.
+pub(crate) fn socket_place(cx: &Ctx, name: &[u8]) -> Result<(OwnedFd, Vec<u8>), Errno> {
+    match create_at(lookup(cx, AT_FDCWD, name, false)?) {
+        Ok((_, dir, leaf)) => Ok((dir, leaf)),
+        Err(Errno::EXIST) => Err(Errno::ADDRINUSE),
+        Err(e) => Err(e),
+    }
+}
+
+/// The socket file connect() or sendto() reaches by `name`: an O_PATH
+/// descriptor of it. Missing is ENOENT; kvmcage's own nodes are no
+/// sockets (ECONNREFUSED, as a regular file is on the host).
+pub(crate) fn socket_target(cx: &Ctx, name: &[u8]) -> Result<OwnedFd, Errno> {
+    match lookup(cx, AT_FDCWD, name, true)?.node {
+        Node::Host { fd, .. } => Ok(fd),
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
+        _ => Err(Errno::CONNREFUSED),
+    }
+}
+
 /// A regular file the program may write loses its set-id bits.
 fn strip_setid(fd: &OwnedFd) -> Result<(), Errno> {
     let st = rustix::fs::fstat(fd)?;

@@ -722,6 +722,32 @@ pub fn sys_rt_sigpending(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// Run a wait with the temporary signal mask at `uset` (ppoll, pselect6,
+/// epoll_pwait; none when 0), as Linux's set_user_sigmask: when the wait
+/// ends for a signal's handler, the old mask comes back after the handler
+/// has run (as for rt_sigsuspend), otherwise at once.
+pub fn with_wait_mask(
+    cx: &mut Ctx,
+    uset: u64,
+    size: u64,
+    wait: impl FnOnce(&mut Ctx) -> SysResult,
+) -> SysResult {
+    if uset == 0 {
+        return wait(cx);
+    }
+    let mask = read_sigset(cx, uset, size)?;
+    let old = cx.proc.signals.mask;
+    cx.proc.signals.set_mask(mask);
+    let r = wait(cx);
+    match r {
+        Err(e) if e == Errno::INTR || e == wait::ERESTARTNOHAND => {
+            cx.proc.signals.saved_mask = Some(old)
+        }
+        _ => cx.proc.signals.set_mask(old),
+    }
+    r
+}
+
 /// pause: wait for a signal that runs a handler or kills.
 pub fn sys_pause(cx: &mut Ctx, _a: &Args) -> SysResult {
     loop {
