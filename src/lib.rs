@@ -547,7 +547,17 @@ impl Sandbox {
         if self.host_signals {
             watchdog::catch_host_signals().map_err(Error::Watchdog)?;
         }
-        let mut policy = sandbox::Policy::new(&self.mounts, &self.tmpfs)?;
+        // /dev/shm is a private tmpfs (shm_open, sem_open), half of --mem
+        // as Linux's default, unless the caller put something there.
+        let mut tmpfs = self.tmpfs.clone();
+        let shm = b"/dev/shm";
+        if !tmpfs.iter().any(|t| t.guest == shm) && !self.mounts.iter().any(|m| m.guest == shm) {
+            tmpfs.push(sandbox::TmpfsSpec {
+                guest: shm.to_vec(),
+                size: (self.mem_size / 2).max(1 << 20),
+            });
+        }
+        let mut policy = sandbox::Policy::new(&self.mounts, &tmpfs)?;
         if self.confine {
             // Forked before guest memory exists, so the fork is cheap.
             policy.hand_to_reaper().map_err(Error::Reaper)?;

@@ -42,6 +42,8 @@ pub fn siginfo_for(m: &Machine, mm: &crate::kernel::mm::Mm, f: &Fault) -> SigInf
         6 => SigInfo::fault(SIGILL, 2 /* ILL_ILLOPN */, rip),
         11 | 12 => SigInfo::fault(SIGBUS, SI_KERNEL, 0),
         17 => SigInfo::fault(SIGBUS, 1 /* BUS_ADRALN */, 0),
+        // A shared mapping's page past the end of its file: BUS_ADRERR.
+        14 if mm.past_eof(m, f.cr2) => SigInfo::fault(SIGBUS, 2, f.cr2),
         14 => {
             // A VMA that covers the address but forbids the access is
             // SEGV_ACCERR; no VMA at all, SEGV_MAPERR.

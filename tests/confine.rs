@@ -431,7 +431,6 @@ fn forbidden_syscalls_kill_with_sigsys() {
         (58, "vfork"),
         // clone without CLONE_THREAD (all arguments 0): a process.
         (56, "clone"),
-        (319, "memfd_create"),
         // socket of any family but AF_UNIX (here AF_UNSPEC, 0): no network.
         (41, "socket"),
         (53, "socketpair"),

@@ -1,6 +1,6 @@
 //! Sandbox holes, one test (or a few) per hole: each fails while the hole
 //! is open. Programs: images/hostile/{nested,setid,sleepmax,panics,
-//! blockwrite,bigunmap,maps,fdhigh,bogusnr,fsize,outfd0,tmpfs,facts,abstract}.c.
+//! blockwrite,bigunmap,maps,fdhigh,bogusnr,fsize,outfd0,tmpfs,facts,abstract,scmpass}.c.
 //!
 //! Where Linux has an answer the program prints it natively and the test
 //! compares; where the sandbox's policy is stricter than Linux (set-user-ID
@@ -1069,11 +1069,13 @@ fn tmpfs_directory_is_private() {
     let (st, err) = h.finish(End::Eof);
     assert_eq!(
         dirs.len(),
-        1,
-        "one directory for --tmpfs under TMPDIR: {dirs:?}"
+        2,
+        "one directory for --tmpfs /t and one for /dev/shm under TMPDIR: {dirs:?}"
     );
-    let mode = dirs[0].1.mode() & 0o7777;
-    assert_eq!(mode, 0o700, "{} has mode {mode:o}", dirs[0].0.display());
+    for (p, m) in &dirs {
+        let mode = m.mode() & 0o7777;
+        assert_eq!(mode, 0o700, "{} has mode {mode:o}", p.display());
+    }
     assert_eq!(st, Some(0), "{err}");
     assert_eq!(entries(tmp.path()), Vec::<String>::new(), "left behind");
 }
@@ -1131,7 +1133,8 @@ fn tmpfs_is_removed_however_kvmcage_ends() {
         o.extend_from_slice(opts);
         let h = Held::start(tmp.path(), &o, &["hold", "/t"]);
         h.until_ready();
-        assert_eq!(entries(tmp.path()).len(), 1, "{name}: no tmpfs directory");
+        // --tmpfs /t and the private /dev/shm.
+        assert_eq!(entries(tmp.path()).len(), 2, "{name}: no tmpfs directories");
         let (st, err) = h.finish(end);
         no_panic(
             &Output {
@@ -1292,9 +1295,10 @@ fn host_facts_exe_inside_a_mount_is_its_guest_path() {
 
 /// The host's abstract AF_UNIX names (a desktop's X11 and D-Bus sockets, a
 /// container runtime's) and its socket files are out of the program's
-/// reach: an abstract name in the sandbox is the sandbox's own, and a path
-/// is walked in the sandbox's view. Natively both connects succeed, so the
-/// test fails while either hole is open.
+/// reach: an abstract name in the sandbox is the sandbox's own, a path is
+/// walked in the sandbox's view, and a socket a read-only mount shows is
+/// EACCES. Natively both connects succeed, so the test fails while any of
+/// these holes is open.
 #[test]
 fn host_unix_sockets_out_of_reach() {
     use std::os::linux::net::SocketAddrExt;
@@ -1323,4 +1327,39 @@ fn host_unix_sockets_out_of_reach() {
             text(&out.stderr)
         );
     }
+    // Shown through a read-only mount, a host service's socket is still
+    // not the program's to talk to.
+    let ro = mount(&dir.0, "/ro", false);
+    let out = run_cage(&["--mount", &ro], &bin, &[&name, "/ro/s"], b"");
+    assert_eq!(
+        text(&out.stdout),
+        "connect abstract: -1 ECONNREFUSED\nconnect path: -1 EACCES\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A descriptor passed to oneself over a socket (SCM_RIGHTS) is the same
+/// open file, with the same limits: a capped --tmpfs file stays capped,
+/// and the program's stdout stays counted against --max-output.
+#[test]
+fn passed_descriptors_keep_their_limits() {
+    require_kvm();
+    let bin = image("hostile/scmpass", Flavor::Gcc);
+    let out = run_cage(
+        &["--tmpfs", "/tmp:size=1M"],
+        &bin,
+        &["tmpfs", "/tmp/f"],
+        b"",
+    );
+    let s = text(&out.stdout);
+    assert!(s.contains("received: 0\n"), "{s}{}", text(&out.stderr));
+    assert!(s.contains("fallocate 1 GiB through it: -1 ENOSPC\n"), "{s}");
+    assert!(!s.contains("write 4 MiB through it: 4194304"), "{s}");
+    let out = run_cage(&["--max-output", "1000"], &bin, &["stdout"], b"");
+    assert!(
+        out.stdout.len() <= 1000,
+        "{} bytes through a passed stdout past --max-output 1000",
+        out.stdout.len()
+    );
 }

@@ -288,3 +288,24 @@ fn sysenter_from_64_bit_code_dies_as_natively() {
         );
     }
 }
+/// System V shared memory, semaphores and message queues in one process
+/// (images/sysvipc.c): attach, alias, remove while attached, SEM_UNDO,
+/// semtimedop timing out, message types, truncation and a full queue.
+#[test]
+fn sysv_ipc_matches_native() {
+    for (flavor, out) in same_as_native("sysvipc", &[], b"") {
+        let s = text(&out.stdout);
+        for line in [
+            "aliases: sysv shm !\n",
+            "shmat after IPC_RMID: ok\n",
+            "shmctl IPC_STAT after the last detach: -1 EINVAL\n",
+            "GETALL: 1 0 3\n",
+            "semtimedop 50 ms: -1 EAGAIN\n",
+            "msgrcv 64 -3: 3, type 1, \"one\"\n",
+            "msgrcv 4 0 MSG_NOERROR: 4, type 4, \"a lo\"\n",
+        ] {
+            assert!(s.contains(line), "{flavor:?}: no {line:?} in\n{s}");
+        }
+        assert!(s.ends_with("done\n"), "{flavor:?}: {s}");
+    }
+}

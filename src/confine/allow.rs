@@ -109,7 +109,16 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
     (libc::SYS_sendmsg, "send, sendto, sendmsg"),
     (libc::SYS_recvmsg, "recv, recvfrom, recvmsg"),
     (libc::SYS_recvfrom, "read() of a socket without waiting"),
+    (
+        libc::SYS_umask,
+        "a socket file bound with the program's umask",
+    ),
     (libc::SYS_epoll_create1, "the program's epoll instances"),
+    (
+        libc::SYS_memfd_create,
+        "memfd_create, shared anonymous memory and SysV segments",
+    ),
+    (libc::SYS_msync, "msync of shared mappings"),
     (libc::SYS_epoll_ctl, "epoll_ctl"),
     (libc::SYS_epoll_wait, "taking ready events without waiting"),
     // Waiting, signals and time.
@@ -178,6 +187,10 @@ pub const IOCTLS: &[(u64, &str)] = &[
     (
         super::kvm::SET_SIGNAL_MASK,
         "KVM_SET_SIGNAL_MASK: the kick inside KVM_RUN",
+    ),
+    (
+        super::kvm::SET_USER_MEMORY_REGION,
+        "KVM_SET_USER_MEMORY_REGION: the program's shared mappings",
     ),
     (libc::TCGETS, "TCGETS for the program's isatty"),
     (libc::TIOCGWINSZ, "TIOCGWINSZ for the program"),

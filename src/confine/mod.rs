@@ -74,6 +74,11 @@ pub mod kvm {
     pub const SET_SIGNAL_MASK: u64 = ioc(W, 0x8b, size_of::<kvm_signal_mask>());
     pub const GET_XSAVE: u64 = ioc(R, 0xa4, size_of::<kvm_xsave>());
     pub const SET_XSAVE: u64 = ioc(W, 0xa5, size_of::<kvm_xsave>());
+    pub const SET_USER_MEMORY_REGION: u64 = ioc(
+        W,
+        0x46,
+        size_of::<kvm_bindings::kvm_userspace_memory_region>(),
+    );
 }
 
 /// Close every descriptor above 2: what the parent left open (a socket, a

@@ -61,7 +61,8 @@ pub enum FileKind {
     /// of mount points, /dev, /proc/self): its entries.
     Dir(Vec<(Vec<u8>, u8)>),
     /// A read-only text file generated when opened (/proc/self/maps).
-    Text(Vec<u8>),
+    /// Made again when read from offset 0, as Linux's seq files.
+    Text(std::cell::RefCell<Vec<u8>>),
     /// A signalfd: the signals it takes.
     SignalFd(std::cell::Cell<u64>),
 }
@@ -277,6 +278,13 @@ pub(super) fn may_block(fd: BorrowedFd<'_>) -> bool {
     rustix::fs::fcntl_getfl(fd).is_ok_and(|f| !f.contains(rustix::fs::OFlags::NONBLOCK))
 }
 
+/// Is `file` one of the program's own sockets (read and write go through
+/// the socket code: a datagram is one message whatever its size)? The
+/// standard streams stay on the plain path, with their output limits.
+fn is_host_socket(file: &OpenFile) -> bool {
+    matches!(&file.kind, FileKind::Host { fd, .. } if is_socket(fd.as_fd()))
+}
+
 /// Is `fd` a socket?
 pub(super) fn is_socket(fd: BorrowedFd<'_>) -> bool {
     rustix::fs::fstat(fd)
@@ -356,6 +364,9 @@ fn host_write_all(cx: &mut Ctx, fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<us
 /// part-way gives the short count (EFAULT if nothing was written).
 fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
     let mut count = count.min(MAX_RW_COUNT);
+    if is_host_socket(file) {
+        return super::socket::write_iov(cx, file, &[(buf, count)]);
+    }
     match &file.kind {
         FileKind::Stdio(_) | FileKind::Host { .. } => {}
         // /dev/null and friends take everything without reading it.
@@ -558,6 +569,9 @@ pub(super) fn raise_sigpipe(cx: &mut Ctx) {
 /// take is read from the host, so a bad buffer loses no input.
 fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
+    if is_host_socket(file) {
+        return super::socket::read_iov(cx, file, &[(buf, count)]);
+    }
     if !matches!(file.kind, FileKind::Stdio(_) | FileKind::Host { .. }) {
         return read_emulated(cx, file, buf, count);
     }
@@ -579,22 +593,6 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     let mut tmp = vec![0u8; room as usize];
     let fd = file.host_fd()?;
     let blocking = may_block(fd);
-    if is_socket(fd) {
-        // A socket answers at once when it has no reason to wait (a
-        // listener's EINVAL, ENOTCONN): try first, wait only for EAGAIN.
-        let n = loop {
-            match super::socket::recv_now(fd, &mut tmp, 0) {
-                Err(Errno::AGAIN) if blocking => {
-                    if !wait::wait_fd(cx, fd, libc::POLLIN)? {
-                        return Err(wait::ERESTARTSYS);
-                    }
-                }
-                r => break r?,
-            }
-        };
-        cx.m.user().write(buf, &tmp[..n])?;
-        return Ok(n as u64);
-    }
     let n = loop {
         // A read that would block waits in the one waiting place first, so
         // a signal or the run's end interrupts it.
@@ -628,6 +626,10 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
             return read_device(cx, *d, buf, count)
         }
         FileKind::Text(t) => {
+            if file.pos.get() == 0 {
+                super::path::regenerate(cx, file);
+            }
+            let t = t.borrow();
             let pos = (file.pos.get() as usize).min(t.len());
             let n = (t.len() - pos).min(count as usize);
             t[pos..pos + n].to_vec()
@@ -752,6 +754,29 @@ fn positioned(cx: &Ctx, a: &Args) -> Result<(Rc<OpenFile>, u64), Errno> {
 }
 
 pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
+    let f = cx.proc.files.file(int(a.0[0]))?;
+    if let FileKind::Text(t) = &f.kind {
+        // Generated /proc text reads at any offset, as Linux's seq files.
+        let off = a.0[3] as i64;
+        if off < 0 {
+            return Err(Errno::INVAL);
+        }
+        if off == 0 {
+            super::path::regenerate(cx, &f);
+        }
+        let t = t.borrow();
+        let start = (off as u64).min(t.len() as u64) as usize;
+        let n = (t.len() - start).min(a.0[2].min(MAX_RW_COUNT) as usize);
+        if n == 0 {
+            return Ok(0);
+        }
+        let w = cx.m.user().write_prefix(a.0[1], &t[start..start + n]);
+        return if w == 0 {
+            Err(Errno::FAULT)
+        } else {
+            Ok(w as u64)
+        };
+    }
     let (file, off) = positioned(cx, a)?;
     let count = a.0[2].min(MAX_RW_COUNT).min(CHUNK as u64 * 16);
     if count == 0 {
@@ -821,6 +846,10 @@ pub(super) fn read_iovecs(cx: &Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)
 pub fn sys_writev(cx: &mut Ctx, a: &Args) -> SysResult {
     let file = cx.proc.files.file(int(a.0[0]))?;
     let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
+    if is_host_socket(&file) {
+        // One message of all the buffers.
+        return super::socket::write_iov(cx, &file, &iovs);
+    }
     let mut done = 0u64;
     for (base, len) in iovs {
         if len == 0 {
@@ -843,6 +872,9 @@ pub fn sys_writev(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_readv(cx: &mut Ctx, a: &Args) -> SysResult {
     let file = cx.proc.files.file(int(a.0[0]))?;
     let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
+    if is_host_socket(&file) {
+        return super::socket::read_iov(cx, &file, &iovs);
+    }
     let mut done = 0u64;
     for (base, len) in iovs {
         if len == 0 {
@@ -1046,6 +1078,17 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => record_lock(cx, &slot.file, cmd, arg),
+        // Seals are a memfd's own (the host's EINVAL for other files).
+        libc::F_ADD_SEALS => {
+            let fd = slot.file.host_fd().map_err(|_| Errno::INVAL)?;
+            let seals = rustix::fs::SealFlags::from_bits_retain(arg as u32);
+            rustix::fs::fcntl_add_seals(fd, seals)?;
+            Ok(0)
+        }
+        libc::F_GET_SEALS => {
+            let fd = slot.file.host_fd().map_err(|_| Errno::INVAL)?;
+            Ok(u64::from(rustix::fs::fcntl_get_seals(fd)?.bits()))
+        }
         _ => Err(Errno::INVAL),
     }
 }
@@ -1214,7 +1257,7 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
         // Emulated files: Text and Dir keep a position; devices stay at 0.
         let (off, whence) = (a.0[1] as i64, int(a.0[2]));
         let len = match &file.kind {
-            FileKind::Text(t) => t.len() as i64,
+            FileKind::Text(t) => t.borrow().len() as i64,
             _ => 0,
         };
         let base = match whence {
@@ -1443,7 +1486,9 @@ fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
             _ => 1,
         };
         let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-        put(0, 0x0102_1994); // TMPFS_MAGIC
+        let proc = file.path == b"/proc" || file.path.starts_with(b"/proc/");
+        // PROC_SUPER_MAGIC for /proc; /dev and the rest are tmpfs.
+        put(0, if proc { 0x9fa0 } else { 0x0102_1994 });
         put(8, 4096); // f_bsize
         put(16, entries); // f_blocks (f_bfree, f_bavail 0)
         put(40, entries); // f_files (f_ffree 0)

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use std::os::fd::AsFd;
+
 use rustix::io::Errno;
 
 use super::{Args, Ctx, SysResult};
@@ -53,6 +55,14 @@ pub enum VmaKind {
     Vvar,
     /// A file's pages (index into `Mm::file_names`).
     File(u32),
+    /// A shared mapping: the pages of the host slot at `slot` (a GPA),
+    /// from byte `off` of the slot at the VMA's start; `name` indexes
+    /// `Mm::file_names`.
+    Shared {
+        slot: Gpa,
+        off: u64,
+        name: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +70,22 @@ pub struct Vma {
     pub end: Gva,
     pub prot: u32,
     pub kind: VmaKind,
+}
+
+impl Vma {
+    /// This VMA (which starts at `s`) cut to start at `at`: a shared
+    /// mapping's offset moves with its start.
+    fn starting_at(self, s: Gva, at: Gva) -> Self {
+        let mut v = self;
+        if let VmaKind::Shared { off, .. } = &mut v.kind {
+            *off += at - s;
+        }
+        v
+    }
+
+    fn is_shared(&self) -> bool {
+        matches!(self.kind, VmaKind::Shared { .. })
+    }
 }
 
 /// Leaf entry for `frame` with protection `prot`.
@@ -111,7 +137,7 @@ impl Mm {
         (addr < v.end).then_some((*s, *v))
     }
 
-    fn overlaps(&self, start: Gva, end: Gva) -> bool {
+    pub(crate) fn overlaps(&self, start: Gva, end: Gva) -> bool {
         self.vmas
             .range(..end)
             .next_back()
@@ -131,7 +157,7 @@ impl Mm {
     }
 
     /// The index of a mapped file's name (shared by mappings of one name).
-    fn file_name(&mut self, name: &[u8]) -> u32 {
+    pub(crate) fn file_name(&mut self, name: &[u8]) -> u32 {
         if let Some(i) = self.file_names.iter().position(|n| n == name) {
             return i as u32;
         }
@@ -159,7 +185,7 @@ impl Mm {
             .vmas
             .values()
             .filter_map(|v| match v.kind {
-                VmaKind::File(i) => Some(i),
+                VmaKind::File(i) | VmaKind::Shared { name: i, .. } => Some(i),
                 _ => None,
             })
             .collect();
@@ -175,7 +201,7 @@ impl Mm {
             }
         }
         for v in self.vmas.values_mut() {
-            if let VmaKind::File(i) = &mut v.kind {
+            if let VmaKind::File(i) | VmaKind::Shared { name: i, .. } = &mut v.kind {
                 *i = renumber.get(i).copied().unwrap_or(0);
             }
         }
@@ -204,7 +230,7 @@ impl Mm {
         if let Some((s, v)) = self.find(addr) {
             if s < addr {
                 self.vmas.insert(s, Vma { end: addr, ..v });
-                self.vmas.insert(addr, v);
+                self.vmas.insert(addr, v.starting_at(s, addr));
             }
         }
     }
@@ -254,6 +280,7 @@ impl Mm {
     /// Drop the frames of `[start, end)` and clear their entries.
     fn release(&mut self, m: &mut Machine, start: Gva, end: Gva) {
         let mut freed: Vec<Gpa> = Vec::new();
+        let mut shared: Vec<Gpa> = Vec::new();
         let mut addr = start;
         let mut was_present = false;
         loop {
@@ -266,6 +293,8 @@ impl Mm {
                 let frame = old & pte::ADDR_MASK;
                 if frame != 0 && m.frames.is_pool_frame(frame) {
                     freed.push(frame);
+                } else if frame != 0 && old & pte::PRESENT != 0 && m.shared.contains(frame) {
+                    shared.push(frame);
                 }
             }
             addr += PAGE_SIZE;
@@ -273,6 +302,9 @@ impl Mm {
         if was_present {
             m.invalidate_tlb();
         }
+        // KVM must forget this address's translations to slot pages (the
+        // slot itself goes once no mapping refers to it: `drop_slots`).
+        m.invalidate_frames(&mut shared);
         // Zero the freed frames and give their memory back to the host;
         // MADV_DONTNEED also zaps KVM's cached translations to them.
         let ram = &m.ram;
@@ -305,6 +337,85 @@ impl Mm {
         Ok(())
     }
 
+    /// Map `[start, start+len)` anew as the pages of the shared slot at
+    /// `slot` from its start, replacing whatever was there.
+    pub fn map_shared(
+        &mut self,
+        m: &mut Machine,
+        start: Gva,
+        len: u64,
+        prot: u32,
+        slot: Gpa,
+        name: u32,
+    ) -> Result<(), Errno> {
+        let end = start.checked_add(len).ok_or(Errno::NOMEM)?;
+        if !is_user_range(start, len) {
+            return Err(Errno::NOMEM);
+        }
+        self.check_count(start, end, 1)?;
+        self.unmap(m, start, len)?;
+        let v = Vma {
+            end,
+            prot,
+            kind: VmaKind::Shared { slot, off: 0, name },
+        };
+        self.vmas.insert(start, v);
+        if let Err(e) = self.populate_shared(m, start, v, start, end) {
+            self.unmap(m, start, len)?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Point the pages of `[from, to)` of the shared VMA `v` (starting at
+    /// `s`) at their slot pages, those the file still covers; pages past
+    /// its end stay without an entry (an access is SIGBUS). Pages that
+    /// have an entry keep it.
+    fn populate_shared(
+        &mut self,
+        m: &mut Machine,
+        s: Gva,
+        v: Vma,
+        from: Gva,
+        to: Gva,
+    ) -> Result<(), Errno> {
+        let VmaKind::Shared { slot, off, .. } = v.kind else {
+            return Ok(());
+        };
+        let Some(sl) = m.shared.find(slot) else {
+            return Err(Errno::NOMEM);
+        };
+        let size = rustix::fs::fstat(&sl.fd).map_or(0, |st| st.st_size as u64);
+        let limit = page_up(size).unwrap_or(u64::MAX);
+        let file_off = sl.file_off;
+        let mut addr = from;
+        while addr < to {
+            let in_slot = off + (addr - s);
+            if file_off + in_slot >= limit {
+                break;
+            }
+            let gpa = slot + in_slot;
+            let old = m.pt.leaf(&m.ram, addr).unwrap_or(0);
+            if old & pte::ADDR_MASK == 0
+                && m.pt
+                    .set_leaf(&m.ram, &mut m.frames, addr, leaf_for(gpa, v.prot))
+                    .is_err()
+            {
+                return Err(Errno::NOMEM);
+            }
+            addr += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Is `addr` in a shared mapping but past the end of its file (an
+    /// access is SIGBUS, not SIGSEGV)?
+    pub fn past_eof(&self, m: &Machine, addr: Gva) -> bool {
+        self.find(addr).is_some_and(|(_, v)| {
+            v.is_shared() && m.pt.leaf(&m.ram, page_down(addr)).unwrap_or(0) & pte::ADDR_MASK == 0
+        })
+    }
+
     /// Remove every mapping in `[start, start+len)`.
     pub fn unmap(&mut self, m: &mut Machine, start: Gva, len: u64) -> Result<(), Errno> {
         let Some(end) = start.checked_add(len) else {
@@ -317,23 +428,50 @@ impl Mm {
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
+        let mut slots = Vec::new();
         for s in inside {
             if let Some(v) = self.vmas.remove(&s) {
                 self.release(m, s, v.end);
+                if let VmaKind::Shared { slot, .. } = v.kind {
+                    slots.push(slot);
+                }
             }
         }
+        self.drop_slots(m, slots);
         Ok(())
+    }
+
+    /// Remove the shared slots among `slots` that no mapping refers to.
+    pub(crate) fn drop_slots(&self, m: &mut Machine, mut slots: Vec<Gpa>) {
+        slots.sort_unstable();
+        slots.dedup();
+        slots.retain(|&sl| {
+            !self
+                .vmas
+                .values()
+                .any(|v| matches!(v.kind, VmaKind::Shared { slot, .. } if slot == sl))
+        });
+        for sl in slots {
+            m.remove_shared(sl);
+        }
     }
 
     /// Check `[start, end)` for mprotect as Linux walks it: the first gap
     /// is ENOMEM, the first mapping that may not take `prot` is EACCES
     /// (the vDSO's data page is never writable or executable).
-    fn check_protect(&self, start: Gva, end: Gva, prot: u32) -> Result<(), Errno> {
+    fn check_protect(&self, m: &Machine, start: Gva, end: Gva, prot: u32) -> Result<(), Errno> {
         let mut cur = start;
         while cur < end {
             let (_, v) = self.find(cur).ok_or(Errno::NOMEM)?;
             if v.kind == VmaKind::Vvar && prot & (PROT_WRITE | PROT_EXEC) != 0 {
                 return Err(Errno::ACCESS);
+            }
+            // A shared mapping of a file not opened for writing can never
+            // be made writable (Linux's VM_MAYWRITE).
+            if let VmaKind::Shared { slot, .. } = v.kind {
+                if prot & PROT_WRITE != 0 && !m.shared.find(slot).is_some_and(|s| s.writable) {
+                    return Err(Errno::ACCESS);
+                }
             }
             cur = v.end;
         }
@@ -348,7 +486,7 @@ impl Mm {
         end: Gva,
         prot: u32,
     ) -> Result<(), Errno> {
-        self.check_protect(start, end, prot)?;
+        self.check_protect(m, start, end, prot)?;
         self.check_count(start, end, 0)?;
         // kvmcage commits memory when a page becomes accessible (as Linux
         // with strict overcommit): refuse up front what --mem cannot hold,
@@ -377,7 +515,7 @@ impl Mm {
         let lo = self.find(start).map_or(start, |(s, _)| s);
         for (&s, v) in self.vmas.range(lo..end) {
             let (s, e) = (s.max(start), v.end.min(end));
-            if e <= s || v.kind == VmaKind::Stack || v.prot & PROT_MASK != 0 {
+            if e <= s || v.kind == VmaKind::Stack || v.is_shared() || v.prot & PROT_MASK != 0 {
                 continue;
             }
             let mut have = 0;
@@ -426,6 +564,11 @@ impl Mm {
                             changed.push(frame);
                         }
                     }
+                } else if v.is_shared() {
+                    // Past the end of the file when it was mapped; maybe
+                    // not any more.
+                    let nv = Vma { prot, ..v };
+                    self.populate_shared(m, s, nv, addr, addr + PAGE_SIZE)?;
                 } else if v.kind != VmaKind::Stack {
                     // Only a PROT_NONE reservation has pages without frames.
                     self.populate(m, addr, addr + PAGE_SIZE, prot)?;
@@ -485,6 +628,20 @@ impl Mm {
         let Some((s, v)) = self.find(addr) else {
             return false;
         };
+        if v.is_shared() {
+            // A page past the end of the file when it was mapped, which
+            // the file may have reached since.
+            let page = page_down(addr);
+            if v.prot & PROT_MASK == 0
+                || (write && v.prot & PROT_WRITE == 0)
+                || (exec && v.prot & PROT_EXEC == 0)
+                || m.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0
+            {
+                return false;
+            }
+            let _ = self.populate_shared(m, s, v, page, page + PAGE_SIZE);
+            return m.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0;
+        }
         if v.kind != VmaKind::Stack || v.prot & PROT_MASK == 0 {
             return false;
         }
@@ -583,7 +740,7 @@ impl Mm {
     }
 
     /// A free range of `len` bytes, top-down below `MMAP_BASE`.
-    fn find_free(&self, len: u64) -> Option<Gva> {
+    pub(crate) fn find_free(&self, len: u64) -> Option<Gva> {
         let mut top = MMAP_BASE;
         for (&s, v) in self.vmas.range(..MMAP_BASE).rev() {
             if v.end <= top && top - v.end >= len {
@@ -659,19 +816,27 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::NOMEM);
     }
     // Unlike mprotect, mmap ignores PROT bits it does not know.
+    let anon = flags & libc::MAP_ANONYMOUS != 0;
     match flags & libc::MAP_TYPE {
-        libc::MAP_PRIVATE | libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => {}
+        libc::MAP_PRIVATE | libc::MAP_SHARED => {}
+        // Linux checks the flags of a file mapping; anonymous memory has
+        // no MAP_SHARED_VALIDATE.
+        libc::MAP_SHARED_VALIDATE if !anon => {
+            if flags & !LEGACY_MAP_MASK != 0 {
+                return Err(Errno::OPNOTSUPP);
+            }
+        }
         _ => return Err(Errno::INVAL),
     }
-    // A mapping of /dev/zero is anonymous memory (shared or not: with one
-    // process nobody else could see it).
-    let dev_zero = flags & libc::MAP_ANONYMOUS == 0
+    let shared = flags & libc::MAP_TYPE != libc::MAP_PRIVATE;
+    // A mapping of /dev/zero is anonymous memory.
+    let dev_zero = !anon
         && cx
             .proc
             .files
             .file(fd)
             .is_ok_and(|f| matches!(f.kind, super::fs::FileKind::Dev(super::fs::Dev::Zero)));
-    let file = if flags & libc::MAP_ANONYMOUS == 0 && !dev_zero {
+    let file = if !anon && !dev_zero {
         Some(mappable_file(cx, fd, flags, prot)?)
     } else {
         None
@@ -701,6 +866,9 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
             mm.find_free(len).ok_or(Errno::NOMEM)?
         }
     };
+    if shared {
+        return map_shared(cx, start, len, prot, file, off);
+    }
     // MAP_GROWSDOWN, MAP_NORESERVE and MAP_POPULATE need nothing more:
     // accessible pages get frames now, and host memory on first touch.
     let Some(file) = file else {
@@ -738,9 +906,169 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(start)
 }
 
-/// The open file an mmap names, if it can be mapped: a regular host file,
-/// opened for reading; a writable MAP_SHARED mapping would need writes to
-/// reach the file, which kvmcage does not do (ENODEV).
+/// Linux's LEGACY_MAP_MASK: the flags MAP_SHARED_VALIDATE accepts.
+const LEGACY_MAP_MASK: i32 = libc::MAP_SHARED
+    | libc::MAP_PRIVATE
+    | libc::MAP_FIXED
+    | libc::MAP_ANONYMOUS
+    | libc::MAP_DENYWRITE
+    | libc::MAP_EXECUTABLE
+    | 0x4000000 // MAP_UNINITIALIZED
+    | libc::MAP_GROWSDOWN
+    | libc::MAP_LOCKED
+    | libc::MAP_NORESERVE
+    | libc::MAP_POPULATE
+    | libc::MAP_NONBLOCK
+    | libc::MAP_STACK
+    | libc::MAP_HUGETLB
+    | libc::MAP_FIXED_NOREPLACE;
+
+/// A shared mapping at `start` (free or to be replaced): the file's pages
+/// (`file` at `off`), or for anonymous and /dev/zero memory a memfd of
+/// kvmcage's own (counted against --mem), through a shared slot
+/// (vm/shared.rs).
+fn map_shared(
+    cx: &mut Ctx,
+    start: Gva,
+    len: u64,
+    prot: u32,
+    file: Option<std::rc::Rc<super::fs::OpenFile>>,
+    off: u64,
+) -> SysResult {
+    let (name, slot) = match &file {
+        Some(f) => {
+            let host = f.host().ok_or(Errno::NODEV)?;
+            let writable = f.flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32;
+            let name = cx.proc.mm.file_name(&f.path);
+            let slot = match cx.m.add_shared(host, off, len, writable) {
+                // A memfd sealed against writing maps read-only, and then
+                // never becomes writable (Linux clears VM_MAYWRITE).
+                Err(Errno::PERM) if writable && prot & PROT_WRITE == 0 => {
+                    cx.m.add_shared(host, off, len, false)?
+                }
+                r => r?,
+            };
+            (name, slot)
+        }
+        None => {
+            let frames = len / PAGE_SIZE;
+            if !cx.m.frames.charge(frames) {
+                return Err(Errno::NOMEM);
+            }
+            let slot = anon_memfd(len).and_then(|fd| cx.m.add_shared(fd.as_fd(), 0, len, true));
+            let slot = match slot {
+                Ok(s) => s,
+                Err(e) => {
+                    cx.m.frames.uncharge(frames);
+                    return Err(e);
+                }
+            };
+            if let Some(s) = cx.m.shared.find_mut(slot) {
+                s.charge = frames;
+            }
+            // As Linux shows shared anonymous memory.
+            (cx.proc.mm.file_name(b"/dev/zero (deleted)"), slot)
+        }
+    };
+    if let Err(e) = cx.proc.mm.map_shared(cx.m, start, len, prot, slot, name) {
+        cx.proc.mm.drop_slots(cx.m, vec![slot]);
+        return Err(e);
+    }
+    Ok(start)
+}
+
+/// A memfd of `len` bytes for shared anonymous memory.
+pub fn anon_memfd(len: u64) -> Result<std::os::fd::OwnedFd, Errno> {
+    let fd = rustix::fs::memfd_create("kvmcage-shm", rustix::fs::MemfdFlags::CLOEXEC)?;
+    rustix::fs::ftruncate(&fd, len)?;
+    Ok(fd)
+}
+
+/// The file behind `fd` was truncated: its shared mappings lose the pages
+/// past its new end (an access there is SIGBUS from now on, as Linux's
+/// unmap_mapping_range), before KVM could find those host pages gone.
+pub fn file_truncated(cx: &mut Ctx, fd: std::os::fd::BorrowedFd<'_>) {
+    let Ok(st) = rustix::fs::fstat(fd) else {
+        return;
+    };
+    let limit = page_up(st.st_size as u64).unwrap_or(u64::MAX);
+    let mm = &mut cx.proc.mm;
+    let cut: Vec<(Gva, Gva)> = mm
+        .vmas
+        .iter()
+        .filter_map(|(&s, v)| {
+            let VmaKind::Shared { slot, off, .. } = v.kind else {
+                return None;
+            };
+            let sl = cx.m.shared.find(slot)?;
+            if cx.m.shared.inode(slot) != Some((st.st_dev, st.st_ino)) {
+                return None;
+            }
+            // The first page of the VMA at or past the new end.
+            let first = sl.file_off + off;
+            let from = if limit <= first {
+                s
+            } else {
+                s.checked_add(limit - first)?
+            };
+            (from < v.end).then_some((from, v.end))
+        })
+        .collect();
+    // The mappings stay; their pages there fault again (`Mm::fault`,
+    // `past_eof`).
+    for (from, to) in cut {
+        mm.release(cx.m, from, to);
+    }
+}
+
+/// memfd_create: a host memfd, its size counted against a budget the size
+/// of --mem (as a --tmpfs: writes past it are ENOSPC).
+pub fn sys_memfd_create(cx: &mut Ctx, a: &Args) -> SysResult {
+    const KNOWN: u32 = 0x1 | 0x2 | 0x8 | 0x10; // CLOEXEC ALLOW_SEALING NOEXEC_SEAL EXEC
+    let flags = a.0[1] as u32;
+    if flags & !KNOWN != 0 {
+        // MFD_HUGETLB too: no huge pages in the sandbox.
+        return Err(Errno::INVAL);
+    }
+    // Linux: at most 249 bytes ("memfd:" + name within NAME_MAX).
+    let name = match cx.m.user().read_cstr(a.0[0], 250) {
+        Ok(n) => n,
+        Err(Errno::NAMETOOLONG) => return Err(Errno::INVAL),
+        Err(e) => return Err(e),
+    };
+    if name.len() > 249 {
+        return Err(Errno::INVAL);
+    }
+    let quota = cx
+        .proc
+        .memfd_quota
+        .get_or_insert_with(|| {
+            std::rc::Rc::new(crate::sandbox::quota::Quota::new(cx.proc.id.mem_size))
+        })
+        .clone();
+    quota.may_create()?;
+    let host_flags = rustix::fs::MemfdFlags::from_bits_retain(flags | 0x1);
+    let fd = rustix::fs::memfd_create(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&name),
+        host_flags,
+    )?;
+    let hold = quota.hold(&fd);
+    if let Ok(st) = rustix::fs::fstat(&fd) {
+        // No name links it: it goes when its last descriptor does.
+        quota.unlinked(st.st_ino, 1);
+    }
+    let path = [b"/memfd:".as_slice(), &name, b" (deleted)"].concat();
+    let mut file = super::fs::OpenFile::new(
+        super::fs::FileKind::Host { fd, writable: true },
+        path,
+        libc::O_RDWR as u32 | libc::O_LARGEFILE as u32,
+    );
+    file.tmpfs = hold;
+    super::path::install(cx, file, flags & 0x1 != 0)
+}
+
+/// The open file an mmap names, if it can be mapped: a regular host file
+/// opened for reading, and for a writable shared mapping for writing too.
 fn mappable_file(
     cx: &Ctx,
     fd: i32,
@@ -760,12 +1088,8 @@ fn mappable_file(
         return Err(Errno::ACCESS);
     }
     let shared = flags & libc::MAP_TYPE != libc::MAP_PRIVATE;
-    if shared && prot & PROT_WRITE != 0 {
-        if acc != libc::O_RDWR as u32 {
-            return Err(Errno::ACCESS);
-        }
-        log::debug!("writable MAP_SHARED file mapping refused: ENODEV");
-        return Err(Errno::NODEV);
+    if shared && prot & PROT_WRITE != 0 && acc != libc::O_RDWR as u32 {
+        return Err(Errno::ACCESS);
     }
     Ok(file)
 }
@@ -885,7 +1209,7 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
     if old_end > v.end {
         return Err(Errno::FAULT);
     }
-    let _ = vs;
+    let v = v.starting_at(vs, old);
     if flags & MREMAP_FIXED != 0 {
         if new_addr & (PAGE_SIZE - 1) != 0 {
             return Err(Errno::INVAL);
@@ -897,6 +1221,9 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
         if new_addr < old_end && old < new_end {
             return Err(Errno::INVAL);
         }
+        if v.is_shared() && new_len > old_len {
+            return mremap_shared_grow(cx, old, old_len, new_addr, new_len, v);
+        }
         mm.unmap(cx.m, new_addr, new_len)?;
         return mremap_move(cx, old, old_len, new_addr, new_len, v);
     }
@@ -907,6 +1234,9 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
     // Grow in place if the pages after the mapping are free.
     let grow_end = old.checked_add(new_len).ok_or(Errno::NOMEM)?;
     if old_end == v.end && grow_end <= USER_TOP && !mm.overlaps(old_end, grow_end) {
+        if v.is_shared() {
+            return mremap_shared_grow(cx, old, old_len, old, new_len, v);
+        }
         mm.populate(cx.m, old_end, grow_end, v.prot)?;
         mm.insert(old_end, Vma { end: grow_end, ..v });
         return Ok(old);
@@ -915,7 +1245,49 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::NOMEM);
     }
     let dest = mm.find_free(new_len).ok_or(Errno::NOMEM)?;
+    if v.is_shared() {
+        return mremap_shared_grow(cx, old, old_len, dest, new_len, v);
+    }
     mremap_move(cx, old, old_len, dest, new_len, v)
+}
+
+/// Grow the shared mapping `v` at `[old, old+old_len)` to `new_len` at
+/// `dest`: a new slot over more of the same object (whose pages keep the
+/// data; past the end of the object they are SIGBUS, as on Linux).
+fn mremap_shared_grow(
+    cx: &mut Ctx,
+    old: Gva,
+    old_len: u64,
+    dest: Gva,
+    new_len: u64,
+    v: Vma,
+) -> SysResult {
+    let VmaKind::Shared { slot, off, name } = v.kind else {
+        return Err(Errno::INVAL);
+    };
+    let sl = cx.m.shared.find(slot).ok_or(Errno::FAULT)?;
+    let (fd, file_off, writable) = (
+        rustix::io::fcntl_dupfd_cloexec(&sl.fd, 0)?,
+        sl.file_off + off,
+        sl.writable,
+    );
+    let new = cx.m.add_shared(fd.as_fd(), file_off, new_len, writable)?;
+    // The memory a memfd of kvmcage's own holds is counted once: by the
+    // newest slot over it.
+    let charge =
+        cx.m.shared
+            .find_mut(slot)
+            .map_or(0, |s| std::mem::take(&mut s.charge));
+    if let Some(s) = cx.m.shared.find_mut(new) {
+        s.charge = charge;
+    }
+    let mm = &mut cx.proc.mm;
+    mm.unmap(cx.m, old, old_len)?;
+    if let Err(e) = mm.map_shared(cx.m, dest, new_len, v.prot, new, name) {
+        mm.drop_slots(cx.m, vec![new]);
+        return Err(e);
+    }
+    Ok(dest)
 }
 
 /// Move `[old, old+old_len)` to `dest` and size it to `new_len`.
@@ -956,7 +1328,9 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
     let mut out = Vec::with_capacity(pages.min(1 << 20));
     for i in 0..pages as u64 {
         let frame = cx.m.pt.leaf(&cx.m.ram, addr + i * PAGE_SIZE).unwrap_or(0) & pte::ADDR_MASK;
-        out.push(u8::from(frame != 0 && cx.m.ram.resident(frame)));
+        out.push(u8::from(
+            frame != 0 && (cx.m.ram.resident(frame) || cx.m.shared.resident(frame)),
+        ));
         if out.len() == 4096 {
             let at = vec + i + 1 - out.len() as u64;
             cx.m.user().write(at, &out)?;
@@ -976,8 +1350,23 @@ pub fn sys_msync(cx: &mut Ctx, a: &Args) -> SysResult {
     {
         return Err(Errno::INVAL);
     }
-    mapped_range(&cx.proc.mm, addr, len)?;
-    // Anonymous private memory has nothing to write back.
+    let (start, end) = mapped_range(&cx.proc.mm, addr, len)?;
+    // Shared mappings are the host's: its msync writes them back. Private
+    // memory has nothing to write back.
+    let lo = cx.proc.mm.find(start).map_or(start, |(s, _)| s);
+    let vmas: Vec<(Gva, Vma)> = cx
+        .proc
+        .mm
+        .vmas
+        .range(lo..end)
+        .map(|(s, v)| (*s, *v))
+        .collect();
+    for (s, v) in vmas {
+        if let VmaKind::Shared { slot, off, .. } = v.kind {
+            let (a, e) = (s.max(start), v.end.min(end));
+            cx.m.shared.sync(slot + off + (a - s), e - a, flags)?;
+        }
+    }
     Ok(0)
 }
 

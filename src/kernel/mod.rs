@@ -9,6 +9,7 @@
 pub mod epoll;
 pub mod fs;
 pub mod futex;
+pub mod ipc;
 pub mod mm;
 pub mod path;
 pub mod process;
@@ -123,6 +124,10 @@ pub struct Process {
     /// Each epoll instance's interests by (descriptor number, file), keyed
     /// by the instance's host descriptor.
     pub epoll_keys: std::collections::HashMap<i32, Vec<(i32, std::rc::Weak<fs::OpenFile>)>>,
+    /// What the program's memfds hold (capped at --mem).
+    pub memfd_quota: Option<std::rc::Rc<crate::sandbox::quota::Quota>>,
+    /// The sandbox's System V IPC objects.
+    pub ipc: ipc::Ipc,
     /// Names of the AF_UNIX sockets the program bound.
     pub unix: socket::UnixNames,
     /// alarm, itimers, POSIX timers.
@@ -177,6 +182,8 @@ impl Process {
             policy: Default::default(),
             timers: Default::default(),
             unix: Default::default(),
+            ipc: Default::default(),
+            memfd_quota: None,
             epoll_keys: Default::default(),
             kick: None,
             waker: wait::Waker::new().ok(),
@@ -190,7 +197,7 @@ impl Process {
 impl Machine {
     /// The program's address space, for copying to and from it.
     pub fn user(&self) -> UserMem<'_> {
-        UserMem::new(&self.ram, self.pt, &self.frames)
+        UserMem::new(&self.ram, self.pt, &self.frames, &self.shared)
     }
 }
 
@@ -256,6 +263,18 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::epoll_wait => epoll::sys_epoll_wait,
         S::epoll_pwait => epoll::sys_epoll_pwait,
         S::epoll_pwait2 => epoll::sys_epoll_pwait2,
+        S::shmget => ipc::sys_shmget,
+        S::shmat => ipc::sys_shmat,
+        S::shmdt => ipc::sys_shmdt,
+        S::shmctl => ipc::sys_shmctl,
+        S::semget => ipc::sys_semget,
+        S::semop => ipc::sys_semop,
+        S::semtimedop => ipc::sys_semtimedop,
+        S::semctl => ipc::sys_semctl,
+        S::msgget => ipc::sys_msgget,
+        S::msgsnd => ipc::sys_msgsnd,
+        S::msgrcv => ipc::sys_msgrcv,
+        S::msgctl => ipc::sys_msgctl,
         S::socket => socket::sys_socket,
         S::socketpair => socket::sys_socketpair,
         S::bind => socket::sys_bind,
@@ -308,6 +327,7 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::mremap => mm::sys_mremap,
         S::mincore => mm::sys_mincore,
         S::msync => mm::sys_msync,
+        S::memfd_create => mm::sys_memfd_create,
         S::exit => process::sys_exit,
         S::exit_group => process::sys_exit_group,
         S::arch_prctl => process::sys_arch_prctl,

@@ -172,9 +172,34 @@ fn lookup_in<'a>(
     // kvmcage's own symlinks (/proc/self/cwd, exe) lead on by guest path.
     if let (Node::Link(target), true) = (&node, follow || r.trailing_slash) {
         // (Their targets are real paths, never such links: no loop.)
-        if target.first() == Some(&b'/') {
+        let by_path = if target.first() == Some(&b'/') {
             let target = target.clone();
-            return lookup_in(cx, b"/", AT_FDCWD, &target, true);
+            Some(lookup_in(cx, b"/", AT_FDCWD, &target, true))
+        } else {
+            None
+        };
+        // /proc/self/fd/N is Linux's magic link: the open file itself, also
+        // when no path reaches it (a memfd, a deleted file, a pipe).
+        let reached = matches!(&by_path, Some(Ok(l))
+            if !matches!(l.node, Node::Missing | Node::Absent { .. } | Node::AbsentVirtual));
+        let own = format!("/proc/{}/fd/", cx.proc.id.pid);
+        let fd = r
+            .path
+            .strip_prefix(b"/proc/self/fd/")
+            .or_else(|| r.path.strip_prefix(own.as_bytes()))
+            .and_then(fd_num)
+            .filter(|_| !reached);
+        match (fd, by_path) {
+            (Some(fd), _) => {
+                return Ok(Lookup {
+                    path: r.path,
+                    node: Node::Fd(fd),
+                    trailing_slash: r.trailing_slash,
+                    dots: r.dots,
+                })
+            }
+            (None, Some(l)) => return l,
+            (None, None) => {}
         }
     }
     Ok(Lookup {
@@ -205,7 +230,14 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
     let mut s = String::new();
     for (start, v) in cx.proc.mm.vmas() {
         let p = |bit: u32, c: char| if v.prot & bit != 0 { c } else { '-' };
-        let perms = format!("{}{}{}p", p(1, 'r'), p(2, 'w'), p(4, 'x'));
+        let (kind, offset) = match v.kind {
+            VmaKind::Shared { slot, off, .. } => (
+                's',
+                cx.m.shared.find(slot).map_or(0, |sl| sl.file_off + off),
+            ),
+            _ => ('p', 0),
+        };
+        let perms = format!("{}{}{}{kind}", p(1, 'r'), p(2, 'w'), p(4, 'x'));
         let name = match v.kind {
             VmaKind::Image => String::from_utf8_lossy(&cx.proc.id.exe).into_owned(),
             VmaKind::Heap => "[heap]".into(),
@@ -213,7 +245,7 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
             VmaKind::Vdso => "[vdso]".into(),
             VmaKind::Vvar => "[vvar]".into(),
             VmaKind::Anon => String::new(),
-            VmaKind::File(i) => cx
+            VmaKind::File(i) | VmaKind::Shared { name: i, .. } => cx
                 .proc
                 .mm
                 .file_names
@@ -221,7 +253,7 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default(),
         };
-        let line = format!("{start:08x}-{:08x} {perms} 00000000 00:00 0", v.end);
+        let line = format!("{start:08x}-{:08x} {perms} {offset:08x} 00:00 0", v.end);
         if name.is_empty() {
             s.push_str(&line);
             s.push('\n');
@@ -312,7 +344,7 @@ fn proc_stat(cx: &Ctx) -> Vec<u8> {
 fn proc_status(cx: &Ctx) -> Vec<u8> {
     let id = &cx.proc.id;
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nThreads:\t1\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nKthread:\t0\nThreads:\t1\n",
         String::from_utf8_lossy(&super::process::comm(cx.proc)),
         cx.proc.umask,
         id.pid,
@@ -335,6 +367,21 @@ pub fn is_directory(proc: &super::Process, path: &[u8]) -> bool {
         },
         Err(_) => false,
     }
+}
+
+/// Make an open generated file's text again from its path (a read from
+/// offset 0: /proc/uptime read twice must show time passing).
+pub(crate) fn regenerate(cx: &Ctx, file: &OpenFile) {
+    if let (FileKind::Text(t), Node::Text(new)) = (&file.kind, special(cx, &file.path)) {
+        *t.borrow_mut() = new;
+    }
+}
+
+/// The descriptor number a /dev/fd/N or /proc/self/fd/N names.
+fn fd_num(n: &[u8]) -> Option<i32> {
+    std::str::from_utf8(n)
+        .ok()
+        .and_then(|s| s.parse::<i32>().ok())
 }
 
 /// Where the program's own file is shown when no mount shows it.
@@ -376,11 +423,6 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
                 .collect(),
         )
     };
-    let fd_num = |n: &[u8]| {
-        std::str::from_utf8(n)
-            .ok()
-            .and_then(|s| s.parse::<i32>().ok())
-    };
     if path == b"/dev" {
         let names = [
             "null", "zero", "full", "random", "urandom", "stdin", "stdout", "stderr",
@@ -390,6 +432,9 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             .map(|n| (n.as_bytes().to_vec(), DT_CHR))
             .collect();
         v.push((b"fd".to_vec(), DT_DIR));
+        if cx.proc.policy.covers(b"/dev/shm") {
+            v.push((b"shm".to_vec(), DT_DIR));
+        }
         return Node::Dir(v);
     }
     if let Some(rest) = path.strip_prefix(b"/dev/") {
@@ -421,7 +466,13 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     // identity, never the host's.
     let line = |v: &[u8]| Node::Text([v, b"\n"].concat());
     match path {
-        b"/proc/sys" => return Node::Dir(vec![(b"kernel".to_vec(), DT_DIR)]),
+        b"/proc/sys" => {
+            return Node::Dir(vec![(b"kernel".to_vec(), DT_DIR), (b"vm".to_vec(), DT_DIR)])
+        }
+        b"/proc/sys/vm" => return Node::Dir(vec![(b"mmap_min_addr".to_vec(), DT_REG)]),
+        b"/proc/sys/vm/mmap_min_addr" => {
+            return line(crate::vm::layout::USER_MIN.to_string().as_bytes())
+        }
         b"/proc/sys/kernel" => {
             return Node::Dir(
                 ["osrelease", "ostype", "version", "hostname", "pid_max"]
@@ -501,7 +552,7 @@ fn check_generated(cx: &Ctx, more: usize) -> Result<(), Errno> {
         .fds()
         .iter()
         .map(|(_, f)| match &f.kind {
-            FileKind::Text(t) => t.len(),
+            FileKind::Text(t) => t.borrow().len(),
             FileKind::Dir(e) => e.iter().map(|(n, _)| n.len() + 24).sum(),
             _ => 0,
         })
@@ -520,9 +571,16 @@ pub fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
 /// Where bind() makes a socket file named `name`: the directory (in a
 /// writable mount) and the last component. A name that exists is
 /// EADDRINUSE, as Linux's.
-pub(crate) fn socket_place(cx: &Ctx, name: &[u8]) -> Result<(OwnedFd, Vec<u8>), Errno> {
+/// Also the mount's tmpfs accounting, for the new inode.
+pub(crate) type SocketPlace = (
+    OwnedFd,
+    Vec<u8>,
+    Option<std::rc::Rc<crate::sandbox::quota::Quota>>,
+);
+
+pub(crate) fn socket_place(cx: &Ctx, name: &[u8]) -> Result<SocketPlace, Errno> {
     match create_at(lookup(cx, AT_FDCWD, name, false)?) {
-        Ok((_, dir, leaf)) => Ok((dir, leaf)),
+        Ok((mount, dir, leaf)) => Ok((dir, leaf, mount.quota.clone())),
         Err(Errno::EXIST) => Err(Errno::ADDRINUSE),
         Err(e) => Err(e),
     }
@@ -530,10 +588,18 @@ pub(crate) fn socket_place(cx: &Ctx, name: &[u8]) -> Result<(OwnedFd, Vec<u8>), 
 
 /// The socket file connect() or sendto() reaches by `name`: an O_PATH
 /// descriptor of it. Missing is ENOENT; kvmcage's own nodes are no
-/// sockets (ECONNREFUSED, as a regular file is on the host).
+/// sockets (ECONNREFUSED, as a regular file is on the host). A socket in a
+/// read-only mount is a host service the mount only meant to show (a
+/// container runtime's, a desktop bus): EACCES, as for a socket file the
+/// program may not write.
 pub(crate) fn socket_target(cx: &Ctx, name: &[u8]) -> Result<OwnedFd, Errno> {
     match lookup(cx, AT_FDCWD, name, true)?.node {
-        Node::Host { fd, .. } => Ok(fd),
+        Node::Host { mount, fd, .. } => {
+            if !mount.writable && file_type(&fd)?.is_socket() {
+                return Err(Errno::ACCESS);
+            }
+            Ok(fd)
+        }
         Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
         _ => Err(Errno::CONNREFUSED),
     }
@@ -654,7 +720,7 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             if flags & libc::O_DIRECTORY as u32 != 0 {
                 return Err(Errno::NOTDIR);
             }
-            OpenFile::new(FileKind::Text(t), l.path, status)
+            OpenFile::new(FileKind::Text(t.into()), l.path, status)
         }
         Node::Exe => {
             if wants_write(flags) {
@@ -713,6 +779,11 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             open_in(cx, mount, (&dir, &name), host_flags, mode, l.path, status)?
         }
     };
+    if flags & libc::O_TRUNC as u32 != 0 {
+        if let Some(fd) = file.host() {
+            super::mm::file_truncated(cx, fd);
+        }
+    }
     install(cx, file, cloexec)
 }
 
@@ -923,6 +994,8 @@ fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> 
     }
     let l = lookup(cx, dirfd, &name, false)?;
     let target = match l.node {
+        // /proc/self is Linux's link to the caller's own /proc/<pid>.
+        Node::Dir(_) if l.path == b"/proc/self" => cx.proc.id.pid.to_string().into_bytes(),
         Node::Link(t) => seen_from_root(cx, &t),
         Node::Fd(fd) => seen_from_root(cx, &cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.path),
         Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
@@ -1010,8 +1083,12 @@ fn mount_of<'a>(l: &Lookup<'a>) -> Option<&'a Mount> {
 }
 
 /// The new inode `name` in `dir` joins `mount`'s tmpfs accounting.
-fn account_new(mount: &Mount, dir: &OwnedFd, name: &[u8]) {
-    if let Some(q) = &mount.quota {
+pub(crate) fn account_new(
+    quota: Option<&crate::sandbox::quota::Quota>,
+    dir: &OwnedFd,
+    name: &[u8],
+) {
+    if let Some(q) = quota {
         if let Ok(fd) = rustix::fs::openat2(
             dir,
             os(name),
@@ -1047,7 +1124,7 @@ fn mkdir_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
         os(&last),
         Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask),
     )?;
-    account_new(mount, &dir, &last);
+    account_new(mount.quota.as_deref(), &dir, &last);
     Ok(0)
 }
 
@@ -1079,7 +1156,7 @@ fn mknod_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
         Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask),
         0,
     )?;
-    account_new(mount, &dir, &last);
+    account_new(mount.quota.as_deref(), &dir, &last);
     Ok(0)
 }
 
@@ -1226,7 +1303,7 @@ fn symlink_common(cx: &mut Ctx, target: u64, dirfd: i32, path: u64) -> SysResult
     let (mount, dir, last) = create_at(l)?;
     // Stored as given: following it later is a walk by guest path.
     rustix::fs::symlinkat(os(&target), &dir, os(&last))?;
-    account_new(mount, &dir, &last);
+    account_new(mount.quota.as_deref(), &dir, &last);
     Ok(0)
 }
 
@@ -1368,6 +1445,7 @@ pub fn sys_truncate(cx: &mut Ctx, a: &Args) -> SysResult {
     if let Some(q) = quota {
         q.update(&fd);
     }
+    super::mm::file_truncated(cx, fd.as_fd());
     Ok(0)
 }
 
@@ -1384,6 +1462,7 @@ pub fn sys_ftruncate(cx: &mut Ctx, a: &Args) -> SysResult {
             if let Some(q) = f.quota() {
                 q.update(fd);
             }
+            super::mm::file_truncated(cx, fd);
             Ok(0)
         }
         _ => Err(Errno::INVAL),
@@ -1504,16 +1583,18 @@ pub fn sys_fchdir(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// A sandbox path as the program sees it from its root directory: inside
-/// the root, relative to it; outside, Linux's "(unreachable)" prefix.
+/// the root, relative to it.
 pub fn seen_from_root(cx: &Ctx, path: &[u8]) -> Vec<u8> {
     let root = &cx.proc.root;
-    if root == b"/" {
+    if root == b"/" || path.first() != Some(&b'/') {
         return path.to_vec();
     }
     match crate::sandbox::under(path, root) {
         Some(skip) if skip >= path.len() => b"/".to_vec(),
         Some(skip) => [b"/".as_slice(), &path[skip..]].concat(),
-        None => [b"(unreachable)".as_slice(), path].concat(),
+        // Outside the root: the path from the sandbox's root, as d_path
+        // gives for /proc links (getcwd adds "(unreachable)").
+        None => path.to_vec(),
     }
 }
 
@@ -1545,7 +1626,13 @@ pub fn sys_chroot(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
-    let mut cwd = seen_from_root(cx, &cx.proc.cwd);
+    let root = &cx.proc.root;
+    let mut cwd = if root == b"/" || crate::sandbox::under(&cx.proc.cwd, root).is_some() {
+        seen_from_root(cx, &cx.proc.cwd)
+    } else {
+        // A cwd outside the root, as Linux's getcwd shows it.
+        [b"(unreachable)".as_slice(), &cx.proc.cwd].concat()
+    };
     cwd.push(0);
     if a.0[1] < cwd.len() as u64 {
         return Err(Errno::RANGE);

@@ -49,21 +49,64 @@ pub struct UnixNames {
     /// "kvmcage-<random>/": what abstract names get in front on the host.
     prefix: Vec<u8>,
     /// Host name (sun_path bytes: a path, or "\0" and an abstract name)
-    /// -> the name the program gave, and for a path the directory
-    /// descriptor the host path goes through (held so that its number, and
-    /// so the host path, stays unique).
-    bound: VecDeque<(Vec<u8>, Vec<u8>, Option<OwnedFd>)>,
+    /// -> the name the program gave. Host paths carry a random part, so a
+    /// reused directory descriptor number never makes two alike.
+    bound: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// Files sent with SCM_RIGHTS and not yet received. What travels
+    /// through the host socket is a token, the read end of a pipe of its
+    /// own; the receiver gets the same open file back (its kind, view,
+    /// quota and output limits included), never a bare host descriptor.
+    /// Kept: the token's pipe inode, its write end (which polls POLLERR
+    /// once the host dropped the token: a message cut short or never
+    /// received), and the file.
+    in_flight: Vec<Passed>,
+}
+
+#[derive(Debug)]
+struct Passed {
+    token: (u64, u64),
+    write_end: OwnedFd,
+    file: Rc<OpenFile>,
+}
+
+/// Files that may be in flight at once (Linux bounds them by
+/// RLIMIT_NOFILE; past it, ETOOMANYREFS).
+const MAX_IN_FLIGHT: usize = 4096;
+
+fn inode_of(fd: BorrowedFd<'_>) -> (u64, u64) {
+    rustix::fs::fstat(fd).map_or((0, 0), |st| (st.st_dev, st.st_ino))
+}
+
+/// Has the reader of the pipe whose write end is `w` gone?
+fn reader_gone(w: &OwnedFd) -> bool {
+    let mut p = [rustix::event::PollFd::new(w, rustix::event::PollFlags::OUT)];
+    rustix::event::poll(&mut p, Some(&rustix::time::Timespec::default())).is_ok()
+        && p[0].revents().contains(rustix::event::PollFlags::ERR)
 }
 
 impl UnixNames {
-    fn remember(&mut self, host: Vec<u8>, guest: Vec<u8>, dir: Option<OwnedFd>) {
-        if self.bound.iter().any(|(h, _, _)| *h == host) {
+    /// Room for more files in flight, after forgetting those whose token
+    /// the host dropped.
+    fn in_flight_room(&mut self) -> usize {
+        self.in_flight.retain(|p| !reader_gone(&p.write_end));
+        MAX_IN_FLIGHT.saturating_sub(self.in_flight.len())
+    }
+
+    /// The sandbox's own file a received token stands for.
+    fn receive_file(&mut self, fd: BorrowedFd<'_>) -> Option<Rc<OpenFile>> {
+        let key = inode_of(fd);
+        let i = self.in_flight.iter().position(|p| p.token == key)?;
+        Some(self.in_flight.swap_remove(i).file)
+    }
+
+    fn remember(&mut self, host: Vec<u8>, guest: Vec<u8>) {
+        if self.bound.iter().any(|(h, _)| *h == host) {
             return;
         }
         if self.bound.len() >= MAX_NAMES {
             self.bound.pop_front();
         }
-        self.bound.push_back((host, guest, dir));
+        self.bound.push_back((host, guest));
     }
 
     fn prefix(&mut self) -> &[u8] {
@@ -133,19 +176,6 @@ fn host_socket(ty: i32, flags: u32, proto: i32) -> Result<OwnedFd, Errno> {
     }
     // SAFETY: as above.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// recv without waiting (MSG_DONTWAIT) into `buf`.
-pub(super) fn recv_now(fd: BorrowedFd<'_>, buf: &mut [u8], flags: i32) -> Result<usize, Errno> {
-    // SAFETY: `buf` is live and of the length given.
-    check_size(unsafe {
-        libc::recv(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            flags | libc::MSG_DONTWAIT,
-        )
-    })
 }
 
 fn last_errno() -> Errno {
@@ -265,6 +295,16 @@ fn host_addr(name: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), Errno>
     Ok((sa, len as libc::socklen_t))
 }
 
+/// The first `len` bytes of a socket address the host wrote, at most the
+/// whole struct (Linux reports 111 for a 108-byte path with no room for
+/// its NUL).
+fn addr_bytes(sa: &libc::sockaddr_un, len: usize) -> &[u8] {
+    let len = len.min(std::mem::size_of::<libc::sockaddr_un>());
+    // SAFETY: `sa` is plain data of at least `len` bytes (clamped above),
+    // borrowed for the slice's lifetime.
+    unsafe { std::slice::from_raw_parts((sa as *const libc::sockaddr_un).cast::<u8>(), len) }
+}
+
 /// The host name of an abstract guest name: "\0", the sandbox's prefix,
 /// the name; a name too long for that is replaced by a hash of it
 /// (remembered, so it shows as given).
@@ -285,7 +325,7 @@ fn abstract_host(cx: &mut Ctx, name: &[u8]) -> Vec<u8> {
     h.extend_from_slice(digest.as_bytes());
     cx.proc
         .unix
-        .remember(h.clone(), [&[0u8][..], name].concat(), None);
+        .remember(h.clone(), [&[0u8][..], name].concat());
     h
 }
 
@@ -314,7 +354,7 @@ fn guest_name(cx: &Ctx, raw: &[u8]) -> Vec<u8> {
         name = &name[..end];
     }
     let mut out = raw[..SUN_PATH_OFF].to_vec();
-    if let Some((_, g, _)) = cx.proc.unix.bound.iter().find(|(h, _, _)| *h == name) {
+    if let Some((_, g)) = cx.proc.unix.bound.iter().find(|(h, _)| *h == name) {
         out.extend_from_slice(g);
         if g.first() != Some(&0) {
             // A path's NUL, even past a full sun_path (Linux's len 111).
@@ -377,49 +417,42 @@ pub fn sys_bind(cx: &mut Ctx, a: &Args) -> SysResult {
             host_bind(fd, &name)?;
         }
         GuestAddr::Path(p) => {
-            let (dir, leaf) = super::path::socket_place(cx, &p)?;
-            let prefix = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-            let host_name = [&prefix[..], &leaf].concat();
+            let (dir, leaf, quota) = super::path::socket_place(cx, &p)?;
             let os = |b: &[u8]| -> std::ffi::OsString {
                 <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b).to_owned()
             };
-            let bound = if host_name.len() <= 108 {
-                host_bind(fd, &host_name)?;
-                host_name
-            } else {
-                // The name does not fit behind the directory's descriptor:
-                // bind a short name beside it, then move the socket file to
-                // its name (connect finds a socket by its file).
-                let mut r = [0u8; 8];
-                let _ = rustix::rand::getrandom(&mut r, rustix::rand::GetRandomFlags::empty());
-                let tmp = format!(".kvmcage-sock-{:016x}", u64::from_le_bytes(r)).into_bytes();
-                let short = [&prefix[..], &tmp].concat();
-                host_bind(fd, &short)?;
-                if let Err(e) = rustix::fs::renameat_with(
-                    &dir,
-                    os(&tmp),
-                    &dir,
-                    os(&leaf),
-                    rustix::fs::RenameFlags::NOREPLACE,
-                ) {
-                    let _ = rustix::fs::unlinkat(&dir, os(&tmp), rustix::fs::AtFlags::empty());
-                    return Err(if e == Errno::EXIST {
-                        Errno::ADDRINUSE
-                    } else {
-                        e
-                    });
-                }
-                short
-            };
-            // The socket file's mode as the program's umask makes it.
-            let mode = 0o777 & !cx.proc.umask;
-            let _ = rustix::fs::chmodat(
+            // Bound under a fresh random name beside the target (so the host
+            // name is unique and short however long the guest path is),
+            // with the program's umask, then moved to its name: connect
+            // finds a socket by its file.
+            let mut r = [0u8; 8];
+            let _ = rustix::rand::getrandom(&mut r, rustix::rand::GetRandomFlags::empty());
+            let tmp = format!(".kvmcage-sock-{:016x}", u64::from_le_bytes(r)).into_bytes();
+            let host_name = [
+                format!("/proc/self/fd/{}/", dir.as_raw_fd()).as_bytes(),
+                &tmp,
+            ]
+            .concat();
+            let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(cx.proc.umask));
+            let bound = host_bind(fd, &host_name);
+            rustix::process::umask(umask);
+            bound?;
+            if let Err(e) = rustix::fs::renameat_with(
+                &dir,
+                os(&tmp),
                 &dir,
                 os(&leaf),
-                rustix::fs::Mode::from_raw_mode(mode),
-                rustix::fs::AtFlags::empty(),
-            );
-            cx.proc.unix.remember(bound, p, Some(dir));
+                rustix::fs::RenameFlags::NOREPLACE,
+            ) {
+                let _ = rustix::fs::unlinkat(&dir, os(&tmp), rustix::fs::AtFlags::empty());
+                return Err(if e == Errno::EXIST {
+                    Errno::ADDRINUSE
+                } else {
+                    e
+                });
+            }
+            super::path::account_new(quota.as_deref(), &dir, &leaf);
+            cx.proc.unix.remember(host_name, p);
         }
     }
     Ok(0)
@@ -448,7 +481,8 @@ pub fn sys_listen(cx: &mut Ctx, a: &Args) -> SysResult {
 /// Is the guest's view of `f` blocking (and the call without a
 /// don't-wait flag)?
 fn blocking(f: &OpenFile, dontwait: bool) -> bool {
-    !dontwait && f.flags & libc::O_NONBLOCK as u32 == 0 && super::fs::may_block(host(f))
+    // The host descriptor's O_NONBLOCK is the program's (F_SETFL sets it).
+    !dontwait && super::fs::may_block(host(f))
 }
 
 pub fn sys_connect(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -518,8 +552,7 @@ fn accept_common(cx: &mut Ctx, a: &Args, flags: u64) -> SysResult {
             Ok(n) => break (unsafe { OwnedFd::from_raw_fd(n as i32) }, len as usize),
         }
     };
-    // SAFETY: `sa` is plain bytes of the size read.
-    let raw = unsafe { std::slice::from_raw_parts(&sa as *const _ as *const u8, new.1) };
+    let raw = addr_bytes(&sa, new.1);
     let name = guest_name(cx, raw);
     let g = install_socket(cx, new.0, flags)?;
     if let Err(e) = put_addr(cx, a.0[1], a.0[2], &name) {
@@ -559,8 +592,7 @@ fn name_common(cx: &mut Ctx, a: &Args, peer: bool) -> SysResult {
             libc::getsockname(fd, p, &mut len)
         }
     })?;
-    // SAFETY: `sa` is plain bytes of the size the host wrote.
-    let raw = unsafe { std::slice::from_raw_parts(&sa as *const _ as *const u8, len as usize) };
+    let raw = addr_bytes(&sa, len as usize);
     let name = guest_name(cx, raw);
     put_addr(cx, a.0[1], a.0[2], &name)?;
     Ok(0)
@@ -596,8 +628,9 @@ pub fn sys_getsockopt(cx: &mut Ctx, a: &Args) -> SysResult {
     if want < 0 {
         return Err(Errno::INVAL);
     }
-    if level == libc::SOL_SOCKET && matches!(name, libc::SO_PEERSEC | libc::SO_PEERGROUPS) {
-        // Host security labels and group lists are not the sandbox's.
+    if level != libc::SOL_SOCKET || !READABLE.contains(&name) {
+        // Host identifiers (cookies, security labels, group lists) and
+        // descriptors (SO_PEERPIDFD) are not the sandbox's to give.
         return Err(Errno::NOPROTOOPT);
     }
     let mut buf = vec![0u8; (want as usize).min(256)];
@@ -627,6 +660,26 @@ pub fn sys_getsockopt(cx: &mut Ctx, a: &Args) -> SysResult {
     cx.m.user().write_obj(lenp, &(len as i32))?;
     Ok(0)
 }
+
+/// The socket options a program may read: what it may set, and the
+/// socket's own facts.
+const READABLE: [i32; 15] = [
+    libc::SO_TYPE,
+    libc::SO_ERROR,
+    libc::SO_ACCEPTCONN,
+    libc::SO_DOMAIN,
+    libc::SO_PROTOCOL,
+    libc::SO_PEERCRED,
+    libc::SO_SNDBUF,
+    libc::SO_RCVBUF,
+    libc::SO_PASSCRED,
+    libc::SO_KEEPALIVE,
+    libc::SO_REUSEADDR,
+    libc::SO_LINGER,
+    libc::SO_RCVLOWAT,
+    libc::SO_PEEK_OFF,
+    libc::SO_BROADCAST,
+];
 
 /// The socket options a program may set: buffer sizes and flags of its own
 /// sockets. Receive and send timeouts would not bound kvmcage's own waits,
@@ -695,7 +748,7 @@ fn cmsgs(buf: &[u8]) -> Vec<(usize, i32, i32, std::ops::Range<usize>)> {
     let mut off = 0;
     while off + 16 <= buf.len() {
         let len = u64::from_le_bytes(buf[off..off + 8].try_into().expect("8")) as usize;
-        if len < 16 || off + len > buf.len() {
+        if len < 16 || len > buf.len() - off {
             break;
         }
         let level = i32::from_le_bytes(buf[off + 8..off + 12].try_into().expect("4"));
@@ -707,15 +760,17 @@ fn cmsgs(buf: &[u8]) -> Vec<(usize, i32, i32, std::ops::Range<usize>)> {
 }
 
 /// The guest's control messages made host ones: descriptors to host
-/// descriptors (kept alive in `hold`), credentials to the host's.
+/// descriptors to tokens (the read ends kept alive in `hold` until sent,
+/// the files registered once sent: `register`), credentials to the host's.
 fn host_control(
     cx: &Ctx,
     mut buf: Vec<u8>,
-    hold: &mut Vec<Rc<OpenFile>>,
+    hold: &mut Vec<(OwnedFd, Passed)>,
 ) -> Result<Vec<u8>, Errno> {
     for (_, level, ty, data) in cmsgs(&buf) {
+        // Other levels mean nothing to an AF_UNIX socket (Linux skips them).
         if level != libc::SOL_SOCKET {
-            return Err(Errno::INVAL);
+            continue;
         }
         match ty {
             libc::SCM_RIGHTS => {
@@ -724,12 +779,20 @@ fn host_control(
                 }
                 for i in (data.start..data.end).step_by(4) {
                     let g = i32::from_le_bytes(buf[i..i + 4].try_into().expect("4"));
-                    let f = cx.proc.files.file(g)?;
-                    // kvmcage's own files (/dev nodes, /proc text) have no
-                    // host descriptor to pass.
-                    let h = f.host().ok_or(Errno::BADF)?.as_raw_fd();
-                    buf[i..i + 4].copy_from_slice(&h.to_le_bytes());
-                    hold.push(f);
+                    let file = cx.proc.files.file(g)?;
+                    let (r, w) = rustix::pipe::pipe_with(
+                        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+                    )?;
+                    buf[i..i + 4].copy_from_slice(&r.as_raw_fd().to_le_bytes());
+                    let token = inode_of(r.as_fd());
+                    hold.push((
+                        r,
+                        Passed {
+                            token,
+                            write_end: w,
+                            file,
+                        },
+                    ));
                 }
             }
             libc::SCM_CREDENTIALS => {
@@ -796,8 +859,13 @@ fn guest_control(cx: &mut Ctx, buf: &mut [u8], cloexec: bool) -> i32 {
     trunc
 }
 
-/// Install a descriptor that came over a socket.
+/// Install a descriptor that came over a socket: the sandbox's own file
+/// when it is one of its tokens, else (a host peer's) a plain host file.
 fn received_file(cx: &mut Ctx, fd: OwnedFd, cloexec: bool) -> Result<i32, Errno> {
+    if let Some(f) = cx.proc.unix.receive_file(fd.as_fd()) {
+        let limit = cx.proc.rlimits.nofile();
+        return cx.proc.files.share(f, cloexec, limit);
+    }
     let st = rustix::fs::fstat(&fd)?;
     use rustix::fs::FileType as T;
     let ty = T::from_raw_mode(st.st_mode);
@@ -820,8 +888,13 @@ fn received_file(cx: &mut Ctx, fd: OwnedFd, cloexec: bool) -> Result<i32, Errno>
 
 /// sendmsg, and sendto through it: the data of `iov`, to `m`'s address
 /// with `m`'s control messages.
-fn send_common(cx: &mut Ctx, fd: i32, iov: &[(u64, u64)], m: &MsgHdr, flags: u64) -> SysResult {
-    let f = socket_file(cx, fd)?;
+fn send_common(
+    cx: &mut Ctx,
+    f: &OpenFile,
+    iov: &[(u64, u64)],
+    m: &MsgHdr,
+    flags: u64,
+) -> SysResult {
     let flags = flags as u32 as i32;
     let total: u64 = iov.iter().map(|&(_, l)| l).sum::<u64>().min(MAX_MSG);
     let mut data = Vec::with_capacity(total as usize);
@@ -831,8 +904,8 @@ fn send_common(cx: &mut Ctx, fd: i32, iov: &[(u64, u64)], m: &MsgHdr, flags: u64
         data.resize(start + take, 0);
         cx.m.user().read(base, &mut data[start..])?;
     }
-    let ty = sock_type(&f);
-    if ty == libc::SOCK_STREAM && m.namelen != 0 {
+    let ty = sock_type(f);
+    if ty == libc::SOCK_STREAM && m.name != 0 && m.namelen != 0 {
         // Linux's unix_stream_sendmsg: a stream takes no address.
         // SAFETY: sockaddr_un is plain data; zeroed is valid.
         let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
@@ -840,7 +913,7 @@ fn send_common(cx: &mut Ctx, fd: i32, iov: &[(u64, u64)], m: &MsgHdr, flags: u64
         // SAFETY: `sa` and `len` are live and describe the buffer.
         let connected = unsafe {
             libc::getpeername(
-                host(&f).as_raw_fd(),
+                host(f).as_raw_fd(),
                 (&mut sa as *mut libc::sockaddr_un).cast(),
                 &mut len,
             )
@@ -869,10 +942,14 @@ fn send_common(cx: &mut Ctx, fd: i32, iov: &[(u64, u64)], m: &MsgHdr, flags: u64
     } else {
         Vec::new()
     };
-    let h = host(&f).as_raw_fd();
-    let block = blocking(&f, flags & libc::MSG_DONTWAIT != 0);
+    if hold.len() > cx.proc.unix.in_flight_room() {
+        return Err(Errno::TOOMANYREFS);
+    }
+    let h = host(f).as_raw_fd();
+    let block = blocking(f, flags & libc::MSG_DONTWAIT != 0);
     let stream = ty == libc::SOCK_STREAM;
     let mut done = 0usize;
+    let mut backoff = std::time::Duration::from_micros(500);
     loop {
         let mut one = libc::iovec {
             iov_base: data[done..].as_ptr() as *mut _,
@@ -899,17 +976,35 @@ fn send_common(cx: &mut Ctx, fd: i32, iov: &[(u64, u64)], m: &MsgHdr, flags: u64
         match r {
             Ok(n) => {
                 done += n;
-                // Control data goes with the first bytes only.
-                control.clear();
+                // Control data goes with the first bytes only; the files
+                // it passed are in flight until received.
+                if !control.is_empty() {
+                    control.clear();
+                    // The tokens are in flight (the host holds its own
+                    // copies of the read ends): remember what they are.
+                    let passed = std::mem::take(&mut hold).into_iter().map(|(_, p)| p);
+                    cx.proc.unix.in_flight.extend(passed);
+                }
                 if !block || !stream || done == data.len() {
                     return Ok(done as u64);
                 }
-                if !wait::wait_fd(cx, host(&f), libc::POLLOUT)? {
+                if !wait::wait_fd(cx, host(f), libc::POLLOUT)? {
                     return Ok(done as u64);
                 }
             }
+            // A datagram to a full receiver: the sender's own POLLOUT says
+            // nothing of the receiver's queue (Linux sleeps on the peer), so
+            // wait a growing while instead.
+            Err(Errno::AGAIN) if block && ty == libc::SOCK_DGRAM => {
+                let d = wait::Deadline::after(backoff);
+                backoff = (backoff * 2).min(std::time::Duration::from_millis(50));
+                if wait::block_on(cx, &mut [], Some(d), wait::Wake::Signal)? == wait::Woken::Signal
+                {
+                    return Err(wait::ERESTARTSYS);
+                }
+            }
             Err(Errno::AGAIN) if block => {
-                if !wait::wait_fd(cx, host(&f), libc::POLLOUT)? {
+                if !wait::wait_fd(cx, host(f), libc::POLLOUT)? {
                     return if done > 0 {
                         Ok(done as u64)
                     } else {
@@ -918,7 +1013,7 @@ fn send_common(cx: &mut Ctx, fd: i32, iov: &[(u64, u64)], m: &MsgHdr, flags: u64
                 }
             }
             Err(Errno::PIPE) => {
-                if flags & libc::MSG_NOSIGNAL == 0 && stream {
+                if flags & libc::MSG_NOSIGNAL == 0 && stream && done == 0 {
                     super::fs::raise_sigpipe(cx);
                 }
                 return if done > 0 {
@@ -965,7 +1060,8 @@ fn single(buf: u64, len: u64) -> Result<Vec<(u64, u64)>, Errno> {
 pub fn sys_sendmsg(cx: &mut Ctx, a: &Args) -> SysResult {
     let m = read_msghdr(cx, a.0[1])?;
     let iov = super::fs::read_iovecs(cx, m.iov, m.iovlen)?;
-    send_common(cx, int(a.0[0]), &iov, &m, a.0[2])
+    let f = socket_file(cx, int(a.0[0]))?;
+    send_common(cx, &f, &iov, &m, a.0[2])
 }
 
 pub fn sys_sendto(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -975,7 +1071,8 @@ pub fn sys_sendto(cx: &mut Ctx, a: &Args) -> SysResult {
         namelen: a.0[5] as u32,
         ..Default::default()
     };
-    send_common(cx, int(a.0[0]), &iov, &m, a.0[3])
+    let f = socket_file(cx, int(a.0[0]))?;
+    send_common(cx, &f, &iov, &m, a.0[3])
 }
 
 /// What a receive gave: bytes (the datagram's full length under MSG_TRUNC),
@@ -991,19 +1088,19 @@ struct Received {
 /// `controllen` bytes of control messages.
 fn recv_common(
     cx: &mut Ctx,
-    fd: i32,
+    f: &OpenFile,
     iov: &[(u64, u64)],
     controllen: u64,
     flags: u64,
 ) -> Result<Received, Errno> {
-    let f = socket_file(cx, fd)?;
     let flags = flags as u32 as i32;
     let total: u64 = iov.iter().map(|&(_, l)| l).sum::<u64>().min(MAX_MSG);
     // A stream keeps what a bad buffer cannot take (Linux copies before it
     // consumes): take only as much as the buffers can hold. A datagram is
     // consumed whole, as on Linux.
     let mut room = total;
-    if sock_type(&f) == libc::SOCK_STREAM {
+    let stream = sock_type(f) == libc::SOCK_STREAM;
+    if stream {
         room = 0;
         for &(base, len) in iov {
             let w = cx.m.user().writable_len(base, len);
@@ -1020,8 +1117,8 @@ fn recv_common(
     let mut data = vec![0u8; room as usize];
     let mut control = vec![0u8; controllen.min(OPTMEM_MAX) as usize];
     let cloexec = flags & libc::MSG_CMSG_CLOEXEC != 0;
-    let h = host(&f).as_raw_fd();
-    let block = blocking(&f, flags & libc::MSG_DONTWAIT != 0);
+    let h = host(f).as_raw_fd();
+    let block = blocking(f, flags & libc::MSG_DONTWAIT != 0);
     // SAFETY: sockaddr_un is plain data; zeroed is valid.
     let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     let (n, hdr) = loop {
@@ -1048,24 +1145,44 @@ fn recv_common(
         // all live for the call.
         match check_size(unsafe { libc::recvmsg(h, &mut hdr, hflags) }) {
             Err(Errno::AGAIN) if block => {
-                if !wait::wait_fd(cx, host(&f), libc::POLLIN)? {
+                if !wait::wait_fd(cx, host(f), libc::POLLIN)? {
                     return Err(wait::ERESTARTSYS);
                 }
             }
             r => break (r?, hdr),
         }
     };
+    let mut n = n;
+    if flags & libc::MSG_WAITALL != 0 && block && stream && n > 0 {
+        // MSG_WAITALL: a stream fills the buffer unless the peer ends the
+        // stream or a signal comes (what came so far is returned).
+        while n < data.len() {
+            // SAFETY: the rest of `data` is live and of the length given.
+            let r = check_size(unsafe {
+                libc::recv(
+                    h,
+                    data[n..].as_mut_ptr().cast(),
+                    data.len() - n,
+                    libc::MSG_DONTWAIT,
+                )
+            });
+            match r {
+                Ok(0) => break,
+                Ok(m) => n += m,
+                Err(Errno::AGAIN) => {
+                    if !wait::wait_fd(cx, host(f), libc::POLLIN)? {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
     let clen = hdr.msg_controllen.min(control.len());
     control.truncate(clen);
     let mut out_flags = hdr.msg_flags;
     out_flags |= guest_control(cx, &mut control, cloexec);
-    // SAFETY: `sa` is plain bytes of the size the host wrote.
-    let raw = unsafe {
-        std::slice::from_raw_parts(
-            &sa as *const _ as *const u8,
-            (hdr.msg_namelen as usize).min(SOCKADDR_UN),
-        )
-    };
+    let raw = addr_bytes(&sa, hdr.msg_namelen as usize);
     let name = guest_name(cx, raw);
     // Scatter what came into the guest's buffers.
     let mut off = 0usize;
@@ -1093,16 +1210,14 @@ pub fn sys_recvmsg(cx: &mut Ctx, a: &Args) -> SysResult {
     if m.controllen != 0 && !super::uaccess::access_ok(m.control, m.controllen) {
         return Err(Errno::FAULT);
     }
-    let r = recv_common(cx, int(a.0[0]), &iov, m.controllen, a.0[2])?;
+    let f = socket_file(cx, int(a.0[0]))?;
+    let r = recv_common(cx, &f, &iov, m.controllen, a.0[2])?;
     // msg_namelen, msg_controllen and msg_flags back into the msghdr.
-    let namelen = if m.name != 0 {
+    if m.name != 0 {
         let n = r.name.len().min(m.namelen as usize);
         cx.m.user().write(m.name, &r.name[..n])?;
-        r.name.len() as u32
-    } else {
-        0
-    };
-    cx.m.user().write_obj(a.0[1] + 8, &namelen)?;
+        cx.m.user().write_obj(a.0[1] + 8, &(r.name.len() as u32))?;
+    }
     if !r.control.is_empty() {
         cx.m.user().write(m.control, &r.control)?;
     }
@@ -1112,9 +1227,24 @@ pub fn sys_recvmsg(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(r.n as u64)
 }
 
+/// read and readv of a socket: one receive into all of `iov`.
+pub(super) fn read_iov(cx: &mut Ctx, f: &OpenFile, iov: &[(u64, u64)]) -> SysResult {
+    let total: u64 = iov.iter().map(|&(_, l)| l).sum();
+    if total == 0 {
+        return Ok(0);
+    }
+    recv_common(cx, f, iov, 0, 0).map(|r| r.n.min(total as usize) as u64)
+}
+
+/// write and writev of a socket: one send of all of `iov`.
+pub(super) fn write_iov(cx: &mut Ctx, f: &OpenFile, iov: &[(u64, u64)]) -> SysResult {
+    send_common(cx, f, iov, &MsgHdr::default(), 0)
+}
+
 pub fn sys_recvfrom(cx: &mut Ctx, a: &Args) -> SysResult {
     let iov = single(a.0[1], a.0[2])?;
-    let r = recv_common(cx, int(a.0[0]), &iov, 0, a.0[3])?;
+    let f = socket_file(cx, int(a.0[0]))?;
+    let r = recv_common(cx, &f, &iov, 0, a.0[3])?;
     put_addr(cx, a.0[4], a.0[5], &r.name)?;
     Ok(r.n as u64)
 }

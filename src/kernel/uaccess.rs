@@ -12,6 +12,7 @@ use vm_memory::ByteValued;
 use crate::vm::layout::{page_down, Gpa, Gva, PAGE_SIZE, USER_TOP};
 use crate::vm::memory::{FrameAllocator, GuestRam};
 use crate::vm::paging::PageTables;
+use crate::vm::shared::SharedSlots;
 
 /// Linux's `MAX_RW_COUNT`: one read/write moves at most this much.
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
@@ -23,6 +24,7 @@ pub struct UserMem<'a> {
     ram: &'a GuestRam,
     pt: PageTables,
     frames: &'a FrameAllocator,
+    shared: &'a SharedSlots,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,8 +39,18 @@ pub fn access_ok(addr: Gva, len: u64) -> bool {
 }
 
 impl<'a> UserMem<'a> {
-    pub fn new(ram: &'a GuestRam, pt: PageTables, frames: &'a FrameAllocator) -> Self {
-        Self { ram, pt, frames }
+    pub fn new(
+        ram: &'a GuestRam,
+        pt: PageTables,
+        frames: &'a FrameAllocator,
+        shared: &'a SharedSlots,
+    ) -> Self {
+        Self {
+            ram,
+            pt,
+            frames,
+            shared,
+        }
     }
 
     /// The GPA of the page containing `addr`, if the program may access it.
@@ -47,7 +59,7 @@ impl<'a> UserMem<'a> {
         if !t.user || (access == Access::Write && !t.writable) {
             return None;
         }
-        if !self.frames.is_pool_frame(t.frame) {
+        if !self.frames.is_pool_frame(t.frame) && !self.shared.contains(t.frame) {
             return None;
         }
         Some(t.frame)
@@ -85,9 +97,13 @@ impl<'a> UserMem<'a> {
     /// Copy as much of `[addr, ..)` into `buf` as is readable; returns the
     /// count (short at the first unreadable page).
     pub fn read_prefix(&self, addr: Gva, buf: &mut [u8]) -> usize {
-        let ram = self.ram;
+        let (ram, shared) = (self.ram, self.shared);
         self.walk(addr, buf.len() as u64, Access::Read, |gpa, off, n| {
-            ram.read(gpa, &mut buf[off..off + n])
+            if ram.contains(gpa, n as u64) {
+                ram.read(gpa, &mut buf[off..off + n])
+            } else {
+                shared.read(gpa, &mut buf[off..off + n])
+            }
         }) as usize
     }
 
@@ -109,9 +125,13 @@ impl<'a> UserMem<'a> {
 
     /// Copy as much of `buf` to `addr` as is writable; returns the count.
     pub fn write_prefix(&self, addr: Gva, buf: &[u8]) -> usize {
-        let ram = self.ram;
+        let (ram, shared) = (self.ram, self.shared);
         self.walk(addr, buf.len() as u64, Access::Write, |gpa, off, n| {
-            ram.write(gpa, &buf[off..off + n])
+            if ram.contains(gpa, n as u64) {
+                ram.write(gpa, &buf[off..off + n])
+            } else {
+                shared.write(gpa, &buf[off..off + n])
+            }
         }) as usize
     }
 
@@ -182,6 +202,7 @@ mod tests {
         ram: GuestRam,
         frames: FrameAllocator,
         pt: PageTables,
+        shared: SharedSlots,
     }
 
     /// Two user pages at 0x10000 (RW) and 0x11000 (read-only), a hole at
@@ -202,13 +223,18 @@ mod tests {
         .unwrap();
         pt.map(&ram, &mut frames, 0x11000, ro, pte::USER | pte::NX)
             .unwrap();
-        Fixture { ram, frames, pt }
+        Fixture {
+            ram,
+            frames,
+            pt,
+            shared: SharedSlots::new(1 << 32, 1 << 36),
+        }
     }
 
     #[test]
     fn reads_and_writes_across_pages_stop_at_holes_and_readonly() {
         let f = fixture();
-        let u = UserMem::new(&f.ram, f.pt, &f.frames);
+        let u = UserMem::new(&f.ram, f.pt, &f.frames, &f.shared);
         let data: Vec<u8> = (0..100).collect();
         assert_eq!(
             u.write_prefix(0x10fd0, &data),
@@ -232,7 +258,7 @@ mod tests {
     #[test]
     fn rejects_kernel_noncanonical_and_wrapping_ranges() {
         let f = fixture();
-        let u = UserMem::new(&f.ram, f.pt, &f.frames);
+        let u = UserMem::new(&f.ram, f.pt, &f.frames, &f.shared);
         let mut b = [0u8; 8];
         for addr in [
             0xffff_8000_0000_0000,
@@ -250,7 +276,7 @@ mod tests {
     #[test]
     fn cstr_faults_and_length_limits() {
         let f = fixture();
-        let u = UserMem::new(&f.ram, f.pt, &f.frames);
+        let u = UserMem::new(&f.ram, f.pt, &f.frames, &f.shared);
         u.write(0x10ff0, b"0123456789abcdef").unwrap();
         // No NUL before the read-only page, which is zero: ends there.
         assert_eq!(u.read_cstr(0x10ff0, 4096).unwrap(), b"0123456789abcdef");

@@ -293,7 +293,7 @@ impl Policy {
         } else {
             start.to_vec()
         };
-        if is_special(&cur) {
+        if self.is_special_walk(&cur, &todo) {
             return Ok(self.special(&cur, &todo, trailing_slash));
         }
         let mut here = self.locate(&cur, links)?;
@@ -317,7 +317,7 @@ impl Policy {
                 _ => {}
             }
             let next = join(&cur, &c);
-            if is_special(&next) {
+            if self.is_special_walk(&next, &todo) {
                 return Ok(self.special(&next, &todo, trailing_slash));
             }
             match self.step(&here, &c, &next)? {
@@ -356,7 +356,7 @@ impl Policy {
                     push(&mut todo, &target);
                     if target.first() == Some(&b'/') {
                         cur = root.to_vec();
-                        if is_special(&cur) {
+                        if self.is_special_walk(&cur, &todo) {
                             return Ok(self.special(&cur, &todo, trailing_slash));
                         }
                         here = self.locate(&cur, links)?;
@@ -410,6 +410,31 @@ impl Policy {
             trailing_slash,
             dots,
         })
+    }
+
+    /// Is a mount at `guest`?
+    pub fn covers(&self, guest: &[u8]) -> bool {
+        self.mounts.iter().any(|m| m.guest == guest)
+    }
+
+    /// Does a walk standing at `at`, with `todo` (next component last)
+    /// still to go, enter kvmcage's own nodes? Not when a mount below them
+    /// covers where it is going (/dev/shm in /dev): then /dev is walked as
+    /// the directory holding that mount point.
+    fn is_special_walk(&self, at: &[u8], todo: &[Vec<u8>]) -> bool {
+        if !is_special(at) {
+            return false;
+        }
+        let mut full = at.to_vec();
+        for c in todo.iter().rev() {
+            full.push(b'/');
+            full.extend_from_slice(c);
+        }
+        let full = super::normalize(b"/", &full);
+        !self
+            .mounts
+            .iter()
+            .any(|m| is_special(&m.guest) && super::under(&full, &m.guest).is_some())
     }
 
     /// The walk reached kvmcage's own nodes at `at`; the rest is lexical.

@@ -181,6 +181,9 @@ pub struct FrameAllocator {
     free: Vec<Gpa>,
     /// An allocation was refused because the pool (--mem) ran out.
     refused: bool,
+    /// Frames counted as used by memory outside the pool (shared
+    /// anonymous memory and SysV segments live in host memfds).
+    charged: u64,
 }
 
 impl FrameAllocator {
@@ -190,11 +193,16 @@ impl FrameAllocator {
             end: ram_size,
             free: Vec::new(),
             refused: false,
+            charged: 0,
         }
     }
 
     /// A zeroed frame, or `None` when RAM is exhausted.
     pub fn alloc(&mut self) -> Option<Gpa> {
+        if self.available() == 0 {
+            self.refused = true;
+            return None;
+        }
         if let Some(f) = self.free.pop() {
             return Some(f);
         }
@@ -230,7 +238,23 @@ impl FrameAllocator {
 
     /// Frames still available.
     pub fn available(&self) -> u64 {
-        (self.end - self.next) / PAGE_SIZE + self.free.len() as u64
+        ((self.end - self.next) / PAGE_SIZE + self.free.len() as u64).saturating_sub(self.charged)
+    }
+
+    /// Count `frames` of memory held outside the pool against it; false
+    /// (and nothing counted) when the pool cannot spare them.
+    pub fn charge(&mut self, frames: u64) -> bool {
+        if self.available() < frames {
+            self.refused = true;
+            return false;
+        }
+        self.charged += frames;
+        true
+    }
+
+    /// Give back what `charge` counted.
+    pub fn uncharge(&mut self, frames: u64) {
+        self.charged = self.charged.saturating_sub(frames);
     }
 
     /// Frames ever handed out at once, at most (the bump pointer: freed

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod memory;
 pub mod paging;
 mod setup;
+pub mod shared;
 
 use std::fmt;
 
@@ -202,6 +203,8 @@ struct Kvmfds {
 /// One machine.
 pub struct Machine {
     kvm: Option<Kvmfds>,
+    /// Shared mappings' KVM slots (after `kvm`: the VM is dropped first).
+    pub shared: shared::SharedSlots,
     pub ram: GuestRam,
     pub frames: FrameAllocator,
     pub pt: PageTables,
@@ -260,6 +263,43 @@ impl Machine {
         setup::build_detached(mem_size)
     }
 
+    /// The VM's descriptor, for memory slots (None without KVM: the
+    /// fuzzer's machine).
+    pub fn vm_fd(&self) -> Option<&VmFd> {
+        self.kvm.as_ref().map(|k| &k._vm)
+    }
+
+    /// Map `[file_off, file_off+len)` of `fd` shared into a new slot.
+    pub fn add_shared(
+        &mut self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        file_off: u64,
+        len: u64,
+        writable: bool,
+    ) -> Result<layout::Gpa, rustix::io::Errno> {
+        let vm = self.kvm.as_ref().map(|k| &k._vm);
+        self.shared.add(vm, fd, file_off, len, writable)
+    }
+
+    /// Remove the shared slot at `gpa`.
+    pub fn remove_shared(&mut self, gpa: layout::Gpa) {
+        let vm = self.kvm.as_ref().map(|k| &k._vm);
+        let charge = self.shared.remove(vm, gpa);
+        self.frames.uncharge(charge);
+    }
+
+    /// Where shared slots go: from the first GiB boundary above RAM to the
+    /// guest's physical address width (CPUID 0x80000008), at most 2^46.
+    fn shared_range(ram_size: u64, cpuid: &cpuinfo::CpuidTable) -> (layout::Gpa, layout::Gpa) {
+        const GIB: u64 = 1 << 30;
+        let base = (ram_size + GIB).div_ceil(GIB) * GIB;
+        let bits = match cpuid.leaf(0x8000_0008, 0)[0] & 0xff {
+            0 => 36,
+            b => b.min(46),
+        };
+        (base, (1u64 << bits).max(base))
+    }
+
     fn fds(&mut self) -> Result<&mut Kvmfds, VmError> {
         self.kvm.as_mut().ok_or(VmError::Detached)
     }
@@ -285,9 +325,14 @@ impl Machine {
             return;
         }
         self.tlb_dirty = true;
-        let ram = &self.ram;
+        let (ram, shared) = (&self.ram, &self.shared);
         memory::for_each_run(frames, |gpa, len| {
-            if !ram.drop_cached_translations(gpa, len) {
+            let ok = if ram.contains(gpa, len) {
+                ram.drop_cached_translations(gpa, len)
+            } else {
+                shared.drop_cached_translations(gpa, len)
+            };
+            if !ok {
                 log::warn!("could not drop cached translations of GPA {gpa:#x}+{len:#x}");
             }
         });

@@ -234,8 +234,8 @@ impl PageTables {
     }
 
     /// Walk the tables for `gva` as the MMU would. `None` if any level is not
-    /// present, a table or the leaf frame lies outside RAM, or a large page is
-    /// found (the host never makes one).
+    /// present, a table lies outside RAM, or a large page is found (the host
+    /// never makes one). The leaf frame may lie outside RAM (a shared slot).
     pub fn translate(&self, ram: &GuestRam, gva: Gva) -> Option<Translation> {
         if !is_canonical(gva) {
             return None;
@@ -254,7 +254,9 @@ impl PageTables {
             user &= entry & pte::USER != 0;
             executable &= entry & pte::NX == 0;
             table = entry & pte::ADDR_MASK;
-            if !ram.contains(table, PAGE_SIZE) {
+            // Page tables live in RAM; a leaf may also be a shared slot's
+            // page above it (the caller checks what the frame is).
+            if level > 1 && !ram.contains(table, PAGE_SIZE) {
                 return None;
             }
         }

@@ -214,6 +214,12 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         "machine: {} MiB RAM, sync_regs={sync_regs}, xsave={xsave}, fsgsbase={fsgsbase}, xcr0={xfeatures:#x}, xstate={xstate_size}",
         mem_size >> 20
     );
+    let cpuid_table = match Backend::detect() {
+        Backend::KvmPvm => super::cpuinfo::CpuidTable::native(),
+        _ => super::cpuinfo::CpuidTable::from_kvm(cpuid.as_slice()),
+    };
+    let (base, limit) = Machine::shared_range(ram.size(), &cpuid_table);
+    let shared = super::shared::SharedSlots::new(base, limit);
     Ok(Machine {
         kvm: Some(Kvmfds {
             _kvm: kvm,
@@ -225,10 +231,8 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         frames,
         pt,
         backend: Backend::detect(),
-        cpuid: match Backend::detect() {
-            Backend::KvmPvm => super::cpuinfo::CpuidTable::native(),
-            _ => super::cpuinfo::CpuidTable::from_kvm(cpuid.as_slice()),
-        },
+        shared,
+        cpuid: cpuid_table,
         mode,
         regs,
         sregs,
@@ -249,6 +253,8 @@ pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
     write_kernel(&ram)?;
     map_kernel(&ram)?;
     let frames = FrameAllocator::new(ram.size());
+    let (base, limit) = Machine::shared_range(ram.size(), &Default::default());
+    let shared = super::shared::SharedSlots::new(base, limit);
     let gdt_words = gdt::gdt_entries();
     let seg = |sel: u16| gdt::kvm_segment_from(gdt_words[usize::from(sel >> 3)], sel);
     let sregs = kvm_bindings::kvm_sregs {
@@ -263,6 +269,7 @@ pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
         frames,
         pt: PageTables::new(PML4_GPA),
         backend: Backend::detect(),
+        shared,
         cpuid: Default::default(),
         mode: EntryMode::Auto,
         regs: Default::default(),

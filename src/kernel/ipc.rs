@@ -1,0 +1,821 @@
+//! System V IPC inside the sandbox: shared memory segments, semaphore sets
+//! and message queues, in an IPC namespace of the sandbox's own (as a
+//! container's: keys and ids never meet the host's).
+//!
+//! A segment is a memfd of kvmcage's own, counted against --mem; each
+//! shmat maps it through a shared slot (vm/shared.rs), so two attachments
+//! alias. Semaphores and messages are kvmcage's bookkeeping; a call that
+//! must wait (semop, msgsnd to a full queue, msgrcv of an empty one) waits
+//! in the one waiting place and ends with EINTR for a handler (none of
+//! these calls restart, as on Linux) or EAGAIN at a semtimedop timeout.
+//!
+//! Limits are Linux's defaults where they bound a single object (SEMMSL,
+//! SEMOPM, SEMVMX, MSGMAX, MSGMNB) and smaller where they bound the
+//! sandbox's host memory: [`MAX_OBJECTS`] of each kind, [`MAX_SEMS`]
+//! semaphores in all.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::io::Errno;
+
+use super::mm::VmaKind;
+use super::{wait, Args, Ctx, SysResult};
+use crate::vm::layout::{page_up, Gva, PAGE_SIZE};
+
+const IPC_PRIVATE: i32 = 0;
+const IPC_CREAT: i32 = 0o1000;
+const IPC_EXCL: i32 = 0o2000;
+const IPC_NOWAIT: i32 = 0o4000;
+const IPC_RMID: i32 = 0;
+const IPC_SET: i32 = 1;
+const IPC_STAT: i32 = 2;
+/// Set by 64-bit-layout callers; the layout is the same here.
+const IPC_64: i32 = 0x100;
+/// Linux's IPCMNI: ids are index + SEQ * this.
+const SEQ_MULTIPLIER: i32 = 32768;
+/// Objects of each kind one sandbox may have (SHMMNI is 4096).
+pub const MAX_OBJECTS: usize = 256;
+/// Semaphores in all sets together.
+pub const MAX_SEMS: usize = 65536;
+const SEMMSL: i32 = 32000;
+const SEMOPM: usize = 500;
+const SEMVMX: i32 = 32767;
+const MSGMAX: u64 = 8192;
+const MSGMNB: u64 = 16384;
+const SHM_RDONLY: i32 = 0o10000;
+const SHM_RND: i32 = 0o20000;
+const SHM_REMAP: i32 = 0o40000;
+const SHM_DEST: u32 = 0o1000;
+const MSG_NOERROR: i32 = 0o10000;
+const MSG_EXCEPT: i32 = 0o20000;
+const MSG_COPY: i32 = 0o40000;
+
+/// struct ipc64_perm's fields.
+#[derive(Clone, Debug, Default)]
+struct Perm {
+    key: i32,
+    uid: u32,
+    gid: u32,
+    cuid: u32,
+    cgid: u32,
+    mode: u32,
+    seq: u16,
+}
+
+impl Perm {
+    fn bytes(&self) -> [u8; 48] {
+        let mut b = [0u8; 48];
+        b[0..4].copy_from_slice(&self.key.to_le_bytes());
+        b[4..8].copy_from_slice(&self.uid.to_le_bytes());
+        b[8..12].copy_from_slice(&self.gid.to_le_bytes());
+        b[12..16].copy_from_slice(&self.cuid.to_le_bytes());
+        b[16..20].copy_from_slice(&self.cgid.to_le_bytes());
+        b[20..24].copy_from_slice(&self.mode.to_le_bytes());
+        b[24..26].copy_from_slice(&self.seq.to_le_bytes());
+        b
+    }
+
+    /// IPC_SET: uid, gid and the permission bits from a guest ipc64_perm.
+    fn set(&mut self, raw: &[u8]) {
+        let w = |i: usize| u32::from_le_bytes(raw[i..i + 4].try_into().expect("4 bytes"));
+        self.uid = w(4);
+        self.gid = w(8);
+        self.mode = (self.mode & !0o777) | (w(20) & 0o777);
+    }
+}
+
+fn now() -> i64 {
+    rustix::time::clock_gettime(rustix::time::ClockId::Realtime).tv_sec
+}
+
+/// One kind's objects, by index; ids carry a sequence number.
+#[derive(Debug)]
+struct Table<T> {
+    objs: BTreeMap<i32, (Perm, T)>,
+    seq: u16,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Self {
+            objs: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+}
+
+impl<T> Table<T> {
+    fn id_of(idx: i32, p: &Perm) -> i32 {
+        idx + i32::from(p.seq) * SEQ_MULTIPLIER
+    }
+
+    /// The index of id `id` (EINVAL for an unknown or stale one).
+    fn index(&self, id: i32) -> Result<i32, Errno> {
+        if id < 0 {
+            return Err(Errno::INVAL);
+        }
+        let idx = id % SEQ_MULTIPLIER;
+        match self.objs.get(&idx) {
+            Some((p, _)) if Self::id_of(idx, p) == id => Ok(idx),
+            _ => Err(Errno::INVAL),
+        }
+    }
+
+    fn get(&mut self, id: i32) -> Result<&mut (Perm, T), Errno> {
+        let idx = self.index(id)?;
+        self.objs.get_mut(&idx).ok_or(Errno::INVAL)
+    }
+
+    fn by_key(&self, key: i32) -> Option<i32> {
+        if key == IPC_PRIVATE {
+            return None;
+        }
+        self.objs
+            .iter()
+            .find(|(_, (p, _))| p.key == key)
+            .map(|(&i, (p, _))| Self::id_of(i, p))
+    }
+
+    fn insert(&mut self, mut p: Perm, t: T) -> Result<i32, Errno> {
+        if self.objs.len() >= MAX_OBJECTS {
+            return Err(Errno::NOSPC);
+        }
+        let idx = (0..).find(|i| !self.objs.contains_key(i)).unwrap_or(0);
+        self.seq = self.seq.wrapping_add(1) % (i32::MAX / SEQ_MULTIPLIER) as u16;
+        p.seq = self.seq;
+        let id = Self::id_of(idx, &p);
+        self.objs.insert(idx, (p, t));
+        Ok(id)
+    }
+}
+
+/// A shared memory segment.
+#[derive(Debug)]
+struct Shm {
+    fd: OwnedFd,
+    size: u64,
+    /// Frames counted against --mem for it.
+    charge: u64,
+    nattch: u64,
+    cpid: i32,
+    lpid: i32,
+    atime: i64,
+    dtime: i64,
+    ctime: i64,
+}
+
+#[derive(Debug)]
+struct SemSet {
+    vals: Vec<(u16, i32)>, // value, pid of the last op
+    otime: i64,
+    ctime: i64,
+}
+
+#[derive(Debug)]
+struct Queue {
+    msgs: VecDeque<(i64, Vec<u8>)>,
+    cbytes: u64,
+    qbytes: u64,
+    lspid: i32,
+    lrpid: i32,
+    stime: i64,
+    rtime: i64,
+    ctime: i64,
+}
+
+/// The sandbox's IPC namespace.
+#[derive(Debug, Default)]
+pub struct Ipc {
+    shm: Table<Shm>,
+    sem: Table<SemSet>,
+    msg: Table<Queue>,
+    /// shmat attachments: start -> (shmid, length, the slot it maps).
+    attached: BTreeMap<Gva, (i32, u64, crate::vm::layout::Gpa)>,
+}
+
+/// Look up or create an object of `table` for *get's (key, flags).
+fn get_common<T>(
+    me: &super::Identity,
+    table: &mut Table<T>,
+    key: i32,
+    flags: i32,
+    check: impl FnOnce(&T) -> Result<(), Errno>,
+    make: impl FnOnce() -> Result<T, Errno>,
+) -> SysResult {
+    if let Some(id) = table.by_key(key) {
+        if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+            return Err(Errno::EXIST);
+        }
+        let (p, t) = table.get(id)?;
+        // The permission bits asked for must be granted (one owner).
+        let want = (flags & 0o777) as u32;
+        let owner = if me.uid == p.uid || me.uid == p.cuid {
+            (p.mode >> 6) & 7
+        } else {
+            p.mode & 7
+        };
+        let asked = (want >> 6) | ((want >> 3) & 7) | (want & 7);
+        if me.uid != 0 && asked & !owner != 0 {
+            return Err(Errno::ACCESS);
+        }
+        check(t)?;
+        return Ok(id as u64);
+    }
+    if key != IPC_PRIVATE && flags & IPC_CREAT == 0 {
+        return Err(Errno::NOENT);
+    }
+    let t = make()?;
+    let perm = Perm {
+        key,
+        uid: me.uid,
+        gid: me.gid,
+        cuid: me.uid,
+        cgid: me.gid,
+        mode: (flags & 0o777) as u32,
+        seq: 0,
+    };
+    Ok(table.insert(perm, t)? as u64)
+}
+
+fn int(v: u64) -> i32 {
+    v as u32 as i32
+}
+
+// ---- shared memory ------------------------------------------------------
+
+pub fn sys_shmget(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (key, size, flags) = (int(a.0[0]), a.0[1], int(a.0[2]));
+    let mut ipc = std::mem::take(&mut cx.proc.ipc);
+    let me = cx.proc.id.clone();
+    let r = get_common(
+        &me,
+        &mut ipc.shm,
+        key,
+        flags,
+        |s| {
+            if size > s.size {
+                Err(Errno::INVAL)
+            } else {
+                Ok(())
+            }
+        },
+        || {
+            if size == 0 || size > u64::MAX - (1 << 24) {
+                return Err(Errno::INVAL);
+            }
+            let len = page_up(size).ok_or(Errno::INVAL)?;
+            let frames = len / PAGE_SIZE;
+            if !cx.m.frames.charge(frames) {
+                return Err(Errno::NOSPC);
+            }
+            match super::mm::anon_memfd(len) {
+                Ok(fd) => Ok(Shm {
+                    fd,
+                    size,
+                    charge: frames,
+                    nattch: 0,
+                    cpid: cx.proc.id.pid as i32,
+                    lpid: 0,
+                    atime: 0,
+                    dtime: 0,
+                    ctime: now(),
+                }),
+                Err(e) => {
+                    cx.m.frames.uncharge(frames);
+                    Err(e)
+                }
+            }
+        },
+    );
+    cx.proc.ipc = ipc;
+    r
+}
+
+pub fn sys_shmat(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, addr, flags) = (int(a.0[0]), a.0[1], int(a.0[2]));
+    let (fd, len, key) = {
+        let (p, s) = cx.proc.ipc.shm.get(id)?;
+        let fd = rustix::io::fcntl_dupfd_cloexec(&s.fd, 0)?;
+        (fd, page_up(s.size).ok_or(Errno::INVAL)?, p.key)
+    };
+    let start = if addr != 0 {
+        let a = if flags & SHM_RND != 0 {
+            addr & !(PAGE_SIZE - 1)
+        } else if addr & (PAGE_SIZE - 1) != 0 {
+            return Err(Errno::INVAL);
+        } else {
+            addr
+        };
+        if !crate::vm::layout::is_user_range(a, len) || a < crate::vm::layout::USER_MIN {
+            return Err(Errno::INVAL);
+        }
+        if flags & SHM_REMAP == 0 && cx.proc.mm.overlaps(a, a + len) {
+            return Err(Errno::INVAL);
+        }
+        a
+    } else {
+        if flags & SHM_REMAP != 0 {
+            return Err(Errno::INVAL);
+        }
+        cx.proc.mm.find_free(len).ok_or(Errno::NOMEM)?
+    };
+    let writable = flags & SHM_RDONLY == 0;
+    let prot = (libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 }) as u32;
+    let slot = cx.m.add_shared(fd.as_fd(), 0, len, writable)?;
+    let name = format!("/SYSV{:08x} (deleted)", key as u32);
+    let name = cx.proc.mm.file_name(name.as_bytes());
+    // A replaced attachment is gone.
+    let gone: Vec<Gva> = cx
+        .proc
+        .ipc
+        .attached
+        .range(..start + len)
+        .filter(|(&s, &(_, l, _))| s + l > start)
+        .map(|(&s, _)| s)
+        .collect();
+    for s in gone {
+        detach(cx, s, false);
+    }
+    if let Err(e) = cx.proc.mm.map_shared(cx.m, start, len, prot, slot, name) {
+        cx.proc.mm.drop_slots(cx.m, vec![slot]);
+        return Err(e);
+    }
+    let pid = cx.proc.id.pid as i32;
+    if let Ok((_, s)) = cx.proc.ipc.shm.get(id) {
+        s.nattch += 1;
+        s.lpid = pid;
+        s.atime = now();
+    }
+    cx.proc.ipc.attached.insert(start, (id, len, slot));
+    Ok(start)
+}
+
+/// Forget the attachment at `start` (unmapping it when `unmap`); a removed
+/// segment goes with its last attachment.
+fn detach(cx: &mut Ctx, start: Gva, unmap: bool) {
+    let Some((id, len, slot)) = cx.proc.ipc.attached.remove(&start) else {
+        return;
+    };
+    if unmap {
+        // Only the attachment's own pages (a later mmap in the range stays).
+        let mine: Vec<(Gva, Gva)> = cx
+            .proc
+            .mm
+            .vmas()
+            .filter(|(s, v)| {
+                *s < start + len
+                    && v.end > start
+                    && matches!(v.kind, VmaKind::Shared { slot: sl, .. } if sl == slot)
+            })
+            .map(|(s, v)| (s, v.end))
+            .collect();
+        for (s, e) in mine {
+            let _ = cx.proc.mm.unmap(cx.m, s, e - s);
+        }
+    }
+    let pid = cx.proc.id.pid as i32;
+    let Ok(idx) = cx.proc.ipc.shm.index(id) else {
+        return;
+    };
+    let mut destroy = false;
+    if let Some((p, s)) = cx.proc.ipc.shm.objs.get_mut(&idx) {
+        s.nattch = s.nattch.saturating_sub(1);
+        s.lpid = pid;
+        s.dtime = now();
+        destroy = s.nattch == 0 && p.mode & SHM_DEST != 0;
+    }
+    if destroy {
+        if let Some((_, s)) = cx.proc.ipc.shm.objs.remove(&idx) {
+            cx.m.frames.uncharge(s.charge);
+        }
+    }
+}
+
+pub fn sys_shmdt(cx: &mut Ctx, a: &Args) -> SysResult {
+    let addr = a.0[0];
+    if addr & (PAGE_SIZE - 1) != 0 || !cx.proc.ipc.attached.contains_key(&addr) {
+        return Err(Errno::INVAL);
+    }
+    detach(cx, addr, true);
+    Ok(0)
+}
+
+pub fn sys_shmctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, cmd, buf) = (int(a.0[0]), int(a.0[1]) & !IPC_64, a.0[2]);
+    match cmd {
+        IPC_STAT => {
+            let (p, s) = cx.proc.ipc.shm.get(id)?;
+            let mut b = [0u8; 112];
+            b[..48].copy_from_slice(&p.bytes());
+            b[48..56].copy_from_slice(&s.size.to_le_bytes());
+            b[56..64].copy_from_slice(&s.atime.to_le_bytes());
+            b[64..72].copy_from_slice(&s.dtime.to_le_bytes());
+            b[72..80].copy_from_slice(&s.ctime.to_le_bytes());
+            b[80..84].copy_from_slice(&s.cpid.to_le_bytes());
+            b[84..88].copy_from_slice(&s.lpid.to_le_bytes());
+            b[88..96].copy_from_slice(&s.nattch.to_le_bytes());
+            cx.m.user().write(buf, &b)?;
+            Ok(0)
+        }
+        IPC_SET => {
+            let raw = cx.m.user().read_vec(buf, 48)?;
+            let (p, s) = cx.proc.ipc.shm.get(id)?;
+            p.set(&raw);
+            s.ctime = now();
+            Ok(0)
+        }
+        IPC_RMID => {
+            let idx = cx.proc.ipc.shm.index(id)?;
+            let Some((p, s)) = cx.proc.ipc.shm.objs.get_mut(&idx) else {
+                return Err(Errno::INVAL);
+            };
+            if s.nattch > 0 {
+                // Marked: its key is free, it lives while attached.
+                p.mode |= SHM_DEST;
+                p.key = IPC_PRIVATE;
+                return Ok(0);
+            }
+            if let Some((_, s)) = cx.proc.ipc.shm.objs.remove(&idx) {
+                cx.m.frames.uncharge(s.charge);
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::INVAL),
+    }
+}
+
+// ---- semaphores ---------------------------------------------------------
+
+pub fn sys_semget(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (key, nsems, flags) = (int(a.0[0]), int(a.0[1]), int(a.0[2]));
+    if !(0..=SEMMSL).contains(&nsems) {
+        return Err(Errno::INVAL);
+    }
+    let in_use: usize = cx
+        .proc
+        .ipc
+        .sem
+        .objs
+        .values()
+        .map(|(_, s)| s.vals.len())
+        .sum();
+    let mut ipc = std::mem::take(&mut cx.proc.ipc);
+    let me = cx.proc.id.clone();
+    let r = get_common(
+        &me,
+        &mut ipc.sem,
+        key,
+        flags,
+        |s| {
+            if nsems as usize > s.vals.len() {
+                Err(Errno::INVAL)
+            } else {
+                Ok(())
+            }
+        },
+        || {
+            if nsems == 0 {
+                return Err(Errno::INVAL);
+            }
+            if in_use + nsems as usize > MAX_SEMS {
+                return Err(Errno::NOSPC);
+            }
+            Ok(SemSet {
+                vals: vec![(0, 0); nsems as usize],
+                otime: 0,
+                ctime: now(),
+            })
+        },
+    );
+    cx.proc.ipc = ipc;
+    r
+}
+
+const GETPID: i32 = 11;
+const GETVAL: i32 = 12;
+const GETALL: i32 = 13;
+const GETNCNT: i32 = 14;
+const GETZCNT: i32 = 15;
+const SETVAL: i32 = 16;
+const SETALL: i32 = 17;
+
+pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, num, cmd, arg) = (int(a.0[0]), int(a.0[1]), int(a.0[2]) & !IPC_64, a.0[3]);
+    let pid = cx.proc.id.pid as i32;
+    let nsems = cx.proc.ipc.sem.get(id)?.1.vals.len();
+    let one = |num: i32| {
+        usize::try_from(num)
+            .ok()
+            .filter(|&n| n < nsems)
+            .ok_or(Errno::INVAL)
+    };
+    match cmd {
+        GETVAL | GETPID | GETNCNT | GETZCNT => {
+            let n = one(num)?;
+            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            Ok(match cmd {
+                GETVAL => u64::from(s.vals[n].0),
+                GETPID => s.vals[n].1 as u64,
+                // Nobody else can be waiting: one process.
+                _ => 0,
+            })
+        }
+        SETVAL => {
+            let n = one(num)?;
+            let v = int(arg);
+            if !(0..=SEMVMX).contains(&v) {
+                return Err(Errno::RANGE);
+            }
+            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            s.vals[n] = (v as u16, pid);
+            s.ctime = now();
+            Ok(0)
+        }
+        GETALL => {
+            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            let b: Vec<u8> = s.vals.iter().flat_map(|v| v.0.to_le_bytes()).collect();
+            cx.m.user().write(arg, &b)?;
+            Ok(0)
+        }
+        SETALL => {
+            let raw = cx.m.user().read_vec(arg, nsems * 2)?;
+            let vals: Vec<u16> = raw
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            if vals.iter().any(|&v| i32::from(v) > SEMVMX) {
+                return Err(Errno::RANGE);
+            }
+            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            for (slot, v) in s.vals.iter_mut().zip(vals) {
+                *slot = (v, pid);
+            }
+            s.ctime = now();
+            Ok(0)
+        }
+        IPC_STAT => {
+            let (p, s) = cx.proc.ipc.sem.get(id)?;
+            let mut b = [0u8; 104];
+            b[..48].copy_from_slice(&p.bytes());
+            b[48..56].copy_from_slice(&s.otime.to_le_bytes());
+            b[64..72].copy_from_slice(&s.ctime.to_le_bytes());
+            b[80..88].copy_from_slice(&(s.vals.len() as u64).to_le_bytes());
+            cx.m.user().write(arg, &b)?;
+            Ok(0)
+        }
+        IPC_SET => {
+            let raw = cx.m.user().read_vec(arg, 48)?;
+            let (p, s) = cx.proc.ipc.sem.get(id)?;
+            p.set(&raw);
+            s.ctime = now();
+            Ok(0)
+        }
+        IPC_RMID => {
+            let idx = cx.proc.ipc.sem.index(id)?;
+            cx.proc.ipc.sem.objs.remove(&idx);
+            Ok(0)
+        }
+        _ => Err(Errno::INVAL),
+    }
+}
+
+/// Apply `ops` (sem_num, sem_op, sem_flg) all or none: Ok(true) done,
+/// Ok(false) one must wait (`nowait`: its IPC_NOWAIT).
+fn try_semop(
+    s: &mut SemSet,
+    ops: &[(usize, i16, i16)],
+    pid: i32,
+) -> Result<Result<(), bool>, Errno> {
+    let mut vals: Vec<i32> = s.vals.iter().map(|v| i32::from(v.0)).collect();
+    for &(n, op, flg) in ops {
+        let v = vals[n];
+        if op == 0 {
+            if v != 0 {
+                return Ok(Err(i32::from(flg) & IPC_NOWAIT != 0));
+            }
+            continue;
+        }
+        let r = v + i32::from(op);
+        if r < 0 {
+            return Ok(Err(i32::from(flg) & IPC_NOWAIT != 0));
+        }
+        if r > SEMVMX {
+            return Err(Errno::RANGE);
+        }
+        vals[n] = r;
+    }
+    for &(n, _, _) in ops {
+        s.vals[n] = (vals[n] as u16, pid);
+    }
+    s.otime = now();
+    Ok(Ok(()))
+}
+
+fn semop_common(cx: &mut Ctx, id: i32, sops: u64, nsops: u64, timeout: u64) -> SysResult {
+    if nsops < 1 {
+        return Err(Errno::INVAL);
+    }
+    if nsops as usize > SEMOPM {
+        return Err(Errno::TOOBIG);
+    }
+    let raw = cx.m.user().read_vec(sops, nsops as usize * 6)?;
+    let deadline = if timeout != 0 {
+        Some(wait::Deadline::after(super::time::read_timespec(
+            cx, timeout,
+        )?))
+    } else {
+        None
+    };
+    let ops: Vec<(u16, i16, i16)> = raw
+        .chunks_exact(6)
+        .map(|c| {
+            (
+                u16::from_le_bytes([c[0], c[1]]),
+                i16::from_le_bytes([c[2], c[3]]),
+                i16::from_le_bytes([c[4], c[5]]),
+            )
+        })
+        .collect();
+    let pid = cx.proc.id.pid as i32;
+    let nsems = cx.proc.ipc.sem.get(id)?.1.vals.len();
+    if ops.iter().any(|o| usize::from(o.0) >= nsems) {
+        return Err(Errno::FBIG);
+    }
+    let ops: Vec<(usize, i16, i16)> = ops
+        .into_iter()
+        .map(|(n, o, f)| (usize::from(n), o, f))
+        .collect();
+    loop {
+        // (The set may be removed by a handler while waiting: EIDRM.)
+        let s = match cx.proc.ipc.sem.get(id) {
+            Ok((_, s)) => s,
+            Err(_) => return Err(Errno::IDRM),
+        };
+        match try_semop(s, &ops, pid)? {
+            Ok(()) => return Ok(0),
+            Err(true) => return Err(Errno::AGAIN),
+            Err(false) => {}
+        }
+        // Only a signal handler of this one process could change it.
+        match wait::block_on(cx, &mut [], deadline, wait::Wake::Signal)? {
+            wait::Woken::Signal => return Err(Errno::INTR),
+            wait::Woken::TimedOut => return Err(Errno::AGAIN),
+            wait::Woken::Ready | wait::Woken::Woken => {}
+        }
+    }
+}
+
+pub fn sys_semop(cx: &mut Ctx, a: &Args) -> SysResult {
+    semop_common(cx, int(a.0[0]), a.0[1], a.0[2], 0)
+}
+
+pub fn sys_semtimedop(cx: &mut Ctx, a: &Args) -> SysResult {
+    semop_common(cx, int(a.0[0]), a.0[1], a.0[2], a.0[3])
+}
+
+// ---- message queues -----------------------------------------------------
+
+pub fn sys_msgget(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (key, flags) = (int(a.0[0]), int(a.0[1]));
+    let mut ipc = std::mem::take(&mut cx.proc.ipc);
+    let me = cx.proc.id.clone();
+    let r = get_common(
+        &me,
+        &mut ipc.msg,
+        key,
+        flags,
+        |_| Ok(()),
+        || {
+            Ok(Queue {
+                msgs: VecDeque::new(),
+                cbytes: 0,
+                qbytes: MSGMNB,
+                lspid: 0,
+                lrpid: 0,
+                stime: 0,
+                rtime: 0,
+                ctime: now(),
+            })
+        },
+    );
+    cx.proc.ipc = ipc;
+    r
+}
+
+pub fn sys_msgsnd(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, msgp, size, flags) = (int(a.0[0]), a.0[1], a.0[2], int(a.0[3]));
+    let mtype: i64 = cx.m.user().read_obj(msgp)?;
+    if size > MSGMAX || id < 0 || mtype < 1 {
+        return Err(Errno::INVAL);
+    }
+    let text = cx.m.user().read_vec(msgp + 8, size as usize)?;
+    let pid = cx.proc.id.pid as i32;
+    loop {
+        let (_, q) = cx.proc.ipc.msg.get(id).map_err(|_| Errno::INVAL)?;
+        if q.cbytes + size <= q.qbytes && (q.msgs.len() as u64) < q.qbytes {
+            q.cbytes += size;
+            q.msgs.push_back((mtype, text));
+            q.lspid = pid;
+            q.stime = now();
+            return Ok(0);
+        }
+        if flags & IPC_NOWAIT != 0 {
+            return Err(Errno::AGAIN);
+        }
+        if wait::block_on(cx, &mut [], None, wait::Wake::Signal)? == wait::Woken::Signal {
+            return Err(Errno::INTR);
+        }
+    }
+}
+
+pub fn sys_msgrcv(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, msgp, size, typ, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3] as i64, int(a.0[4]));
+    if (size as i64) < 0 || id < 0 {
+        return Err(Errno::INVAL);
+    }
+    if flags & MSG_COPY != 0 {
+        // Checkpoint/restore's peek: not in the sandbox.
+        return Err(Errno::NOSYS);
+    }
+    let pid = cx.proc.id.pid as i32;
+    loop {
+        let (_, q) = cx.proc.ipc.msg.get(id).map_err(|_| Errno::INVAL)?;
+        let pick = if typ == 0 {
+            (!q.msgs.is_empty()).then_some(0)
+        } else if typ > 0 {
+            q.msgs
+                .iter()
+                .position(|(t, _)| (*t == typ) != (flags & MSG_EXCEPT != 0))
+        } else {
+            // The lowest type <= |typ|, the first of them.
+            q.msgs
+                .iter()
+                .enumerate()
+                .filter(|(_, (t, _))| *t <= typ.saturating_neg())
+                .min_by_key(|(i, (t, _))| (*t, *i))
+                .map(|(i, _)| i)
+        };
+        if let Some(i) = pick {
+            let len = q.msgs[i].1.len() as u64;
+            if len > size && flags & MSG_NOERROR == 0 {
+                return Err(Errno::TOOBIG);
+            }
+            let (t, text) = q.msgs.remove(i).expect("picked");
+            q.cbytes -= len;
+            q.lrpid = pid;
+            q.rtime = now();
+            let n = len.min(size) as usize;
+            cx.m.user().write_obj(msgp, &t)?;
+            cx.m.user().write(msgp + 8, &text[..n])?;
+            return Ok(n as u64);
+        }
+        if flags & IPC_NOWAIT != 0 {
+            return Err(Errno::NOMSG);
+        }
+        if wait::block_on(cx, &mut [], None, wait::Wake::Signal)? == wait::Woken::Signal {
+            return Err(Errno::INTR);
+        }
+    }
+}
+
+pub fn sys_msgctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (id, cmd, buf) = (int(a.0[0]), int(a.0[1]) & !IPC_64, a.0[2]);
+    match cmd {
+        IPC_STAT => {
+            let (p, q) = cx.proc.ipc.msg.get(id)?;
+            let mut b = [0u8; 120];
+            b[..48].copy_from_slice(&p.bytes());
+            b[48..56].copy_from_slice(&q.stime.to_le_bytes());
+            b[56..64].copy_from_slice(&q.rtime.to_le_bytes());
+            b[64..72].copy_from_slice(&q.ctime.to_le_bytes());
+            b[72..80].copy_from_slice(&q.cbytes.to_le_bytes());
+            b[80..88].copy_from_slice(&(q.msgs.len() as u64).to_le_bytes());
+            b[88..96].copy_from_slice(&q.qbytes.to_le_bytes());
+            b[96..100].copy_from_slice(&q.lspid.to_le_bytes());
+            b[100..104].copy_from_slice(&q.lrpid.to_le_bytes());
+            cx.m.user().write(buf, &b)?;
+            Ok(0)
+        }
+        IPC_SET => {
+            let raw = cx.m.user().read_vec(buf, 96)?;
+            let qbytes = u64::from_le_bytes(raw[88..96].try_into().expect("8 bytes"));
+            let (p, q) = cx.proc.ipc.msg.get(id)?;
+            // Raising the limit past MSGMNB takes CAP_SYS_RESOURCE, which
+            // the sandbox never gives (its memory is bounded by it).
+            if qbytes > MSGMNB {
+                return Err(Errno::PERM);
+            }
+            p.set(&raw);
+            q.qbytes = qbytes;
+            q.ctime = now();
+            Ok(0)
+        }
+        IPC_RMID => {
+            let idx = cx.proc.ipc.msg.index(id)?;
+            cx.proc.ipc.msg.objs.remove(&idx);
+            Ok(0)
+        }
+        _ => Err(Errno::INVAL),
+    }
+}
