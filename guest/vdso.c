@@ -29,8 +29,6 @@ struct timeval64 { int64_t tv_sec; int64_t tv_usec; };
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 #define CLOCK_MONOTONIC_RAW 4
-#define CLOCK_REALTIME_COARSE 5
-#define CLOCK_MONOTONIC_COARSE 6
 #define CLOCK_BOOTTIME 7
 
 static long sys2(long nr, long a, long b)
@@ -54,10 +52,12 @@ static int vdso_time(long clk, struct timespec64 *ts)
 	int64_t sec, nsec;
 	if (vdso_data.version == 0)
 		return -1;
+	/* The coarse clocks (the last tick's time) and MONOTONIC_RAW (no NTP
+	 * slewing) are not these; they go to the kernel. */
 	switch (clk) {
-	case CLOCK_REALTIME: case CLOCK_REALTIME_COARSE:
+	case CLOCK_REALTIME:
 		sec = vdso_data.realtime_sec; nsec = vdso_data.realtime_nsec; break;
-	case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_COARSE: case CLOCK_MONOTONIC_RAW:
+	case CLOCK_MONOTONIC:
 		sec = vdso_data.monotonic_sec; nsec = vdso_data.monotonic_nsec; break;
 	case CLOCK_BOOTTIME:
 		sec = vdso_data.boottime_sec; nsec = vdso_data.boottime_nsec; break;

@@ -39,7 +39,7 @@ st=tools/testing/selftests
 # What is extracted: the selftest directories built below, the shared
 # kselftest.h, and what their sources include from outside them.
 dirs=(openat2 timers mm x86 vDSO futex prctl sigaltstack rseq membarrier
-    proc fchmodat2 cachestat exec splice tmpfs)
+    proc fchmodat2 cachestat exec)
 paths=("$st/kselftest.h")
 for d in "${dirs[@]}"; do paths+=("$st/$d"); done
 paths+=(
@@ -104,6 +104,7 @@ fi
 mkdir -p "$bin"
 built=()
 failed=()
+fresh=0
 
 # build NAME DIR SOURCES... [-- FLAGS...]: compile $src/$st/DIR/SOURCES
 # (relative to DIR) to $bin/NAME with the common flags and FLAGS, unless it
@@ -130,6 +131,7 @@ build() {
         mv "$dst.tmp" "$dst"
         rm -f "$out/build-$name.log"
         built+=("$name")
+        fresh=$((fresh + 1))
     else
         rm -f "$dst.tmp"
         echo "selftests: cannot build $name:" >&2
@@ -138,55 +140,63 @@ build() {
     fi
 }
 
-# openat2 (its Makefile adds -fsanitize=address,undefined, which cannot
-# link statically; left out).
-build openat2_test openat2 openat2_test.c helpers.c -- -g
-build resolve_test openat2 resolve_test.c helpers.c -- -g
+# The selection and the reasons for it are in tests/selftests.rs. Each
+# program is named DIR-NAME after its source, DIR/NAME.c.
+
+# openat2: its Makefile adds -fsanitize=address,undefined, which cannot
+# link statically; left out.
+build openat2-openat2_test openat2 openat2_test.c helpers.c -- -g
 
 # timers: CFLAGS -O3 -Wl,-no-as-needed -Wall.
-for t in nanosleep nsleep-lat set-timer-lat mqueue-lat inconsistency-check raw_skew posix_timers adjtick; do
+for t in nanosleep posix_timers mqueue-lat inconsistency-check nsleep-lat set-timer-lat; do
     build "timers-$t" timers "$t.c" -- -O3
 done
 
 # mm: CFLAGS -Wall -O2 -I top -U_FORTIFY_SOURCE -no-pie, with vm_util.c
 # and thp_settings.c.
-for t in mremap_test mlock2-tests map_fixed_noreplace mremap_dontunmap madv_populate on-fault-limit mkdirty soft-dirty mseal_test seal_elf droppable virtual_address_range va_high_addr_switch; do
-    build "mm-$t" mm "$t.c" vm_util.c thp_settings.c -- -U_FORTIFY_SOURCE -I "$src/$st/.."
+for t in mremap_test mremap_dontunmap mlock2-tests on-fault-limit map_fixed_noreplace madv_populate mkdirty mseal_test seal_elf droppable; do
+    build "mm-$t" mm "$t.c" vm_util.c thp_settings.c -- -U_FORTIFY_SOURCE -I "$src/$st/.." -no-pie
 done
 
-# x86, the 64-bit builds (_64): CFLAGS -O2 -g -std=gnu99 -pthread -no-pie.
+# x86, as its Makefile's 64-bit builds (NAME_64): CFLAGS -O2 -g -std=gnu99
+# -pthread -no-pie, -m64.
 x86=(-m64 -g -std=gnu99 -pthread -no-pie)
-for t in single_step_syscall syscall_nt sigreturn test_vsyscall syscall_arg_fault sigaltstack sigtrap_loop amx lam test_shadow_stack; do
+for t in single_step_syscall syscall_nt sigreturn test_vsyscall syscall_arg_fault sigaltstack sigtrap_loop; do
     build "x86-$t" x86 "$t.c" -- "${x86[@]}"
 done
-build x86-sysret_rip x86 sysret_rip.c clang_helpers_64.S -- "${x86[@]}"
 build x86-nx_stack x86 nx_stack.c -- "${x86[@]}" -Wl,-z,noexecstack
 
 # vDSO: CFLAGS -std=gnu99 -O2.
 for t in vdso_test_gettimeofday vdso_test_getcpu vdso_test_abi; do
-    build "$t" vDSO "$t.c" parse_vdso.c -- -std=gnu99
+    build "vDSO-$t" vDSO "$t.c" parse_vdso.c -- -std=gnu99
 done
-build vdso_test_clock_getres vDSO vdso_test_clock_getres.c -- -std=gnu99
-build vdso_test_correctness vDSO vdso_test_correctness.c -- -std=gnu99 -ldl
-build vdso_standalone_test_x86 vDSO vdso_standalone_test_x86.c parse_vdso.c -- -std=gnu99 \
+build vDSO-vdso_test_clock_getres vDSO vdso_test_clock_getres.c -- -std=gnu99
+build vDSO-vdso_test_correctness vDSO vdso_test_correctness.c -- -std=gnu99 -ldl
+build vDSO-vdso_standalone_test_x86 vDSO vdso_standalone_test_x86.c parse_vdso.c -- -std=gnu99 \
     -nostdlib -fno-asynchronous-unwind-tables -fno-stack-protector
 
-# futex/functional: the single-threaded one.
-build futex_wait_wouldblock futex/functional futex_wait_wouldblock.c -- -g -pthread -I "$src/$st/futex/include" -I "$src/$st"
+# futex/functional: the single-threaded one; CFLAGS -g -O2 -pthread
+# -I../include -I../../ (for kselftest.h).
+build futex-futex_wait_wouldblock futex/functional futex_wait_wouldblock.c -- -g -pthread \
+    -I "$src/$st/futex/include" -I "$src/$st"
 
 build prctl-disable-tsc-test prctl disable-tsc-test.c
-build sas sigaltstack sas.c
+build sigaltstack-sas sigaltstack sas.c
+# rseq: the Makefile links librseq.so (rseq.c); linked in here instead.
 build rseq-basic_test rseq basic_test.c rseq.c -- -g -isystem "$src/tools/include"
-build membarrier_test_single_thread membarrier membarrier_test_single_thread.c -- -g
+build membarrier-membarrier_test_single_thread membarrier membarrier_test_single_thread.c -- -g
 
 # proc: CFLAGS -Wall -O2 -Wno-unused-function $(TOOLS_INCLUDES).
-for t in fd-001-lookup fd-002-posix-eq fd-003-kthread proc-2-is-kthread proc-self-isnt-kthread proc-self-map-files-001 proc-self-map-files-002 proc-self-syscall proc-self-wchan proc-subset-pid proc-uptime-001 proc-uptime-002 read self proc-multiple-procfs proc-fsconfig-hidepid; do
+for t in fd-001-lookup fd-002-posix-eq proc-self-isnt-kthread proc-self-map-files-001 proc-self-map-files-002 proc-self-syscall proc-self-wchan proc-uptime-001 proc-uptime-002 read self; do
     build "proc-$t" proc "$t.c" -- -isystem "$src/tools/include/uapi"
 done
 
-build fchmodat2_test fchmodat2 fchmodat2_test.c -- -g
-build test_cachestat cachestat test_cachestat.c
+build fchmodat2-fchmodat2_test fchmodat2 fchmodat2_test.c -- -g
+build cachestat-test_cachestat cachestat test_cachestat.c
+# exec: the Makefile's load_address.static.0x1000 (-fPIE -static-pie,
+# max-page-size 0x1000).
 build exec-load_address exec load_address.c -- -static-pie -fPIE -Wl,-z,max-page-size=0x1000
-build tmpfs-bug-link-o-tmpfile tmpfs bug-link-o-tmpfile.c
 
-echo "selftests: ${#built[@]} built, ${#failed[@]} left out${failed:+ (${failed[*]})}" >&2
+if ((fresh)) || ((${#failed[@]})); then
+    echo "selftests: ${#built[@]} built ($fresh now), ${#failed[@]} left out${failed:+ (${failed[*]})}" >&2
+fi

@@ -377,6 +377,8 @@ pub struct TaskFlags {
     pub no_new_privs: bool,
     /// membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) was called.
     pub membarrier_private: bool,
+    /// membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) was called.
+    pub membarrier_global: bool,
 }
 
 impl Default for TaskFlags {
@@ -387,6 +389,7 @@ impl Default for TaskFlags {
             dumpable: true,
             no_new_privs: false,
             membarrier_private: false,
+            membarrier_global: false,
         }
     }
 }
@@ -634,6 +637,7 @@ pub fn sys_membarrier(cx: &mut Ctx, a: &Args) -> SysResult {
     const REGISTER_GLOBAL_EXPEDITED: u32 = 4;
     const PRIVATE_EXPEDITED: u32 = 8;
     const REGISTER_PRIVATE_EXPEDITED: u32 = 16;
+    const GET_REGISTRATIONS: u32 = 512;
     let (cmd, flags) = (a.0[0] as u32, a.0[1] as u32);
     if flags != 0 {
         return Err(Errno::INVAL);
@@ -646,7 +650,23 @@ pub fn sys_membarrier(cx: &mut Ctx, a: &Args) -> SysResult {
                 | PRIVATE_EXPEDITED
                 | REGISTER_PRIVATE_EXPEDITED,
         )),
-        GLOBAL | GLOBAL_EXPEDITED | REGISTER_GLOBAL_EXPEDITED => Ok(0),
+        GLOBAL | GLOBAL_EXPEDITED => Ok(0),
+        REGISTER_GLOBAL_EXPEDITED => {
+            cx.proc.task.membarrier_global = true;
+            Ok(0)
+        }
+        // The registrations made so far (Linux 6.3).
+        GET_REGISTRATIONS => Ok(u64::from(
+            if cx.proc.task.membarrier_global {
+                REGISTER_GLOBAL_EXPEDITED
+            } else {
+                0
+            } | if cx.proc.task.membarrier_private {
+                REGISTER_PRIVATE_EXPEDITED
+            } else {
+                0
+            },
+        )),
         REGISTER_PRIVATE_EXPEDITED => {
             cx.proc.task.membarrier_private = true;
             Ok(0)

@@ -6,9 +6,34 @@ use rustix::time::{ClockId, Timespec};
 use super::wait::{block_on, Deadline, Wake, Woken, ERESTARTNOHAND, ERESTART_RESTARTBLOCK};
 use super::{Args, Ctx, Restart, SysResult};
 
+/// The host clock a guest clock id reads: the fixed ids, and the CPU
+/// clocks of the program's own process or thread by their dynamic ids
+/// (pthread_getcpuclockid, clock_getcpuclockid: `~pid << 3 | type`; pid 0
+/// is the caller).
+pub fn clock_for(cx: &Ctx, id: i32) -> Result<ClockId, Errno> {
+    if id < 0 {
+        let pid = !(id >> 3);
+        if pid != 0 && pid != cx.proc.id.pid as i32 {
+            return Err(Errno::INVAL);
+        }
+        // Type 2 is CPUCLOCK_SCHED; PROF (0) and VIRT (1) read the same
+        // here; 3 is no clock. The one thread is the process.
+        return match id & 7 {
+            0..=2 | 4..=6 => Ok(if id & 4 != 0 {
+                ClockId::ThreadCPUTime
+            } else {
+                ClockId::ProcessCPUTime
+            }),
+            _ => Err(Errno::INVAL),
+        };
+    }
+    clock(id)
+}
+
 fn clock(id: i32) -> Result<ClockId, Errno> {
     Ok(match id {
         libc::CLOCK_REALTIME => ClockId::Realtime,
+        libc::CLOCK_TAI => ClockId::Tai,
         libc::CLOCK_MONOTONIC => ClockId::Monotonic,
         libc::CLOCK_PROCESS_CPUTIME_ID => ClockId::ProcessCPUTime,
         libc::CLOCK_THREAD_CPUTIME_ID => ClockId::ThreadCPUTime,
@@ -28,7 +53,7 @@ fn timespec_bytes(t: Timespec) -> [u8; 16] {
 }
 
 pub fn sys_clock_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
-    let id = clock(a.0[0] as u32 as i32)?;
+    let id = clock_for(cx, a.0[0] as u32 as i32)?;
     let t = rustix::time::clock_gettime(id);
     cx.m.user().write(a.0[1], &timespec_bytes(t))?;
     Ok(0)
@@ -36,7 +61,7 @@ pub fn sys_clock_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_clock_getres(cx: &mut Ctx, a: &Args) -> SysResult {
     let id = a.0[0] as u32 as i32;
-    clock(id)?;
+    clock_for(cx, id)?;
     let coarse = matches!(
         id,
         libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE
@@ -126,9 +151,14 @@ pub fn sys_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_clock_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
     let (id, flags, req, rem) = (a.0[0] as u32 as i32, a.0[1] as u32 as i32, a.0[2], a.0[3]);
-    let clk = clock(id)?;
-    if matches!(id, libc::CLOCK_THREAD_CPUTIME_ID) {
-        return Err(Errno::INVAL);
+    let clk = clock_for(cx, id)?;
+    match clk {
+        ClockId::ThreadCPUTime => return Err(Errno::INVAL),
+        // Linux's raw and coarse clocks cannot be slept on.
+        ClockId::MonotonicRaw | ClockId::RealtimeCoarse | ClockId::MonotonicCoarse => {
+            return Err(Errno::OPNOTSUPP)
+        }
+        _ => {}
     }
     let d = read_timespec(cx, req)?;
     if flags & libc::TIMER_ABSTIME != 0 {

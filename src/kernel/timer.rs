@@ -87,6 +87,8 @@ impl Arm {
 #[derive(Clone, Copy, Debug)]
 struct PosixTimer {
     clock: Clock,
+    /// The clock it was made on: an absolute time is on this clock.
+    posix: rustix::time::ClockId,
     /// The signal, sigev_value and queue, or None for SIGEV_NONE.
     signal: Option<(i32, u64, Target)>,
     arm: Arm,
@@ -464,17 +466,21 @@ pub fn sys_alarm(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(old)
 }
 
-fn posix_clock(id: i32) -> Result<Clock, Errno> {
-    match id {
-        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME => Ok(Clock::Monotonic),
-        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Ok(Clock::Cpu),
+/// The clock a POSIX timer counts on (`Clock`) and the clock its absolute
+/// times are read on.
+fn posix_clock(cx: &Ctx, id: i32) -> Result<(Clock, rustix::time::ClockId), Errno> {
+    use rustix::time::ClockId as C;
+    match super::time::clock_for(cx, id)? {
+        c @ (C::Realtime | C::Monotonic | C::Boottime | C::Tai) => Ok((Clock::Monotonic, c)),
+        c @ (C::ProcessCPUTime | C::ThreadCPUTime) => Ok((Clock::Cpu, c)),
+        // Linux's raw and coarse clocks have no timers.
         _ => Err(Errno::INVAL),
     }
 }
 
 pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
     let (clockid, sevp, idp) = (a.0[0] as u32 as i32, a.0[1], a.0[2]);
-    let clock = posix_clock(clockid)?;
+    let (clock, posix) = posix_clock(cx, clockid)?;
     let free = cx.proc.timers.posix.iter().position(Option::is_none);
     let id = match free {
         Some(i) => i,
@@ -511,6 +517,7 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
     cx.m.user().write(idp, &(id as i32).to_le_bytes())?;
     let t = PosixTimer {
         clock,
+        posix,
         signal,
         arm: Arm::default(),
         overrun: 0,
@@ -545,9 +552,14 @@ pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = posix_timer(cx, id)?;
     let (left, old_interval) = t.arm.get(t.clock);
     let value = if clockid_abs && !value.is_zero() {
-        // An absolute time: what is left of it now on the timer's clock
-        // (at least 1 ns, so a time in the past fires at once).
-        let now = t.clock.now();
+        // An absolute time on the clock the timer was made on (realtime's
+        // is not monotonic's): what is left of it now (at least 1 ns, so a
+        // time in the past fires at once). The program's CPU clock is the
+        // vCPU thread's (Clock::Cpu).
+        let now = match t.clock {
+            Clock::Cpu => t.clock.now(),
+            Clock::Monotonic => clock_now(t.posix),
+        };
         value.saturating_sub(now).max(Duration::from_nanos(1))
     } else {
         value

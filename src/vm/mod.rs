@@ -177,9 +177,22 @@ fn has_error_code(vector: u8) -> bool {
     matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30)
 }
 
-/// RFLAGS bits a user program may control (CF PF AF ZF SF TF DF OF AC ID, RF).
-const USER_RFLAGS: u64 =
-    0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x1_0000 | 0x4_0000 | 0x20_0000;
+/// RFLAGS bits a user program may control (CF PF AF ZF SF TF DF OF NT AC
+/// ID, RF). NT is the program's as on Linux (popf sets it at any CPL): the
+/// stub runs with NT clear (exception delivery and SFMASK clear it), and
+/// only the current NT makes an `iretq` fault, not the popped one.
+const USER_RFLAGS: u64 = 0x1
+    | 0x4
+    | 0x10
+    | 0x40
+    | 0x80
+    | 0x100
+    | 0x400
+    | 0x800
+    | 0x4000
+    | 0x1_0000
+    | 0x4_0000
+    | 0x20_0000;
 /// IF and the always-one bit.
 const RFLAGS_FIXED: u64 = 0x202;
 
@@ -720,13 +733,11 @@ mod tests {
     #[test]
     fn rflags_sanitizing_keeps_user_bits_only() {
         assert_eq!(sanitize_rflags(0), 0x202);
-        // IOPL, NT, VM, VIF cannot be set from user state.
-        assert_eq!(
-            sanitize_rflags(0x3000 | 0x4000 | 0x2_0000 | 0x8_0000),
-            0x202
-        );
+        // IOPL, VM, VIF cannot be set from user state.
+        assert_eq!(sanitize_rflags(0x3000 | 0x2_0000 | 0x8_0000), 0x202);
         assert_eq!(sanitize_rflags(0x246), 0x246);
         assert_eq!(sanitize_rflags(0x4_0000), 0x4_0202, "AC is user-settable");
+        assert_eq!(sanitize_rflags(0x4000), 0x4202, "NT is user-settable");
     }
 
     #[test]
