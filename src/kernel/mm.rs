@@ -316,6 +316,18 @@ impl Mm {
         }
     }
 
+    /// Make room for one new mapping at `[start, start+len)`: in the user
+    /// half, within vm.max_map_count, whatever was there unmapped. Its end.
+    fn clear_for_map(&mut self, m: &mut Machine, start: Gva, len: u64) -> Result<Gva, Errno> {
+        let end = start.checked_add(len).ok_or(Errno::NOMEM)?;
+        if !is_user_range(start, len) {
+            return Err(Errno::NOMEM);
+        }
+        self.check_count(start, end, 1)?;
+        self.unmap(m, start, len)?;
+        Ok(end)
+    }
+
     /// Map `[start, start+len)` (page-aligned) anew, replacing whatever was
     /// there.
     pub fn map_fixed(
@@ -326,12 +338,7 @@ impl Mm {
         prot: u32,
         kind: VmaKind,
     ) -> Result<(), Errno> {
-        let end = start.checked_add(len).ok_or(Errno::NOMEM)?;
-        if !is_user_range(start, len) {
-            return Err(Errno::NOMEM);
-        }
-        self.check_count(start, end, 1)?;
-        self.unmap(m, start, len)?;
+        let end = self.clear_for_map(m, start, len)?;
         self.populate(m, start, end, prot)?;
         self.insert(start, Vma { end, prot, kind });
         Ok(())
@@ -348,12 +355,7 @@ impl Mm {
         slot: Gpa,
         name: u32,
     ) -> Result<(), Errno> {
-        let end = start.checked_add(len).ok_or(Errno::NOMEM)?;
-        if !is_user_range(start, len) {
-            return Err(Errno::NOMEM);
-        }
-        self.check_count(start, end, 1)?;
-        self.unmap(m, start, len)?;
+        let end = self.clear_for_map(m, start, len)?;
         let v = Vma {
             end,
             prot,

@@ -1556,19 +1556,21 @@ pub fn sys_umask(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(u64::from(old))
 }
 
+/// A walk that must end on a directory (chdir, chroot): ENOENT when
+/// missing, ENOTDIR when something else.
+fn must_be_dir(l: &Lookup<'_>) -> Result<(), Errno> {
+    match &l.node {
+        Node::Dir(_) => Ok(()),
+        Node::Host { fd, .. } if file_type(fd)?.is_dir() => Ok(()),
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
+        _ => Err(Errno::NOTDIR),
+    }
+}
+
 pub fn sys_chdir(cx: &mut Ctx, a: &Args) -> SysResult {
     let name = read_path(cx, a.0[0])?;
     let l = lookup(cx, AT_FDCWD, &name, true)?;
-    match &l.node {
-        Node::Dir(_) => {}
-        Node::Host { fd, .. } => {
-            if !file_type(fd)?.is_dir() {
-                return Err(Errno::NOTDIR);
-            }
-        }
-        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
-        _ => return Err(Errno::NOTDIR),
-    }
+    must_be_dir(&l)?;
     cx.proc.cwd = l.path;
     Ok(0)
 }
@@ -1605,18 +1607,9 @@ pub fn seen_from_root(cx: &Ctx, path: &[u8]) -> Vec<u8> {
 pub fn sys_chroot(cx: &mut Ctx, a: &Args) -> SysResult {
     let name = read_path(cx, a.0[0])?;
     let l = lookup(cx, AT_FDCWD, &name, true)?;
-    match &l.node {
-        Node::Dir(_) => {}
-        Node::Host { fd, .. } => {
-            if !file_type(fd)?.is_dir() {
-                return Err(Errno::NOTDIR);
-            }
-            if cx.proc.id.uid != 0 {
-                rustix::fs::access(fd_path(fd), rustix::fs::Access::EXEC_OK)?;
-            }
-        }
-        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
-        _ => return Err(Errno::NOTDIR),
+    must_be_dir(&l)?;
+    if let (Node::Host { fd, .. }, true) = (&l.node, cx.proc.id.uid != 0) {
+        rustix::fs::access(fd_path(fd), rustix::fs::Access::EXEC_OK)?;
     }
     if cx.proc.id.uid != 0 {
         return Err(Errno::PERM);

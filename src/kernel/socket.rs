@@ -628,7 +628,7 @@ pub fn sys_getsockopt(cx: &mut Ctx, a: &Args) -> SysResult {
     if want < 0 {
         return Err(Errno::INVAL);
     }
-    if level != libc::SOL_SOCKET || !READABLE.contains(&name) {
+    if level != libc::SOL_SOCKET || !(FACTS.contains(&name) || SETTABLE.contains(&name)) {
         // Host identifiers (cookies, security labels, group lists) and
         // descriptors (SO_PEERPIDFD) are not the sandbox's to give.
         return Err(Errno::NOPROTOOPT);
@@ -661,24 +661,15 @@ pub fn sys_getsockopt(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// The socket options a program may read: what it may set, and the
-/// socket's own facts.
-const READABLE: [i32; 15] = [
+/// The socket options a program may read: what it may set (`SETTABLE`),
+/// and these facts of the socket.
+const FACTS: [i32; 6] = [
     libc::SO_TYPE,
     libc::SO_ERROR,
     libc::SO_ACCEPTCONN,
     libc::SO_DOMAIN,
     libc::SO_PROTOCOL,
     libc::SO_PEERCRED,
-    libc::SO_SNDBUF,
-    libc::SO_RCVBUF,
-    libc::SO_PASSCRED,
-    libc::SO_KEEPALIVE,
-    libc::SO_REUSEADDR,
-    libc::SO_LINGER,
-    libc::SO_RCVLOWAT,
-    libc::SO_PEEK_OFF,
-    libc::SO_BROADCAST,
 ];
 
 /// The socket options a program may set: buffer sizes and flags of its own
