@@ -291,6 +291,8 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::recvfrom => socket::sys_recvfrom,
         S::sendmsg => socket::sys_sendmsg,
         S::recvmsg => socket::sys_recvmsg,
+        S::sendmmsg => socket::sys_sendmmsg,
+        S::recvmmsg => socket::sys_recvmmsg,
         S::fchdir => path::sys_fchdir,
         S::mkdir => path::sys_mkdir,
         S::mkdirat => path::sys_mkdirat,

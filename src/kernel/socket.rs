@@ -1049,10 +1049,69 @@ fn single(buf: u64, len: u64) -> Result<Vec<(u64, u64)>, Errno> {
 }
 
 pub fn sys_sendmsg(cx: &mut Ctx, a: &Args) -> SysResult {
-    let m = read_msghdr(cx, a.0[1])?;
-    let iov = super::fs::read_iovecs(cx, m.iov, m.iovlen)?;
     let f = socket_file(cx, int(a.0[0]))?;
-    send_common(cx, &f, &iov, &m, a.0[2])
+    sendmsg_at(cx, &f, a.0[1], a.0[2])
+}
+
+/// sendmsg of the msghdr at `hdr`.
+fn sendmsg_at(cx: &mut Ctx, f: &OpenFile, hdr: u64, flags: u64) -> SysResult {
+    let m = read_msghdr(cx, hdr)?;
+    let iov = super::fs::read_iovecs(cx, m.iov, m.iovlen)?;
+    send_common(cx, f, &iov, &m, flags)
+}
+
+/// sizeof(struct mmsghdr): a msghdr and msg_len (padded).
+const MMSGHDR: u64 = 64;
+/// Linux's UIO_MAXIOV bounds vlen.
+const MAX_VLEN: u64 = 1024;
+
+/// sendmmsg: sendmsg for each entry until one fails; the count sent (the
+/// error only when the first fails), each msg_len written.
+pub fn sys_sendmmsg(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (vec, vlen, flags) = (a.0[1], (a.0[2] as u32 as u64).min(MAX_VLEN), a.0[3]);
+    let f = socket_file(cx, int(a.0[0]))?;
+    let mut done = 0;
+    while done < vlen {
+        let at = vec + done * MMSGHDR;
+        match sendmsg_at(cx, &f, at, flags) {
+            Ok(n) => cx.m.user().write_obj(at + 56, &(n as u32))?,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// recvmmsg: recvmsg for each entry; after the first, MSG_WAITFORONE stops
+/// waiting, and the timeout is looked at after each message (Linux's
+/// semantics: it does not bound the wait for one).
+pub fn sys_recvmmsg(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (vec, vlen, mut flags, uts) =
+        (a.0[1], (a.0[2] as u32 as u64).min(MAX_VLEN), a.0[3], a.0[4]);
+    let deadline = if uts != 0 {
+        Some(wait::Deadline::after(super::time::read_timespec(cx, uts)?))
+    } else {
+        None
+    };
+    let f = socket_file(cx, int(a.0[0]))?;
+    let mut done = 0;
+    while done < vlen {
+        let at = vec + done * MMSGHDR;
+        match recvmsg_at(cx, &f, at, flags) {
+            Ok(n) => cx.m.user().write_obj(at + 56, &(n as u32))?,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+        done += 1;
+        if flags & libc::MSG_WAITFORONE as u64 != 0 {
+            flags |= libc::MSG_DONTWAIT as u64;
+        }
+        if deadline.is_some_and(wait::Deadline::passed) {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 pub fn sys_sendto(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -1196,25 +1255,29 @@ fn recv_common(
 }
 
 pub fn sys_recvmsg(cx: &mut Ctx, a: &Args) -> SysResult {
-    let m = read_msghdr(cx, a.0[1])?;
+    let f = socket_file(cx, int(a.0[0]))?;
+    recvmsg_at(cx, &f, a.0[1], a.0[2])
+}
+
+/// recvmsg into the msghdr at `hdr`.
+fn recvmsg_at(cx: &mut Ctx, f: &OpenFile, hdr: u64, flags: u64) -> SysResult {
+    let m = read_msghdr(cx, hdr)?;
     let iov = super::fs::read_iovecs(cx, m.iov, m.iovlen)?;
     if m.controllen != 0 && !super::uaccess::access_ok(m.control, m.controllen) {
         return Err(Errno::FAULT);
     }
-    let f = socket_file(cx, int(a.0[0]))?;
-    let r = recv_common(cx, &f, &iov, m.controllen, a.0[2])?;
+    let r = recv_common(cx, f, &iov, m.controllen, flags)?;
     // msg_namelen, msg_controllen and msg_flags back into the msghdr.
     if m.name != 0 {
         let n = r.name.len().min(m.namelen as usize);
         cx.m.user().write(m.name, &r.name[..n])?;
-        cx.m.user().write_obj(a.0[1] + 8, &(r.name.len() as u32))?;
+        cx.m.user().write_obj(hdr + 8, &(r.name.len() as u32))?;
     }
     if !r.control.is_empty() {
         cx.m.user().write(m.control, &r.control)?;
     }
-    cx.m.user()
-        .write_obj(a.0[1] + 40, &(r.control.len() as u64))?;
-    cx.m.user().write_obj(a.0[1] + 48, &r.flags)?;
+    cx.m.user().write_obj(hdr + 40, &(r.control.len() as u64))?;
+    cx.m.user().write_obj(hdr + 48, &r.flags)?;
     Ok(r.n as u64)
 }
 
