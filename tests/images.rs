@@ -309,3 +309,37 @@ fn sysv_ipc_matches_native() {
         assert!(s.ends_with("done\n"), "{flavor:?}: {s}");
     }
 }
+
+/// mlock and friends: VmLck as ranges are locked, split and unlocked, and
+/// the errors, against native; past RLIMIT_MEMLOCK (ENOMEM, EAGAIN for a
+/// mapping under MCL_FUTURE, EPERM at limit 0) against native run as an
+/// unprivileged user, as the program is in the sandbox.
+#[test]
+fn mlock_matches_native() {
+    use std::os::unix::process::CommandExt;
+    let outs = same_as_native("mlock", &[], b"");
+    for (flavor, out) in &outs {
+        assert!(
+            text(&out.stdout).contains("VmLck: +16 kB\n"),
+            "{flavor:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    for flavor in FLAVORS {
+        let bin = image("mlock", flavor);
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.arg("limit").env_clear();
+        if rustix::process::geteuid().is_root() {
+            cmd.uid(65534).gid(65534);
+        }
+        let native = cmd.output().expect("run mlock natively");
+        let cage = run_cage(&[], &bin, &["limit"], b"");
+        assert_eq!(
+            text(&cage.stdout),
+            text(&native.stdout),
+            "{flavor:?}: {}",
+            text(&cage.stderr)
+        );
+        assert!(text(&cage.stdout).contains("mlock 17 pages: -1 ENOMEM\n"));
+    }
+}

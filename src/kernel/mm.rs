@@ -70,6 +70,10 @@ pub struct Vma {
     pub end: Gva,
     pub prot: u32,
     pub kind: VmaKind,
+    /// mlock'ed (Linux's VM_LOCKED). Every accessible page has its frame
+    /// from the start here, so this is bookkeeping: RLIMIT_MEMLOCK and
+    /// VmLck.
+    pub locked: bool,
 }
 
 impl Vma {
@@ -105,6 +109,8 @@ fn leaf_for(frame: Gpa, prot: u32) -> u64 {
 
 pub struct Mm {
     vmas: BTreeMap<Gva, Vma>,
+    /// mlockall(MCL_FUTURE): new mappings are locked.
+    pub lock_future: bool,
     /// Guest paths of mapped files, for /proc/self/maps.
     pub file_names: Vec<Vec<u8>>,
     pub brk_start: Gva,
@@ -121,6 +127,7 @@ impl Mm {
     pub fn new() -> Self {
         Self {
             vmas: BTreeMap::new(),
+            lock_future: false,
             file_names: Vec::new(),
             brk_start: 0,
             brk: 0,
@@ -238,7 +245,11 @@ impl Mm {
     /// Insert a VMA, merging with an identical neighbour below.
     fn insert(&mut self, start: Gva, vma: Vma) {
         if let Some((&ps, pv)) = self.vmas.range(..start).next_back() {
-            if pv.end == start && pv.prot == vma.prot && pv.kind == vma.kind {
+            if pv.end == start
+                && pv.prot == vma.prot
+                && pv.kind == vma.kind
+                && pv.locked == vma.locked
+            {
                 self.vmas.insert(
                     ps,
                     Vma {
@@ -340,7 +351,16 @@ impl Mm {
     ) -> Result<(), Errno> {
         let end = self.clear_for_map(m, start, len)?;
         self.populate(m, start, end, prot)?;
-        self.insert(start, Vma { end, prot, kind });
+        let locked = self.lock_future;
+        self.insert(
+            start,
+            Vma {
+                end,
+                prot,
+                kind,
+                locked,
+            },
+        );
         Ok(())
     }
 
@@ -359,6 +379,7 @@ impl Mm {
         let v = Vma {
             end,
             prot,
+            locked: self.lock_future,
             kind: VmaKind::Shared { slot, off: 0, name },
         };
         self.vmas.insert(start, v);
@@ -408,6 +429,40 @@ impl Mm {
             addr += PAGE_SIZE;
         }
         Ok(())
+    }
+
+    /// Bytes in locked mappings (VmLck).
+    pub fn locked_bytes(&self) -> u64 {
+        self.vmas
+            .iter()
+            .filter(|(_, v)| v.locked)
+            .map(|(s, v)| v.end - s)
+            .sum()
+    }
+
+    /// Set or clear the lock of `[start, end)` (all mapped), splitting
+    /// mappings at the edges.
+    fn set_locked(&mut self, start: Gva, end: Gva, locked: bool) -> Result<(), Errno> {
+        self.check_count(start, end, 0)?;
+        self.split_at(start);
+        self.split_at(end);
+        let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
+        for s in inside {
+            if let Some(v) = self.vmas.get_mut(&s) {
+                v.locked = locked;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of `[start, end)` not locked yet.
+    fn unlocked_in(&self, start: Gva, end: Gva) -> u64 {
+        let lo = self.find(start).map_or(start, |(s, _)| s);
+        self.vmas
+            .range(lo..end)
+            .filter(|(_, v)| !v.locked)
+            .map(|(s, v)| v.end.min(end).saturating_sub((*s).max(start)))
+            .sum()
     }
 
     /// Is `addr` in a shared mapping but past the end of its file (an
@@ -616,6 +671,7 @@ impl Mm {
                     end: STACK_TOP,
                     prot: PROT_READ | PROT_WRITE,
                     kind: VmaKind::Stack,
+                    locked: self.lock_future,
                 },
             );
         }
@@ -773,8 +829,8 @@ fn mapped_range(mm: &Mm, addr: u64, len: u64) -> Result<(Gva, Gva), Errno> {
 }
 
 pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
-    let mm = &mut cx.proc.mm;
     let want = a.0[0];
+    let mm = &cx.proc.mm;
     if want < mm.brk_start {
         return Ok(mm.brk);
     }
@@ -785,6 +841,12 @@ pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
         if new_end > USER_TOP || mm.overlaps(old_end, new_end) {
             return Ok(mm.brk);
         }
+        // Under mlockall(MCL_FUTURE) the new heap is locked: within
+        // RLIMIT_MEMLOCK or not at all.
+        if mm.lock_future && may_lock(cx, new_end - old_end).is_err() {
+            return Ok(mm.brk);
+        }
+        let mm = &mut cx.proc.mm;
         if mm
             .map_fixed(
                 cx.m,
@@ -798,9 +860,9 @@ pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
             return Ok(mm.brk);
         }
     } else if new_end < old_end {
-        mm.unmap(cx.m, new_end, old_end - new_end)?;
+        cx.proc.mm.unmap(cx.m, new_end, old_end - new_end)?;
     }
-    mm.brk = want;
+    cx.proc.mm.brk = want;
     Ok(want)
 }
 
@@ -816,6 +878,11 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     let len = page_up(len).ok_or(Errno::NOMEM)?;
     if len > USER_TOP {
         return Err(Errno::NOMEM);
+    }
+    // Under mlockall(MCL_FUTURE) the new mapping is locked: within
+    // RLIMIT_MEMLOCK or EAGAIN (Linux's mlock_future_ok).
+    if cx.proc.mm.lock_future && may_lock(cx, len).is_err() {
+        return Err(Errno::AGAIN);
     }
     // Unlike mprotect, mmap ignores PROT bits it does not know.
     let anon = flags & libc::MAP_ANONYMOUS != 0;
@@ -1369,6 +1436,100 @@ pub fn sys_msync(cx: &mut Ctx, a: &Args) -> SysResult {
             cx.m.shared.sync(slot + off + (a - s), e - a, flags)?;
         }
     }
+    Ok(0)
+}
+
+/// May `more` bytes be locked on top of what is? RLIMIT_MEMLOCK, unless
+/// the program is root in the sandbox (CAP_IPC_LOCK); a limit of 0 is
+/// EPERM, past it ENOMEM, as Linux's mlock.
+fn may_lock(cx: &Ctx, more: u64) -> Result<(), Errno> {
+    if cx.proc.id.uid == 0 {
+        return Ok(());
+    }
+    let limit = cx.proc.rlimits.soft(libc::RLIMIT_MEMLOCK);
+    if limit == 0 {
+        return Err(Errno::PERM);
+    }
+    if cx.proc.mm.locked_bytes().saturating_add(more) > limit {
+        return Err(Errno::NOMEM);
+    }
+    Ok(())
+}
+
+/// The page range mlock and munlock act on: `addr` rounded down, the end
+/// rounded up; all of it mapped (ENOMEM).
+fn lock_range(mm: &Mm, addr: u64, len: u64) -> Result<(Gva, Gva), Errno> {
+    let start = page_down(addr);
+    let end = addr
+        .checked_add(len)
+        .and_then(page_up)
+        .ok_or(Errno::NOMEM)?;
+    if end > USER_TOP || !mm.fully_mapped(start, end) {
+        return Err(Errno::NOMEM);
+    }
+    Ok((start, end))
+}
+
+fn mlock_common(cx: &mut Ctx, addr: u64, len: u64) -> SysResult {
+    if len == 0 {
+        return Ok(0);
+    }
+    let (start, end) = lock_range(&cx.proc.mm, addr, len)?;
+    may_lock(cx, cx.proc.mm.unlocked_in(start, end))?;
+    cx.proc.mm.set_locked(start, end, true)?;
+    Ok(0)
+}
+
+pub fn sys_mlock(cx: &mut Ctx, a: &Args) -> SysResult {
+    mlock_common(cx, a.0[0], a.0[1])
+}
+
+/// mlock2: MLOCK_ONFAULT only changes when pages are brought in, and
+/// kvmcage has them all from the start.
+pub fn sys_mlock2(cx: &mut Ctx, a: &Args) -> SysResult {
+    const MLOCK_ONFAULT: u64 = 1;
+    if a.0[2] & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::INVAL);
+    }
+    mlock_common(cx, a.0[0], a.0[1])
+}
+
+pub fn sys_munlock(cx: &mut Ctx, a: &Args) -> SysResult {
+    if a.0[1] == 0 {
+        return Ok(0);
+    }
+    let (start, end) = lock_range(&cx.proc.mm, a.0[0], a.0[1])?;
+    cx.proc.mm.set_locked(start, end, false)?;
+    Ok(0)
+}
+
+pub fn sys_mlockall(cx: &mut Ctx, a: &Args) -> SysResult {
+    const CURRENT: u64 = 1;
+    const FUTURE: u64 = 2;
+    const ONFAULT: u64 = 4;
+    let flags = a.0[0];
+    if flags == 0 || flags & !(CURRENT | FUTURE | ONFAULT) != 0 || flags == ONFAULT {
+        return Err(Errno::INVAL);
+    }
+    if flags & CURRENT != 0 {
+        let all: u64 = cx.proc.mm.vmas().map(|(s, v)| v.end - s).sum();
+        let unlocked = all - cx.proc.mm.locked_bytes();
+        may_lock(cx, unlocked)?;
+        let ranges: Vec<(Gva, Gva)> = cx.proc.mm.vmas().map(|(s, v)| (s, v.end)).collect();
+        for (s, e) in ranges {
+            cx.proc.mm.set_locked(s, e, true)?;
+        }
+    }
+    cx.proc.mm.lock_future = flags & FUTURE != 0;
+    Ok(0)
+}
+
+pub fn sys_munlockall(cx: &mut Ctx, _a: &Args) -> SysResult {
+    let ranges: Vec<(Gva, Gva)> = cx.proc.mm.vmas().map(|(s, v)| (s, v.end)).collect();
+    for (s, e) in ranges {
+        cx.proc.mm.set_locked(s, e, false)?;
+    }
+    cx.proc.mm.lock_future = false;
     Ok(0)
 }
 

@@ -344,14 +344,15 @@ fn proc_stat(cx: &Ctx) -> Vec<u8> {
 fn proc_status(cx: &Ctx) -> Vec<u8> {
     let id = &cx.proc.id;
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nKthread:\t0\nThreads:\t1\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nKthread:\t0\nVmLck:\t{lck:8} kB\nThreads:\t1\n",
         String::from_utf8_lossy(&super::process::comm(cx.proc)),
         cx.proc.umask,
         id.pid,
         id.pid,
         id.ppid,
         u = id.uid,
-        g = id.gid
+        g = id.gid,
+        lck = cx.proc.mm.locked_bytes() / 1024
     )
     .into_bytes()
 }
