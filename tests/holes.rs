@@ -1,6 +1,6 @@
 //! Sandbox holes, one test (or a few) per hole: each fails while the hole
 //! is open. Programs: images/hostile/{nested,setid,sleepmax,panics,
-//! blockwrite,bigunmap,maps,fdhigh,bogusnr,fsize,outfd0,tmpfs,facts,abstract,scmpass}.c.
+//! blockwrite,bigunmap,maps,fdhigh,bogusnr,fsize,outfd0,tmpfs,facts,abstract,scmpass,shmfill}.c.
 //!
 //! Where Linux has an answer the program prints it natively and the test
 //! compares; where the sandbox's policy is stricter than Linux (set-user-ID
@@ -1362,4 +1362,22 @@ fn passed_descriptors_keep_their_limits() {
         "{} bytes through a passed stdout past --max-output 1000",
         out.stdout.len()
     );
+}
+
+/// A shared mapping of a --tmpfs file is held to the tmpfs's size (stores
+/// through it reach the host's disk with no write() to check): a 64 MiB
+/// mapping in a 1 MiB tmpfs is ENOMEM (without the check it maps, and the
+/// stores land on the host), a 256 KiB one works.
+#[test]
+fn shared_mappings_keep_tmpfs_size() {
+    require_kvm();
+    let bin = image("hostile/shmfill", Flavor::Gcc);
+    let out = run_cage(&["--tmpfs", "/t:size=1M"], &bin, &["/t"], b"");
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("mmap 65536 KiB: ENOMEM\n"),
+        "{s}{}",
+        text(&out.stderr)
+    );
+    assert!(s.contains("mmap 256 KiB: ok\nwritten\n"), "{s}");
 }

@@ -1008,6 +1008,9 @@ fn map_shared(
         Some(f) => {
             let host = f.host().ok_or(Errno::NODEV)?;
             let writable = f.flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32;
+            if let (Some(q), true) = (f.quota(), writable) {
+                reserve_for_mapping(q, host, off, len)?;
+            }
             let name = cx.proc.mm.file_name(&f.path);
             let slot = match cx.m.add_shared(host, off, len, writable) {
                 // A memfd sealed against writing maps read-only, and then
@@ -1044,6 +1047,28 @@ fn map_shared(
         return Err(e);
     }
     Ok(start)
+}
+
+/// A writable shared mapping of a file under a size cap (a --tmpfs file,
+/// /dev/shm, a memfd): stores through it allocate on the host where no
+/// write() is checked, so the whole range is allocated now (beyond the end
+/// of the file too, which a later ftruncate may bring in), within what the
+/// cap has left; past it, ENOMEM (Linux's tmpfs would map and then SIGBUS
+/// at the store that finds it full).
+fn reserve_for_mapping(
+    q: &crate::sandbox::quota::Quota,
+    fd: std::os::fd::BorrowedFd<'_>,
+    off: u64,
+    len: u64,
+) -> Result<(), Errno> {
+    // (Strict: the range's own allocated blocks are not told apart, so a
+    // second mapping of an allocated range needs the room again.)
+    if q.room(len).unwrap_or(0) < len {
+        return Err(Errno::NOMEM);
+    }
+    let r = rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::KEEP_SIZE, off, len);
+    q.update(fd);
+    r.map_err(|e| if e == Errno::NOSPC { Errno::NOMEM } else { e })
 }
 
 /// A memfd of `len` bytes for shared anonymous memory.
