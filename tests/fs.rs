@@ -488,6 +488,7 @@ fn sockets_match_native() {
         assert!(out.ends_with("done\n"), "{flavor:?}: {out}");
     }
 }
+
 /// Writable MAP_SHARED file mappings (coherent with pread/pwrite, aliasing,
 /// mremap, ftruncate under a mapping, SIGBUS past EOF), shared anonymous
 /// and /dev/zero memory, memfd_create and its seals, shm_open and sem_open

@@ -73,20 +73,7 @@ fn parse(out: &str) -> Results {
 
 /// Build (or find up to date) the three flavors; returns the directory.
 fn build() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(root().join("scripts/nolibc.sh"))
-        .output()
-        .expect("run scripts/nolibc.sh");
-    assert!(
-        out.status.success(),
-        "scripts/nolibc.sh failed (run scripts/setup.sh first): {}",
-        text(&out.stderr)
-    );
-    let err = text(&out.stderr);
-    if !err.is_empty() {
-        eprint!("{err}");
-    }
-    root().join("target/nolibc/bin")
+    built_by("nolibc.sh", "nolibc/bin")
 }
 
 fn run_natively(exe: &Path, dir: &Path) -> Output {

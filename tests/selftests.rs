@@ -509,22 +509,7 @@ fn parse(out: &str, code: i32) -> Results {
 /// the directory.
 fn build() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(root().join("scripts/selftests.sh"))
-            .output()
-            .expect("run scripts/selftests.sh");
-        assert!(
-            out.status.success(),
-            "scripts/selftests.sh failed (run scripts/setup.sh first): {}",
-            text(&out.stderr)
-        );
-        let err = text(&out.stderr);
-        if !err.is_empty() {
-            eprint!("{err}");
-        }
-        root().join("target/selftests/bin")
-    })
+    BIN.get_or_init(|| built_by("selftests.sh", "selftests/bin"))
 }
 
 /// The identity both runs get: ours, or nobody's when we are root.

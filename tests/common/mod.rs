@@ -226,3 +226,23 @@ pub fn same_as_native_in(
     }
     outs
 }
+
+/// Run `scripts/NAME` (which builds external test programs from Debian's
+/// linux-source into target/, idempotently) and return `target/OUT`; its
+/// notes on stderr (a program that could not be built) are passed on.
+pub fn built_by(script: &str, out: &str) -> PathBuf {
+    let res = Command::new("bash")
+        .arg(root().join("scripts").join(script))
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    assert!(
+        res.status.success(),
+        "scripts/{script} failed (run scripts/setup.sh first): {}",
+        text(&res.stderr)
+    );
+    let err = text(&res.stderr);
+    if !err.is_empty() {
+        eprint!("{err}");
+    }
+    root().join("target").join(out)
+}
