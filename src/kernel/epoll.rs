@@ -14,7 +14,7 @@ use std::rc::Rc;
 use rustix::io::Errno;
 
 use super::fs::{FileKind, OpenFile};
-use super::{wait, Args, Ctx, SysResult};
+use super::{int, last_errno, wait, Args, Ctx, SysResult};
 
 /// sizeof(struct epoll_event) on x86-64 (packed).
 const EVENT_SIZE: u64 = 12;
@@ -35,14 +35,6 @@ fn is_epoll(fd: std::os::fd::BorrowedFd<'_>) -> bool {
     .is_ok_and(|l| l.as_bytes() == b"anon_inode:[eventpoll]")
 }
 
-fn int(v: u64) -> i32 {
-    v as u32 as i32
-}
-
-fn errno() -> Errno {
-    Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL)
-}
-
 pub fn sys_epoll_create1(cx: &mut Ctx, a: &Args) -> SysResult {
     let flags = a.0[0] as u32;
     if flags & !(libc::EPOLL_CLOEXEC as u32) != 0 {
@@ -52,7 +44,7 @@ pub fn sys_epoll_create1(cx: &mut Ctx, a: &Args) -> SysResult {
     // new descriptor nothing else owns.
     let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     if fd < 0 {
-        return Err(errno());
+        return Err(last_errno());
     }
     // SAFETY: as above.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -122,7 +114,7 @@ pub fn sys_epoll_ctl(cx: &mut Ctx, a: &Args) -> SysResult {
     // `ev` is a live epoll_event.
     let rc = unsafe { libc::epoll_ctl(ep_host.as_raw_fd(), op, t_host.as_raw_fd(), &mut ev) };
     if rc < 0 {
-        return Err(errno());
+        return Err(last_errno());
     }
     let keys = cx.proc.epoll_keys.entry(key).or_default();
     match (op, at) {
@@ -164,7 +156,7 @@ fn wait_common(
         // block (timeout 0).
         let got = unsafe { libc::epoll_wait(h.as_raw_fd(), buf.as_mut_ptr(), n as i32, 0) };
         if got < 0 {
-            return Err(errno());
+            return Err(last_errno());
         }
         if got > 0 {
             let mut out = Vec::with_capacity(got as usize * EVENT_SIZE as usize);

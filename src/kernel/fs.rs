@@ -14,7 +14,7 @@ use rustix::io::Errno;
 use super::signal::{SIGPIPE, SIGXFSZ};
 use super::uaccess::{access_ok, MAX_RW_COUNT};
 use super::wait;
-use super::{Args, Ctx, Exit, SysResult};
+use super::{int, Args, Ctx, Exit, SysResult};
 use crate::vm::layout::PAGE_SIZE;
 
 /// Linux's UIO_MAXIOV.
@@ -258,10 +258,6 @@ impl Files {
 }
 
 /// An `int` argument: Linux ignores the upper 32 bits.
-fn int(v: u64) -> i32 {
-    v as u32 as i32
-}
-
 /// Can a host read or write of `fd` block: a pipe, socket or terminal
 /// without O_NONBLOCK (regular files and directories never do)?
 pub(super) fn may_block(fd: BorrowedFd<'_>) -> bool {
@@ -1153,7 +1149,7 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
         if rc >= 0 {
             break;
         }
-        let e = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL);
+        let e = super::last_errno();
         if e == Errno::INTR {
             cx.proc.timers.fire_due(&mut cx.proc.signals, &cx.proc.id);
             if cx.proc.signals.deliverable().is_some() || cx.proc.expiry.expired() {

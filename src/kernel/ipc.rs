@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 
 use super::mm::VmaKind;
-use super::{wait, Args, Ctx, SysResult};
+use super::{int, wait, Args, Ctx, SysResult};
 use crate::vm::layout::{page_up, Gva, PAGE_SIZE};
 
 const IPC_PRIVATE: i32 = 0;
@@ -236,10 +236,6 @@ fn get_common<T>(
         seq: 0,
     };
     Ok(table.insert(perm, t)? as u64)
-}
-
-fn int(v: u64) -> i32 {
-    v as u32 as i32
 }
 
 // ---- shared memory ------------------------------------------------------

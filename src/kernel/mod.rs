@@ -34,6 +34,17 @@ use mm::Mm;
 use signal::Signals;
 use uaccess::UserMem;
 
+/// A 32-bit `int` argument from its 64-bit register (the upper half
+/// ignored, as Linux's SYSCALL_DEFINE).
+pub(crate) fn int(v: u64) -> i32 {
+    v as u32 as i32
+}
+
+/// The errno of the libc call that just failed on the host.
+pub(crate) fn last_errno() -> Errno {
+    Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL)
+}
+
 /// The six argument registers, already decoded per the ABI.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Args(pub [u64; 6]);

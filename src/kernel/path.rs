@@ -24,7 +24,7 @@ use rustix::io::Errno;
 
 use super::fs::{guest_stat, Dev, FileKind, OpenFile, View};
 use super::uaccess::PATH_MAX;
-use super::{Args, Ctx, SysResult};
+use super::{int, Args, Ctx, SysResult};
 use crate::sandbox::namei::{beneath, Found};
 use crate::sandbox::Mount;
 
@@ -61,10 +61,6 @@ const OPEN_ALLOWED: u32 = (libc::O_ACCMODE
     | libc::O_DIRECT
     | libc::O_PATH
     | libc::O_TMPFILE) as u32;
-
-fn int(v: u64) -> i32 {
-    v as u32 as i32
-}
 
 fn os(b: &[u8]) -> &std::ffi::OsStr {
     std::ffi::OsStr::from_bytes(b)
@@ -1827,9 +1823,7 @@ fn utimens_with(
         // SAFETY: see above.
         let rc = unsafe { libc::utimensat(dir, c.as_ptr(), tp, fl) };
         if rc < 0 {
-            return Err(
-                Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL)
-            );
+            return Err(super::last_errno());
         }
         Ok(0)
     };

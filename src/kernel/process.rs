@@ -6,7 +6,7 @@ use rustix::io::Errno;
 
 use super::fs::NOFILE;
 use super::mm::STACK_LIMIT;
-use super::{Args, Ctx, Exit, SysResult};
+use super::{int, Args, Ctx, Exit, SysResult};
 use crate::vm::layout::USER_TOP;
 
 const ARCH_SET_GS: u64 = 0x1001;
@@ -79,10 +79,6 @@ pub fn fsize_allows(limit: Option<u64>, pos: u64, count: u64) -> Option<u64> {
         Some(l) if pos >= l && count > 0 => None,
         Some(l) => Some(count.min(l.saturating_sub(pos))),
     }
-}
-
-fn int(v: u64) -> i32 {
-    v as u32 as i32
 }
 
 pub fn sys_exit(cx: &mut Ctx, a: &Args) -> SysResult {

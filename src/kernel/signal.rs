@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use rustix::io::Errno;
 
 use super::wait::{self, Wake, Woken};
-use super::{Args, Ctx, SysResult};
+use super::{int, Args, Ctx, SysResult};
 
 pub const SIGHUP: i32 = 1;
 pub const SIGILL: i32 = 4;
@@ -492,10 +492,6 @@ impl Signals {
     pub fn set_mask(&mut self, m: u64) {
         self.mask = m & !UNBLOCKABLE;
     }
-}
-
-fn int(v: u64) -> i32 {
-    v as u32 as i32
 }
 
 fn valid_signal(sig: i32) -> Result<usize, Errno> {

@@ -27,7 +27,7 @@ use std::rc::Rc;
 use rustix::io::Errno;
 
 use super::fs::{FileKind, OpenFile};
-use super::{wait, Args, Ctx, SysResult};
+use super::{int, last_errno, wait, Args, Ctx, SysResult};
 
 const AF_UNIX: u64 = libc::AF_UNIX as u64;
 /// sizeof(struct sockaddr_un) and offsetof(sun_path).
@@ -119,10 +119,6 @@ impl UnixNames {
     }
 }
 
-fn int(v: u64) -> i32 {
-    v as u32 as i32
-}
-
 /// A host descriptor of an AF_UNIX socket the program holds.
 fn socket_file(cx: &Ctx, fd: i32) -> Result<Rc<OpenFile>, Errno> {
     let f = cx.proc.files.file(fd)?;
@@ -172,14 +168,10 @@ fn host_socket(ty: i32, flags: u32, proto: i32) -> Result<OwnedFd, Errno> {
     // descriptor nothing else owns.
     let fd = unsafe { libc::socket(libc::AF_UNIX, t, proto) };
     if fd < 0 {
-        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL));
+        return Err(last_errno());
     }
     // SAFETY: as above.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn last_errno() -> Errno {
-    Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL)
 }
 
 fn check(rc: libc::c_int) -> Result<usize, Errno> {

@@ -249,7 +249,7 @@ fn ppoll(cx: &Ctx, fds: &mut [Poll<'_>], timeout: Option<Duration>) -> Result<(b
         )
     };
     if rc < 0 {
-        let e = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL);
+        let e = super::last_errno();
         return if e == Errno::INTR {
             Ok((false, false))
         } else {
