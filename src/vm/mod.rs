@@ -276,12 +276,6 @@ impl Machine {
         setup::build_detached(mem_size)
     }
 
-    /// The VM's descriptor, for memory slots (None without KVM: the
-    /// fuzzer's machine).
-    pub fn vm_fd(&self) -> Option<&VmFd> {
-        self.kvm.as_ref().map(|k| &k._vm)
-    }
-
     /// Map `[file_off, file_off+len)` of `fd` shared into a new slot.
     pub fn add_shared(
         &mut self,
