@@ -2,7 +2,8 @@
 # Install what kvmcage's tests need, idempotently: checks each Debian
 # package with dpkg -s first, so a second run does nothing.
 set -euo pipefail
-packages=(gcc g++ binutils musl-tools busybox-static strace linux-source-6.12)
+# python3, perl and mawk: the Debian programs tests/dynamic.rs runs.
+packages=(gcc g++ binutils musl-tools busybox-static strace linux-source-6.12 python3 perl mawk)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

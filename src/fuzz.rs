@@ -763,12 +763,16 @@ const ELF_MEM_SIZE: u64 = 32 << 20;
 pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
     const NAME: &str = "/fuzz.elf";
     loader::parse(NAME, data)?;
+    loader::interpreter(NAME, data)?;
     let mut m = Machine::detached(ELF_MEM_SIZE)?;
     let mut proc = Process::new(identity(ELF_MEM_SIZE));
     proc.expiry.expire();
-    let elf = loader::load(&mut m, &mut proc.mm, NAME, data)?;
+    let elf = loader::load(&mut m, &mut proc.mm, NAME, data, loader::Place::Program)?;
     proc.mm.brk_start = elf.brk;
     proc.mm.brk = elf.brk;
+    // The same file as an interpreter, at a free range of the mmap area
+    // (a failure is the file's, not a bug).
+    let interp = loader::load(&mut m, &mut proc.mm, NAME, data, loader::Place::Interpreter).ok();
     // A detached machine has no TSC for the vDSO's data page: map_vdso
     // maps and copies the image, then fails on that; the layout is real.
     let _ = loader::map_vdso(&mut m, &mut proc.mm);
@@ -785,6 +789,7 @@ pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
         hwcap2: 0,
         minsigstksz: 2048,
         vdso: Some(vdso),
+        interp_base: interp.as_ref().map_or(0, |i| i.bias),
     };
     let (rsp, _) = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
     proc.mm.check_invariants(&m);

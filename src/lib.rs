@@ -46,7 +46,7 @@ use thiserror::Error;
 use watchdog::Watchdog;
 
 use kernel::{Call, Ctx, Exit, Identity, Process};
-use loader::{LoadError, StackInfo};
+use loader::LoadError;
 use vm::layout::DEFAULT_MEM_SIZE;
 use vm::{EntryMode, Machine, Stop, Trap, VmError};
 
@@ -63,9 +63,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The file is no static x86-64 ELF kvmcage can load (126).
+    /// The file is no x86-64 ELF kvmcage can load (126).
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The program (or its interpreter) is not there (127) or cannot run
+    /// (126).
+    #[error(transparent)]
+    Exec(#[from] kernel::exec::ExecError),
     /// KVM or the guest machine failed.
     #[error(transparent)]
     Vm(#[from] VmError),
@@ -99,6 +103,7 @@ impl Error {
         match self {
             Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
             Error::Read { .. } | Error::Load(_) => 126,
+            Error::Exec(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -317,6 +322,7 @@ pub struct Sandbox {
     max_output: Option<u64>,
     max_fds: Option<u64>,
     max_file_size: Option<u64>,
+    view: sandbox::View,
     mounts: Vec<sandbox::MountSpec>,
     tmpfs: Vec<sandbox::TmpfsSpec>,
     cwd: Vec<u8>,
@@ -336,8 +342,10 @@ pub const DEFAULT_ID: u32 = 1000;
 pub const NR_OPEN: u64 = 1 << 20;
 
 impl Sandbox {
-    /// A sandbox for the static x86-64 ELF at `program`: no host files,
-    /// an empty environment, 256 MiB of guest memory, no time limit.
+    /// A sandbox for `program` (an x86-64 ELF, static or dynamic, or a `#!`
+    /// script; a name without a slash is searched in the guest's PATH):
+    /// the default system view ([`sandbox::View::System`]), an environment
+    /// of PATH and HOME only, 256 MiB of guest memory, no time limit.
     pub fn new(program: impl AsRef<Path>) -> Self {
         Self {
             program: program.as_ref().to_path_buf(),
@@ -350,6 +358,7 @@ impl Sandbox {
             max_output: None,
             max_fds: None,
             max_file_size: None,
+            view: sandbox::View::default(),
             mounts: Vec::new(),
             tmpfs: Vec::new(),
             cwd: b"/".to_vec(),
@@ -382,7 +391,8 @@ impl Sandbox {
         self
     }
 
-    /// Add `K=V` to the program's environment (empty by default).
+    /// Add `K=V` to the program's environment (in a system view PATH and
+    /// HOME=/tmp unless given, else empty).
     pub fn env(mut self, kv: impl Into<OsString>) -> Self {
         self.env.push(kv.into());
         self
@@ -422,6 +432,14 @@ impl Sandbox {
     /// RLIMIT_FSIZE, soft and hard: a write past it is EFBIG and SIGXFSZ.
     pub fn max_file_size(mut self, bytes: u64) -> Self {
         self.max_file_size = Some(bytes);
+        self
+    }
+
+    /// What the program sees besides the mounts: the host's system
+    /// read-only (the default), a `--rootfs` directory, or nothing
+    /// (`--no-system`).
+    pub fn view(mut self, view: sandbox::View) -> Self {
+        self.view = view;
         self
     }
 
@@ -536,14 +554,6 @@ impl Sandbox {
                 "--max-fds {n} is above Linux's nr_open ({NR_OPEN})"
             )));
         }
-        let data = std::fs::read(&self.program).map_err(|source| Error::Read {
-            path: self.program.clone(),
-            source,
-        })?;
-        let path_str = self.program.display().to_string();
-        // Reject a bad file before touching KVM.
-        loader::parse(&path_str, &data)?;
-
         if self.host_signals {
             watchdog::catch_host_signals().map_err(Error::Watchdog)?;
         }
@@ -557,7 +567,58 @@ impl Sandbox {
                 size: (self.mem_size / 2).max(1 << 20),
             });
         }
-        let mut policy = sandbox::Policy::new(&self.mounts, &tmpfs)?;
+        let who = sandbox::system::Identity {
+            uid: self.uid,
+            gid: self.gid,
+            hostname: &self.hostname,
+        };
+        let mut policy = sandbox::Policy::for_view(
+            &self.view,
+            &self.mounts,
+            &tmpfs,
+            &who,
+            (self.mem_size / 2).max(1 << 20),
+        )?;
+        // The environment: a system view's PATH and HOME unless given.
+        let mut envp: Vec<Vec<u8>> = self.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+        if self.view.is_system() {
+            let defaults = [
+                b"HOME=/tmp".to_vec(),
+                [b"PATH=", kernel::exec::DEFAULT_PATH.as_bytes()].concat(),
+            ];
+            for d in defaults {
+                let key = &d[..=d.iter().position(|&b| b == b'=').unwrap_or(0)];
+                if !envp.iter().any(|e| e.starts_with(key)) {
+                    envp.push(d);
+                }
+            }
+        }
+        let search = envp
+            .iter()
+            .find_map(|e| e.strip_prefix(b"PATH="))
+            .unwrap_or(kernel::exec::DEFAULT_PATH.as_bytes())
+            .to_vec();
+        let cwd = sandbox::normalize(b"/", &self.cwd);
+        let argv0 = self
+            .argv0
+            .clone()
+            .unwrap_or_else(|| self.program.as_os_str().to_owned());
+        let argv: Vec<Vec<u8>> = std::iter::once(&argv0)
+            .chain(&self.args)
+            .map(|a| a.as_bytes().to_vec())
+            .collect();
+        // Found and read (with its interpreter) before touching KVM.
+        let at = kernel::exec::Place {
+            policy: &policy,
+            root: b"/",
+            cwd: &cwd,
+        };
+        let first = kernel::exec::locate(&at, &self.program, &search)?;
+        let execfn = match &first.source {
+            kernel::exec::Source::Guest(p) => Some(p.clone()),
+            kernel::exec::Source::Host(_) => None,
+        };
+        let program = kernel::exec::prepare(&at, first, argv)?;
         if self.confine {
             // Forked before guest memory exists, so the fork is cheap.
             policy.hand_to_reaper().map_err(Error::Reaper)?;
@@ -599,25 +660,33 @@ impl Sandbox {
         proc.files = kernel::fs::Files::stdio_from(host);
         proc.policy = policy;
         // The program's own path as the program sees it: its guest path
-        // when a mount shows it, else /.kvmcage/NAME; never the host path.
-        let exe_file = rustix::fs::open(
-            &self.program,
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| Error::Read {
-            path: self.program.clone(),
-            source: e.into(),
-        })?;
-        proc.id.exe = proc
-            .policy
-            .guest_path_of(&self.program, &exe_file)
-            .unwrap_or_else(|| {
-                let name = self.program.file_name().unwrap_or_default().as_bytes();
-                [kernel::path::EXE_DIR, b"/", name].concat()
-            });
-        proc.exe_file = Some(std::rc::Rc::new(exe_file));
-        proc.cwd = sandbox::normalize(b"/", &self.cwd);
+        // when the view shows it, else /.kvmcage/NAME; never the host path.
+        let mut program = program;
+        if let kernel::exec::Source::Host(host) = &program.main.source {
+            proc.id.exe = proc
+                .policy
+                .guest_path_of(host, &program.main.file)
+                .unwrap_or_else(|| {
+                    let name = host.file_name().unwrap_or_default().as_bytes();
+                    [kernel::path::EXE_DIR, b"/", name].concat()
+                });
+        }
+        let execfn = execfn.unwrap_or_else(|| proc.id.exe.clone());
+        if let Some(script) = program.host_script.take() {
+            // Its interpreter opens it as /dev/fd/3, as Linux hands a
+            // script it was given by descriptor.
+            let file = kernel::fs::OpenFile::new(
+                kernel::fs::FileKind::Host {
+                    fd: script.file,
+                    writable: false,
+                },
+                format!("/dev/fd/{}", kernel::exec::HOST_SCRIPT_FD).into_bytes(),
+                libc::O_RDONLY as u32,
+            );
+            let fd = proc.files.open(file, false, usize::MAX).ok();
+            debug_assert_eq!(fd, Some(kernel::exec::HOST_SCRIPT_FD));
+        }
+        proc.cwd = cwd;
         if !kernel::path::is_directory(&proc, &proc.cwd) {
             return Err(Error::Cwd(String::from_utf8_lossy(&self.cwd).into_owned()));
         }
@@ -635,48 +704,13 @@ impl Sandbox {
             let hard = limit.saturating_add(std::time::Duration::from_secs(1));
             proc.timers.impose_cpu_limit(limit, hard);
         }
-        let elf = loader::load(&mut m, &mut proc.mm, &path_str, &data)?;
-        proc.mm.brk_start = elf.brk;
-        proc.mm.brk = elf.brk;
-        let vdso = loader::map_vdso(&mut m, &mut proc.mm)?;
-
-        let argv0 = self
-            .argv0
-            .clone()
-            .unwrap_or_else(|| self.program.as_os_str().to_owned());
-        let argv: Vec<Vec<u8>> = std::iter::once(&argv0)
-            .chain(&self.args)
-            .map(|a| a.as_bytes().to_vec())
-            .collect();
-        proc.cmdline = argv
-            .iter()
-            .flat_map(|a| a.iter().copied().chain([0]))
-            .collect();
-        let envp: Vec<Vec<u8>> = self.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-        let mut random = [0u8; 16];
-        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
-            .map_err(|e| VmError::Setup(format!("getrandom: {e}")))?;
         let cpu = probe::CpuFacts::host();
-        let info = StackInfo {
-            argv: &argv,
-            envp: &envp,
-            execfn: &proc.id.exe,
-            random,
-            uid,
-            gid,
+        proc.exec_facts = kernel::exec::Facts {
             hwcap: cpu.hwcap,
             hwcap2: if m.sregs().cr4 & (1 << 16) != 0 { 2 } else { 0 },
             minsigstksz: cpu.minsigstksz,
-            vdso: Some(vdso),
         };
-        let (rsp, auxv) = loader::build_stack(&mut m, &mut proc.mm, &elf, &info)?;
-        proc.auxv = auxv;
-        let regs = kvm_regs {
-            rip: elf.entry,
-            rsp,
-            rflags: 0x202,
-            ..Default::default()
-        };
+        let regs = kernel::exec::load_image(&mut m, &mut proc, program, &envp, &execfn)?;
         m.start_user(&regs)?;
         let mut warnings = Vec::new();
         if self.confine {
@@ -869,6 +903,9 @@ fn run_loop(
                     path,
                 };
                 let started = tracer.is_some().then(std::time::Instant::now);
+                // execve replaces the memory its arguments are in.
+                let head = (tracer.is_some() && call.is_exec())
+                    .then(|| strace::format_call(&call, 0, cx.m));
                 let ret = kernel::dispatch(&mut cx, &call);
                 log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
                 let sigreturned = std::mem::take(&mut proc.sigreturned);
@@ -881,7 +918,9 @@ fn run_loop(
                         took: started.elapsed(),
                         exits: m.exits - exits_seen,
                         ends_process: ends,
-                        sigreturn_mask: sigreturned.then_some(proc.signals.mask),
+                        sigreturn_mask: (sigreturned && !call.is_exec())
+                            .then_some(proc.signals.mask),
+                        head: head.as_deref(),
                     };
                     t.syscall(m, &ev);
                 }

@@ -20,13 +20,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run PROGRAM (a static x86-64 ELF) in a fresh guest.
+    /// Run PROGRAM (an x86-64 ELF, static or dynamic, or a #! script) in a
+    /// fresh guest. A PROGRAM without a slash is searched in the guest's
+    /// PATH in the sandbox's view; an absolute path the view does not show
+    /// and a relative one are host files.
     ///
     /// Exit status (as timeout(1)): the program's own; 128+N when it died
     /// of signal N; 124 when --timeout, --cpu-time or --max-output stopped
     /// it; 125 when kvmcage itself failed (no /dev/kvm, bad option); 126
-    /// when PROGRAM cannot run (not a static x86-64 ELF, unreadable); 127
-    /// when PROGRAM is not found. --result FILE tells the cases apart.
+    /// when PROGRAM cannot run (not an x86-64 ELF, no execute permission, a
+    /// directory); 127 when PROGRAM or its ELF interpreter is not found.
+    /// --result FILE tells the cases apart.
     Run(Box<RunArgs>),
     /// Measure system-call entry: syscall, int 0x80, sysenter, the vDSO, a
     /// bare exit and a signal's delivery and return in the guest, next to
@@ -89,17 +93,30 @@ struct RunArgs {
     /// address-space limit.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
     mem: u64,
-    /// Add K=V to the program's environment (empty unless given; repeatable).
+    /// Add K=V to the program's environment (repeatable). Without it the
+    /// environment holds PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:
+    /// /usr/bin:/sbin:/bin) and HOME=/tmp, or nothing with --no-system.
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     env: Vec<OsString>,
     /// Which syscall entry paths to accept.
     #[arg(long, value_enum, default_value_t = Entry::Auto)]
     entry: Entry,
     /// Show host directory HOST to the program at GUEST (default: the same
-    /// path), read-only unless :rw. Repeatable. Without any, the program
-    /// sees no host file at all.
+    /// path), read-only unless :rw, on top of the view. Repeatable.
     #[arg(long, value_name = "HOST[:GUEST][:ro|:rw]")]
     mount: Vec<String>,
+    /// Show DIR (an exported container image, a debootstrap tree) as `/`,
+    /// read-only unless :rw, instead of the host's system; /dev, /proc and
+    /// a private /tmp as always, --mount and --tmpfs on top.
+    #[arg(long, value_name = "DIR[:ro|:rw]", conflicts_with = "no_system")]
+    rootfs: Option<String>,
+    /// Show no system: only the --mount and --tmpfs directories, /dev and
+    /// /proc, and an empty environment. Without it (or --rootfs) the
+    /// program sees the host's /usr, /bin, /sbin and /lib* read-only, an
+    /// /etc holding only what programs need to start (README, "The
+    /// sandbox's view"), and a private /tmp.
+    #[arg(long)]
+    no_system: bool,
     /// An empty writable directory at GUEST: private to kvmcage (mode
     /// 0700), at most N bytes (K/M/G suffixes; default 64M; ENOSPC past
     /// it), removed after the run, also when kvmcage is killed by SIGTERM,
@@ -433,6 +450,11 @@ fn run_sandbox(args: &RunArgs) -> Result<(Outcome, kvmcage::RunStats)> {
     }
     if let Some(p) = &args.stderr {
         sb = sb.stderr(stdio_file(p, true)?);
+    }
+    if args.no_system {
+        sb = sb.view(kvmcage::sandbox::View::Empty);
+    } else if let Some(r) = &args.rootfs {
+        sb = sb.view(kvmcage::sandbox::View::rootfs(r)?);
     }
     for m in &args.mount {
         sb = sb.mount(kvmcage::sandbox::MountSpec::parse(m)?);

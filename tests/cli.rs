@@ -23,31 +23,44 @@ fn bad_programs_give_126_127_125_and_one_line() {
     let dir = root().join("target/cli-test");
     std::fs::create_dir_all(&dir).unwrap();
     let hello = std::fs::read(image("hello", Flavor::Gcc)).unwrap();
+    // Written executable, as a program is (Linux: EACCES otherwise).
+    let write_exe = |p: &std::path::Path, data: &[u8]| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(p, data).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
 
-    let text_file = dir.join("script.sh");
-    std::fs::write(&text_file, "#!/bin/sh\necho hi\n").unwrap();
+    let text_file = dir.join("notes.txt");
+    write_exe(&text_file, b"echo hi\n");
     one_error_line(&run_cage(&[], &text_file, &[], b""), 126, "not an ELF file");
 
+    let script = dir.join("script.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    one_error_line(&run_cage(&[], &script, &[], b""), 126, "Permission denied");
+    one_error_line(&run_cage(&[], &dir, &[], b""), 126, "Permission denied");
+
     let truncated = dir.join("truncated");
-    std::fs::write(&truncated, &hello[..100]).unwrap();
+    write_exe(&truncated, &hello[..100]);
     one_error_line(&run_cage(&[], &truncated, &[], b""), 126, "malformed ELF");
 
     let mut short = hello.clone();
     short.truncate(hello.len() / 2);
     let half = dir.join("half");
-    std::fs::write(&half, &short).unwrap();
+    write_exe(&half, &short);
     one_error_line(&run_cage(&[], &half, &[], b""), 126, "truncated");
 
     let mut b32 = hello.clone();
     b32[4] = 1; // ELFCLASS32
     let elf32 = dir.join("elf32");
-    std::fs::write(&elf32, &b32).unwrap();
+    write_exe(&elf32, &b32);
     one_error_line(&run_cage(&[], &elf32, &[], b""), 126, "32-bit ELF");
 
     let mut arm = hello.clone();
     arm[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
     let aarch64 = dir.join("aarch64");
-    std::fs::write(&aarch64, &arm).unwrap();
+    write_exe(&aarch64, &arm);
     one_error_line(
         &run_cage(&[], &aarch64, &[], b""),
         126,
@@ -59,11 +72,22 @@ fn bad_programs_give_126_127_125_and_one_line() {
         127,
         "No such file",
     );
-    // Dynamically linked: the host's own /bin/true.
+    // Not found in the guest's PATH.
     one_error_line(
-        &run_cage(&[], std::path::Path::new("/bin/true"), &[], b""),
-        126,
-        "dynamically linked",
+        &run_cage(&[], std::path::Path::new("no-such-command-here"), &[], b""),
+        127,
+        "not found in the sandbox's PATH",
+    );
+    // Dynamically linked, with no system to load its interpreter from.
+    one_error_line(
+        &run_cage(
+            &["--no-system"],
+            std::path::Path::new("/bin/true"),
+            &[],
+            b"",
+        ),
+        127,
+        "ELF interpreter /lib64/ld-linux-x86-64.so.2 is not in the sandbox's view",
     );
     one_error_line(
         &run_cage(&["--mem", "1M"], &image("hello", Flavor::Gcc), &[], b""),

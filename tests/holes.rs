@@ -1062,15 +1062,17 @@ fn tmpfs_directory_is_private() {
     let tmp = HostDir::new("tmpfs-private");
     let h = Held::start(tmp.path(), &["--tmpfs", "/t"], &["hold", "/t"]);
     h.until_ready();
+    // What another host user could reach: the directories kvmcage made
+    // directly under TMPDIR (what the program sees is inside them).
     let dirs: Vec<(PathBuf, std::fs::Metadata)> = walk(tmp.path())
         .into_iter()
-        .filter(|(_, m)| m.is_dir())
+        .filter(|(p, m)| m.is_dir() && p.parent() == Some(tmp.path()))
         .collect();
     let (st, err) = h.finish(End::Eof);
     assert_eq!(
         dirs.len(),
-        2,
-        "one directory for --tmpfs /t and one for /dev/shm under TMPDIR: {dirs:?}"
+        4,
+        "one directory each for --tmpfs /t, /dev/shm, /tmp and the view's root under TMPDIR: {dirs:?}"
     );
     for (p, m) in &dirs {
         let mode = m.mode() & 0o7777;
@@ -1133,8 +1135,8 @@ fn tmpfs_is_removed_however_kvmcage_ends() {
         o.extend_from_slice(opts);
         let h = Held::start(tmp.path(), &o, &["hold", "/t"]);
         h.until_ready();
-        // --tmpfs /t and the private /dev/shm.
-        assert_eq!(entries(tmp.path()).len(), 2, "{name}: no tmpfs directories");
+        // --tmpfs /t, the private /dev/shm and /tmp, the view's root.
+        assert_eq!(entries(tmp.path()).len(), 4, "{name}: no tmpfs directories");
         let (st, err) = h.finish(end);
         no_panic(
             &Output {

@@ -16,8 +16,6 @@ const NOLIBC_FLAVORS: [&str; 3] = ["nolibc", "glibc", "musl"];
 /// (suite, test name) of the lines that pass natively but not under kvmcage
 /// today, with what kvmcage does (seen with --trace-file).
 const EXCEPTED: &[(&str, &str)] = &[
-    // execve("/", ...) is ENOSYS; Linux: EACCES.
-    ("syscall", "execve_root"),
     // fork (clone(SIGCHLD) under nolibc and glibc, fork under musl) is ENOSYS.
     ("syscall", "fork"),
     // nolibc only: needs fork (clone(SIGCHLD) is ENOSYS) and a SIGABRT child.

@@ -86,6 +86,16 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
     ),
     (libc::SYS_faccessat, "access"),
     (libc::SYS_faccessat2, "access with flags"),
+    (
+        libc::SYS_getxattr,
+        "getxattr of a walked descriptor through /proc/self/fd",
+    ),
+    (libc::SYS_listxattr, "listxattr, likewise"),
+    (
+        libc::SYS_setxattr,
+        "user.* attributes in a writable mount, likewise",
+    ),
+    (libc::SYS_removexattr, "removexattr, likewise"),
     (libc::SYS_pipe2, "pipe2"),
     (libc::SYS_eventfd2, "the vCPU thread's waker"),
     (libc::SYS_timerfd_create, "timerfd_create"),

@@ -58,8 +58,10 @@ pub enum FileKind {
     /// An emulated /dev node.
     Dev(Dev),
     /// A directory that exists only in the guest's namespace (`/`, parents
-    /// of mount points, /dev, /proc/self): its entries.
-    Dir(Vec<(Vec<u8>, u8)>),
+    /// of mount points, /dev, /proc/self): its entries. Made again when
+    /// read from offset 0 (/proc/self/fd then shows the descriptor that
+    /// reads it, as on Linux).
+    Dir(std::cell::RefCell<Vec<(Vec<u8>, u8)>>),
     /// A read-only text file generated when opened (/proc/self/maps).
     /// Made again when read from offset 0, as Linux's seq files.
     Text(std::cell::RefCell<Vec<u8>>),
@@ -246,6 +248,15 @@ impl Files {
 
     pub fn remove(&mut self, fd: i32) -> Result<(), Errno> {
         self.close(fd)
+    }
+
+    /// execve: close the close-on-exec descriptors.
+    pub fn close_on_exec(&mut self) {
+        for s in &mut self.slots {
+            if s.as_ref().is_some_and(|s| s.cloexec) {
+                *s = None;
+            }
+        }
     }
 
     fn close(&mut self, fd: i32) -> Result<(), Errno> {
@@ -1478,7 +1489,7 @@ fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
         // read-only filesystem the size of one page per entry (statvfs
         // of "/" must not show zero blocks and inodes).
         let entries = match &file.kind {
-            FileKind::Dir(e) => e.len() as u64 + 2,
+            FileKind::Dir(e) => e.borrow().len() as u64 + 2,
             _ => 1,
         };
         let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());

@@ -388,6 +388,14 @@ fn detach(cx: &mut Ctx, start: Gva, unmap: bool) {
     }
 }
 
+/// execve: every attachment goes, as Linux's exit_shm on exec.
+pub(crate) fn detach_all(cx: &mut Ctx) {
+    let all: Vec<Gva> = cx.proc.ipc.attached.keys().copied().collect();
+    for start in all {
+        detach(cx, start, true);
+    }
+}
+
 pub fn sys_shmdt(cx: &mut Ctx, a: &Args) -> SysResult {
     let addr = a.0[0];
     if addr & (PAGE_SIZE - 1) != 0 || !cx.proc.ipc.attached.contains_key(&addr) {

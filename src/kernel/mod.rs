@@ -7,6 +7,7 @@
 //! unimplemented numbers return -ENOSYS and are logged once each.
 
 pub mod epoll;
+pub mod exec;
 pub mod fs;
 pub mod futex;
 pub mod ipc;
@@ -153,6 +154,8 @@ pub struct Process {
     /// Set by rt_sigreturn: the registers came from the frame, so the
     /// return to user mode neither restarts nor rewrites RCX/R11.
     pub sigreturned: bool,
+    /// The CPU facts every new image's auxv carries (set at the start).
+    pub exec_facts: exec::Facts,
     /// An interrupted sleep or wait that restart_syscall takes up again.
     pub restart: Option<Restart>,
 }
@@ -200,6 +203,7 @@ impl Process {
             waker: wait::Waker::new().ok(),
             trap: Default::default(),
             sigreturned: false,
+            exec_facts: exec::Facts::default(),
             restart: None,
         }
     }
@@ -265,6 +269,20 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::access => path::sys_access,
         S::faccessat => path::sys_faccessat,
         S::faccessat2 => path::sys_faccessat2,
+        S::execve => exec::sys_execve,
+        S::execveat => exec::sys_execveat,
+        S::getxattr => path::sys_getxattr,
+        S::lgetxattr => path::sys_lgetxattr,
+        S::fgetxattr => path::sys_fgetxattr,
+        S::listxattr => path::sys_listxattr,
+        S::llistxattr => path::sys_llistxattr,
+        S::flistxattr => path::sys_flistxattr,
+        S::setxattr => path::sys_setxattr,
+        S::lsetxattr => path::sys_lsetxattr,
+        S::fsetxattr => path::sys_fsetxattr,
+        S::removexattr => path::sys_removexattr,
+        S::lremovexattr => path::sys_lremovexattr,
+        S::fremovexattr => path::sys_fremovexattr,
         S::getcwd => path::sys_getcwd,
         S::chdir => path::sys_chdir,
         S::chroot => path::sys_chroot,
@@ -494,6 +512,11 @@ impl Call {
     }
 
     /// The syscall's name, if the number is a known one.
+    /// execve or execveat (x86-64).
+    pub fn is_exec(&self) -> bool {
+        !self.i386 && (self.nr == Sysno::execve as u64 || self.nr == Sysno::execveat as u64)
+    }
+
     pub fn name(&self) -> Option<&'static str> {
         let nr = usize::try_from(self.nr).ok()?;
         if self.i386 {

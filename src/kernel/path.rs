@@ -351,6 +351,14 @@ fn proc_status(cx: &Ctx) -> Vec<u8> {
         lck = cx.proc.mm.locked_bytes() / 1024
     )
     .into_bytes()
+    .into_iter()
+    .chain(
+        cx.proc
+            .signals
+            .status_lines(cx.proc.rlimits.soft(libc::RLIMIT_SIGPENDING))
+            .into_bytes(),
+    )
+    .collect()
 }
 
 /// Is `path` (absolute, normalised) a directory the program can see?
@@ -369,9 +377,17 @@ pub fn is_directory(proc: &super::Process, path: &[u8]) -> bool {
 /// Make an open generated file's text again from its path (a read from
 /// offset 0: /proc/uptime read twice must show time passing).
 pub(crate) fn regenerate(cx: &Ctx, file: &OpenFile) {
-    if let (FileKind::Text(t), Node::Text(new)) = (&file.kind, special(cx, &file.path)) {
-        *t.borrow_mut() = new;
+    match (&file.kind, special(cx, &file.path)) {
+        (FileKind::Text(t), Node::Text(new)) => *t.borrow_mut() = new,
+        (FileKind::Dir(d), Node::Dir(new)) if is_special_path(&file.path) => *d.borrow_mut() = new,
+        _ => {}
     }
+}
+
+/// Below /dev, /proc or /.kvmcage (virtual directories elsewhere, the
+/// parents of mount points, are fixed for the run).
+fn is_special_path(path: &[u8]) -> bool {
+    crate::sandbox::namei::is_special(path)
 }
 
 /// The descriptor number a /dev/fd/N or /proc/self/fd/N names.
@@ -550,7 +566,7 @@ fn check_generated(cx: &Ctx, more: usize) -> Result<(), Errno> {
         .iter()
         .map(|(_, f)| match &f.kind {
             FileKind::Text(t) => t.borrow().len(),
-            FileKind::Dir(e) => e.iter().map(|(n, _)| n.len() + 24).sum(),
+            FileKind::Dir(e) => e.borrow().iter().map(|(n, _)| n.len() + 24).sum(),
             _ => 0,
         })
         .sum();
@@ -707,7 +723,7 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
             }
             let size = entries.iter().map(|(n, _)| n.len() + 24).sum();
             check_generated(cx, size)?;
-            OpenFile::new(FileKind::Dir(entries), l.path, status)
+            OpenFile::new(FileKind::Dir(entries.into()), l.path, status)
         }
         Node::Text(t) => {
             if wants_write(flags) {
@@ -1657,9 +1673,12 @@ pub fn sys_getdents64(cx: &mut Ctx, a: &Args) -> SysResult {
             out.extend_from_slice(&tmp[..n as usize]);
         }
         FileKind::Dir(entries) => {
+            if f.pos.get() == 0 {
+                regenerate(cx, &f);
+            }
             let all: Vec<(Vec<u8>, u8)> = [(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)]
                 .into_iter()
-                .chain(entries.iter().cloned())
+                .chain(entries.borrow().iter().cloned())
                 .collect();
             let mut pos = f.pos.get() as usize;
             while let Some((name, ty)) = all.get(pos) {
@@ -1950,4 +1969,228 @@ pub fn sys_lchown(cx: &mut Ctx, a: &Args) -> SysResult {
         a.0[2] as u32,
         AT_SYMLINK_NOFOLLOW,
     )
+}
+
+// ---- extended attributes ------------------------------------------------
+
+/// Linux's XATTR_SIZE_MAX and XATTR_LIST_MAX.
+const XATTR_SIZE_MAX: usize = 65536;
+/// Linux's XATTR_NAME_MAX + 1.
+const XATTR_NAME_BUF: usize = 256;
+const XATTR_CREATE: u32 = 1;
+const XATTR_REPLACE: u32 = 2;
+
+/// An attribute name from the program: ERANGE when empty or longer than
+/// XATTR_NAME_MAX, as Linux's strncpy_from_user check.
+fn xattr_name(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {
+    match cx.m.user().read_cstr(addr, XATTR_NAME_BUF) {
+        Ok(n) if n.is_empty() => Err(Errno::RANGE),
+        Err(Errno::NAMETOOLONG) => Err(Errno::RANGE),
+        r => r,
+    }
+}
+
+/// Names the program may see: the namespaces an unprivileged process
+/// reads on Linux. `trusted.*` needs CAP_SYS_ADMIN, which the program
+/// never has (kvmcage itself may, on the host).
+fn xattr_visible(name: &[u8]) -> bool {
+    !name.starts_with(b"trusted.")
+}
+
+/// Where an attribute call acts: a host file, a symlink (whose user
+/// attributes Linux refuses), or something kvmcage makes up.
+enum XattrTarget {
+    Host {
+        /// A descriptor the host's f*xattr accept (never O_PATH).
+        path: String,
+        _fd: OwnedFd,
+        writable: bool,
+    },
+    /// A symlink's own attributes (l*xattr): none, and none settable.
+    Symlink {
+        writable: bool,
+    },
+    Virtual,
+}
+
+fn xattr_target(cx: &Ctx, path: u64, follow: bool) -> Result<XattrTarget, Errno> {
+    let name = read_path(cx, path)?;
+    let l = lookup(cx, AT_FDCWD, &name, follow)?;
+    Ok(match l.node {
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
+        Node::Host { mount, fd, .. } => {
+            if file_type(&fd)?.is_symlink() {
+                XattrTarget::Symlink {
+                    writable: mount.writable,
+                }
+            } else {
+                XattrTarget::Host {
+                    path: fd_path(&fd),
+                    _fd: fd,
+                    writable: mount.writable,
+                }
+            }
+        }
+        Node::Fd(fd) => return xattr_fd_target(cx, fd),
+        _ => XattrTarget::Virtual,
+    })
+}
+
+fn xattr_fd_target(cx: &Ctx, fd: i32) -> Result<XattrTarget, Errno> {
+    let f = cx.proc.files.file(fd)?;
+    Ok(match &f.kind {
+        FileKind::Host { fd, writable } => XattrTarget::Host {
+            path: fd_path(fd),
+            _fd: fd.try_clone().map_err(|_| Errno::MFILE)?,
+            writable: *writable,
+        },
+        _ => XattrTarget::Virtual,
+    })
+}
+
+fn getxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
+    let name = xattr_name(cx, a.0[1])?;
+    let size = (a.0[3] as usize).min(XATTR_SIZE_MAX);
+    let XattrTarget::Host { path, .. } = t else {
+        return Err(Errno::NODATA);
+    };
+    if !xattr_visible(&name) {
+        return Err(Errno::NODATA);
+    }
+    let mut buf = vec![0u8; size];
+    let n = rustix::fs::getxattr(path.as_str(), os(&name), &mut buf)?;
+    cx.m.user().write(a.0[2], &buf[..n.min(size)])?;
+    Ok(n as u64)
+}
+
+fn listxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
+    let size = a.0[2] as usize;
+    let XattrTarget::Host { path, .. } = t else {
+        return Ok(0);
+    };
+    let mut buf = vec![0u8; XATTR_SIZE_MAX];
+    let n = rustix::fs::listxattr(path.as_str(), &mut buf)?;
+    let list: Vec<u8> = buf[..n.min(buf.len())]
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty() && xattr_visible(n))
+        .flat_map(|n| n.iter().copied().chain([0]))
+        .collect();
+    if size == 0 {
+        return Ok(list.len() as u64);
+    }
+    if size < list.len() {
+        return Err(Errno::RANGE);
+    }
+    cx.m.user().write(a.0[1], &list)?;
+    Ok(list.len() as u64)
+}
+
+fn setxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
+    let name = xattr_name(cx, a.0[1])?;
+    let flags = a.0[4] as u32;
+    if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let size = a.0[3] as usize;
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::TOOBIG);
+    }
+    let mut value = vec![0u8; size];
+    cx.m.user().read(a.0[2], &mut value)?;
+    let (path, writable) = match t {
+        XattrTarget::Host { path, writable, .. } => (path, writable),
+        XattrTarget::Symlink { writable } => {
+            return Err(if writable { Errno::PERM } else { Errno::ROFS })
+        }
+        XattrTarget::Virtual => return Err(Errno::OPNOTSUPP),
+    };
+    if !writable {
+        return Err(Errno::ROFS);
+    }
+    // An unprivileged program sets user.* only.
+    if !name.starts_with(b"user.") {
+        return Err(Errno::PERM);
+    }
+    let flags = rustix::fs::XattrFlags::from_bits_retain(flags);
+    rustix::fs::setxattr(path.as_str(), os(&name), &value, flags)?;
+    Ok(0)
+}
+
+fn removexattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
+    let name = xattr_name(cx, a.0[1])?;
+    let (path, writable) = match t {
+        XattrTarget::Host { path, writable, .. } => (path, writable),
+        XattrTarget::Symlink { writable } => {
+            return Err(if writable { Errno::PERM } else { Errno::ROFS })
+        }
+        XattrTarget::Virtual => return Err(Errno::OPNOTSUPP),
+    };
+    if !writable {
+        return Err(Errno::ROFS);
+    }
+    if !name.starts_with(b"user.") {
+        return Err(Errno::PERM);
+    }
+    rustix::fs::removexattr(path.as_str(), os(&name))?;
+    Ok(0)
+}
+
+pub fn sys_getxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], true)?;
+    getxattr_common(cx, t, a)
+}
+
+pub fn sys_lgetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], false)?;
+    getxattr_common(cx, t, a)
+}
+
+pub fn sys_fgetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_fd_target(cx, int(a.0[0]))?;
+    getxattr_common(cx, t, a)
+}
+
+pub fn sys_listxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], true)?;
+    listxattr_common(cx, t, a)
+}
+
+pub fn sys_llistxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], false)?;
+    listxattr_common(cx, t, a)
+}
+
+pub fn sys_flistxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_fd_target(cx, int(a.0[0]))?;
+    listxattr_common(cx, t, a)
+}
+
+pub fn sys_setxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], true)?;
+    setxattr_common(cx, t, a)
+}
+
+pub fn sys_lsetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], false)?;
+    setxattr_common(cx, t, a)
+}
+
+pub fn sys_fsetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_fd_target(cx, int(a.0[0]))?;
+    setxattr_common(cx, t, a)
+}
+
+pub fn sys_removexattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], true)?;
+    removexattr_common(cx, t, a)
+}
+
+pub fn sys_lremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_target(cx, a.0[0], false)?;
+    removexattr_common(cx, t, a)
+}
+
+pub fn sys_fremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let t = xattr_fd_target(cx, int(a.0[0]))?;
+    removexattr_common(cx, t, a)
 }

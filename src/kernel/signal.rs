@@ -377,6 +377,27 @@ impl Signals {
     }
 
     /// The pending set (both queues).
+    /// /proc/self/status's signal lines (Linux's render_sigset_t order):
+    /// SigQ, SigPnd (the thread's), ShdPnd (the process's), SigBlk,
+    /// SigIgn, SigCgt; bit N-1 for signal N.
+    pub fn status_lines(&self, rlimit_sigpending: u64) -> String {
+        let queued = self.queues[0].len() + self.queues[1].len();
+        let (mut ign, mut cgt) = (0u64, 0u64);
+        for (i, a) in self.actions.iter().enumerate() {
+            match a.handler {
+                SIG_DFL => {}
+                SIG_IGN => ign |= 1 << i,
+                _ => cgt |= 1 << i,
+            }
+        }
+        format!(
+            "SigQ:\t{queued}/{rlimit_sigpending}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}\n",
+            set_of(&self.queues[0]),
+            set_of(&self.queues[1]),
+            self.mask
+        )
+    }
+
     pub fn pending(&self) -> u64 {
         set_of(&self.queues[0]) | set_of(&self.queues[1])
     }
@@ -444,6 +465,22 @@ impl Signals {
         }
         self.queues[q].push_back(info);
         Ok(())
+    }
+
+    /// execve (Linux's flush_signal_handlers and the altstack reset):
+    /// handled signals go back to SIG_DFL, ignored ones stay ignored, every
+    /// action loses its flags and mask; the mask and pending signals stay.
+    pub fn reset_for_exec(&mut self) {
+        for a in &mut self.actions {
+            if a.handler != SIG_IGN {
+                a.handler = SIG_DFL;
+            }
+            a.flags = 0;
+            a.restorer = 0;
+            a.mask = 0;
+        }
+        self.altstack = AltStack::default();
+        self.saved_mask = None;
     }
 
     /// A fault's signal (Linux's force_sig_info): a blocked or ignored one

@@ -246,6 +246,11 @@ impl Timers {
     }
 
     /// The next expiry on the monotonic clock, for a wait's timeout.
+    /// execve deletes the POSIX timers (itimers and alarm stay).
+    pub fn clear_posix(&mut self) {
+        self.posix.clear();
+    }
+
     pub fn next_due(&self) -> Option<Deadline> {
         self.earliest(Clock::Monotonic).map(Deadline)
     }

@@ -13,7 +13,7 @@ use linux_loader::elf::{Elf64_Ehdr, Elf64_Phdr};
 use thiserror::Error;
 use vm_memory::ByteValued;
 
-pub use stack::{build_stack, StackInfo};
+pub use stack::{build_stack, StackInfo, MAX_ARG_BYTES};
 pub use vdso::{map_vdso, VDSO_CLOCK_GETTIME, VDSO_IMAGE};
 
 use crate::kernel::mm::{Mm, VmaKind};
@@ -132,21 +132,33 @@ pub fn parse(path: &str, data: &[u8]) -> Result<(Elf64_Ehdr, Vec<Elf64_Phdr>), L
                 .ok_or_else(|| malformed("program headers past the end of the file"))?,
         );
     }
-    if let Some(interp) = phdrs.iter().find(|p| p.p_type == PT_INTERP) {
-        let name = usize::try_from(interp.p_offset)
-            .ok()
-            .and_then(|o| data.get(o..o.checked_add(usize::try_from(interp.p_filesz).ok()?)?))
-            .map(|b| {
-                String::from_utf8_lossy(b)
-                    .trim_end_matches('\0')
-                    .to_string()
-            })
-            .unwrap_or_default();
-        return Err(unsupported(format!(
-            "dynamically linked (interpreter {name}); kvmcage runs static programs (gcc -static, musl-gcc -static, -static-pie)"
-        )));
-    }
     Ok((eh, phdrs))
+}
+
+/// The interpreter a dynamically linked program names in its PT_INTERP
+/// (`/lib64/ld-linux-x86-64.so.2`, `/lib/ld-musl-x86_64.so.1`), or `None`
+/// for a static one. Checked as Linux's load_elf_binary does: inside the
+/// file, NUL-terminated, at most PATH_MAX bytes.
+pub fn interpreter(path: &str, data: &[u8]) -> Result<Option<Vec<u8>>, LoadError> {
+    let (_, phdrs) = parse(path, data)?;
+    let Some(p) = phdrs.iter().find(|p| p.p_type == PT_INTERP) else {
+        return Ok(None);
+    };
+    let malformed = |what: &str| LoadError::Malformed {
+        path: path.into(),
+        what: what.into(),
+    };
+    if p.p_filesz < 2 || p.p_filesz > libc::PATH_MAX as u64 {
+        return Err(malformed("bad PT_INTERP size"));
+    }
+    let name = usize::try_from(p.p_offset)
+        .ok()
+        .and_then(|o| data.get(o..o.checked_add(p.p_filesz as usize)?))
+        .ok_or_else(|| malformed("PT_INTERP past the end of the file"))?;
+    match name.split_last() {
+        Some((0, name)) if !name.contains(&0) => Ok(Some(name.to_vec())),
+        _ => Err(malformed("PT_INTERP is not a NUL-terminated path")),
+    }
 }
 
 fn prot_of(flags: u32) -> u32 {
@@ -163,8 +175,24 @@ fn prot_of(flags: u32) -> u32 {
     prot
 }
 
+/// Where an ET_DYN file goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The program itself: at `PIE_BASE`, as Linux's ELF_ET_DYN_BASE.
+    Program,
+    /// Its interpreter: at a free range of the mmap area (top-down), as
+    /// Linux's load_elf_interp.
+    Interpreter,
+}
+
 /// Load `data` (the ELF file at `path`) into the guest.
-pub fn load(m: &mut Machine, mm: &mut Mm, path: &str, data: &[u8]) -> Result<LoadedElf, LoadError> {
+pub fn load(
+    m: &mut Machine,
+    mm: &mut Mm,
+    path: &str,
+    data: &[u8],
+    place: Place,
+) -> Result<LoadedElf, LoadError> {
     let (eh, phdrs) = parse(path, data)?;
     let malformed = |what: String| LoadError::Malformed {
         path: path.into(),
@@ -178,17 +206,33 @@ pub fn load(m: &mut Machine, mm: &mut Mm, path: &str, data: &[u8]) -> Result<Loa
     if loads.is_empty() {
         return Err(malformed("no PT_LOAD segment".into()));
     }
-    let bias = if eh.e_type == ET_DYN {
-        let lowest = loads
-            .iter()
-            .map(|p| page_down(p.p_vaddr))
-            .min()
-            .unwrap_or(0);
-        PIE_BASE
+    let lowest = loads
+        .iter()
+        .map(|p| page_down(p.p_vaddr))
+        .min()
+        .unwrap_or(0);
+    let bias = match (eh.e_type, place) {
+        (ET_DYN, Place::Program) => PIE_BASE
             .checked_sub(lowest)
-            .ok_or_else(|| malformed("segments too high for a PIE".into()))?
-    } else {
-        0
+            .ok_or_else(|| malformed("segments too high for a PIE".into()))?,
+        (ET_DYN, Place::Interpreter) => {
+            let highest = loads
+                .iter()
+                .map(|p| p.p_vaddr.saturating_add(p.p_memsz))
+                .max()
+                .unwrap_or(0);
+            let span = page_up(highest)
+                .filter(|&h| h > lowest)
+                .map(|h| h - lowest)
+                .ok_or_else(|| malformed("segments overflow".into()))?;
+            let base = mm.find_free(span).ok_or_else(|| LoadError::NoMemory {
+                path: path.into(),
+                what: format!("no free {} KiB range for the interpreter", span / 1024),
+            })?;
+            base.checked_sub(lowest)
+                .ok_or_else(|| malformed("segments too high for an interpreter".into()))?
+        }
+        _ => 0,
     };
     // Validate every segment before mapping any.
     let mut spans = Vec::new();

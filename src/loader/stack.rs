@@ -44,6 +44,8 @@ pub struct StackInfo<'a> {
     pub minsigstksz: u64,
     /// AT_SYSINFO_EHDR, when a vDSO is mapped.
     pub vdso: Option<Gva>,
+    /// AT_BASE: the interpreter's load bias (0 for a static program).
+    pub interp_base: Gva,
 }
 
 /// Write the initial stack below `STACK_TOP`; returns the initial RSP
@@ -85,7 +87,7 @@ pub fn build_stack(
         (AT_PHENT, elf.phent),
         (AT_PHNUM, elf.phnum),
         (AT_PAGESZ, 4096),
-        (AT_BASE, 0),
+        (AT_BASE, info.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, elf.entry),
         (AT_UID, u64::from(info.uid)),

@@ -1,7 +1,10 @@
 //! The sandbox's view of the filesystem: which host directories the program
 //! sees, where, and whether it may write them.
 //!
-//! By default the program sees no host file at all. `--mount HOST[:GUEST]
+//! The program sees a view of a system ([`system`]: the host's programs
+//! and libraries read-only, a minimal `/etc`, a private `/tmp`; or the
+//! `--rootfs` directory; or, with `--no-system`, no host file at all),
+//! and the mounts on top of it. `--mount HOST[:GUEST]
 //! [:ro|:rw]` makes a host directory visible at a guest path (read-only
 //! unless `:rw`), `--tmpfs GUEST[:size=N]` an empty writable directory,
 //! private to kvmcage (mode 0700), capped at N bytes and removed after the
@@ -18,6 +21,9 @@ use std::path::{Path, PathBuf};
 pub mod namei;
 #[doc(hidden)]
 pub mod quota;
+pub mod system;
+
+pub use system::View;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -111,6 +117,8 @@ pub struct Policy {
     mounts: Vec<Mount>,
     /// Host directories made for --tmpfs, removed on drop.
     temp_dirs: Vec<tempfile::TempDir>,
+    /// The directory inside each --tmpfs one that the program sees.
+    tmpfs_roots: Vec<PathBuf>,
     /// The process that removes them instead, once kvmcage is confined.
     reaper: Option<Reaper>,
 }
@@ -245,22 +253,20 @@ impl Policy {
             p.push(spec.guest.clone(), root, spec.writable, None);
         }
         for t in tmpfs {
-            // Private (0700), removed when the Policy drops.
-            let dir = tempfile::Builder::new()
-                .prefix("kvmcage-tmpfs-")
-                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .tempdir()
-                .map_err(PolicyError::Tmp)?;
+            // Private (0700), removed when the Policy drops; the program
+            // sees a tmpfs's mode, 1777, inside.
+            let (dir, inner) = private_dir("kvmcage-tmpfs-", 0o1777).map_err(PolicyError::Tmp)?;
             let root = rustix::fs::open(
-                dir.path(),
+                &inner,
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                 Mode::empty(),
             )
             .map_err(|source| PolicyError::Open {
-                path: dir.path().to_owned(),
+                path: inner.clone(),
                 source,
             })?;
             p.temp_dirs.push(dir);
+            p.tmpfs_roots.push(inner);
             let quota = std::rc::Rc::new(quota::Quota::new(t.size));
             p.push(t.guest.clone(), root, true, Some(quota));
         }
@@ -268,6 +274,22 @@ impl Policy {
         // same place, the later one (it is mounted on top, as on Linux).
         p.mounts.reverse();
         p.mounts.sort_by_key(|m| std::cmp::Reverse(m.guest.len()));
+        Ok(p)
+    }
+
+    /// [`Policy::new`] for `view` under the user's `specs` and `tmpfs`
+    /// (see [`system::plan`]).
+    pub fn for_view(
+        view: &View,
+        specs: &[MountSpec],
+        tmpfs: &[TmpfsSpec],
+        who: &system::Identity<'_>,
+        tmp_size: u64,
+    ) -> Result<Self, PolicyError> {
+        let plan = system::plan(view, specs, tmpfs, who, tmp_size)?;
+        let mut p = Policy::new(&plan.mounts, &plan.tmpfs)?;
+        // Removed with the --tmpfs directories (also by the reaper).
+        p.temp_dirs.extend(plan.skeleton);
         Ok(p)
     }
 
@@ -290,7 +312,7 @@ impl Policy {
 
     /// The host paths of the --tmpfs directories (for tests and cleanup).
     pub fn tmpfs_dirs(&self) -> impl Iterator<Item = &Path> {
-        self.temp_dirs.iter().map(|d| d.path())
+        self.tmpfs_roots.iter().map(|d| d.as_path())
     }
 
     /// Every mount's host directory, and whether it is writable (the
@@ -332,6 +354,26 @@ impl Policy {
         self.reaper = Some(Reaper { pid, pipe: Some(w) });
         Ok(())
     }
+}
+
+/// A directory under TMPDIR for the run, private to kvmcage (0700) and
+/// removed with the `TempDir`, and the one directory inside it the program
+/// sees, with the `mode` Linux would give it: other host users cannot
+/// reach it, whatever its own mode says.
+pub(crate) fn private_dir(
+    prefix: &str,
+    mode: u32,
+) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()?;
+    let inner = dir.path().join("root");
+    std::fs::create_dir(&inner)?;
+    // Not subject to the umask, as mkdir's mode is.
+    std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(mode))?;
+    Ok((dir, inner))
 }
 
 /// The reaper's whole life (see [`Reaper`]).
@@ -582,10 +624,10 @@ mod tests {
         let p = Policy::new(&[], &[TmpfsSpec::parse("/t").unwrap()]).unwrap();
         let dir = p.tmpfs_dirs().next().unwrap().to_owned();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        let mode = |d: &Path| std::fs::metadata(d).unwrap().permissions().mode() & 0o7777;
+        // Linux's tmpfs mode inside a directory only kvmcage can enter.
+        assert_eq!(mode(&dir), 0o1777);
+        assert_eq!(mode(dir.parent().unwrap()), 0o700);
         drop(p);
         assert!(!dir.exists());
     }

@@ -21,6 +21,10 @@ pub enum Arg {
     Ptr,
     /// A NUL-terminated string.
     Path,
+    /// execve's argv: `["ls", "-l"]` (strace shows at most 32 strings).
+    Argv,
+    /// execve's envp: `0x7ffd... /* 3 vars */`.
+    Envp,
     /// A buffer the call reads: `count` is the argument index of its length.
     InBuf(usize),
     /// A buffer the call fills: as many bytes as the result says.
@@ -93,6 +97,8 @@ pub fn signature(name: &str) -> Option<&'static [Arg]> {
         "readv" | "writev" | "preadv" | "pwritev" => &[Int, Iovec(2), Int, Int],
         "open" => &[Path, OpenFlags, Mode],
         "openat" => &[DirFd, Path, OpenFlags, Mode],
+        "execve" => &[Path, Argv, Envp],
+        "execveat" => &[DirFd, Path, Argv, Envp, AtFlags],
         "creat" => &[Path, Mode],
         "close" | "fsync" | "fdatasync" | "dup" | "fchdir" => &[Int],
         "dup2" => &[Int, Int],
@@ -382,6 +388,46 @@ pub fn render(kind: Arg, i: usize, args: &[u64; 6], ret: i64, mem: &UserMem) -> 
             match mem.read_cstr(v, 4096) {
                 Ok(s) => quote(&s, true),
                 Err(_) => ptr(v),
+            }
+        }
+        Argv | Envp => {
+            if v == 0 {
+                return "NULL".into();
+            }
+            // strace's abbreviation: 32 strings, then "...".
+            let mut items = Vec::new();
+            let mut more = false;
+            for k in 0u64..=32 {
+                let mut p = [0u8; 8];
+                let Some(at) = v.checked_add(k * 8) else {
+                    break;
+                };
+                if mem.read_prefix(at, &mut p) != 8 {
+                    return ptr(v);
+                }
+                let p = u64::from_le_bytes(p);
+                if p == 0 {
+                    break;
+                }
+                if k == 32 {
+                    more = true;
+                    break;
+                }
+                items.push(match mem.read_cstr(p, 4096) {
+                    Ok(s) => quote(&s, true),
+                    Err(_) => ptr(p),
+                });
+            }
+            if kind == Envp {
+                let n = items.len();
+                format!(
+                    "{} /* {n}{} var{} */",
+                    ptr(v),
+                    if more { "+" } else { "" },
+                    if n == 1 && !more { "" } else { "s" }
+                )
+            } else {
+                format!("[{}{}]", items.join(", "), if more { ", ..." } else { "" })
             }
         }
         InBuf(len_idx) => {

@@ -68,6 +68,9 @@ pub struct Traced<'a> {
     pub ends_process: bool,
     /// rt_sigreturn: the mask it put back (`rt_sigreturn({mask=[]})`).
     pub sigreturn_mask: Option<u64>,
+    /// The call as formatted before it ran (execve: its arguments are
+    /// gone afterwards).
+    pub head: Option<&'a str>,
 }
 
 /// The tracer of one run.
@@ -135,6 +138,7 @@ impl Tracer {
             exits,
             ends_process,
             sigreturn_mask,
+            ..
         } = *ev;
         let name = trace_name(call).unwrap_or("syscall");
         let error = (-4095..0).contains(&ret);
@@ -148,9 +152,10 @@ impl Tracer {
                     if call.i386 { 32 } else { 64 }
                 );
             }
-            let head = match sigreturn_mask {
-                Some(mask) => format!("{name}({{mask={}}})", decode::sigset(mask)),
-                None => format_call(call, ret, m),
+            let head = match (sigreturn_mask, ev.head) {
+                (Some(mask), _) => format!("{name}({{mask={}}})", decode::sigset(mask)),
+                (None, Some(h)) => h.to_string(),
+                (None, None) => format_call(call, ret, m),
             };
             let res = if ends_process {
                 "?".to_string()

@@ -243,6 +243,8 @@ pub struct Machine {
     /// The vCPU's extended state at reset (x87 and SSE control words set,
     /// every register zero): what a signal handler starts with.
     init_xsave: Box<[u8; XSAVE_AREA]>,
+    /// KVM_GET_TSC_KHZ's answer, once asked (0 before).
+    tsc_khz: std::cell::Cell<u32>,
 }
 
 /// The size of KVM_GET_XSAVE's buffer; setup refuses a machine whose
@@ -563,7 +565,16 @@ impl Machine {
             (1, Some(e)) => e.data,
             _ => return Err(VmError::Setup("KVM did not return IA32_TSC".into())),
         };
-        let khz = vcpu.get_tsc_khz().map_err(ioctl("KVM_GET_TSC_KHZ"))?;
+        // Asked once: it does not change, and a confined kvmcage (execve
+        // maps a new vDSO) may not ask again.
+        let khz = match self.tsc_khz.get() {
+            0 => {
+                let khz = vcpu.get_tsc_khz().map_err(ioctl("KVM_GET_TSC_KHZ"))?;
+                self.tsc_khz.set(khz);
+                khz
+            }
+            khz => khz,
+        };
         Ok((tsc, khz))
     }
 

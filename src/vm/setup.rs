@@ -244,6 +244,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         xfeatures,
         xstate_size,
         init_xsave,
+        tsc_khz: std::cell::Cell::new(0),
     })
 }
 
@@ -282,6 +283,7 @@ pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
         xfeatures: 0x3,
         xstate_size: 512 + 64,
         init_xsave: Box::new([0; XSAVE_AREA]),
+        tsc_khz: std::cell::Cell::new(0),
     })
 }
 

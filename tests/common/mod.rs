@@ -14,9 +14,20 @@ pub enum Flavor {
     Gcc,
     Musl,
     Pie,
+    /// Plain `gcc`: dynamically linked against glibc (PIE, as Debian
+    /// builds by default).
+    Dyn,
+    /// `musl-gcc` without -static: ld-musl as the interpreter.
+    MuslDyn,
 }
 
-pub const FLAVORS: [Flavor; 3] = [Flavor::Gcc, Flavor::Musl, Flavor::Pie];
+pub const FLAVORS: [Flavor; 5] = [
+    Flavor::Gcc,
+    Flavor::Musl,
+    Flavor::Pie,
+    Flavor::Dyn,
+    Flavor::MuslDyn,
+];
 
 /// The flavors a C++ program (`images/<name>.cc`) is built in: there is no
 /// musl g++, so glibc static and static-pie only.
@@ -30,6 +41,8 @@ impl Flavor {
             Flavor::Gcc => "gcc",
             Flavor::Musl => "musl",
             Flavor::Pie => "pie",
+            Flavor::Dyn => "dyn",
+            Flavor::MuslDyn => "musl-dyn",
         }
     }
 
@@ -38,6 +51,8 @@ impl Flavor {
             Flavor::Gcc => ("gcc", &["-static", "-O1", "-w"]),
             Flavor::Musl => ("musl-gcc", &["-static", "-O1", "-w"]),
             Flavor::Pie => ("gcc", &["-static-pie", "-fPIE", "-O1", "-w"]),
+            Flavor::Dyn => ("gcc", &["-O1", "-w"]),
+            Flavor::MuslDyn => ("musl-gcc", &["-O1", "-w"]),
         }
     }
 
@@ -49,6 +64,8 @@ impl Flavor {
                 panic!("C++ images have no musl flavor (there is no musl g++): use cxx_flavors()")
             }
             Flavor::Pie => ("g++", &["-static-pie", "-fPIE", "-O1", "-w"]),
+            Flavor::Dyn => ("g++", &["-O1", "-w"]),
+            Flavor::MuslDyn => panic!("C++ images have no musl flavor"),
         }
     }
 }
@@ -153,10 +170,17 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-/// Run natively with an empty environment (the sandbox's default).
+/// The environment a program gets in kvmcage's system view: PATH as
+/// docker gives it and HOME=/tmp.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Run natively with the sandbox's default environment (PATH, HOME).
 pub fn run_native(bin: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut cmd = Command::new(bin);
-    cmd.args(args).env_clear();
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", DEFAULT_PATH)
+        .env("HOME", "/tmp");
     run(cmd, stdin)
 }
 

@@ -137,8 +137,10 @@ while IFS='|' read -r name input cmd; do
     eval "set -- $cmd"
     prog=./$1; shift
     printf '%s\n' "$input" | head -c "${#input}" > /tmp/in
-    # Same environment (empty, as kvmcage gives) and same kind of stderr.
-    env -i "$prog" "$@" < /tmp/in > /tmp/n.out 2>/tmp/n.err; n=$?
+    # Same environment (HOME and PATH, as kvmcage gives) and same kind of
+    # stderr.
+    env -i HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        "$prog" "$@" < /tmp/in > /tmp/n.out 2>/tmp/n.err; n=$?
     kvmcage run --entry strict "$prog" "$@" < /tmp/in > /tmp/c.out 2>/tmp/c.err; c=$?
     if [ "$n" = "$c" ] && cmp -s /tmp/n.out /tmp/c.out; then
         pass=$((pass + 1)); echo "PASS $name ($c)"
