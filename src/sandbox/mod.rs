@@ -255,7 +255,8 @@ impl Policy {
         for t in tmpfs {
             // Private (0700), removed when the Policy drops; the program
             // sees a tmpfs's mode, 1777, inside.
-            let (dir, inner) = private_dir("kvmcage-tmpfs-", 0o1777).map_err(PolicyError::Tmp)?;
+            let (dir, inner) =
+                private_dir("kvmcage-tmpfs-", 0o1777, None).map_err(PolicyError::Tmp)?;
             let root = rustix::fs::open(
                 &inner,
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -363,12 +364,16 @@ impl Policy {
 pub(crate) fn private_dir(
     prefix: &str,
     mode: u32,
+    under: Option<&Path>,
 ) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()?;
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700));
+    let dir = match under {
+        Some(d) => b.tempdir_in(d)?,
+        None => b.tempdir()?,
+    };
     let inner = dir.path().join("root");
     std::fs::create_dir(&inner)?;
     // Not subject to the umask, as mkdir's mode is.
