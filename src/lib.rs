@@ -608,14 +608,15 @@ impl Sandbox {
             .map(|a| a.as_bytes().to_vec())
             .collect();
         // Found and read (with its interpreter) before touching KVM.
-        let at = kernel::exec::Place {
-            policy: &policy,
-            root: b"/",
-            cwd: &cwd,
-        };
+        // (At least the smallest --mem, so that a --mem too small for any
+        // program is reported as such by Machine::new.)
+        let budget = self.mem_size.max(vm::layout::MIN_MEM_SIZE);
+        let at = kernel::exec::Place::new(&policy, b"/", &cwd, budget);
         let first = kernel::exec::locate(&at, &self.program, &search)?;
+        // AT_EXECFN: the name it was run by (a host file's is its
+        // /.kvmcage name, set below).
         let execfn = match &first.source {
-            kernel::exec::Source::Guest(p) => Some(p.clone()),
+            kernel::exec::Source::Guest(_) => Some(first.called.clone()),
             kernel::exec::Source::Host(_) => None,
         };
         let program = kernel::exec::prepare(&at, first, argv)?;

@@ -99,6 +99,9 @@ fn debian_programs_match_native() {
         ("awk", &["{n += length($0)} END {print n, NR}", "words.txt"]),
         ("python3", &["-c", py]),
         ("python3", &["-c", "pass"]),
+        // comm is the name it was run by, not the file it resolved to
+        // (python3 -> python3.11).
+        ("python3", &["-c", "print(open('/proc/self/comm').read().strip())"]),
         ("perl", &["-e", "print join(',', map { $_ * 2 } 1..5), qq(\\n)"]),
         (
             "sh",
@@ -350,6 +353,12 @@ fn programs_are_found_and_scripts_run_as_linux_runs_them() {
     write_exe(&dir.join("outer"), "#!/s/inner -x\n");
     write_exe(&dir.join("inner"), "#!/bin/sh\necho \"inner $0 | $*\"\n");
     write_exe(&dir.join("loop"), "#!/s/loop\n");
+    // Linux runs five nested scripts and refuses six (ELOOP).
+    write_exe(&dir.join("d6"), "#!/bin/sh\necho deep $#\n");
+    for i in 1..6 {
+        write_exe(&dir.join(format!("d{i}")), &format!("#!/s/d{}\n", i + 1));
+    }
+    write_exe(&dir.join("d0"), "#!/s/d1\n");
     write_exe(&dir.join("nointerp"), "#!/no/such/interpreter\n");
     std::fs::write(dir.join("plain"), "#!/bin/sh\necho no x bit\n").unwrap();
 
@@ -363,6 +372,15 @@ fn programs_are_found_and_scripts_run_as_linux_runs_them() {
     }
     let out = cage(&mount, "/s/outer", &["z"]);
     assert_eq!(text(&out.stdout), "inner /s/inner | -x /s/outer z\n");
+    let out = cage(&mount, "/s/d2", &[]);
+    assert_eq!(text(&out.stdout), "deep 4\n", "{}", text(&out.stderr));
+    let out = cage(&mount, "/s/d1", &[]);
+    assert_eq!(status(&out), 126, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("too many levels"),
+        "{}",
+        text(&out.stderr)
+    );
     // By PATH.
     let out = cage(
         &["--mount", &m, "--env", "PATH=/nowhere:/s"],
@@ -446,6 +464,25 @@ fn extended_attributes_of_writable_files() {
         "{}",
         text(&out.stderr)
     );
+    // The host counts no quota for a memfd's attributes: kvmcage stops
+    // the program at 1 MiB of them (ENOSPC), and removing gives room back.
+    let py = "import os\n\
+              fd = os.memfd_create('m')\n\
+              n = 0\n\
+              try:\n\
+              \x20   while n < 1000:\n\
+              \x20       os.setxattr(fd, f'user.k{n}', b'v' * 64000); n += 1\n\
+              except OSError as e: print('stopped', n, e.errno)\n\
+              os.removexattr(fd, 'user.k0')\n\
+              os.setxattr(fd, 'user.again', b'v' * 64000)\n\
+              print('room again')\n";
+    let out = cage(&[], "python3", &["-c", py]);
+    assert_eq!(
+        text(&out.stdout),
+        "stopped 16 28\nroom again\n",
+        "{}",
+        text(&out.stderr)
+    );
     // ls -l asks for ACLs and security labels: no error line.
     let out = cage(&[], "ls", &["-la", "/usr", "/tmp"]);
     assert_eq!(status(&out), 0);
@@ -498,6 +535,65 @@ fn execve_replaces_the_program_as_linux_does() {
     }
     let out = cage(&[], "env", &["A=1", "printenv", "A"]);
     assert_eq!(text(&out.stdout), "1\n");
+    // Files execve refuses leave the caller running, with Linux's errno:
+    // a FIFO (whose open would block: EACCES), an ELF for another machine
+    // (ENOEXEC).
+    let py = "import os\n\
+              os.mkfifo('/tmp/f'); os.chmod('/tmp/f', 0o755)\n\
+              fd = os.open('/tmp/f', os.O_RDONLY | os.O_NONBLOCK)\n\
+              for what, path in [('fifo fd', fd), ('fifo', '/tmp/f')]:\n\
+              \x20   try: os.execve(path, ['x'], {})\n\
+              \x20   except OSError as e: print(what, e.errno)\n\
+              elf = bytearray(open('/usr/bin/true', 'rb').read())\n\
+              elf[18] = 183\n\
+              open('/tmp/arm', 'wb').write(elf); os.chmod('/tmp/arm', 0o755)\n\
+              try: os.execv('/tmp/arm', ['arm'])\n\
+              except OSError as e: print('aarch64', e.errno)\n\
+              print('still here')\n";
+    let c = cage(&[], "python3", &["-c", py]);
+    let tmp = scratch("execve-native");
+    let n = native_in(
+        &tmp,
+        "python3",
+        &["-c", &py.replace("/tmp/", &format!("{}/", tmp.display()))],
+    );
+    assert_same("refused execve", &c, &n);
+    assert_eq!(
+        text(&c.stdout),
+        "fifo fd 13\nfifo 13\naarch64 8\nstill here\n"
+    );
+    // kvmcage maps no page W+X (Linux would run this one): refused with
+    // ENOEXEC before the old image goes, not a SIGSEGV after.
+    let py = "import os, struct\n\
+              elf = bytearray(open('/usr/bin/true', 'rb').read())\n\
+              phoff, = struct.unpack_from('<Q', elf, 32)\n\
+              phnum, = struct.unpack_from('<H', elf, 56)\n\
+              for i in range(phnum):\n\
+              \x20   at = phoff + 56 * i\n\
+              \x20   ty, fl = struct.unpack_from('<II', elf, at)\n\
+              \x20   if ty == 1 and fl & 1: struct.pack_into('<I', elf, at + 4, fl | 2)\n\
+              open('/tmp/wx', 'wb').write(elf); os.chmod('/tmp/wx', 0o755)\n\
+              try: os.execv('/tmp/wx', ['wx'])\n\
+              except OSError as e: print('W+X', e.errno)\n";
+    let out = cage(&[], "python3", &["-c", py]);
+    assert_eq!(text(&out.stdout), "W+X 8\n", "{}", text(&out.stderr));
+    // Re-executing itself through /proc/self/exe, then a descriptor
+    // (fexecve), against native.
+    write_exe(
+        &dir.join("reexec.py"),
+        "#!/usr/bin/env python3\n\
+         import os, sys\n\
+         if len(sys.argv) == 1:\n\
+         \x20   os.execv('/proc/self/exe', ['python3', sys.argv[0], 'exe'])\n\
+         fd = os.open('/usr/bin/echo', os.O_RDONLY)\n\
+         print('via exe', sys.argv[1], flush=True)\n\
+         os.execve(fd, ['echo', 'via fd'], {})\n",
+    );
+    let m = format!("{}:/s", dir.display());
+    let c = cage(&["--mount", &m], "/s/reexec.py", &[]);
+    let n = native_in(&dir, &dir.join("reexec.py").display().to_string(), &[]);
+    assert_same("re-exec", &c, &n);
+    assert_eq!(text(&c.stdout), "via exe exe\nvia fd\n");
     // strace's rendering of the call that replaced the image.
     let out = cage(&["--trace"], "env", &["true"]);
     let err = text(&out.stderr);

@@ -156,6 +156,8 @@ pub struct Process {
     pub sigreturned: bool,
     /// The CPU facts every new image's auxv carries (set at the start).
     pub exec_facts: exec::Facts,
+    /// The user.* attributes the program set, for their limit.
+    pub xattrs: path::XattrBudget,
     /// An interrupted sleep or wait that restart_syscall takes up again.
     pub restart: Option<Restart>,
 }
@@ -204,6 +206,7 @@ impl Process {
             trap: Default::default(),
             sigreturned: false,
             exec_facts: exec::Facts::default(),
+            xattrs: path::XattrBudget::default(),
             restart: None,
         }
     }

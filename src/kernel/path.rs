@@ -1971,12 +1971,87 @@ pub fn sys_lchown(cx: &mut Ctx, a: &Args) -> SysResult {
     )
 }
 
+/// The file execve names, opened for execution, and its guest path:
+/// through a mount, or one of kvmcage's own nodes (/proc/self/exe, the
+/// magic links /proc/self/fd/N and /dev/fd/N, which programs re-exec
+/// themselves through). `follow`: not AT_SYMLINK_NOFOLLOW (a final
+/// symlink is then ELOOP).
+pub(crate) fn exec_open(
+    cx: &Ctx,
+    dirfd: i32,
+    name: &[u8],
+    follow: bool,
+) -> Result<(OwnedFd, Vec<u8>), Errno> {
+    let l = lookup(cx, dirfd, name, follow)?;
+    match l.node {
+        Node::Host { fd, .. } => {
+            if !follow && file_type(&fd)?.is_symlink() {
+                return Err(Errno::LOOP);
+            }
+            Ok((super::exec::reopen_executable(&fd)?, l.path))
+        }
+        Node::Exe => {
+            let exe = cx.proc.exe_file.as_ref().ok_or(Errno::NOENT)?;
+            Ok((
+                super::exec::reopen_executable(&**exe)?,
+                cx.proc.id.exe.clone(),
+            ))
+        }
+        Node::Fd(n) => {
+            let f = cx.proc.files.file(n).map_err(|_| Errno::NOENT)?;
+            let h = f.host().ok_or(Errno::ACCESS)?;
+            Ok((super::exec::reopen_executable(h)?, f.path.clone()))
+        }
+        Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => Err(Errno::NOENT),
+        Node::Link(_) if !follow => Err(Errno::LOOP),
+        _ => Err(Errno::ACCESS),
+    }
+}
+
 // ---- extended attributes ------------------------------------------------
 
 /// Linux's XATTR_SIZE_MAX and XATTR_LIST_MAX.
 const XATTR_SIZE_MAX: usize = 65536;
 /// Linux's XATTR_NAME_MAX + 1.
 const XATTR_NAME_BUF: usize = 256;
+/// The user.* attribute bytes (names and values) the program may have set
+/// at once, and how many: the host counts them against no quota (a
+/// memfd's, a tmpfs file's), so kvmcage does. ENOSPC past either.
+pub const XATTR_BUDGET_BYTES: usize = 1 << 20;
+pub const XATTR_BUDGET_COUNT: usize = 4096;
+
+/// The attributes the program set through kvmcage: (device, inode, name)
+/// to bytes, and their sum.
+#[derive(Debug, Default)]
+pub struct XattrBudget {
+    set: std::collections::HashMap<(u64, u64, Vec<u8>), usize>,
+    bytes: usize,
+}
+
+impl XattrBudget {
+    /// Room for `key` to hold `size` bytes from now on?
+    fn check(&self, key: &(u64, u64, Vec<u8>), size: usize) -> Result<(), Errno> {
+        let old = self.set.get(key).copied();
+        if old.is_none() && self.set.len() >= XATTR_BUDGET_COUNT {
+            return Err(Errno::NOSPC);
+        }
+        if self.bytes - old.unwrap_or(0) + size > XATTR_BUDGET_BYTES {
+            return Err(Errno::NOSPC);
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, key: (u64, u64, Vec<u8>), size: Option<usize>) {
+        let old = match size {
+            Some(n) => {
+                self.bytes += n;
+                self.set.insert(key, n)
+            }
+            None => self.set.remove(&key),
+        };
+        self.bytes -= old.unwrap_or(0);
+    }
+}
 const XATTR_CREATE: u32 = 1;
 const XATTR_REPLACE: u32 = 2;
 
@@ -2001,9 +2076,9 @@ fn xattr_visible(name: &[u8]) -> bool {
 /// attributes Linux refuses), or something kvmcage makes up.
 enum XattrTarget {
     Host {
-        /// A descriptor the host's f*xattr accept (never O_PATH).
+        /// /proc/self/fd/N of `fd`, which it holds open.
         path: String,
-        _fd: OwnedFd,
+        fd: OwnedFd,
         writable: bool,
     },
     /// A symlink's own attributes (l*xattr): none, and none settable.
@@ -2026,7 +2101,7 @@ fn xattr_target(cx: &Ctx, path: u64, follow: bool) -> Result<XattrTarget, Errno>
             } else {
                 XattrTarget::Host {
                     path: fd_path(&fd),
-                    _fd: fd,
+                    fd,
                     writable: mount.writable,
                 }
             }
@@ -2039,11 +2114,14 @@ fn xattr_target(cx: &Ctx, path: u64, follow: bool) -> Result<XattrTarget, Errno>
 fn xattr_fd_target(cx: &Ctx, fd: i32) -> Result<XattrTarget, Errno> {
     let f = cx.proc.files.file(fd)?;
     Ok(match &f.kind {
-        FileKind::Host { fd, writable } => XattrTarget::Host {
-            path: fd_path(fd),
-            _fd: fd.try_clone().map_err(|_| Errno::MFILE)?,
-            writable: *writable,
-        },
+        FileKind::Host { fd, writable } => {
+            let fd = fd.try_clone().map_err(|_| Errno::MFILE)?;
+            XattrTarget::Host {
+                path: fd_path(&fd),
+                fd,
+                writable: *writable,
+            }
+        }
         _ => XattrTarget::Virtual,
     })
 }
@@ -2085,20 +2163,50 @@ fn listxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
     Ok(list.len() as u64)
 }
 
-fn setxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
-    let name = xattr_name(cx, a.0[1])?;
+/// setxattr's arguments, copied and checked before the file is looked at
+/// (Linux's setxattr_copy): the name, the value and the flags.
+fn setxattr_args(cx: &Ctx, a: &Args) -> Result<(Vec<u8>, Vec<u8>, u32), Errno> {
     let flags = a.0[4] as u32;
     if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
         return Err(Errno::INVAL);
     }
+    let name = xattr_name(cx, a.0[1])?;
     let size = a.0[3] as usize;
     if size > XATTR_SIZE_MAX {
         return Err(Errno::TOOBIG);
     }
     let mut value = vec![0u8; size];
     cx.m.user().read(a.0[2], &mut value)?;
-    let (path, writable) = match t {
-        XattrTarget::Host { path, writable, .. } => (path, writable),
+    Ok((name, value, flags))
+}
+
+/// Which attributes an unprivileged program may change: user.* (EPERM for
+/// the privileged namespaces, EOPNOTSUPP for names in none).
+fn xattr_settable(name: &[u8]) -> Result<(), Errno> {
+    if name.starts_with(b"user.") {
+        Ok(())
+    } else if [&b"trusted."[..], b"security.", b"system."]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        Err(Errno::PERM)
+    } else {
+        Err(Errno::OPNOTSUPP)
+    }
+}
+
+fn xattr_key(fd: &OwnedFd, name: &[u8]) -> Result<(u64, u64, Vec<u8>), Errno> {
+    let st = rustix::fs::fstat(fd)?;
+    Ok((st.st_dev, st.st_ino, name.to_vec()))
+}
+
+fn setxattr_common(
+    cx: &mut Ctx,
+    t: XattrTarget,
+    (name, value, flags): (Vec<u8>, Vec<u8>, u32),
+) -> SysResult {
+    let (path, fd, writable) = match t {
+        XattrTarget::Host { path, fd, writable } => (path, fd, writable),
         XattrTarget::Symlink { writable } => {
             return Err(if writable { Errno::PERM } else { Errno::ROFS })
         }
@@ -2107,19 +2215,18 @@ fn setxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
     if !writable {
         return Err(Errno::ROFS);
     }
-    // An unprivileged program sets user.* only.
-    if !name.starts_with(b"user.") {
-        return Err(Errno::PERM);
-    }
-    let flags = rustix::fs::XattrFlags::from_bits_retain(flags);
-    rustix::fs::setxattr(path.as_str(), os(&name), &value, flags)?;
+    xattr_settable(&name)?;
+    let key = xattr_key(&fd, &name)?;
+    cx.proc.xattrs.check(&key, name.len() + value.len())?;
+    let host_flags = rustix::fs::XattrFlags::from_bits_retain(flags);
+    rustix::fs::setxattr(path.as_str(), os(&name), &value, host_flags)?;
+    cx.proc.xattrs.record(key, Some(name.len() + value.len()));
     Ok(0)
 }
 
-fn removexattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
-    let name = xattr_name(cx, a.0[1])?;
-    let (path, writable) = match t {
-        XattrTarget::Host { path, writable, .. } => (path, writable),
+fn removexattr_common(cx: &mut Ctx, t: XattrTarget, name: Vec<u8>) -> SysResult {
+    let (path, fd, writable) = match t {
+        XattrTarget::Host { path, fd, writable } => (path, fd, writable),
         XattrTarget::Symlink { writable } => {
             return Err(if writable { Errno::PERM } else { Errno::ROFS })
         }
@@ -2128,10 +2235,9 @@ fn removexattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
     if !writable {
         return Err(Errno::ROFS);
     }
-    if !name.starts_with(b"user.") {
-        return Err(Errno::PERM);
-    }
+    xattr_settable(&name)?;
     rustix::fs::removexattr(path.as_str(), os(&name))?;
+    cx.proc.xattrs.record(xattr_key(&fd, &name)?, None);
     Ok(0)
 }
 
@@ -2166,31 +2272,37 @@ pub fn sys_flistxattr(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_setxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let args = setxattr_args(cx, a)?;
     let t = xattr_target(cx, a.0[0], true)?;
-    setxattr_common(cx, t, a)
+    setxattr_common(cx, t, args)
 }
 
 pub fn sys_lsetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let args = setxattr_args(cx, a)?;
     let t = xattr_target(cx, a.0[0], false)?;
-    setxattr_common(cx, t, a)
+    setxattr_common(cx, t, args)
 }
 
 pub fn sys_fsetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let args = setxattr_args(cx, a)?;
     let t = xattr_fd_target(cx, int(a.0[0]))?;
-    setxattr_common(cx, t, a)
+    setxattr_common(cx, t, args)
 }
 
 pub fn sys_removexattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let name = xattr_name(cx, a.0[1])?;
     let t = xattr_target(cx, a.0[0], true)?;
-    removexattr_common(cx, t, a)
+    removexattr_common(cx, t, name)
 }
 
 pub fn sys_lremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let name = xattr_name(cx, a.0[1])?;
     let t = xattr_target(cx, a.0[0], false)?;
-    removexattr_common(cx, t, a)
+    removexattr_common(cx, t, name)
 }
 
 pub fn sys_fremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
+    let name = xattr_name(cx, a.0[1])?;
     let t = xattr_fd_target(cx, int(a.0[0]))?;
-    removexattr_common(cx, t, a)
+    removexattr_common(cx, t, name)
 }

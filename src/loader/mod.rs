@@ -13,7 +13,7 @@ use linux_loader::elf::{Elf64_Ehdr, Elf64_Phdr};
 use thiserror::Error;
 use vm_memory::ByteValued;
 
-pub use stack::{build_stack, StackInfo, MAX_ARG_BYTES};
+pub use stack::{build_stack, strings_size, StackInfo, MAX_ARG_BYTES};
 pub use vdso::{map_vdso, VDSO_CLOCK_GETTIME, VDSO_IMAGE};
 
 use crate::kernel::mm::{Mm, VmaKind};
@@ -155,8 +155,15 @@ pub fn interpreter(path: &str, data: &[u8]) -> Result<Option<Vec<u8>>, LoadError
         .ok()
         .and_then(|o| data.get(o..o.checked_add(p.p_filesz as usize)?))
         .ok_or_else(|| malformed("PT_INTERP past the end of the file"))?;
+    // Linux: the last byte must be NUL; the path ends at the first one.
     match name.split_last() {
-        Some((0, name)) if !name.contains(&0) => Ok(Some(name.to_vec())),
+        Some((0, _)) => {
+            let end = name.iter().position(|&b| b == 0).unwrap_or(0);
+            if end == 0 {
+                return Err(malformed("PT_INTERP is an empty path"));
+            }
+            Ok(Some(name[..end].to_vec()))
+        }
         _ => Err(malformed("PT_INTERP is not a NUL-terminated path")),
     }
 }
@@ -185,6 +192,22 @@ pub enum Place {
     Interpreter,
 }
 
+/// A validated ELF file: where each segment goes.
+struct Layout {
+    loads: Vec<Elf64_Phdr>,
+    /// Page-aligned start, end and protection of each of `loads`.
+    spans: Vec<(u64, u64, u32)>,
+    elf: LoadedElf,
+}
+
+/// Check `data` as [`load`] would, without touching the guest: everything
+/// that can fail before the first mapping (execve checks a new image this
+/// way before the old one goes). The interpreter is placed as in an empty
+/// address space.
+pub fn check(path: &str, data: &[u8], place: Place) -> Result<(), LoadError> {
+    layout(&Mm::new(), path, data, place).map(|_| ())
+}
+
 /// Load `data` (the ELF file at `path`) into the guest.
 pub fn load(
     m: &mut Machine,
@@ -193,15 +216,44 @@ pub fn load(
     data: &[u8],
     place: Place,
 ) -> Result<LoadedElf, LoadError> {
+    let Layout {
+        loads,
+        spans,
+        mut elf,
+    } = layout(mm, path, data, place)?;
+    let malformed = |what: String| LoadError::Malformed {
+        path: path.into(),
+        what,
+    };
+    for (p, &(pstart, pend, prot)) in loads.iter().zip(&spans) {
+        mm.map_fixed(m, pstart, pend - pstart, prot, VmaKind::Image)
+            .map_err(|_| LoadError::NoMemory {
+                path: path.into(),
+                what: format!("{} KiB segment", (pend - pstart) / 1024),
+            })?;
+        // Copy the file part. The range was validated by `layout`.
+        let start = p.p_vaddr + elf.bias;
+        let off = p.p_offset as usize;
+        let bytes = &data[off..off + p.p_filesz as usize];
+        if !mm.poke(m, start, bytes) {
+            return Err(malformed("segment copy failed".into()));
+        }
+        elf.brk = elf.brk.max(pend);
+    }
+    Ok(elf)
+}
+
+fn layout(mm: &Mm, path: &str, data: &[u8], place: Place) -> Result<Layout, LoadError> {
     let (eh, phdrs) = parse(path, data)?;
     let malformed = |what: String| LoadError::Malformed {
         path: path.into(),
         what,
     };
     // An empty PT_LOAD maps nothing (Linux skips it too).
-    let loads: Vec<&Elf64_Phdr> = phdrs
+    let loads: Vec<Elf64_Phdr> = phdrs
         .iter()
         .filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+        .copied()
         .collect();
     if loads.is_empty() {
         return Err(malformed("no PT_LOAD segment".into()));
@@ -284,22 +336,6 @@ pub fn load(
         }
         spans.push((pstart, pend, prot_of(p.p_flags)));
     }
-    let mut brk = 0;
-    for (p, &(pstart, pend, prot)) in loads.iter().zip(&spans) {
-        mm.map_fixed(m, pstart, pend - pstart, prot, VmaKind::Image)
-            .map_err(|_| LoadError::NoMemory {
-                path: path.into(),
-                what: format!("{} KiB segment", (pend - pstart) / 1024),
-            })?;
-        // Copy the file part. The range was validated above.
-        let start = p.p_vaddr + bias;
-        let off = p.p_offset as usize;
-        let bytes = &data[off..off + p.p_filesz as usize];
-        if !mm.poke(m, start, bytes) {
-            return Err(malformed("segment copy failed".into()));
-        }
-        brk = brk.max(pend);
-    }
     // AT_PHDR as Linux computes it: where the PT_LOAD segment that covers
     // e_phoff maps the headers (PT_PHDR itself is not trusted).
     let phdr = loads
@@ -323,15 +359,16 @@ pub fn load(
             "entry point {entry:#x} is not in an executable segment"
         )));
     }
-    Ok(LoadedElf {
+    let elf = LoadedElf {
         entry,
         bias,
         phdr,
         phnum: u64::from(eh.e_phnum),
         phent: u64::from(eh.e_phentsize),
-        brk,
+        brk: 0,
         exec_stack,
-    })
+    };
+    Ok(Layout { loads, spans, elf })
 }
 
 #[cfg(test)]

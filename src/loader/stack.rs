@@ -31,6 +31,13 @@ const AT_MINSIGSTKSZ: u64 = 51;
 /// Linux caps argv + envp strings at a quarter of the 8 MiB stack limit.
 pub const MAX_ARG_BYTES: usize = 2 << 20;
 
+/// The bytes of strings `build_stack` writes for these (checked against
+/// [`MAX_ARG_BYTES`]).
+pub fn strings_size(argv: &[Vec<u8>], envp: &[Vec<u8>], execfn: &[u8]) -> usize {
+    let strings: usize = argv.iter().chain(envp).map(|s| s.len() + 1).sum();
+    strings + execfn.len() + 1 + b"x86_64\0".len() + 16
+}
+
 /// What goes on the stack besides the ELF facts.
 pub struct StackInfo<'a> {
     pub argv: &'a [Vec<u8>],
