@@ -45,6 +45,24 @@ fn file_syscalls_match_native() {
     }
 }
 
+#[test]
+fn openat2_resolve_flags_match_native() {
+    require_kvm();
+    for flavor in [Flavor::Gcc, Flavor::Dyn] {
+        let out = same_in_a_mounted_dir("openat2", flavor);
+        for line in [
+            "beneath: .. out                          EXDEV",
+            "in_root: .. clamps                       ok file inside",
+            "no_symlinks: symlink                     ELOOP",
+            "no_magiclinks: /proc/self/exe            ELOOP",
+            "no_xdev: into /proc                      EXDEV",
+            "cached: O_CREAT                          EAGAIN",
+        ] {
+            assert!(out.contains(line), "{flavor:?}: {line}\n{out}");
+        }
+    }
+}
+
 /// A directory of test data for the busybox applets.
 fn data_dir(name: &str) -> PathBuf {
     let d = fresh(name);

@@ -184,11 +184,6 @@ const SLOW_PROGRAMS: &[Program] = &[
 /// same program failed.
 const EXCEPTED: &[(&str, &str, &str)] = &[
     (
-        "openat2-openat2_test",
-        "*",
-        "openat2 is ENOSYS; the program skips all",
-    ),
-    (
         "timers-posix_timers",
         "*",
         "timer_create(CLOCK_THREAD_CPUTIME_ID) is EINVAL; the program bails out \

@@ -268,6 +268,7 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::readlinkat => path::sys_readlinkat,
         S::open => path::sys_open,
         S::openat => path::sys_openat,
+        S::openat2 => path::sys_openat2,
         S::creat => path::sys_creat,
         S::access => path::sys_access,
         S::faccessat => path::sys_faccessat,

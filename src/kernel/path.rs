@@ -25,7 +25,7 @@ use rustix::io::Errno;
 use super::fs::{guest_stat, Dev, FileKind, OpenFile, View};
 use super::uaccess::PATH_MAX;
 use super::{int, Args, Ctx, SysResult};
-use crate::sandbox::namei::{beneath, Found};
+use crate::sandbox::namei::{beneath, Found, Scope};
 use crate::sandbox::Mount;
 
 const AT_FDCWD: i32 = -100;
@@ -121,7 +121,18 @@ fn base_dir(cx: &Ctx, dirfd: i32) -> Result<Vec<u8>, Errno> {
 /// Walk `name` from `dirfd`; `follow`: follow a symlink in the last
 /// component.
 fn lookup<'a>(cx: &'a Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<Lookup<'a>, Errno> {
-    lookup_in(cx, &cx.proc.root, dirfd, name, follow)
+    lookup_in(cx, &cx.proc.root, dirfd, name, follow, Resolve::default())
+}
+
+/// openat2's `resolve` flags.
+#[derive(Clone, Copy, Debug, Default)]
+struct Resolve {
+    /// The walk's own restrictions (symlinks, BENEATH, NO_XDEV).
+    scope: Scope,
+    /// RESOLVE_NO_MAGICLINKS: /proc/self/fd/N and the like are ELOOP.
+    no_magiclinks: bool,
+    /// RESOLVE_BENEATH or RESOLVE_IN_ROOT: magic links are EXDEV.
+    scoped: bool,
 }
 
 /// `lookup` with `root` as the directory absolute paths start from and
@@ -133,6 +144,7 @@ fn lookup_in<'a>(
     dirfd: i32,
     name: &[u8],
     follow: bool,
+    how: Resolve,
 ) -> Result<Lookup<'a>, Errno> {
     if name.is_empty() {
         return Err(Errno::NOENT);
@@ -142,7 +154,10 @@ fn lookup_in<'a>(
     } else {
         base_dir(cx, dirfd)?
     };
-    let r = cx.proc.policy.resolve_in(root, &start, name, follow)?;
+    let r = cx
+        .proc
+        .policy
+        .resolve_scoped(root, &start, name, follow, how.scope)?;
     let node = match r.found {
         Found::Host {
             mount,
@@ -165,12 +180,28 @@ fn lookup_in<'a>(
         }
         Found::Special => special(cx, &r.path),
     };
-    // kvmcage's own symlinks (/proc/self/cwd, exe) lead on by guest path.
+    // kvmcage's own symlinks (/proc/self/cwd, exe) are magic links.
+    if let (Node::Link(_), true) = (&node, follow || r.trailing_slash) {
+        if how.no_magiclinks {
+            return Err(Errno::LOOP);
+        }
+        if how.scoped || how.scope.no_xdev {
+            return Err(Errno::XDEV);
+        }
+    }
+    // They lead on by guest path.
     if let (Node::Link(target), true) = (&node, follow || r.trailing_slash) {
         // (Their targets are real paths, never such links: no loop.)
         let by_path = if target.first() == Some(&b'/') {
             let target = target.clone();
-            Some(lookup_in(cx, b"/", AT_FDCWD, &target, true))
+            Some(lookup_in(
+                cx,
+                b"/",
+                AT_FDCWD,
+                &target,
+                true,
+                Resolve::default(),
+            ))
         } else {
             None
         };
@@ -685,6 +716,19 @@ fn open_in(
 }
 
 fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
+    do_open_how(cx, dirfd, path, flags, mode, Resolve::default(), false)
+}
+
+/// open with openat2's `resolve` restrictions; `in_root`: RESOLVE_IN_ROOT.
+fn do_open_how(
+    cx: &mut Ctx,
+    dirfd: i32,
+    path: u64,
+    flags: u32,
+    mode: u32,
+    how: Resolve,
+    in_root: bool,
+) -> SysResult {
     let name = read_path(cx, path)?;
     let flags = flags & OPEN_ALLOWED;
     let creat = flags & libc::O_CREAT as u32 != 0;
@@ -694,7 +738,18 @@ fn do_open(cx: &mut Ctx, dirfd: i32, path: u64, flags: u32, mode: u32) -> SysRes
     let status = flags & !(libc::O_CLOEXEC as u32);
     // O_CREAT|O_EXCL never follows a final symlink (EEXIST), as Linux.
     let follow = flags & libc::O_NOFOLLOW as u32 == 0 && !excl;
-    let l = lookup(cx, dirfd, &name, follow)?;
+    let l = if how.scoped {
+        // BENEATH and IN_ROOT walk as if `dirfd` were the root.
+        let root = base_dir(cx, dirfd)?;
+        let root = if in_root || how.scope.beneath {
+            root
+        } else {
+            cx.proc.root.clone()
+        };
+        lookup_in(cx, &root, dirfd, &name, follow, how)?
+    } else {
+        lookup_in(cx, &cx.proc.root, dirfd, &name, follow, how)?
+    };
     let exists = !matches!(
         l.node,
         Node::Absent { .. } | Node::AbsentVirtual | Node::Missing
@@ -806,6 +861,103 @@ pub fn sys_open(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_openat(cx: &mut Ctx, a: &Args) -> SysResult {
     do_open(cx, int(a.0[0]), a.0[1], a.0[2] as u32, a.0[3] as u32)
+}
+
+/// openat2(2)'s `resolve` bits.
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+/// sizeof(struct open_how) in its first version.
+const OPEN_HOW_SIZE_VER0: u64 = 24;
+/// Linux's VALID_OPEN_FLAGS: what openat2 accepts (open ignores the rest).
+const VALID_OPEN_FLAGS: u64 = (libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_DSYNC
+    | libc::O_SYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_PATH
+    | libc::O_TMPFILE) as u64;
+
+/// openat2(dirfd, path, how, size): open with Linux's strict checks of
+/// `struct open_how` (build_open_how/build_open_flags) and its RESOLVE_*
+/// restrictions on the walk.
+pub fn sys_openat2(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (dirfd, path, how_at, size) = (int(a.0[0]), a.0[1], a.0[2], a.0[3]);
+    if size < OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::INVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::TOOBIG);
+    }
+    let mut how = vec![0u8; size as usize];
+    cx.m.user().read(how_at, &mut how)?;
+    // A newer struct: fields this kernel does not know must be zero.
+    if how[OPEN_HOW_SIZE_VER0 as usize..].iter().any(|&b| b != 0) {
+        return Err(Errno::TOOBIG);
+    }
+    let word = |i: usize| u64::from_le_bytes(how[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    if flags & !VALID_OPEN_FLAGS != 0 {
+        return Err(Errno::INVAL);
+    }
+    let tmpfile = flags & libc::O_TMPFILE as u64 == libc::O_TMPFILE as u64;
+    let creat = flags & libc::O_CREAT as u64 != 0;
+    if creat || tmpfile {
+        if mode & !u64::from(MODE_BITS) != 0 {
+            return Err(Errno::INVAL);
+        }
+    } else if mode != 0 {
+        return Err(Errno::INVAL);
+    }
+    if resolve & !0x3f != 0
+        || resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT
+    {
+        return Err(Errno::INVAL);
+    }
+    if creat && flags & libc::O_DIRECTORY as u64 != 0 {
+        return Err(Errno::INVAL);
+    }
+    if tmpfile {
+        let acc = flags & libc::O_ACCMODE as u64;
+        if creat || (acc != libc::O_WRONLY as u64 && acc != libc::O_RDWR as u64) {
+            return Err(Errno::INVAL);
+        }
+    }
+    if flags & libc::O_PATH as u64 != 0 {
+        let with_path =
+            (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC) as u64;
+        if flags & !with_path != 0 {
+            return Err(Errno::INVAL);
+        }
+    }
+    if resolve & RESOLVE_CACHED != 0 && (creat || tmpfile || flags & libc::O_TRUNC as u64 != 0) {
+        return Err(Errno::AGAIN);
+    }
+    let how = Resolve {
+        scope: Scope {
+            no_symlinks: resolve & RESOLVE_NO_SYMLINKS != 0,
+            beneath: resolve & RESOLVE_BENEATH != 0,
+            no_xdev: resolve & RESOLVE_NO_XDEV != 0,
+        },
+        no_magiclinks: resolve & RESOLVE_NO_MAGICLINKS != 0,
+        scoped: resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0,
+    };
+    let in_root = resolve & RESOLVE_IN_ROOT != 0;
+    do_open_how(cx, dirfd, path, flags as u32, mode as u32, how, in_root)
 }
 
 pub fn sys_creat(cx: &mut Ctx, a: &Args) -> SysResult {

@@ -66,6 +66,21 @@ pub enum Found<'p> {
     Special,
 }
 
+/// openat2's RESOLVE_* restrictions on a walk (RESOLVE_IN_ROOT is the
+/// `root` of [`Policy::resolve_scoped`], RESOLVE_NO_MAGICLINKS the
+/// caller's: magic links are kvmcage's own nodes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// RESOLVE_NO_SYMLINKS: a symlink to follow is ELOOP.
+    pub no_symlinks: bool,
+    /// RESOLVE_BENEATH: the walk may not leave `root` (an absolute path or
+    /// symlink, a `..` at `root`): EXDEV.
+    pub beneath: bool,
+    /// RESOLVE_NO_XDEV: the walk may not cross into another mount (nor
+    /// kvmcage's own /dev, /proc): EXDEV.
+    pub no_xdev: bool,
+}
+
 /// The end of a walk.
 #[derive(Debug)]
 pub struct Resolved<'p> {
@@ -251,6 +266,21 @@ impl Policy {
         self.walk(root, start, path, follow, &mut 0)
     }
 
+    /// `resolve_in` under openat2's restrictions `scope`.
+    pub fn resolve_scoped(
+        &self,
+        root: &[u8],
+        start: &[u8],
+        path: &[u8],
+        follow: bool,
+        scope: Scope,
+    ) -> Result<Resolved<'_>, Errno> {
+        if path.is_empty() {
+            return Err(Errno::NOENT);
+        }
+        self.walk_scoped(root, start, path, follow, &mut 0, scope)
+    }
+
     /// The parent of the directory `here` at guest path `cur`: the host's
     /// ".." inside a mount (O(1), and still beneath the mount root since
     /// `cur` is below it), else a walk from the root to the parent (a mount
@@ -279,6 +309,21 @@ impl Policy {
         follow: bool,
         links: &mut u32,
     ) -> Result<Resolved<'_>, Errno> {
+        self.walk_scoped(root, start, path, follow, links, Scope::default())
+    }
+
+    fn walk_scoped(
+        &self,
+        root: &[u8],
+        start: &[u8],
+        path: &[u8],
+        follow: bool,
+        links: &mut u32,
+        scope: Scope,
+    ) -> Result<Resolved<'_>, Errno> {
+        if scope.beneath && path.first() == Some(&b'/') {
+            return Err(Errno::XDEV);
+        }
         let trailing_slash = path.len() > 1 && path.last() == Some(&b'/');
         // Components still to walk, the next one last.
         let mut todo: Vec<Vec<u8>> = Vec::new();
@@ -297,6 +342,12 @@ impl Policy {
             return Ok(self.special(&cur, &todo, trailing_slash));
         }
         let mut here = self.locate(&cur, links)?;
+        // RESOLVE_NO_XDEV: the mount the walk starts in (None: virtual).
+        let home: Option<*const Mount> = match &here {
+            Here::Host(m, _) => Some(*m as *const Mount),
+            Here::Virtual => None,
+        };
+        let crosses = |m: Option<&Mount>| scope.no_xdev && m.map(|m| m as *const Mount) != home;
         let mut dots = 0;
         while let Some(c) = todo.pop() {
             let last = todo.is_empty();
@@ -308,9 +359,19 @@ impl Policy {
                 }
                 b".." => {
                     dots = 2;
+                    if scope.beneath && cur == root {
+                        return Err(Errno::XDEV);
+                    }
                     if cur != b"/" && cur != root {
                         here = self.up(here, &cur, links)?;
                         cur = parent_of(&cur);
+                        let m = match &here {
+                            Here::Host(m, _) => Some(*m),
+                            Here::Virtual => None,
+                        };
+                        if crosses(m) {
+                            return Err(Errno::XDEV);
+                        }
                     }
                     continue;
                 }
@@ -318,9 +379,18 @@ impl Policy {
             }
             let next = join(&cur, &c);
             if self.is_special_walk(&next, &todo) {
+                if scope.no_xdev {
+                    return Err(Errno::XDEV);
+                }
                 return Ok(self.special(&next, &todo, trailing_slash));
             }
-            match self.step(&here, &c, &next)? {
+            let step = self.step(&here, &c, &next)?;
+            match &step {
+                Step::Virtual if crosses(None) => return Err(Errno::XDEV),
+                Step::Host(m, ..) if crosses(Some(m)) => return Err(Errno::XDEV),
+                _ => {}
+            }
+            match step {
                 Step::Missing => {
                     if !last {
                         return Err(Errno::NOENT);
@@ -345,6 +415,9 @@ impl Policy {
                     here = Here::Virtual;
                 }
                 Step::Host(_, fd, ty) if ty.is_symlink() && (!last || follow || trailing_slash) => {
+                    if scope.no_symlinks {
+                        return Err(Errno::LOOP);
+                    }
                     *links += 1;
                     if *links > MAXSYMLINKS {
                         return Err(Errno::LOOP);
@@ -352,6 +425,9 @@ impl Policy {
                     let target = rustix::fs::readlinkat(&fd, "", Vec::new())?.into_bytes();
                     if target.is_empty() {
                         return Err(Errno::NOENT);
+                    }
+                    if scope.beneath && target.first() == Some(&b'/') {
+                        return Err(Errno::XDEV);
                     }
                     push(&mut todo, &target);
                     if target.first() == Some(&b'/') {
