@@ -334,16 +334,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
         "exit status",
         "/proc/self/wchan is missing (ENOENT); the program skips",
     ),
-    (
-        "fchmodat2-fchmodat2_test",
-        "*",
-        "fchmodat2 is ENOSYS; the program bails out",
-    ),
-    (
-        "cachestat-test_cachestat",
-        "*",
-        "cachestat is ENOSYS; the program skips all",
-    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

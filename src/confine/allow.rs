@@ -96,6 +96,10 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
         "user.* attributes in a writable mount, likewise",
     ),
     (libc::SYS_removexattr, "removexattr, likewise"),
+    (
+        syscalls::Sysno::cachestat as libc::c_long,
+        "cachestat of a host file",
+    ),
     (libc::SYS_pipe2, "pipe2"),
     (libc::SYS_eventfd2, "the vCPU thread's waker"),
     (libc::SYS_timerfd_create, "timerfd_create"),

@@ -341,6 +341,8 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::symlinkat => path::sys_symlinkat,
         S::chmod => path::sys_chmod,
         S::fchmodat => path::sys_fchmodat,
+        S::fchmodat2 => path::sys_fchmodat2,
+        S::cachestat => path::sys_cachestat,
         S::fchmod => path::sys_fchmod,
         S::truncate => path::sys_truncate,
         S::ftruncate => path::sys_ftruncate,

@@ -1567,14 +1567,42 @@ pub fn sys_fchmodat(cx: &mut Ctx, a: &Args) -> SysResult {
     chmod_common(cx, int(a.0[0]), a.0[1], a.0[2] as u32)
 }
 
+/// fchmodat2(dirfd, path, mode, flags): fchmodat with the flags Linux 6.6
+/// added: AT_SYMLINK_NOFOLLOW (a symlink's own mode: EOPNOTSUPP, as on
+/// Linux's filesystems) and AT_EMPTY_PATH (the descriptor itself).
+pub fn sys_fchmodat2(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (dirfd, path, mode, flags) = (int(a.0[0]), a.0[1], a.0[2] as u32, a.0[3] as u32);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let name = read_path(cx, path)?;
+    if name.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::NOENT);
+        }
+        return fchmod_fd(cx, dirfd, mode);
+    }
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let (_, _, _, fd) = for_change(cx, dirfd, &name, follow)?;
+    if !follow && file_type(&fd)?.is_symlink() {
+        return Err(Errno::OPNOTSUPP);
+    }
+    rustix::fs::chmod(fd_path(&fd), Mode::from_raw_mode(mode & MODE_BITS))?;
+    Ok(0)
+}
+
 pub fn sys_fchmod(cx: &mut Ctx, a: &Args) -> SysResult {
-    let f = cx.proc.files.file(int(a.0[0]))?;
+    fchmod_fd(cx, int(a.0[0]), a.0[1] as u32)
+}
+
+fn fchmod_fd(cx: &mut Ctx, fd: i32, mode: u32) -> SysResult {
+    let f = cx.proc.files.file(fd)?;
     match &f.kind {
         FileKind::Host { fd, writable } => {
             if !writable {
                 return Err(Errno::ROFS);
             }
-            rustix::fs::fchmod(fd, Mode::from_raw_mode(a.0[1] as u32 & MODE_BITS))?;
+            rustix::fs::fchmod(fd, Mode::from_raw_mode(mode & MODE_BITS))?;
             Ok(0)
         }
         _ => Err(Errno::PERM),
@@ -1681,6 +1709,39 @@ pub fn sys_fallocate(cx: &mut Ctx, a: &Args) -> SysResult {
         q.update(host);
     }
     r?;
+    Ok(0)
+}
+
+/// cachestat(fd, range, cstat, flags): the page-cache state of a host
+/// file's range, from the host; kvmcage's own /dev and /proc files have no
+/// page cache (all counts 0, as Linux reports for them).
+pub fn sys_cachestat(cx: &mut Ctx, a: &Args) -> SysResult {
+    let (fd, range_at, out_at, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3]);
+    let f = cx.proc.files.file(fd)?;
+    if flags != 0 {
+        return Err(Errno::INVAL);
+    }
+    let mut range = [0u8; 16];
+    cx.m.user().read(range_at, &mut range)?;
+    let mut out = [0u64; 5];
+    if let Some(host) = f.host() {
+        // SAFETY: cachestat reads 16 bytes at `range` and writes 40 at
+        // `out`, both live host buffers of those sizes; `host` is open.
+        let r = unsafe {
+            libc::syscall(
+                syscalls::Sysno::cachestat as libc::c_long,
+                host.as_raw_fd(),
+                range.as_ptr(),
+                out.as_mut_ptr(),
+                0u32,
+            )
+        };
+        if r < 0 {
+            return Err(super::last_errno());
+        }
+    }
+    let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
+    cx.m.user().write(out_at, &bytes)?;
     Ok(0)
 }
 
