@@ -713,13 +713,7 @@ fn execve_common(
     // The point of no return: the old image goes (Linux's
     // begin_new_exec).
     super::ipc::detach_all(cx);
-    let everything = crate::vm::layout::USER_TOP - crate::vm::layout::USER_MIN;
-    if cx
-        .proc
-        .mm
-        .unmap(cx.m, crate::vm::layout::USER_MIN, everything)
-        .is_err()
-    {
+    if cx.proc.mm.unmap_all(cx.m).is_err() {
         cx.proc.exit = Some(super::Exit::Signal(libc::SIGKILL));
         return Err(Errno::NOMEM);
     }

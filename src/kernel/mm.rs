@@ -74,6 +74,10 @@ pub struct Vma {
     /// from the start here, so this is bookkeeping: RLIMIT_MEMLOCK and
     /// VmLck.
     pub locked: bool,
+    /// mseal'ed (Linux's VM_SEALED): no munmap, mremap, mprotect, mmap
+    /// over it, nor discarding madvise of its pages when they are
+    /// read-only anonymous memory (EPERM).
+    pub sealed: bool,
 }
 
 impl Vma {
@@ -249,6 +253,7 @@ impl Mm {
                 && pv.prot == vma.prot
                 && pv.kind == vma.kind
                 && pv.locked == vma.locked
+                && pv.sealed == vma.sealed
             {
                 self.vmas.insert(
                     ps,
@@ -359,6 +364,7 @@ impl Mm {
                 prot,
                 kind,
                 locked,
+                sealed: false,
             },
         );
         Ok(())
@@ -380,6 +386,7 @@ impl Mm {
             end,
             prot,
             locked: self.lock_future,
+            sealed: false,
             kind: VmaKind::Shared { slot, off: 0, name },
         };
         self.vmas.insert(start, v);
@@ -473,13 +480,17 @@ impl Mm {
         })
     }
 
-    /// Remove every mapping in `[start, start+len)`.
+    /// Remove every mapping in `[start, start+len)`: EPERM, and nothing
+    /// removed, when one of them is sealed.
     pub fn unmap(&mut self, m: &mut Machine, start: Gva, len: u64) -> Result<(), Errno> {
         let Some(end) = start.checked_add(len) else {
             return Ok(());
         };
         if !self.overlaps(start, end) {
             return Ok(());
+        }
+        if self.any_sealed(start, end) {
+            return Err(Errno::PERM);
         }
         self.check_count(start, end, 0)?;
         self.split_at(start);
@@ -496,6 +507,54 @@ impl Mm {
         }
         self.drop_slots(m, slots);
         Ok(())
+    }
+
+    /// Does a sealed mapping overlap `[start, end)`?
+    pub(crate) fn any_sealed(&self, start: Gva, end: Gva) -> bool {
+        self.vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .any(|(_, v)| v.sealed)
+    }
+
+    /// Is part of `[start, end)` sealed read-only private anonymous memory
+    /// (whose contents a discarding madvise would change: Linux's
+    /// is_ro_anon under mseal)?
+    fn sealed_ro_anon(&self, start: Gva, end: Gva) -> bool {
+        self.vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .any(|(_, v)| {
+                v.sealed
+                    && v.prot & PROT_WRITE == 0
+                    && matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
+            })
+    }
+
+    /// Everything goes, seals too (execve replaces the address space).
+    pub fn unmap_all(&mut self, m: &mut Machine) -> Result<(), Errno> {
+        for v in self.vmas.values_mut() {
+            v.sealed = false;
+        }
+        self.unmap(m, USER_MIN, USER_TOP - USER_MIN)
+    }
+
+    /// Seal `[start, end)`, all of which is mapped.
+    fn seal(&mut self, start: Gva, end: Gva) {
+        self.split_at(start);
+        self.split_at(end);
+        let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
+        for s in inside {
+            if let Some(v) = self.vmas.remove(&s) {
+                self.insert(s, Vma { sealed: true, ..v });
+            }
+        }
+        // The VMA after the range may now merge with the last sealed one.
+        if let Some(v) = self.vmas.remove(&end) {
+            self.insert(end, v);
+        }
     }
 
     /// Remove the shared slots among `slots` that no mapping refers to.
@@ -520,6 +579,9 @@ impl Mm {
         let mut cur = start;
         while cur < end {
             let (_, v) = self.find(cur).ok_or(Errno::NOMEM)?;
+            if v.sealed {
+                return Err(Errno::PERM);
+            }
             if v.kind == VmaKind::Vvar && prot & (PROT_WRITE | PROT_EXEC) != 0 {
                 return Err(Errno::ACCESS);
             }
@@ -672,6 +734,7 @@ impl Mm {
                     prot: PROT_READ | PROT_WRITE,
                     kind: VmaKind::Stack,
                     locked: self.lock_future,
+                    sealed: false,
                 },
             );
         }
@@ -1255,6 +1318,13 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     if end > USER_TOP || !cx.proc.mm.fully_mapped(addr, end) {
         return Err(Errno::NOMEM);
     }
+    let discards = matches!(
+        advice,
+        libc::MADV_DONTNEED | libc::MADV_FREE | libc::MADV_DONTFORK
+    );
+    if discards && cx.proc.mm.sealed_ro_anon(addr, end) {
+        return Err(Errno::PERM);
+    }
     if matches!(advice, libc::MADV_DONTNEED | libc::MADV_FREE) {
         // Drop the contents: the pages read back as zeros. Zeroing through
         // the host mapping keeps each page's frame and entry unchanged.
@@ -1286,8 +1356,8 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
     {
         return Err(Errno::INVAL);
     }
-    if flags & MREMAP_DONTUNMAP != 0 {
-        // Would leave a second, empty mapping behind: not supported yet.
+    let dontunmap = flags & MREMAP_DONTUNMAP != 0;
+    if dontunmap && (flags & MREMAP_MAYMOVE == 0 || old_len != new_len) {
         return Err(Errno::INVAL);
     }
     let old_len = page_up(old_len).ok_or(Errno::INVAL)?;
@@ -1298,12 +1368,18 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let old_end = old.checked_add(old_len).ok_or(Errno::INVAL)?;
     let mm = &mut cx.proc.mm;
+    if mm.any_sealed(old, old_end) {
+        return Err(Errno::PERM);
+    }
     // The old range must lie inside one mapping.
     let (vs, v) = mm.find(old).ok_or(Errno::FAULT)?;
     if old_end > v.end {
         return Err(Errno::FAULT);
     }
     let v = v.starting_at(vs, old);
+    if dontunmap {
+        return mremap_dontunmap(cx, old, old_len, flags, new_addr, v);
+    }
     if flags & MREMAP_FIXED != 0 {
         if new_addr & (PAGE_SIZE - 1) != 0 {
             return Err(Errno::INVAL);
@@ -1384,6 +1460,95 @@ fn mremap_shared_grow(
     Ok(dest)
 }
 
+/// mremap(MREMAP_DONTUNMAP): the pages move to a new address (anywhere,
+/// or `new_addr` with MREMAP_FIXED) and the old range stays mapped, as
+/// Linux leaves it: private anonymous memory reads as zeros there, a
+/// shared mapping still shows its object (both ranges map it). A private
+/// file mapping's old range would refault the file, which kvmcage's
+/// eagerly populated mappings do not do: EINVAL, as Linux before 5.13.
+fn mremap_dontunmap(
+    cx: &mut Ctx,
+    old: Gva,
+    len: u64,
+    flags: u64,
+    new_addr: u64,
+    v: Vma,
+) -> SysResult {
+    let shared = v.is_shared();
+    if !shared && !matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack) {
+        return Err(Errno::INVAL);
+    }
+    let dest = if flags & MREMAP_FIXED != 0 {
+        if new_addr & (PAGE_SIZE - 1) != 0 || !is_user_range(new_addr, len) {
+            return Err(Errno::INVAL);
+        }
+        if new_addr < old + len && old < new_addr + len {
+            return Err(Errno::INVAL);
+        }
+        cx.proc.mm.unmap(cx.m, new_addr, len)?;
+        new_addr
+    } else {
+        cx.proc.mm.find_free(len).ok_or(Errno::NOMEM)?
+    };
+    if let VmaKind::Shared { slot, off, name } = v.kind {
+        // A second slot over the same pages of the object.
+        let sl = cx.m.shared.find(slot).ok_or(Errno::FAULT)?;
+        let (fd, file_off, writable) = (
+            rustix::io::fcntl_dupfd_cloexec(&sl.fd, 0)?,
+            sl.file_off + off,
+            sl.writable,
+        );
+        let new = cx.m.add_shared(fd.as_fd(), file_off, len, writable)?;
+        let mm = &mut cx.proc.mm;
+        if let Err(e) = mm.map_shared(cx.m, dest, len, v.prot, new, name) {
+            mm.drop_slots(cx.m, vec![new]);
+            return Err(e);
+        }
+        return Ok(dest);
+    }
+    // The old range's zero pages first, so that running out of memory
+    // changes nothing.
+    let mut fresh = Vec::new();
+    let pages = if v.prot & PROT_MASK == 0 {
+        0
+    } else {
+        len / PAGE_SIZE
+    };
+    for _ in 0..pages {
+        match cx.m.frames.alloc() {
+            Some(f) => fresh.push(f),
+            None => {
+                for f in fresh {
+                    cx.m.frames.free(f);
+                }
+                return Err(Errno::NOMEM);
+            }
+        }
+    }
+    let dest = mremap_move(cx, old, len, dest, len, v)?;
+    let mm = &mut cx.proc.mm;
+    mm.insert(
+        old,
+        Vma {
+            end: old + len,
+            locked: false,
+            ..v
+        },
+    );
+    for (i, f) in fresh.into_iter().enumerate() {
+        let at = old + i as u64 * PAGE_SIZE;
+        if cx
+            .m
+            .pt
+            .set_leaf(&cx.m.ram, &mut cx.m.frames, at, leaf_for(f, v.prot))
+            .is_err()
+        {
+            cx.m.frames.free(f);
+        }
+    }
+    Ok(dest)
+}
+
 /// Move `[old, old+old_len)` to `dest` and size it to `new_len`.
 fn mremap_move(cx: &mut Ctx, old: Gva, old_len: u64, dest: Gva, new_len: u64, v: Vma) -> SysResult {
     let mm = &mut cx.proc.mm;
@@ -1406,6 +1571,26 @@ fn mremap_move(cx: &mut Ctx, old: Gva, old_len: u64, dest: Gva, new_len: u64, v:
         mm.release(cx.m, old + keep, old + old_len);
     }
     Ok(dest)
+}
+
+/// mseal(start, len, flags): seal the mappings of the range (Linux 6.10):
+/// EINVAL for flags or an unaligned start or a wrapping range, ENOMEM for
+/// a gap; sealing twice is fine.
+pub fn sys_mseal(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [start, len, flags, ..] = a.0;
+    if flags != 0 || start & (PAGE_SIZE - 1) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let len = page_up(len).ok_or(Errno::INVAL)?;
+    let end = start.checked_add(len).ok_or(Errno::INVAL)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    if end > USER_TOP || !cx.proc.mm.fully_mapped(start, end) {
+        return Err(Errno::NOMEM);
+    }
+    cx.proc.mm.seal(start, end);
+    Ok(0)
 }
 
 pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
