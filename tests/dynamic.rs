@@ -103,6 +103,11 @@ fn debian_programs_match_native() {
         // (python3 -> python3.11).
         ("python3", &["-c", "print(open('/proc/self/comm').read().strip())"]),
         ("perl", &["-e", "print join(',', map { $_ * 2 } 1..5), qq(\\n)"]),
+        // asyncio's self-pipe is a socketpair made non-blocking by FIONBIO.
+        (
+            "python3",
+            &["-c", "import asyncio\nasync def f(q):\n  await q.put(1); return await q.get()\nprint(asyncio.run(f(asyncio.Queue())))"],
+        ),
         (
             "sh",
             &["-c", "x=3; echo $((x * 7)); for i in a b c; do printf '%s-' $i; done; echo; cd sub && pwd; exit 3"],

@@ -60,6 +60,22 @@ fn env_option_sets_exactly_the_given_variables() {
 }
 
 #[test]
+fn fionbio_fioclex_match_native() {
+    // Python's setblocking() and asyncio set O_NONBLOCK with FIONBIO.
+    for (flavor, out) in same_as_native("fionbio", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("socket       nonblock=1 cloexec=1\n"),
+            "{flavor:?}: {s}"
+        );
+        assert!(
+            s.contains("read empty pipe: -1 Resource temporarily unavailable\n"),
+            "{flavor:?}: {s}"
+        );
+    }
+}
+
+#[test]
 fn exit_codes_match_native() {
     for args in [
         &["0"][..],

@@ -84,8 +84,10 @@ pub struct OpenFile {
     pub kind: FileKind,
     /// The guest path it was opened by (for *at calls and /proc/self/fd).
     pub path: Vec<u8>,
-    /// O_ACCMODE and status flags as opened.
-    pub flags: u32,
+    /// O_ACCMODE and status flags as opened (F_SETFL and FIONBIO change
+    /// O_APPEND and O_NONBLOCK of kvmcage's own files here; a host file's
+    /// are the host's).
+    pub flags: std::cell::Cell<u32>,
     /// Position in a Dir or Text file.
     pub pos: std::cell::Cell<u64>,
     /// How its metadata is shown.
@@ -99,7 +101,7 @@ impl OpenFile {
         Self {
             kind,
             path,
-            flags,
+            flags: std::cell::Cell::new(flags),
             pos: std::cell::Cell::new(0),
             view: View::default(),
             tmpfs: None,
@@ -131,11 +133,11 @@ impl OpenFile {
     }
 
     pub fn readable(&self) -> bool {
-        self.flags & 3 != libc::O_WRONLY as u32
+        self.flags.get() & 3 != libc::O_WRONLY as u32
     }
 
     pub fn writable(&self) -> bool {
-        self.flags & 3 != libc::O_RDONLY as u32
+        self.flags.get() & 3 != libc::O_RDONLY as u32
     }
 }
 
@@ -669,7 +671,7 @@ fn read_signalfd(cx: &mut Ctx, file: &OpenFile, mask: u64, buf: u64, count: u64)
             if done > 0 {
                 break;
             }
-            if file.flags & libc::O_NONBLOCK as u32 != 0 {
+            if file.flags.get() & libc::O_NONBLOCK as u32 != 0 {
                 return Err(Errno::AGAIN);
             }
             match wait::block_on(cx, &mut [], None, wait::Wake::SignalIn(mask))? {
@@ -1067,15 +1069,17 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         libc::F_GETFL => match slot.file.host() {
             Some(fd) => Ok(u64::from(rustix::fs::fcntl_getfl(fd)?.bits())),
-            None => Ok(u64::from(slot.file.flags)),
+            None => Ok(u64::from(slot.file.flags.get())),
         },
         // O_APPEND and O_NONBLOCK on the guest's own host files; on
         // kvmcage's stdio it would change kvmcage's too: accepted, ignored.
         libc::F_SETFL => {
-            if let FileKind::Host { fd, .. } = &slot.file.kind {
-                let keep = rustix::fs::OFlags::APPEND | rustix::fs::OFlags::NONBLOCK;
-                let new = rustix::fs::OFlags::from_bits_retain(arg as u32) & keep;
-                rustix::fs::fcntl_setfl(fd, new)?;
+            let keep = rustix::fs::OFlags::APPEND | rustix::fs::OFlags::NONBLOCK;
+            let new = rustix::fs::OFlags::from_bits_retain(arg as u32) & keep;
+            match &slot.file.kind {
+                FileKind::Host { fd, .. } => rustix::fs::fcntl_setfl(fd, new)?,
+                FileKind::Stdio(_) => {}
+                _ => set_status(&slot.file, keep.bits(), new.bits()),
             }
             Ok(0)
         }
@@ -1187,9 +1191,55 @@ const TCGETS: u64 = 0x5401;
 const TIOCGWINSZ: u64 = 0x5413;
 const FIONREAD: u64 = 0x541b;
 
+/// Set the `mask` bits of a kvmcage file's status flags to `bits`.
+fn set_status(f: &OpenFile, mask: u32, bits: u32) {
+    f.flags.set(f.flags.get() & !mask | bits & mask);
+}
+
+/// ioctls every descriptor takes (Linux's do_vfs_ioctl).
+const FIONBIO: u64 = 0x5421;
+const FIONCLEX: u64 = 0x5450;
+const FIOCLEX: u64 = 0x5451;
+
 pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, req, arg) = (int(a.0[0]), a.0[1] as u32 as u64, a.0[2]);
     let file = cx.proc.files.file(fd)?;
+    match req {
+        FIOCLEX | FIONCLEX => {
+            let slot = cx.proc.files.get(fd)?.clone();
+            cx.proc.files.install(
+                fd as usize,
+                Slot {
+                    cloexec: req == FIOCLEX,
+                    ..slot
+                },
+            );
+            return Ok(0);
+        }
+        // O_NONBLOCK as F_SETFL sets it (asyncio and Python's
+        // setblocking use this): on the guest's own host files; kvmcage's
+        // stdio keeps its mode (accepted, as F_SETFL), and its own /dev
+        // and /proc files never block.
+        FIONBIO => {
+            let mut on = [0u8; 4];
+            cx.m.user().read(arg, &mut on)?;
+            let on = i32::from_le_bytes(on) != 0;
+            match &file.kind {
+                FileKind::Host { fd, .. } => {
+                    let mut fl = rustix::fs::fcntl_getfl(fd)?;
+                    fl.set(rustix::fs::OFlags::NONBLOCK, on);
+                    rustix::fs::fcntl_setfl(fd, fl)?;
+                }
+                FileKind::Stdio(_) => {}
+                _ => {
+                    let nb = libc::O_NONBLOCK as u32;
+                    set_status(&file, nb, if on { nb } else { 0 });
+                }
+            }
+            return Ok(0);
+        }
+        _ => {}
+    }
     if file.host().is_none() {
         return Err(Errno::NOTTY);
     }

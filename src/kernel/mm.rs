@@ -1070,7 +1070,7 @@ fn map_shared(
     let (name, slot) = match &file {
         Some(f) => {
             let host = f.host().ok_or(Errno::NODEV)?;
-            let writable = f.flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32;
+            let writable = f.flags.get() & libc::O_ACCMODE as u32 == libc::O_RDWR as u32;
             if let (Some(q), true) = (f.quota(), writable) {
                 reserve_for_mapping(q, host, off, len)?;
             }
@@ -1240,7 +1240,7 @@ fn mappable_file(
     if !rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() {
         return Err(Errno::NODEV);
     }
-    let acc = file.flags & libc::O_ACCMODE as u32;
+    let acc = file.flags.get() & libc::O_ACCMODE as u32;
     if acc == libc::O_WRONLY as u32 {
         return Err(Errno::ACCESS);
     }
