@@ -38,6 +38,16 @@ int main(int argc, char **argv)
 	SHOW("fsync", fsync(fd));
 	SHOW("close", close(fd));
 	SHOW("open excl", open("a.txt", O_CREAT | O_EXCL | O_WRONLY, 0644));
+	/* An existing file with O_CREAT (a shell's `> file`, fopen "w"): the
+	 * mode is ignored, the file truncated. */
+	fd = open("a.txt", O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	SHOW("recreate existing", fd >= 0);
+	SHOW("rewrite", write(fd, "hello, files\n", 13));
+	SHOW("close again", close(fd));
+	SHOW("creat existing", close(creat("a.txt", 0644)) == 0 ? 0 : -1);
+	fd = open("a.txt", O_CREAT | O_WRONLY, 0600);
+	SHOW("rewrite after creat", write(fd, "hello, files\n", 13));
+	close(fd);
 	SHOW("open missing", open("missing.txt", O_RDONLY));
 	char buf[64] = {0};
 	fd = open("a.txt", O_RDONLY | O_CLOEXEC);

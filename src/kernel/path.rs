@@ -839,10 +839,16 @@ fn do_open_how(
                     q.may_create()?;
                 }
             }
-            let host_flags = if tmpfile {
-                flags
+            // It exists: O_CREAT no longer applies, nor its mode (which
+            // openat2 refuses without O_CREAT: `> file` of an existing
+            // file was EINVAL).
+            let (host_flags, mode) = if tmpfile {
+                (flags, mode)
             } else {
-                flags & !(libc::O_CREAT | libc::O_EXCL) as u32
+                (
+                    flags & !(libc::O_CREAT | libc::O_EXCL) as u32,
+                    Mode::empty(),
+                )
             };
             open_in(cx, mount, (&dir, &name), host_flags, mode, l.path, status)?
         }
