@@ -608,3 +608,70 @@ fn execve_replaces_the_program_as_linux_does() {
         "{err}"
     );
 }
+
+/// `find DIR -printf '%p %s %m %y'`, sorted: the tree a run left.
+fn tree(dir: &Path) -> String {
+    let out = Command::new("find")
+        .arg(".")
+        .args(["-printf", "%p %s %m %y\n"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    lines.sort_unstable();
+    lines.join("\n")
+}
+
+#[test]
+fn file_tools_leave_the_tree_native_leaves() {
+    require_kvm();
+    let native = scratch("tools-native");
+    let caged = scratch("tools-cage");
+    for d in [&native, &caged] {
+        std::fs::write(d.join("in.txt"), "hello\nworld 1\n").unwrap();
+        std::fs::write(d.join("nums.txt"), "1\n2\n11\n").unwrap();
+    }
+    let mount = format!("{}:/w:rw", caged.display());
+    // Each overwrites or preserves modes (cp -p, install -m and sed -i
+    // set them through POSIX ACLs first and must fall back to chmod).
+    let ops: &[&[&str]] = &[
+        &["mkdir", "-p", "a/b/c"],
+        &["cp", "-a", "in.txt", "nums.txt", "a"],
+        &["cp", "-a", "a", "a2"],
+        &["mv", "a2/in.txt", "a2/moved.txt"],
+        &["ln", "-s", "../moved.txt", "a2/b/link"],
+        &["chmod", "-R", "go-rwx", "a2"],
+        &["install", "-m", "0750", "a/in.txt", "a/inst.txt"],
+        &[
+            "dd",
+            "if=a/nums.txt",
+            "of=a/dd.out",
+            "bs=2",
+            "count=2",
+            "status=none",
+        ],
+        &["truncate", "-s", "3", "a/in.txt"],
+        &["sed", "-i", "s/1/X/g", "a/nums.txt"],
+        &["perl", "-pi", "-e", "s/X/Y/", "a/nums.txt"],
+        &["cp", "-p", "a/nums.txt", "a/p.txt"],
+        &[
+            "tar",
+            "cf",
+            "t.tar",
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "a",
+        ],
+        &["tar", "xf", "t.tar", "-C", "a2/b"],
+        &["rm", "-rf", "a/b"],
+        &["cat", "a/nums.txt", "a/p.txt", "a/in.txt", "a/dd.out"],
+    ];
+    for op in ops {
+        let n = native_in(&native, op[0], &op[1..]);
+        let c = cage(&["--mount", &mount, "--cwd", "/w"], op[0], &op[1..]);
+        assert_same(&format!("{op:?}"), &c, &n);
+        assert_eq!(text(&c.stderr), text(&n.stderr), "{op:?}");
+    }
+    assert_eq!(tree(&caged), tree(&native));
+}

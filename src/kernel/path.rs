@@ -2288,7 +2288,14 @@ fn xattr_name(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {
 /// reads on Linux. `trusted.*` needs CAP_SYS_ADMIN, which the program
 /// never has (kvmcage itself may, on the host).
 fn xattr_visible(name: &[u8]) -> bool {
-    !name.starts_with(b"trusted.")
+    !name.starts_with(b"trusted.") && !is_acl(name)
+}
+
+/// POSIX ACLs (system.posix_acl_access/_default): kvmcage's filesystems do
+/// not support them (EOPNOTSUPP), so programs fall back to the mode bits
+/// (coreutils' cp -p, install -m, sed -i: an EPERM made them fail).
+fn is_acl(name: &[u8]) -> bool {
+    name.starts_with(b"system.posix_acl_")
 }
 
 /// Where an attribute call acts: a host file, a symlink (whose user
@@ -2348,6 +2355,9 @@ fn xattr_fd_target(cx: &Ctx, fd: i32) -> Result<XattrTarget, Errno> {
 fn getxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
     let name = xattr_name(cx, a.0[1])?;
     let size = (a.0[3] as usize).min(XATTR_SIZE_MAX);
+    if is_acl(&name) {
+        return Err(Errno::OPNOTSUPP);
+    }
     let XattrTarget::Host { path, .. } = t else {
         return Err(Errno::NODATA);
     };
@@ -2402,7 +2412,9 @@ fn setxattr_args(cx: &Ctx, a: &Args) -> Result<(Vec<u8>, Vec<u8>, u32), Errno> {
 /// Which attributes an unprivileged program may change: user.* (EPERM for
 /// the privileged namespaces, EOPNOTSUPP for names in none).
 fn xattr_settable(name: &[u8]) -> Result<(), Errno> {
-    if name.starts_with(b"user.") {
+    if is_acl(name) {
+        Err(Errno::OPNOTSUPP)
+    } else if name.starts_with(b"user.") {
         Ok(())
     } else if [&b"trusted."[..], b"security.", b"system."]
         .iter()
