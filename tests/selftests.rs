@@ -304,16 +304,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
          bails out",
     ),
     (
-        "proc-fd-001-lookup",
-        "exit status",
-        "unshare(CLONE_FILES) is ENOSYS",
-    ),
-    (
-        "proc-fd-002-posix-eq",
-        "exit status",
-        "/proc/thread-self is missing (ENOENT)",
-    ),
-    (
         "proc-proc-self-map-files-001",
         "exit status",
         "/proc/self/map_files/ is missing (ENOENT)",
@@ -322,16 +312,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
         "proc-proc-self-map-files-002",
         "exit status",
         "/proc/self/map_files/ is missing (ENOENT)",
-    ),
-    (
-        "proc-proc-self-syscall",
-        "exit status",
-        "/proc/self/syscall is missing (ENOENT); the program skips",
-    ),
-    (
-        "proc-proc-self-wchan",
-        "exit status",
-        "/proc/self/wchan is missing (ENOENT); the program skips",
     ),
 ];
 

@@ -344,6 +344,7 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::fchmodat2 => path::sys_fchmodat2,
         S::cachestat => path::sys_cachestat,
         S::mseal => mm::sys_mseal,
+        S::unshare => process::sys_unshare,
         S::fchmod => path::sys_fchmod,
         S::truncate => path::sys_truncate,
         S::ftruncate => path::sys_ftruncate,

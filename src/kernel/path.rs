@@ -209,13 +209,7 @@ fn lookup_in<'a>(
         // when no path reaches it (a memfd, a deleted file, a pipe).
         let reached = matches!(&by_path, Some(Ok(l))
             if !matches!(l.node, Node::Missing | Node::Absent { .. } | Node::AbsentVirtual));
-        let own = format!("/proc/{}/fd/", cx.proc.id.pid);
-        let fd = r
-            .path
-            .strip_prefix(b"/proc/self/fd/")
-            .or_else(|| r.path.strip_prefix(own.as_bytes()))
-            .and_then(fd_num)
-            .filter(|_| !reached);
+        let fd = proc_fd_link(cx, &r.path).filter(|_| !reached);
         match (fd, by_path) {
             (Some(fd), _) => {
                 return Ok(Lookup {
@@ -421,11 +415,27 @@ fn is_special_path(path: &[u8]) -> bool {
     crate::sandbox::namei::is_special(path)
 }
 
+/// The descriptor a /proc/.../fd/N magic link names: under /proc/self,
+/// /proc/PID, /proc/thread-self, or a task directory of either.
+fn proc_fd_link(cx: &Ctx, path: &[u8]) -> Option<i32> {
+    let pid = cx.proc.id.pid.to_string();
+    let task = format!("/task/{pid}");
+    let rest = path
+        .strip_prefix(b"/proc/self")
+        .or_else(|| path.strip_prefix(format!("/proc/{pid}").as_bytes()))
+        .or_else(|| path.strip_prefix(b"/proc/thread-self"))?;
+    let rest = rest.strip_prefix(task.as_bytes()).unwrap_or(rest);
+    rest.strip_prefix(b"/fd/").and_then(fd_num)
+}
+
 /// The descriptor number a /dev/fd/N or /proc/self/fd/N names.
+/// As Linux's name_to_int: decimal digits only, no sign, no leading zero,
+/// at most INT_MAX.
 fn fd_num(n: &[u8]) -> Option<i32> {
-    std::str::from_utf8(n)
-        .ok()
-        .and_then(|s| s.parse::<i32>().ok())
+    if n.is_empty() || !n.iter().all(u8::is_ascii_digit) || (n.len() > 1 && n[0] == b'0') {
+        return None;
+    }
+    std::str::from_utf8(n).ok()?.parse::<i32>().ok()
 }
 
 /// Where the program's own file is shown when no mount shows it.
@@ -497,6 +507,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     if path == b"/proc" {
         let mut v = vec![
             (b"self".to_vec(), DT_DIR),
+            (b"thread-self".to_vec(), DT_LNK),
             (cx.proc.id.pid.to_string().into_bytes(), DT_DIR),
             (b"sys".to_vec(), DT_DIR),
         ];
@@ -532,24 +543,61 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         b"/proc/sys/kernel/pid_max" => return line(b"4194304"),
         _ => {}
     }
-    if let Some(rest) = path.strip_prefix(b"/proc/self").or_else(|| {
-        let pid = format!("/proc/{}", cx.proc.id.pid);
-        path.strip_prefix(pid.as_bytes())
-    }) {
+    let pid = cx.proc.id.pid.to_string();
+    // /proc/thread-self: the calling thread's /proc/PID/task/TID.
+    if path == b"/proc/thread-self" {
+        return Node::Link(format!("/proc/{pid}/task/{pid}").into_bytes());
+    }
+    if let Some(rest) = path
+        .strip_prefix(b"/proc/self")
+        .or_else(|| path.strip_prefix(format!("/proc/{pid}").as_bytes()))
+        .or_else(|| {
+            // Below /proc/thread-self: the thread's own task directory.
+            path.strip_prefix(b"/proc/thread-self")
+                .filter(|r| r.starts_with(b"/"))
+        })
+    {
+        // /proc/PID/task/TID is the thread's view of the same files.
+        let task = format!("/task/{pid}");
+        let rest = match rest.strip_prefix(task.as_bytes()) {
+            Some(r) if r.is_empty() || r.starts_with(b"/") => r,
+            _ => rest,
+        };
         return match rest {
             b"" => Node::Dir(
                 [
-                    "exe", "cwd", "root", "fd", "maps", "status", "stat", "cmdline", "comm", "auxv",
+                    "exe", "cwd", "root", "fd", "maps", "status", "stat", "cmdline", "comm",
+                    "auxv", "task", "wchan", "syscall",
                 ]
                 .iter()
                 .map(|n| {
                     (
                         n.as_bytes().to_vec(),
-                        if *n == "fd" { DT_DIR } else { DT_REG },
+                        if matches!(*n, "fd" | "task") {
+                            DT_DIR
+                        } else {
+                            DT_REG
+                        },
                     )
                 })
                 .collect(),
             ),
+            b"/task" => Node::Dir(vec![(pid.into_bytes(), DT_DIR)]),
+            // Not sleeping in the kernel: Linux shows "0" (no newline).
+            b"/wchan" => Node::Text(b"0".to_vec()),
+            // The system call the reader is in (this read, when read from
+            // offset 0): number, six arguments, stack and instruction
+            // pointers, as Linux's proc_pid_syscall.
+            b"/syscall" => {
+                let r = &*cx.regs;
+                Node::Text(
+                    format!(
+                        "{} 0x{:x} 0x{:x} 0x{:x} 0x{:x} 0x{:x} 0x{:x} 0x{:x} 0x{:x}\n",
+                        r.rax as i64, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9, r.rsp, r.rip
+                    )
+                    .into_bytes(),
+                )
+            }
             b"/exe" => Node::Link(cx.proc.id.exe.clone()),
             b"/cmdline" => Node::Text(cx.proc.cmdline.clone()),
             b"/comm" => Node::Text([super::process::comm(cx.proc), b"\n".to_vec()].concat()),

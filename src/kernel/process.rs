@@ -313,6 +313,38 @@ pub fn sys_sched_rr_get_interval(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// unshare(flags) for a process of one thread: what it could unshare
+/// (descriptors, fs attributes, SysV undo lists, and the thread, signal
+/// and VM sharing a lone thread has none of) is already its own, as
+/// Linux's unshare finds it; new namespaces need privileges the program
+/// never has (EPERM, as a kernel that denies unprivileged user
+/// namespaces); unknown bits are EINVAL. (Threads, issue 15, make the
+/// first set real.)
+pub fn sys_unshare(_cx: &mut Ctx, a: &Args) -> SysResult {
+    let flags = a.0[0];
+    let own = (libc::CLONE_FILES
+        | libc::CLONE_FS
+        | libc::CLONE_SYSVSEM
+        | libc::CLONE_THREAD
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_VM) as u64;
+    let namespaces = (libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP) as u64
+        | 0x80; // CLONE_NEWTIME
+    if flags & !(own | namespaces) != 0 {
+        return Err(Errno::INVAL);
+    }
+    if flags & namespaces != 0 {
+        return Err(Errno::PERM);
+    }
+    Ok(0)
+}
+
 pub fn sys_sched_yield(_cx: &mut Ctx, _a: &Args) -> SysResult {
     Ok(0)
 }
