@@ -215,6 +215,41 @@ fn the_default_view_is_the_host_system_read_only_and_no_secret() {
     assert_eq!(text(&out.stdout), "/tmp\nhi\n", "{}", text(&out.stderr));
     let out = cage(&[], "stat", &["-c", "%a", "/tmp"]);
     assert_eq!(text(&out.stdout), "1777\n", "{}", text(&out.stderr));
+    // The mount table shows the view (df, findmnt and mount read it), and
+    // a tmpfs its own size (half of --mem for /tmp), not the host disk.
+    let out = cage(&[], "cat", &["/proc/self/mounts"]);
+    let mounts = text(&out.stdout);
+    for want in [
+        "kvmcage / tmpfs ro,relatime 0 0\n",
+        "proc /proc proc ro,relatime 0 0\n",
+        "tmpfs /tmp tmpfs rw,relatime 0 0\n",
+        "tmpfs /dev/shm tmpfs rw,relatime 0 0\n",
+    ] {
+        assert!(mounts.contains(want), "{want}: {mounts}");
+    }
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.starts_with("kvmcage /usr ") && l.contains(" ro,")),
+        "{mounts}"
+    );
+    let out = cage(
+        &["--mem", "64M"],
+        "df",
+        &["--output=fstype,size,target", "-B1M", "/tmp"],
+    );
+    let df: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        df,
+        ["Type 1M-blocks Mounted on", "tmpfs 32 /tmp"],
+        "{}",
+        text(&out.stderr)
+    );
+    let out = cage(&[], "findmnt", &["-n", "-o", "TARGET", "/usr"]);
+    assert_eq!(text(&out.stdout), "/usr\n", "{}", text(&out.stderr));
     // Nothing of the host beyond the system directories: not its root's
     // home, not this checkout.
     for p in ["/root", "/home", "/work", "/var", root().to_str().unwrap()] {

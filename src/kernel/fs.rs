@@ -1563,6 +1563,21 @@ fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
     put(32, st.f_bavail);
     put(40, st.f_files);
     put(48, st.f_ffree);
+    if let Some(q) = file.quota() {
+        // A --tmpfs (or the private /tmp, /dev/shm) is a tmpfs of its own
+        // size, as `df` shows one on Linux, not the host disk under it.
+        let bsize = 4096;
+        let (max_inodes, inodes) = q.inodes();
+        let free = q.cap().saturating_sub(q.used()) / bsize;
+        put(0, 0x0102_1994);
+        put(8, bsize);
+        put(16, q.cap() / bsize);
+        put(24, free);
+        put(32, free);
+        put(40, max_inodes);
+        put(48, max_inodes.saturating_sub(inodes));
+        put(72, bsize);
+    }
     put(64, st.f_namelen as u64);
     put(72, st.f_frsize as u64);
     let ro = matches!(

@@ -287,7 +287,8 @@ fn proc_maps(cx: &Ctx) -> Vec<u8> {
 
 /// The system-wide /proc files kvmcage answers: the sandbox's own view
 /// (its memory, one process, no load), never the host's.
-const PROC_FILES: [&str; 6] = [
+const PROC_FILES: [&str; 7] = [
+    "mounts",
     "uptime",
     "loadavg",
     "meminfo",
@@ -295,6 +296,59 @@ const PROC_FILES: [&str; 6] = [
     "stat",
     "cpuinfo",
 ];
+
+/// The device kvmcage's own /proc and /dev files show (synthetic_stat's).
+const PROC_DEV: u64 = 0;
+const DEV_DEV: u64 = 0;
+
+/// /proc/self/mounts (`info` false) or /proc/self/mountinfo: the
+/// sandbox's mounts with kvmcage's /proc and /dev, in mount order. Devices
+/// are the anonymous ones stat shows (0:N), sources never a host path.
+fn mount_table(cx: &Ctx, info: bool) -> String {
+    let mounts = cx.proc.policy.mounts_in_order();
+    let mut rows: Vec<(Vec<u8>, &str, &str, bool, u64)> = Vec::new();
+    for m in &mounts {
+        let source = if m.quota.is_some() {
+            "tmpfs"
+        } else {
+            "kvmcage"
+        };
+        rows.push((m.guest.clone(), source, m.fstype(), m.writable, m.dev()));
+        if m.guest == b"/" {
+            rows.push((b"/proc".to_vec(), "proc", "proc", false, PROC_DEV));
+            rows.push((b"/dev".to_vec(), "devtmpfs", "devtmpfs", true, DEV_DEV));
+        }
+    }
+    if !mounts.iter().any(|m| m.guest == b"/") {
+        rows.insert(0, (b"/dev".to_vec(), "devtmpfs", "devtmpfs", true, DEV_DEV));
+        rows.insert(0, (b"/proc".to_vec(), "proc", "proc", false, PROC_DEV));
+    }
+    let mut out = String::new();
+    for (i, (guest, source, fstype, rw, dev)) in rows.iter().enumerate() {
+        let at = String::from_utf8_lossy(guest).replace(' ', "\\040");
+        let opts = if *rw { "rw,relatime" } else { "ro,relatime" };
+        if info {
+            // The parent: the nearest mount above (the first is its own).
+            let parent = rows[..i]
+                .iter()
+                .rposition(|(g, ..)| {
+                    g.as_slice() == b"/" || guest.starts_with(&[g.as_slice(), b"/"].concat())
+                })
+                .unwrap_or(i);
+            out.push_str(&format!(
+                "{} {} {}:{} / {at} {opts} - {fstype} {source} {}\n",
+                20 + i,
+                20 + parent,
+                rustix::fs::major(*dev),
+                rustix::fs::minor(*dev),
+                if *rw { "rw" } else { "ro" }
+            ));
+        } else {
+            out.push_str(&format!("{source} {at} {fstype} {opts} 0 0\n"));
+        }
+    }
+    out
+}
 
 fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
     let up = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
@@ -309,6 +363,7 @@ fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
             )
         }
         b"filesystems" => "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".into(),
+        b"mounts" => mount_table(cx, false),
         b"cpuinfo" => crate::vm::cpuinfo::text(&cx.m.cpuid, 1),
         b"stat" => {
             // One CPU whose time is the program's (USER_HZ ticks), idle
@@ -566,8 +621,21 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         return match rest {
             b"" => Node::Dir(
                 [
-                    "exe", "cwd", "root", "fd", "maps", "status", "stat", "cmdline", "comm",
-                    "auxv", "task", "wchan", "syscall",
+                    "exe",
+                    "cwd",
+                    "root",
+                    "fd",
+                    "maps",
+                    "status",
+                    "stat",
+                    "cmdline",
+                    "comm",
+                    "auxv",
+                    "task",
+                    "wchan",
+                    "syscall",
+                    "mounts",
+                    "mountinfo",
                 ]
                 .iter()
                 .map(|n| {
@@ -608,6 +676,8 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/status" => Node::Text(proc_status(cx)),
             b"/stat" => Node::Text(proc_stat(cx)),
             b"/auxv" => Node::Text(cx.proc.auxv.clone()),
+            b"/mounts" => Node::Text(mount_table(cx, false).into_bytes()),
+            b"/mountinfo" => Node::Text(mount_table(cx, true).into_bytes()),
             r => match r.strip_prefix(b"/fd/").and_then(fd_num) {
                 Some(fd) => match cx.proc.files.file(fd) {
                     Ok(f) => Node::Link(f.path.clone()),

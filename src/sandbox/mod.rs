@@ -460,6 +460,42 @@ impl Mount {
     pub fn dev(&self) -> u64 {
         rustix::fs::makedev(0, 0x40 + self.index)
     }
+
+    /// The filesystem type the mount table shows: tmpfs for a --tmpfs (and
+    /// the private /tmp), else the host filesystem's kind.
+    pub fn fstype(&self) -> &'static str {
+        if self.quota.is_some() {
+            return "tmpfs";
+        }
+        let magic = rustix::fs::fstatfs(&self.root).map_or(0, |s| s.f_type);
+        match magic {
+            0xEF53 => "ext4",
+            0x0102_1994 => "tmpfs",
+            0x5846_5342 => "xfs",
+            0x9123_683E => "btrfs",
+            0x794C_7630 => "overlay",
+            0x6969 => "nfs",
+            0x6573_5546 => "fuse",
+            0x2FC1_2FC1 => "zfs",
+            0x0102_1997 => "9p",
+            _ => "unknown",
+        }
+    }
+}
+
+impl Policy {
+    /// The mounts in mount order: shallowest guest path first, and of two
+    /// at one place the lower one first (as /proc/self/mounts lists them).
+    pub fn mounts_in_order(&self) -> Vec<&Mount> {
+        let mut v: Vec<&Mount> = self.mounts.iter().collect();
+        v.sort_by_key(|m| {
+            (
+                m.guest.iter().filter(|&&b| b == b'/').count() - usize::from(m.guest == b"/"),
+                m.index,
+            )
+        });
+        v
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,19 @@ impl Quota {
         }
     }
 
+    /// The size it was given (--tmpfs size=).
+    pub fn cap(&self) -> u64 {
+        self.cap
+    }
+
+    /// The inodes it may hold, and those it holds now.
+    pub fn inodes(&self) -> (u64, u64) {
+        (
+            self.max_inodes as u64,
+            self.inner.borrow().inodes.len() as u64,
+        )
+    }
+
     /// The bytes in use now.
     pub fn used(&self) -> u64 {
         self.inner.borrow().used
