@@ -46,6 +46,22 @@ fn file_syscalls_match_native() {
 }
 
 #[test]
+fn preadv2_pwritev2_pipe_size_getgroups_match_native() {
+    require_kvm();
+    for flavor in [Flavor::Gcc, Flavor::Dyn] {
+        let out = same_in_a_mounted_dir("rwf", flavor);
+        assert!(
+            out.contains("F_GETPIPE_SZ after: 131072\n"),
+            "{flavor:?}: {out}"
+        );
+        assert!(
+            out.contains("preadv2 bad flag: -1 EOPNOTSUPP\n"),
+            "{flavor:?}: {out}"
+        );
+    }
+}
+
+#[test]
 fn openat2_resolve_flags_match_native() {
     require_kvm();
     for flavor in [Flavor::Gcc, Flavor::Dyn] {

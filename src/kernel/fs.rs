@@ -1089,6 +1089,23 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => record_lock(cx, &slot.file, cmd, arg),
+        // A pipe's buffer: the host pipe's (EBADF for anything else, as
+        // Linux); larger than Linux's default pipe-max-size is EPERM for
+        // an unprivileged program.
+        libc::F_GETPIPE_SZ => {
+            let fd = pipe_of(&slot.file)?;
+            Ok(rustix::pipe::fcntl_getpipe_size(fd)? as u64)
+        }
+        libc::F_SETPIPE_SZ => {
+            let fd = pipe_of(&slot.file)?;
+            const PIPE_MAX_SIZE: u64 = 1 << 20;
+            let want = arg as u32 as u64;
+            if want > PIPE_MAX_SIZE {
+                return Err(Errno::PERM);
+            }
+            rustix::pipe::fcntl_setpipe_size(fd, want as usize)?;
+            Ok(rustix::pipe::fcntl_getpipe_size(fd)? as u64)
+        }
         // Seals are a memfd's own (the host's EINVAL for other files).
         libc::F_ADD_SEALS => {
             let fd = slot.file.host_fd().map_err(|_| Errno::INVAL)?;
@@ -1190,6 +1207,20 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
 const TCGETS: u64 = 0x5401;
 const TIOCGWINSZ: u64 = 0x5413;
 const FIONREAD: u64 = 0x541b;
+
+/// The host pipe behind a guest descriptor (not kvmcage's stdio, which
+/// is kvmcage's own): EBADF otherwise, as Linux's pipe_fcntl.
+fn pipe_of(f: &OpenFile) -> Result<BorrowedFd<'_>, Errno> {
+    match &f.kind {
+        FileKind::Host { fd, .. }
+            if rustix::fs::fstat(fd)
+                .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_fifo()) =>
+        {
+            Ok(fd.as_fd())
+        }
+        _ => Err(Errno::BADF),
+    }
+}
 
 /// Set the `mask` bits of a kvmcage file's status flags to `bits`.
 fn set_status(f: &OpenFile, mask: u32, bits: u32) {
@@ -1425,6 +1456,61 @@ fn vectored(
 
 pub fn sys_preadv(cx: &mut Ctx, a: &Args) -> SysResult {
     positioned_vec(cx, a, false)
+}
+
+/// preadv2/pwritev2's RWF_* flags.
+const RWF_DSYNC: u64 = 0x2;
+const RWF_SYNC: u64 = 0x4;
+const RWF_APPEND: u64 = 0x10;
+/// Every flag Linux 6.14 knows (HIPRI, DSYNC, SYNC, NOWAIT, APPEND,
+/// NOAPPEND, ATOMIC, DONTCACHE); others are EOPNOTSUPP.
+const RWF_KNOWN: u64 = 0xff;
+
+pub fn sys_preadv2(cx: &mut Ctx, a: &Args) -> SysResult {
+    vec2(cx, a, false)
+}
+
+pub fn sys_pwritev2(cx: &mut Ctx, a: &Args) -> SysResult {
+    vec2(cx, a, true)
+}
+
+/// preadv2/pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags): preadv and
+/// pwritev, or readv and writev at the file position when the offset is
+/// -1. RWF_DSYNC and RWF_SYNC sync what was written, RWF_APPEND writes at
+/// the end; RWF_HIPRI, RWF_NOWAIT and the cache hints change nothing a
+/// program can observe here (kvmcage's reads do not wait on the page
+/// cache differently).
+fn vec2(cx: &mut Ctx, a: &Args, write: bool) -> SysResult {
+    let flags = a.0[5];
+    if flags & !RWF_KNOWN != 0 {
+        return Err(Errno::OPNOTSUPP);
+    }
+    let fd = int(a.0[0]);
+    let r = if a.0[3] as i64 == -1 {
+        let plain = Args([a.0[0], a.0[1], a.0[2], 0, 0, 0]);
+        if write {
+            sys_writev(cx, &plain)
+        } else {
+            sys_readv(cx, &plain)
+        }
+    } else if write && flags & RWF_APPEND != 0 {
+        let f = cx.proc.files.file(fd)?;
+        let end = rustix::fs::fstat(f.host_fd()?)?.st_size as u64;
+        positioned_vec(cx, &Args([a.0[0], a.0[1], a.0[2], end, 0, 0]), true)
+    } else {
+        positioned_vec(cx, a, write)
+    };
+    if write && r.is_ok() && flags & (RWF_DSYNC | RWF_SYNC) != 0 {
+        let f = cx.proc.files.file(fd)?;
+        if let Ok(h) = f.host_fd() {
+            if flags & RWF_SYNC != 0 {
+                rustix::fs::fsync(h)?;
+            } else {
+                rustix::fs::fdatasync(h)?;
+            }
+        }
+    }
+    r
 }
 
 pub fn sys_pwritev(cx: &mut Ctx, a: &Args) -> SysResult {

@@ -175,6 +175,16 @@ pub fn sys_getgid(cx: &mut Ctx, _a: &Args) -> SysResult {
     Ok(u64::from(cx.proc.id.gid))
 }
 
+/// getgroups(size, list): the program has no supplementary groups (its
+/// ids are --uid and --gid only), so the list is empty: 0, as Linux gives
+/// a process whose list is empty; a negative size is EINVAL.
+pub fn sys_getgroups(_cx: &mut Ctx, a: &Args) -> SysResult {
+    if super::int(a.0[0]) < 0 {
+        return Err(Errno::INVAL);
+    }
+    Ok(0)
+}
+
 fn write_three_ids(cx: &mut Ctx, a: &Args, id: u32) -> SysResult {
     for p in &a.0[..3] {
         cx.m.user().write(*p, &id.to_le_bytes())?;
