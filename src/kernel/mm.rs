@@ -1012,6 +1012,16 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     let name = mm.file_name(&file.path);
     mm.map_fixed(cx.m, start, len, prot | PROT_READ, VmaKind::File(name))?;
     let host = file.host().ok_or(Errno::NODEV)?;
+    // The frames the file's bytes will fill: their host memory in runs.
+    let size = rustix::fs::fstat(host).map_or(0, |st| st.st_size as u64);
+    let filled = page_up(size.saturating_sub(off).min(len)).unwrap_or(0);
+    let mut frames: Vec<Gpa> = (0..filled / PAGE_SIZE)
+        .filter_map(|i| cx.m.pt.leaf(&cx.m.ram, start + i * PAGE_SIZE).ok())
+        .map(|e| e & pte::ADDR_MASK)
+        .filter(|&f| f != 0 && cx.m.frames.is_pool_frame(f))
+        .collect();
+    let ram = &cx.m.ram;
+    crate::vm::memory::for_each_run(&mut frames, |gpa, n| ram.prefault(gpa, n));
     let mut done = 0u64;
     let mut buf = vec![0u8; 64 << 10];
     while done < len {
