@@ -1442,16 +1442,10 @@ fn mremap_shared_grow(
     new_len: u64,
     v: Vma,
 ) -> SysResult {
-    let VmaKind::Shared { slot, off, name } = v.kind else {
+    let VmaKind::Shared { slot, name, .. } = v.kind else {
         return Err(Errno::INVAL);
     };
-    let sl = cx.m.shared.find(slot).ok_or(Errno::FAULT)?;
-    let (fd, file_off, writable) = (
-        rustix::io::fcntl_dupfd_cloexec(&sl.fd, 0)?,
-        sl.file_off + off,
-        sl.writable,
-    );
-    let new = cx.m.add_shared(fd.as_fd(), file_off, new_len, writable)?;
+    let new = second_slot(cx, v, new_len)?;
     // The memory a memfd of kvmcage's own holds is counted once: by the
     // newest slot over it.
     let charge =
@@ -1500,15 +1494,8 @@ fn mremap_dontunmap(
     } else {
         cx.proc.mm.find_free(len).ok_or(Errno::NOMEM)?
     };
-    if let VmaKind::Shared { slot, off, name } = v.kind {
-        // A second slot over the same pages of the object.
-        let sl = cx.m.shared.find(slot).ok_or(Errno::FAULT)?;
-        let (fd, file_off, writable) = (
-            rustix::io::fcntl_dupfd_cloexec(&sl.fd, 0)?,
-            sl.file_off + off,
-            sl.writable,
-        );
-        let new = cx.m.add_shared(fd.as_fd(), file_off, len, writable)?;
+    if let VmaKind::Shared { name, .. } = v.kind {
+        let new = second_slot(cx, v, len)?;
         let mm = &mut cx.proc.mm;
         if let Err(e) = mm.map_shared(cx.m, dest, len, v.prot, new, name) {
             mm.drop_slots(cx.m, vec![new]);
@@ -1557,6 +1544,21 @@ fn mremap_dontunmap(
         }
     }
     Ok(dest)
+}
+
+/// A new slot over `len` bytes of the object the shared mapping `v` shows,
+/// from where `v` starts (its pages are the same pages).
+fn second_slot(cx: &mut Ctx, v: Vma, len: u64) -> Result<Gpa, Errno> {
+    let VmaKind::Shared { slot, off, .. } = v.kind else {
+        return Err(Errno::INVAL);
+    };
+    let sl = cx.m.shared.find(slot).ok_or(Errno::FAULT)?;
+    let (fd, file_off, writable) = (
+        rustix::io::fcntl_dupfd_cloexec(&sl.fd, 0)?,
+        sl.file_off + off,
+        sl.writable,
+    );
+    cx.m.add_shared(fd.as_fd(), file_off, len, writable)
 }
 
 /// Move `[old, old+old_len)` to `dest` and size it to `new_len`.

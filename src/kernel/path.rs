@@ -2590,68 +2590,78 @@ fn removexattr_common(cx: &mut Ctx, t: XattrTarget, name: Vec<u8>) -> SysResult 
     Ok(0)
 }
 
+/// How an attribute call names its file: a path (followed or not) or a
+/// descriptor, in its first argument.
+#[derive(Clone, Copy)]
+enum By {
+    Path,
+    Link,
+    Fd,
+}
+
+fn xattr_target_by(cx: &Ctx, a: &Args, by: By) -> Result<XattrTarget, Errno> {
+    match by {
+        By::Path => xattr_target(cx, a.0[0], true),
+        By::Link => xattr_target(cx, a.0[0], false),
+        By::Fd => xattr_fd_target(cx, int(a.0[0])),
+    }
+}
+
+fn getxattr_by(cx: &mut Ctx, a: &Args, by: By) -> SysResult {
+    let t = xattr_target_by(cx, a, by)?;
+    getxattr_common(cx, t, a)
+}
+
+fn listxattr_by(cx: &mut Ctx, a: &Args, by: By) -> SysResult {
+    let t = xattr_target_by(cx, a, by)?;
+    listxattr_common(cx, t, a)
+}
+
+fn setxattr_by(cx: &mut Ctx, a: &Args, by: By) -> SysResult {
+    let args = setxattr_args(cx, a)?;
+    let t = xattr_target_by(cx, a, by)?;
+    setxattr_common(cx, t, args)
+}
+
+fn removexattr_by(cx: &mut Ctx, a: &Args, by: By) -> SysResult {
+    let name = xattr_name(cx, a.0[1])?;
+    let t = xattr_target_by(cx, a, by)?;
+    removexattr_common(cx, t, name)
+}
+
 pub fn sys_getxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let t = xattr_target(cx, a.0[0], true)?;
-    getxattr_common(cx, t, a)
+    getxattr_by(cx, a, By::Path)
 }
-
 pub fn sys_lgetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let t = xattr_target(cx, a.0[0], false)?;
-    getxattr_common(cx, t, a)
+    getxattr_by(cx, a, By::Link)
 }
-
 pub fn sys_fgetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let t = xattr_fd_target(cx, int(a.0[0]))?;
-    getxattr_common(cx, t, a)
+    getxattr_by(cx, a, By::Fd)
 }
-
 pub fn sys_listxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let t = xattr_target(cx, a.0[0], true)?;
-    listxattr_common(cx, t, a)
+    listxattr_by(cx, a, By::Path)
 }
-
 pub fn sys_llistxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let t = xattr_target(cx, a.0[0], false)?;
-    listxattr_common(cx, t, a)
+    listxattr_by(cx, a, By::Link)
 }
-
 pub fn sys_flistxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let t = xattr_fd_target(cx, int(a.0[0]))?;
-    listxattr_common(cx, t, a)
+    listxattr_by(cx, a, By::Fd)
 }
-
 pub fn sys_setxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let args = setxattr_args(cx, a)?;
-    let t = xattr_target(cx, a.0[0], true)?;
-    setxattr_common(cx, t, args)
+    setxattr_by(cx, a, By::Path)
 }
-
 pub fn sys_lsetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let args = setxattr_args(cx, a)?;
-    let t = xattr_target(cx, a.0[0], false)?;
-    setxattr_common(cx, t, args)
+    setxattr_by(cx, a, By::Link)
 }
-
 pub fn sys_fsetxattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let args = setxattr_args(cx, a)?;
-    let t = xattr_fd_target(cx, int(a.0[0]))?;
-    setxattr_common(cx, t, args)
+    setxattr_by(cx, a, By::Fd)
 }
-
 pub fn sys_removexattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let name = xattr_name(cx, a.0[1])?;
-    let t = xattr_target(cx, a.0[0], true)?;
-    removexattr_common(cx, t, name)
+    removexattr_by(cx, a, By::Path)
 }
-
 pub fn sys_lremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let name = xattr_name(cx, a.0[1])?;
-    let t = xattr_target(cx, a.0[0], false)?;
-    removexattr_common(cx, t, name)
+    removexattr_by(cx, a, By::Link)
 }
-
 pub fn sys_fremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
-    let name = xattr_name(cx, a.0[1])?;
-    let t = xattr_fd_target(cx, int(a.0[0]))?;
-    removexattr_common(cx, t, name)
+    removexattr_by(cx, a, By::Fd)
 }

@@ -233,7 +233,7 @@ impl Policy {
                 None => Here::Virtual,
             });
         }
-        let r = self.walk(b"/", b"/", path, true, links)?;
+        let r = self.walk_scoped(b"/", b"/", path, true, links, Scope::default())?;
         match r.found {
             Found::Host { mount, fd, .. } => Ok(Here::Host(mount, fd)),
             Found::Virtual(_) => Ok(Here::Virtual),
@@ -263,7 +263,7 @@ impl Policy {
         if path.is_empty() {
             return Err(Errno::NOENT);
         }
-        self.walk(root, start, path, follow, &mut 0)
+        self.walk_scoped(root, start, path, follow, &mut 0, Scope::default())
     }
 
     /// `resolve_in` under openat2's restrictions `scope`.
@@ -299,17 +299,6 @@ impl Policy {
             }
         }
         self.locate(&parent, links)
-    }
-
-    fn walk(
-        &self,
-        root: &[u8],
-        start: &[u8],
-        path: &[u8],
-        follow: bool,
-        links: &mut u32,
-    ) -> Result<Resolved<'_>, Errno> {
-        self.walk_scoped(root, start, path, follow, links, Scope::default())
     }
 
     fn walk_scoped(
