@@ -43,24 +43,8 @@ const SETID: u32 = 0o6000;
 const EXE_DEV: u64 = 0x3f;
 
 /// Open flags a guest may pass to the host (others are dropped, as Linux
-/// ignores unknown open flags).
-const OPEN_ALLOWED: u32 = (libc::O_ACCMODE
-    | libc::O_CREAT
-    | libc::O_EXCL
-    | libc::O_NOCTTY
-    | libc::O_TRUNC
-    | libc::O_APPEND
-    | libc::O_NONBLOCK
-    | libc::O_DSYNC
-    | libc::O_SYNC
-    | libc::O_DIRECTORY
-    | libc::O_NOFOLLOW
-    | libc::O_CLOEXEC
-    | libc::O_LARGEFILE
-    | libc::O_NOATIME
-    | libc::O_DIRECT
-    | libc::O_PATH
-    | libc::O_TMPFILE) as u32;
+/// ignores unknown open flags): Linux's own, but O_ASYNC (no SIGIO here).
+const OPEN_ALLOWED: u32 = (VALID_OPEN_FLAGS & !(libc::O_ASYNC as u64)) as u32;
 
 fn os(b: &[u8]) -> &std::ffi::OsStr {
     std::ffi::OsStr::from_bytes(b)
