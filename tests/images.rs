@@ -76,6 +76,47 @@ fn fionbio_fioclex_match_native() {
 }
 
 #[test]
+fn administration_calls_answer_as_for_an_unprivileged_program() {
+    require_kvm();
+    // What Linux (Debian's defaults: dmesg_restrict, perf_event_paranoid
+    // 3) answers a program without capabilities. Not compared with this
+    // host: its kernel has no modules and no iopl/ioperm (ENOSYS there).
+    let out = run_cage(&[], &image("privileged", Flavor::Gcc), &[], b"");
+    let got: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let want = [
+        "mount -1 EPERM",
+        "umount2 -1 EPERM",
+        "umount2 bad flags -1 EINVAL",
+        "reboot -1 EPERM",
+        "sethostname -1 EPERM",
+        "settimeofday -1 EPERM",
+        "clock_settime realtime -1 EPERM",
+        "clock_settime monotonic -1 EINVAL",
+        "iopl 0 0",
+        "iopl 3 -1 EPERM",
+        "iopl 4 -1 EINVAL",
+        "ioperm on -1 EPERM",
+        "ioperm off 0",
+        "ioperm past 0xffff -1 EINVAL",
+        "syslog size -1 EPERM",
+        "syslog open -1 EPERM",
+        "syslog bad -1 EPERM",
+        "acct -1 EPERM",
+        "swapoff -1 EPERM",
+        "delete_module -1 EPERM",
+        "bpf -1 EPERM",
+        "perf_event_open -1 EFAULT",
+        "vhangup -1 EPERM",
+        "pivot_root -1 EPERM",
+    ];
+    assert_eq!(got, want, "{}", text(&out.stderr));
+    assert_eq!(status(&out), 0);
+}
+
+#[test]
 fn exit_codes_match_native() {
     for args in [
         &["0"][..],

@@ -13,6 +13,7 @@ pub mod futex;
 pub mod ipc;
 pub mod mm;
 pub mod path;
+pub mod privileged;
 pub mod process;
 pub mod sigframe;
 pub mod signal;
@@ -346,6 +347,32 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::mseal => mm::sys_mseal,
         S::unshare => process::sys_unshare,
         S::getgroups => process::sys_getgroups,
+        S::mount
+        | S::pivot_root
+        | S::move_mount
+        | S::fsopen
+        | S::fspick
+        | S::mount_setattr
+        | S::swapon
+        | S::swapoff
+        | S::reboot
+        | S::sethostname
+        | S::setdomainname
+        | S::settimeofday
+        | S::init_module
+        | S::finit_module
+        | S::delete_module
+        | S::kexec_load
+        | S::kexec_file_load
+        | S::acct
+        | S::vhangup
+        | S::bpf => privileged::sys_needs_privilege,
+        S::umount2 => privileged::sys_umount2,
+        S::clock_settime => privileged::sys_clock_settime,
+        S::iopl => privileged::sys_iopl,
+        S::ioperm => privileged::sys_ioperm,
+        S::syslog => privileged::sys_syslog,
+        S::perf_event_open => privileged::sys_perf_event_open,
         S::preadv2 => fs::sys_preadv2,
         S::pwritev2 => fs::sys_pwritev2,
         S::fchmod => path::sys_fchmod,
