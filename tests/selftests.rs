@@ -253,13 +253,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
          set_thread_area are ENOSYS",
     ),
     (
-        "x86-sigaltstack",
-        "*",
-        "a signal frame that overflows a too-small sigaltstack is written \
-         below it (SEGV_MAPERR, then killed) instead of Linux's SIGSEGV \
-         (SI_KERNEL) to the SIGSEGV handler",
-    ),
-    (
         "x86-test_vsyscall",
         "vsyscall gettimeofday()'s timeval",
         "no vsyscall page (Linux's default, vsyscall=xonly, emulates an \

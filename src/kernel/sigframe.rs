@@ -230,6 +230,13 @@ fn setup_frame(
     if act.flags & SA_ONSTACK != 0 && alt.flags_at(sp0) == 0 {
         sp = alt.sp.wrapping_add(alt.size);
         entering = true;
+        // AT_MINSIGSTKSZ promises the program that a frame needs no more;
+        // it is the host's (Linux's own frame size there), which may
+        // exceed kvmcage's frame: a stack smaller than it cannot take the
+        // frame on Linux, so not here either (SIGSEGV, as Linux).
+        if alt.size < proc.exec_facts.minsigstksz {
+            return Ok(Err(Errno::FAULT));
+        }
     }
     let xsize = m.xstate_size() as u64;
     let fx = sp.wrapping_sub(xsize + 4) & !63;
