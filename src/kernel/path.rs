@@ -2533,11 +2533,10 @@ fn xattr_key(fd: &OwnedFd, name: &[u8]) -> Result<(u64, u64, Vec<u8>), Errno> {
     Ok((st.st_dev, st.st_ino, name.to_vec()))
 }
 
-fn setxattr_common(
-    cx: &mut Ctx,
-    t: XattrTarget,
-    (name, value, flags): (Vec<u8>, Vec<u8>, u32),
-) -> SysResult {
+/// The file whose attribute `name` the program may change, as Linux
+/// checks it: a symlink's user.* attributes are EPERM, a read-only place
+/// EROFS, kvmcage's own files EOPNOTSUPP, then the namespace.
+fn xattr_changeable(t: XattrTarget, name: &[u8]) -> Result<(String, OwnedFd), Errno> {
     let (path, fd, writable) = match t {
         XattrTarget::Host { path, fd, writable } => (path, fd, writable),
         XattrTarget::Symlink { writable } => {
@@ -2548,7 +2547,16 @@ fn setxattr_common(
     if !writable {
         return Err(Errno::ROFS);
     }
-    xattr_settable(&name)?;
+    xattr_settable(name)?;
+    Ok((path, fd))
+}
+
+fn setxattr_common(
+    cx: &mut Ctx,
+    t: XattrTarget,
+    (name, value, flags): (Vec<u8>, Vec<u8>, u32),
+) -> SysResult {
+    let (path, fd) = xattr_changeable(t, &name)?;
     let key = xattr_key(&fd, &name)?;
     cx.proc.xattrs.check(&key, name.len() + value.len())?;
     let host_flags = rustix::fs::XattrFlags::from_bits_retain(flags);
@@ -2558,17 +2566,7 @@ fn setxattr_common(
 }
 
 fn removexattr_common(cx: &mut Ctx, t: XattrTarget, name: Vec<u8>) -> SysResult {
-    let (path, fd, writable) = match t {
-        XattrTarget::Host { path, fd, writable } => (path, fd, writable),
-        XattrTarget::Symlink { writable } => {
-            return Err(if writable { Errno::PERM } else { Errno::ROFS })
-        }
-        XattrTarget::Virtual => return Err(Errno::OPNOTSUPP),
-    };
-    if !writable {
-        return Err(Errno::ROFS);
-    }
-    xattr_settable(&name)?;
+    let (path, fd) = xattr_changeable(t, &name)?;
     rustix::fs::removexattr(path.as_str(), os(&name))?;
     cx.proc.xattrs.record(xattr_key(&fd, &name)?, None);
     Ok(0)
