@@ -255,54 +255,72 @@ fn pread_exact(file: &OwnedFd, buf: &mut [u8], off: u64) -> Result<usize, Errno>
 /// could hold.
 fn read_image(file: &OwnedFd, budget: u64) -> Result<(Vec<u8>, u64), Errno> {
     use linux_loader::elf::{Elf64_Ehdr, Elf64_Phdr};
+    const EHDR: usize = std::mem::size_of::<Elf64_Ehdr>();
+    const PHDR: usize = std::mem::size_of::<Elf64_Phdr>();
     let size = rustix::fs::fstat(file)?.st_size as u64;
     if size > MAX_FILE {
         return Err(Errno::FBIG);
     }
-    let mut data = vec![0u8; size as usize];
-    let head = data
-        .len()
-        .min(BINPRM_BUF_SIZE.max(std::mem::size_of::<Elf64_Ehdr>()));
-    let got = pread_exact(file, &mut data[..head], 0)?;
-    if got < head || !data.starts_with(b"\x7fELF") {
-        data.truncate(got.min(BINPRM_BUF_SIZE));
-        return Ok((data, 0));
+    let mut head = vec![0u8; (size as usize).min(BINPRM_BUF_SIZE.max(EHDR))];
+    let got = pread_exact(file, &mut head, 0)?;
+    if got < head.len() || !head.starts_with(b"\x7fELF") {
+        head.truncate(got.min(BINPRM_BUF_SIZE));
+        return Ok((head, 0));
     }
-    // Program headers (the loader checks their count and size).
-    let eh = {
-        let mut eh = Elf64_Ehdr::default();
-        vm_memory::ByteValued::as_mut_slice(&mut eh)
-            .copy_from_slice(&data[..std::mem::size_of::<Elf64_Ehdr>()]);
-        eh
-    };
-    let ph_len = u64::from(eh.e_phnum) * std::mem::size_of::<Elf64_Phdr>() as u64;
-    let read_range = |data: &mut [u8], off: u64, len: u64| -> Result<(), Errno> {
-        let end = off.saturating_add(len).min(size);
-        if off < end {
-            pread_exact(file, &mut data[off as usize..end as usize], off)?;
-        }
-        Ok(())
-    };
-    read_range(&mut data, eh.e_phoff, ph_len.min(65536))?;
+    let mut eh = Elf64_Ehdr::default();
+    vm_memory::ByteValued::as_mut_slice(&mut eh).copy_from_slice(&head[..EHDR]);
+    // The program headers, at most the 64 KiB the loader accepts.
+    let ph_len = (usize::from(eh.e_phnum) * PHDR).min(65536);
+    let mut phs = vec![0u8; ph_len];
+    if eh.e_phoff < size {
+        pread_exact(file, &mut phs, eh.e_phoff)?;
+    }
+    // The ranges the loader reads, each clamped to the file.
+    let clamp = |off: u64, len: u64| (off.min(size), off.saturating_add(len).min(size));
+    let mut ranges = vec![
+        clamp(0, head.len() as u64),
+        clamp(eh.e_phoff, ph_len as u64),
+    ];
     let mut left = budget;
-    let phs = eh
-        .e_phoff
-        .checked_add(ph_len)
-        .filter(|&e| e <= size)
-        .map(|_| eh.e_phnum);
-    for i in 0..u64::from(phs.unwrap_or(0)) {
-        let at = (eh.e_phoff + i * std::mem::size_of::<Elf64_Phdr>() as u64) as usize;
-        let mut ph = Elf64_Phdr::default();
-        vm_memory::ByteValued::as_mut_slice(&mut ph)
-            .copy_from_slice(&data[at..at + std::mem::size_of::<Elf64_Phdr>()]);
-        if ph.p_type != 1 && ph.p_type != 3 {
+    for ph in phs.chunks_exact(PHDR) {
+        let mut p = Elf64_Phdr::default();
+        vm_memory::ByteValued::as_mut_slice(&mut p).copy_from_slice(ph);
+        if p.p_type != 1 && p.p_type != 3 {
             continue;
         }
-        let len = ph.p_filesz.min(size.saturating_sub(ph.p_offset));
-        left = left.checked_sub(len).ok_or(Errno::NOMEM)?;
-        read_range(&mut data, ph.p_offset, len)?;
+        let (from, to) = clamp(p.p_offset, p.p_filesz);
+        left = left.checked_sub(to - from).ok_or(Errno::NOMEM)?;
+        ranges.push((from, to));
+    }
+    // A buffer as long as the furthest range, not the file: a sparse file
+    // may be far larger than what the guest could ever map.
+    let needed = ranges.iter().map(|&(_, to)| to).max().unwrap_or(0) as usize;
+    let mut data = zeroed(needed)?;
+    data[..head.len()].copy_from_slice(&head);
+    for &(from, to) in &ranges[1..] {
+        if from < to {
+            pread_exact(file, &mut data[from as usize..to as usize], from)?;
+        }
     }
     Ok((data, budget - left))
+}
+
+/// `len` zero bytes the host commits only where they are written
+/// (calloc-style), or ENOMEM where an ordinary Vec would abort kvmcage.
+fn zeroed(len: usize) -> Result<Vec<u8>, Errno> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).map_err(|_| Errno::NOMEM)?;
+    // SAFETY: `layout` has a non-zero size (len > 0, checked above).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        return Err(Errno::NOMEM);
+    }
+    // SAFETY: `p` comes from the global allocator with `layout` (size and
+    // capacity `len`, align 1, as Vec<u8> uses) and its `len` bytes are
+    // initialised (zero); the Vec takes sole ownership of it.
+    Ok(unsafe { Vec::from_raw_parts(p, len, len) })
 }
 
 fn binary(
