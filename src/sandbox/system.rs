@@ -149,22 +149,14 @@ pub fn plan(
                 guest: b"/".to_vec(),
                 writable: false,
             });
-            for d in SYSTEM_DIRS {
-                let host = Path::new("/").join(d);
-                if is_real_dir(&host) {
+            // The host's real directories among them, at the same paths.
+            let dirs = SYSTEM_DIRS.iter().map(|d| format!("/{d}"));
+            let etc = ETC_MOUNTED.iter().map(|d| format!("/etc/{d}"));
+            for path in dirs.chain(etc) {
+                if is_real_dir(Path::new(&path)) {
                     plan.mounts.push(MountSpec {
-                        host,
-                        guest: format!("/{d}").into_bytes(),
-                        writable: false,
-                    });
-                }
-            }
-            for d in ETC_MOUNTED {
-                let host = Path::new("/etc").join(d);
-                if is_real_dir(&host) {
-                    plan.mounts.push(MountSpec {
-                        host,
-                        guest: format!("/etc/{d}").into_bytes(),
+                        host: PathBuf::from(&path),
+                        guest: path.into_bytes(),
                         writable: false,
                     });
                 }
