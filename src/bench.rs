@@ -90,7 +90,7 @@ struct GuestRun {
 }
 
 fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
-    let mut m = Machine::new(32 << 20, opts.mode)?;
+    let (mut m, mut vcpu) = Machine::new(32 << 20, opts.mode)?;
     let mut proc = Process::new(Identity {
         pid: 1,
         ppid: 0,
@@ -111,9 +111,9 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
     if BENCH_CODE.len() as u64 > PAGE_SIZE || !mm.poke(&m, CODE_VA, BENCH_CODE) {
         return Err(err("code"));
     }
-    let vdso = crate::loader::map_vdso(&mut m, mm).map_err(|e| err(&e.to_string()))?;
-    let (_, tsc_khz) = m.guest_tsc()?;
-    m.start_user(&kvm_regs {
+    let vdso = crate::loader::map_vdso(&mut m, &vcpu, mm).map_err(|e| err(&e.to_string()))?;
+    let (_, tsc_khz) = vcpu.guest_tsc()?;
+    vcpu.start_user(&kvm_regs {
         rip: CODE_VA + sym::BENCH_START,
         rsp: STACK_VA + STACK_PAGES * PAGE_SIZE,
         rflags: 0x202,
@@ -125,7 +125,7 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
     let mut marks: Vec<(Instant, u64)> = Vec::new();
     let (mut syscall_path, mut int80_path) = (None, None);
     loop {
-        let (trap, mut regs) = match m.next_trap()? {
+        let (trap, mut regs) = match vcpu.next_trap()? {
             Ok(t) => t,
             Err(Stop::Interrupted) => continue,
             Err(stop) => return Err(err(&stop.to_string())),
@@ -143,7 +143,7 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
         }
         match regs.rax {
             sym::BENCH_MARK => {
-                marks.push((Instant::now(), m.exits));
+                marks.push((Instant::now(), vcpu.exits));
                 regs.rax = 0;
             }
             sym::BENCH_BARE => regs.rax = 0,
@@ -151,6 +151,7 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
                 let call = Call::decode(&regs, path);
                 let mut cx = Ctx {
                     m: &mut m,
+                    vcpu: &mut vcpu,
                     proc: &mut proc,
                     regs: &mut regs,
                     path,
@@ -164,18 +165,18 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
                 let sigreturned = std::mem::take(&mut proc.sigreturned);
                 sigframe::syscall_return_regs(&mut regs, path, sigreturned);
                 let from = (!sigreturned).then_some(sigframe::FromSyscall { nr: call.nr, ret });
-                if sigframe::deliver(&mut m, &mut proc, &mut regs, from, call.i386)?
+                if sigframe::deliver(&mut m, &mut vcpu, &mut proc, &mut regs, from, call.i386)?
                     .kill
                     .is_some()
                 {
                     return Err(err("a signal ended the benchmark guest"));
                 }
-                m.resume(&regs)?;
+                vcpu.resume(&regs)?;
                 continue;
             }
         }
         sigframe::syscall_return_regs(&mut regs, path, false);
-        m.resume(&regs)?;
+        vcpu.resume(&regs)?;
     }
     let mut cycles = [0u8; 8 * GUEST_PHASES.len()];
     if !m.ram.read(

@@ -188,7 +188,7 @@ fn implemented() -> &'static (Vec<u64>, Vec<u64>) {
 
 fn probe(i386: bool) -> Vec<u64> {
     let all = || (0..512).collect();
-    let Ok(mut m) = Machine::detached(MIN_MEM_SIZE) else {
+    let Ok((mut m, mut vcpu)) = Machine::detached(MIN_MEM_SIZE) else {
         return all();
     };
     let mut proc = Process::new(identity(MIN_MEM_SIZE));
@@ -197,6 +197,7 @@ fn probe(i386: bool) -> Vec<u64> {
     let mut call = |nr: u64, arg0: u64, i386: bool| {
         let mut cx = Ctx {
             m: &mut m,
+            vcpu: &mut vcpu,
             proc: &mut proc,
             regs: &mut regs,
             path: EntryPath::Lstar,
@@ -463,6 +464,7 @@ fn identity(mem_size: u64) -> Identity {
 /// One fuzzed process and its machine.
 struct Harness {
     m: Machine,
+    vcpu: crate::vm::Vcpu,
     proc: Process,
     regs: kvm_regs,
     dirs: MutexGuard<'static, Option<Dirs>>,
@@ -479,7 +481,7 @@ impl Harness {
         if dirs.is_none() {
             *dirs = Dirs::create();
         }
-        let mut m = Machine::detached(MIN_MEM_SIZE).ok()?;
+        let (mut m, vcpu) = Machine::detached(MIN_MEM_SIZE).ok()?;
         let mut proc = Process::new(identity(MIN_MEM_SIZE));
         // Host-side blocking calls give up at once.
         proc.expiry.expire();
@@ -523,6 +525,7 @@ impl Harness {
         fill_fixtures(&m);
         let mut h = Harness {
             m,
+            vcpu,
             proc,
             regs: kvm_regs::default(),
             dirs,
@@ -546,6 +549,7 @@ impl Harness {
     fn call(&mut self, call: &Call) -> i64 {
         let mut cx = Ctx {
             m: &mut self.m,
+            vcpu: &mut self.vcpu,
             proc: &mut self.proc,
             regs: &mut self.regs,
             path: if call.i386 {
@@ -764,7 +768,7 @@ pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
     const NAME: &str = "/fuzz.elf";
     loader::parse(NAME, data)?;
     loader::interpreter(NAME, data)?;
-    let mut m = Machine::detached(ELF_MEM_SIZE)?;
+    let (mut m, mut vcpu) = Machine::detached(ELF_MEM_SIZE)?;
     let mut proc = Process::new(identity(ELF_MEM_SIZE));
     proc.expiry.expire();
     let elf = loader::load(&mut m, &mut proc.mm, NAME, data, loader::Place::Program)?;
@@ -775,7 +779,7 @@ pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
     let interp = loader::load(&mut m, &mut proc.mm, NAME, data, loader::Place::Interpreter).ok();
     // A detached machine has no TSC for the vDSO's data page: map_vdso
     // maps and copies the image, then fails on that; the layout is real.
-    let _ = loader::map_vdso(&mut m, &mut proc.mm);
+    let _ = loader::map_vdso(&mut m, &vcpu, &mut proc.mm);
     let vdso = VDSO_BASE;
     let argv = [NAME.as_bytes().to_vec()];
     let info = StackInfo {
@@ -817,6 +821,7 @@ pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
     for (nr, args) in calls {
         let mut cx = Ctx {
             m: &mut m,
+            vcpu: &mut vcpu,
             proc: &mut proc,
             regs: &mut regs,
             path: EntryPath::Lstar,

@@ -624,7 +624,7 @@ impl Sandbox {
             // Forked before guest memory exists, so the fork is cheap.
             policy.hand_to_reaper().map_err(Error::Reaper)?;
         }
-        let mut m = Machine::new(self.mem_size, self.entry_mode)?;
+        let (mut m, mut vcpu) = Machine::new(self.mem_size, self.entry_mode)?;
         let (uid, gid) = (self.uid, self.gid);
         let mut proc = Process::new(Identity {
             pid: 1,
@@ -708,11 +708,11 @@ impl Sandbox {
         let cpu = probe::CpuFacts::host();
         proc.exec_facts = kernel::exec::Facts {
             hwcap: cpu.hwcap,
-            hwcap2: if m.sregs().cr4 & (1 << 16) != 0 { 2 } else { 0 },
+            hwcap2: if m.cr4() & (1 << 16) != 0 { 2 } else { 0 },
             minsigstksz: cpu.minsigstksz,
         };
-        let regs = kernel::exec::load_image(&mut m, &mut proc, program, &envp, &execfn)?;
-        m.start_user(&regs)?;
+        let regs = kernel::exec::load_image(&mut m, &vcpu, &mut proc, program, &envp, &execfn)?;
+        vcpu.start_user(&regs)?;
         let mut warnings = Vec::new();
         if self.confine {
             // Everything the run needs from the host is open now; the
@@ -737,7 +737,7 @@ impl Sandbox {
         // Always: it also repeats the kick of a CancelHandle.
         let watchdog = Watchdog::start(self.timeout, &proc.expiry).map_err(Error::Watchdog)?;
         let _kick = watchdog::KickBlocked::new().map_err(Error::Watchdog)?;
-        m.set_run_signal_mask(_kick.run_mask())?;
+        vcpu.set_run_signal_mask(_kick.run_mask())?;
         proc.kick = Some(_kick.wait());
         let mut tracer = trace
             .is_active()
@@ -749,7 +749,7 @@ impl Sandbox {
         if !live {
             proc.expiry.stop(watchdog::StopReason::Cancelled);
         }
-        let looped = run_loop(&mut m, &mut proc, &mut stats, &mut tracer);
+        let looped = run_loop(&mut m, &mut vcpu, &mut proc, &mut stats, &mut tracer);
         drop(registered);
         drop(null);
         let outcome = match looped? {
@@ -791,7 +791,7 @@ impl Sandbox {
                 _ => "killed by SIGKILL".to_string(),
             });
         }
-        stats.exits = m.exits;
+        stats.exits = vcpu.exits;
         (stats.user_time, stats.sys_time) = kernel::process::cpu_time(proc.cpu_base);
         stats.peak_memory_kib = m.frames.peak() * (vm::layout::PAGE_SIZE / 1024);
         stats.memory_limit_hit = m.frames.was_refused();
@@ -823,8 +823,10 @@ impl Sandbox {
 /// Deliver the signals due before a return to user mode, tracing them;
 /// `Some` when one of them ends the program. `fault` is the trap that
 /// raised a signal just now, for the report if that signal kills.
+#[allow(clippy::too_many_arguments)] // the run loop's state, until run.rs holds it
 fn deliver_signals(
     m: &mut Machine,
+    vcpu: &mut vm::Vcpu,
     proc: &mut Process,
     regs: &mut kvm_regs,
     from: Option<kernel::sigframe::FromSyscall>,
@@ -832,7 +834,7 @@ fn deliver_signals(
     tracer: &mut Option<strace::Tracer>,
     fault: Option<(&report::Fault, i32)>,
 ) -> Result<Option<Outcome>, Error> {
-    let d = kernel::sigframe::deliver(m, proc, regs, from, i386)?;
+    let d = kernel::sigframe::deliver(m, vcpu, proc, regs, from, i386)?;
     if let Some(t) = tracer.as_mut() {
         for info in &d.taken {
             t.signal(info);
@@ -853,35 +855,51 @@ fn deliver_signals(
     }))
 }
 
+/// Return to the program with `regs`; a return address outside the user
+/// half ends it with SIGSEGV (`Vcpu::resume` refuses it).
+fn return_to_user(vcpu: &mut vm::Vcpu, regs: &kvm_regs) -> Result<Option<Outcome>, Error> {
+    match vcpu.resume(regs) {
+        Ok(()) => Ok(None),
+        Err(vm::VmError::NonUserReturn { rip }) => Ok(Some(Outcome::Killed {
+            signal: report::SIGSEGV,
+            report: format!("guest killed by SIGSEGV (return to a non-user address {rip:#x})"),
+            core: false,
+        })),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Run until the program ends; `None` when the time limit stopped it.
 fn run_loop(
     m: &mut Machine,
+    vcpu: &mut vm::Vcpu,
     proc: &mut Process,
     stats: &mut RunStats,
     tracer: &mut Option<strace::Tracer>,
 ) -> Result<Option<Outcome>, Error> {
     // Exits since the last syscall: the trap's own, plus any page faults the
     // host resolved on the way (counted against the next syscall).
-    let mut exits_seen = m.exits;
+    let mut exits_seen = vcpu.exits;
     loop {
         if proc.expiry.expired() {
             return Ok(None);
         }
-        let (trap, mut regs) = match m.next_trap()? {
+        let (trap, mut regs) = match vcpu.next_trap()? {
             Ok(t) => t,
             Err(Stop::Interrupted) => {
                 // A kick: a timer, a signal, or the run's end. Signals go to
                 // a vCPU stopped in ring 3; one stopped in the stub first
                 // reaches its next exit.
                 watchdog::take_kick();
-                if let Some(mut regs) = m.interrupted_user_regs() {
+                if let Some(mut regs) = vcpu.interrupted_user_regs() {
                     let before = regs;
-                    if let Some(o) = deliver_signals(m, proc, &mut regs, None, false, tracer, None)?
+                    if let Some(o) =
+                        deliver_signals(m, vcpu, proc, &mut regs, None, false, tracer, None)?
                     {
                         return Ok(Some(o));
                     }
                     if regs != before {
-                        m.set_interrupted_user_regs(&regs);
+                        vcpu.set_interrupted_user_regs(&regs);
                     }
                 }
                 continue;
@@ -899,6 +917,7 @@ fn run_loop(
                 let call = Call::decode(&regs, path);
                 let mut cx = Ctx {
                     m: &mut *m,
+                    vcpu: &mut *vcpu,
                     proc: &mut *proc,
                     regs: &mut regs,
                     path,
@@ -917,7 +936,7 @@ fn run_loop(
                         ret,
                         path,
                         took: started.elapsed(),
-                        exits: m.exits - exits_seen,
+                        exits: vcpu.exits - exits_seen,
                         ends_process: ends,
                         sigreturn_mask: (sigreturned && !call.is_exec())
                             .then_some(proc.signals.mask),
@@ -925,7 +944,7 @@ fn run_loop(
                     };
                     t.syscall(m, &ev);
                 }
-                exits_seen = m.exits;
+                exits_seen = vcpu.exits;
                 match proc.exit.take() {
                     Some(Exit::Code(c)) => return Ok(Some(Outcome::Exited(c))),
                     Some(Exit::Signal(sig)) => {
@@ -941,25 +960,14 @@ fn run_loop(
                 kernel::sigframe::syscall_return_regs(&mut regs, path, sigreturned);
                 let from =
                     (!sigreturned).then_some(kernel::sigframe::FromSyscall { nr: call.nr, ret });
-                if let Some(o) = deliver_signals(m, proc, &mut regs, from, call.i386, tracer, None)?
+                if let Some(o) =
+                    deliver_signals(m, vcpu, proc, &mut regs, from, call.i386, tracer, None)?
                 {
                     return Ok(Some(o));
                 }
-                // The return address came from RCX, which the program controls
-                // (a `jmp` to LSTAR looks like a syscall), or from a signal
-                // frame: never return to the kernel half or a non-canonical
-                // address. Linux's IRET would fault in user mode there: SIGSEGV.
-                if regs.rip >= vm::layout::USER_TOP {
-                    return Ok(Some(Outcome::Killed {
-                        signal: report::SIGSEGV,
-                        report: format!(
-                            "guest killed by SIGSEGV (return to a non-user address {:#x})",
-                            regs.rip
-                        ),
-                        core: false,
-                    }));
+                if let Some(o) = return_to_user(vcpu, &regs)? {
+                    return Ok(Some(o));
                 }
-                m.resume(&regs)?;
             }
             Trap::Fault {
                 vector,
@@ -970,7 +978,7 @@ fn run_loop(
                     let ec = error_code.unwrap_or(0);
                     if proc.mm.fault(m, cr2, ec & 2 != 0, ec & 16 != 0) {
                         stats.faults_handled += 1;
-                        m.resume(&regs)?;
+                        vcpu.resume(&regs)?;
                         continue;
                     }
                 }
@@ -980,7 +988,7 @@ fn run_loop(
                     cr2,
                     regs,
                 };
-                let info = report::siginfo_for(m, &proc.mm, &fault);
+                let info = report::siginfo_for(m, vcpu, &proc.mm, &fault);
                 proc.trap = kernel::sigframe::TrapState {
                     trapno: u64::from(vector),
                     err: error_code.unwrap_or(0),
@@ -988,12 +996,19 @@ fn run_loop(
                 };
                 let sig = info.signo();
                 proc.signals.force(info);
-                if let Some(o) =
-                    deliver_signals(m, proc, &mut regs, None, false, tracer, Some((&fault, sig)))?
-                {
+                if let Some(o) = deliver_signals(
+                    m,
+                    vcpu,
+                    proc,
+                    &mut regs,
+                    None,
+                    false,
+                    tracer,
+                    Some((&fault, sig)),
+                )? {
                     return Ok(Some(o));
                 }
-                m.resume(&regs)?;
+                vcpu.resume(&regs)?;
             }
         }
     }

@@ -77,7 +77,7 @@ pub fn probe_entry_paths(mode: EntryMode) -> Result<ProbeResult, VmError> {
         0x0f, 0x05,                 // syscall
         0x0f, 0x0b, 0x90,           // ud2 (never reached)
     ];
-    let mut m = Machine::new(MIN_MEM_SIZE, mode)?;
+    let (mut m, mut vcpu) = Machine::new(MIN_MEM_SIZE, mode)?;
     let mut mm = Mm::new();
     let setup = |e| VmError::Setup(format!("probe: {e}"));
     mm.map_fixed(
@@ -100,7 +100,7 @@ pub fn probe_entry_paths(mode: EntryMode) -> Result<ProbeResult, VmError> {
         VmaKind::Anon,
     )
     .map_err(setup)?;
-    m.start_user(&kvm_regs {
+    vcpu.start_user(&kvm_regs {
         rip: CODE_VA,
         rsp: stack + PAGE_SIZE,
         rflags: 0x202,
@@ -108,7 +108,7 @@ pub fn probe_entry_paths(mode: EntryMode) -> Result<ProbeResult, VmError> {
     })?;
     let mut seen: Vec<Result<EntryPath, String>> = Vec::new();
     for _ in 0..3 {
-        let (trap, mut regs) = match m.next_trap()? {
+        let (trap, mut regs) = match vcpu.next_trap()? {
             Ok(t) => t,
             Err(Stop::Interrupted) => continue,
             Err(stop) => {
@@ -128,13 +128,13 @@ pub fn probe_entry_paths(mode: EntryMode) -> Result<ProbeResult, VmError> {
                     regs.rcx = regs.rip;
                     regs.r11 = crate::vm::sanitize_rflags(regs.rflags);
                 }
-                m.resume(&regs)?;
+                vcpu.resume(&regs)?;
             }
             Trap::Fault { vector, .. } => {
                 seen.push(Err(format!("exception {vector} at {:#x}", regs.rip)));
                 // Skip the faulting instruction (the 2-byte int 0x80).
                 regs.rip += 2;
-                m.resume(&regs)?;
+                vcpu.resume(&regs)?;
             }
         }
     }

@@ -30,12 +30,17 @@ fn code_at(m: &Machine, rip: u64) -> Vec<u8> {
 /// The siginfo Linux's trap handlers give the signal of this exception
 /// (arch/x86/kernel/traps.c, mm/fault.c): the code and, where Linux sets
 /// one, the address.
-pub fn siginfo_for(m: &Machine, mm: &crate::kernel::mm::Mm, f: &Fault) -> SigInfo {
+pub fn siginfo_for(
+    m: &Machine,
+    vcpu: &crate::vm::Vcpu,
+    mm: &crate::kernel::mm::Mm,
+    f: &Fault,
+) -> SigInfo {
     const SI_KERNEL: i32 = 0x80;
     let rip = f.regs.rip;
     match f.vector {
         0 => SigInfo::fault(SIGFPE, 1 /* FPE_INTDIV */, rip),
-        16 | 19 => SigInfo::fault(SIGFPE, fp_code(m, f.vector), rip),
+        16 | 19 => SigInfo::fault(SIGFPE, fp_code(vcpu, f.vector), rip),
         1 => SigInfo::fault(SIGTRAP, 2 /* TRAP_TRACE */, rip),
         3 => SigInfo::fault(SIGTRAP, SI_KERNEL, 0),
         6 if code_at(m, rip).first() == Some(&0xcd) => SigInfo::fault(SIGSEGV, SI_KERNEL, 0),
@@ -56,8 +61,8 @@ pub fn siginfo_for(m: &Machine, mm: &crate::kernel::mm::Mm, f: &Fault) -> SigInf
 
 /// FPE_* of an x87 (#MF) or SIMD (#XM) exception: the first unmasked
 /// exception flag, in Linux's order (fpu__exception_code).
-fn fp_code(m: &Machine, vector: u8) -> i32 {
-    let Ok(x) = m.xsave() else { return 0 };
+fn fp_code(vcpu: &crate::vm::Vcpu, vector: u8) -> i32 {
+    let Ok(x) = vcpu.xsave() else { return 0 };
     let word = |o: usize| u32::from(u16::from_le_bytes([x[o], x[o + 1]]));
     let err = if vector == 16 {
         word(2) & !word(0)

@@ -555,6 +555,7 @@ const COMM_MAX: usize = 15;
 /// The one loading path: the initial program and execve both come here.
 pub fn load_image(
     m: &mut crate::vm::Machine,
+    vcpu: &crate::vm::Vcpu,
     proc: &mut super::Process,
     program: Program,
     envp: &[Vec<u8>],
@@ -567,7 +568,7 @@ pub fn load_image(
     let elf = loader::load(m, &mut proc.mm, &name, &main.data, loader::Place::Program)?;
     proc.mm.brk_start = elf.brk;
     proc.mm.brk = elf.brk;
-    let vdso = loader::map_vdso(m, &mut proc.mm)?;
+    let vdso = loader::map_vdso(m, vcpu, &mut proc.mm)?;
     let (entry, interp_base) = match interp {
         Some(i) => {
             let ie = loader::load(
@@ -746,17 +747,18 @@ fn execve_common(
     cx.proc.robust_list = (0, 0);
     cx.proc.restart = None;
     {
-        let s = cx.m.sregs_mut();
+        let s = cx.vcpu.sregs_mut();
         s.fs.base = 0;
         s.gs.base = 0;
     }
-    let loaded =
-        cx.m.reset_xsave()
-            .map_err(|e| LoadError::Unsupported {
-                path: String::new(),
-                what: e.to_string(),
-            })
-            .and_then(|()| load_image(cx.m, cx.proc, program, &envp, &execfn));
+    let loaded = cx
+        .vcpu
+        .reset_xsave()
+        .map_err(|e| LoadError::Unsupported {
+            path: String::new(),
+            what: e.to_string(),
+        })
+        .and_then(|()| load_image(cx.m, cx.vcpu, cx.proc, program, &envp, &execfn));
     match loaded {
         Ok(regs) => {
             *cx.regs = regs;

@@ -68,6 +68,8 @@ pub enum Exit {
 /// What one syscall sees.
 pub struct Ctx<'a> {
     pub m: &'a mut Machine,
+    /// The vCPU the calling thread runs on.
+    pub vcpu: &'a mut crate::vm::Vcpu,
     pub proc: &'a mut Process,
     pub regs: &'a mut kvm_regs,
     pub path: EntryPath,

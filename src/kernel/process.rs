@@ -98,7 +98,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
             if addr >= USER_TOP {
                 return Err(Errno::PERM);
             }
-            let s = cx.m.sregs_mut();
+            let s = cx.vcpu.sregs_mut();
             if code == ARCH_SET_FS {
                 s.fs.base = addr;
             } else {
@@ -107,7 +107,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
             Ok(0)
         }
         ARCH_GET_FS | ARCH_GET_GS => {
-            let s = cx.m.sregs();
+            let s = cx.vcpu.sregs();
             let base = if code == ARCH_GET_FS {
                 s.fs.base
             } else {

@@ -127,6 +127,7 @@ pub fn syscall_return_regs(regs: &mut kvm_regs, path: crate::vm::EntryPath, sigr
 /// `syscall` is set when returning from a system call (restart rules).
 pub fn deliver(
     m: &mut Machine,
+    vcpu: &mut crate::vm::Vcpu,
     proc: &mut Process,
     regs: &mut kvm_regs,
     syscall: Option<FromSyscall>,
@@ -154,7 +155,7 @@ pub fn deliver(
         if let Some(sc) = syscall.take() {
             restart_for_handler(regs, sc, &act);
         }
-        if setup_frame(m, proc, regs, &info, &act)?.is_err() {
+        if setup_frame(m, vcpu, proc, regs, &info, &act)?.is_err() {
             // Linux's force_sigsegv: a frame that cannot be written is
             // SIGSEGV, which kills if it was SIGSEGV's own frame.
             if sig == SIGSEGV {
@@ -214,6 +215,7 @@ fn set_gregs(r: &mut kvm_regs, g: &[u64; 17]) {
 /// The inner error is a frame the program's memory cannot take (SIGSEGV).
 fn setup_frame(
     m: &mut Machine,
+    vcpu: &mut crate::vm::Vcpu,
     proc: &mut Process,
     regs: &mut kvm_regs,
     info: &SigInfo,
@@ -246,7 +248,7 @@ fn setup_frame(
     }
 
     // The FP area: the XSAVE image with Linux's software bytes and magic.
-    let image = m.xsave()?;
+    let image = vcpu.xsave()?;
     let mut fp = image[..xsize as usize].to_vec();
     let mut sw = [0u8; 48];
     sw[0..4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
@@ -299,7 +301,7 @@ fn setup_frame(
     regs.rsp = frame;
     regs.rflags &= !(RFLAGS_DF | RFLAGS_RF | RFLAGS_TF);
     // The handler starts with clean FP state (fpu__clear_user_states).
-    m.reset_xsave()?;
+    vcpu.reset_xsave()?;
     Ok(Ok(()))
 }
 
@@ -364,8 +366,8 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
         Some(img)
     };
     match image {
-        Some(img) => cx.m.set_xsave(&img).map_err(|_| Errno::FAULT)?,
-        None => cx.m.reset_xsave().map_err(|_| Errno::FAULT)?,
+        Some(img) => cx.vcpu.set_xsave(&img).map_err(|_| Errno::FAULT)?,
+        None => cx.vcpu.reset_xsave().map_err(|_| Errno::FAULT)?,
     }
     let stack = &f[UC_STACK as usize..UC_STACK as usize + 24];
     let (ss_sp, ss_flags, ss_size) = (get(stack, 0), get(stack, 8) as u32 as i32, get(stack, 16));

@@ -39,7 +39,7 @@ fn data_bytes(tsc: u64, khz: u32) -> Vec<u8> {
 
 /// Map the vDSO at `VDSO_BASE` and fill its data page; returns its address
 /// for AT_SYSINFO_EHDR.
-pub fn map_vdso(m: &mut Machine, mm: &mut Mm) -> Result<Gva, LoadError> {
+pub fn map_vdso(m: &mut Machine, vcpu: &crate::vm::Vcpu, mm: &mut Mm) -> Result<Gva, LoadError> {
     let err = |what: String| LoadError::Malformed {
         path: "[vdso]".into(),
         what,
@@ -65,7 +65,7 @@ pub fn map_vdso(m: &mut Machine, mm: &mut Mm) -> Result<Gva, LoadError> {
     if !mm.poke(m, VDSO_BASE, image) {
         return Err(err("cannot copy the image".into()));
     }
-    let (tsc, khz) = m.guest_tsc().map_err(|e: VmError| err(e.to_string()))?;
+    let (tsc, khz) = vcpu.guest_tsc().map_err(|e: VmError| err(e.to_string()))?;
     if !mm.poke(m, VDSO_BASE + DATA_OFFSET, &data_bytes(tsc, khz)) {
         return Err(err("cannot write the data page".into()));
     }

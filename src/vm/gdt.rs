@@ -6,8 +6,7 @@
 use kvm_bindings::{kvm_dtable, kvm_segment};
 
 use super::layout::{
-    Gva, KERNEL_CS, KERNEL_DS, KERNEL_GDT, KERNEL_IDT, PAGE_SIZE, STACK_IST_DF, STACK_IST_MC,
-    STACK_IST_NMI, STACK_RSP0, TSS_OFFSET, TSS_SEL, USER32_CS, USER_CS, USER_DS,
+    CpuArea, KERNEL_CS, KERNEL_DS, KERNEL_IDT, PAGE_SIZE, TSS_SEL, USER32_CS, USER_CS, USER_DS,
 };
 use crate::guest_abi;
 
@@ -36,8 +35,9 @@ pub const TSS_SIZE: usize = 104;
 /// Number of GDT slots (the TSS takes two).
 pub const GDT_ENTRIES: usize = 10;
 
-/// The GDT as Linux lays it out (selector / 8 = index).
-pub fn gdt_entries() -> [u64; GDT_ENTRIES] {
+/// The GDT as Linux lays it out (selector / 8 = index), with the TSS
+/// descriptor of `area`'s TSS.
+pub fn gdt_entries(area: &CpuArea) -> [u64; GDT_ENTRIES] {
     let mut gdt = [0u64; GDT_ENTRIES];
     gdt[1] = segment(ACC_KCODE, FL_32); // 0x08: kernel 32-bit code, unused
     gdt[usize::from(KERNEL_CS >> 3)] = segment(ACC_KCODE, FL_LONG);
@@ -45,14 +45,10 @@ pub fn gdt_entries() -> [u64; GDT_ENTRIES] {
     gdt[usize::from(USER32_CS >> 3)] = segment(ACC_UCODE, FL_32);
     gdt[usize::from(USER_DS >> 3)] = segment(ACC_UDATA, FL_32);
     gdt[usize::from(USER_CS >> 3)] = segment(ACC_UCODE, FL_LONG);
-    let (lo, hi) = tss_descriptor(tss_base(), (TSS_SIZE - 1) as u32);
+    let (lo, hi) = tss_descriptor(area.tss(), (TSS_SIZE - 1) as u32);
     gdt[usize::from(TSS_SEL >> 3)] = lo;
     gdt[usize::from(TSS_SEL >> 3) + 1] = hi;
     gdt
-}
-
-pub fn tss_base() -> Gva {
-    KERNEL_GDT.gva + TSS_OFFSET
 }
 
 /// A 16-byte system descriptor for a busy 64-bit TSS.
@@ -98,9 +94,9 @@ pub fn null_segment() -> kvm_segment {
     }
 }
 
-pub fn tr_segment() -> kvm_segment {
+pub fn tr_segment(area: &CpuArea) -> kvm_segment {
     kvm_segment {
-        base: tss_base(),
+        base: area.tss(),
         limit: (TSS_SIZE - 1) as u32,
         selector: TSS_SEL,
         type_: 0xb,
@@ -109,9 +105,9 @@ pub fn tr_segment() -> kvm_segment {
     }
 }
 
-pub fn gdt_table() -> kvm_dtable {
+pub fn gdt_table(area: &CpuArea) -> kvm_dtable {
     kvm_dtable {
-        base: KERNEL_GDT.gva,
+        base: area.gdt.gva,
         limit: (GDT_ENTRIES * 8 - 1) as u16,
         ..Default::default()
     }
@@ -127,13 +123,13 @@ pub fn idt_table() -> kvm_dtable {
 
 /// The TSS image: RSP0 and IST stacks, and an I/O map base past the limit so
 /// ring 3 has no I/O port at all (the hypercall port included).
-pub fn tss_bytes() -> [u8; TSS_SIZE] {
+pub fn tss_bytes(area: &CpuArea) -> [u8; TSS_SIZE] {
     let mut tss = [0u8; TSS_SIZE];
     let mut put = |off: usize, v: u64| tss[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    put(4, STACK_RSP0.gva + PAGE_SIZE);
-    put(36, STACK_IST_DF.gva + PAGE_SIZE); // IST1
-    put(44, STACK_IST_NMI.gva + PAGE_SIZE); // IST2
-    put(52, STACK_IST_MC.gva + PAGE_SIZE); // IST3
+    put(4, area.rsp0_top());
+    put(36, area.ist[0].gva + PAGE_SIZE); // IST1 (#DF)
+    put(44, area.ist[1].gva + PAGE_SIZE); // IST2 (NMI)
+    put(52, area.ist[2].gva + PAGE_SIZE); // IST3 (#MC)
     tss[102..104].copy_from_slice(&(TSS_SIZE as u16).to_le_bytes());
     tss
 }
@@ -179,7 +175,7 @@ mod tests {
 
     #[test]
     fn descriptors_decode_to_the_expected_segments() {
-        let gdt = gdt_entries();
+        let gdt = gdt_entries(&CpuArea::BOOT);
         let cs = kvm_segment_from(gdt[usize::from(USER_CS >> 3)], USER_CS);
         assert_eq!(
             (cs.l, cs.db, cs.dpl, cs.present, cs.s, cs.type_),
@@ -195,15 +191,16 @@ mod tests {
 
     #[test]
     fn tss_closes_the_io_map() {
-        let tss = tss_bytes();
+        let area = CpuArea::BOOT;
+        let tss = tss_bytes(&area);
         let iomap = u16::from_le_bytes([tss[102], tss[103]]);
         assert!(
             usize::from(iomap) > TSS_SIZE - 1,
             "I/O map base must lie past the TSS limit"
         );
-        let (lo, hi) = tss_descriptor(tss_base(), (TSS_SIZE - 1) as u32);
+        let (lo, hi) = tss_descriptor(area.tss(), (TSS_SIZE - 1) as u32);
         assert_eq!(lo & 0xffff, (TSS_SIZE - 1) as u64);
-        assert_eq!(hi, tss_base() >> 32);
+        assert_eq!(hi, area.tss() >> 32);
     }
 
     #[test]

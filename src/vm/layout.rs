@@ -42,7 +42,7 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const KERNEL_BASE: Gva = 0xffff_ffff_8000_0000;
 
 /// One kernel page: where it lives physically and virtually.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelPage {
     pub gpa: Gpa,
     pub gva: Gva,
@@ -95,6 +95,60 @@ pub const STACK_IST_MC: KernelPage = KernelPage {
     writable: true,
     executable: false,
 };
+
+/// One vCPU's kernel pages: its GDT with the TSS in the same page, the
+/// RSP0 stack that exceptions from ring 3 land on, and the three IST
+/// stacks (#DF, NMI, #MC). vCPU 0 uses the boot pages below; every other
+/// vCPU gets pool frames mapped at `cpu_area_gva(i)` (PROCESSES.md 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuArea {
+    pub gdt: KernelPage,
+    pub rsp0: KernelPage,
+    pub ist: [KernelPage; 3],
+}
+
+impl CpuArea {
+    /// vCPU 0's area: the boot pages.
+    pub const BOOT: CpuArea = CpuArea {
+        gdt: KERNEL_GDT,
+        rsp0: STACK_RSP0,
+        ist: [STACK_IST_DF, STACK_IST_NMI, STACK_IST_MC],
+    };
+
+    /// Top of the RSP0 stack (virtual and physical): exception frames from
+    /// ring 3 are pushed just below.
+    pub fn rsp0_top(&self) -> Gva {
+        self.rsp0.gva + PAGE_SIZE
+    }
+    pub fn rsp0_top_gpa(&self) -> Gpa {
+        self.rsp0.gpa + PAGE_SIZE
+    }
+
+    /// The TSS's virtual address (in the GDT page).
+    pub fn tss(&self) -> Gva {
+        self.gdt.gva + TSS_OFFSET
+    }
+
+    /// The pages, in mapping order.
+    pub fn pages(&self) -> [KernelPage; 5] {
+        [self.gdt, self.rsp0, self.ist[0], self.ist[1], self.ist[2]]
+    }
+}
+
+/// Where vCPU areas past the first start: the second 2 MiB of the kernel
+/// half, one 32 KiB slot each (GDT, guard, RSP0, guard, IST1, guard, IST2,
+/// IST3), so every stack has an unmapped page below it but the last.
+pub const CPU_AREAS: Gva = KERNEL_BASE + 0x20_0000;
+pub const CPU_AREA_SLOT: u64 = 0x8000;
+/// Offsets of the pages in a slot.
+pub const CPU_AREA_OFFSETS: [u64; 5] = [0x0, 0x2000, 0x4000, 0x6000, 0x7000];
+/// vCPUs a kernel half of one PD can hold (its 510 PTs past the first).
+pub const MAX_VCPUS: usize = 1 + (510 * 0x20_0000 / CPU_AREA_SLOT) as usize;
+
+/// The virtual address of vCPU `i`'s slot (`i >= 1`).
+pub fn cpu_area_gva(i: usize) -> Gva {
+    CPU_AREAS + (i as u64 - 1) * CPU_AREA_SLOT
+}
 
 /// Every kernel page, in the order the host maps them.
 pub const KERNEL_PAGES: [KernelPage; 7] = [

@@ -24,7 +24,8 @@ pub enum MemoryError {
     },
 }
 
-/// Guest RAM: `[0, size)`.
+/// Guest RAM: `[0, size)`. A clone is another handle to the same memory.
+#[derive(Clone)]
 pub struct GuestRam {
     mem: GuestMemoryMmap,
     size: u64,

@@ -6,13 +6,18 @@ use kvm_bindings::{
 use kvm_ioctls::{Cap, Kvm, SyncReg};
 
 use super::gdt;
+use std::sync::Arc;
+
+use kvm_ioctls::{VcpuFd, VmFd};
+
 use super::layout::{
-    KernelPage, KERNEL_CS, KERNEL_DS, KERNEL_GDT, KERNEL_IDT, KERNEL_PAGES, KERNEL_PDPT_GPA,
-    KERNEL_PD_GPA, KERNEL_PT_GPA, KERNEL_TEXT, PAGE_SIZE, PML4_GPA, TSS_OFFSET, USER32_CS,
+    self, CpuArea, KernelPage, KERNEL_CS, KERNEL_DS, KERNEL_GDT, KERNEL_IDT, KERNEL_PAGES,
+    KERNEL_PDPT_GPA, KERNEL_PD_GPA, KERNEL_PT_GPA, KERNEL_TEXT, PAGE_SIZE, PML4_GPA, TSS_OFFSET,
+    USER32_CS,
 };
 use super::memory::{FrameAllocator, GuestRam};
 use super::paging::{pte, PageTables};
-use super::{ioctl, xsave_bytes, Backend, EntryMode, Kvmfds, Machine, VmError, XSAVE_AREA};
+use super::{ioctl, xsave_bytes, Backend, EntryMode, Kvmfds, Machine, Vcpu, VmError, XSAVE_AREA};
 use crate::guest_abi;
 
 pub const MSR_STAR: u32 = 0xc000_0081;
@@ -49,7 +54,18 @@ const EFER_NXE: u64 = 1 << 11;
 /// kvmcage does not give.)
 const XCR0_ALLOWED: u64 = 0x7 | 0xe0;
 
-pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> {
+/// How every vCPU of a machine is set up: the same CPUID, control
+/// registers, MSRs and XCR0; only the kernel area (GDT, TSS) and TSC_AUX
+/// differ.
+pub(super) struct VcpuTemplate {
+    cpuid: kvm_bindings::CpuId,
+    /// Control registers and EFER (segments are set per vCPU).
+    cr4: u64,
+    xcr0: Option<u64>,
+    pub sync_regs: bool,
+}
+
+pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<(Machine, Vcpu), VmError> {
     let kvm = Kvm::new().map_err(VmError::OpenKvm)?;
     let api = kvm.get_api_version();
     if api != 12 {
@@ -73,7 +89,8 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
     };
     // SAFETY: the region is vm-memory's mapping of exactly `ram.size()`
     // bytes, which lives as long as `ram`, which the Machine owns together
-    // with the VM (fields drop in declaration order: vcpu and vm first).
+    // with the VM (fields drop in declaration order: the VM first); a
+    // vCPU's clone of `ram` keeps the mapping alive at least as long.
     unsafe { vm.set_user_memory_region(region) }.map_err(ioctl("KVM_SET_USER_MEMORY_REGION"))?;
 
     write_kernel(&ram)?;
@@ -81,7 +98,6 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
     let pt = PageTables::new(PML4_GPA);
     map_kernel(&ram)?;
 
-    let mut vcpu = vm.create_vcpu(0).map_err(ioctl("KVM_CREATE_VCPU"))?;
     let mut cpuid = kvm
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(ioctl("KVM_GET_SUPPORTED_CPUID"))?;
@@ -118,74 +134,22 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         .find(|e| e.function == 0xd && e.index == 0)
         .map(|e| u64::from(e.eax) | (u64::from(e.edx) << 32))
         .unwrap_or(0x3);
-    vcpu.set_cpuid2(&cpuid).map_err(ioctl("KVM_SET_CPUID2"))?;
-
-    let mut sregs = vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))?;
-    let gdt_words = gdt::gdt_entries();
-    let seg = |sel: u16| gdt::kvm_segment_from(gdt_words[usize::from(sel >> 3)], sel);
-    // The vCPU starts in the stub at CPL 0; the first return to the program
-    // is an `iretq` like every other (Machine::start_user).
-    sregs.cs = seg(KERNEL_CS);
-    sregs.ss = seg(KERNEL_DS);
-    sregs.ds = gdt::null_segment();
-    sregs.es = gdt::null_segment();
-    sregs.fs = gdt::null_segment();
-    sregs.gs = gdt::null_segment();
-    sregs.ldt = gdt::null_segment();
-    sregs.tr = gdt::tr_segment();
-    sregs.gdt = gdt::gdt_table();
-    sregs.idt = gdt::idt_table();
-    sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
-    sregs.cr3 = PML4_GPA;
-    sregs.cr4 = CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    let mut cr4 = CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     if xsave {
-        sregs.cr4 |= CR4_OSXSAVE;
+        cr4 |= CR4_OSXSAVE;
     }
     if fsgsbase {
-        sregs.cr4 |= CR4_FSGSBASE;
+        cr4 |= CR4_FSGSBASE;
     }
-    sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-    vcpu.set_sregs(&sregs).map_err(ioctl("KVM_SET_SREGS"))?;
-
-    let star = (u64::from(USER32_CS) << 48) | (u64::from(KERNEL_CS) << 32);
-    let msrs = Msrs::from_entries(&[
-        msr(MSR_STAR, star),
-        msr(MSR_LSTAR, guest_abi::SYSCALL_ENTRY),
-        msr(MSR_CSTAR, guest_abi::SYSCALL_ENTRY),
-        msr(MSR_SYSCALL_MASK, SYSCALL_MASK),
-        msr(MSR_KERNEL_GS_BASE, 0),
-        msr(MSR_TSC_AUX, 0),
-    ])
-    .map_err(|e| VmError::Setup(format!("MSR list: {e:?}")))?;
-    let n = vcpu.set_msrs(&msrs).map_err(ioctl("KVM_SET_MSRS"))?;
-    if n != msrs.as_slice().len() {
-        return Err(VmError::Setup(format!(
-            "KVM accepted {n} of {} MSRs",
-            msrs.as_slice().len()
-        )));
-    }
-
-    let fpu = kvm_fpu {
-        fcw: 0x37f,
-        mxcsr: 0x1f80,
-        ..Default::default()
-    };
-    vcpu.set_fpu(&fpu).map_err(ioctl("KVM_SET_FPU"))?;
     let mut xfeatures = 0x3u64;
-    if xsave && kvm.check_extension(Cap::Xcrs) {
-        let mut xcrs = kvm_xcrs {
-            nr_xcrs: 1,
-            ..Default::default()
-        };
+    let xcr0 = (xsave && kvm.check_extension(Cap::Xcrs)).then(|| {
         let mut xcr0 = xcr0_supported & XCR0_ALLOWED;
         if xcr0 & 0xe0 != 0xe0 {
             xcr0 &= !0xe0;
         }
-        xcrs.xcrs[0].xcr = 0;
-        xcrs.xcrs[0].value = xcr0 | 0x3;
-        vcpu.set_xcrs(&xcrs).map_err(ioctl("KVM_SET_XCRS"))?;
         xfeatures = xcr0 | 0x3;
-    }
+        xfeatures
+    });
     // The size of an XSAVE image of the enabled components (standard
     // format), as CPUID.0xD.i gives each component's offset and size: what
     // Linux's signal frame reserves (fpu_user_cfg.max_size).
@@ -201,31 +165,33 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
             "XSAVE image of {xstate_size} bytes does not fit KVM_GET_XSAVE"
         )));
     }
-    let init_xsave = xsave_bytes(&vcpu.get_xsave().map_err(ioctl("KVM_GET_XSAVE"))?);
-
     let sync_bits = kvm.check_extension_raw(kvm_bindings::KVM_CAP_SYNC_REGS.into());
     let sync_regs = sync_bits & 0x3 == 0x3;
-    if sync_regs {
-        vcpu.set_sync_valid_reg(SyncReg::Register);
-        vcpu.set_sync_valid_reg(SyncReg::SystemRegister);
-    }
-    let regs = vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?;
+    let template = VcpuTemplate {
+        cpuid,
+        cr4,
+        xcr0,
+        sync_regs,
+    };
+    let area = CpuArea::BOOT;
+    let vcpu = configure_vcpu(&vm, &template, 0, &area)?;
+    let init_xsave = xsave_bytes(&vcpu.get_xsave().map_err(ioctl("KVM_GET_XSAVE"))?);
+    let tsc_khz = vcpu.get_tsc_khz().map_err(ioctl("KVM_GET_TSC_KHZ"))?;
     log::debug!(
         "machine: {} MiB RAM, sync_regs={sync_regs}, xsave={xsave}, fsgsbase={fsgsbase}, xcr0={xfeatures:#x}, xstate={xstate_size}",
         mem_size >> 20
     );
     let cpuid_table = match Backend::detect() {
         Backend::KvmPvm => super::cpuinfo::CpuidTable::native(),
-        _ => super::cpuinfo::CpuidTable::from_kvm(cpuid.as_slice()),
+        _ => super::cpuinfo::CpuidTable::from_kvm(template.cpuid.as_slice()),
     };
     let (base, limit) = Machine::shared_range(ram.size(), &cpuid_table);
     let shared = super::shared::SharedSlots::new(base, limit);
-    Ok(Machine {
+    let m = Machine {
         kvm: Some(Kvmfds {
             _kvm: kvm,
-            _vm: vm,
-            vcpu,
-            sync_regs,
+            vm,
+            template,
         }),
         ram,
         frames,
@@ -234,37 +200,170 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<Machine, VmError> 
         shared,
         cpuid: cpuid_table,
         mode,
-        regs,
-        sregs,
-        regs_dirty: false,
-        sregs_dirty: false,
-        tlb_dirty: true,
-        at_lstar: false,
-        exits: 0,
+        tlb_gen: Default::default(),
+        vcpus: 1,
+        cr4,
         xfeatures,
         xstate_size,
-        init_xsave,
-        tsc_khz: std::cell::Cell::new(0),
-    })
+        init_xsave: Arc::from(init_xsave),
+        tsc_khz,
+    };
+    let first = m.vcpu_from(Some(vcpu), 0, area)?;
+    Ok((m, first))
+}
+
+/// Make vCPU `index` with the template's state and `area`'s descriptor
+/// tables, at CPL 0 in the stub; the first return to the program is an
+/// `iretq` like every other (Vcpu::start_user).
+pub(super) fn configure_vcpu(
+    vm: &VmFd,
+    t: &VcpuTemplate,
+    index: usize,
+    area: &CpuArea,
+) -> Result<VcpuFd, VmError> {
+    let mut vcpu = vm
+        .create_vcpu(index as u64)
+        .map_err(ioctl("KVM_CREATE_VCPU"))?;
+    vcpu.set_cpuid2(&t.cpuid).map_err(ioctl("KVM_SET_CPUID2"))?;
+    let mut sregs = vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))?;
+    let gdt_words = gdt::gdt_entries(area);
+    let seg = |sel: u16| gdt::kvm_segment_from(gdt_words[usize::from(sel >> 3)], sel);
+    sregs.cs = seg(KERNEL_CS);
+    sregs.ss = seg(KERNEL_DS);
+    sregs.ds = gdt::null_segment();
+    sregs.es = gdt::null_segment();
+    sregs.fs = gdt::null_segment();
+    sregs.gs = gdt::null_segment();
+    sregs.ldt = gdt::null_segment();
+    sregs.tr = gdt::tr_segment(area);
+    sregs.gdt = gdt::gdt_table(area);
+    sregs.idt = gdt::idt_table();
+    sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+    sregs.cr3 = PML4_GPA;
+    sregs.cr4 = t.cr4;
+    sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+    vcpu.set_sregs(&sregs).map_err(ioctl("KVM_SET_SREGS"))?;
+
+    let star = (u64::from(USER32_CS) << 48) | (u64::from(KERNEL_CS) << 32);
+    let msrs = Msrs::from_entries(&[
+        msr(MSR_STAR, star),
+        msr(MSR_LSTAR, guest_abi::SYSCALL_ENTRY),
+        msr(MSR_CSTAR, guest_abi::SYSCALL_ENTRY),
+        msr(MSR_SYSCALL_MASK, SYSCALL_MASK),
+        msr(MSR_KERNEL_GS_BASE, 0),
+        msr(MSR_TSC_AUX, index as u64),
+    ])
+    .map_err(|e| VmError::Setup(format!("MSR list: {e:?}")))?;
+    let n = vcpu.set_msrs(&msrs).map_err(ioctl("KVM_SET_MSRS"))?;
+    if n != msrs.as_slice().len() {
+        return Err(VmError::Setup(format!(
+            "KVM accepted {n} of {} MSRs",
+            msrs.as_slice().len()
+        )));
+    }
+    let fpu = kvm_fpu {
+        fcw: 0x37f,
+        mxcsr: 0x1f80,
+        ..Default::default()
+    };
+    vcpu.set_fpu(&fpu).map_err(ioctl("KVM_SET_FPU"))?;
+    if let Some(xcr0) = t.xcr0 {
+        let mut xcrs = kvm_xcrs {
+            nr_xcrs: 1,
+            ..Default::default()
+        };
+        xcrs.xcrs[0].xcr = 0;
+        xcrs.xcrs[0].value = xcr0;
+        vcpu.set_xcrs(&xcrs).map_err(ioctl("KVM_SET_XCRS"))?;
+    }
+    if t.sync_regs {
+        vcpu.set_sync_valid_reg(SyncReg::Register);
+        vcpu.set_sync_valid_reg(SyncReg::SystemRegister);
+    }
+    Ok(vcpu)
+}
+
+/// vCPU `index`'s kernel area: the boot pages for vCPU 0; for the others
+/// five pool frames (GDT+TSS, RSP0, three IST stacks) mapped supervisor-only
+/// at `cpu_area_gva(index)`, in page tables of the kernel half that every
+/// address space shares. Pool frames never appear in a user entry, so
+/// uaccess cannot reach them.
+pub(super) fn make_cpu_area(m: &mut Machine, index: usize) -> Result<CpuArea, VmError> {
+    if index == 0 {
+        return Ok(CpuArea::BOOT);
+    }
+    let base = layout::cpu_area_gva(index);
+    let mut pages = [KERNEL_GDT; 5];
+    for (page, off) in pages.iter_mut().zip(layout::CPU_AREA_OFFSETS) {
+        let gpa = m
+            .frames
+            .alloc()
+            .ok_or_else(|| VmError::Setup("no memory for a vCPU's kernel area".into()))?;
+        if !m.ram.zero(gpa, PAGE_SIZE) {
+            return Err(VmError::Setup("vCPU area outside RAM".into()));
+        }
+        *page = KernelPage {
+            gpa,
+            gva: base + off,
+            writable: true,
+            executable: false,
+        };
+    }
+    let area = CpuArea {
+        gdt: pages[0],
+        rsp0: pages[1],
+        ist: [pages[2], pages[3], pages[4]],
+    };
+    write_descriptor_tables(&m.ram, &area)?;
+    for page in area.pages() {
+        // The PT covering this 2 MiB of the kernel half, made on first use.
+        let pd_slot = (page.gva >> 21) & 0x1ff;
+        let pde = KERNEL_PD_GPA + pd_slot * 8;
+        let table = match m.ram.read_u64(pde) {
+            Some(e) if e & pte::PRESENT != 0 => e & pte::ADDR_MASK,
+            Some(_) => {
+                let t = m.frames.alloc().ok_or_else(|| {
+                    VmError::Setup("no memory for a vCPU's kernel page table".into())
+                })?;
+                let kernel_table = pte::PRESENT | pte::WRITABLE | pte::ACCESSED;
+                if !m.ram.zero(t, PAGE_SIZE) || !m.ram.write_u64(pde, t | kernel_table) {
+                    return Err(VmError::Setup("kernel page tables".into()));
+                }
+                t
+            }
+            None => return Err(VmError::Setup("kernel page tables".into())),
+        };
+        if !m
+            .ram
+            .write_u64(table + ((page.gva >> 12) & 0x1ff) * 8, kernel_pte(&page))
+        {
+            return Err(VmError::Setup("kernel page tables".into()));
+        }
+    }
+    Ok(area)
+}
+
+/// The segment registers a detached vCPU reports (user mode).
+pub(super) fn detached_sregs(area: &CpuArea) -> kvm_bindings::kvm_sregs {
+    let gdt_words = gdt::gdt_entries(area);
+    let seg = |sel: u16| gdt::kvm_segment_from(gdt_words[usize::from(sel >> 3)], sel);
+    kvm_bindings::kvm_sregs {
+        cs: seg(super::layout::USER_CS),
+        ss: seg(super::layout::USER_DS),
+        cr3: PML4_GPA,
+        ..Default::default()
+    }
 }
 
 /// Guest RAM with the kernel's structures and page tables, no KVM.
-pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
+pub(super) fn build_detached(mem_size: u64) -> Result<(Machine, Vcpu), VmError> {
     let ram = GuestRam::new(mem_size)?;
     write_kernel(&ram)?;
     map_kernel(&ram)?;
     let frames = FrameAllocator::new(ram.size());
     let (base, limit) = Machine::shared_range(ram.size(), &Default::default());
     let shared = super::shared::SharedSlots::new(base, limit);
-    let gdt_words = gdt::gdt_entries();
-    let seg = |sel: u16| gdt::kvm_segment_from(gdt_words[usize::from(sel >> 3)], sel);
-    let sregs = kvm_bindings::kvm_sregs {
-        cs: seg(super::layout::USER_CS),
-        ss: seg(super::layout::USER_DS),
-        cr3: PML4_GPA,
-        ..Default::default()
-    };
-    Ok(Machine {
+    let m = Machine {
         kvm: None,
         ram,
         frames,
@@ -273,18 +372,16 @@ pub(super) fn build_detached(mem_size: u64) -> Result<Machine, VmError> {
         shared,
         cpuid: Default::default(),
         mode: EntryMode::Auto,
-        regs: Default::default(),
-        sregs,
-        regs_dirty: false,
-        sregs_dirty: false,
-        tlb_dirty: true,
-        at_lstar: false,
-        exits: 0,
+        tlb_gen: Default::default(),
+        vcpus: 1,
+        cr4: 0,
         xfeatures: 0x3,
         xstate_size: 512 + 64,
-        init_xsave: Box::new([0; XSAVE_AREA]),
-        tsc_khz: std::cell::Cell::new(0),
-    })
+        init_xsave: Arc::new([0; XSAVE_AREA]),
+        tsc_khz: 0,
+    };
+    let first = m.vcpu_from(None, 0, CpuArea::BOOT)?;
+    Ok((m, first))
 }
 
 fn msr(index: u32, data: u64) -> kvm_msr_entry {
@@ -302,20 +399,38 @@ fn write_kernel(ram: &GuestRam) -> Result<(), VmError> {
     {
         return Err(fail("stub"));
     }
-    let gdt_bytes: Vec<u8> = gdt::gdt_entries()
-        .iter()
-        .flat_map(|d| d.to_le_bytes())
-        .collect();
-    if !ram.write(KERNEL_GDT.gpa, &gdt_bytes) {
-        return Err(fail("GDT"));
-    }
-    if !ram.write(KERNEL_GDT.gpa + TSS_OFFSET, &gdt::tss_bytes()) {
-        return Err(fail("TSS"));
-    }
+    write_descriptor_tables(ram, &CpuArea::BOOT)?;
     if !ram.write(KERNEL_IDT.gpa, &gdt::idt_bytes()) {
         return Err(fail("IDT"));
     }
     Ok(())
+}
+
+/// A vCPU's GDT and, in the same page, its TSS.
+fn write_descriptor_tables(ram: &GuestRam, area: &CpuArea) -> Result<(), VmError> {
+    let gdt_bytes: Vec<u8> = gdt::gdt_entries(area)
+        .iter()
+        .flat_map(|d| d.to_le_bytes())
+        .collect();
+    if !ram.write(area.gdt.gpa, &gdt_bytes)
+        || !ram.write(area.gdt.gpa + TSS_OFFSET, &gdt::tss_bytes(area))
+    {
+        return Err(VmError::Setup("cannot write a GDT or TSS".into()));
+    }
+    Ok(())
+}
+
+/// The kernel-half entry of `page`: supervisor, global, NX unless
+/// executable, read-only unless writable.
+fn kernel_pte(page: &KernelPage) -> u64 {
+    let mut flags = pte::PRESENT | pte::GLOBAL | pte::ACCESSED | pte::DIRTY;
+    if page.writable {
+        flags |= pte::WRITABLE;
+    }
+    if !page.executable {
+        flags |= pte::NX;
+    }
+    page.gpa | flags
 }
 
 /// Map the kernel pages: PML4[511] -> PDPT[510] -> PD[0] -> PT. Supervisor,
@@ -332,22 +447,9 @@ fn map_kernel(ram: &GuestRam) -> Result<(), VmError> {
             return Err(VmError::Setup("kernel page tables".into()));
         }
     }
-    for KernelPage {
-        gpa,
-        gva,
-        writable,
-        executable,
-    } in KERNEL_PAGES
-    {
-        let mut flags = pte::PRESENT | pte::GLOBAL | pte::ACCESSED | pte::DIRTY;
-        if writable {
-            flags |= pte::WRITABLE;
-        }
-        if !executable {
-            flags |= pte::NX;
-        }
-        let idx = (gva >> 12) & 0x1ff;
-        if !ram.write_u64(KERNEL_PT_GPA + idx * 8, gpa | flags) {
+    for page in KERNEL_PAGES {
+        let idx = (page.gva >> 12) & 0x1ff;
+        if !ram.write_u64(KERNEL_PT_GPA + idx * 8, kernel_pte(&page)) {
             return Err(VmError::Setup("kernel page tables".into()));
         }
     }
