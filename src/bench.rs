@@ -90,8 +90,9 @@ struct GuestRun {
 }
 
 fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
-    let (mut m, mut vcpu) = Machine::new(32 << 20, opts.mode)?;
-    let mut proc = Process::new(Identity {
+    let (m, mut vcpu) = Machine::new(32 << 20, opts.mode)?;
+    let m = parking_lot::Mutex::new(m);
+    let proc = parking_lot::Mutex::new(Process::new(Identity {
         pid: 1,
         ppid: 0,
         uid: 0,
@@ -99,7 +100,9 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
         exe: b"[bench]".to_vec(),
         mem_size: 32 << 20,
         ..Default::default()
-    });
+    }));
+    let mut proc = proc.lock();
+    let mut m = m.lock();
     let err = |what: &str| VmError::Setup(format!("bench: {what}"));
     let rx = (libc::PROT_READ | libc::PROT_EXEC) as u32;
     let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
@@ -162,7 +165,7 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
                 }
                 // The same return to user mode as a run: signals are
                 // delivered (the signal phase) with the restart rules.
-                let sigreturned = std::mem::take(&mut proc.sigreturned);
+                let sigreturned = std::mem::take(&mut proc.me().sigreturned);
                 sigframe::syscall_return_regs(&mut regs, path, sigreturned);
                 let from = (!sigreturned).then_some(sigframe::FromSyscall { nr: call.nr, ret });
                 if sigframe::deliver(&mut m, &mut vcpu, &mut proc, &mut regs, from, call.i386)?

@@ -188,10 +188,13 @@ fn implemented() -> &'static (Vec<u64>, Vec<u64>) {
 
 fn probe(i386: bool) -> Vec<u64> {
     let all = || (0..512).collect();
-    let Ok((mut m, mut vcpu)) = Machine::detached(MIN_MEM_SIZE) else {
+    let Ok((m, mut vcpu)) = Machine::detached(MIN_MEM_SIZE) else {
         return all();
     };
-    let mut proc = Process::new(identity(MIN_MEM_SIZE));
+    let m = parking_lot::Mutex::new(m);
+    let proc = parking_lot::Mutex::new(Process::new(identity(MIN_MEM_SIZE)));
+    let mut proc = proc.lock();
+    let mut m = m.lock();
     proc.expiry.expire();
     let mut regs = kvm_regs::default();
     let mut call = |nr: u64, arg0: u64, i386: bool| {
@@ -463,9 +466,9 @@ fn identity(mem_size: u64) -> Identity {
 
 /// One fuzzed process and its machine.
 struct Harness {
-    m: Machine,
+    m: parking_lot::Mutex<Machine>,
     vcpu: crate::vm::Vcpu,
-    proc: Process,
+    proc: parking_lot::Mutex<Process>,
     regs: kvm_regs,
     dirs: MutexGuard<'static, Option<Dirs>>,
 }
@@ -524,9 +527,9 @@ impl Harness {
         }
         fill_fixtures(&m);
         let mut h = Harness {
-            m,
+            m: parking_lot::Mutex::new(m),
             vcpu,
-            proc,
+            proc: parking_lot::Mutex::new(proc),
             regs: kvm_regs::default(),
             dirs,
         };
@@ -539,18 +542,19 @@ impl Harness {
             _ => None,
         };
         if let Some(n) = nofile {
-            h.proc.rlimits.impose(libc::RLIMIT_NOFILE, n);
+            h.proc.get_mut().rlimits.impose(libc::RLIMIT_NOFILE, n);
         }
         let fsize = if config & 4 != 0 { 4096 } else { 1 << 20 };
-        h.proc.rlimits.impose(libc::RLIMIT_FSIZE, fsize);
+        h.proc.get_mut().rlimits.impose(libc::RLIMIT_FSIZE, fsize);
         Some(h)
     }
 
     fn call(&mut self, call: &Call) -> i64 {
+        let (mut m, mut proc) = (self.m.lock(), self.proc.lock());
         let mut cx = Ctx {
-            m: &mut self.m,
+            m: &mut m,
             vcpu: &mut self.vcpu,
-            proc: &mut self.proc,
+            proc: &mut proc,
             regs: &mut self.regs,
             path: if call.i386 {
                 EntryPath::Int80Ud
@@ -586,7 +590,7 @@ impl Harness {
         let mut next = 0;
         let mut fill = |h: &mut Self, count: i32| {
             for fd in next..next + count {
-                if !h.proc.files.is_open(fd) {
+                if !h.proc.get_mut().files.is_open(fd) {
                     h.open(0, rdwr, 0);
                 }
             }
@@ -620,10 +624,10 @@ impl Harness {
 
     /// fsync and fdatasync of a host file wait for the disk (a journal
     /// commit each on ext4): the run would spend its time there.
-    fn syncs_to_disk(&self, call: &Call) -> bool {
+    fn syncs_to_disk(&mut self, call: &Call) -> bool {
         !call.i386
             && matches!(call.nr, 74 | 75)
-            && (self.proc.files)
+            && (self.proc.get_mut().files)
                 .file(call.args.0[0] as u32 as i32)
                 .is_ok_and(|f| f.host().is_some())
     }
@@ -633,7 +637,7 @@ impl Harness {
         if call.i386 || !matches!(call.nr, 22 | 293) {
             return;
         }
-        for (_, f) in self.proc.files.fds() {
+        for (_, f) in self.proc.get_mut().files.fds() {
             let Some(fd) = f.host() else { continue };
             let fifo = rustix::fs::fstat(fd).is_ok_and(|st| {
                 rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
@@ -687,7 +691,7 @@ pub fn run_ops(data: &[u8]) -> u64 {
     let Some(mut h) = Harness::new(config) else {
         return 0;
     };
-    let first = h.proc.syscalls;
+    let first = h.proc.get_mut().syscalls;
     'ops: while let Some(op) = input.byte() {
         if op & 1 == 0 {
             // Write bytes at a chosen user address (as the program would).
@@ -697,7 +701,7 @@ pub fn run_ops(data: &[u8]) -> u64 {
             let n = usize::from(len).min(input.data.len());
             let (bytes, rest) = input.data.split_at(n);
             input.data = rest;
-            let _ = h.m.user().write_prefix(addr, bytes);
+            let _ = h.m.get_mut().user().write_prefix(addr, bytes);
         } else {
             let (Some(lo), Some(hi)) = (input.byte(), input.byte()) else {
                 break 'ops;
@@ -732,23 +736,24 @@ pub fn run_ops(data: &[u8]) -> u64 {
             tame(&mut call);
             h.call(&call);
             h.after(&call);
-            h.proc.mm.check_invariants(&h.m);
-            if h.proc.exit.is_some() {
+            h.proc.get_mut().mm.check_invariants(h.m.get_mut());
+            if h.proc.get_mut().exit.is_some() {
                 break 'ops;
             }
         }
     }
     h.check_escape();
-    h.proc.syscalls - first
+    h.proc.get_mut().syscalls - first
 }
 
 /// The fd zoo of a fresh fuzzed process (with the --tmpfs): each open
 /// descriptor and the guest path it was opened by (for the test suite).
 pub fn zoo() -> Vec<(i32, String)> {
-    let Some(h) = Harness::new(0x30) else {
+    let Some(mut h) = Harness::new(0x30) else {
         return Vec::new();
     };
     h.proc
+        .get_mut()
         .files
         .fds()
         .into_iter()
@@ -768,8 +773,11 @@ pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
     const NAME: &str = "/fuzz.elf";
     loader::parse(NAME, data)?;
     loader::interpreter(NAME, data)?;
-    let (mut m, mut vcpu) = Machine::detached(ELF_MEM_SIZE)?;
-    let mut proc = Process::new(identity(ELF_MEM_SIZE));
+    let (m, mut vcpu) = Machine::detached(ELF_MEM_SIZE)?;
+    let m = parking_lot::Mutex::new(m);
+    let proc = parking_lot::Mutex::new(Process::new(identity(ELF_MEM_SIZE)));
+    let mut proc = proc.lock();
+    let mut m = m.lock();
     proc.expiry.expire();
     let elf = loader::load(&mut m, &mut proc.mm, NAME, data, loader::Place::Program)?;
     proc.mm.brk_start = elf.brk;

@@ -749,7 +749,13 @@ impl Sandbox {
         if !live {
             proc.expiry.stop(watchdog::StopReason::Cancelled);
         }
-        let looped = run_loop(&mut m, &mut vcpu, &mut proc, &mut stats, &mut tracer);
+        let shared = Shared {
+            proc: parking_lot::Mutex::new(proc),
+            machine: parking_lot::Mutex::new(m),
+        };
+        let looped = run_loop(&shared, &mut vcpu, &mut stats, &mut tracer);
+        let proc = shared.proc.into_inner();
+        let m = shared.machine.into_inner();
         drop(registered);
         drop(null);
         let outcome = match looped? {
@@ -869,22 +875,32 @@ fn return_to_user(vcpu: &mut vm::Vcpu, regs: &kvm_regs) -> Result<Option<Outcome
     }
 }
 
+/// The sandbox's shared state, locked per syscall (PROCESSES.md 2, 6):
+/// the process, then the machine.
+struct Shared {
+    proc: parking_lot::Mutex<Process>,
+    machine: parking_lot::Mutex<Machine>,
+}
+
 /// Run until the program ends; `None` when the time limit stopped it.
 fn run_loop(
-    m: &mut Machine,
+    k: &Shared,
     vcpu: &mut vm::Vcpu,
-    proc: &mut Process,
     stats: &mut RunStats,
     tracer: &mut Option<strace::Tracer>,
 ) -> Result<Option<Outcome>, Error> {
+    let expiry = k.proc.lock().expiry.clone();
     // Exits since the last syscall: the trap's own, plus any page faults the
     // host resolved on the way (counted against the next syscall).
     let mut exits_seen = vcpu.exits;
     loop {
-        if proc.expiry.expired() {
+        if expiry.expired() {
             return Ok(None);
         }
-        let (trap, mut regs) = match vcpu.next_trap()? {
+        let next = vcpu.next_trap()?;
+        let mut proc = k.proc.lock();
+        let mut m = k.machine.lock();
+        let (trap, mut regs) = match next {
             Ok(t) => t,
             Err(Stop::Interrupted) => {
                 // A kick: a timer, a signal, or the run's end. Signals go to
@@ -893,9 +909,9 @@ fn run_loop(
                 watchdog::take_kick();
                 if let Some(mut regs) = vcpu.interrupted_user_regs() {
                     let before = regs;
-                    if let Some(o) =
-                        deliver_signals(m, vcpu, proc, &mut regs, None, false, tracer, None)?
-                    {
+                    if let Some(o) = deliver_signals(
+                        &mut m, vcpu, &mut proc, &mut regs, None, false, tracer, None,
+                    )? {
                         return Ok(Some(o));
                     }
                     if regs != before {
@@ -916,9 +932,9 @@ fn run_loop(
                 *stats.by_path.entry(path.name()).or_default() += 1;
                 let call = Call::decode(&regs, path);
                 let mut cx = Ctx {
-                    m: &mut *m,
+                    m: &mut m,
                     vcpu: &mut *vcpu,
-                    proc: &mut *proc,
+                    proc: &mut proc,
                     regs: &mut regs,
                     path,
                 };
@@ -928,7 +944,7 @@ fn run_loop(
                     .then(|| strace::format_call(&call, 0, cx.m));
                 let ret = kernel::dispatch(&mut cx, &call);
                 log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
-                let sigreturned = std::mem::take(&mut proc.sigreturned);
+                let sigreturned = std::mem::take(&mut proc.me().sigreturned);
                 if let (Some(t), Some(started)) = (tracer.as_mut(), started) {
                     let ends = matches!(proc.exit, Some(Exit::Code(_)));
                     let ev = strace::Traced {
@@ -939,10 +955,10 @@ fn run_loop(
                         exits: vcpu.exits - exits_seen,
                         ends_process: ends,
                         sigreturn_mask: (sigreturned && !call.is_exec())
-                            .then_some(proc.signals.mask),
+                            .then_some(proc.me().sig.mask),
                         head: head.as_deref(),
                     };
-                    t.syscall(m, &ev);
+                    t.syscall(&m, &ev);
                 }
                 exits_seen = vcpu.exits;
                 match proc.exit.take() {
@@ -960,9 +976,9 @@ fn run_loop(
                 kernel::sigframe::syscall_return_regs(&mut regs, path, sigreturned);
                 let from =
                     (!sigreturned).then_some(kernel::sigframe::FromSyscall { nr: call.nr, ret });
-                if let Some(o) =
-                    deliver_signals(m, vcpu, proc, &mut regs, from, call.i386, tracer, None)?
-                {
+                if let Some(o) = deliver_signals(
+                    &mut m, vcpu, &mut proc, &mut regs, from, call.i386, tracer, None,
+                )? {
                     return Ok(Some(o));
                 }
                 if let Some(o) = return_to_user(vcpu, &regs)? {
@@ -976,7 +992,8 @@ fn run_loop(
             } => {
                 if vector == 14 {
                     let ec = error_code.unwrap_or(0);
-                    if proc.mm.fault(m, cr2, ec & 2 != 0, ec & 16 != 0) {
+                    let proc = &mut *proc;
+                    if proc.mm.fault(&mut m, cr2, ec & 2 != 0, ec & 16 != 0) {
                         stats.faults_handled += 1;
                         vcpu.resume(&regs)?;
                         continue;
@@ -988,18 +1005,22 @@ fn run_loop(
                     cr2,
                     regs,
                 };
-                let info = report::siginfo_for(m, vcpu, &proc.mm, &fault);
-                proc.trap = kernel::sigframe::TrapState {
+                let info = report::siginfo_for(&m, vcpu, &proc.mm, &fault);
+                proc.me().trap = kernel::sigframe::TrapState {
                     trapno: u64::from(vector),
                     err: error_code.unwrap_or(0),
-                    cr2: if vector == 14 { cr2 } else { proc.trap.cr2 },
+                    cr2: if vector == 14 {
+                        cr2
+                    } else {
+                        proc.me().trap.cr2
+                    },
                 };
                 let sig = info.signo();
-                proc.signals.force(info);
+                proc.sig().force(info);
                 if let Some(o) = deliver_signals(
-                    m,
+                    &mut m,
                     vcpu,
-                    proc,
+                    &mut proc,
                     &mut regs,
                     None,
                     false,
@@ -1008,7 +1029,9 @@ fn run_loop(
                 )? {
                     return Ok(Some(o));
                 }
-                vcpu.resume(&regs)?;
+                if let Some(o) = return_to_user(vcpu, &regs)? {
+                    return Ok(Some(o));
+                }
             }
         }
     }

@@ -738,14 +738,14 @@ fn execve_common(
     }
     cx.proc.mm = super::mm::Mm::new();
     cx.proc.files.close_on_exec();
-    cx.proc.signals.reset_for_exec();
+    cx.proc.sig().reset_for_exec();
     cx.proc.timers.clear_posix();
     cx.proc.task.membarrier_private = false;
     cx.proc.task.membarrier_global = false;
     cx.proc.task.dumpable = true;
-    cx.proc.clear_child_tid = 0;
-    cx.proc.robust_list = (0, 0);
-    cx.proc.restart = None;
+    cx.proc.me().clear_child_tid = 0;
+    cx.proc.me().robust_list = (0, 0);
+    cx.proc.me().restart = None;
     {
         let s = cx.vcpu.sregs_mut();
         s.fs.base = 0;
@@ -763,7 +763,7 @@ fn execve_common(
         Ok(regs) => {
             *cx.regs = regs;
             // The whole register file is new: no RCX/R11 rewrite, no restart.
-            cx.proc.sigreturned = true;
+            cx.proc.me().sigreturned = true;
             Ok(0)
         }
         Err(e) => {

@@ -667,7 +667,7 @@ fn read_signalfd(cx: &mut Ctx, file: &OpenFile, mask: u64, buf: u64, count: u64)
     }
     let mut done = 0;
     while done + SIZE <= count {
-        let Some(info) = cx.proc.signals.dequeue_from(mask) else {
+        let Some(info) = cx.proc.sig().dequeue_from(mask) else {
             if done > 0 {
                 break;
             }
@@ -675,7 +675,7 @@ fn read_signalfd(cx: &mut Ctx, file: &OpenFile, mask: u64, buf: u64, count: u64)
                 return Err(Errno::AGAIN);
             }
             match wait::block_on(cx, &mut [], None, wait::Wake::SignalIn(mask))? {
-                wait::Woken::Signal if cx.proc.signals.pending() & mask == 0 => {
+                wait::Woken::Signal if cx.proc.sig().pending() & mask == 0 => {
                     return Err(wait::ERESTARTSYS)
                 }
                 _ => continue,
@@ -1183,8 +1183,8 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
         }
         let e = super::last_errno();
         if e == Errno::INTR {
-            cx.proc.timers.fire_due(&mut cx.proc.signals, &cx.proc.id);
-            if cx.proc.signals.deliverable().is_some() || cx.proc.expiry.expired() {
+            cx.proc.fire_timers();
+            if cx.proc.sig().deliverable().is_some() || cx.proc.expiry.expired() {
                 return Err(wait::ERESTARTSYS);
             }
             continue;
@@ -1723,9 +1723,9 @@ fn wait_ready(
         }
     }
     // A signalfd is readable while a signal of its set is pending.
-    let sig_ready = |cx: &Ctx, revents: &mut [i16]| {
+    let sig_ready = |cx: &mut Ctx, revents: &mut [i16]| {
         for &(i, m) in &sigfds {
-            if cx.proc.signals.pending() & m != 0 {
+            if cx.proc.sig().pending() & m != 0 {
                 revents[i] = entries[i].1 & libc::POLLIN;
             }
         }
@@ -1747,7 +1747,7 @@ fn wait_ready(
         match wait::block_on(cx, &mut polls, deadline, wake)? {
             wait::Woken::Signal => {
                 sig_ready(cx, &mut revents);
-                if revents.iter().any(|&r| r != 0) && cx.proc.signals.deliverable().is_none() {
+                if revents.iter().any(|&r| r != 0) && cx.proc.sig().deliverable().is_none() {
                     break;
                 }
                 return Err(wait::ERESTARTNOHAND);

@@ -86,7 +86,7 @@ fn wait_on(
                 return match deadline {
                     None => Err(ERESTARTSYS),
                     Some(deadline) => {
-                        cx.proc.restart = Some(super::Restart::Futex(FutexRestart {
+                        cx.proc.me().restart = Some(super::Restart::Futex(FutexRestart {
                             uaddr,
                             val,
                             bitset,

@@ -1206,12 +1206,10 @@ pub fn sys_memfd_create(cx: &mut Ctx, a: &Args) -> SysResult {
     if name.len() > 249 {
         return Err(Errno::INVAL);
     }
-    let quota = cx
-        .proc
+    let p = &mut **cx.proc;
+    let quota = p
         .memfd_quota
-        .get_or_insert_with(|| {
-            std::rc::Rc::new(crate::sandbox::quota::Quota::new(cx.proc.id.mem_size))
-        })
+        .get_or_insert_with(|| std::rc::Rc::new(crate::sandbox::quota::Quota::new(p.id.mem_size)))
         .clone();
     quota.may_create()?;
     let host_flags = rustix::fs::MemfdFlags::from_bits_retain(flags | 0x1);
@@ -1534,13 +1532,12 @@ fn mremap_dontunmap(
     );
     for (i, f) in fresh.into_iter().enumerate() {
         let at = old + i as u64 * PAGE_SIZE;
-        if cx
-            .m
-            .pt
-            .set_leaf(&cx.m.ram, &mut cx.m.frames, at, leaf_for(f, v.prot))
+        let m = &mut **cx.m;
+        if m.pt
+            .set_leaf(&m.ram, &mut m.frames, at, leaf_for(f, v.prot))
             .is_err()
         {
-            cx.m.frames.free(f);
+            m.frames.free(f);
         }
     }
     Ok(dest)

@@ -65,12 +65,18 @@ pub enum Exit {
     OutputLimit(u64),
 }
 
-/// What one syscall sees.
-pub struct Ctx<'a> {
-    pub m: &'a mut Machine,
+/// A lock's guard as handlers hold it: a wait gives the lock up for its
+/// length (`wait::block_on`).
+pub type Locked<'k, T> = parking_lot::MutexGuard<'k, T>;
+
+/// What one syscall sees: the process and the machine, locked for the
+/// call (in this order: `Process`, then `Machine`) and unlocked while it
+/// waits on the host, and the calling thread's own vCPU and registers.
+pub struct Ctx<'a, 'k> {
+    pub m: &'a mut Locked<'k, Machine>,
     /// The vCPU the calling thread runs on.
     pub vcpu: &'a mut crate::vm::Vcpu,
-    pub proc: &'a mut Process,
+    pub proc: &'a mut Locked<'k, Process>,
     pub regs: &'a mut kvm_regs,
     pub path: EntryPath,
 }
@@ -102,8 +108,9 @@ pub struct Process {
     pub files: Files,
     pub signals: Signals,
     pub rlimits: process::Rlimits,
-    pub clear_child_tid: u64,
-    pub robust_list: (u64, u64),
+    /// Its threads, the leader first; `cur` is the one holding the lock.
+    pub threads: Vec<Thread>,
+    pub cur: usize,
     pub exit: Option<Exit>,
     /// Numbers already reported as unimplemented.
     /// Syscalls the program made that got ENOSYS: (i386, number).
@@ -150,19 +157,44 @@ pub struct Process {
     /// The vCPU thread's kick mask for host waits (None without a vCPU
     /// thread: the fuzzer).
     pub kick: Option<wait::Kick>,
+    /// The CPU facts every new image's auxv carries (set at the start).
+    pub exec_facts: exec::Facts,
+    /// The user.* attributes the program set, for their limit.
+    pub xattrs: path::XattrBudget,
+}
+
+/// One thread of a process: what is its own (PROCESSES.md 2).
+pub struct Thread {
+    pub tid: u32,
+    pub sig: signal::ThreadSig,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: zeroed and woken at exit.
+    pub clear_child_tid: u64,
+    /// set_robust_list's head and length.
+    pub robust_list: (u64, u64),
     /// What other threads write to end this thread's wait.
-    pub waker: Option<wait::Waker>,
+    pub waker: Option<std::sync::Arc<wait::Waker>>,
     /// The last fault's trap number, error code and address.
     pub trap: sigframe::TrapState,
     /// Set by rt_sigreturn: the registers came from the frame, so the
     /// return to user mode neither restarts nor rewrites RCX/R11.
     pub sigreturned: bool,
-    /// The CPU facts every new image's auxv carries (set at the start).
-    pub exec_facts: exec::Facts,
-    /// The user.* attributes the program set, for their limit.
-    pub xattrs: path::XattrBudget,
     /// An interrupted sleep or wait that restart_syscall takes up again.
     pub restart: Option<Restart>,
+}
+
+impl Thread {
+    pub fn new(tid: u32, sig: signal::ThreadSig) -> Self {
+        Self {
+            tid,
+            sig,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            waker: wait::Waker::new().ok().map(std::sync::Arc::new),
+            trap: Default::default(),
+            sigreturned: false,
+            restart: None,
+        }
+    }
 }
 
 /// Linux's restart_block: what restart_syscall continues.
@@ -175,14 +207,15 @@ pub enum Restart {
 impl Process {
     pub fn new(id: Identity) -> Self {
         let rlimits = process::Rlimits::new(id.mem_size);
+        let id_pid = id.pid;
         Self {
             id,
             mm: Mm::new(),
             files: Files::stdio(),
             signals: Signals::default(),
             rlimits,
-            clear_child_tid: 0,
-            robust_list: (0, 0),
+            threads: vec![Thread::new(id_pid, signal::ThreadSig::default())],
+            cur: 0,
             exit: None,
             unimplemented: HashSet::new(),
             cpu_base: Default::default(),
@@ -205,12 +238,45 @@ impl Process {
             memfd_quota: None,
             epoll_keys: Default::default(),
             kick: None,
-            waker: wait::Waker::new().ok(),
-            trap: Default::default(),
-            sigreturned: false,
             exec_facts: exec::Facts::default(),
             xattrs: path::XattrBudget::default(),
-            restart: None,
+        }
+    }
+
+    /// The thread holding the process's lock (the caller of the syscall
+    /// being handled).
+    pub fn me(&mut self) -> &mut Thread {
+        &mut self.threads[self.cur]
+    }
+
+    /// The calling thread's view of the signals.
+    pub fn sig(&mut self) -> signal::SigView<'_> {
+        signal::SigView {
+            sh: &mut self.signals,
+            th: &mut self.threads[self.cur].sig,
+        }
+    }
+
+    /// Queue the signals of the timers that are due.
+    pub fn fire_timers(&mut self) {
+        let th = &mut self.threads[self.cur].sig;
+        self.timers.fire_due(
+            &mut signal::SigView {
+                sh: &mut self.signals,
+                th,
+            },
+            &self.id,
+        );
+    }
+
+    /// Make thread `tid` the one holding the lock; false if it is gone.
+    pub fn enter(&mut self, tid: u32) -> bool {
+        match self.threads.iter().position(|t| t.tid == tid) {
+            Some(i) => {
+                self.cur = i;
+                true
+            }
+            None => false,
         }
     }
 }

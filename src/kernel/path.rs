@@ -417,10 +417,11 @@ fn proc_status(cx: &Ctx) -> Vec<u8> {
     .into_bytes()
     .into_iter()
     .chain(
-        cx.proc
-            .signals
-            .status_lines(cx.proc.rlimits.soft(libc::RLIMIT_SIGPENDING))
-            .into_bytes(),
+        {
+            let limit = cx.proc.rlimits.soft(libc::RLIMIT_SIGPENDING);
+            let p: &super::Process = cx.proc;
+            super::signal::status_lines(&p.signals, &p.threads[p.cur].sig, limit).into_bytes()
+        },
     )
     .collect()
 }
@@ -793,7 +794,7 @@ fn open_in(
     // unblocked, so a signal (ERESTARTSYS, as Linux) or the run's end
     // interrupts it. Other opens do not block; the mask costs two calls.
     let fd = if flags & libc::O_NONBLOCK as u32 == 0 {
-        match super::wait::interruptible(cx, open) {
+        match super::wait::interruptible_held(cx, open) {
             Err(Errno::INTR) => return Err(super::wait::ERESTARTSYS),
             r => r?,
         }

@@ -123,7 +123,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_set_tid_address(cx: &mut Ctx, a: &Args) -> SysResult {
-    cx.proc.clear_child_tid = a.0[0];
+    cx.proc.me().clear_child_tid = a.0[0];
     Ok(u64::from(cx.proc.id.pid))
 }
 
@@ -132,7 +132,7 @@ pub fn sys_set_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
     if a.0[1] != 24 {
         return Err(Errno::INVAL);
     }
-    cx.proc.robust_list = (a.0[0], a.0[1]);
+    cx.proc.me().robust_list = (a.0[0], a.0[1]);
     Ok(0)
 }
 
@@ -562,7 +562,7 @@ pub fn sys_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_get_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0])).map_err(|e| if e == Errno::INVAL { Errno::SRCH } else { e })?;
     // The length is always sizeof(struct robust_list_head), as Linux.
-    let head = cx.proc.robust_list.0;
+    let head = cx.proc.me().robust_list.0;
     cx.m.user().write(a.0[2], &24u64.to_le_bytes())?;
     cx.m.user().write(a.0[1], &head.to_le_bytes())?;
     Ok(0)

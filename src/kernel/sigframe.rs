@@ -135,8 +135,8 @@ pub fn deliver(
 ) -> Result<Delivery, VmError> {
     let mut out = Delivery::default();
     let mut syscall = syscall;
-    proc.timers.fire_due(&mut proc.signals, &proc.id);
-    while let Some(info) = proc.signals.dequeue_deliverable() {
+    proc.fire_timers();
+    while let Some(info) = proc.sig().dequeue_deliverable() {
         let sig = info.signo();
         out.taken.push(info.clone());
         let act = match proc.signals.action(sig) {
@@ -161,14 +161,14 @@ pub fn deliver(
             if sig == SIGSEGV {
                 proc.signals.actions[(SIGSEGV - 1) as usize].handler = SIG_DFL;
             }
-            proc.signals.force(SigInfo::new(SIGSEGV, SI_KERNEL));
+            proc.sig().force(SigInfo::new(SIGSEGV, SI_KERNEL));
             continue;
         }
-        let mut mask = proc.signals.mask | act.mask;
+        let mut mask = proc.me().sig.mask | act.mask;
         if act.flags & SA_NODEFER == 0 {
             mask |= bit(sig);
         }
-        proc.signals.set_mask(mask);
+        proc.me().sig.set_mask(mask);
         if act.flags & SA_RESETHAND != 0 {
             let a = &mut proc.signals.actions[(sig - 1) as usize];
             a.handler = SIG_DFL;
@@ -177,8 +177,8 @@ pub fn deliver(
     if let Some(sc) = syscall {
         restart_without_handler(regs, sc, i386);
     }
-    if let Some(saved) = proc.signals.saved_mask.take() {
-        proc.signals.set_mask(saved);
+    if let Some(saved) = proc.me().sig.saved_mask.take() {
+        proc.me().sig.set_mask(saved);
     }
     Ok(out)
 }
@@ -224,7 +224,7 @@ fn setup_frame(
     if act.flags & SA_RESTORER == 0 {
         return Ok(Err(Errno::FAULT));
     }
-    let alt = proc.signals.altstack;
+    let alt = proc.me().sig.altstack;
     let sp0 = regs.rsp;
     let nested = alt.on(sp0);
     let mut sp = sp0.wrapping_sub(128);
@@ -258,7 +258,7 @@ fn setup_frame(
     fp[SW_BYTES..SW_BYTES + 48].copy_from_slice(&sw);
     fp.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
 
-    let old_mask = proc.signals.saved_mask.unwrap_or(proc.signals.mask);
+    let old_mask = proc.me().sig.saved_mask.unwrap_or(proc.me().sig.mask);
     let mut f = vec![0u8; FRAME_SIZE as usize];
     put(&mut f, 0, act.restorer);
     put(
@@ -275,7 +275,7 @@ fn setup_frame(
     let segs =
         u64::from(crate::vm::layout::USER_CS) | (u64::from(crate::vm::layout::USER_DS) << 48);
     put(&mut f, SC + 144, segs);
-    let t = proc.trap;
+    let t = proc.me().trap;
     put(&mut f, SC + 152, t.err);
     put(&mut f, SC + 160, t.trapno);
     put(&mut f, SC + 168, old_mask);
@@ -290,9 +290,9 @@ fn setup_frame(
         return Ok(Err(Errno::FAULT));
     }
     if entering && alt.flags & (1 << 31) != 0 {
-        proc.signals.altstack.reset();
+        proc.me().sig.altstack.reset();
     }
-    proc.signals.saved_mask = None;
+    proc.me().sig.saved_mask = None;
     regs.rdi = info.signo() as u64;
     regs.rsi = frame + INFO;
     regs.rdx = frame + UC;
@@ -308,12 +308,12 @@ fn setup_frame(
 /// rt_sigreturn: put back what the frame at RSP-8 holds. A frame that
 /// cannot be read or whose FP state KVM refuses is SIGSEGV, as on Linux.
 pub fn sys_rt_sigreturn(cx: &mut Ctx, _a: &Args) -> SysResult {
-    cx.proc.sigreturned = true;
+    cx.proc.me().sigreturned = true;
     let frame = cx.regs.rsp.wrapping_sub(8);
     match restore(cx, frame) {
         Ok(rax) => Ok(rax),
         Err(_) => {
-            cx.proc.signals.force(SigInfo::new(SIGSEGV, SI_KERNEL));
+            cx.proc.sig().force(SigInfo::new(SIGSEGV, SI_KERNEL));
             Ok(cx.regs.rax)
         }
     }
@@ -373,9 +373,9 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
     let (ss_sp, ss_flags, ss_size) = (get(stack, 0), get(stack, 8) as u32 as i32, get(stack, 16));
     set_gregs(cx.regs, &g);
     cx.regs.rflags = (cx.regs.rflags & !FIX_EFLAGS) | (flags & FIX_EFLAGS);
-    cx.proc.signals.set_mask(mask & !UNBLOCKABLE);
+    cx.proc.me().sig.set_mask(mask & !UNBLOCKABLE);
     // restore_altstack: errors (on the stack, too small) are ignored.
-    let sig = &mut cx.proc.signals;
+    let sig = &mut cx.proc.me().sig;
     if !sig.altstack.on(cx.regs.rsp) {
         const SS_DISABLE: i32 = 2;
         if ss_flags & SS_DISABLE != 0 {
@@ -391,7 +391,7 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
         // The return would fault: a kernel-half RIP is a page fault on the
         // fetch (SEGV_MAPERR at it), a non-canonical one a #GP in iretq.
         let canonical = rip >= 0xffff_8000_0000_0000;
-        cx.proc.signals.force(if canonical {
+        cx.proc.sig().force(if canonical {
             SigInfo::fault(SIGSEGV, 1, rip)
         } else {
             SigInfo::new(SIGSEGV, SI_KERNEL)

@@ -300,31 +300,60 @@ pub enum Target {
     Process,
 }
 
-/// One thread's signal state (and, with one thread, the process's).
+/// The signal state a thread group shares: the dispositions (one table
+/// per CLONE_SIGHAND group) and the process-directed queue.
 #[derive(Clone, Debug)]
 pub struct Signals {
     pub actions: [SigAction; NSIG],
-    pub mask: u64,
-    pub altstack: AltStack,
-    /// Pending signals in the order they came, the thread's and the
-    /// process's; standard signals at most once in each, real-time ones
-    /// queued.
-    queues: [VecDeque<SigInfo>; 2],
-    /// The mask sigsuspend (or ppoll/pselect6 with a mask) replaced, put
-    /// back after the handler it let in (Linux's saved_sigmask).
-    pub saved_mask: Option<u64>,
+    /// Pending process-directed signals in the order they came; standard
+    /// signals at most once, real-time ones queued.
+    shared: VecDeque<SigInfo>,
 }
 
 impl Default for Signals {
     fn default() -> Self {
         Self {
             actions: [SigAction::default(); NSIG],
-            mask: 0,
-            altstack: AltStack::default(),
-            queues: [VecDeque::new(), VecDeque::new()],
-            saved_mask: None,
+            shared: VecDeque::new(),
         }
     }
+}
+
+/// One thread's own signal state: its mask, its altstack, the signals sent
+/// to it alone, and the mask sigsuspend (or ppoll/pselect6 with a mask)
+/// replaced, put back after the handler it let in (Linux's saved_sigmask).
+#[derive(Clone, Debug, Default)]
+pub struct ThreadSig {
+    pub mask: u64,
+    pub altstack: AltStack,
+    queue: VecDeque<SigInfo>,
+    pub saved_mask: Option<u64>,
+}
+
+impl ThreadSig {
+    pub fn set_mask(&mut self, m: u64) {
+        self.mask = m & !UNBLOCKABLE;
+    }
+
+    /// Signals sent to this thread alone.
+    pub fn pending(&self) -> u64 {
+        set_of(&self.queue)
+    }
+
+    /// The mask a new thread starts with (clone copies it; the rest starts
+    /// empty, as Linux's copy_process).
+    pub fn for_new_thread(&self) -> Self {
+        Self {
+            mask: self.mask,
+            ..Self::default()
+        }
+    }
+}
+
+/// What one thread sees of the signals: its own state and its group's.
+pub struct SigView<'a> {
+    pub sh: &'a mut Signals,
+    pub th: &'a mut ThreadSig,
 }
 
 fn set_of(q: &VecDeque<SigInfo>) -> u64 {
@@ -366,49 +395,77 @@ impl Signals {
         }
     }
 
+    /// Process-directed signals pending.
+    pub fn shared_pending(&self) -> u64 {
+        set_of(&self.shared)
+    }
+
+    /// Does setting `sig`'s action make it ignored, so that what is pending
+    /// of it is discarded (POSIX)?
+    fn now_ignored(&self, sig: i32) -> bool {
+        let a = self.actions[(sig - 1) as usize];
+        a.handler == SIG_IGN || a.handler == SIG_DFL && default_action(sig) == Action::Ignore
+    }
+
+    /// execve (Linux's flush_signal_handlers): handled signals go back to
+    /// SIG_DFL, ignored ones stay ignored, every action loses its flags and
+    /// mask; the mask and pending signals stay.
+    pub fn reset_for_exec(&mut self) {
+        for a in &mut self.actions {
+            if a.handler != SIG_IGN {
+                a.handler = SIG_DFL;
+            }
+            a.flags = 0;
+            a.restorer = 0;
+            a.mask = 0;
+        }
+    }
+
+    /// Drop the queued process-directed signals of a deleted timer.
+    pub fn forget_timer(&mut self, id: i32) {
+        self.shared.retain(|x| x.timer_id() != Some(id));
+    }
+}
+
+impl SigView<'_> {
+    fn queue(&mut self, q: usize) -> &mut VecDeque<SigInfo> {
+        if q == 0 {
+            &mut self.th.queue
+        } else {
+            &mut self.sh.shared
+        }
+    }
+
+    fn queue_ref(&self, q: usize) -> &VecDeque<SigInfo> {
+        if q == 0 {
+            &self.th.queue
+        } else {
+            &self.sh.shared
+        }
+    }
+
     /// Would `sig` be thrown away on arrival (ignored and not blocked)?
     fn discards(&self, sig: i32) -> bool {
-        self.mask & bit(sig) == 0
+        self.th.mask & bit(sig) == 0
             && matches!(
-                self.action(sig),
+                self.sh.action(sig),
                 Action::Ignore | Action::Continue | Action::Stop
             )
             && sig != SIGKILL
     }
 
     /// The pending set (both queues).
-    /// /proc/self/status's signal lines (Linux's render_sigset_t order):
-    /// SigQ, SigPnd (the thread's), ShdPnd (the process's), SigBlk,
-    /// SigIgn, SigCgt; bit N-1 for signal N.
-    pub fn status_lines(&self, rlimit_sigpending: u64) -> String {
-        let queued = self.queues[0].len() + self.queues[1].len();
-        let (mut ign, mut cgt) = (0u64, 0u64);
-        for (i, a) in self.actions.iter().enumerate() {
-            match a.handler {
-                SIG_DFL => {}
-                SIG_IGN => ign |= 1 << i,
-                _ => cgt |= 1 << i,
-            }
-        }
-        format!(
-            "SigQ:\t{queued}/{rlimit_sigpending}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}\n",
-            set_of(&self.queues[0]),
-            set_of(&self.queues[1]),
-            self.mask
-        )
-    }
-
     pub fn pending(&self) -> u64 {
-        set_of(&self.queues[0]) | set_of(&self.queues[1])
+        set_of(&self.th.queue) | set_of(&self.sh.shared)
     }
 
     fn unblocked(&self) -> u64 {
-        !(self.mask & !UNBLOCKABLE)
+        !(self.th.mask & !UNBLOCKABLE)
     }
 
     /// The signal that would be delivered now, and its queue.
     fn next(&self, allowed: u64) -> Option<(usize, i32)> {
-        (0..2).find_map(|q| next_in(set_of(&self.queues[q]) & allowed).map(|s| (q, s)))
+        (0..2).find_map(|q| next_in(set_of(self.queue_ref(q)) & allowed).map(|s| (q, s)))
     }
 
     /// The signal that would be delivered now.
@@ -417,8 +474,9 @@ impl Signals {
     }
 
     fn take(&mut self, q: usize, sig: i32) -> Option<SigInfo> {
-        let i = self.queues[q].iter().position(|x| x.signo() == sig)?;
-        self.queues[q].remove(i)
+        let queue = self.queue(q);
+        let i = queue.iter().position(|x| x.signo() == sig)?;
+        queue.remove(i)
     }
 
     /// Take the signal `deliverable` named.
@@ -451,11 +509,11 @@ impl Signals {
             return Ok(());
         }
         let q = to as usize;
-        let pending = set_of(&self.queues[q]) & bit(sig) != 0;
+        let pending = set_of(self.queue_ref(q)) & bit(sig) != 0;
         if sig < SIGRTMIN && pending {
             return Ok(());
         }
-        if (self.queues[0].len() + self.queues[1].len()) as u64 >= limit {
+        if (self.th.queue.len() + self.sh.shared.len()) as u64 >= limit {
             if limited && sig >= SIGRTMIN {
                 return Err(Errno::AGAIN);
             }
@@ -463,71 +521,80 @@ impl Signals {
                 return Ok(());
             }
         }
-        self.queues[q].push_back(info);
+        self.queue(q).push_back(info);
         Ok(())
     }
 
-    /// execve (Linux's flush_signal_handlers and the altstack reset):
-    /// handled signals go back to SIG_DFL, ignored ones stay ignored, every
-    /// action loses its flags and mask; the mask and pending signals stay.
+    /// execve: the group's actions reset, and this thread's altstack.
     pub fn reset_for_exec(&mut self) {
-        for a in &mut self.actions {
-            if a.handler != SIG_IGN {
-                a.handler = SIG_DFL;
-            }
-            a.flags = 0;
-            a.restorer = 0;
-            a.mask = 0;
-        }
-        self.altstack = AltStack::default();
-        self.saved_mask = None;
+        self.sh.reset_for_exec();
+        self.th.altstack = AltStack::default();
+        self.th.saved_mask = None;
     }
 
     /// A fault's signal (Linux's force_sig_info): a blocked or ignored one
     /// is unblocked and reset to its default action, which kills.
     pub fn force(&mut self, info: SigInfo) {
         let sig = info.signo();
-        let Some(i) = Self::slot(sig) else { return };
-        let blocked = self.mask & bit(sig) != 0;
-        if blocked || self.actions[i].handler == SIG_IGN {
-            self.actions[i].handler = SIG_DFL;
-            self.mask &= !bit(sig);
+        let Some(i) = Signals::slot(sig) else { return };
+        let blocked = self.th.mask & bit(sig) != 0;
+        if blocked || self.sh.actions[i].handler == SIG_IGN {
+            self.sh.actions[i].handler = SIG_DFL;
+            self.th.mask &= !bit(sig);
         }
-        if set_of(&self.queues[0]) & bit(sig) == 0 {
-            self.queues[0].push_front(info);
+        if set_of(&self.th.queue) & bit(sig) == 0 {
+            self.th.queue.push_front(info);
         }
     }
 
     /// The pending signal of POSIX timer `id`, if it is still queued.
     pub fn queued_timer(&mut self, id: i32) -> Option<&mut SigInfo> {
-        self.queues
+        self.th
+            .queue
             .iter_mut()
-            .flat_map(|q| q.iter_mut())
+            .chain(self.sh.shared.iter_mut())
             .find(|q| q.timer_id() == Some(id))
     }
+}
 
-    /// Drop the queued signals of a deleted timer.
-    pub fn forget_timer(&mut self, id: i32) {
-        for q in &mut self.queues {
-            q.retain(|x| x.timer_id() != Some(id));
+/// /proc/self/status's signal lines (Linux's render_sigset_t order):
+/// SigQ, SigPnd (the thread's), ShdPnd (the process's), SigBlk,
+/// SigIgn, SigCgt; bit N-1 for signal N.
+pub fn status_lines(sh: &Signals, th: &ThreadSig, rlimit_sigpending: u64) -> String {
+    let queued = th.queue.len() + sh.shared.len();
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for (i, a) in sh.actions.iter().enumerate() {
+        match a.handler {
+            SIG_DFL => {}
+            SIG_IGN => ign |= 1 << i,
+            _ => cgt |= 1 << i,
         }
     }
+    format!(
+        "SigQ:\t{queued}/{rlimit_sigpending}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}\n",
+        set_of(&th.queue),
+        set_of(&sh.shared),
+        th.mask
+    )
+}
 
-    /// Setting SIG_IGN, or SIG_DFL whose default ignores, discards what is
-    /// pending of that signal, blocked or not (POSIX).
-    fn discard_if_ignored(&mut self, sig: i32) {
-        let a = self.actions[(sig - 1) as usize];
-        let ignored =
-            a.handler == SIG_IGN || a.handler == SIG_DFL && default_action(sig) == Action::Ignore;
-        if ignored {
-            for q in &mut self.queues {
-                q.retain(|x| x.signo() != sig);
-            }
+/// Setting SIG_IGN, or SIG_DFL whose default ignores, discards what is
+/// pending of that signal, blocked or not, in the process's queue and in
+/// every thread's (POSIX).
+fn discard_if_ignored(proc: &mut super::Process, sig: i32) {
+    if proc.signals.now_ignored(sig) {
+        proc.signals.shared.retain(|x| x.signo() != sig);
+        for t in &mut proc.threads {
+            t.sig.queue.retain(|x| x.signo() != sig);
         }
     }
+}
 
-    pub fn set_mask(&mut self, m: u64) {
-        self.mask = m & !UNBLOCKABLE;
+/// A deleted timer's signals, wherever they are queued.
+pub fn forget_timer(proc: &mut super::Process, id: i32) {
+    proc.signals.forget_timer(id);
+    for t in &mut proc.threads {
+        t.sig.queue.retain(|x| x.timer_id() != Some(id));
     }
 }
 
@@ -572,7 +639,7 @@ pub fn sys_rt_sigaction(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     if let Some(n) = new {
         cx.proc.signals.actions[idx] = n;
-        cx.proc.signals.discard_if_ignored(sig);
+        discard_if_ignored(cx.proc, sig);
     }
     Ok(0)
 }
@@ -582,7 +649,7 @@ pub fn sys_rt_sigprocmask(cx: &mut Ctx, a: &Args) -> SysResult {
     if size != 8 {
         return Err(Errno::INVAL);
     }
-    let old = cx.proc.signals.mask;
+    let old = cx.proc.me().sig.mask;
     let new = if set != 0 {
         let s = read_sigset(cx, set, size)?;
         Some(match how {
@@ -598,7 +665,7 @@ pub fn sys_rt_sigprocmask(cx: &mut Ctx, a: &Args) -> SysResult {
         cx.m.user().write(oset, &old.to_le_bytes())?;
     }
     if let Some(n) = new {
-        cx.proc.signals.set_mask(n);
+        cx.proc.me().sig.set_mask(n);
     }
     Ok(0)
 }
@@ -608,7 +675,7 @@ pub fn sys_rt_sigprocmask(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
     let (ss, old) = (a.0[0], a.0[1]);
     let sp = cx.regs.rsp;
-    let cur = cx.proc.signals.altstack;
+    let cur = cx.proc.me().sig.altstack;
     if ss != 0 {
         let raw = cx.m.user().read_vec(ss, 24)?;
         let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
@@ -620,7 +687,7 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
         if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
             return Err(Errno::INVAL);
         }
-        cx.proc.signals.altstack = if mode == SS_DISABLE {
+        cx.proc.me().sig.altstack = if mode == SS_DISABLE {
             AltStack::default()
         } else {
             if size < MINSIGSTKSZ {
@@ -635,7 +702,7 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     if old != 0 {
         if let Err(e) = cx.m.user().write(old, &cur.to_bytes(sp)) {
-            cx.proc.signals.altstack = cur;
+            cx.proc.me().sig.altstack = cur;
             return Err(e);
         }
     }
@@ -646,7 +713,7 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
 fn send_self(cx: &mut Ctx, info: Option<SigInfo>, to: Target, limited: bool) -> SysResult {
     let Some(info) = info else { return Ok(0) };
     let limit = cx.proc.rlimits.soft(libc::RLIMIT_SIGPENDING);
-    cx.proc.signals.send(info, to, limit, limited)?;
+    cx.proc.sig().send(info, to, limit, limited)?;
     Ok(0)
 }
 
@@ -749,7 +816,7 @@ pub fn sys_rt_sigpending(cx: &mut Ctx, a: &Args) -> SysResult {
     if a.0[1] > 8 {
         return Err(Errno::INVAL);
     }
-    let set = cx.proc.signals.pending() & cx.proc.signals.mask;
+    let set = cx.proc.sig().pending() & cx.proc.me().sig.mask;
     let n = a.0[1] as usize;
     cx.m.user().write(a.0[0], &set.to_le_bytes()[..n])?;
     Ok(0)
@@ -769,14 +836,14 @@ pub fn with_wait_mask(
         return wait(cx);
     }
     let mask = read_sigset(cx, uset, size)?;
-    let old = cx.proc.signals.mask;
-    cx.proc.signals.set_mask(mask);
+    let old = cx.proc.me().sig.mask;
+    cx.proc.me().sig.set_mask(mask);
     let r = wait(cx);
     match r {
         Err(e) if e == Errno::INTR || e == wait::ERESTARTNOHAND => {
-            cx.proc.signals.saved_mask = Some(old)
+            cx.proc.me().sig.saved_mask = Some(old)
         }
-        _ => cx.proc.signals.set_mask(old),
+        _ => cx.proc.me().sig.set_mask(old),
     }
     r
 }
@@ -794,16 +861,16 @@ pub fn sys_pause(cx: &mut Ctx, _a: &Args) -> SysResult {
 /// the handler that ended the wait returns.
 pub fn sys_rt_sigsuspend(cx: &mut Ctx, a: &Args) -> SysResult {
     let mask = read_sigset(cx, a.0[0], a.0[1])?;
-    let old = cx.proc.signals.mask;
-    cx.proc.signals.set_mask(mask);
-    cx.proc.signals.saved_mask = Some(old);
+    let old = cx.proc.me().sig.mask;
+    cx.proc.me().sig.set_mask(mask);
+    cx.proc.me().sig.saved_mask = Some(old);
     loop {
         match wait::block_on(cx, &mut [], None, Wake::Signal) {
             Ok(Woken::Signal) => return Err(wait::ERESTARTNOHAND),
             Ok(_) => continue,
             Err(e) => {
-                cx.proc.signals.set_mask(old);
-                cx.proc.signals.saved_mask = None;
+                cx.proc.me().sig.set_mask(old);
+                cx.proc.me().sig.saved_mask = None;
                 return Err(e);
             }
         }
@@ -821,7 +888,7 @@ pub fn sys_rt_sigtimedwait(cx: &mut Ctx, a: &Args) -> SysResult {
         None
     };
     loop {
-        if let Some(info) = cx.proc.signals.dequeue_from(set) {
+        if let Some(info) = cx.proc.sig().dequeue_from(set) {
             if uinfo != 0 {
                 cx.m.user().write(uinfo, info.bytes())?;
             }
@@ -829,7 +896,7 @@ pub fn sys_rt_sigtimedwait(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         match wait::block_on(cx, &mut [], deadline, Wake::SignalIn(set))? {
             Woken::TimedOut => return Err(Errno::AGAIN),
-            Woken::Signal if cx.proc.signals.pending() & set == 0 => return Err(Errno::INTR),
+            Woken::Signal if cx.proc.sig().pending() & set == 0 => return Err(Errno::INTR),
             _ => {}
         }
     }

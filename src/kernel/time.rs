@@ -140,7 +140,7 @@ fn sleep_until(cx: &mut Ctx, deadline: Deadline, rem: Option<u64>) -> SysResult 
         };
         cx.m.user().write(rem, &timespec_bytes(t))?;
     }
-    cx.proc.restart = Some(Restart::Sleep(SleepRestart { deadline, rem }));
+    cx.proc.me().restart = Some(Restart::Sleep(SleepRestart { deadline, rem }));
     Err(ERESTART_RESTARTBLOCK)
 }
 
@@ -171,7 +171,7 @@ pub fn sys_clock_nanosleep(cx: &mut Ctx, a: &Args) -> SysResult {
 /// restart_syscall: continue the sleep or wait a signal interrupted
 /// (EINTR when there is none, as Linux's do_no_restart_syscall).
 pub fn sys_restart_syscall(cx: &mut Ctx, _a: &Args) -> SysResult {
-    match cx.proc.restart.take() {
+    match cx.proc.me().restart.take() {
         Some(Restart::Sleep(r)) => sleep_until(cx, r.deadline, Some(r.rem)),
         Some(Restart::Futex(r)) => super::futex::restart(cx, r),
         None => Err(Errno::INTR),

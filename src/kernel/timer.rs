@@ -17,7 +17,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 use rustix::time::ClockId;
 
-use super::signal::{SigInfo, Signals, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
+use super::signal::{SigInfo, SigView, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
 use super::wait::{clock_now, Deadline};
 use super::{Args, Ctx, Identity, SysResult};
 
@@ -305,7 +305,7 @@ impl Timers {
     }
 
     /// Queue the signals of every timer that is due.
-    pub fn fire_due(&mut self, signals: &mut Signals, id: &Identity) {
+    pub fn fire_due(&mut self, signals: &mut SigView<'_>, id: &Identity) {
         let mono = self.earliest(Clock::Monotonic);
         let cpu = self.earliest(Clock::Cpu);
         if mono.is_none() && cpu.is_none() {
@@ -597,7 +597,7 @@ pub fn sys_timer_delete(cx: &mut Ctx, a: &Args) -> SysResult {
     posix_timer(cx, a.0[0])?;
     let i = a.0[0] as u32 as usize;
     cx.proc.timers.posix[i] = None;
-    cx.proc.signals.forget_timer(i as i32);
+    super::signal::forget_timer(cx.proc, i as i32);
     cx.proc.timers.rearm();
     Ok(0)
 }

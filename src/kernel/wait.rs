@@ -160,11 +160,11 @@ impl<'a> Poll<'a> {
 
 /// Is there something that ends a wait of kind `wake`?
 fn signalled(cx: &mut Ctx, wake: Wake) -> bool {
-    cx.proc.timers.fire_due(&mut cx.proc.signals, &cx.proc.id);
+    cx.proc.fire_timers();
     if cx.proc.expiry.expired() {
         return true;
     }
-    let s = &cx.proc.signals;
+    let s = cx.proc.sig();
     match wake {
         Wake::Signal => s.deliverable().is_some(),
         Wake::SignalIn(set) => s.deliverable().is_some() || s.pending() & set != 0,
@@ -209,9 +209,30 @@ pub fn block_on(
     }
 }
 
+/// Run `f`, a host call that may block, with the process and machine
+/// locks given up (PROCESSES.md 6: no lock is held across a blocking host
+/// call), so other threads run their syscalls meanwhile. Taken back in
+/// the usual order, `Process` then `Machine`. `f` cannot borrow from
+/// either (the borrow checker sees to that): what it needs it owns or
+/// borrows from the handler's own copies.
+pub fn unlocked<T>(cx: &mut Ctx, f: impl FnOnce() -> T) -> T {
+    let tid = cx.proc.me().tid;
+    let Ctx { m, proc, .. } = cx;
+    let r = super::Locked::unlocked(m, || super::Locked::unlocked(proc, f));
+    // Another thread held the lock meanwhile: the caller is current again.
+    // (A thread leaves the table only by its own exit, or by a group exit
+    // that ends every wait: `signalled` sees it next.)
+    cx.proc.enter(tid);
+    r
+}
+
 /// One host wait: the descriptors plus the waker, with the kick unblocked.
 /// Whether one of `fds` is ready, and whether the waker was written.
-fn ppoll(cx: &Ctx, fds: &mut [Poll<'_>], timeout: Option<Duration>) -> Result<(bool, bool), Errno> {
+fn ppoll(
+    cx: &mut Ctx,
+    fds: &mut [Poll<'_>],
+    timeout: Option<Duration>,
+) -> Result<(bool, bool), Errno> {
     let mut raw: Vec<libc::pollfd> = fds
         .iter()
         .map(|p| libc::pollfd {
@@ -220,7 +241,9 @@ fn ppoll(cx: &Ctx, fds: &mut [Poll<'_>], timeout: Option<Duration>) -> Result<(b
             revents: 0,
         })
         .collect();
-    if let Some(w) = &cx.proc.waker {
+    // Held here, so its descriptor stays open while the locks are given up.
+    let waker = cx.proc.me().waker.clone();
+    if let Some(w) = &waker {
         raw.push(libc::pollfd {
             fd: w.fd().as_raw_fd(),
             events: libc::POLLIN,
@@ -231,23 +254,23 @@ fn ppoll(cx: &Ctx, fds: &mut [Poll<'_>], timeout: Option<Duration>) -> Result<(b
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let mask = cx
-        .proc
-        .kick
-        .as_ref()
-        .map_or(std::ptr::null(), |k| &k.wait_mask as *const libc::sigset_t);
-    // SAFETY: `raw` is a live array of pollfd of the length passed, whose
-    // descriptors are borrowed from `fds` and the waker (open for the call);
-    // `ts` and the mask are either null or point to values that outlive the
-    // call. ppoll writes only the revents fields.
-    let rc = unsafe {
-        libc::ppoll(
-            raw.as_mut_ptr(),
-            raw.len() as libc::nfds_t,
-            ts.as_ref().map_or(std::ptr::null(), |t| t as *const _),
-            mask,
-        )
-    };
+    let mask = cx.proc.kick.as_ref().map(|k| k.wait_mask);
+    let rc = unlocked(cx, || {
+        // SAFETY: `raw` is a live array of pollfd of the length passed,
+        // whose descriptors are borrowed from `fds` and the waker held
+        // above (open for the call); `ts` and the mask are either null or
+        // point to locals that outlive the call. ppoll writes only the
+        // revents fields.
+        unsafe {
+            libc::ppoll(
+                raw.as_mut_ptr(),
+                raw.len() as libc::nfds_t,
+                ts.as_ref().map_or(std::ptr::null(), |t| t as *const _),
+                mask.as_ref()
+                    .map_or(std::ptr::null(), |k| k as *const libc::sigset_t),
+            )
+        }
+    });
     if rc < 0 {
         let e = super::last_errno();
         return if e == Errno::INTR {
@@ -257,7 +280,7 @@ fn ppoll(cx: &Ctx, fds: &mut [Poll<'_>], timeout: Option<Duration>) -> Result<(b
         };
     }
     let mut woken = false;
-    if let Some(w) = &cx.proc.waker {
+    if let Some(w) = &waker {
         woken = raw.last().is_some_and(|r| r.revents != 0);
         if woken {
             w.drain();
@@ -290,14 +313,29 @@ pub fn wait_fd(cx: &mut Ctx, fd: BorrowedFd<'_>, events: i16) -> Result<bool, Er
 /// that lands between the unblocking and the call is taken before the
 /// call blocks; the watchdog's repeated kick after the run's end covers
 /// that window.
-pub fn interruptible<T>(cx: &Ctx, f: impl FnOnce() -> T) -> T {
-    let Some(k) = cx.proc.kick.as_ref() else {
-        return f();
+pub fn interruptible<T>(cx: &mut Ctx, f: impl FnOnce() -> T) -> T {
+    let Some(wait_mask) = cx.proc.kick.as_ref().map(|k| k.wait_mask) else {
+        return unlocked(cx, f);
     };
+    unlocked(cx, || with_kick_unblocked(&wait_mask, f))
+}
+
+/// `interruptible` for a call that borrows from the process (a FIFO's
+/// open, which needs its mount's directory): the locks stay held, so the
+/// process's other threads wait for their next syscall until it returns.
+/// A signal or the run's end still interrupts it.
+pub fn interruptible_held<T>(cx: &Ctx, f: impl FnOnce() -> T) -> T {
+    match cx.proc.kick.as_ref() {
+        Some(k) => with_kick_unblocked(&k.wait_mask, f),
+        None => f(),
+    }
+}
+
+fn with_kick_unblocked<T>(wait_mask: &libc::sigset_t, f: impl FnOnce() -> T) -> T {
     // SAFETY: a zeroed sigset_t is valid storage for the old mask.
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: both sets are live; only the calling thread's mask changes.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &k.wait_mask, &mut old) };
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, wait_mask, &mut old) };
     let r = f();
     // SAFETY: as above, putting back the mask saved just before.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
