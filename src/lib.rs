@@ -29,6 +29,7 @@ pub mod loader;
 pub mod probe;
 mod report;
 pub mod result;
+mod run;
 pub mod sandbox;
 pub mod strace;
 #[doc(hidden)]
@@ -41,14 +42,13 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use kvm_bindings::kvm_regs;
 use thiserror::Error;
 use watchdog::Watchdog;
 
-use kernel::{Call, Ctx, Exit, Identity, Process};
+use kernel::{Identity, Process};
 use loader::LoadError;
 use vm::layout::DEFAULT_MEM_SIZE;
-use vm::{EntryMode, Machine, Stop, Trap, VmError};
+use vm::{EntryMode, Machine, VmError};
 
 /// Why kvmcage could not run the program (exit status 125, 126 or 127:
 /// [`Error::exit_code`]).
@@ -321,6 +321,7 @@ pub struct Sandbox {
     timeout: Option<std::time::Duration>,
     max_output: Option<u64>,
     max_fds: Option<u64>,
+    max_threads: usize,
     max_file_size: Option<u64>,
     view: sandbox::View,
     mounts: Vec<sandbox::MountSpec>,
@@ -357,6 +358,7 @@ impl Sandbox {
             timeout: None,
             max_output: None,
             max_fds: None,
+            max_threads: kernel::DEFAULT_MAX_THREADS,
             max_file_size: None,
             view: sandbox::View::default(),
             mounts: Vec::new(),
@@ -420,6 +422,13 @@ impl Sandbox {
     /// together (exit status 124).
     pub fn max_output(mut self, bytes: u64) -> Self {
         self.max_output = Some(bytes);
+        self
+    }
+
+    /// Threads the program may have at once (clone is EAGAIN past it; at
+    /// least 1). Each runs on a vCPU and a host thread of its own.
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = n.max(1);
         self
     }
 
@@ -717,7 +726,8 @@ impl Sandbox {
         if self.confine {
             // Everything the run needs from the host is open now; the
             // watchdog thread starts after, inside the confinement.
-            let st = confine::apply(&proc.policy.roots())?;
+            let ram = m.ram.host_base().map(|b| (b, m.ram.size()));
+            let st = confine::apply(&proc.policy.roots(), ram)?;
             if !st.landlock_enforced {
                 warnings.push(format!(
                     "warning: landlock {}; the host filesystem is guarded by the path walk and seccomp only",
@@ -730,7 +740,7 @@ impl Sandbox {
                 st.seccomp_syscalls
             );
         }
-        let mut stats = RunStats {
+        let stats = RunStats {
             warnings,
             ..RunStats::default()
         };
@@ -739,7 +749,7 @@ impl Sandbox {
         let _kick = watchdog::KickBlocked::new().map_err(Error::Watchdog)?;
         vcpu.set_run_signal_mask(_kick.run_mask())?;
         proc.kick = Some(_kick.wait());
-        let mut tracer = trace
+        let tracer = trace
             .is_active()
             .then(|| strace::Tracer::new(trace, proc.id.pid));
         proc.cpu_base = kernel::process::cpu_time(Default::default());
@@ -749,13 +759,36 @@ impl Sandbox {
         if !live {
             proc.expiry.stop(watchdog::StopReason::Cancelled);
         }
-        let shared = Shared {
-            proc: parking_lot::Mutex::new(proc),
-            machine: parking_lot::Mutex::new(m),
+        proc.max_threads = self.max_threads;
+        // Linux counts threads against RLIMIT_NPROC.
+        proc.rlimits
+            .impose(libc::RLIMIT_NPROC, self.max_threads as u64);
+        // Thread 1 runs on this thread, which the watchdog and a
+        // CancelHandle kick.
+        // SAFETY: pthread_self has no preconditions.
+        proc.me().host = Some(unsafe { libc::pthread_self() });
+        let shared =
+            std::sync::Arc::new(run::Shared::new(proc, m, tracer, stats, _kick.run_mask()));
+        run::thread_main(&shared, vcpu, 1);
+        let looped = shared.wait();
+        let Ok(shared) = std::sync::Arc::try_unwrap(shared) else {
+            return Err(Error::Vm(VmError::Setup(
+                "a guest thread outlived its run".into(),
+            )));
         };
-        let looped = run_loop(&shared, &mut vcpu, &mut stats, &mut tracer);
-        let proc = shared.proc.into_inner();
-        let m = shared.machine.into_inner();
+        let run::Shared {
+            proc,
+            machine: m,
+            tracer,
+            stats,
+            ..
+        } = shared;
+        let (proc, m, mut tracer, mut stats) = (
+            proc.into_inner(),
+            m.into_inner(),
+            tracer.into_inner(),
+            stats.into_inner(),
+        );
         drop(registered);
         drop(null);
         let outcome = match looped? {
@@ -797,7 +830,6 @@ impl Sandbox {
                 _ => "killed by SIGKILL".to_string(),
             });
         }
-        stats.exits = vcpu.exits;
         (stats.user_time, stats.sys_time) = kernel::process::cpu_time(proc.cpu_base);
         stats.peak_memory_kib = m.frames.peak() * (vm::layout::PAGE_SIZE / 1024);
         stats.memory_limit_hit = m.frames.was_refused();
@@ -823,216 +855,5 @@ impl Sandbox {
             .collect();
         stats.wall_time = started.elapsed();
         Ok((outcome, stats))
-    }
-}
-
-/// Deliver the signals due before a return to user mode, tracing them;
-/// `Some` when one of them ends the program. `fault` is the trap that
-/// raised a signal just now, for the report if that signal kills.
-#[allow(clippy::too_many_arguments)] // the run loop's state, until run.rs holds it
-fn deliver_signals(
-    m: &mut Machine,
-    vcpu: &mut vm::Vcpu,
-    proc: &mut Process,
-    regs: &mut kvm_regs,
-    from: Option<kernel::sigframe::FromSyscall>,
-    i386: bool,
-    tracer: &mut Option<strace::Tracer>,
-    fault: Option<(&report::Fault, i32)>,
-) -> Result<Option<Outcome>, Error> {
-    let d = kernel::sigframe::deliver(m, vcpu, proc, regs, from, i386)?;
-    if let Some(t) = tracer.as_mut() {
-        for info in &d.taken {
-            t.signal(info);
-        }
-    }
-    let Some((info, core)) = d.kill else {
-        return Ok(None);
-    };
-    let signal = info.signo();
-    let report = match fault {
-        Some((f, sig)) if sig == signal => report::signal_line(signal, Some((m, f))),
-        _ => report::signal_line(signal, None),
-    };
-    Ok(Some(Outcome::Killed {
-        signal,
-        report,
-        core,
-    }))
-}
-
-/// Return to the program with `regs`; a return address outside the user
-/// half ends it with SIGSEGV (`Vcpu::resume` refuses it).
-fn return_to_user(vcpu: &mut vm::Vcpu, regs: &kvm_regs) -> Result<Option<Outcome>, Error> {
-    match vcpu.resume(regs) {
-        Ok(()) => Ok(None),
-        Err(vm::VmError::NonUserReturn { rip }) => Ok(Some(Outcome::Killed {
-            signal: report::SIGSEGV,
-            report: format!("guest killed by SIGSEGV (return to a non-user address {rip:#x})"),
-            core: false,
-        })),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The sandbox's shared state, locked per syscall (PROCESSES.md 2, 6):
-/// the process, then the machine.
-struct Shared {
-    proc: parking_lot::Mutex<Process>,
-    machine: parking_lot::Mutex<Machine>,
-}
-
-/// Run until the program ends; `None` when the time limit stopped it.
-fn run_loop(
-    k: &Shared,
-    vcpu: &mut vm::Vcpu,
-    stats: &mut RunStats,
-    tracer: &mut Option<strace::Tracer>,
-) -> Result<Option<Outcome>, Error> {
-    let expiry = k.proc.lock().expiry.clone();
-    // Exits since the last syscall: the trap's own, plus any page faults the
-    // host resolved on the way (counted against the next syscall).
-    let mut exits_seen = vcpu.exits;
-    loop {
-        if expiry.expired() {
-            return Ok(None);
-        }
-        let next = vcpu.next_trap()?;
-        let mut proc = k.proc.lock();
-        let mut m = k.machine.lock();
-        let (trap, mut regs) = match next {
-            Ok(t) => t,
-            Err(Stop::Interrupted) => {
-                // A kick: a timer, a signal, or the run's end. Signals go to
-                // a vCPU stopped in ring 3; one stopped in the stub first
-                // reaches its next exit.
-                watchdog::take_kick();
-                if let Some(mut regs) = vcpu.interrupted_user_regs() {
-                    let before = regs;
-                    if let Some(o) = deliver_signals(
-                        &mut m, vcpu, &mut proc, &mut regs, None, false, tracer, None,
-                    )? {
-                        return Ok(Some(o));
-                    }
-                    if regs != before {
-                        vcpu.set_interrupted_user_regs(&regs);
-                    }
-                }
-                continue;
-            }
-            Err(stop) => {
-                return Ok(Some(Outcome::MachineFailed(format!(
-                    "the guest machine stopped: {stop}"
-                ))))
-            }
-        };
-        match trap {
-            Trap::Syscall(path) => {
-                stats.syscalls += 1;
-                *stats.by_path.entry(path.name()).or_default() += 1;
-                let call = Call::decode(&regs, path);
-                let mut cx = Ctx {
-                    m: &mut m,
-                    vcpu: &mut *vcpu,
-                    proc: &mut proc,
-                    regs: &mut regs,
-                    path,
-                };
-                let started = tracer.is_some().then(std::time::Instant::now);
-                // execve replaces the memory its arguments are in.
-                let head = (tracer.is_some() && call.is_exec())
-                    .then(|| strace::format_call(&call, 0, cx.m));
-                let ret = kernel::dispatch(&mut cx, &call);
-                log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
-                let sigreturned = std::mem::take(&mut proc.me().sigreturned);
-                if let (Some(t), Some(started)) = (tracer.as_mut(), started) {
-                    let ends = matches!(proc.exit, Some(Exit::Code(_)));
-                    let ev = strace::Traced {
-                        call: &call,
-                        ret,
-                        path,
-                        took: started.elapsed(),
-                        exits: vcpu.exits - exits_seen,
-                        ends_process: ends,
-                        sigreturn_mask: (sigreturned && !call.is_exec())
-                            .then_some(proc.me().sig.mask),
-                        head: head.as_deref(),
-                    };
-                    t.syscall(&m, &ev);
-                }
-                exits_seen = vcpu.exits;
-                match proc.exit.take() {
-                    Some(Exit::Code(c)) => return Ok(Some(Outcome::Exited(c))),
-                    Some(Exit::Signal(sig)) => {
-                        return Ok(Some(Outcome::Killed {
-                            signal: sig,
-                            report: report::signal_line(sig, None),
-                            core: false,
-                        }))
-                    }
-                    Some(Exit::OutputLimit(max)) => return Ok(Some(Outcome::OutputLimit(max))),
-                    None => {}
-                }
-                kernel::sigframe::syscall_return_regs(&mut regs, path, sigreturned);
-                let from =
-                    (!sigreturned).then_some(kernel::sigframe::FromSyscall { nr: call.nr, ret });
-                if let Some(o) = deliver_signals(
-                    &mut m, vcpu, &mut proc, &mut regs, from, call.i386, tracer, None,
-                )? {
-                    return Ok(Some(o));
-                }
-                if let Some(o) = return_to_user(vcpu, &regs)? {
-                    return Ok(Some(o));
-                }
-            }
-            Trap::Fault {
-                vector,
-                error_code,
-                cr2,
-            } => {
-                if vector == 14 {
-                    let ec = error_code.unwrap_or(0);
-                    let proc = &mut *proc;
-                    if proc.mm.fault(&mut m, cr2, ec & 2 != 0, ec & 16 != 0) {
-                        stats.faults_handled += 1;
-                        vcpu.resume(&regs)?;
-                        continue;
-                    }
-                }
-                let fault = report::Fault {
-                    vector,
-                    error_code,
-                    cr2,
-                    regs,
-                };
-                let info = report::siginfo_for(&m, vcpu, &proc.mm, &fault);
-                proc.me().trap = kernel::sigframe::TrapState {
-                    trapno: u64::from(vector),
-                    err: error_code.unwrap_or(0),
-                    cr2: if vector == 14 {
-                        cr2
-                    } else {
-                        proc.me().trap.cr2
-                    },
-                };
-                let sig = info.signo();
-                proc.sig().force(info);
-                if let Some(o) = deliver_signals(
-                    &mut m,
-                    vcpu,
-                    &mut proc,
-                    &mut regs,
-                    None,
-                    false,
-                    tracer,
-                    Some((&fault, sig)),
-                )? {
-                    return Ok(Some(o));
-                }
-                if let Some(o) = return_to_user(vcpu, &regs)? {
-                    return Ok(Some(o));
-                }
-            }
-        }
     }
 }

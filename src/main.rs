@@ -171,6 +171,12 @@ struct RunArgs {
     /// together (K/M/G suffixes; exit status 124).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_output: Option<u64>,
+    /// Threads the program may have at once, each on a vCPU and a host
+    /// thread of its own (clone and pthread_create fail with EAGAIN past
+    /// it; also its RLIMIT_NPROC).
+    #[arg(long, value_name = "N", default_value_t = kvmcage::kernel::DEFAULT_MAX_THREADS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=32768))]
+    max_threads: usize,
     /// Descriptors the program may hold (RLIMIT_NOFILE; EMFILE past it; at
     /// most 1048576, Linux's nr_open).
     #[arg(long, value_name = "N")]
@@ -474,6 +480,7 @@ fn run_sandbox(args: &RunArgs) -> Result<(Outcome, kvmcage::RunStats)> {
     if let Some(n) = args.max_fds {
         sb = sb.max_fds(n);
     }
+    sb = sb.max_threads(args.max_threads);
     if let Some(n) = args.max_file_size {
         sb = sb.max_file_size(n);
     }
@@ -588,7 +595,7 @@ fn confine_probe(args: ProbeArgs) -> Result<ExitCode> {
     let kvm = std::fs::File::open("/dev/kvm").context("/dev/kvm")?;
     if !args.no_confine {
         policy.hand_to_reaper()?;
-        kvmcage::confine::apply(&policy.roots())?;
+        kvmcage::confine::apply(&policy.roots(), None)?;
     }
     for d in &dirs {
         println!("tmpfs {}", d.display());

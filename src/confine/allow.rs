@@ -203,6 +203,20 @@ pub const IOCTLS: &[(u64, &str)] = &[
         "KVM_SET_SIGNAL_MASK: the kick inside KVM_RUN",
     ),
     (
+        super::kvm::CREATE_VCPU,
+        "KVM_CREATE_VCPU: a vCPU for a new thread",
+    ),
+    (super::kvm::SET_CPUID2, "KVM_SET_CPUID2: a new vCPU's CPUID"),
+    (
+        super::kvm::SET_MSRS,
+        "KVM_SET_MSRS: a new vCPU's LSTAR, STAR...",
+    ),
+    (
+        super::kvm::SET_FPU,
+        "KVM_SET_FPU: a new vCPU's x87/SSE state",
+    ),
+    (super::kvm::SET_XCRS, "KVM_SET_XCRS: a new vCPU's XCR0"),
+    (
         super::kvm::SET_USER_MEMORY_REGION,
         "KVM_SET_USER_MEMORY_REGION: the program's shared mappings",
     ),

@@ -59,7 +59,9 @@ pub struct Status {
 
 /// KVM ioctl request numbers (linux/kvm.h), from kvm-bindings' struct sizes.
 pub mod kvm {
-    use kvm_bindings::{kvm_msrs, kvm_regs, kvm_signal_mask, kvm_sregs, kvm_xsave};
+    use kvm_bindings::{
+        kvm_cpuid2, kvm_fpu, kvm_msrs, kvm_regs, kvm_signal_mask, kvm_sregs, kvm_xcrs, kvm_xsave,
+    };
     const fn ioc(dir: u64, nr: u64, size: usize) -> u64 {
         (dir << 30) | ((size as u64) << 16) | (0xAE << 8) | nr
     }
@@ -74,6 +76,11 @@ pub mod kvm {
     pub const SET_SIGNAL_MASK: u64 = ioc(W, 0x8b, size_of::<kvm_signal_mask>());
     pub const GET_XSAVE: u64 = ioc(R, 0xa4, size_of::<kvm_xsave>());
     pub const SET_XSAVE: u64 = ioc(W, 0xa5, size_of::<kvm_xsave>());
+    pub const CREATE_VCPU: u64 = ioc(0, 0x41, 0);
+    pub const SET_CPUID2: u64 = ioc(W, 0x90, size_of::<kvm_cpuid2>());
+    pub const SET_MSRS: u64 = ioc(W, 0x89, size_of::<kvm_msrs>());
+    pub const SET_FPU: u64 = ioc(W, 0x8d, size_of::<kvm_fpu>());
+    pub const SET_XCRS: u64 = ioc(W, 0xa7, size_of::<kvm_xcrs>());
     pub const SET_USER_MEMORY_REGION: u64 = ioc(
         W,
         0x46,
@@ -129,8 +136,13 @@ fn thread_count() -> usize {
 }
 
 /// Confine the calling process. `roots` are the mounts' host directories
-/// (read-only or writable). Must run while the process has one thread.
-pub fn apply(roots: &[(BorrowedFd<'_>, bool)]) -> Result<Status, ConfineError> {
+/// (read-only or writable); `ram` the host range of guest RAM (address,
+/// length), where the MMU-notifier toggle may add PROT_EXEC for a moment.
+/// Must run while the process has one thread.
+pub fn apply(
+    roots: &[(BorrowedFd<'_>, bool)],
+    ram: Option<(u64, u64)>,
+) -> Result<Status, ConfineError> {
     let threads = thread_count();
     if threads > 1 {
         return Err(ConfineError::Threads(threads));
@@ -140,7 +152,7 @@ pub fn apply(roots: &[(BorrowedFd<'_>, bool)]) -> Result<Status, ConfineError> {
         return Err(ConfineError::NoNewPrivs(std::io::Error::last_os_error()));
     }
     let (landlock, landlock_enforced) = landlock(roots)?;
-    let seccomp_syscalls = seccomp()?;
+    let seccomp_syscalls = seccomp(ram)?;
     Ok(Status {
         landlock,
         landlock_enforced,
@@ -234,7 +246,9 @@ fn rule(conds: Vec<Cond>) -> Result<SeccompRule, ConfineError> {
 /// that makes clone3 ENOSYS (so glibc's pthread_create uses clone, whose
 /// flags a filter can see). The kernel takes the strictest answer of the
 /// two, so clone3 is in the allow-list and the second filter's ERRNO wins.
-pub fn seccomp_filters() -> Result<(SeccompFilter, SeccompFilter), ConfineError> {
+pub fn seccomp_filters(
+    ram: Option<(u64, u64)>,
+) -> Result<(SeccompFilter, SeccompFilter), ConfineError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = allow::ANY_ARGS
         .iter()
         .map(|&(nr, _)| (nr, Vec::new()))
@@ -256,13 +270,22 @@ pub fn seccomp_filters() -> Result<(SeccompFilter, SeccompFilter), ConfineError>
         )?])?],
     );
     rules.insert(libc::SYS_clone3, Vec::new());
-    // Memory is never made executable.
+    // Memory is never made executable, but for the MMU-notifier toggle
+    // on guest RAM (vm/memory.rs drop_cached_translations): read-write-
+    // execute, for a range that starts in guest RAM and is no longer.
     let exec = libc::PROT_EXEC as u64;
     for nr in [libc::SYS_mmap, libc::SYS_mprotect] {
-        rules.insert(
-            nr,
-            vec![rule(vec![cond(2, Len::Qword, Op::MaskedEq(exec), 0)?])?],
-        );
+        let mut r = vec![rule(vec![cond(2, Len::Qword, Op::MaskedEq(exec), 0)?])?];
+        if let (libc::SYS_mprotect, Some((base, len))) = (nr, ram) {
+            let rwx = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
+            r.push(rule(vec![
+                cond(0, Len::Qword, Op::Ge, base)?,
+                cond(0, Len::Qword, Op::Lt, base.saturating_add(len))?,
+                cond(1, Len::Qword, Op::Le, len)?,
+                cond(2, Len::Qword, Op::Eq, rwx)?,
+            ])?);
+        }
+        rules.insert(nr, r);
     }
     // Naming a new thread; nothing else of prctl.
     rules.insert(
@@ -317,8 +340,8 @@ pub fn seccomp_filters() -> Result<(SeccompFilter, SeccompFilter), ConfineError>
 }
 
 /// Install both filters on every thread; the number of allowed syscalls.
-fn seccomp() -> Result<usize, ConfineError> {
-    let (allow, clone3) = seccomp_filters()?;
+fn seccomp(ram: Option<(u64, u64)>) -> Result<usize, ConfineError> {
+    let (allow, clone3) = seccomp_filters(ram)?;
     let n = allow::ANY_ARGS.len() + 10; // + ioctl, clone, clone3, mmap, mprotect, prctl, prlimit64, tgkill, socket, socketpair
                                         // The allow-list last: it does not let seccomp() itself through.
     for f in [clone3, allow] {
@@ -350,7 +373,7 @@ mod tests {
 
     #[test]
     fn the_filters_compile_and_list_each_call_once() {
-        let (allow, _) = seccomp_filters().unwrap();
+        let (allow, _) = seccomp_filters(Some((0x7f00_0000_0000, 1 << 28))).unwrap();
         let prog: seccompiler::BpfProgram = allow.try_into().unwrap();
         assert!(!prog.is_empty());
         let mut nrs: Vec<i64> = allow::ANY_ARGS.iter().map(|a| a.0).collect();

@@ -9,7 +9,7 @@
 //! for a file that cannot be polled.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rustix::io::Errno;
 
@@ -103,7 +103,7 @@ pub fn sys_epoll_ctl(cx: &mut Ctx, a: &Args) -> SysResult {
     keys.retain(|(_, w)| w.strong_count() > 0);
     let at = keys
         .iter()
-        .position(|(n, w)| *n == fd && std::ptr::eq(w.as_ptr(), Rc::as_ptr(&target)));
+        .position(|(n, w)| *n == fd && std::ptr::eq(w.as_ptr(), Arc::as_ptr(&target)));
     if matches!(op, libc::EPOLL_CTL_MOD | libc::EPOLL_CTL_DEL) && at.is_none() {
         // (A bad op or a non-epoll epfd still gets the host's answer.)
         if is_epoll(ep_host) {
@@ -118,7 +118,7 @@ pub fn sys_epoll_ctl(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let keys = cx.proc.epoll_keys.entry(key).or_default();
     match (op, at) {
-        (libc::EPOLL_CTL_ADD, _) => keys.push((fd, Rc::downgrade(&target))),
+        (libc::EPOLL_CTL_ADD, _) => keys.push((fd, Arc::downgrade(&target))),
         (libc::EPOLL_CTL_DEL, Some(i)) => {
             keys.swap_remove(i);
         }

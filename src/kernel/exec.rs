@@ -170,7 +170,7 @@ pub struct Place<'a> {
     pub cwd: &'a [u8],
     /// Bytes of files kvmcage may still read for this start (guest memory:
     /// the program and its interpreter must fit in it together).
-    pub budget: std::cell::Cell<u64>,
+    pub budget: crate::kernel::SyncCell<u64>,
 }
 
 impl<'a> Place<'a> {
@@ -180,7 +180,7 @@ impl<'a> Place<'a> {
             policy,
             root,
             cwd,
-            budget: std::cell::Cell::new(budget),
+            budget: crate::kernel::SyncCell::new(budget),
         }
     }
 
@@ -585,7 +585,7 @@ pub fn load_image(
     if let Source::Guest(p) = &main.source {
         proc.id.exe = p.clone();
     }
-    proc.exe_file = Some(std::rc::Rc::new(main.file));
+    proc.exe_file = Some(std::sync::Arc::new(main.file));
     proc.cmdline = argv
         .iter()
         .flat_map(|a| a.iter().copied().chain([0]))

@@ -6,7 +6,7 @@
 //! few names Linux itself provides (`/proc/self/exe`).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -61,12 +61,12 @@ pub enum FileKind {
     /// of mount points, /dev, /proc/self): its entries. Made again when
     /// read from offset 0 (/proc/self/fd then shows the descriptor that
     /// reads it, as on Linux).
-    Dir(std::cell::RefCell<Vec<(Vec<u8>, u8)>>),
+    Dir(parking_lot::Mutex<Vec<(Vec<u8>, u8)>>),
     /// A read-only text file generated when opened (/proc/self/maps).
     /// Made again when read from offset 0, as Linux's seq files.
-    Text(std::cell::RefCell<Vec<u8>>),
+    Text(parking_lot::Mutex<Vec<u8>>),
     /// A signalfd: the signals it takes.
-    SignalFd(std::cell::Cell<u64>),
+    SignalFd(crate::kernel::SyncCell<u64>),
 }
 
 /// How a host file's metadata is shown to the guest.
@@ -87,9 +87,9 @@ pub struct OpenFile {
     /// O_ACCMODE and status flags as opened (F_SETFL and FIONBIO change
     /// O_APPEND and O_NONBLOCK of kvmcage's own files here; a host file's
     /// are the host's).
-    pub flags: std::cell::Cell<u32>,
+    pub flags: crate::kernel::SyncCell<u32>,
     /// Position in a Dir or Text file.
-    pub pos: std::cell::Cell<u64>,
+    pub pos: crate::kernel::SyncCell<u64>,
     /// How its metadata is shown.
     pub view: View,
     /// A --tmpfs inode: its hold on the tmpfs's size accounting.
@@ -101,8 +101,8 @@ impl OpenFile {
         Self {
             kind,
             path,
-            flags: std::cell::Cell::new(flags),
-            pos: std::cell::Cell::new(0),
+            flags: crate::kernel::SyncCell::new(flags),
+            pos: crate::kernel::SyncCell::new(0),
             view: View::default(),
             tmpfs: None,
         }
@@ -143,7 +143,7 @@ impl OpenFile {
 
 #[derive(Clone, Debug)]
 struct Slot {
-    file: Rc<OpenFile>,
+    file: Arc<OpenFile>,
     cloexec: bool,
 }
 
@@ -167,7 +167,7 @@ impl Files {
         // does not restrict it further.
         let slot = |(guest, fd): (usize, RawFd)| {
             Some(Slot {
-                file: Rc::new(OpenFile::new(
+                file: Arc::new(OpenFile::new(
                     FileKind::Stdio(fd),
                     format!("/dev/fd/{guest}").into_bytes(),
                     libc::O_RDWR as u32,
@@ -188,7 +188,7 @@ impl Files {
             .ok_or(Errno::BADF)
     }
 
-    pub fn file(&self, fd: i32) -> Result<Rc<OpenFile>, Errno> {
+    pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
         self.get(fd).map(|s| s.file.clone())
     }
 
@@ -213,7 +213,7 @@ impl Files {
         self.install(
             fd,
             Slot {
-                file: Rc::new(file),
+                file: Arc::new(file),
                 cloexec,
             },
         );
@@ -226,7 +226,7 @@ impl Files {
     }
 
     /// The open descriptors, in order.
-    pub fn fds(&self) -> Vec<(i32, Rc<OpenFile>)> {
+    pub fn fds(&self) -> Vec<(i32, Arc<OpenFile>)> {
         self.slots
             .iter()
             .enumerate()
@@ -242,7 +242,12 @@ impl Files {
     }
 
     /// Install another descriptor for an open file (dup-like).
-    pub fn share(&mut self, file: Rc<OpenFile>, cloexec: bool, limit: usize) -> Result<i32, Errno> {
+    pub fn share(
+        &mut self,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        limit: usize,
+    ) -> Result<i32, Errno> {
         let fd = self.lowest_free(0, limit)?;
         self.install(fd, Slot { file, cloexec });
         Ok(fd as i32)
@@ -638,7 +643,7 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
             if file.pos.get() == 0 {
                 super::path::regenerate(cx, file);
             }
-            let t = t.borrow();
+            let t = t.lock();
             let pos = (file.pos.get() as usize).min(t.len());
             let n = (t.len() - pos).min(count as usize);
             t[pos..pos + n].to_vec()
@@ -706,7 +711,7 @@ pub fn sys_signalfd4(cx: &mut Ctx, a: &Args) -> SysResult {
         return Ok(fd as u64);
     }
     let file = OpenFile::new(
-        FileKind::SignalFd(std::cell::Cell::new(mask)),
+        FileKind::SignalFd(crate::kernel::SyncCell::new(mask)),
         b"anon_inode:[signalfd]".to_vec(),
         libc::O_RDWR as u32 | (flags & libc::O_NONBLOCK as u32),
     );
@@ -750,7 +755,7 @@ pub fn sys_read(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// pread64/pwrite64/preadv/pwritev: the file and the offset (argument 3);
 /// host files only (a pipe or device is ESPIPE).
-fn positioned(cx: &Ctx, a: &Args) -> Result<(Rc<OpenFile>, u64), Errno> {
+fn positioned(cx: &Ctx, a: &Args) -> Result<(Arc<OpenFile>, u64), Errno> {
     let file = cx.proc.files.file(int(a.0[0]))?;
     let off = a.0[3] as i64;
     if off < 0 {
@@ -773,7 +778,7 @@ pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
         if off == 0 {
             super::path::regenerate(cx, &f);
         }
-        let t = t.borrow();
+        let t = t.lock();
         let start = (off as u64).min(t.len() as u64) as usize;
         let n = (t.len() - start).min(a.0[2].min(MAX_RW_COUNT) as usize);
         if n == 0 {
@@ -1345,7 +1350,7 @@ pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
         // Emulated files: Text and Dir keep a position; devices stay at 0.
         let (off, whence) = (a.0[1] as i64, int(a.0[2]));
         let len = match &file.kind {
-            FileKind::Text(t) => t.borrow().len() as i64,
+            FileKind::Text(t) => t.lock().len() as i64,
             _ => 0,
         };
         let base = match whence {
@@ -1625,7 +1630,7 @@ fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
         // read-only filesystem the size of one page per entry (statvfs
         // of "/" must not show zero blocks and inodes).
         let entries = match &file.kind {
-            FileKind::Dir(e) => e.borrow().len() as u64 + 2,
+            FileKind::Dir(e) => e.lock().len() as u64 + 2,
             _ => 1,
         };
         let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
@@ -1707,7 +1712,7 @@ fn wait_ready(
     let mut deadline =
         timeout_ms.map(|ms| wait::Deadline::after(std::time::Duration::from_millis(ms)));
     let mut revents = vec![0i16; entries.len()];
-    let mut host: Vec<(usize, Rc<OpenFile>)> = Vec::new();
+    let mut host: Vec<(usize, Arc<OpenFile>)> = Vec::new();
     let mut sigfds: Vec<(usize, u64)> = Vec::new();
     for (i, &(fd, events)) in entries.iter().enumerate() {
         if fd < 0 {

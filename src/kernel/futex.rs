@@ -1,16 +1,18 @@
-//! futex(2), for one thread (kernel/futex/ in Linux).
+//! futex(2) (kernel/futex/ in Linux) across the threads of a process.
 //!
-//! With a single thread no other waiter can exist while the caller runs, so
-//! every wake finds nobody and returns 0, and a wait ends only by its
-//! timeout, a signal, or the run's end. What is here is everything else
-//! Linux checks and does, in Linux's order: the argument and address checks
-//! and their errnos, the atomic compare (EAGAIN), the WAKE_OP word update,
-//! the CMP_REQUEUE compare, timeouts (relative for FUTEX_WAIT, absolute on
+//! The waiters are a FIFO table in the process, under its lock, keyed by
+//! the word's address (one address space per process: Linux keys private
+//! and anonymous futexes the same way). FUTEX_WAIT compares the word and
+//! queues the caller under the lock, then waits in `wait::block_on` with
+//! the lock given up; a waker takes waiters off the table and writes their
+//! eventfds, so a waiter back from its wait that is no longer queued was
+//! woken (0), even if a signal or its timeout came too. The rest is
+//! Linux's order of checks and errnos: the argument and address checks,
+//! the atomic compare (EAGAIN), the WAKE_OP word update, the CMP_REQUEUE
+//! compare, timeouts (relative for FUTEX_WAIT, absolute on
 //! CLOCK_MONOTONIC or, with FUTEX_CLOCK_REALTIME, CLOCK_REALTIME for
 //! FUTEX_WAIT_BITSET), and the restart rules. The PI operations are ENOSYS:
-//! glibc and musl use them only for PTHREAD_PRIO_INHERIT mutexes, which
-//! no test program needs yet. The waiter table arrives with threads
-//! (PROCESSES.md 9).
+//! glibc and musl use them only for PTHREAD_PRIO_INHERIT mutexes.
 
 use rustix::io::Errno;
 use rustix::time::ClockId;
@@ -31,6 +33,68 @@ const FUTEX_LOCK_PI2: u32 = 13;
 const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+
+/// One waiting thread.
+#[derive(Debug)]
+struct Waiter {
+    key: u64,
+    bitset: u32,
+    tid: u32,
+    waker: Option<std::sync::Arc<wait::Waker>>,
+}
+
+/// The process's futex waiters, oldest first; at most one per thread.
+#[derive(Debug, Default)]
+pub struct FutexTable {
+    waiters: std::collections::VecDeque<Waiter>,
+}
+
+impl FutexTable {
+    fn is_waiting(&self, tid: u32) -> bool {
+        self.waiters.iter().any(|w| w.tid == tid)
+    }
+
+    fn cancel(&mut self, tid: u32) {
+        self.waiters.retain(|w| w.tid != tid);
+    }
+
+    /// A thread that ends waits no more.
+    pub fn cancel_thread(&mut self, tid: u32) {
+        self.cancel(tid);
+    }
+
+    /// Wake up to `n` waiters on `key` whose bitset meets `bitset`, oldest
+    /// first; how many.
+    pub fn wake(&mut self, key: u64, n: u32, bitset: u32) -> u32 {
+        let mut woken = 0;
+        self.waiters.retain(|w| {
+            if woken < n && w.key == key && w.bitset & bitset != 0 {
+                woken += 1;
+                if let Some(k) = &w.waker {
+                    k.wake();
+                }
+                false
+            } else {
+                true
+            }
+        });
+        woken
+    }
+
+    /// Wake `n` waiters on `from`, move up to `requeue` more to `to`;
+    /// how many were woken plus moved (CMP_REQUEUE's result).
+    fn requeue(&mut self, from: u64, to: u64, n: u32, requeue: u32) -> u32 {
+        let woken = self.wake(from, n, FUTEX_BITSET_MATCH_ANY);
+        let mut moved = 0;
+        for w in self.waiters.iter_mut() {
+            if moved < requeue && w.key == from {
+                w.key = to;
+                moved += 1;
+            }
+        }
+        woken + moved
+    }
+}
 
 /// A wait that a signal interrupted, to be taken up again by
 /// restart_syscall when no handler ran (Linux's restart_block).
@@ -79,10 +143,34 @@ fn wait_on(
     if read_word(cx, uaddr)? != val {
         return Err(Errno::AGAIN);
     }
+    let tid = cx.proc.me().tid;
+    let waker = cx.proc.me().waker.clone();
+    cx.proc.futexes.waiters.push_back(Waiter {
+        key: uaddr,
+        bitset,
+        tid,
+        waker,
+    });
     loop {
-        match wait::block_on(cx, &mut [], deadline, Wake::Signal)? {
-            Woken::TimedOut => return Err(Errno::TIMEDOUT),
+        let woken = wait::block_on(cx, &mut [], deadline, Wake::Signal);
+        // Taken off the table by a waker: woken, whatever else came.
+        if !cx.proc.futexes.is_waiting(tid) {
+            return Ok(0);
+        }
+        let woken = match woken {
+            Ok(w) => w,
+            Err(e) => {
+                cx.proc.futexes.cancel(tid);
+                return Err(e);
+            }
+        };
+        match woken {
+            Woken::TimedOut => {
+                cx.proc.futexes.cancel(tid);
+                return Err(Errno::TIMEDOUT);
+            }
             Woken::Signal => {
+                cx.proc.futexes.cancel(tid);
                 return match deadline {
                     None => Err(ERESTARTSYS),
                     Some(deadline) => {
@@ -97,7 +185,8 @@ fn wait_on(
                     }
                 };
             }
-            // A waker with nobody to wake us: wait on.
+            // Woken for something else (a signal that was not ours to
+            // take, a stale eventfd count): still queued, wait on.
             Woken::Ready | Woken::Woken => continue,
         }
     }
@@ -154,6 +243,13 @@ fn timeout(cx: &Ctx, utime: u64) -> Result<Option<std::time::Duration>, Errno> {
         .transpose()
 }
 
+/// How many FUTEX_WAKE (and WAKE_OP) wakes for `val`: Linux compares its
+/// count after each wake-up (`++ret >= nr_wake`), so zero or a negative
+/// count still wakes one waiter.
+fn nr(val: u32) -> u32 {
+    (val as i32).max(1) as u32
+}
+
 pub fn sys_futex(cx: &mut Ctx, a: &Args) -> SysResult {
     let [uaddr, op, val, utime, uaddr2, val3] = a.0;
     let op = op as u32;
@@ -194,7 +290,7 @@ pub fn sys_futex(cx: &mut Ctx, a: &Args) -> SysResult {
                 return Err(Errno::INVAL);
             }
             check_key(cx, uaddr, shared)?;
-            Ok(0)
+            Ok(u64::from(cx.proc.futexes.wake(uaddr, nr(val), bitset)))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             let (nr_wake, nr_requeue) = (val as i32, utime as u32 as i32);
@@ -206,12 +302,22 @@ pub fn sys_futex(cx: &mut Ctx, a: &Args) -> SysResult {
             if cmd == FUTEX_CMP_REQUEUE && read_word(cx, uaddr)? != val3 {
                 return Err(Errno::AGAIN);
             }
-            Ok(0)
+            Ok(u64::from(cx.proc.futexes.requeue(
+                uaddr,
+                uaddr2,
+                nr_wake as u32,
+                nr_requeue as u32,
+            )))
         }
         FUTEX_WAKE_OP => {
             check_key(cx, uaddr, shared)?;
-            wake_op(cx, uaddr2, val3)?;
-            Ok(0)
+            let hit = wake_op(cx, uaddr2, val3)?;
+            let f = &mut cx.proc.futexes;
+            let mut woken = f.wake(uaddr, nr(val), FUTEX_BITSET_MATCH_ANY);
+            if hit {
+                woken += f.wake(uaddr2, nr(utime as u32), FUTEX_BITSET_MATCH_ANY);
+            }
+            Ok(u64::from(woken))
         }
         // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, the requeue-PI pair, LOCK_PI2 and
         // anything unknown.

@@ -1074,7 +1074,7 @@ fn map_shared(
     start: Gva,
     len: u64,
     prot: u32,
-    file: Option<std::rc::Rc<super::fs::OpenFile>>,
+    file: Option<std::sync::Arc<super::fs::OpenFile>>,
     off: u64,
 ) -> SysResult {
     let (name, slot) = match &file {
@@ -1209,7 +1209,9 @@ pub fn sys_memfd_create(cx: &mut Ctx, a: &Args) -> SysResult {
     let p = &mut **cx.proc;
     let quota = p
         .memfd_quota
-        .get_or_insert_with(|| std::rc::Rc::new(crate::sandbox::quota::Quota::new(p.id.mem_size)))
+        .get_or_insert_with(|| {
+            std::sync::Arc::new(crate::sandbox::quota::Quota::new(p.id.mem_size))
+        })
         .clone();
     quota.may_create()?;
     let host_flags = rustix::fs::MemfdFlags::from_bits_retain(flags | 0x1);
@@ -1239,7 +1241,7 @@ fn mappable_file(
     fd: i32,
     flags: i32,
     prot: u32,
-) -> Result<std::rc::Rc<super::fs::OpenFile>, Errno> {
+) -> Result<std::sync::Arc<super::fs::OpenFile>, Errno> {
     let file = cx.proc.files.file(fd)?;
     let Some(host) = file.host() else {
         return Err(Errno::NODEV);

@@ -6,6 +6,7 @@
 //! family (`fs`, `mm`, `process`, `time`, `signal`). Unknown and
 //! unimplemented numbers return -ENOSYS and are logged once each.
 
+pub mod clone;
 pub mod epoll;
 pub mod exec;
 pub mod fs;
@@ -111,6 +112,19 @@ pub struct Process {
     /// Its threads, the leader first; `cur` is the one holding the lock.
     pub threads: Vec<Thread>,
     pub cur: usize,
+    /// The next thread id to give (thread ids follow the pid, as Linux's
+    /// pid allocator hands them out).
+    pub next_tid: u32,
+    /// --max-threads: clone fails with EAGAIN past it.
+    pub max_threads: usize,
+    /// The CPUs the program sees (sched_getaffinity, /proc/cpuinfo): as
+    /// many as the host lets kvmcage's threads run on.
+    pub ncpus: u32,
+    /// Threads clone made, for the run loop to start.
+    pub spawned: Vec<clone::Spawn>,
+    /// The process is ending (exit_group, a fatal signal, a limit): every
+    /// thread unwinds.
+    pub exiting: bool,
     pub exit: Option<Exit>,
     /// Numbers already reported as unimplemented.
     /// Syscalls the program made that got ENOSYS: (i386, number).
@@ -142,14 +156,16 @@ pub struct Process {
     /// prctl's per-process settings.
     pub task: process::TaskFlags,
     /// The program's file, opened read-only (/proc/self/exe, /.kvmcage).
-    pub exe_file: Option<std::rc::Rc<std::os::fd::OwnedFd>>,
+    pub exe_file: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
     /// Each epoll instance's interests by (descriptor number, file), keyed
     /// by the instance's host descriptor.
-    pub epoll_keys: std::collections::HashMap<i32, Vec<(i32, std::rc::Weak<fs::OpenFile>)>>,
+    pub epoll_keys: std::collections::HashMap<i32, Vec<(i32, std::sync::Weak<fs::OpenFile>)>>,
     /// What the program's memfds hold (capped at --mem).
-    pub memfd_quota: Option<std::rc::Rc<crate::sandbox::quota::Quota>>,
+    pub memfd_quota: Option<std::sync::Arc<crate::sandbox::quota::Quota>>,
     /// The sandbox's System V IPC objects.
     pub ipc: ipc::Ipc,
+    /// Threads waiting in futex(2).
+    pub futexes: futex::FutexTable,
     /// Names of the AF_UNIX sockets the program bound.
     pub unix: socket::UnixNames,
     /// alarm, itimers, POSIX timers.
@@ -180,7 +196,25 @@ pub struct Thread {
     pub sigreturned: bool,
     /// An interrupted sleep or wait that restart_syscall takes up again.
     pub restart: Option<Restart>,
+    /// exit was called with this status: the run loop ends the thread.
+    pub exit_code: Option<i32>,
+    /// The host thread that runs it, once it runs (for the kick).
+    pub host: Option<libc::pthread_t>,
+    /// sched_setaffinity's mask, if it set one (bytes of a cpu_set_t).
+    pub affinity: Option<Vec<u8>>,
 }
+
+/// The CPUs kvmcage's own threads may run on (its affinity mask; 1 if it
+/// cannot tell), at most 1024.
+pub fn host_cpus() -> u32 {
+    rustix::thread::sched_getaffinity(None)
+        .map(|set| set.count())
+        .unwrap_or(1)
+        .clamp(1, 1024)
+}
+
+/// --max-threads when not given: clone is EAGAIN past it.
+pub const DEFAULT_MAX_THREADS: usize = 1024;
 
 impl Thread {
     pub fn new(tid: u32, sig: signal::ThreadSig) -> Self {
@@ -193,6 +227,24 @@ impl Thread {
             trap: Default::default(),
             sigreturned: false,
             restart: None,
+            exit_code: None,
+            host: None,
+            affinity: None,
+        }
+    }
+
+    /// Make the thread look at its signals and the process's state: end
+    /// its host wait (the waker) or its KVM_RUN (the kick signal).
+    pub fn kick(&self) {
+        if let Some(w) = &self.waker {
+            w.wake();
+        }
+        if let Some(host) = self.host {
+            // SAFETY: `host` is the pthread of the thread running this
+            // guest thread; run.rs joins host threads only after the run
+            // has ended, so the id is still valid. The kick signal has a
+            // no-op handler (watchdog::install_kick_handler).
+            unsafe { libc::pthread_kill(host, crate::watchdog::kick_signal()) };
         }
     }
 }
@@ -216,6 +268,11 @@ impl Process {
             rlimits,
             threads: vec![Thread::new(id_pid, signal::ThreadSig::default())],
             cur: 0,
+            next_tid: id_pid + 1,
+            max_threads: DEFAULT_MAX_THREADS,
+            ncpus: host_cpus(),
+            spawned: Vec::new(),
+            exiting: false,
             exit: None,
             unimplemented: HashSet::new(),
             cpu_base: Default::default(),
@@ -235,6 +292,7 @@ impl Process {
             timers: Default::default(),
             unix: Default::default(),
             ipc: Default::default(),
+            futexes: Default::default(),
             memfd_quota: None,
             epoll_keys: Default::default(),
             kick: None,
@@ -267,6 +325,46 @@ impl Process {
             },
             &self.id,
         );
+        self.wake_for_shared();
+    }
+
+    /// A new thread id.
+    pub fn alloc_tid(&mut self) -> u32 {
+        let tid = self.next_tid;
+        self.next_tid = self.next_tid.wrapping_add(1).max(2);
+        tid
+    }
+
+    /// Kick every thread but the current one (the process is ending, or a
+    /// process-directed signal may be for any of them).
+    pub fn kick_others(&self) {
+        for (i, t) in self.threads.iter().enumerate() {
+            if i != self.cur {
+                t.kick();
+            }
+        }
+    }
+
+    /// A process-directed signal is pending that the current thread blocks:
+    /// kick one thread that does not block it (Linux's complete_signal), so
+    /// it is taken without waiting for that thread's next syscall.
+    pub fn wake_for_shared(&self) {
+        let pending = self.signals.shared_pending();
+        if pending == 0 {
+            return;
+        }
+        let me = &self.threads[self.cur];
+        let wanted = pending & me.sig.mask;
+        if wanted == 0 {
+            return;
+        }
+        if let Some(t) = self
+            .threads
+            .iter()
+            .find(|t| t.tid != me.tid && wanted & !t.sig.mask != 0)
+        {
+            t.kick();
+        }
     }
 
     /// Make thread `tid` the one holding the lock; false if it is gone.
@@ -470,14 +568,16 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::munlock => mm::sys_munlock,
         S::mlockall => mm::sys_mlockall,
         S::munlockall => mm::sys_munlockall,
-        S::exit => process::sys_exit,
+        S::exit => clone::sys_exit,
         S::exit_group => process::sys_exit_group,
+        S::clone => clone::sys_clone,
+        S::clone3 => clone::sys_clone3,
         S::arch_prctl => process::sys_arch_prctl,
         S::set_tid_address => process::sys_set_tid_address,
         S::set_robust_list => process::sys_set_robust_list,
         S::uname => process::sys_uname,
         S::getpid => process::sys_getpid,
-        S::gettid => process::sys_getpid,
+        S::gettid => clone::sys_gettid,
         S::getppid => process::sys_getppid,
         S::getuid | S::geteuid => process::sys_getuid,
         S::getgid | S::getegid => process::sys_getgid,
@@ -566,9 +666,10 @@ fn handler32(nr: Sysno32) -> Option<Handler> {
         S::brk => mm::sys_brk,
         S::munmap => mm::sys_munmap,
         S::mprotect => mm::sys_mprotect,
-        S::exit => process::sys_exit,
+        S::exit => clone::sys_exit,
         S::exit_group => process::sys_exit_group,
-        S::getpid | S::gettid => process::sys_getpid,
+        S::getpid => process::sys_getpid,
+        S::gettid => clone::sys_gettid,
         S::getppid => process::sys_getppid,
         S::getuid32 | S::geteuid32 => process::sys_getuid,
         S::getgid32 | S::getegid32 => process::sys_getgid,
@@ -752,5 +853,30 @@ mod tests {
         assert_eq!(c.args.0, [1, 2, 3, 4, 5, 6]);
         let c = Call::decode(&regs, EntryPath::Lstar);
         assert_eq!(c.args.0[0], 5, "rdi first");
+    }
+}
+
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Process>();
+    send::<Machine>();
+    send::<crate::vm::Vcpu>();
+};
+
+/// A `Cell` that threads may share: `get`/`set` of a small `Copy` value
+/// under a lock (an open file's position and flags, reached from several
+/// threads through the same `Arc<OpenFile>`).
+#[derive(Debug, Default)]
+pub struct SyncCell<T: Copy>(parking_lot::Mutex<T>);
+
+impl<T: Copy> SyncCell<T> {
+    pub fn new(v: T) -> Self {
+        Self(parking_lot::Mutex::new(v))
+    }
+    pub fn get(&self) -> T {
+        *self.0.lock()
+    }
+    pub fn set(&self, v: T) {
+        *self.0.lock() = v;
     }
 }

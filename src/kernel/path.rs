@@ -17,7 +17,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
@@ -348,7 +348,7 @@ fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
         }
         b"filesystems" => "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".into(),
         b"mounts" => mount_table(cx, false),
-        b"cpuinfo" => crate::vm::cpuinfo::text(&cx.m.cpuid, 1),
+        b"cpuinfo" => crate::vm::cpuinfo::text(&cx.m.cpuid, cx.proc.ncpus),
         b"stat" => {
             // One CPU whose time is the program's (USER_HZ ticks), idle
             // for the rest of the uptime; one process, running.
@@ -360,8 +360,11 @@ fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
             let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
             let btime = now.tv_sec.saturating_sub(up.tv_sec);
             let cpu = format!("{u} 0 {s} {idle} 0 0 0 0 0 0");
+            let per_cpu: String = (0..cx.proc.ncpus)
+                .map(|i| if i == 0 { format!("cpu0 {cpu}\n") } else { format!("cpu{i} 0 0 0 {idle} 0 0 0 0 0 0\n") })
+                .collect();
             format!(
-                "cpu  {cpu}\ncpu0 {cpu}\nintr 0\nctxt 0\nbtime {btime}\nprocesses 1\nprocs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n"
+                "cpu  {cpu}\n{per_cpu}intr 0\nctxt 0\nbtime {btime}\nprocesses 1\nprocs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n"
             )
         }
         _ => return None,
@@ -443,8 +446,8 @@ pub fn is_directory(proc: &super::Process, path: &[u8]) -> bool {
 /// offset 0: /proc/uptime read twice must show time passing).
 pub(crate) fn regenerate(cx: &Ctx, file: &OpenFile) {
     match (&file.kind, special(cx, &file.path)) {
-        (FileKind::Text(t), Node::Text(new)) => *t.borrow_mut() = new,
-        (FileKind::Dir(d), Node::Dir(new)) if is_special_path(&file.path) => *d.borrow_mut() = new,
+        (FileKind::Text(t), Node::Text(new)) => *t.lock() = new,
+        (FileKind::Dir(d), Node::Dir(new)) if is_special_path(&file.path) => *d.lock() = new,
         _ => {}
     }
 }
@@ -699,8 +702,8 @@ fn check_generated(cx: &Ctx, more: usize) -> Result<(), Errno> {
         .fds()
         .iter()
         .map(|(_, f)| match &f.kind {
-            FileKind::Text(t) => t.borrow().len(),
-            FileKind::Dir(e) => e.borrow().iter().map(|(n, _)| n.len() + 24).sum(),
+            FileKind::Text(t) => t.lock().len(),
+            FileKind::Dir(e) => e.lock().iter().map(|(n, _)| n.len() + 24).sum(),
             _ => 0,
         })
         .sum();
@@ -722,7 +725,7 @@ pub fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
 pub(crate) type SocketPlace = (
     OwnedFd,
     Vec<u8>,
-    Option<std::rc::Rc<crate::sandbox::quota::Quota>>,
+    Option<std::sync::Arc<crate::sandbox::quota::Quota>>,
 );
 
 pub(crate) fn socket_place(cx: &Ctx, name: &[u8]) -> Result<SocketPlace, Errno> {
@@ -1972,7 +1975,7 @@ pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
 /// getdents64 on a host directory or one kvmcage makes up.
 pub fn sys_getdents64(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, buf, count) = (int(a.0[0]), a.0[1], a.0[2] as u32 as u64);
-    let f: Rc<OpenFile> = cx.proc.files.file(fd)?;
+    let f: Arc<OpenFile> = cx.proc.files.file(fd)?;
     let mut out: Vec<u8> = Vec::new();
     match &f.kind {
         FileKind::Host { fd, .. } => {
@@ -2000,7 +2003,7 @@ pub fn sys_getdents64(cx: &mut Ctx, a: &Args) -> SysResult {
             }
             let all: Vec<(Vec<u8>, u8)> = [(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)]
                 .into_iter()
-                .chain(entries.borrow().iter().cloned())
+                .chain(entries.lock().iter().cloned())
                 .collect();
             let mut pos = f.pos.get() as usize;
             while let Some((name, ty)) = all.get(pos) {

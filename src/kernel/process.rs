@@ -81,14 +81,10 @@ pub fn fsize_allows(limit: Option<u64>, pos: u64, count: u64) -> Option<u64> {
     }
 }
 
-pub fn sys_exit(cx: &mut Ctx, a: &Args) -> SysResult {
-    // Single-threaded: exit of the only thread ends the process.
+/// exit_group: every thread ends, the process with this status.
+pub fn sys_exit_group(cx: &mut Ctx, a: &Args) -> SysResult {
     cx.proc.exit = Some(Exit::Code(int(a.0[0]) & 0xff));
     Ok(0)
-}
-
-pub fn sys_exit_group(cx: &mut Ctx, a: &Args) -> SysResult {
-    sys_exit(cx, a)
 }
 
 pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -124,7 +120,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_set_tid_address(cx: &mut Ctx, a: &Args) -> SysResult {
     cx.proc.me().clear_child_tid = a.0[0];
-    Ok(u64::from(cx.proc.id.pid))
+    Ok(u64::from(cx.proc.me().tid))
 }
 
 pub fn sys_set_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -262,17 +258,53 @@ pub fn sys_setrlimit(cx: &mut Ctx, a: &Args) -> SysResult {
     prlimit(cx, res, a.0[1], 0)
 }
 
+/// The CPU mask the program sees: CPUs 0..ncpus (the host CPUs kvmcage's
+/// threads may run on, renumbered from 0), as `nr_cpu_ids` bits rounded
+/// up to longs.
+fn cpu_mask(ncpus: u32) -> Vec<u8> {
+    let mut m = vec![0u8; (ncpus as usize).div_ceil(64) * 8];
+    for cpu in 0..ncpus as usize {
+        m[cpu / 8] |= 1 << (cpu % 8);
+    }
+    m
+}
+
+/// The thread `pid` names (0: the caller; the pid: the leader), as an
+/// index into the process's threads.
+fn thread_index(cx: &Ctx, pid: i32) -> Result<usize, Errno> {
+    own_pid(cx, pid)?;
+    Ok(match pid {
+        0 => cx.proc.cur,
+        pid => cx
+            .proc
+            .threads
+            .iter()
+            .position(|t| t.tid as i32 == pid)
+            .unwrap_or(0),
+    })
+}
+
+/// The CPUs thread `i` may run on: its sched_setaffinity mask, or all.
+fn affinity_of(cx: &Ctx, i: usize) -> Vec<u8> {
+    let all = cpu_mask(cx.proc.ncpus);
+    match &cx.proc.threads[i].affinity {
+        Some(m) => all.iter().zip(m).map(|(a, b)| a & b).collect(),
+        None => all,
+    }
+}
+
+/// sched_getaffinity of a thread of the process.
 pub fn sys_sched_getaffinity(cx: &mut Ctx, a: &Args) -> SysResult {
     let (pid, len, mask) = (int(a.0[0]), a.0[1] as u32 as u64, a.0[2]);
-    if pid != 0 && pid != cx.proc.id.pid as i32 {
-        return Err(Errno::SRCH);
-    }
-    // One vCPU: nr_cpu_ids = 1, so the kernel copies one long.
-    if len < 8 || len % 8 != 0 {
+    let i = thread_index(cx, pid)?;
+    let bits = affinity_of(cx, i);
+    // Linux: the buffer must hold nr_cpu_ids bits and be whole longs; it
+    // copies cpumask_size() bytes.
+    if len * 8 < u64::from(cx.proc.ncpus) || len % 8 != 0 {
         return Err(Errno::INVAL);
     }
-    cx.m.user().write(mask, &1u64.to_le_bytes())?;
-    Ok(8)
+    cx.m.user().write(mask, &bits)?;
+    Ok(bits.len() as u64)
 }
 
 /// getpriority/setpriority for the program itself (which = PRIO_PROCESS,
@@ -445,7 +477,10 @@ pub fn comm(proc: &super::Process) -> Vec<u8> {
 
 /// `pid` names the one process (0 or its own pid), else ESRCH.
 fn own_pid(cx: &Ctx, pid: i32) -> Result<(), Errno> {
-    if pid == 0 || pid == cx.proc.id.pid as i32 {
+    if pid == 0
+        || pid == cx.proc.id.pid as i32
+        || cx.proc.threads.iter().any(|t| t.tid as i32 == pid)
+    {
         Ok(())
     } else if pid < 0 {
         Err(Errno::INVAL)
@@ -658,10 +693,23 @@ pub fn sys_sysinfo(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// getcpu: the one vCPU, node 0.
+/// getcpu: the CPU the thread is on, as the process numbers them: its
+/// vCPU's, or the first its affinity allows; node 0.
 pub fn sys_getcpu(cx: &mut Ctx, a: &Args) -> SysResult {
-    for p in [a.0[0], a.0[1]] {
+    let mask = affinity_of(cx, cx.proc.cur);
+    let on = |c: u32| {
+        mask.get(c as usize / 8)
+            .is_some_and(|b| b & (1 << (c % 8)) != 0)
+    };
+    let mine = cx.vcpu.index() as u32 % cx.proc.ncpus.max(1);
+    let cpu = if on(mine) {
+        mine
+    } else {
+        (0..cx.proc.ncpus).find(|&c| on(c)).unwrap_or(0)
+    };
+    for (p, v) in [(a.0[0], cpu), (a.0[1], 0)] {
         if p != 0 {
-            cx.m.user().write(p, &0u32.to_le_bytes())?;
+            cx.m.user().write(p, &v.to_le_bytes())?;
         }
     }
     Ok(0)
@@ -764,16 +812,21 @@ pub fn sys_sched_get_priority_min(_cx: &mut Ctx, a: &Args) -> SysResult {
     }
 }
 
-/// sched_setaffinity: the mask must name the one CPU (EINVAL otherwise).
+/// sched_setaffinity: the mask must name one of the process's CPUs
+/// (EINVAL otherwise); it is what sched_getaffinity and getcpu report for
+/// the thread. (kvmcage does not pin its host threads.)
 pub fn sys_sched_setaffinity(cx: &mut Ctx, a: &Args) -> SysResult {
-    own_pid(cx, int(a.0[0]))?;
-    let len = (a.0[1] as u32 as u64).min(8);
+    let i = thread_index(cx, int(a.0[0]))?;
+    let have = cpu_mask(cx.proc.ncpus);
+    let len = (a.0[1] as u32 as usize).min(have.len());
     if len == 0 {
         return Err(Errno::INVAL);
     }
-    let raw = cx.m.user().read_vec(a.0[2], len as usize)?;
-    if raw[0] & 1 == 0 {
+    let mut raw = cx.m.user().read_vec(a.0[2], len)?;
+    raw.resize(have.len(), 0);
+    if !raw.iter().zip(&have).any(|(w, h)| w & h != 0) {
         return Err(Errno::INVAL);
     }
+    cx.proc.threads[i].affinity = Some(raw);
     Ok(0)
 }

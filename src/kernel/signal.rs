@@ -709,11 +709,38 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// Queue `info` for the program itself; signal 0 only checks.
+/// Queue `info` for the calling thread or its process; signal 0 only
+/// checks. A process-directed signal the caller blocks wakes a thread that
+/// does not.
 fn send_self(cx: &mut Ctx, info: Option<SigInfo>, to: Target, limited: bool) -> SysResult {
     let Some(info) = info else { return Ok(0) };
     let limit = cx.proc.rlimits.soft(libc::RLIMIT_SIGPENDING);
     cx.proc.sig().send(info, to, limit, limited)?;
+    if to == Target::Process {
+        cx.proc.wake_for_shared();
+    }
+    Ok(0)
+}
+
+/// Queue `info` for thread `tid` of the process (tkill, tgkill,
+/// rt_tgsigqueueinfo): ESRCH if there is none; the thread is kicked so
+/// that it takes the signal now, wherever it is.
+fn send_thread(cx: &mut Ctx, tid: i32, info: Option<SigInfo>, limited: bool) -> SysResult {
+    let Some(i) = cx.proc.threads.iter().position(|t| t.tid as i32 == tid) else {
+        return Err(Errno::SRCH);
+    };
+    if i == cx.proc.cur {
+        return send_self(cx, info, Target::Thread, limited);
+    }
+    let Some(info) = info else { return Ok(0) };
+    let limit = cx.proc.rlimits.soft(libc::RLIMIT_SIGPENDING);
+    let p = &mut **cx.proc;
+    SigView {
+        sh: &mut p.signals,
+        th: &mut p.threads[i].sig,
+    }
+    .send(info, Target::Thread, limit, limited)?;
+    p.threads[i].kick();
     Ok(0)
 }
 
@@ -758,10 +785,7 @@ pub fn sys_tkill(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::INVAL);
     }
     let info = from_self(cx, sig, SI_TKILL)?;
-    if tid != cx.proc.id.pid as i32 {
-        return Err(Errno::SRCH);
-    }
-    send_self(cx, info, Target::Thread, true)
+    send_thread(cx, tid, info, true)
 }
 
 pub fn sys_tgkill(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -770,16 +794,17 @@ pub fn sys_tgkill(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::INVAL);
     }
     let info = from_self(cx, sig, SI_TKILL)?;
-    if tgid != cx.proc.id.pid as i32 || tid != cx.proc.id.pid as i32 {
+    if tgid != cx.proc.id.pid as i32 {
         return Err(Errno::SRCH);
     }
-    send_self(cx, info, Target::Thread, true)
+    send_thread(cx, tid, info, true)
 }
 
 /// rt_sigqueueinfo / rt_tgsigqueueinfo: the caller's own siginfo. (A code
 /// that claims to come from the kernel or tkill is EPERM only towards
-/// another process, and there is none yet.)
-fn queueinfo(cx: &mut Ctx, to: Target, sig: i32, uinfo: u64) -> SysResult {
+/// another process, and there is none yet.) `to`: the process, or the
+/// thread with this tid.
+fn queueinfo(cx: &mut Ctx, to: Option<i32>, sig: i32, uinfo: u64) -> SysResult {
     let raw: [u8; 128] =
         cx.m.user()
             .read_vec(uinfo, 128)?
@@ -790,7 +815,10 @@ fn queueinfo(cx: &mut Ctx, to: Target, sig: i32, uinfo: u64) -> SysResult {
         return Ok(0);
     }
     valid_signal(sig)?;
-    send_self(cx, Some(info), to, true)
+    match to {
+        None => send_self(cx, Some(info), Target::Process, true),
+        Some(tid) => send_thread(cx, tid, Some(info), true),
+    }
 }
 
 pub fn sys_rt_sigqueueinfo(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -798,7 +826,7 @@ pub fn sys_rt_sigqueueinfo(cx: &mut Ctx, a: &Args) -> SysResult {
     if pid != cx.proc.id.pid as i32 {
         return Err(Errno::SRCH);
     }
-    queueinfo(cx, Target::Process, sig, a.0[2])
+    queueinfo(cx, None, sig, a.0[2])
 }
 
 pub fn sys_rt_tgsigqueueinfo(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -806,10 +834,13 @@ pub fn sys_rt_tgsigqueueinfo(cx: &mut Ctx, a: &Args) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::INVAL);
     }
-    if tgid != cx.proc.id.pid as i32 || tid != cx.proc.id.pid as i32 {
+    if tgid != cx.proc.id.pid as i32 {
         return Err(Errno::SRCH);
     }
-    queueinfo(cx, Target::Thread, sig, a.0[3])
+    if !cx.proc.threads.iter().any(|t| t.tid as i32 == tid) {
+        return Err(Errno::SRCH);
+    }
+    queueinfo(cx, Some(tid), sig, a.0[3])
 }
 
 pub fn sys_rt_sigpending(cx: &mut Ctx, a: &Args) -> SysResult {

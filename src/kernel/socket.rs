@@ -22,7 +22,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rustix::io::Errno;
 
@@ -66,7 +66,7 @@ pub struct UnixNames {
 struct Passed {
     token: (u64, u64),
     write_end: OwnedFd,
-    file: Rc<OpenFile>,
+    file: Arc<OpenFile>,
 }
 
 /// Files that may be in flight at once (Linux bounds them by
@@ -93,7 +93,7 @@ impl UnixNames {
     }
 
     /// The sandbox's own file a received token stands for.
-    fn receive_file(&mut self, fd: BorrowedFd<'_>) -> Option<Rc<OpenFile>> {
+    fn receive_file(&mut self, fd: BorrowedFd<'_>) -> Option<Arc<OpenFile>> {
         let key = inode_of(fd);
         let i = self.in_flight.iter().position(|p| p.token == key)?;
         Some(self.in_flight.swap_remove(i).file)
@@ -120,7 +120,7 @@ impl UnixNames {
 }
 
 /// A host descriptor of an AF_UNIX socket the program holds.
-fn socket_file(cx: &Ctx, fd: i32) -> Result<Rc<OpenFile>, Errno> {
+fn socket_file(cx: &Ctx, fd: i32) -> Result<Arc<OpenFile>, Errno> {
     let f = cx.proc.files.file(fd)?;
     if !f.host().is_some_and(super::fs::is_socket) {
         return Err(Errno::NOTSOCK);

@@ -103,6 +103,12 @@ struct HostAlarm {
     armed: Option<Duration>,
 }
 
+// SAFETY: a timer_t is an opaque id of a timer that belongs to the whole
+// host process: timer_settime and timer_delete may be called from any of
+// its threads, and the Process that owns a HostAlarm is only reached under
+// its lock.
+unsafe impl Send for HostAlarm {}
+
 impl HostAlarm {
     const fn new(clock: libc::clockid_t) -> Self {
         Self {
@@ -634,7 +640,7 @@ fn itimerspec_bytes(t: &rustix::time::Itimerspec) -> [u8; 32] {
 
 /// The host descriptor behind guest descriptor `fd` (EBADF when it is not
 /// open; EINVAL for kvmcage's own files, which are no timerfd).
-fn timerfd_host(cx: &Ctx, fd: u64) -> Result<std::rc::Rc<super::fs::OpenFile>, Errno> {
+fn timerfd_host(cx: &Ctx, fd: u64) -> Result<std::sync::Arc<super::fs::OpenFile>, Errno> {
     let file = cx.proc.files.file(fd as u32 as i32)?;
     match &file.kind {
         super::fs::FileKind::Host { .. } => Ok(file),

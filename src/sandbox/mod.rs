@@ -108,7 +108,7 @@ pub struct Mount {
     /// Its place in the command line (for its device number).
     index: u32,
     /// A --tmpfs's size accounting.
-    pub quota: Option<std::rc::Rc<quota::Quota>>,
+    pub quota: Option<std::sync::Arc<quota::Quota>>,
 }
 
 /// The mounts of one run.
@@ -268,7 +268,7 @@ impl Policy {
             })?;
             p.temp_dirs.push(dir);
             p.tmpfs_roots.push(inner);
-            let quota = std::rc::Rc::new(quota::Quota::new(t.size));
+            let quota = std::sync::Arc::new(quota::Quota::new(t.size));
             p.push(t.guest.clone(), root, true, Some(quota));
         }
         // Deepest guest path first: the deepest mount wins; of two at the
@@ -299,7 +299,7 @@ impl Policy {
         guest: Vec<u8>,
         root: OwnedFd,
         writable: bool,
-        quota: Option<std::rc::Rc<quota::Quota>>,
+        quota: Option<std::sync::Arc<quota::Quota>>,
     ) {
         let index = self.mounts.len() as u32;
         self.mounts.push(Mount {

@@ -17,10 +17,9 @@
 //! tmpfs `nr_inodes` default scales with memory), so empty files cannot
 //! fill the host's inode table.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rustix::io::Errno;
 
@@ -48,7 +47,7 @@ struct Inner {
 pub struct Quota {
     cap: u64,
     max_inodes: usize,
-    inner: RefCell<Inner>,
+    inner: parking_lot::Mutex<Inner>,
 }
 
 fn allocated(st: &rustix::fs::Stat) -> u64 {
@@ -60,7 +59,7 @@ impl Quota {
         Self {
             cap,
             max_inodes: usize::try_from((cap / BYTES_PER_INODE).max(64)).unwrap_or(usize::MAX),
-            inner: RefCell::default(),
+            inner: parking_lot::Mutex::default(),
         }
     }
 
@@ -73,13 +72,13 @@ impl Quota {
     pub fn inodes(&self) -> (u64, u64) {
         (
             self.max_inodes as u64,
-            self.inner.borrow().inodes.len() as u64,
+            self.inner.lock().inodes.len() as u64,
         )
     }
 
     /// The bytes in use now.
     pub fn used(&self) -> u64 {
-        self.inner.borrow().used
+        self.inner.lock().used
     }
 
     /// How many of `want` bytes may be written now: all of them, fewer
@@ -87,7 +86,7 @@ impl Quota {
     pub fn room(&self, want: u64) -> Result<u64, Errno> {
         let left = self
             .cap
-            .saturating_sub(self.inner.borrow().used)
+            .saturating_sub(self.inner.lock().used)
             .saturating_sub(SLACK);
         if want > 0 && left == 0 {
             return Err(Errno::NOSPC);
@@ -97,7 +96,7 @@ impl Quota {
 
     /// Whether a new inode may be made (checked before the host call).
     pub fn may_create(&self) -> Result<(), Errno> {
-        if self.inner.borrow().inodes.len() >= self.max_inodes {
+        if self.inner.lock().inodes.len() >= self.max_inodes {
             return Err(Errno::NOSPC);
         }
         self.room(1).map(|_| ())
@@ -113,7 +112,7 @@ impl Quota {
 
     /// Record `st`'s inode as holding what `st` says it allocates.
     fn account(&self, st: &rustix::fs::Stat) {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.inner.lock();
         let now = allocated(st);
         let ino = inner.inodes.entry(st.st_ino).or_insert(Inode {
             linked: true,
@@ -124,10 +123,10 @@ impl Quota {
     }
 
     /// A guest descriptor now holds inode `ino`; dropping the hold lets go.
-    pub fn hold(self: &Rc<Self>, fd: impl AsFd) -> Option<Hold> {
+    pub fn hold(self: &Arc<Self>, fd: impl AsFd) -> Option<Hold> {
         let st = rustix::fs::fstat(&fd).ok()?;
         self.account(&st);
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.inner.lock();
         inner.inodes.get_mut(&st.st_ino)?.open += 1;
         Some(Hold {
             quota: self.clone(),
@@ -137,7 +136,7 @@ impl Quota {
 
     /// Inode `ino` lost a name; `nlink` is its link count before that.
     pub fn unlinked(&self, ino: u64, nlink: u64) {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.inner.lock();
         if nlink <= 1 {
             if let Some(i) = inner.inodes.get_mut(&ino) {
                 i.linked = false;
@@ -162,7 +161,7 @@ impl Quota {
 /// A guest descriptor's hold on a tmpfs inode.
 #[derive(Debug)]
 pub struct Hold {
-    quota: Rc<Quota>,
+    quota: Arc<Quota>,
     ino: u64,
 }
 
@@ -174,7 +173,7 @@ impl Hold {
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        let mut inner = self.quota.inner.borrow_mut();
+        let mut inner = self.quota.inner.lock();
         if let Some(i) = inner.inodes.get_mut(&self.ino) {
             i.open = i.open.saturating_sub(1);
         }
@@ -189,7 +188,7 @@ mod tests {
     #[test]
     fn bytes_come_back_when_the_last_name_and_descriptor_are_gone() {
         let dir = tempfile::tempdir().unwrap();
-        let q = Rc::new(Quota::new(1 << 20));
+        let q = Arc::new(Quota::new(1 << 20));
         let f = std::fs::File::create(dir.path().join("a")).unwrap();
         std::io::Write::write_all(&mut &f, &[1u8; 100_000]).unwrap();
         let hold = q.hold(&f).unwrap();

@@ -71,6 +71,9 @@ pub struct Traced<'a> {
     /// The call as formatted before it ran (execve: its arguments are
     /// gone afterwards).
     pub head: Option<&'a str>,
+    /// The thread that made it, once the process has more than one
+    /// (strace -f's `[pid N]` prefix).
+    pub task: Option<u32>,
 }
 
 /// The tracer of one run.
@@ -162,7 +165,11 @@ impl Tracer {
             } else {
                 decode::result(name, ret)
             };
-            let _ = writeln!(out, "{head:<39} = {res}");
+            let prefix = ev
+                .task
+                .map(|t| format!("[pid {t:>5}] "))
+                .unwrap_or_default();
+            let _ = writeln!(out, "{prefix}{head:<39} = {res}");
         }
         if let Some(out) = self.opts.json.as_mut() {
             let rec = JsonCall {
@@ -193,11 +200,12 @@ impl Tracer {
     }
 
     /// A signal taken on the way back to user mode: `--- SIGx {...} ---`.
-    pub fn signal(&mut self, info: &crate::kernel::signal::SigInfo) {
+    pub fn signal(&mut self, info: &crate::kernel::signal::SigInfo, task: Option<u32>) {
         if let Some(out) = self.opts.text.as_mut() {
+            let prefix = task.map(|t| format!("[pid {t:>5}] ")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "--- {} {} ---",
+                "{prefix}--- {} {} ---",
                 crate::report::signal_name(info.signo()),
                 decode::siginfo(info)
             );

@@ -135,9 +135,16 @@ impl GuestRam {
     /// Make KVM forget every translation it cached to the frames in
     /// `[gpa, gpa+len)`, keeping their contents: a protection round trip on
     /// the host mapping fires KVM's MMU notifier, which zaps the shadow
-    /// (kvm_pvm) or EPT/NPT entries that map these frames. Needed after the
-    /// host downgrades a guest PTE, because KVM's shadow MMU does not see
-    /// host writes to guest page tables.
+    /// (kvm_pvm) or EPT/NPT entries that map these frames on every vCPU.
+    /// Needed after the host downgrades a guest PTE, because KVM's shadow
+    /// MMU does not see host writes to guest page tables.
+    ///
+    /// The round trip adds PROT_EXEC and takes it away again, so it never
+    /// takes read or write permission from the mapping: another vCPU
+    /// writing any page of the range meanwhile goes on (a read-only round
+    /// trip would make its KVM_RUN fail with EFAULT; PROCESSES.md 4,
+    /// measured on kvm_pvm). The seccomp filter allows PROT_EXEC in
+    /// mprotect for this range only (`ram_range`).
     pub fn drop_cached_translations(&self, gpa: Gpa, len: u64) -> bool {
         if !self.contains(gpa, len) || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
             return false;
@@ -146,15 +153,15 @@ impl GuestRam {
             return false;
         };
         let len = len as usize;
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
         // SAFETY: [host, host+len) lies inside vm-memory's anonymous mapping
-        // of guest RAM (checked above). Between the two calls nothing reads
-        // or writes it: the vCPU is stopped (we are handling its exit, on its
-        // only thread) and the host touches guest RAM only through vm-memory
-        // calls made by this same thread. Read-write is the mapping's
-        // original protection, restored by the second call.
+        // of guest RAM (checked above), whose protection is read-write; the
+        // first call only adds execute permission (nothing on the host
+        // jumps into guest RAM), the second restores read-write, so no
+        // access of the host or of a running vCPU is refused meanwhile.
         unsafe {
-            libc::mprotect(host.cast(), len, libc::PROT_READ) == 0
-                && libc::mprotect(host.cast(), len, libc::PROT_READ | libc::PROT_WRITE) == 0
+            libc::mprotect(host.cast(), len, rw | libc::PROT_EXEC) == 0
+                && libc::mprotect(host.cast(), len, rw) == 0
         }
     }
 }

@@ -231,6 +231,9 @@ pub struct Machine {
     tlb_gen: Arc<AtomicU64>,
     /// vCPUs made so far (the next one's index).
     vcpus: usize,
+    /// vCPUs whose threads ended, for the next ones (KVM cannot destroy
+    /// a vCPU).
+    pool: Vec<Vcpu>,
     /// CR4 of every vCPU (the program sees FSGSBASE in AT_HWCAP2).
     cr4: u64,
     /// XCR0: the XSAVE components the program may use.
@@ -289,6 +292,19 @@ impl Machine {
         };
         self.vcpus += 1;
         self.vcpu_from(fd, index, area)
+    }
+
+    /// A vCPU for a new thread: one whose thread ended, or a new one.
+    pub fn take_vcpu(&mut self) -> Result<Vcpu, VmError> {
+        match self.pool.pop() {
+            Some(v) => Ok(v),
+            None => self.create_vcpu(),
+        }
+    }
+
+    /// Give back the vCPU of a thread that ended.
+    pub fn put_vcpu(&mut self, vcpu: Vcpu) {
+        self.pool.push(vcpu);
     }
 
     fn vcpu_from(
