@@ -16,6 +16,11 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+# tests/threads.rs builds a Rust std::thread program for musl.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+    echo "setup: adding the x86_64-unknown-linux-musl Rust target"
+    rustup target add x86_64-unknown-linux-musl >/dev/null
+fi
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
     echo "setup: warning: /dev/kvm is missing or not accessible; kvmcage needs it" >&2
 fi

@@ -142,8 +142,26 @@ enum Ended {
 /// Run guest thread `tid` on `vcpu` (whose registers are set) until it
 /// or its process ends.
 pub(crate) fn thread_main(sh: &Arc<Shared>, mut vcpu: Vcpu, tid: u32) {
-    let ended = thread_loop(sh, &mut vcpu, tid);
-    sh.stats.lock().exits += vcpu.exits;
+    let exits = vcpu.exits;
+    // A bug in kvmcage that panics ends the run with an error, not the
+    // host thread alone (whose guest thread's joiners would wait forever).
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        thread_loop(sh, &mut vcpu, tid)
+    }))
+    .unwrap_or_else(|_| {
+        Ended::Process(Err(Error::Vm(vm::VmError::Setup(format!(
+            "kvmcage failed while running thread {tid}"
+        )))))
+    });
+    sh.stats.lock().exits += vcpu.exits - exits;
+    {
+        // This host thread ends: nobody may signal it any more (its
+        // pthread_t is gone once it is joined).
+        let mut p = sh.proc.lock();
+        if let Some(t) = p.threads.iter_mut().find(|t| t.tid == tid) {
+            t.host = None;
+        }
+    }
     match ended {
         Ended::Thread => sh.machine.lock().put_vcpu(vcpu),
         Ended::Process(how) => sh.end_run(how),
@@ -165,10 +183,39 @@ fn start_thread(sh: &Arc<Shared>, s: kernel::clone::Spawn) {
         // SAFETY: pthread_self has no preconditions.
         p.me().host = Some(unsafe { libc::pthread_self() });
     }
-    let started = vcpu
-        .set_run_signal_mask(sh.run_mask)
-        .and_then(|()| vcpu.start_user(&regs));
-    if let Err(e) = started {
+    if let Err(e) = vcpu.set_run_signal_mask(sh.run_mask) {
+        sh.end_run(Err(e.into()));
+        return;
+    }
+    // Signals sent to it before it ran are taken before its first
+    // instruction, as Linux's first return to user mode does.
+    let mut regs = regs;
+    let killed = {
+        let mut p = sh.proc.lock();
+        if p.exiting || !p.enter(tid) {
+            return;
+        }
+        let mut m = sh.machine.lock();
+        let mut tracer = sh.tracer.lock();
+        match deliver_signals(
+            (&mut m, &mut vcpu, &mut p),
+            &mut regs,
+            None,
+            false,
+            &mut tracer,
+            None,
+        ) {
+            Ok(Some(o)) => Some(Ok(ending(&mut p, o))),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    };
+    match killed {
+        Some(Ok(Ended::Process(how))) => return sh.end_run(how),
+        Some(Err(e)) => return sh.end_run(Err(e)),
+        _ => {}
+    }
+    if let Err(e) = vcpu.start_user(&regs) {
         sh.end_run(Err(e.into()));
         return;
     }
@@ -259,6 +306,35 @@ fn return_to_user(vcpu: &mut Vcpu, regs: &kvm_regs) -> Result<Option<Outcome>, E
     }
 }
 
+/// The process ends as this thread found out, holding the lock: every
+/// other thread sees it at its next turn (no syscall of theirs runs after
+/// an exit_group, and a second exit_group cannot overtake the first).
+fn ending(proc: &mut Process, o: Outcome) -> Ended {
+    proc.exiting = true;
+    proc.kick_others();
+    Ended::Process(Ok(Some(o)))
+}
+
+/// A user page fault whose page-table entry allows the access now: the
+/// vCPU used a translation cached before another thread upgraded it
+/// (PROCESSES.md 4). Not for reserved-bit or protection-key faults.
+fn spurious(m: &Machine, addr: u64, ec: u64) -> bool {
+    use crate::vm::paging::pte;
+    const RSVD: u64 = 1 << 3;
+    const PK: u64 = 1 << 5;
+    if ec & (RSVD | PK) != 0 {
+        return false;
+    }
+    let leaf =
+        m.pt.leaf(&m.ram, crate::vm::layout::page_down(addr))
+            .unwrap_or(0);
+    let (write, exec) = (ec & 2 != 0, ec & 16 != 0);
+    leaf & pte::PRESENT != 0
+        && leaf & pte::USER != 0
+        && (!write || leaf & pte::WRITABLE != 0)
+        && (!exec || leaf & pte::NX == 0)
+}
+
 /// One thread's loop.
 fn thread_loop(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Ended {
     match thread_loop_inner(sh, vcpu, tid) {
@@ -291,7 +367,13 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                 // a vCPU stopped in ring 3; one stopped in the stub first
                 // reaches its next exit.
                 watchdog::take_kick();
-                if let Some(mut regs) = vcpu.interrupted_user_regs() {
+                // Stopped in ring 3, or in the stub about to return to it
+                // (the kick came after the host set up the return).
+                let at = match vcpu.interrupted_user_regs() {
+                    Some(regs) => Some((regs, true)),
+                    None => vcpu.pending_return().map(|r| (r, false)),
+                };
+                if let Some((mut regs, in_user)) = at {
                     let before = regs;
                     let mut tracer = sh.tracer.lock();
                     if let Some(o) = deliver_signals(
@@ -302,18 +384,24 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                         &mut tracer,
                         None,
                     )? {
-                        return Ok(Ended::Process(Ok(Some(o))));
+                        return Ok(ending(&mut proc, o));
                     }
+                    drop(tracer);
                     if regs != before {
-                        vcpu.set_interrupted_user_regs(&regs);
+                        if in_user {
+                            vcpu.set_interrupted_user_regs(&regs);
+                        } else if let Some(o) = return_to_user(vcpu, &regs)? {
+                            return Ok(ending(&mut proc, o));
+                        }
                     }
                 }
                 continue;
             }
             Err(stop) => {
-                return Ok(Ended::Process(Ok(Some(Outcome::MachineFailed(format!(
-                    "the guest machine stopped: {stop}"
-                ))))))
+                return Ok(ending(
+                    &mut proc,
+                    Outcome::MachineFailed(format!("the guest machine stopped: {stop}")),
+                ))
             }
         };
         match trap {
@@ -358,23 +446,22 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                     }
                 }
                 exits_seen = vcpu.exits;
-                match proc.exit.take() {
-                    Some(Exit::Code(c)) => return Ok(Ended::Process(Ok(Some(Outcome::Exited(c))))),
-                    Some(Exit::Signal(sig)) => {
-                        return Ok(Ended::Process(Ok(Some(Outcome::Killed {
-                            signal: sig,
-                            report: report::signal_line(sig, None),
-                            core: false,
-                        }))))
-                    }
-                    Some(Exit::OutputLimit(max)) => {
-                        return Ok(Ended::Process(Ok(Some(Outcome::OutputLimit(max)))))
-                    }
-                    None => {}
+                let end = match proc.exit.take() {
+                    Some(Exit::Code(c)) => Some(Outcome::Exited(c)),
+                    Some(Exit::Signal(sig)) => Some(Outcome::Killed {
+                        signal: sig,
+                        report: report::signal_line(sig, None),
+                        core: false,
+                    }),
+                    Some(Exit::OutputLimit(max)) => Some(Outcome::OutputLimit(max)),
+                    None => None,
+                };
+                if let Some(o) = end {
+                    return Ok(ending(&mut proc, o));
                 }
                 if let Some(status) = thread_exit {
                     return Ok(match kernel::clone::exit_thread(&m, &mut proc, status) {
-                        Some(status) => Ended::Process(Ok(Some(Outcome::Exited(status)))),
+                        Some(status) => ending(&mut proc, Outcome::Exited(status)),
                         None => Ended::Thread,
                     });
                 }
@@ -401,11 +488,11 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                     &mut tracer,
                     None,
                 )? {
-                    return Ok(Ended::Process(Ok(Some(o))));
+                    return Ok(ending(&mut proc, o));
                 }
                 drop(tracer);
                 if let Some(o) = return_to_user(vcpu, &regs)? {
-                    return Ok(Ended::Process(Ok(Some(o))));
+                    return Ok(ending(&mut proc, o));
                 }
             }
             Trap::Fault {
@@ -415,6 +502,13 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
             } => {
                 if vector == 14 {
                     let ec = error_code.unwrap_or(0);
+                    if spurious(&m, cr2, ec) {
+                        // Another thread made the access legal after this
+                        // vCPU cached the old entry: reload and retry.
+                        vcpu.flush_tlb();
+                        vcpu.resume(&regs)?;
+                        continue;
+                    }
                     let p = &mut *proc;
                     if p.mm.fault(&mut m, cr2, ec & 2 != 0, ec & 16 != 0) {
                         sh.stats.lock().faults_handled += 1;
@@ -446,11 +540,11 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                     &mut tracer,
                     Some((&fault, sig)),
                 )? {
-                    return Ok(Ended::Process(Ok(Some(o))));
+                    return Ok(ending(&mut proc, o));
                 }
                 drop(tracer);
                 if let Some(o) = return_to_user(vcpu, &regs)? {
-                    return Ok(Ended::Process(Ok(Some(o))));
+                    return Ok(ending(&mut proc, o));
                 }
             }
         }

@@ -135,7 +135,10 @@ pub fn sys_clone3(cx: &mut Ctx, a: &Args) -> SysResult {
     let (stack, stack_size, tls, _set_tid, set_tid_size) =
         (word(5), word(6), word(7), word(8), word(9));
     // clone3_args_valid.
-    let known = 0xffff_ffff & !(CSIGNAL | CLONE_DETACHED) | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
+    let known = 0xffff_ffff & !(CSIGNAL | CLONE_DETACHED)
+        | CLONE_NEWTIME
+        | CLONE_CLEAR_SIGHAND
+        | CLONE_INTO_CGROUP;
     if flags & !known != 0 || exit_signal & !CSIGNAL != 0 || exit_signal > 64 {
         return Err(Errno::INVAL);
     }
@@ -205,6 +208,11 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
         CLONE_PTRACE | CLONE_UNTRACED | CLONE_SYSVSEM | CLONE_IO,
         args.exit_signal,
     );
+    // The new FS base must be a user address (do_arch_prctl_64's EPERM;
+    // a kernel-half or non-canonical base would not enter the guest).
+    if f & CLONE_SETTLS != 0 && args.tls >= crate::vm::layout::USER_TOP {
+        return Err(Errno::PERM);
+    }
     if cx.proc.threads.len() >= cx.proc.max_threads {
         return Err(Errno::AGAIN);
     }
@@ -309,9 +317,11 @@ fn exit_robust_list(m: &Machine, proc: &mut Process, tid: u32, head: u64) {
         let b = user.read_vec(a, 8).ok()?;
         Some(u64::from_le_bytes(b.try_into().ok()?))
     };
-    let (Some(mut entry), Some(offset), Some(pending)) =
-        (read(head), read(head + 8), read(head + 16))
-    else {
+    let (Some(mut entry), Some(offset), Some(pending)) = (
+        read(head),
+        read(head.wrapping_add(8)),
+        read(head.wrapping_add(16)),
+    ) else {
         return;
     };
     let death = |proc: &mut Process, entry: u64| {

@@ -202,6 +202,8 @@ pub struct Thread {
     pub host: Option<libc::pthread_t>,
     /// sched_setaffinity's mask, if it set one (bytes of a cpu_set_t).
     pub affinity: Option<Vec<u8>>,
+    /// The blocked signals it waits to take (sigtimedwait, signalfd).
+    pub waiting_for: u64,
 }
 
 /// The CPUs kvmcage's own threads may run on (its affinity mask; 1 if it
@@ -230,6 +232,7 @@ impl Thread {
             exit_code: None,
             host: None,
             affinity: None,
+            waiting_for: 0,
         }
     }
 
@@ -353,15 +356,18 @@ impl Process {
         if pending == 0 {
             return;
         }
+        // Who takes `sig` now: a thread that does not block it, or one
+        // waiting for it in sigtimedwait.
+        let takes = |t: &Thread| !t.sig.mask | t.waiting_for;
         let me = &self.threads[self.cur];
-        let wanted = pending & me.sig.mask;
+        let wanted = pending & !takes(me);
         if wanted == 0 {
             return;
         }
         if let Some(t) = self
             .threads
             .iter()
-            .find(|t| t.tid != me.tid && wanted & !t.sig.mask != 0)
+            .find(|t| t.tid != me.tid && wanted & takes(t) != 0)
         {
             t.kick();
         }

@@ -775,9 +775,27 @@ fn view_of(mount: &Mount) -> View {
 /// Open `name` in the mount directory `dir` with the guest's (masked)
 /// `flags`, never through a symlink, ready for the descriptor table; a
 /// file opened for writing in a writable mount loses its set-id bits.
+/// What opening a file needs of its mount, held apart from the policy so
+/// that the open can wait with the process's lock given up.
+struct OpenMount {
+    writable: bool,
+    quota: Option<Arc<crate::sandbox::quota::Quota>>,
+    view: View,
+}
+
+impl OpenMount {
+    fn of(mount: &Mount) -> Self {
+        Self {
+            writable: mount.writable,
+            quota: mount.quota.clone(),
+            view: view_of(mount),
+        }
+    }
+}
+
 fn open_in(
-    cx: &Ctx,
-    mount: &Mount,
+    cx: &mut Ctx,
+    mount: OpenMount,
     (dir, name): (&OwnedFd, &[u8]),
     flags: u32,
     mode: Mode,
@@ -793,11 +811,12 @@ fn open_in(
             beneath(),
         )
     };
-    // Opening a FIFO blocks until its other end is opened: with the kick
-    // unblocked, so a signal (ERESTARTSYS, as Linux) or the run's end
-    // interrupts it. Other opens do not block; the mask costs two calls.
+    // Opening a FIFO blocks until its other end is opened (perhaps by
+    // another thread): with the locks given up and the kick unblocked, so
+    // a signal (ERESTARTSYS, as Linux) or the run's end interrupts it.
+    // Other opens do not block; the mask costs two calls.
     let fd = if flags & libc::O_NONBLOCK as u32 == 0 {
-        match super::wait::interruptible_held(cx, open) {
+        match super::wait::interruptible(cx, open) {
             Err(Errno::INTR) => return Err(super::wait::ERESTARTSYS),
             r => r?,
         }
@@ -816,7 +835,7 @@ fn open_in(
         path,
         status,
     );
-    f.view = view_of(mount);
+    f.view = mount.view;
     f.tmpfs = hold;
     Ok(f)
 }
@@ -929,7 +948,15 @@ fn do_open_how(
             if let Some(q) = &mount.quota {
                 q.may_create()?;
             }
-            open_in(cx, mount, (&dir, &name), flags, mode, l.path, status)?
+            open_in(
+                cx,
+                OpenMount::of(mount),
+                (&dir, &name),
+                flags,
+                mode,
+                l.path,
+                status,
+            )?
         }
         Node::Host {
             mount,
@@ -956,7 +983,15 @@ fn do_open_how(
                     Mode::empty(),
                 )
             };
-            open_in(cx, mount, (&dir, &name), host_flags, mode, l.path, status)?
+            open_in(
+                cx,
+                OpenMount::of(mount),
+                (&dir, &name),
+                host_flags,
+                mode,
+                l.path,
+                status,
+            )?
         }
     };
     if flags & libc::O_TRUNC as u32 != 0 {

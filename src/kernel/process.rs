@@ -612,15 +612,25 @@ pub fn sys_wait(_cx: &mut Ctx, a: &Args) -> SysResult {
     Err(Errno::CHILD)
 }
 
-/// The vCPU thread's CPU time (guest time and the host's work for it),
-/// (user, system), less `base`: what the thread used before the program's
-/// first instruction (kvmcage's set-up) is not the program's.
+/// The CPU time of kvmcage's threads (each guest thread's vCPU thread:
+/// guest time and the host's work for it; the idle watchdog), (user,
+/// system), less `base`: what was used before the program's first
+/// instruction (kvmcage's set-up) is not the program's.
 pub fn cpu_time(base: (Duration, Duration)) -> (Duration, Duration) {
+    rusage(libc::RUSAGE_SELF, base)
+}
+
+/// The calling vCPU thread's own CPU time (getrusage(RUSAGE_THREAD)).
+fn thread_cpu_time() -> (Duration, Duration) {
+    rusage(libc::RUSAGE_THREAD, Default::default())
+}
+
+fn rusage(who: i32, base: (Duration, Duration)) -> (Duration, Duration) {
     // SAFETY: getrusage writes one struct rusage into `ru`, which lives
     // across the call.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: see above.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    unsafe { libc::getrusage(who, &mut ru) };
     let d = |tv: libc::timeval| {
         Duration::new(
             tv.tv_sec.max(0) as u64,
@@ -644,7 +654,11 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
     let mut b = [0u8; 144];
     match who {
         libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
-            let (u, s) = cpu_time(cx.proc.cpu_base);
+            let (u, s) = if who == libc::RUSAGE_SELF {
+                cpu_time(cx.proc.cpu_base)
+            } else {
+                thread_cpu_time()
+            };
             for (off, d) in [(0, u), (16, s)] {
                 let (sec, usec) = timeval(d);
                 b[off..off + 8].copy_from_slice(&sec.to_le_bytes());

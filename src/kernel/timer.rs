@@ -35,7 +35,7 @@ impl Clock {
     fn now(self) -> Duration {
         match self {
             Clock::Monotonic => clock_now(ClockId::Monotonic),
-            Clock::Cpu => clock_now(ClockId::ThreadCPUTime),
+            Clock::Cpu => clock_now(ClockId::ProcessCPUTime),
         }
     }
 }
@@ -214,7 +214,7 @@ impl Default for Timers {
             cpu_ceiling: None,
             posix: Vec::new(),
             mono_alarm: HostAlarm::new(libc::CLOCK_MONOTONIC),
-            cpu_alarm: HostAlarm::new(libc::CLOCK_THREAD_CPUTIME_ID),
+            cpu_alarm: HostAlarm::new(libc::CLOCK_PROCESS_CPUTIME_ID),
         }
     }
 }

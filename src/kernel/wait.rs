@@ -180,6 +180,22 @@ pub fn block_on(
     deadline: Option<Deadline>,
     wake: Wake,
 ) -> Result<Woken, Errno> {
+    // A thread taking signals it blocks (sigtimedwait, signalfd) is a
+    // taker of process-directed ones meanwhile (Linux's real_blocked).
+    if let Wake::SignalIn(set) = wake {
+        cx.proc.me().waiting_for = set;
+    }
+    let r = block_on_inner(cx, fds, deadline, wake);
+    cx.proc.me().waiting_for = 0;
+    r
+}
+
+fn block_on_inner(
+    cx: &mut Ctx,
+    fds: &mut [Poll<'_>],
+    deadline: Option<Deadline>,
+    wake: Wake,
+) -> Result<Woken, Errno> {
     loop {
         if signalled(cx, wake) {
             return Ok(Woken::Signal);
@@ -318,17 +334,6 @@ pub fn interruptible<T>(cx: &mut Ctx, f: impl FnOnce() -> T) -> T {
         return unlocked(cx, f);
     };
     unlocked(cx, || with_kick_unblocked(&wait_mask, f))
-}
-
-/// `interruptible` for a call that borrows from the process (a FIFO's
-/// open, which needs its mount's directory): the locks stay held, so the
-/// process's other threads wait for their next syscall until it returns.
-/// A signal or the run's end still interrupts it.
-pub fn interruptible_held<T>(cx: &Ctx, f: impl FnOnce() -> T) -> T {
-    match cx.proc.kick.as_ref() {
-        Some(k) => with_kick_unblocked(&k.wait_mask, f),
-        None => f(),
-    }
 }
 
 fn with_kick_unblocked<T>(wait_mask: &libc::sigset_t, f: impl FnOnce() -> T) -> T {

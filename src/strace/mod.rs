@@ -43,6 +43,9 @@ struct Count {
 
 #[derive(Serialize)]
 struct JsonCall<'a> {
+    /// The process, and the thread that made the call.
+    pid: u32,
+    tid: u32,
     nr: u64,
     name: &'a str,
     args: [u64; 6],
@@ -173,6 +176,8 @@ impl Tracer {
         }
         if let Some(out) = self.opts.json.as_mut() {
             let rec = JsonCall {
+                pid: self.pid,
+                tid: ev.task.unwrap_or(self.pid),
                 nr: call.nr,
                 name,
                 args: call.args.0,

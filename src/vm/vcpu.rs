@@ -45,6 +45,8 @@ pub struct Vcpu {
     flushed_gen: u64,
     /// This vCPU must reload CR3 before running user code (its CR3 changed).
     must_flush: bool,
+    /// The user registers of the return to user mode last set up.
+    returning: Option<kvm_regs>,
     /// Set when the last trap was a `syscall` at LSTAR (sysretq possible).
     at_lstar: bool,
     /// Number of KVM_RUN calls that returned (exits).
@@ -85,6 +87,7 @@ impl Vcpu {
             tlb_gen: p.tlb_gen,
             flushed_gen: 0,
             must_flush: true,
+            returning: None,
             at_lstar: false,
             exits: 0,
             init_xsave: p.init_xsave,
@@ -122,6 +125,28 @@ impl Vcpu {
     pub fn set_cr3(&mut self, root: layout::Gpa) {
         self.sregs_mut().cr3 = root;
         self.must_flush = true;
+    }
+
+    /// Make the next return to user mode reload CR3 (a spurious fault on
+    /// a translation another thread changed).
+    pub fn flush_tlb(&mut self) {
+        self.must_flush = true;
+    }
+
+    /// After `Stop::Interrupted` with the vCPU still at CPL 0 on one of the
+    /// stub's return sites (the host had set up a return to user mode and
+    /// the kick came before it ran): the user registers it was returning
+    /// with, which the host may replace with a `resume` (a signal frame).
+    pub fn pending_return(&self) -> Option<kvm_regs> {
+        let at_site = [
+            guest_abi::SYSCALL_HYPERCALL_RET,
+            guest_abi::IRET_RETURN,
+            guest_abi::FLUSH_IRET_RETURN,
+        ]
+        .contains(&self.regs.rip);
+        (self.sregs.cs.selector & 3 == 0 && at_site)
+            .then_some(self.returning)
+            .flatten()
     }
 
     /// Does the next return to user mode have to reload CR3?
@@ -212,6 +237,7 @@ impl Vcpu {
     /// First entry into the program.
     pub fn start_user(&mut self, user: &kvm_regs) -> Result<(), VmError> {
         self.must_flush = true;
+        self.returning = Some(*user);
         self.at_lstar = false;
         self.iret_to(user)
     }
@@ -227,6 +253,7 @@ impl Vcpu {
         if user.rip >= layout::USER_TOP {
             return Err(VmError::NonUserReturn { rip: user.rip });
         }
+        self.returning = Some(*user);
         let fast = self.at_lstar
             && !self.flush_due()
             && user.rcx == user.rip
@@ -392,6 +419,9 @@ impl Vcpu {
         };
         self.exits += 1;
         self.load_regs()?;
+        if exit.is_none() {
+            self.returning = None;
+        }
         if let Some(stop) = exit {
             return Ok(Err(stop));
         }
