@@ -60,7 +60,7 @@ for c in hello args exitcode malloc efault partial sysinfo signals segv ud2 fpe 
     build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w
     build images/$c.c "$corpus/$c.musl" musl-gcc -static -O1 -w
 done
-for c in mprotect2 threadexit; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
+for c in mprotect2; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
 build images/futexstress.c "$corpus/futexstress.musl" musl-gcc -static -O1 -w
 for a in rawsyscall sysenter; do build images/asm/$a.S "$corpus/$a" gcc -nostdlib -static; done
 build images/hostile/priv.S "$corpus/priv" gcc -nostdlib -static
@@ -88,7 +88,6 @@ ud2||ud2.musl
 fpe||fpe.gcc
 mprotect-tlb||mprotect.gcc
 mprotect-2threads||mprotect2.gcc
-threadexit||threadexit.gcc
 futexstress||futexstress.musl
 memory-gcc||memory.gcc
 memory-musl||memory.musl
@@ -163,7 +162,7 @@ chmod +x "$rootfs/init"
 
 # 5. Boot: TCG with emulated AMD-V and nested paging.
 log=$WORK/serial.log
-timeout 900 qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt -m 1024 -smp 2 \
+timeout 900 qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt -m 1024 -smp 1 \
     -nographic -no-reboot -kernel "$vmlinuz" -initrd "$WORK/initramfs.gz" \
     -append 'console=ttyS0 quiet panic=-1' > "$log" 2>&1 || true
 tr -d '\r' < "$log" | grep -a -E '^(HWKVM|PASS|FAIL|backend|entry path|[0-9]+ passed)' || true
