@@ -4,41 +4,11 @@
 //!
 //! Needs /dev/kvm, gcc; builds its programs from images/ into target/bench/.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{build, kvmcage};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build(name: &str) -> PathBuf {
-    let dir = root().join("target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
-    let out = dir.join(name);
-    let ok = Command::new("gcc")
-        .args(["-static", "-O2", "-w", "-o"])
-        .arg(&out)
-        .arg(root().join("images").join(format!("{name}.c")))
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "gcc failed for {name} (run scripts/setup.sh)");
-    out
-}
-
-fn kvmcage() -> PathBuf {
-    let bin = root().join("target/release/kvmcage");
-    if !bin.exists() {
-        let ok = Command::new("cargo")
-            .args(["build", "--release", "--bin", "kvmcage"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "cargo build --release failed");
-    }
-    bin
-}
 
 /// Median wall time of `runs` runs, in seconds.
 fn time(mut cmd: impl FnMut() -> Command, runs: usize) -> f64 {

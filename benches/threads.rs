@@ -5,40 +5,10 @@
 //!
 //! Needs /dev/kvm, gcc; builds images/threadbench.c into target/bench/.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{build, kvmcage};
+use std::path::Path;
 use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build() -> PathBuf {
-    let dir = root().join("target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
-    let out = dir.join("threadbench");
-    let ok = Command::new("gcc")
-        .args(["-static", "-O2", "-w", "-o"])
-        .arg(&out)
-        .arg(root().join("images/threadbench.c"))
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "gcc failed for threadbench (run scripts/setup.sh)");
-    out
-}
-
-fn kvmcage() -> PathBuf {
-    let bin = root().join("target/release/kvmcage");
-    if !bin.exists() {
-        let ok = Command::new("cargo")
-            .args(["build", "--release", "--bin", "kvmcage"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "cargo build --release failed");
-    }
-    bin
-}
 
 /// The program's own figure (its first word of output), median of `runs`.
 fn figure(cage: Option<&Path>, bin: &Path, args: &[&str], runs: usize) -> f64 {
@@ -67,7 +37,7 @@ fn figure(cage: Option<&Path>, bin: &Path, args: &[&str], runs: usize) -> f64 {
 
 fn main() {
     let cage = kvmcage();
-    let bin = build();
+    let bin = build("threadbench");
     let runs = 5;
     println!(
         "{:<40} {:>12} {:>12} {:>8}",

@@ -196,13 +196,12 @@ fn start_thread(sh: &Arc<Shared>, s: kernel::clone::Spawn) {
             return;
         }
         let mut m = sh.machine.lock();
-        let mut tracer = sh.tracer.lock();
         match deliver_signals(
+            sh,
             (&mut m, &mut vcpu, &mut p),
             &mut regs,
             None,
             false,
-            &mut tracer,
             None,
         ) {
             Ok(Some(o)) => Some(Ok(ending(&mut p, o))),
@@ -257,16 +256,16 @@ fn spawn_threads(sh: &Arc<Shared>, spawned: Vec<kernel::clone::Spawn>, regs: &mu
 /// `Some` when one of them ends the process. `fault` is the trap that
 /// raised a signal just now, for the report if that signal kills.
 fn deliver_signals(
+    sh: &Shared,
     k: (&mut Machine, &mut Vcpu, &mut Process),
     regs: &mut kvm_regs,
     from: Option<kernel::sigframe::FromSyscall>,
     i386: bool,
-    tracer: &mut Option<strace::Tracer>,
     fault: Option<(&report::Fault, i32)>,
 ) -> Result<Option<Outcome>, Error> {
     let (m, vcpu, proc) = k;
     let d = kernel::sigframe::deliver(m, vcpu, proc, regs, from, i386)?;
-    if let Some(t) = tracer.as_mut() {
+    if let Some(t) = sh.tracer.lock().as_mut() {
         let task = task_of(proc);
         for info in &d.taken {
             t.signal(info, task);
@@ -375,18 +374,16 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                 };
                 if let Some((mut regs, in_user)) = at {
                     let before = regs;
-                    let mut tracer = sh.tracer.lock();
                     if let Some(o) = deliver_signals(
+                        sh,
                         (&mut m, vcpu, &mut proc),
                         &mut regs,
                         None,
                         false,
-                        &mut tracer,
                         None,
                     )? {
                         return Ok(ending(&mut proc, o));
                     }
-                    drop(tracer);
                     if regs != before {
                         if in_user {
                             vcpu.set_interrupted_user_regs(&regs);
@@ -479,18 +476,16 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                 kernel::sigframe::syscall_return_regs(&mut regs, path, sigreturned);
                 let from =
                     (!sigreturned).then_some(kernel::sigframe::FromSyscall { nr: call.nr, ret });
-                let mut tracer = sh.tracer.lock();
                 if let Some(o) = deliver_signals(
+                    sh,
                     (&mut m, vcpu, &mut proc),
                     &mut regs,
                     from,
                     call.i386,
-                    &mut tracer,
                     None,
                 )? {
                     return Ok(ending(&mut proc, o));
                 }
-                drop(tracer);
                 if let Some(o) = return_to_user(vcpu, &regs)? {
                     return Ok(ending(&mut proc, o));
                 }
@@ -531,18 +526,16 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                 };
                 let sig = info.signo();
                 proc.sig().force(info);
-                let mut tracer = sh.tracer.lock();
                 if let Some(o) = deliver_signals(
+                    sh,
                     (&mut m, vcpu, &mut proc),
                     &mut regs,
                     None,
                     false,
-                    &mut tracer,
                     Some((&fault, sig)),
                 )? {
                     return Ok(ending(&mut proc, o));
                 }
-                drop(tracer);
                 if let Some(o) = return_to_user(vcpu, &regs)? {
                     return Ok(ending(&mut proc, o));
                 }
