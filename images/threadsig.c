@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <semaphore.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static void *waiter(void *arg)
@@ -52,6 +54,13 @@ static void *bad_robust(void *arg)
     (void)arg;
     syscall(SYS_set_robust_list, (void *)-8L, 24);
     return (void *)7L;
+}
+
+static sem_t fired;
+static void on_timer(union sigval v)
+{
+    if (v.sival_int == 42)
+        sem_post(&fired);
 }
 
 static void *forever(void *arg)
@@ -125,5 +134,23 @@ int main(int argc, char **argv)
     pthread_create(&b, NULL, bad_robust, NULL);
     pthread_join(b, &got);
     printf("thread with a bogus robust list joined: %ld\n", (long)got);
+
+    /* 6: a SIGEV_THREAD timer: the C library's helper thread is named by
+     * tid (SIGEV_THREAD_ID) and runs the function. */
+    sem_init(&fired, 0, 0);
+    struct sigevent ev = {0};
+    ev.sigev_notify = SIGEV_THREAD;
+    ev.sigev_notify_function = on_timer;
+    ev.sigev_value.sival_int = 42;
+    timer_t tm;
+    int made = timer_create(CLOCK_MONOTONIC, &ev, &tm) == 0;
+    struct itimerspec its = {{0, 0}, {0, 10000000}};
+    if (made)
+        timer_settime(tm, 0, &its, NULL);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    int ran = made && sem_timedwait(&fired, &until) == 0;
+    printf("SIGEV_THREAD timer: created %d, its function ran %d\n", made, ran);
     return 0;
 }

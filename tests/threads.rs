@@ -207,12 +207,16 @@ fn rust_std_threads_match_native() {
 /// thread has it unblocked, one waits for it); pthread_kill to a thread
 /// spinning in user mode with no syscall; a FIFO whose ends two threads
 /// open (the first open waits without the process's lock); clone with a
-/// kernel-half TLS (EPERM); a thread exiting with a bogus robust list.
+/// kernel-half TLS (EPERM); a thread exiting with a bogus robust list; a
+/// SIGEV_THREAD timer, whose helper thread the C library names by tid.
 #[test]
 fn signals_and_blocking_between_threads_match_native() {
     for (flavor, out) in same_as_native("threadsig", &[], b"") {
         assert!(
-            text(&out.stdout).ends_with("thread with a bogus robust list joined: 7\n"),
+            text(&out.stdout).ends_with(
+                "thread with a bogus robust list joined: 7\n\
+                 SIGEV_THREAD timer: created 1, its function ran 1\n"
+            ),
             "{flavor:?}"
         );
     }

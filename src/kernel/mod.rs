@@ -321,13 +321,32 @@ impl Process {
     /// Queue the signals of the timers that are due.
     pub fn fire_timers(&mut self) {
         let th = &mut self.threads[self.cur].sig;
-        self.timers.fire_due(
+        let directed = self.timers.fire_due(
             &mut signal::SigView {
                 sh: &mut self.signals,
                 th,
             },
             &self.id,
         );
+        // A thread's timer signals (SIGEV_THREAD_ID): to that thread, or
+        // nowhere once it has ended; one still queued counts an overrun.
+        for (tid, timer, info) in directed {
+            let Some(i) = self.threads.iter().position(|t| t.tid == tid) else {
+                continue;
+            };
+            let mut view = signal::SigView {
+                sh: &mut self.signals,
+                th: &mut self.threads[i].sig,
+            };
+            if let Some(q) = view.queued_timer(timer) {
+                q.add_overrun(info.overrun().saturating_add(1));
+            } else {
+                let _ = view.send(info, signal::Target::Thread, u64::MAX, false);
+            }
+            if i != self.cur {
+                self.threads[i].kick();
+            }
+        }
         self.wake_for_shared();
     }
 

@@ -211,6 +211,11 @@ impl SigInfo {
         (self.code() == SI_TIMER).then(|| self.get32(16) as i32)
     }
 
+    /// The expiries of its timer that it stands for beyond the first.
+    pub fn overrun(&self) -> u32 {
+        self.get32(20)
+    }
+
     /// One more expiry of the timer whose signal this is.
     pub fn add_overrun(&mut self, n: u32) {
         let o = self.get32(20).saturating_add(n).min(i32::MAX as u32);

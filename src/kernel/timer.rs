@@ -90,7 +90,9 @@ struct PosixTimer {
     /// The clock it was made on: an absolute time is on this clock.
     posix: rustix::time::ClockId,
     /// The signal, sigev_value and queue, or None for SIGEV_NONE.
-    signal: Option<(i32, u64, Target)>,
+    /// The signal, its value, and the thread it is for (SIGEV_THREAD_ID;
+    /// None: the process).
+    signal: Option<(i32, u64, Option<u32>)>,
     arm: Arm,
     /// Expiries the last signal stood for, beyond the first.
     overrun: u32,
@@ -310,12 +312,19 @@ impl Timers {
         self.cpu_alarm.arm(c);
     }
 
-    /// Queue the signals of every timer that is due.
-    pub fn fire_due(&mut self, signals: &mut SigView<'_>, id: &Identity) {
+    /// Queue the signals of every timer that is due; those for a given
+    /// thread (SIGEV_THREAD_ID) are returned, with their timer's id, for
+    /// the caller to queue on that thread.
+    pub fn fire_due(
+        &mut self,
+        signals: &mut SigView<'_>,
+        id: &Identity,
+    ) -> Vec<(u32, i32, SigInfo)> {
+        let mut directed = Vec::new();
         let mono = self.earliest(Clock::Monotonic);
         let cpu = self.earliest(Clock::Cpu);
         if mono.is_none() && cpu.is_none() {
-            return;
+            return directed;
         }
         let now_m = mono.map(|_| Clock::Monotonic.now());
         let now_c = cpu.map(|_| Clock::Cpu.now());
@@ -364,6 +373,13 @@ impl Timers {
             let Some((sig, value, to)) = t.signal else {
                 continue;
             };
+            if let Some(tid) = to {
+                let mut info = SigInfo::timer(sig, i as i32, value);
+                info.add_overrun(extra);
+                t.overrun = extra;
+                directed.push((tid, i as i32, info));
+                continue;
+            }
             // A timer whose signal is still queued counts an overrun
             // instead of queueing another (Linux's posixtimer_rearm).
             if let Some(q) = signals.queued_timer(i as i32) {
@@ -373,12 +389,13 @@ impl Timers {
                 let mut info = SigInfo::timer(sig, i as i32, value);
                 info.add_overrun(extra);
                 t.overrun = extra;
-                let _ = signals.send(info, to, limit, false);
+                let _ = signals.send(info, Target::Process, limit, false);
             }
         }
         if fired {
             self.rearm();
         }
+        directed
     }
 }
 
@@ -507,23 +524,23 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
         match notify {
             libc::SIGEV_NONE => None,
             libc::SIGEV_SIGNAL | libc::SIGEV_THREAD | libc::SIGEV_THREAD_ID => {
-                if notify == libc::SIGEV_THREAD_ID && tid != cx.proc.id.pid as i32 {
+                // A thread of this process (glibc's SIGEV_THREAD timers
+                // name their helper thread).
+                if notify == libc::SIGEV_THREAD_ID
+                    && !cx.proc.threads.iter().any(|t| t.tid as i32 == tid)
+                {
                     return Err(Errno::INVAL);
                 }
                 if !(1..=64).contains(&signo) {
                     return Err(Errno::INVAL);
                 }
-                let to = if notify == libc::SIGEV_THREAD_ID {
-                    Target::Thread
-                } else {
-                    Target::Process
-                };
+                let to = (notify == libc::SIGEV_THREAD_ID).then_some(tid as u32);
                 Some((signo, value, to))
             }
             _ => return Err(Errno::INVAL),
         }
     } else {
-        Some((SIGALRM, id as u64, Target::Process))
+        Some((SIGALRM, id as u64, None))
     };
     cx.m.user().write(idp, &(id as i32).to_le_bytes())?;
     let t = PosixTimer {
