@@ -342,7 +342,18 @@ fn thread_loop(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Ended {
     }
 }
 
+/// A thread that another thread's execve ends: it leaves the table, its
+/// waiters are gone with it.
+fn doomed(proc: &mut Process) -> Ended {
+    let tid = proc.me().tid;
+    proc.futexes.cancel_thread(tid);
+    proc.threads.remove(proc.cur);
+    proc.cur = 0;
+    Ended::Thread
+}
+
 fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ended, Error> {
+    let mut tid = tid;
     // Exits since the last syscall: the trap's own, plus any page faults the
     // host resolved on the way (counted against the next syscall).
     let mut exits_seen = vcpu.exits;
@@ -357,6 +368,9 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
         let mut proc = sh.proc.lock();
         if proc.exiting || !proc.enter(tid) {
             return Ok(Ended::Thread);
+        }
+        if proc.me().doomed {
+            return Ok(doomed(&mut proc));
         }
         let mut m = sh.machine.lock();
         let (trap, mut regs) = match next {
@@ -424,6 +438,11 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                 log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
                 let sigreturned = std::mem::take(&mut proc.me().sigreturned);
                 let thread_exit = proc.me().exit_code;
+                // execve in a thread that was not the leader takes its id.
+                tid = proc.me().tid;
+                if proc.me().doomed {
+                    return Ok(doomed(&mut proc));
+                }
                 if let Some(started) = started {
                     let ends = matches!(proc.exit, Some(Exit::Code(_))) || thread_exit.is_some();
                     let mask = proc.me().sig.mask;

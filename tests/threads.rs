@@ -241,3 +241,13 @@ fn cpu_time_limit_counts_every_thread() {
         text(&out.stderr)
     );
 }
+
+/// execve from a thread that is not the leader, while main waits in
+/// pthread_join and another thread spins: the other threads end first
+/// (Linux's de_thread) and the new image (/bin/echo) runs alone.
+#[test]
+fn execve_from_a_thread_ends_the_others() {
+    for (flavor, out) in same_as_native("threadexec", &[], b"") {
+        assert_eq!(text(&out.stdout), "new image\n", "{flavor:?}");
+    }
+}

@@ -651,6 +651,37 @@ fn read_strings(cx: &super::Ctx, addr: u64, total: &mut usize) -> Result<Vec<Vec
     Ok(out)
 }
 
+/// Linux's de_thread: the process's other threads end (their vCPUs must
+/// run neither the old image as it goes nor the new one), and a caller
+/// that is not the leader takes the leader's id. They are kicked and
+/// leave the table at their next turn (run.rs); the caller waits with the
+/// locks given up. A signal that ends the process, or the run's end,
+/// interrupts the wait.
+fn de_thread(cx: &mut super::Ctx) -> Result<(), Errno> {
+    if cx.proc.threads.len() == 1 {
+        return Ok(());
+    }
+    let me = cx.proc.me().tid;
+    for t in cx.proc.threads.iter_mut().filter(|t| t.tid != me) {
+        t.doomed = true;
+    }
+    loop {
+        cx.proc.kick_others();
+        if cx.proc.threads.len() == 1 {
+            break;
+        }
+        if cx.proc.exiting || cx.proc.expiry.expired() {
+            return Err(super::wait::ERESTARTNOINTR);
+        }
+        super::wait::unlocked(cx, || {
+            std::thread::sleep(std::time::Duration::from_micros(200))
+        });
+    }
+    let pid = cx.proc.id.pid;
+    cx.proc.me().tid = pid;
+    Ok(())
+}
+
 pub fn sys_execve(cx: &mut super::Ctx, a: &super::Args) -> super::SysResult {
     execve_common(cx, libc::AT_FDCWD, a.0[0], a.0[1], a.0[2], 0)
 }
@@ -730,7 +761,8 @@ fn execve_common(
     }
     let execfn = called;
     // The point of no return: the old image goes (Linux's
-    // begin_new_exec).
+    // begin_new_exec), after every other thread has ended.
+    de_thread(cx)?;
     super::ipc::detach_all(cx);
     if cx.proc.mm.unmap_all(cx.m).is_err() {
         cx.proc.exit = Some(super::Exit::Signal(libc::SIGKILL));

@@ -204,6 +204,9 @@ pub struct Thread {
     pub affinity: Option<Vec<u8>>,
     /// The blocked signals it waits to take (sigtimedwait, signalfd).
     pub waiting_for: u64,
+    /// Another thread execs (Linux's de_thread): end without running
+    /// another instruction.
+    pub doomed: bool,
 }
 
 /// The CPUs kvmcage's own threads may run on (its affinity mask; 1 if it
@@ -233,6 +236,7 @@ impl Thread {
             host: None,
             affinity: None,
             waiting_for: 0,
+            doomed: false,
         }
     }
 

@@ -161,7 +161,7 @@ impl<'a> Poll<'a> {
 /// Is there something that ends a wait of kind `wake`?
 fn signalled(cx: &mut Ctx, wake: Wake) -> bool {
     cx.proc.fire_timers();
-    if cx.proc.expiry.expired() || cx.proc.exiting {
+    if cx.proc.expiry.expired() || cx.proc.exiting || cx.proc.me().doomed {
         return true;
     }
     let s = cx.proc.sig();
