@@ -328,15 +328,19 @@ fn exit_robust_list(m: &Machine, proc: &mut Process, tid: u32, head: u64) {
         // The low bit of an entry marks a PI futex; the word is at
         // entry + offset either way.
         let word = (entry & !1).wrapping_add(offset);
-        let Ok(b) = user.read_vec(word, 4) else {
+        // Atomically, as Linux's cmpxchg: the owner bits may change under
+        // another thread's lock cmpxchg meanwhile.
+        let owned = |v: u32| v & FUTEX_TID_MASK == tid;
+        let Ok(val) = user.update_u32(word, |v| {
+            if owned(v) {
+                (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED
+            } else {
+                v
+            }
+        }) else {
             return;
         };
-        let val = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if val & FUTEX_TID_MASK != tid {
-            return;
-        }
-        let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-        if user.write(word, &new.to_le_bytes()).is_ok() && val & FUTEX_WAITERS != 0 {
+        if owned(val) && val & FUTEX_WAITERS != 0 {
             proc.futexes.wake(word, 1, u32::MAX);
         }
     };

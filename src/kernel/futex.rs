@@ -215,15 +215,18 @@ fn wake_op(cx: &mut Ctx, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
     if cx.m.user().writable_len(uaddr2, 4) < 4 {
         return Err(Errno::FAULT);
     }
-    let old = read_word(cx, uaddr2)? as i32;
-    let new = match op {
-        0 => oparg,
-        1 => old.wrapping_add(oparg),
-        2 => old | oparg,
-        3 => old & !oparg,
-        _ => old ^ oparg,
-    };
-    cx.m.user().write(uaddr2, &new.to_le_bytes())?;
+    // One atomic step, as Linux's arch_futex_atomic_op_inuser: another
+    // thread's lock cmpxchg on the word is never lost.
+    let old = cx.m.user().update_u32(uaddr2, |old| {
+        let old = old as i32;
+        (match op {
+            0 => oparg,
+            1 => old.wrapping_add(oparg),
+            2 => old | oparg,
+            3 => old & !oparg,
+            _ => old ^ oparg,
+        }) as u32
+    })? as i32;
     Ok(match cmp {
         0 => old == cmparg,
         1 => old != cmparg,

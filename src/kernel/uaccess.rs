@@ -94,6 +94,23 @@ impl<'a> UserMem<'a> {
         done
     }
 
+    /// Replace the aligned, writable u32 at `addr` by `f(old)`, atomically
+    /// against the other vCPUs for a word in RAM (futex word updates);
+    /// the old value. A word of a shared file mapping is read, then
+    /// written. EFAULT if it is not writable.
+    pub fn update_u32(&self, addr: Gva, f: impl Fn(u32) -> u32) -> Result<u32, Errno> {
+        if addr % 4 != 0 || !access_ok(addr, 4) {
+            return Err(Errno::FAULT);
+        }
+        let gpa = self.page(addr, Access::Write).ok_or(Errno::FAULT)? + (addr & (PAGE_SIZE - 1));
+        if let Some(old) = self.ram.update_u32(gpa, &f) {
+            return Ok(old);
+        }
+        let old = self.read_obj::<u32>(addr)?;
+        self.write_obj(addr, &f(old))?;
+        Ok(old)
+    }
+
     /// Copy as much of `[addr, ..)` into `buf` as is readable; returns the
     /// count (short at the first unreadable page).
     pub fn read_prefix(&self, addr: Gva, buf: &mut [u8]) -> usize {

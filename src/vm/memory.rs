@@ -79,6 +79,30 @@ impl GuestRam {
         self.mem.write_obj(val, GuestAddress(gpa)).is_ok()
     }
 
+    /// Replace the aligned u32 at `gpa` by `f(old)` in one atomic step, as
+    /// a locked instruction of the guest would (a futex word another vCPU
+    /// may change meanwhile with `lock cmpxchg`); the old value. `None` if
+    /// `gpa` is not a 4-aligned word of RAM.
+    pub fn update_u32(&self, gpa: Gpa, f: impl Fn(u32) -> u32) -> Option<u32> {
+        if gpa % 4 != 0 || !self.contains(gpa, 4) {
+            return None;
+        }
+        let host = self.mem.get_host_address(GuestAddress(gpa)).ok()?;
+        // SAFETY: `host` points at 4 bytes inside vm-memory's mapping of
+        // guest RAM (checked above), which lives as long as `self`; it is
+        // 4-aligned because the mapping is page-aligned and `gpa` is. The
+        // host touches guest RAM only through copies and this atomic, and
+        // the guest's own accesses are the CPU's, so an atomic view of the
+        // word is sound.
+        let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(host.cast()) };
+        word.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |v| Some(f(v)),
+        )
+        .ok()
+    }
+
     /// Zero `len` bytes at `gpa`, returning the host memory behind them where
     /// the range covers whole pages (MADV_DONTNEED on an anonymous private
     /// mapping reads back as zeros).
