@@ -165,6 +165,10 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
         "a sleep or futex wait resumed after SIGSTOP/SIGCONT",
     ),
     (libc::SYS_sched_yield, "spin loops in std"),
+    (
+        libc::SYS_membarrier,
+        "the program's membarrier across its threads' vCPUs",
+    ),
     (libc::SYS_getrusage, "the guest's CPU time"),
     // Identity of kvmcage itself.
     (libc::SYS_getpid, "the kick's target"),

@@ -750,7 +750,7 @@ pub fn sys_membarrier(cx: &mut Ctx, a: &Args) -> SysResult {
                 | PRIVATE_EXPEDITED
                 | REGISTER_PRIVATE_EXPEDITED,
         )),
-        GLOBAL | GLOBAL_EXPEDITED => Ok(0),
+        GLOBAL | GLOBAL_EXPEDITED => host_barrier(cx),
         REGISTER_GLOBAL_EXPEDITED => {
             cx.proc.task.membarrier_global = true;
             Ok(0)
@@ -771,10 +771,48 @@ pub fn sys_membarrier(cx: &mut Ctx, a: &Args) -> SysResult {
             cx.proc.task.membarrier_private = true;
             Ok(0)
         }
-        PRIVATE_EXPEDITED if cx.proc.task.membarrier_private => Ok(0),
+        PRIVATE_EXPEDITED if cx.proc.task.membarrier_private => host_barrier(cx),
         PRIVATE_EXPEDITED => Err(Errno::PERM),
         _ => Err(Errno::INVAL),
     }
+}
+
+/// A memory barrier on every thread of the program that runs now: with
+/// one thread there is nothing to do; with several, the host's
+/// membarrier(PRIVATE_EXPEDITED) interrupts each CPU that runs one of
+/// kvmcage's threads (a vCPU in guest mode leaves it, which orders its
+/// accesses), and returns once all have. Registered on first use; a host
+/// without it gets MEMBARRIER_CMD_GLOBAL, which waits for every CPU.
+fn host_barrier(cx: &mut Ctx) -> SysResult {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const HOST_GLOBAL: libc::c_long = 1;
+    const HOST_PRIVATE_EXPEDITED: libc::c_long = 8;
+    const HOST_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 16;
+    // 0: not asked yet, 1: registered, 2: not available.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    if cx.proc.threads.len() < 2 {
+        return Ok(0);
+    }
+    let membarrier = |cmd: libc::c_long| {
+        // SAFETY: membarrier takes two integer arguments (and a CPU id
+        // that these commands ignore); it touches no memory of ours.
+        unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
+    };
+    if STATE.load(Ordering::Acquire) == 0 {
+        let ok = membarrier(HOST_REGISTER_PRIVATE_EXPEDITED);
+        STATE.store(if ok { 1 } else { 2 }, Ordering::Release);
+    }
+    let done = match STATE.load(Ordering::Acquire) {
+        1 => membarrier(HOST_PRIVATE_EXPEDITED),
+        _ => membarrier(HOST_GLOBAL),
+    };
+    if !done {
+        log::debug!(
+            "host membarrier failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(0)
 }
 
 /// The one scheduling class kvmcage runs programs in: SCHED_OTHER, nice 0.
