@@ -179,6 +179,11 @@ build vDSO-vdso_standalone_test_x86 vDSO vdso_standalone_test_x86.c parse_vdso.c
 # -I../include -I../../ (for kselftest.h).
 build futex-futex_wait_wouldblock futex/functional futex_wait_wouldblock.c -- -g -pthread \
     -I "$src/$st/futex/include" -I "$src/$st"
+# With threads (issue 15): a waiter thread and a waker.
+for t in futex_requeue futex_wait_uninitialized_heap futex_wait_private_mapped_file; do
+    build "futex-$t" futex/functional "$t.c" -- -g -pthread \
+        -I "$src/$st/futex/include" -I "$src/$st"
+done
 
 build prctl-disable-tsc-test prctl disable-tsc-test.c
 build sigaltstack-sas sigaltstack sas.c
