@@ -158,8 +158,8 @@ pub(crate) fn thread_main(sh: &Arc<Shared>, mut vcpu: Vcpu, tid: u32) {
         // This host thread ends: nobody may signal it any more (its
         // pthread_t is gone once it is joined).
         let mut p = sh.proc.lock();
-        if let Some(t) = p.threads.iter_mut().find(|t| t.tid == tid) {
-            t.host = None;
+        if let Some(i) = p.find_thread(tid.into()) {
+            p.threads[i].host = None;
         }
     }
     match ended {

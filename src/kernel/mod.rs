@@ -335,7 +335,7 @@ impl Process {
         // A thread's timer signals (SIGEV_THREAD_ID): to that thread, or
         // nowhere once it has ended; one still queued counts an overrun.
         for (tid, timer, info) in directed {
-            let Some(i) = self.threads.iter().position(|t| t.tid == tid) else {
+            let Some(i) = self.find_thread(tid.into()) else {
                 continue;
             };
             let mut view = signal::SigView {
@@ -396,9 +396,15 @@ impl Process {
         }
     }
 
+    /// The index of thread `tid` (as a caller names it: a negative or
+    /// unknown id is none of the process's threads).
+    pub fn find_thread(&self, tid: i64) -> Option<usize> {
+        self.threads.iter().position(|t| i64::from(t.tid) == tid)
+    }
+
     /// Make thread `tid` the one holding the lock; false if it is gone.
     pub fn enter(&mut self, tid: u32) -> bool {
-        match self.threads.iter().position(|t| t.tid == tid) {
+        match self.find_thread(tid.into()) {
             Some(i) => {
                 self.cur = i;
                 true

@@ -275,12 +275,7 @@ fn thread_index(cx: &Ctx, pid: i32) -> Result<usize, Errno> {
     own_pid(cx, pid)?;
     Ok(match pid {
         0 => cx.proc.cur,
-        pid => cx
-            .proc
-            .threads
-            .iter()
-            .position(|t| t.tid as i32 == pid)
-            .unwrap_or(0),
+        pid => cx.proc.find_thread(pid.into()).unwrap_or(0),
     })
 }
 
@@ -477,10 +472,7 @@ pub fn comm(proc: &super::Process) -> Vec<u8> {
 
 /// `pid` names the one process (0 or its own pid), else ESRCH.
 fn own_pid(cx: &Ctx, pid: i32) -> Result<(), Errno> {
-    if pid == 0
-        || pid == cx.proc.id.pid as i32
-        || cx.proc.threads.iter().any(|t| t.tid as i32 == pid)
-    {
+    if pid == 0 || pid == cx.proc.id.pid as i32 || cx.proc.find_thread(pid.into()).is_some() {
         Ok(())
     } else if pid < 0 {
         Err(Errno::INVAL)

@@ -731,7 +731,7 @@ fn send_self(cx: &mut Ctx, info: Option<SigInfo>, to: Target, limited: bool) -> 
 /// rt_tgsigqueueinfo): ESRCH if there is none; the thread is kicked so
 /// that it takes the signal now, wherever it is.
 fn send_thread(cx: &mut Ctx, tid: i32, info: Option<SigInfo>, limited: bool) -> SysResult {
-    let Some(i) = cx.proc.threads.iter().position(|t| t.tid as i32 == tid) else {
+    let Some(i) = cx.proc.find_thread(tid.into()) else {
         return Err(Errno::SRCH);
     };
     if i == cx.proc.cur {
@@ -842,7 +842,7 @@ pub fn sys_rt_tgsigqueueinfo(cx: &mut Ctx, a: &Args) -> SysResult {
     if tgid != cx.proc.id.pid as i32 {
         return Err(Errno::SRCH);
     }
-    if !cx.proc.threads.iter().any(|t| t.tid as i32 == tid) {
+    if cx.proc.find_thread(tid.into()).is_none() {
         return Err(Errno::SRCH);
     }
     queueinfo(cx, Some(tid), sig, a.0[3])

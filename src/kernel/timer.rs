@@ -526,9 +526,7 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
             libc::SIGEV_SIGNAL | libc::SIGEV_THREAD | libc::SIGEV_THREAD_ID => {
                 // A thread of this process (glibc's SIGEV_THREAD timers
                 // name their helper thread).
-                if notify == libc::SIGEV_THREAD_ID
-                    && !cx.proc.threads.iter().any(|t| t.tid as i32 == tid)
-                {
+                if notify == libc::SIGEV_THREAD_ID && cx.proc.find_thread(tid.into()).is_none() {
                     return Err(Errno::INVAL);
                 }
                 if !(1..=64).contains(&signo) {
