@@ -519,9 +519,11 @@ impl Harness {
         } else {
             Vec::new()
         };
-        proc.policy = Policy::new(&specs, &tmpfs)
-            .or_else(|_| Policy::new(&[], &tmpfs))
-            .unwrap_or_default();
+        proc.policy = std::sync::Arc::new(
+            Policy::new(&specs, &tmpfs)
+                .or_else(|_| Policy::new(&[], &tmpfs))
+                .unwrap_or_default(),
+        );
         if config & 8 != 0 && specs.first().is_some_and(|s| s.writable) {
             proc.cwd = b"/mnt".to_vec();
         }

@@ -322,6 +322,7 @@ pub struct Sandbox {
     max_output: Option<u64>,
     max_fds: Option<u64>,
     max_threads: usize,
+    max_procs: usize,
     max_file_size: Option<u64>,
     view: sandbox::View,
     mounts: Vec<sandbox::MountSpec>,
@@ -359,6 +360,7 @@ impl Sandbox {
             max_output: None,
             max_fds: None,
             max_threads: kernel::DEFAULT_MAX_THREADS,
+            max_procs: kernel::task::DEFAULT_MAX_PROCS,
             max_file_size: None,
             view: sandbox::View::default(),
             mounts: Vec::new(),
@@ -429,6 +431,14 @@ impl Sandbox {
     /// least 1). Each runs on a vCPU and a host thread of its own.
     pub fn max_threads(mut self, n: usize) -> Self {
         self.max_threads = n.max(1);
+        self
+    }
+
+    /// Processes the sandbox may hold at once (fork is EAGAIN past it, as
+    /// with RLIMIT_NPROC; at least 1). Each thread of each still counts
+    /// against --max-threads.
+    pub fn max_procs(mut self, n: usize) -> Self {
+        self.max_procs = n.max(1);
         self
     }
 
@@ -668,7 +678,7 @@ impl Sandbox {
             };
         }
         proc.files = kernel::fs::Files::stdio_from(host);
-        proc.policy = policy;
+        proc.policy = std::sync::Arc::new(policy);
         // The program's own path as the program sees it: its guest path
         // when the view shows it, else /.kvmcage/NAME; never the host path.
         let mut program = program;
@@ -760,16 +770,25 @@ impl Sandbox {
             proc.expiry.stop(watchdog::StopReason::Cancelled);
         }
         proc.max_threads = self.max_threads;
-        // Linux counts threads against RLIMIT_NPROC.
+        // What the program sees of --max-procs.
         proc.rlimits
-            .impose(libc::RLIMIT_NPROC, self.max_threads as u64);
+            .impose(libc::RLIMIT_NPROC, self.max_procs as u64);
         // Thread 1 runs on this thread, which the watchdog and a
         // CancelHandle kick.
         // SAFETY: pthread_self has no preconditions.
         proc.me().host = Some(unsafe { libc::pthread_self() });
-        let shared =
-            std::sync::Arc::new(run::Shared::new(proc, m, tracer, stats, _kick.run_mask()));
-        run::thread_main(&shared, vcpu, 1);
+        proc.tasks.lock().max_procs = self.max_procs;
+        let pid = proc.id.pid;
+        let proc = std::sync::Arc::new(parking_lot::Mutex::new(proc));
+        proc.lock().tasks.insert_first(pid, &proc);
+        let shared = std::sync::Arc::new(run::Shared::new(
+            std::sync::Arc::clone(&proc),
+            m,
+            tracer,
+            stats,
+            _kick.run_mask(),
+        ));
+        run::thread_main(&shared, &proc, vcpu, pid);
         let looped = shared.wait();
         let Ok(shared) = std::sync::Arc::try_unwrap(shared) else {
             return Err(Error::Vm(VmError::Setup(
@@ -777,18 +796,13 @@ impl Sandbox {
             )));
         };
         let run::Shared {
-            proc,
             machine: m,
             tracer,
             stats,
             ..
         } = shared;
-        let (proc, m, mut tracer, mut stats) = (
-            proc.into_inner(),
-            m.into_inner(),
-            tracer.into_inner(),
-            stats.into_inner(),
-        );
+        let (m, mut tracer, mut stats) = (m.into_inner(), tracer.into_inner(), stats.into_inner());
+        let proc = proc.lock();
         drop(registered);
         drop(null);
         let outcome = match looped? {
@@ -833,7 +847,9 @@ impl Sandbox {
         (stats.user_time, stats.sys_time) = kernel::process::cpu_time(proc.cpu_base);
         stats.peak_memory_kib = m.frames.peak() * (vm::layout::PAGE_SIZE / 1024);
         stats.memory_limit_hit = m.frames.was_refused();
-        stats.output_bytes = proc.output_written;
+        stats.output_bytes = proc
+            .output_written
+            .load(std::sync::atomic::Ordering::Acquire);
         let mut unimplemented: Vec<_> = proc.unimplemented.iter().copied().collect();
         unimplemented.sort_unstable();
         stats.unimplemented = unimplemented

@@ -171,12 +171,17 @@ struct RunArgs {
     /// together (K/M/G suffixes; exit status 124).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_output: Option<u64>,
-    /// Threads the program may have at once, each on a vCPU and a host
+    /// Threads a process may have at once, each on a vCPU and a host
     /// thread of its own (clone and pthread_create fail with EAGAIN past
-    /// it; also its RLIMIT_NPROC).
+    /// it).
     #[arg(long, value_name = "N", default_value_t = kvmcage::kernel::DEFAULT_MAX_THREADS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=32768))]
     max_threads: usize,
+    /// Processes the sandbox may hold at once, zombies not counted (fork
+    /// fails with EAGAIN past it, as RLIMIT_NPROC; a fork bomb stops there).
+    #[arg(long, value_name = "N", default_value_t = kvmcage::kernel::task::DEFAULT_MAX_PROCS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    max_procs: usize,
     /// Descriptors the program may hold (RLIMIT_NOFILE; EMFILE past it; at
     /// most 1048576, Linux's nr_open).
     #[arg(long, value_name = "N")]
@@ -481,6 +486,7 @@ fn run_sandbox(args: &RunArgs) -> Result<(Outcome, kvmcage::RunStats)> {
         sb = sb.max_fds(n);
     }
     sb = sb.max_threads(args.max_threads);
+    sb = sb.max_procs(args.max_procs);
     if let Some(n) = args.max_file_size {
         sb = sb.max_file_size(n);
     }

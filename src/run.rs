@@ -22,39 +22,69 @@ use std::time::Duration;
 use kvm_bindings::kvm_regs;
 use parking_lot::{Condvar, Mutex};
 
-use crate::kernel::{self, Call, Ctx, Exit, Process};
+use crate::kernel::task::{ProcRef, Status, Tasks};
+use crate::kernel::{self, Call, Ctx, Exit, Locked, Process};
 use crate::vm::{self, Machine, Stop, Trap, Vcpu};
 use crate::{report, strace, watchdog, Error, Outcome, RunStats};
 
 /// What the threads of a run share.
 pub(crate) struct Shared {
-    pub proc: Mutex<Process>,
+    /// The first process: its end is the run's (as `docker run`).
+    pub init: ProcRef,
+    pub tasks: Arc<Tasks>,
     pub machine: Mutex<Machine>,
     pub tracer: Mutex<Option<strace::Tracer>>,
     pub stats: Mutex<RunStats>,
     pub expiry: watchdog::Expiry,
     /// KVM_SET_SIGNAL_MASK's mask for every vCPU (the kick unblocked).
     pub run_mask: u64,
-    /// Set once the process ends: every loop stops at its next turn.
+    /// Set once the run ends: every loop stops at its next turn.
     stopping: AtomicBool,
     /// How the run ended; the first to end it writes it.
     end: Mutex<Option<Result<Option<Outcome>, Error>>>,
     ended: Condvar,
-    /// The host threads of guest threads 2.., joined at the end.
+    /// The host threads of guest threads but the first, joined at the end.
     handles: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// How the process `proc` ends as `o` says, for its parent's wait4.
+fn status_of(o: &Outcome) -> Status {
+    match o {
+        Outcome::Exited(c) => Status::Exited(*c),
+        Outcome::Killed { signal, core, .. } => Status::Killed {
+            signal: *signal,
+            core: *core,
+        },
+        _ => Status::Killed {
+            signal: libc::SIGKILL,
+            core: false,
+        },
+    }
+}
+
+/// Take the machine lock for `proc`'s thread: the machine's current
+/// address space becomes the process's.
+fn lock_machine<'k>(sh: &'k Shared, proc: &Process) -> Locked<'k, Machine> {
+    let mut m = sh.machine.lock();
+    m.enter_space(proc.mm.pt);
+    m
 }
 
 impl Shared {
     pub fn new(
-        proc: Process,
+        init: ProcRef,
         machine: Machine,
         tracer: Option<strace::Tracer>,
         stats: RunStats,
         run_mask: u64,
     ) -> Self {
-        let expiry = proc.expiry.clone();
+        let (expiry, tasks) = {
+            let p = init.lock();
+            (p.expiry.clone(), Arc::clone(&p.tasks))
+        };
         Self {
-            proc: Mutex::new(proc),
+            init,
+            tasks,
             machine: Mutex::new(machine),
             tracer: Mutex::new(tracer),
             stats: Mutex::new(stats),
@@ -67,6 +97,33 @@ impl Shared {
         }
     }
 
+    /// Every live process (the table's lock is let go before any of them
+    /// is locked).
+    fn all_procs(&self) -> Vec<ProcRef> {
+        let mut v: Vec<ProcRef> = self
+            .tasks
+            .lock()
+            .matching(|_, _| true)
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        if !v.iter().any(|p| Arc::ptr_eq(p, &self.init)) {
+            v.push(Arc::clone(&self.init));
+        }
+        v
+    }
+
+    /// Mark every process as ending and kick all their threads.
+    fn stop_all(&self) {
+        for p in self.all_procs() {
+            let mut p = p.lock();
+            p.exiting = true;
+            for t in &p.threads {
+                t.kick();
+            }
+        }
+    }
+
     /// Record how the run ended (the first end wins), stop every thread.
     fn end_run(&self, how: Result<Option<Outcome>, Error>) {
         {
@@ -76,19 +133,13 @@ impl Shared {
             }
         }
         self.stopping.store(true, Ordering::Release);
-        {
-            let mut p = self.proc.lock();
-            p.exiting = true;
-            for t in &p.threads {
-                t.kick();
-            }
-        }
+        self.stop_all();
         self.ended.notify_all();
     }
 
-    /// Wait for the run's end (the process's, or the time limit's), stop
-    /// and join every thread, and say how it ended (`None`: stopped from
-    /// outside, as `Expiry` says why).
+    /// Wait for the run's end (the first process's, or the time limit's),
+    /// stop and join every thread of every process, and say how it ended
+    /// (`None`: stopped from outside, as `Expiry` says why).
     pub fn wait(self: &Arc<Self>) -> Result<Option<Outcome>, Error> {
         {
             let mut end = self.end.lock();
@@ -103,7 +154,6 @@ impl Shared {
             }
         }
         self.stopping.store(true, Ordering::Release);
-        self.proc.lock().exiting = true;
         // Every thread is on its way out; a kick ends a wait or a KVM_RUN
         // it may have gone back into before seeing the flag. Done when
         // every host thread is joined and none holds the run any more (a
@@ -121,12 +171,119 @@ impl Shared {
             if self.handles.lock().is_empty() && Arc::strong_count(self) == 1 {
                 break;
             }
-            for t in &self.proc.lock().threads {
-                t.kick();
-            }
+            self.stop_all();
             std::thread::sleep(Duration::from_millis(2));
         }
         self.end.lock().take().unwrap_or(Ok(None))
+    }
+
+    /// Process `proc` ends as `how` says (this thread found out). The
+    /// first process's end, a limit's or a failure of kvmcage's end the
+    /// run; another process's end is for its parent to wait for: its
+    /// threads unwind, and the last one out makes it a zombie.
+    fn process_ends(&self, proc: &ProcRef, how: Result<Option<Outcome>, Error>) {
+        let status = match &how {
+            Ok(Some(o @ (Outcome::Exited(_) | Outcome::Killed { .. })))
+                if !Arc::ptr_eq(proc, &self.init) =>
+            {
+                status_of(o)
+            }
+            _ => return self.end_run(how),
+        };
+        let mut p = proc.lock();
+        p.exiting = true;
+        p.status.get_or_insert(status);
+        for t in &p.threads {
+            t.kick();
+        }
+    }
+
+    /// Thread `tid` of `proc` has left its loop: it leaves the process,
+    /// and the last one out ends it. A process other than the first then
+    /// gives its memory and descriptors back, becomes a zombie, and its
+    /// parent hears of it (SIGCHLD and a wake-up of its wait4).
+    fn thread_left(&self, proc: &ProcRef, tid: u32) {
+        let mut p = proc.lock();
+        if let Some(i) = p.find_thread(tid.into()) {
+            p.futexes.cancel_thread(tid);
+            p.threads.remove(i);
+            p.cur = 0;
+        }
+        if tid != p.id.pid {
+            p.tasks.lock().free_tid(tid);
+        }
+        if !p.threads.is_empty() || Arc::ptr_eq(proc, &self.init) {
+            return;
+        }
+        let Some(status) = p.status else {
+            // Its threads ended with the run (stop_all): nobody waits.
+            return;
+        };
+        let pid = p.id.pid;
+        {
+            let mut m = lock_machine(self, &p);
+            p.mm.destroy(&mut m);
+        }
+        p.files.close_all();
+        p.epoll_keys.clear();
+        p.timers = Default::default();
+        drop(p);
+        let init = self.init.lock().id.pid;
+        let Some((ppid, exit_signal)) = self.tasks.exited(pid, status, init) else {
+            return;
+        };
+        if let Some(t) = self.tracer.lock().as_mut() {
+            t.process_exited(pid, &status);
+        }
+        let parent = self.tasks.lock().get(ppid);
+        let Some(parent) = parent else {
+            self.tasks.reap(pid);
+            return;
+        };
+        let mut pp = parent.lock();
+        if exit_signal == libc::SIGCHLD && pp.reaps_children() {
+            drop(pp);
+            self.tasks.reap(pid);
+            return;
+        }
+        if exit_signal != 0 {
+            let (code, st) = status.code_and_status();
+            let uid = pp.id.uid;
+            pp.post(kernel::signal::SigInfo::child(
+                exit_signal,
+                code,
+                pid,
+                uid,
+                st,
+            ));
+        } else {
+            for t in &pp.threads {
+                t.kick();
+            }
+        }
+    }
+
+    /// The calling thread of `proc` made a vfork child `child`: it waits
+    /// (no lock held) until the child execs or ends, or the run or its
+    /// process ends.
+    fn wait_vfork(&self, proc: &ProcRef, child: u32) {
+        loop {
+            {
+                let mut t = self.tasks.lock();
+                if t.procs.get(&child).is_none_or(|e| e.vfork_done) {
+                    return;
+                }
+                self.tasks
+                    .changed
+                    .wait_for(&mut t, Duration::from_millis(20));
+                if t.procs.get(&child).is_none_or(|e| e.vfork_done) {
+                    return;
+                }
+            }
+            if self.stopping.load(Ordering::Acquire) || proc.lock().exiting {
+                return;
+            }
+        }
     }
 }
 
@@ -139,14 +296,16 @@ enum Ended {
     Process(Result<Option<Outcome>, Error>),
 }
 
-/// Run guest thread `tid` on `vcpu` (whose registers are set) until it
-/// or its process ends.
-pub(crate) fn thread_main(sh: &Arc<Shared>, mut vcpu: Vcpu, tid: u32) {
+/// Run guest thread `tid` of `proc` on `vcpu` (whose registers are set)
+/// until it or its process ends.
+pub(crate) fn thread_main(sh: &Arc<Shared>, proc: &ProcRef, mut vcpu: Vcpu, tid: u32) {
     let exits = vcpu.exits;
+    // An execve in a thread other than the leader gives it the leader's id.
+    let mut tid = tid;
     // A bug in kvmcage that panics ends the run with an error, not the
     // host thread alone (whose guest thread's joiners would wait forever).
     let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        thread_loop(sh, &mut vcpu, tid)
+        thread_loop(sh, proc, &mut vcpu, &mut tid)
     }))
     .unwrap_or_else(|_| {
         Ended::Process(Err(Error::Vm(vm::VmError::Setup(format!(
@@ -154,29 +313,24 @@ pub(crate) fn thread_main(sh: &Arc<Shared>, mut vcpu: Vcpu, tid: u32) {
         )))))
     });
     sh.stats.lock().exits += vcpu.exits - exits;
-    {
-        // This host thread ends: nobody may signal it any more (its
-        // pthread_t is gone once it is joined).
-        let mut p = sh.proc.lock();
-        if let Some(i) = p.find_thread(tid.into()) {
-            p.threads[i].host = None;
-        }
+    if let Ended::Process(how) = ended {
+        sh.process_ends(proc, how);
     }
-    match ended {
-        Ended::Thread => sh.machine.lock().put_vcpu(vcpu),
-        Ended::Process(how) => sh.end_run(how),
-    }
+    sh.machine.lock().put_vcpu(vcpu);
+    sh.thread_left(proc, tid);
 }
 
-/// The host thread of a thread clone made.
-fn start_thread(sh: &Arc<Shared>, s: kernel::clone::Spawn) {
+/// The host thread of a thread clone made (in the caller's process, or
+/// the first of a new one).
+fn start_thread(sh: &Arc<Shared>, proc: &ProcRef, s: kernel::clone::Spawn) {
     let kernel::clone::Spawn {
         tid,
         mut vcpu,
         regs,
+        proc: _,
     } = s;
     {
-        let mut p = sh.proc.lock();
+        let mut p = proc.lock();
         if !p.enter(tid) {
             return;
         }
@@ -191,11 +345,14 @@ fn start_thread(sh: &Arc<Shared>, s: kernel::clone::Spawn) {
     // instruction, as Linux's first return to user mode does.
     let mut regs = regs;
     let killed = {
-        let mut p = sh.proc.lock();
+        let mut p = proc.lock();
         if p.exiting || !p.enter(tid) {
+            drop(p);
+            sh.machine.lock().put_vcpu(vcpu);
+            sh.thread_left(proc, tid);
             return;
         }
-        let mut m = sh.machine.lock();
+        let mut m = lock_machine(sh, &p);
         match deliver_signals(
             sh,
             (&mut m, &mut vcpu, &mut p),
@@ -210,7 +367,11 @@ fn start_thread(sh: &Arc<Shared>, s: kernel::clone::Spawn) {
         }
     };
     match killed {
-        Some(Ok(Ended::Process(how))) => return sh.end_run(how),
+        Some(Ok(Ended::Process(how))) => {
+            sh.process_ends(proc, how);
+            sh.machine.lock().put_vcpu(vcpu);
+            return sh.thread_left(proc, tid);
+        }
         Some(Err(e)) => return sh.end_run(Err(e)),
         _ => {}
     }
@@ -218,18 +379,26 @@ fn start_thread(sh: &Arc<Shared>, s: kernel::clone::Spawn) {
         sh.end_run(Err(e.into()));
         return;
     }
-    thread_main(sh, vcpu, tid);
+    thread_main(sh, proc, vcpu, tid);
 }
 
 /// Give the threads clone made their host threads. One that cannot be
 /// started makes clone fail with EAGAIN after all, as Linux's would.
-fn spawn_threads(sh: &Arc<Shared>, spawned: Vec<kernel::clone::Spawn>, regs: &mut kvm_regs) {
+fn spawn_threads(
+    sh: &Arc<Shared>,
+    proc: &ProcRef,
+    spawned: Vec<kernel::clone::Spawn>,
+    regs: &mut kvm_regs,
+) {
     for s in spawned {
         let tid = s.tid;
         let sh2 = Arc::clone(sh);
+        let owner = s.proc.clone().unwrap_or_else(|| Arc::clone(proc));
+        let child = s.proc.is_some();
+        let owner2 = Arc::clone(&owner);
         let started = std::thread::Builder::new()
             .name(format!("kvmcage-{tid}"))
-            .spawn(move || start_thread(&sh2, s));
+            .spawn(move || start_thread(&sh2, &owner2, s));
         match started {
             Ok(h) => {
                 let mut hs = sh.handles.lock();
@@ -244,8 +413,19 @@ fn spawn_threads(sh: &Arc<Shared>, spawned: Vec<kernel::clone::Spawn>, regs: &mu
             }
             Err(e) => {
                 log::warn!("cannot start a host thread for thread {tid}: {e}");
-                let mut p = sh.proc.lock();
-                p.threads.retain(|t| t.tid != tid);
+                if child {
+                    // The process never ran: it goes as if killed.
+                    owner.lock().status = Some(Status::Killed {
+                        signal: libc::SIGKILL,
+                        core: false,
+                    });
+                    sh.thread_left(&owner, tid);
+                    sh.tasks.reap(tid);
+                } else {
+                    let mut p = owner.lock();
+                    p.threads.retain(|t| t.tid != tid);
+                    p.tasks.lock().free_tid(tid);
+                }
                 regs.rax = (-i64::from(libc::EAGAIN)) as u64;
             }
         }
@@ -286,9 +466,10 @@ fn deliver_signals(
     }))
 }
 
-/// The `[pid N]` of trace lines: the thread, once there is more than one.
+/// The `[pid N]` of trace lines: the thread, once the run has had more
+/// than one.
 fn task_of(proc: &Process) -> Option<u32> {
-    (proc.next_tid > proc.id.pid + 1).then(|| proc.threads[proc.cur].tid)
+    proc.tasks.lock().many.then(|| proc.threads[proc.cur].tid)
 }
 
 /// Return to the program with `regs`; a return address outside the user
@@ -335,8 +516,8 @@ fn spurious(m: &Machine, addr: u64, ec: u64) -> bool {
 }
 
 /// One thread's loop.
-fn thread_loop(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Ended {
-    match thread_loop_inner(sh, vcpu, tid) {
+fn thread_loop(sh: &Arc<Shared>, proc: &ProcRef, vcpu: &mut Vcpu, tid: &mut u32) -> Ended {
+    match thread_loop_inner(sh, proc, vcpu, tid) {
         Ok(e) => e,
         Err(e) => Ended::Process(Err(e)),
     }
@@ -352,8 +533,12 @@ fn doomed(proc: &mut Process) -> Ended {
     Ended::Thread
 }
 
-fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ended, Error> {
-    let mut tid = tid;
+fn thread_loop_inner(
+    sh: &Arc<Shared>,
+    procref: &ProcRef,
+    vcpu: &mut Vcpu,
+    tid: &mut u32,
+) -> Result<Ended, Error> {
     // Exits since the last syscall: the trap's own, plus any page faults the
     // host resolved on the way (counted against the next syscall).
     let mut exits_seen = vcpu.exits;
@@ -365,14 +550,14 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
             return Ok(Ended::Thread);
         }
         let next = vcpu.next_trap()?;
-        let mut proc = sh.proc.lock();
-        if proc.exiting || !proc.enter(tid) {
+        let mut proc = procref.lock();
+        if proc.exiting || !proc.enter(*tid) {
             return Ok(Ended::Thread);
         }
         if proc.me().doomed {
             return Ok(doomed(&mut proc));
         }
-        let mut m = sh.machine.lock();
+        let mut m = lock_machine(sh, &proc);
         let (trap, mut regs) = match next {
             Ok(t) => t,
             Err(Stop::Interrupted) => {
@@ -439,7 +624,7 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                 let sigreturned = std::mem::take(&mut proc.me().sigreturned);
                 let thread_exit = proc.me().exit_code;
                 // execve in a thread that was not the leader takes its id.
-                tid = proc.me().tid;
+                *tid = proc.me().tid;
                 if proc.me().doomed {
                     return Ok(doomed(&mut proc));
                 }
@@ -482,15 +667,19 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                     });
                 }
                 let spawned = std::mem::take(&mut proc.spawned);
+                let vfork = proc.vfork_wait.take();
                 if !spawned.is_empty() {
                     drop(m);
                     drop(proc);
-                    spawn_threads(sh, spawned, &mut regs);
-                    proc = sh.proc.lock();
-                    if proc.exiting || !proc.enter(tid) {
+                    spawn_threads(sh, procref, spawned, &mut regs);
+                    if let Some(child) = vfork.filter(|_| regs.rax as i64 > 0) {
+                        sh.wait_vfork(procref, child);
+                    }
+                    proc = procref.lock();
+                    if proc.exiting || !proc.enter(*tid) {
                         return Ok(Ended::Thread);
                     }
-                    m = sh.machine.lock();
+                    m = lock_machine(sh, &proc);
                 }
                 kernel::sigframe::syscall_return_regs(&mut regs, path, sigreturned);
                 let from =
@@ -530,6 +719,10 @@ fn thread_loop_inner(sh: &Arc<Shared>, vcpu: &mut Vcpu, tid: u32) -> Result<Ende
                         continue;
                     }
                 }
+                log::debug!(
+                    "thread {tid}: fault {vector} ({error_code:?}) at {:#x}, cr2 {cr2:#x}",
+                    regs.rip
+                );
                 let fault = report::Fault {
                     vector,
                     error_code,

@@ -14,13 +14,9 @@ use std::process::{Command, Output, Stdio};
 const NOLIBC_FLAVORS: [&str; 3] = ["nolibc", "glibc", "musl"];
 
 /// (suite, test name) of the lines that pass natively but not under kvmcage
-/// today, with what kvmcage does (seen with --trace-file).
-const EXCEPTED: &[(&str, &str)] = &[
-    // fork (clone(SIGCHLD) under nolibc and glibc, fork under musl) is ENOSYS.
-    ("syscall", "fork"),
-    // nolibc only: needs fork (clone(SIGCHLD) is ENOSYS) and a SIGABRT child.
-    ("protection", "-fstackprotector"),
-];
+/// today, with what kvmcage does (seen with --trace-file). None since
+/// processes exist (fork and the SIGABRT child of -fstackprotector).
+const EXCEPTED: &[(&str, &str)] = &[];
 
 /// The environment both runs get: what Linux gives init (the test wants
 /// HOME and TERM); each run adds PWD, which syscall/chdir_root returns to.

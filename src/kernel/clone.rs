@@ -8,8 +8,10 @@
 //! XSAVE image) and leaves a `Spawn` in the process; the run loop, which
 //! owns host threads, starts one for it (`kernel/` starts none).
 //!
-//! New processes (clone without CLONE_THREAD, fork, vfork) are not here
-//! yet: they are ENOSYS, as before.
+//! A new process (clone without CLONE_THREAD: fork, vfork, posix_spawn)
+//! is a `Process` of its own (`Process::fork`: a copy-on-write copy of
+//! the address space, the same open files) registered in the task table,
+//! whose first thread starts the same way.
 
 use kvm_bindings::kvm_regs;
 use rustix::io::Errno;
@@ -78,12 +80,38 @@ pub struct Spawn {
     pub tid: u32,
     pub vcpu: Vcpu,
     pub regs: kvm_regs,
+    /// The new process it is the first thread of (fork); `None` for a
+    /// thread of the caller's process.
+    pub proc: Option<super::task::ProcRef>,
 }
 
 impl std::fmt::Debug for Spawn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Spawn(tid {})", self.tid)
     }
+}
+
+/// fork: clone(SIGCHLD).
+pub fn sys_fork(cx: &mut Ctx, _a: &Args) -> SysResult {
+    do_clone(
+        cx,
+        CloneArgs {
+            exit_signal: libc::SIGCHLD as u64,
+            ..CloneArgs::default()
+        },
+    )
+}
+
+/// vfork: clone(CLONE_VM | CLONE_VFORK | SIGCHLD).
+pub fn sys_vfork(cx: &mut Ctx, _a: &Args) -> SysResult {
+    do_clone(
+        cx,
+        CloneArgs {
+            flags: CLONE_VM | CLONE_VFORK,
+            exit_signal: libc::SIGCHLD as u64,
+            ..CloneArgs::default()
+        },
+    )
 }
 
 pub fn sys_clone(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -196,26 +224,108 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     if f & (NAMESPACES | CLONE_NEWTIME) != 0 {
         return Err(Errno::PERM);
     }
-    // A new process (fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK), or
-    // a thread with its own descriptor table or cwd: not yet.
-    if f & THREAD_SHARES != THREAD_SHARES || f & CLONE_VFORK != 0 {
+    let thread = f & CLONE_THREAD != 0;
+    if thread {
+        // A thread with its own descriptor table or cwd: not supported.
+        if f & THREAD_SHARES != THREAD_SHARES || f & CLONE_VFORK != 0 {
+            return Err(Errno::NOSYS);
+        }
+    } else if f & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0
+        || f & (CLONE_VM | CLONE_VFORK) == CLONE_VM
+    {
+        // A process that shares descriptors, cwd or memory with its parent
+        // for good: not supported. CLONE_VM|CLONE_VFORK (vfork,
+        // posix_spawn) runs the child in its parent's address space until
+        // it execs or exits, while the parent waits.
         return Err(Errno::NOSYS);
     }
     // CLONE_PTRACE, CLONE_UNTRACED (no tracer), CLONE_SYSVSEM (one SysV
     // undo list per process already), CLONE_IO, CLONE_PARENT (the parent
     // of a thread is its group's): nothing more to do.
-    let _ = (
-        CLONE_PTRACE | CLONE_UNTRACED | CLONE_SYSVSEM | CLONE_IO,
-        args.exit_signal,
-    );
+    let _ = CLONE_PTRACE | CLONE_UNTRACED | CLONE_SYSVSEM | CLONE_IO;
     // The new FS base must be a user address (do_arch_prctl_64's EPERM;
     // a kernel-half or non-canonical base would not enter the guest).
     if f & CLONE_SETTLS != 0 && args.tls >= crate::vm::layout::USER_TOP {
         return Err(Errno::PERM);
     }
-    if cx.proc.threads.len() >= cx.proc.max_threads {
+    if thread && cx.proc.threads.len() >= cx.proc.max_threads {
         return Err(Errno::AGAIN);
     }
+    let (tid, mut child) = if thread {
+        (cx.proc.alloc_tid().ok_or(Errno::AGAIN)?, None)
+    } else {
+        let pid = cx.proc.tasks.lock().alloc_pid()?;
+        (pid, Some(cx.proc.fork(cx.m, pid, f & CLONE_VM != 0)?))
+    };
+    let vcpu = match new_vcpu(cx, &args, child.as_ref()) {
+        Ok(v) => v,
+        Err(e) => {
+            match child.as_mut() {
+                Some(c) => c.mm.destroy(cx.m),
+                None => cx.proc.tasks.lock().free_tid(tid),
+            }
+            return Err(e);
+        }
+    };
+    let mut regs = *cx.regs;
+    regs.rax = 0;
+    if args.stack != 0 {
+        regs.rsp = args.stack;
+    }
+    // The tids are written before the thread runs (CHILD_SETTID in the
+    // child's memory); a bad address is not an error (Linux's put_user
+    // results are ignored here too).
+    if f & CLONE_PARENT_SETTID != 0 {
+        let _ = cx.m.user().write(args.parent_tid, &tid.to_le_bytes());
+    }
+    if f & CLONE_CHILD_SETTID != 0 {
+        let pt = child.as_ref().map_or(cx.m.pt, |c| c.mm.pt);
+        let m = &**cx.m;
+        let _ = super::uaccess::UserMem::new(&m.ram, pt, &m.frames, &m.shared)
+            .with_tlb_gen(m.tlb_gen())
+            .write(args.child_tid, &tid.to_le_bytes());
+    }
+    let Some(mut child) = child else {
+        let sig = cx.proc.me().sig.for_new_thread();
+        let mut t = Thread::new(tid, sig);
+        t.affinity = cx.proc.me().affinity.clone();
+        if f & CLONE_CHILD_CLEARTID != 0 {
+            t.clear_child_tid = args.child_tid;
+        }
+        cx.proc.threads.push(t);
+        cx.proc.spawned.push(Spawn {
+            tid,
+            vcpu,
+            regs,
+            proc: None,
+        });
+        return Ok(u64::from(tid));
+    };
+    if f & CLONE_CHILD_CLEARTID != 0 {
+        child.threads[0].clear_child_tid = args.child_tid;
+    }
+    let child = std::sync::Arc::new(parking_lot::Mutex::new(child));
+    let exit_signal = args.exit_signal as i32;
+    cx.proc
+        .tasks
+        .lock()
+        .insert(tid, cx.proc.id.pid, &child, exit_signal);
+    if f & CLONE_VFORK != 0 {
+        cx.proc.vfork_wait = Some(tid);
+    }
+    cx.proc.spawned.push(Spawn {
+        tid,
+        vcpu,
+        regs,
+        proc: Some(child),
+    });
+    Ok(u64::from(tid))
+}
+
+/// A vCPU for the new thread or process, with the caller's extended
+/// state, its FS/GS bases (or the TLS asked for) and the address space it
+/// runs in (the caller's, or the child's).
+fn new_vcpu(cx: &mut Ctx, args: &CloneArgs, child: Option<&Process>) -> Result<Vcpu, Errno> {
     let mut vcpu = cx.m.take_vcpu().map_err(|e| {
         log::debug!("clone: no vCPU: {e}");
         Errno::AGAIN
@@ -233,37 +343,14 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     }
     let mine = *cx.vcpu.sregs();
     let s = vcpu.sregs_mut();
-    s.fs.base = if f & CLONE_SETTLS != 0 {
+    s.fs.base = if args.flags & CLONE_SETTLS != 0 {
         args.tls
     } else {
         mine.fs.base
     };
     s.gs.base = mine.gs.base;
-    vcpu.set_cr3(mine.cr3);
-    let tid = cx.proc.alloc_tid();
-    let mut regs = *cx.regs;
-    regs.rax = 0;
-    if args.stack != 0 {
-        regs.rsp = args.stack;
-    }
-    // The tids are written before the thread runs; a bad address is not
-    // an error (Linux's put_user results are ignored here too).
-    let user = cx.m.user();
-    if f & CLONE_PARENT_SETTID != 0 {
-        let _ = user.write(args.parent_tid, &tid.to_le_bytes());
-    }
-    if f & CLONE_CHILD_SETTID != 0 {
-        let _ = user.write(args.child_tid, &tid.to_le_bytes());
-    }
-    let sig = cx.proc.me().sig.for_new_thread();
-    let mut t = Thread::new(tid, sig);
-    t.affinity = cx.proc.me().affinity.clone();
-    if f & CLONE_CHILD_CLEARTID != 0 {
-        t.clear_child_tid = args.child_tid;
-    }
-    cx.proc.threads.push(t);
-    cx.proc.spawned.push(Spawn { tid, vcpu, regs });
-    Ok(u64::from(tid))
+    vcpu.set_cr3(child.map_or(mine.cr3, |c| c.mm.pt.root()));
+    Ok(vcpu)
 }
 
 pub fn sys_gettid(cx: &mut Ctx, _a: &Args) -> SysResult {

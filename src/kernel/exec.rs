@@ -205,7 +205,7 @@ fn open_guest(at: &Place<'_>, path: &[u8]) -> Result<(OwnedFd, Vec<u8>), Errno> 
 
 /// A regular file the host lets kvmcage execute (the view shows files
 /// with their host modes).
-fn check_executable(fd: impl std::os::fd::AsFd) -> Result<(), Errno> {
+pub(crate) fn check_executable(fd: impl std::os::fd::AsFd) -> Result<(), Errno> {
     let st = rustix::fs::fstat(fd)?;
     if !rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() || st.st_mode & 0o111 == 0 {
         return Err(Errno::ACCESS);
@@ -764,11 +764,23 @@ fn execve_common(
     // begin_new_exec), after every other thread has ended.
     de_thread(cx)?;
     super::ipc::detach_all(cx);
-    if cx.proc.mm.unmap_all(cx.m).is_err() {
-        cx.proc.exit = Some(super::Exit::Signal(libc::SIGKILL));
-        return Err(Errno::NOMEM);
+    if cx.proc.mm.borrowed {
+        // A vfork child leaves its parent's address space for one of its
+        // own; the parent goes on once the new image is in place.
+        let Some(pt) = cx.m.new_root() else {
+            cx.proc.exit = Some(super::Exit::Signal(libc::SIGKILL));
+            return Err(Errno::NOMEM);
+        };
+        cx.proc.mm = super::mm::Mm::on(pt);
+        cx.vcpu.set_cr3(pt.root());
+        cx.m.enter_space(pt);
+    } else {
+        if cx.proc.mm.unmap_all(cx.m).is_err() {
+            cx.proc.exit = Some(super::Exit::Signal(libc::SIGKILL));
+            return Err(Errno::NOMEM);
+        }
+        cx.proc.mm = super::mm::Mm::on(cx.proc.mm.pt);
     }
-    cx.proc.mm = super::mm::Mm::new();
     cx.proc.files.close_on_exec();
     cx.proc.sig().reset_for_exec();
     cx.proc.timers.clear_posix();
@@ -794,6 +806,7 @@ fn execve_common(
     match loaded {
         Ok(regs) => {
             *cx.regs = regs;
+            cx.proc.tasks.vfork_release(cx.proc.id.pid);
             // The whole register file is new: no RCX/R11 rewrite, no restart.
             cx.proc.me().sigreturned = true;
             Ok(0)

@@ -257,6 +257,19 @@ impl Files {
         self.close(fd)
     }
 
+    /// A fork's child's table: the same open file descriptions (one
+    /// offset, one host descriptor), its own slots.
+    pub fn for_fork(&self) -> Self {
+        Self {
+            slots: self.slots.clone(),
+        }
+    }
+
+    /// The process ends: every descriptor closes.
+    pub fn close_all(&mut self) {
+        self.slots.clear();
+    }
+
     /// execve: close the close-on-exec descriptors.
     pub fn close_on_exec(&mut self) {
         for s in &mut self.slots {
@@ -464,15 +477,20 @@ pub fn apply_write_limits(
 ) -> Result<u64, Errno> {
     let mut count = count;
     if let FileKind::Stdio(_) = &file.kind {
+        use std::sync::atomic::Ordering;
+        // Counted as offered (a short host write may take less), for all
+        // processes together.
+        let before = cx.proc.output_written.fetch_add(count, Ordering::AcqRel);
         if let Some(max) = cx.proc.max_output {
-            let left = max.saturating_sub(cx.proc.output_written);
+            let left = max.saturating_sub(before);
             if count > left {
+                cx.proc
+                    .output_written
+                    .fetch_sub(count - left, Ordering::AcqRel);
                 count = left;
                 cx.proc.exit = Some(Exit::OutputLimit(max));
             }
         }
-        // Counted as offered: a short host write may take less.
-        cx.proc.output_written += count;
     }
     let Some(host) = file.host() else {
         return Ok(count);

@@ -19,7 +19,7 @@ use crate::vm::layout::{
     is_user_range, page_down, page_up, Gpa, Gva, MMAP_BASE, PAGE_SIZE, STACK_TOP, USER_MIN,
     USER_TOP,
 };
-use crate::vm::paging::pte;
+use crate::vm::paging::{pte, PageTables};
 use crate::vm::Machine;
 
 const PROT_READ: u32 = libc::PROT_READ as u32;
@@ -96,6 +96,19 @@ impl Vma {
     }
 }
 
+/// The leaf for a private page's `frame` under `prot`: writable only
+/// while this address space is the frame's one owner. A frame shared since
+/// a fork is mapped read-only with `pte::COW`, and the first write copies
+/// it (`Mm::fault`, `uaccess`).
+fn private_leaf(m: &Machine, frame: Gpa, prot: u32) -> u64 {
+    let e = leaf_for(frame, prot);
+    if e & pte::WRITABLE != 0 && m.frames.refs(frame) > 1 {
+        (e & !pte::WRITABLE) | pte::COW
+    } else {
+        e
+    }
+}
+
 /// Leaf entry for `frame` with protection `prot`.
 fn leaf_for(frame: Gpa, prot: u32) -> u64 {
     if prot & PROT_MASK == 0 {
@@ -112,6 +125,14 @@ fn leaf_for(frame: Gpa, prot: u32) -> u64 {
 }
 
 pub struct Mm {
+    /// This address space's page tables (its own PML4; the kernel half
+    /// is the same in every one).
+    pub pt: PageTables,
+    /// A vfork child's view of its parent's address space: the same page
+    /// tables (what the child writes, the parent sees), a copy of the
+    /// mappings. It maps and unmaps nothing (ENOMEM) and is never
+    /// destroyed by the child; execve gives the child a space of its own.
+    pub borrowed: bool,
     vmas: BTreeMap<Gva, Vma>,
     /// mlockall(MCL_FUTURE): new mappings are locked.
     pub lock_future: bool,
@@ -128,8 +149,16 @@ impl Default for Mm {
 }
 
 impl Mm {
+    /// The address space on the boot page tables (the first process's).
     pub fn new() -> Self {
+        Self::on(PageTables::new(crate::vm::layout::PML4_GPA))
+    }
+
+    /// An empty address space on the page tables rooted at `pt`.
+    pub fn on(pt: PageTables) -> Self {
         Self {
+            pt,
+            borrowed: false,
             vmas: BTreeMap::new(),
             lock_future: false,
             file_names: Vec::new(),
@@ -278,10 +307,10 @@ impl Mm {
         let mut addr = start;
         while addr < end {
             let ok = match m.frames.alloc() {
-                Some(frame) => {
-                    m.pt.set_leaf(&m.ram, &mut m.frames, addr, leaf_for(frame, prot))
-                        .is_ok()
-                }
+                Some(frame) => self
+                    .pt
+                    .set_leaf(&m.ram, &m.frames, addr, leaf_for(frame, prot))
+                    .is_ok(),
                 None => false,
             };
             if !ok {
@@ -300,15 +329,21 @@ impl Mm {
         let mut addr = start;
         let mut was_present = false;
         loop {
-            addr = m.pt.next_covered(&m.ram, addr, end);
+            addr = self.pt.next_covered(&m.ram, addr, end);
             if addr >= end {
                 break;
             }
-            if let Ok(old) = m.pt.set_leaf(&m.ram, &mut m.frames, addr, 0) {
+            if let Ok(old) = self.pt.set_leaf(&m.ram, &m.frames, addr, 0) {
                 was_present |= old & pte::PRESENT != 0;
                 let frame = old & pte::ADDR_MASK;
                 if frame != 0 && m.frames.is_pool_frame(frame) {
-                    freed.push(frame);
+                    if m.frames.put(frame) {
+                        freed.push(frame);
+                    } else if old & pte::PRESENT != 0 {
+                        // Another process still maps it (since a fork):
+                        // only this space's translations go.
+                        shared.push(frame);
+                    }
                 } else if frame != 0 && old & pte::PRESENT != 0 && m.shared.contains(frame) {
                     shared.push(frame);
                 }
@@ -425,10 +460,11 @@ impl Mm {
                 break;
             }
             let gpa = slot + in_slot;
-            let old = m.pt.leaf(&m.ram, addr).unwrap_or(0);
+            let old = self.pt.leaf(&m.ram, addr).unwrap_or(0);
             if old & pte::ADDR_MASK == 0
-                && m.pt
-                    .set_leaf(&m.ram, &mut m.frames, addr, leaf_for(gpa, v.prot))
+                && self
+                    .pt
+                    .set_leaf(&m.ram, &m.frames, addr, leaf_for(gpa, v.prot))
                     .is_err()
             {
                 return Err(Errno::NOMEM);
@@ -476,7 +512,8 @@ impl Mm {
     /// access is SIGBUS, not SIGSEGV)?
     pub fn past_eof(&self, m: &Machine, addr: Gva) -> bool {
         self.find(addr).is_some_and(|(_, v)| {
-            v.is_shared() && m.pt.leaf(&m.ram, page_down(addr)).unwrap_or(0) & pte::ADDR_MASK == 0
+            v.is_shared()
+                && self.pt.leaf(&m.ram, page_down(addr)).unwrap_or(0) & pte::ADDR_MASK == 0
         })
     }
 
@@ -531,6 +568,125 @@ impl Mm {
                     && v.prot & PROT_WRITE == 0
                     && matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
             })
+    }
+
+    /// A copy of this address space for a child (fork): its own page
+    /// tables, in which every page maps the same frame as here. Private
+    /// writable pages become copy-on-write in both (read-only with
+    /// `pte::COW`; the first write copies), other private pages are shared
+    /// read-only as they are, shared mappings stay shared (their slots get
+    /// one more user). Memory locks are not inherited, as Linux's.
+    pub fn fork(&mut self, m: &mut Machine) -> Result<Mm, Errno> {
+        let pt = m.new_root().ok_or(Errno::NOMEM)?;
+        let mut child = Mm::on(pt);
+        child.vmas = self.vmas.clone();
+        for v in child.vmas.values_mut() {
+            v.locked = false;
+        }
+        child.file_names = self.file_names.clone();
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        let mut downgraded: Vec<Gpa> = Vec::new();
+        let result = self.fork_pages(m, &child, &mut downgraded);
+        m.invalidate_frames(&mut downgraded);
+        let mut slots: Vec<Gpa> = self
+            .vmas
+            .values()
+            .filter_map(|v| match v.kind {
+                VmaKind::Shared { slot, .. } => Some(slot),
+                _ => None,
+            })
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        for sl in slots {
+            m.shared.share(sl);
+        }
+        if let Err(e) = result {
+            child.destroy(m);
+            return Err(e);
+        }
+        Ok(child)
+    }
+
+    /// A vfork child's view of this space (`borrowed`).
+    pub fn borrow(&self) -> Mm {
+        let mut child = Mm::on(self.pt);
+        child.borrowed = true;
+        child.vmas = self.vmas.clone();
+        child.file_names = self.file_names.clone();
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        child
+    }
+
+    /// Copy every entry of this space into `child` (fork). Frames this
+    /// space stops writing are added to `downgraded`.
+    fn fork_pages(
+        &mut self,
+        m: &mut Machine,
+        child: &Mm,
+        downgraded: &mut Vec<Gpa>,
+    ) -> Result<(), Errno> {
+        let ram = &m.ram;
+        let frames = &m.frames;
+        for (&s, v) in &self.vmas {
+            let mut addr = s;
+            loop {
+                addr = self.pt.next_covered(ram, addr, v.end);
+                if addr >= v.end {
+                    break;
+                }
+                let e = self.pt.leaf(ram, addr).unwrap_or(0);
+                let frame = e & pte::ADDR_MASK;
+                let mut ce = e;
+                if frame != 0 && frames.is_pool_frame(frame) {
+                    if !frames.share(frame) {
+                        // 65535 owners: the child gets a copy now.
+                        let copy = frames.alloc().ok_or(Errno::NOMEM)?;
+                        let mut page = vec![0u8; PAGE_SIZE as usize];
+                        if !ram.read(frame, &mut page) || !ram.write(copy, &page) {
+                            frames.free(copy);
+                            return Err(Errno::NOMEM);
+                        }
+                        ce = copy | (e & !pte::ADDR_MASK);
+                    } else if e & pte::WRITABLE != 0 {
+                        ce = (e & !pte::WRITABLE) | pte::COW;
+                        if self.pt.set_leaf(ram, frames, addr, ce).is_err() {
+                            return Err(Errno::NOMEM);
+                        }
+                        downgraded.push(frame);
+                    }
+                }
+                if frame != 0 && child.pt.set_leaf(ram, frames, addr, ce).is_err() {
+                    // The share taken above is this entry's to give back.
+                    if ce & pte::ADDR_MASK == frame && frames.put(frame) {
+                        ram.zero(frame, PAGE_SIZE);
+                        frames.free(frame);
+                    }
+                    return Err(Errno::NOMEM);
+                }
+                addr += PAGE_SIZE;
+            }
+        }
+        Ok(())
+    }
+
+    /// The address space ends (its process exited, or a fork failed
+    /// half-way): every mapping goes, then its page tables.
+    pub fn destroy(&mut self, m: &mut Machine) {
+        if self.borrowed {
+            return;
+        }
+        let _ = self.unmap_all(m);
+        // Entries outside every VMA (a fork that failed half-way).
+        self.release(m, USER_MIN, USER_TOP);
+        self.pt.free_user_tables(&m.ram, &m.frames);
+        let root = self.pt.root();
+        if m.frames.is_pool_frame(root) && m.ram.zero(root, PAGE_SIZE) {
+            m.frames.free(root);
+        }
+        m.invalidate_tlb();
     }
 
     /// Everything goes, seals too (execve replaces the address space).
@@ -640,11 +796,11 @@ impl Mm {
             let mut have = 0;
             let mut a = s;
             loop {
-                a = m.pt.next_covered(&m.ram, a, e);
+                a = self.pt.next_covered(&m.ram, a, e);
                 if a >= e {
                     break;
                 }
-                if m.pt.leaf(&m.ram, a).unwrap_or(0) & pte::ADDR_MASK != 0 {
+                if self.pt.leaf(&m.ram, a).unwrap_or(0) & pte::ADDR_MASK != 0 {
                     have += 1;
                 }
                 a += PAGE_SIZE;
@@ -666,17 +822,21 @@ impl Mm {
             loop {
                 if prot & PROT_MASK == 0 || v.kind == VmaKind::Stack {
                     // Nothing to populate: only existing entries matter.
-                    addr = m.pt.next_covered(&m.ram, addr, v.end);
+                    addr = self.pt.next_covered(&m.ram, addr, v.end);
                 }
                 if addr >= v.end {
                     break;
                 }
-                let old = m.pt.leaf(&m.ram, addr).unwrap_or(0);
+                let old = self.pt.leaf(&m.ram, addr).unwrap_or(0);
                 let frame = old & pte::ADDR_MASK;
                 if frame != 0 {
-                    let new = leaf_for(frame, prot);
+                    let new = if v.is_shared() {
+                        leaf_for(frame, prot)
+                    } else {
+                        private_leaf(m, frame, prot)
+                    };
                     if new != old {
-                        if m.pt.set_leaf(&m.ram, &mut m.frames, addr, new).is_err() {
+                        if self.pt.set_leaf(&m.ram, &m.frames, addr, new).is_err() {
                             return Err(Errno::NOMEM);
                         }
                         if old & pte::PRESENT != 0 {
@@ -707,7 +867,7 @@ impl Mm {
             let cur = addr + done as u64;
             let off = cur & (PAGE_SIZE - 1);
             let n = ((PAGE_SIZE - off) as usize).min(bytes.len() - done);
-            let frame = m.pt.leaf(&m.ram, page_down(cur)).unwrap_or(0) & pte::ADDR_MASK;
+            let frame = self.pt.leaf(&m.ram, page_down(cur)).unwrap_or(0) & pte::ADDR_MASK;
             if frame == 0 || !m.frames.is_pool_frame(frame) {
                 return false;
             }
@@ -749,6 +909,19 @@ impl Mm {
         let Some((s, v)) = self.find(addr) else {
             return false;
         };
+        if write && v.prot & PROT_WRITE != 0 && !v.is_shared() {
+            let page = page_down(addr);
+            if self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::COW != 0 {
+                return match self.pt.break_cow(&m.ram, &m.frames, page) {
+                    Ok(Some(old)) => {
+                        m.invalidate_frames(&mut [old]);
+                        true
+                    }
+                    Ok(None) => true,
+                    Err(_) => false,
+                };
+            }
+        }
         if v.is_shared() {
             // A page past the end of the file when it was mapped, which
             // the file may have reached since.
@@ -756,12 +929,12 @@ impl Mm {
             if v.prot & PROT_MASK == 0
                 || (write && v.prot & PROT_WRITE == 0)
                 || (exec && v.prot & PROT_EXEC == 0)
-                || m.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0
+                || self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0
             {
                 return false;
             }
             let _ = self.populate_shared(m, s, v, page, page + PAGE_SIZE);
-            return m.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0;
+            return self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0;
         }
         if v.kind != VmaKind::Stack || v.prot & PROT_MASK == 0 {
             return false;
@@ -770,14 +943,14 @@ impl Mm {
             return false;
         }
         let page = page_down(addr);
-        if m.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0 {
+        if self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0 {
             return false; // populated: a real protection fault
         }
         // Populate a chunk from the faulting page up to the populated part.
         let mut end = page + PAGE_SIZE;
         while end < v.end
             && end - page < STACK_GROW_CHUNK
-            && m.pt.leaf(&m.ram, end).unwrap_or(0) & pte::ADDR_MASK == 0
+            && self.pt.leaf(&m.ram, end).unwrap_or(0) & pte::ADDR_MASK == 0
         {
             end += PAGE_SIZE;
         }
@@ -807,7 +980,7 @@ impl Mm {
         for (&s, v) in &self.vmas {
             for addr in [s.wrapping_sub(PAGE_SIZE), v.end] {
                 if (USER_MIN..USER_TOP).contains(&addr) && self.find(addr).is_none() {
-                    let e = m.pt.leaf(&m.ram, addr).unwrap_or(0);
+                    let e = self.pt.leaf(&m.ram, addr).unwrap_or(0);
                     assert!(
                         e & pte::PRESENT == 0,
                         "present page {addr:#x} outside every VMA"
@@ -825,20 +998,21 @@ impl Mm {
         let mut off = 0;
         loop {
             off = match old.checked_add(len) {
-                Some(end) => m.pt.next_covered(&m.ram, old + off, end) - old,
+                Some(end) => self.pt.next_covered(&m.ram, old + off, end) - old,
                 None => len,
             };
             if off >= len {
                 break;
             }
-            let e =
-                m.pt.set_leaf(&m.ram, &mut m.frames, old + off, 0)
-                    .unwrap_or(0);
+            let e = self
+                .pt
+                .set_leaf(&m.ram, &m.frames, old + off, 0)
+                .unwrap_or(0);
             if e & pte::ADDR_MASK != 0 {
                 if e & pte::PRESENT != 0 {
                     moved.push(e & pte::ADDR_MASK);
                 }
-                if m.pt.set_leaf(&m.ram, &mut m.frames, new + off, e).is_err() {
+                if self.pt.set_leaf(&m.ram, &m.frames, new + off, e).is_err() {
                     m.invalidate_frames(&mut moved);
                     return Err(Errno::NOMEM);
                 }
@@ -876,6 +1050,15 @@ impl Mm {
 
 // ---- system calls -------------------------------------------------------
 
+/// A vfork child, which runs in its parent's address space until it
+/// execs or exits, changes no mapping of it (ENOMEM).
+fn own_space(cx: &Ctx) -> Result<(), Errno> {
+    if cx.proc.mm.borrowed {
+        return Err(Errno::NOMEM);
+    }
+    Ok(())
+}
+
 /// The page-aligned `addr` and the page-rounded `len` of a call that needs
 /// every page of the range mapped (madvise, mincore, msync): EINVAL for an
 /// unaligned address, ENOMEM for a range past the user half or with a hole.
@@ -892,6 +1075,9 @@ fn mapped_range(mm: &Mm, addr: u64, len: u64) -> Result<(Gva, Gva), Errno> {
 }
 
 pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
+    if cx.proc.mm.borrowed {
+        return Ok(cx.proc.mm.brk);
+    }
     let want = a.0[0];
     let mm = &cx.proc.mm;
     if want < mm.brk_start {
@@ -930,6 +1116,7 @@ pub fn sys_brk(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_space(cx)?;
     let [addr, len, prot, flags, fd, off] = a.0;
     let (prot, flags, fd) = (prot as u32, flags as u32 as i32, fd as i32);
     if off & (PAGE_SIZE - 1) != 0 {
@@ -1016,7 +1203,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     let size = rustix::fs::fstat(host).map_or(0, |st| st.st_size as u64);
     let filled = page_up(size.saturating_sub(off).min(len)).unwrap_or(0);
     let mut frames: Vec<Gpa> = (0..filled / PAGE_SIZE)
-        .filter_map(|i| cx.m.pt.leaf(&cx.m.ram, start + i * PAGE_SIZE).ok())
+        .filter_map(|i| mm.pt.leaf(&cx.m.ram, start + i * PAGE_SIZE).ok())
         .map(|e| e & pte::ADDR_MASK)
         .filter(|&f| f != 0 && cx.m.frames.is_pool_frame(f))
         .collect();
@@ -1262,6 +1449,7 @@ fn mappable_file(
 }
 
 pub fn sys_munmap(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_space(cx)?;
     let [addr, len, ..] = a.0;
     if addr & (PAGE_SIZE - 1) != 0 || len == 0 {
         return Err(Errno::INVAL);
@@ -1275,6 +1463,7 @@ pub fn sys_munmap(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_mprotect(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_space(cx)?;
     let [addr, len, prot, ..] = a.0;
     let prot = prot as u32;
     if addr & (PAGE_SIZE - 1) != 0 || prot & !PROT_ACCEPTED != 0 {
@@ -1293,6 +1482,7 @@ pub fn sys_mprotect(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_space(cx)?;
     let [addr, len, advice, ..] = a.0;
     if addr & (PAGE_SIZE - 1) != 0 {
         return Err(Errno::INVAL);
@@ -1343,12 +1533,17 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
         let mut page = addr;
         let mut frames = Vec::new();
         loop {
-            page = cx.m.pt.next_covered(&cx.m.ram, page, end);
+            page = cx.proc.mm.pt.next_covered(&cx.m.ram, page, end);
             if page >= end {
                 break;
             }
-            let frame = cx.m.pt.leaf(&cx.m.ram, page).unwrap_or(0) & pte::ADDR_MASK;
-            if frame != 0 && cx.m.frames.is_pool_frame(frame) {
+            let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+            let frame = leaf & pte::ADDR_MASK;
+            if frame != 0 && cx.m.frames.refs(frame) > 1 {
+                // Shared since a fork: this space gets a zero page of its
+                // own, the other owners keep the contents.
+                unshare_zeroed(cx, page, leaf)?;
+            } else if frame != 0 && cx.m.frames.is_pool_frame(frame) {
                 frames.push(frame);
             }
             page += PAGE_SIZE;
@@ -1361,11 +1556,40 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// Point the private page at `page` (entry `leaf`, whose frame others
+/// share) at a fresh zero frame: writable again if it was copy-on-write.
+fn unshare_zeroed(cx: &mut Ctx, page: Gva, leaf: u64) -> Result<(), Errno> {
+    let m = &mut **cx.m;
+    let fresh = m.frames.alloc().ok_or(Errno::NOMEM)?;
+    let old = leaf & pte::ADDR_MASK;
+    let mut flags = leaf & !pte::ADDR_MASK;
+    if flags & pte::COW != 0 {
+        flags = (flags & !pte::COW) | pte::WRITABLE;
+    }
+    if cx
+        .proc
+        .mm
+        .pt
+        .set_leaf(&m.ram, &m.frames, page, fresh | flags)
+        .is_err()
+    {
+        m.frames.free(fresh);
+        return Err(Errno::NOMEM);
+    }
+    if m.frames.put(old) {
+        m.ram.zero(old, PAGE_SIZE);
+        m.frames.free(old);
+    }
+    m.invalidate_frames(&mut [old]);
+    Ok(())
+}
+
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
 const MREMAP_DONTUNMAP: u64 = 4;
 
 pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_space(cx)?;
     let [old, old_len, new_len, flags, new_addr, _] = a.0;
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
         || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0)
@@ -1542,8 +1766,9 @@ fn mremap_dontunmap(
     for (i, f) in fresh.into_iter().enumerate() {
         let at = old + i as u64 * PAGE_SIZE;
         let m = &mut **cx.m;
-        if m.pt
-            .set_leaf(&m.ram, &mut m.frames, at, leaf_for(f, v.prot))
+        if mm
+            .pt
+            .set_leaf(&m.ram, &m.frames, at, leaf_for(f, v.prot))
             .is_err()
         {
             m.frames.free(f);
@@ -1595,6 +1820,7 @@ fn mremap_move(cx: &mut Ctx, old: Gva, old_len: u64, dest: Gva, new_len: u64, v:
 /// EINVAL for flags or an unaligned start or a wrapping range, ENOMEM for
 /// a gap; sealing twice is fine.
 pub fn sys_mseal(cx: &mut Ctx, a: &Args) -> SysResult {
+    own_space(cx)?;
     let [start, len, flags, ..] = a.0;
     if flags != 0 || start & (PAGE_SIZE - 1) != 0 {
         return Err(Errno::INVAL);
@@ -1624,7 +1850,13 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
     // touched is not, on the host as on Linux.
     let mut out = Vec::with_capacity(pages.min(1 << 20));
     for i in 0..pages as u64 {
-        let frame = cx.m.pt.leaf(&cx.m.ram, addr + i * PAGE_SIZE).unwrap_or(0) & pte::ADDR_MASK;
+        let frame = cx
+            .proc
+            .mm
+            .pt
+            .leaf(&cx.m.ram, addr + i * PAGE_SIZE)
+            .unwrap_or(0)
+            & pte::ADDR_MASK;
         out.push(u8::from(
             frame != 0 && (cx.m.ram.resident(frame) || cx.m.shared.resident(frame)),
         ));

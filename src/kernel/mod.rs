@@ -19,6 +19,7 @@ pub mod process;
 pub mod sigframe;
 pub mod signal;
 pub mod socket;
+pub mod task;
 pub mod time;
 pub mod timer;
 pub mod uaccess;
@@ -146,11 +147,20 @@ pub struct Process {
     /// the program called chroot.
     pub root: Vec<u8>,
     pub umask: u32,
-    /// What of the host filesystem the program sees.
-    pub policy: crate::sandbox::Policy,
-    /// --max-output: bytes stdout and stderr may take, and taken so far.
+    /// What of the host filesystem the program sees (every process of the
+    /// run sees the same).
+    pub policy: std::sync::Arc<crate::sandbox::Policy>,
+    /// --max-output: bytes stdout and stderr may take, and taken so far
+    /// by every process of the run.
     pub max_output: Option<u64>,
-    pub output_written: u64,
+    pub output_written: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The run's processes.
+    pub tasks: std::sync::Arc<task::Tasks>,
+    /// How the process ends, once a thread decided it (exit_group, a
+    /// fatal signal): its parent's wait4 reports it.
+    pub status: Option<task::Status>,
+    /// A vfork child the calling thread waits for before it returns.
+    pub vfork_wait: Option<u32>,
     /// argv, each NUL-terminated (/proc/self/cmdline).
     pub cmdline: Vec<u8>,
     /// prctl's per-process settings.
@@ -288,7 +298,10 @@ impl Process {
             syscalls: 0,
             expiry: Default::default(),
             max_output: None,
-            output_written: 0,
+            output_written: Default::default(),
+            tasks: std::sync::Arc::new(task::Tasks::new(id_pid)),
+            status: None,
+            vfork_wait: None,
             exe_file: None,
             task: Default::default(),
             cmdline: Vec::new(),
@@ -354,11 +367,101 @@ impl Process {
         self.wake_for_shared();
     }
 
-    /// A new thread id.
-    pub fn alloc_tid(&mut self) -> u32 {
-        let tid = self.next_tid;
-        self.next_tid = self.next_tid.wrapping_add(1).max(2);
-        tid
+    /// A signal for the whole process from another process (kill, a
+    /// child's SIGCHLD): queued for the group, every thread kicked so the
+    /// one that can take it does (or a wait4 looks again).
+    pub fn post(&mut self, info: signal::SigInfo) {
+        if self.threads.is_empty() {
+            return;
+        }
+        let limit = self.rlimits.soft(libc::RLIMIT_SIGPENDING);
+        let cur = self.cur.min(self.threads.len() - 1);
+        let _ = signal::SigView {
+            sh: &mut self.signals,
+            th: &mut self.threads[cur].sig,
+        }
+        .send(info, signal::Target::Process, limit, false);
+        for t in &self.threads {
+            t.kick();
+        }
+    }
+
+    /// Children that end are reaped at once, unwaited (SIGCHLD ignored, or
+    /// SA_NOCLDWAIT).
+    pub fn reaps_children(&self) -> bool {
+        let a = &self.signals.actions[libc::SIGCHLD as usize - 1];
+        a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
+    }
+
+    /// A new thread id (none left: EAGAIN).
+    pub fn alloc_tid(&mut self) -> Option<u32> {
+        self.tasks.lock().alloc_tid()
+    }
+
+    /// The child of a fork by the current thread: pid `pid`, a
+    /// copy-on-write copy of the address space, the same open files
+    /// (a table of its own), dispositions, limits, directories and ids;
+    /// one thread with the caller's signal mask; no pending signal, timer
+    /// or lock of the parent's (Linux's copy_process without CLONE_VM).
+    /// With `vfork`, the child runs in the caller's address space
+    /// (`Mm::borrow`) until it execs or exits.
+    pub fn fork(&mut self, m: &mut Machine, pid: u32, vfork: bool) -> Result<Process, Errno> {
+        let mm = if vfork {
+            self.mm.borrow()
+        } else {
+            self.mm.fork(m)?
+        };
+        let me = &self.threads[self.cur];
+        let mut t = Thread::new(pid, me.sig.for_fork());
+        t.affinity = me.affinity.clone();
+        let mut id = self.id.clone();
+        id.pid = pid;
+        id.ppid = self.id.pid;
+        Ok(Process {
+            id,
+            mm,
+            files: self.files.for_fork(),
+            signals: self.signals.for_fork(),
+            rlimits: self.rlimits.clone(),
+            threads: vec![t],
+            cur: 0,
+            next_tid: pid + 1,
+            max_threads: self.max_threads,
+            ncpus: self.ncpus,
+            spawned: Vec::new(),
+            exiting: false,
+            exit: None,
+            unimplemented: HashSet::new(),
+            auxv: self.auxv.clone(),
+            nice: self.nice,
+            cpu_base: self.cpu_base,
+            syscalls: 0,
+            expiry: self.expiry.clone(),
+            cwd: self.cwd.clone(),
+            root: self.root.clone(),
+            umask: self.umask,
+            policy: std::sync::Arc::clone(&self.policy),
+            max_output: self.max_output,
+            output_written: std::sync::Arc::clone(&self.output_written),
+            tasks: std::sync::Arc::clone(&self.tasks),
+            status: None,
+            vfork_wait: None,
+            cmdline: self.cmdline.clone(),
+            task: process::TaskFlags {
+                pdeathsig: 0,
+                ..self.task.clone()
+            },
+            exe_file: self.exe_file.clone(),
+            epoll_keys: self.epoll_keys.clone(),
+            memfd_quota: self.memfd_quota.clone(),
+            ipc: Default::default(),
+            futexes: Default::default(),
+            unix: Default::default(),
+            timers: self.timers.for_fork(),
+            kick: self.kick.clone(),
+            exec_facts: self.exec_facts,
+            xattrs: Default::default(),
+        })
     }
 
     /// Kick every thread but the current one (the process is ending, or a
@@ -417,7 +520,7 @@ impl Process {
 impl Machine {
     /// The program's address space, for copying to and from it.
     pub fn user(&self) -> UserMem<'_> {
-        UserMem::new(&self.ram, self.pt, &self.frames, &self.shared)
+        UserMem::new(&self.ram, self.pt, &self.frames, &self.shared).with_tlb_gen(self.tlb_gen())
     }
 }
 
@@ -606,6 +709,8 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::exit => clone::sys_exit,
         S::exit_group => process::sys_exit_group,
         S::clone => clone::sys_clone,
+        S::fork => clone::sys_fork,
+        S::vfork => clone::sys_vfork,
         S::clone3 => clone::sys_clone3,
         S::arch_prctl => process::sys_arch_prctl,
         S::set_tid_address => process::sys_set_tid_address,
@@ -617,12 +722,21 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::getuid | S::geteuid => process::sys_getuid,
         S::getgid | S::getegid => process::sys_getgid,
         S::getresuid => process::sys_getresuid,
+        S::setuid => process::sys_setuid,
+        S::setgid => process::sys_setgid,
+        S::setreuid => process::sys_setreuid,
+        S::setregid => process::sys_setregid,
+        S::setresuid => process::sys_setresuid,
+        S::setresgid => process::sys_setresgid,
+        S::setfsuid => process::sys_setfsuid,
+        S::setfsgid => process::sys_setfsgid,
         S::getresgid => process::sys_getresgid,
         S::prlimit64 => process::sys_prlimit64,
         S::getrlimit => process::sys_getrlimit,
         S::setrlimit => process::sys_setrlimit,
         S::sched_getaffinity => process::sys_sched_getaffinity,
-        S::getpgid | S::getsid => process::sys_getpgid,
+        S::getpgid => process::sys_getpgid,
+        S::getsid => process::sys_getsid,
         S::getpgrp => process::sys_getpgrp,
         S::sched_getscheduler => process::sys_sched_getscheduler,
         S::sched_getparam => process::sys_sched_getparam,
@@ -635,7 +749,8 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::setsid => process::sys_setsid,
         S::prctl => process::sys_prctl,
         S::get_robust_list => process::sys_get_robust_list,
-        S::wait4 | S::waitid => process::sys_wait,
+        S::wait4 => process::sys_wait4,
+        S::waitid => process::sys_waitid,
         S::getrusage => process::sys_getrusage,
         S::times => process::sys_times,
         S::sysinfo => process::sys_sysinfo,
@@ -703,6 +818,8 @@ fn handler32(nr: Sysno32) -> Option<Handler> {
         S::mprotect => mm::sys_mprotect,
         S::exit => clone::sys_exit,
         S::exit_group => process::sys_exit_group,
+        S::fork => clone::sys_fork,
+        S::vfork => clone::sys_vfork,
         S::getpid => process::sys_getpid,
         S::gettid => clone::sys_gettid,
         S::getppid => process::sys_getppid,

@@ -2351,9 +2351,12 @@ pub(crate) fn exec_open(
             Ok((super::exec::reopen_executable(&fd)?, l.path))
         }
         Node::Exe => {
+            // Already open for reading (a reopen through /proc/self/fd
+            // would be refused by landlock for a file outside the view).
             let exe = cx.proc.exe_file.as_ref().ok_or(Errno::NOENT)?;
+            super::exec::check_executable(&**exe)?;
             Ok((
-                super::exec::reopen_executable(&**exe)?,
+                rustix::io::fcntl_dupfd_cloexec(&**exe, 0)?,
                 cx.proc.id.exe.clone(),
             ))
         }

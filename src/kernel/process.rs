@@ -6,7 +6,7 @@ use rustix::io::Errno;
 
 use super::fs::NOFILE;
 use super::mm::STACK_LIMIT;
-use super::{int, Args, Ctx, Exit, SysResult};
+use super::{int, wait, Args, Ctx, Exit, SysResult};
 use crate::vm::layout::USER_TOP;
 
 const ARCH_SET_GS: u64 = 0x1001;
@@ -159,8 +159,14 @@ pub fn sys_getpid(cx: &mut Ctx, _a: &Args) -> SysResult {
     Ok(u64::from(cx.proc.id.pid))
 }
 
+/// getppid: the parent in the process table (the first process once
+/// its own parent has ended; 0 for the first process itself).
 pub fn sys_getppid(cx: &mut Ctx, _a: &Args) -> SysResult {
-    Ok(u64::from(cx.proc.id.ppid))
+    let me = cx.proc.id.pid;
+    let t = cx.proc.tasks.lock();
+    Ok(u64::from(
+        t.procs.get(&me).map_or(cx.proc.id.ppid, |e| e.ppid),
+    ))
 }
 
 pub fn sys_getuid(cx: &mut Ctx, _a: &Args) -> SysResult {
@@ -196,6 +202,60 @@ pub fn sys_getresuid(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_getresgid(cx: &mut Ctx, a: &Args) -> SysResult {
     let id = cx.proc.id.gid;
     write_three_ids(cx, a, id)
+}
+
+/// setuid and its kin, as for a process without CAP_SETUID/CAP_SETGID
+/// (the sandbox gives none, whatever --uid says): each id given (-1 keeps
+/// one) must be the one it has (real, effective and saved are the same
+/// here), else EPERM.
+fn same_ids(current: u32, ids: &[u64]) -> SysResult {
+    if ids
+        .iter()
+        .all(|&v| v as u32 == u32::MAX || v as u32 == current)
+    {
+        Ok(0)
+    } else {
+        Err(Errno::PERM)
+    }
+}
+
+pub fn sys_setuid(cx: &mut Ctx, a: &Args) -> SysResult {
+    if a.0[0] as u32 == u32::MAX {
+        return Err(Errno::INVAL);
+    }
+    same_ids(cx.proc.id.uid, &a.0[..1])
+}
+
+pub fn sys_setgid(cx: &mut Ctx, a: &Args) -> SysResult {
+    if a.0[0] as u32 == u32::MAX {
+        return Err(Errno::INVAL);
+    }
+    same_ids(cx.proc.id.gid, &a.0[..1])
+}
+
+pub fn sys_setreuid(cx: &mut Ctx, a: &Args) -> SysResult {
+    same_ids(cx.proc.id.uid, &a.0[..2])
+}
+
+pub fn sys_setregid(cx: &mut Ctx, a: &Args) -> SysResult {
+    same_ids(cx.proc.id.gid, &a.0[..2])
+}
+
+pub fn sys_setresuid(cx: &mut Ctx, a: &Args) -> SysResult {
+    same_ids(cx.proc.id.uid, &a.0[..3])
+}
+
+pub fn sys_setresgid(cx: &mut Ctx, a: &Args) -> SysResult {
+    same_ids(cx.proc.id.gid, &a.0[..3])
+}
+
+/// setfsuid/setfsgid: the old id; it changes only to what it is.
+pub fn sys_setfsuid(cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(u64::from(cx.proc.id.uid))
+}
+
+pub fn sys_setfsgid(cx: &mut Ctx, _a: &Args) -> SysResult {
+    Ok(u64::from(cx.proc.id.gid))
 }
 
 fn resource(v: u64) -> Result<usize, Errno> {
@@ -481,34 +541,95 @@ fn own_pid(cx: &Ctx, pid: i32) -> Result<(), Errno> {
     }
 }
 
-/// getpgid and getsid: pid 1 leads its own process group and session, as
-/// init does (there is no other process yet).
-pub fn sys_getpgid(cx: &mut Ctx, a: &Args) -> SysResult {
-    let pid = int(a.0[0]);
+/// The process `pid` names for getpgid/getsid/setpgid (0: the caller; a
+/// thread id names its process only when it is the caller's): its pid.
+fn named_pid(cx: &Ctx, pid: i32) -> Result<u32, Errno> {
     if pid < 0 {
         return Err(Errno::SRCH);
     }
-    own_pid(cx, pid)?;
-    Ok(u64::from(cx.proc.id.pid))
+    if pid == 0 || cx.proc.find_thread(pid.into()).is_some() {
+        return Ok(cx.proc.id.pid);
+    }
+    Ok(pid as u32)
+}
+
+/// getpgid: the process group of a process (zombies too, as Linux).
+pub fn sys_getpgid(cx: &mut Ctx, a: &Args) -> SysResult {
+    let pid = named_pid(cx, int(a.0[0]))?;
+    let t = cx.proc.tasks.lock();
+    t.procs
+        .get(&pid)
+        .map(|e| u64::from(e.pgid))
+        .ok_or(Errno::SRCH)
+}
+
+pub fn sys_getsid(cx: &mut Ctx, a: &Args) -> SysResult {
+    let pid = named_pid(cx, int(a.0[0]))?;
+    let t = cx.proc.tasks.lock();
+    t.procs
+        .get(&pid)
+        .map(|e| u64::from(e.sid))
+        .ok_or(Errno::SRCH)
 }
 
 pub fn sys_getpgrp(cx: &mut Ctx, _a: &Args) -> SysResult {
-    Ok(u64::from(cx.proc.id.pid))
+    sys_getpgid(cx, &Args::default())
 }
 
-/// setpgid on a session leader is EPERM (Linux), after the argument checks.
+/// setpgid as Linux checks it: the caller or a child of it that has not
+/// execed (EACCES after), in the caller's session, not a session leader
+/// (EPERM), into its own new group or an existing group of the session.
 pub fn sys_setpgid(cx: &mut Ctx, a: &Args) -> SysResult {
     let (pid, pgid) = (int(a.0[0]), int(a.0[1]));
     if pgid < 0 {
         return Err(Errno::INVAL);
     }
-    own_pid(cx, pid)?;
-    Err(Errno::PERM)
+    let me = cx.proc.id.pid;
+    let pid = if pid == 0 { me } else { pid as u32 };
+    let pgid = if pgid == 0 { pid } else { pgid as u32 };
+    let mut t = cx.proc.tasks.lock();
+    let my_sid = t.procs.get(&me).map_or(me, |e| e.sid);
+    let target = t.procs.get(&pid).ok_or(Errno::SRCH)?;
+    if pid != me {
+        if target.ppid != me {
+            return Err(Errno::SRCH);
+        }
+        if target.sid != my_sid {
+            return Err(Errno::PERM);
+        }
+        if target.execed {
+            return Err(Errno::ACCESS);
+        }
+    }
+    if target.sid == pid {
+        return Err(Errno::PERM);
+    }
+    if pgid != pid
+        && !t
+            .procs
+            .values()
+            .any(|e| e.pgid == pgid && e.sid == my_sid && e.zombie.is_none())
+    {
+        return Err(Errno::PERM);
+    }
+    if let Some(e) = t.procs.get_mut(&pid) {
+        e.pgid = pgid;
+    }
+    Ok(0)
 }
 
-/// setsid: the caller already leads a process group (EPERM).
-pub fn sys_setsid(_cx: &mut Ctx, _a: &Args) -> SysResult {
-    Err(Errno::PERM)
+/// setsid: a new session and group led by the caller, unless it already
+/// leads a group (EPERM).
+pub fn sys_setsid(cx: &mut Ctx, _a: &Args) -> SysResult {
+    let me = cx.proc.id.pid;
+    let mut t = cx.proc.tasks.lock();
+    if t.procs.values().any(|e| e.pgid == me) {
+        return Err(Errno::PERM);
+    }
+    let e = t.procs.get_mut(&me).ok_or(Errno::SRCH)?;
+    e.sid = me;
+    e.pgid = me;
+    Ok(u64::from(me))
 }
 
 pub fn sys_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -595,13 +716,142 @@ pub fn sys_get_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// wait4 and waitid: there is no child process (yet). wait4(INT_MIN) is
-/// ESRCH, as Linux (-INT_MIN names no process group).
-pub fn sys_wait(_cx: &mut Ctx, a: &Args) -> SysResult {
-    if int(a.0[0]) == i32::MIN {
-        return Err(Errno::SRCH);
+/// Which children a wait is for.
+#[derive(Clone, Copy, Debug)]
+enum Which {
+    Any,
+    Pid(u32),
+    Group(u32),
+}
+
+const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2;
+const WEXITED: u64 = 4;
+const WCONTINUED: u64 = 8;
+const WNOWAIT: u64 = 0x0100_0000;
+const WNOTHREAD: u64 = 0x2000_0000;
+const WALL: u64 = 0x4000_0000;
+const WCLONE: u64 = 0x8000_0000;
+
+/// Wait for a child that `which` names to end (Linux's do_wait, exits
+/// only: nothing stops a process here). `Ok(None)` with WNOHANG when none
+/// has; ECHILD when there is no such child; a signal interrupts
+/// (ERESTARTSYS). The child is reaped unless WNOWAIT.
+fn wait_child(
+    cx: &mut Ctx,
+    which: Which,
+    options: u64,
+) -> Result<Option<(u32, super::task::Status)>, Errno> {
+    loop {
+        {
+            let me = cx.proc.id.pid;
+            let mut t = cx.proc.tasks.lock();
+            let mut any = false;
+            let mut found = None;
+            for (&pid, e) in &t.procs {
+                let wanted = e.ppid == me
+                    && match which {
+                        Which::Any => true,
+                        Which::Pid(p) => pid == p,
+                        Which::Group(g) => e.pgid == g,
+                    };
+                if !wanted {
+                    continue;
+                }
+                any = true;
+                if let Some(st) = e.zombie {
+                    found = Some((pid, st));
+                    break;
+                }
+            }
+            if !any {
+                return Err(Errno::CHILD);
+            }
+            if let Some((pid, st)) = found {
+                if options & WNOWAIT == 0 {
+                    t.procs.remove(&pid);
+                }
+                return Ok(Some((pid, st)));
+            }
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        if wait::block_on(cx, &mut [], None, wait::Wake::Signal)? == wait::Woken::Signal {
+            return Err(wait::ERESTARTSYS);
+        }
     }
-    Err(Errno::CHILD)
+}
+
+/// The caller's process group.
+fn my_pgid(cx: &Ctx) -> u32 {
+    let me = cx.proc.id.pid;
+    cx.proc.tasks.lock().procs.get(&me).map_or(me, |e| e.pgid)
+}
+
+pub fn sys_wait4(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [pid, status, options, rusage, ..] = a.0;
+    let pid = int(pid);
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL) != 0 {
+        return Err(Errno::INVAL);
+    }
+    let which = match pid {
+        i32::MIN => return Err(Errno::SRCH),
+        -1 => Which::Any,
+        0 => Which::Group(my_pgid(cx)),
+        p if p < 0 => Which::Group(p.unsigned_abs()),
+        p => Which::Pid(p as u32),
+    };
+    let Some((pid, st)) = wait_child(cx, which, options & WNOHANG)? else {
+        return Ok(0);
+    };
+    if status != 0 {
+        cx.m.user().write(status, &st.wait_status().to_le_bytes())?;
+    }
+    if rusage != 0 {
+        cx.m.user().write(rusage, &[0u8; 144])?;
+    }
+    Ok(u64::from(pid))
+}
+
+pub fn sys_waitid(cx: &mut Ctx, a: &Args) -> SysResult {
+    const P_ALL: u64 = 0;
+    const P_PID: u64 = 1;
+    const P_PGID: u64 = 2;
+    let [idtype, id, infop, options, rusage, _] = a.0;
+    let id = int(id);
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WCLONE | WALL)
+        != 0
+        || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
+    {
+        return Err(Errno::INVAL);
+    }
+    let which = match idtype {
+        P_ALL => Which::Any,
+        P_PID if id > 0 => Which::Pid(id as u32),
+        P_PGID if id == 0 => Which::Group(my_pgid(cx)),
+        P_PGID if id > 0 => Which::Group(id as u32),
+        _ => return Err(Errno::INVAL),
+    };
+    let found = if options & WEXITED == 0 {
+        // Only stops or continues asked for, and nothing stops here.
+        wait_child(cx, which, WNOHANG | WNOWAIT).and(Ok(None))?
+    } else {
+        wait_child(cx, which, options & (WNOHANG | WNOWAIT))?
+    };
+    let mut info = [0u8; 128];
+    if let Some((pid, st)) = found {
+        let (code, status) = st.code_and_status();
+        let si = super::signal::SigInfo::child(libc::SIGCHLD, code, pid, cx.proc.id.uid, status);
+        info.copy_from_slice(si.bytes());
+    }
+    if infop != 0 {
+        cx.m.user().write(infop, &info)?;
+    }
+    if rusage != 0 {
+        cx.m.user().write(rusage, &[0u8; 144])?;
+    }
+    Ok(0)
 }
 
 /// The CPU time of kvmcage's threads (each guest thread's vCPU thread:
@@ -692,7 +942,8 @@ pub fn sys_sysinfo(cx: &mut Ctx, a: &Args) -> SysResult {
     put(&mut b, 0, up);
     put(&mut b, 32, cx.m.frames.capacity() * page);
     put(&mut b, 40, cx.m.frames.available() * page);
-    b[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
+    let procs = cx.proc.tasks.lock().live().clamp(1, usize::from(u16::MAX)) as u16;
+    b[80..82].copy_from_slice(&procs.to_le_bytes()); // procs
     b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
     cx.m.user().write(a.0[0], &b)?;
     Ok(0)

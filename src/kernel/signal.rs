@@ -38,6 +38,7 @@ pub const NSIG: usize = 64;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
+pub const SA_NOCLDWAIT: u64 = 0x2;
 pub const SA_SIGINFO: u64 = 0x4;
 pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
@@ -165,6 +166,14 @@ impl SigInfo {
         let mut s = Self::new(sig, code);
         s.put32(16, pid);
         s.put32(20, uid);
+        s
+    }
+
+    /// SIGCHLD for child `pid`'s end: si_pid, si_uid, si_status (the exit
+    /// code or the signal, per `code`: CLD_EXITED, CLD_KILLED...).
+    pub fn child(sig: i32, code: i32, pid: u32, uid: u32, status: i32) -> Self {
+        let mut s = Self::from_process(sig, code, pid, uid);
+        s.put32(24, status as u32);
         s
     }
 
@@ -351,6 +360,26 @@ impl ThreadSig {
         Self {
             mask: self.mask,
             ..Self::default()
+        }
+    }
+
+    /// A fork's child's thread: the mask and the alternate stack, no
+    /// pending signal.
+    pub fn for_fork(&self) -> Self {
+        Self {
+            mask: self.mask,
+            altstack: self.altstack,
+            ..Self::default()
+        }
+    }
+}
+
+impl Signals {
+    /// A fork's child's: the same dispositions, no pending signal.
+    pub fn for_fork(&self) -> Self {
+        Self {
+            actions: self.actions,
+            shared: Default::default(),
         }
     }
 }
@@ -771,17 +800,70 @@ fn from_self(cx: &Ctx, sig: i32, code: i32) -> Result<Option<SigInfo>, Errno> {
     )))
 }
 
+/// Queue `info` (None: signal 0, a check only) for another process, with
+/// the caller's locks given up while the other's is held (no thread holds
+/// two process locks).
+fn post_to(cx: &mut Ctx, target: super::task::ProcRef, info: Option<SigInfo>) {
+    if let Some(info) = info {
+        super::wait::unlocked(cx, move || target.lock().post(info));
+    }
+}
+
 /// kill: pid > 0 names a process, 0 the caller's group, -1 every process
-/// but init and the caller, < -1 the group -pid. There is one process, pid
-/// 1, leading its group.
+/// but the first and the caller, < -1 the group -pid. A zombie can be
+/// sent to (nothing happens); a pid or group with no process is ESRCH.
 pub fn sys_kill(cx: &mut Ctx, a: &Args) -> SysResult {
     let (pid, sig) = (int(a.0[0]), int(a.0[1]));
     let info = from_self(cx, sig, SI_USER)?;
-    let me = cx.proc.id.pid as i32;
-    if pid == i32::MIN || !(pid == me || pid == 0 || pid == -me) {
+    let me = cx.proc.id.pid;
+    if pid == i32::MIN {
         return Err(Errno::SRCH);
     }
-    send_self(cx, info, Target::Process, false)
+    if pid > 0 && (pid as u32 == me || cx.proc.find_thread(pid.into()).is_some()) {
+        return send_self(cx, info, Target::Process, false);
+    }
+    if pid > 0 {
+        let target = {
+            let t = cx.proc.tasks.lock();
+            match t.procs.get(&(pid as u32)) {
+                None => return Err(Errno::SRCH),
+                Some(e) => e.proc.upgrade(),
+            }
+        };
+        if let Some(target) = target {
+            post_to(cx, target, info);
+        }
+        return Ok(0);
+    }
+    // A group, or everyone.
+    let (targets, me_too, any) = {
+        let t = cx.proc.tasks.lock();
+        let my_pgid = t.procs.get(&me).map_or(me, |e| e.pgid);
+        let first = t.procs.keys().next().copied().unwrap_or(1);
+        let wanted = |p: u32, e: &super::task::Entry| match pid {
+            -1 => p != me && p != first,
+            0 => e.pgid == my_pgid,
+            g => e.pgid == g.unsigned_abs(),
+        };
+        let any = t.procs.iter().any(|(&p, e)| wanted(p, e));
+        let me_too = t.procs.get(&me).is_some_and(|e| wanted(me, e));
+        let targets: Vec<_> = t
+            .matching(|p, e| p != me && wanted(p, e))
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        (targets, me_too, any)
+    };
+    if !any {
+        return Err(Errno::SRCH);
+    }
+    for target in targets {
+        post_to(cx, target, info.clone());
+    }
+    if me_too {
+        send_self(cx, info, Target::Process, false)?;
+    }
+    Ok(0)
 }
 
 pub fn sys_tkill(cx: &mut Ctx, a: &Args) -> SysResult {

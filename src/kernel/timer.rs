@@ -231,6 +231,20 @@ impl std::fmt::Debug for Timers {
 }
 
 impl Timers {
+    /// A fork's child's: RLIMIT_CPU as the parent's (kvmcage's CPU clock
+    /// is the run's), no interval timer, alarm or POSIX timer (Linux's
+    /// fork inherits none).
+    pub fn for_fork(&self) -> Self {
+        Self {
+            cpu_soft: self.cpu_soft,
+            cpu_hard: self.cpu_hard,
+            cpu_origin: self.cpu_origin,
+            cpu_limit: self.cpu_limit,
+            cpu_ceiling: self.cpu_ceiling,
+            ..Self::default()
+        }
+    }
+
     fn earliest(&self, clock: Clock) -> Option<Duration> {
         let hard = Arm {
             next: self.cpu_hard,

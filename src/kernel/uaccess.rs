@@ -25,6 +25,9 @@ pub struct UserMem<'a> {
     pt: PageTables,
     frames: &'a FrameAllocator,
     shared: &'a SharedSlots,
+    /// The machine's TLB generation, bumped when a write replaced a
+    /// copy-on-write page's frame.
+    tlb_gen: Option<&'a std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -50,12 +53,34 @@ impl<'a> UserMem<'a> {
             pt,
             frames,
             shared,
+            tlb_gen: None,
         }
     }
 
+    /// The same view, bumping `gen` when a write copies a shared page.
+    pub fn with_tlb_gen(mut self, gen: &'a std::sync::atomic::AtomicU64) -> Self {
+        self.tlb_gen = Some(gen);
+        self
+    }
+
     /// The GPA of the page containing `addr`, if the program may access it.
+    /// A write to a copy-on-write page (shared since a fork) first gets
+    /// this address space its own copy, as the program's own write would.
     fn page(&self, addr: Gva, access: Access) -> Option<Gpa> {
-        let t = self.pt.translate(self.ram, page_down(addr))?;
+        let mut t = self.pt.translate(self.ram, page_down(addr))?;
+        if t.user && access == Access::Write && !t.writable && t.cow {
+            let old = self
+                .pt
+                .break_cow(self.ram, self.frames, page_down(addr))
+                .ok()?;
+            if let Some(old) = old {
+                self.ram.drop_cached_translations(old, PAGE_SIZE);
+                if let Some(g) = self.tlb_gen {
+                    g.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                }
+            }
+            t = self.pt.translate(self.ram, page_down(addr))?;
+        }
         if !t.user || (access == Access::Write && !t.writable) {
             return None;
         }
@@ -226,19 +251,19 @@ mod tests {
     /// 0x12000.
     fn fixture() -> Fixture {
         let ram = GuestRam::new(MIN_MEM_SIZE).unwrap();
-        let mut frames = FrameAllocator::new(MIN_MEM_SIZE);
+        let frames = FrameAllocator::new(MIN_MEM_SIZE);
         let pt = PageTables::new(frames.alloc().unwrap());
         let rw = frames.alloc().unwrap();
         let ro = frames.alloc().unwrap();
         pt.map(
             &ram,
-            &mut frames,
+            &frames,
             0x10000,
             rw,
             pte::USER | pte::WRITABLE | pte::NX,
         )
         .unwrap();
-        pt.map(&ram, &mut frames, 0x11000, ro, pte::USER | pte::NX)
+        pt.map(&ram, &frames, 0x11000, ro, pte::USER | pte::NX)
             .unwrap();
         Fixture {
             ram,

@@ -93,6 +93,7 @@ pub enum Woken {
 }
 
 /// The vCPU thread's side of the kick: the mask for host waits.
+#[derive(Clone)]
 pub struct Kick {
     /// The thread's mask with the kick signal unblocked.
     wait_mask: libc::sigset_t,
@@ -235,10 +236,12 @@ pub fn unlocked<T>(cx: &mut Ctx, f: impl FnOnce() -> T) -> T {
     let tid = cx.proc.me().tid;
     let Ctx { m, proc, .. } = cx;
     let r = super::Locked::unlocked(m, || super::Locked::unlocked(proc, f));
-    // Another thread held the lock meanwhile: the caller is current again.
-    // (A thread leaves the table only by its own exit, or by a group exit
-    // that ends every wait: `signalled` sees it next.)
+    // Another thread held the lock meanwhile: the caller is current again,
+    // and its address space the machine's. (A thread leaves the table only
+    // by its own exit, or by a group exit that ends every wait:
+    // `signalled` sees it next.)
     cx.proc.enter(tid);
+    cx.m.enter_space(cx.proc.mm.pt);
     r
 }
 

@@ -83,6 +83,12 @@ pub enum Arg {
     TfdTimerFlags,
     /// signalfd4's SFD_CLOEXEC|SFD_NONBLOCK.
     SfdFlags,
+    /// wait4's status, filled when it returned a pid.
+    WaitStatus,
+    /// WNOHANG|WUNTRACED|... of wait4 and waitid.
+    WaitOptions,
+    /// waitid's P_ALL, P_PID, P_PGID, P_PIDFD.
+    IdType,
 }
 
 use Arg::*;
@@ -160,6 +166,14 @@ pub fn signature(name: &str) -> Option<&'static [Arg]> {
         | "sched_yield" | "getuid32" | "geteuid32" | "getgid32" | "getegid32" => &[],
         "sched_getaffinity" => &[Int, Uint, Ptr],
         "sigaltstack" => &[StackIn, StackOut],
+        "fork" | "vfork" | "setsid" | "getpgrp" => &[],
+        "wait4" => &[Int, WaitStatus, WaitOptions, Ptr],
+        "waitid" => &[IdType, Int, SigInfoOut, WaitOptions, Ptr],
+        "setpgid" => &[Int, Int],
+        "getpgid" | "getsid" => &[Int],
+        "setuid" | "setgid" | "setfsuid" | "setfsgid" => &[Int],
+        "setreuid" | "setregid" => &[Int, Int],
+        "setresuid" | "setresgid" => &[Int, Int, Int],
         "mincore" => &[Ptr, Uint, Ptr],
         "msync" => &[Ptr, Uint, Hex],
         _ => return None,
@@ -252,6 +266,102 @@ fn open_flags(v: u64) -> String {
 }
 
 const PROT: [(u64, &str); 3] = [(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")];
+
+const WAIT_OPTIONS: [(u64, &str); 8] = [
+    (1, "WNOHANG"),
+    (2, "WSTOPPED"),
+    (4, "WEXITED"),
+    (8, "WCONTINUED"),
+    (0x0100_0000, "WNOWAIT"),
+    (0x2000_0000, "__WNOTHREAD"),
+    (0x4000_0000, "__WALL"),
+    (0x8000_0000, "__WCLONE"),
+];
+
+const CLONE_FLAGS: [(u64, &str); 24] = [
+    (0x100, "CLONE_VM"),
+    (0x200, "CLONE_FS"),
+    (0x400, "CLONE_FILES"),
+    (0x800, "CLONE_SIGHAND"),
+    (0x1000, "CLONE_PIDFD"),
+    (0x2000, "CLONE_PTRACE"),
+    (0x4000, "CLONE_VFORK"),
+    (0x8000, "CLONE_PARENT"),
+    (0x1_0000, "CLONE_THREAD"),
+    (0x2_0000, "CLONE_NEWNS"),
+    (0x4_0000, "CLONE_SYSVSEM"),
+    (0x8_0000, "CLONE_SETTLS"),
+    (0x10_0000, "CLONE_PARENT_SETTID"),
+    (0x20_0000, "CLONE_CHILD_CLEARTID"),
+    (0x40_0000, "CLONE_DETACHED"),
+    (0x80_0000, "CLONE_UNTRACED"),
+    (0x100_0000, "CLONE_CHILD_SETTID"),
+    (0x200_0000, "CLONE_NEWCGROUP"),
+    (0x400_0000, "CLONE_NEWUTS"),
+    (0x800_0000, "CLONE_NEWIPC"),
+    (0x1000_0000, "CLONE_NEWUSER"),
+    (0x2000_0000, "CLONE_NEWPID"),
+    (0x4000_0000, "CLONE_NEWNET"),
+    (0x8000_0000, "CLONE_IO"),
+];
+
+/// wait4's status word as strace shows it.
+pub fn wait_status(st: i32) -> String {
+    let sig = st & 0x7f;
+    if sig == 0 {
+        format!(
+            "[{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}]",
+            (st >> 8) & 0xff
+        )
+    } else if sig != 0x7f {
+        format!(
+            "[{{WIFSIGNALED(s) && WTERMSIG(s) == {}{}}}]",
+            signal_name(sig as u64),
+            if st & 0x80 != 0 {
+                " && WCOREDUMP(s)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        format!("[{st:#x}]")
+    }
+}
+
+/// clone's arguments as strace names them (x86-64 order: flags, stack,
+/// parent_tid, child_tid, tls), only those the flags make meaningful.
+pub fn clone_args(a: &[u64; 6]) -> String {
+    let [f, stack, parent_tid, child_tid, tls, _] = *a;
+    let sig = f & 0xff;
+    let mut fl = flags(f & 0xffff_ff00, &CLONE_FLAGS, "");
+    if sig != 0 {
+        if !fl.is_empty() {
+            fl.push('|');
+        }
+        fl.push_str(&signal_name(sig));
+    }
+    if fl.is_empty() {
+        fl.push('0');
+    }
+    let p = |v: u64| {
+        if v == 0 {
+            "NULL".to_string()
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    let mut out = format!("child_stack={}, flags={fl}", p(stack));
+    if f & 0x10_0000 != 0 {
+        out += &format!(", parent_tid={}", p(parent_tid));
+    }
+    if f & 0x8_0000 != 0 {
+        out += &format!(", tls={}", p(tls));
+    }
+    if f & (0x20_0000 | 0x100_0000) != 0 {
+        out += &format!(", child_tidptr={}", p(child_tid));
+    }
+    out
+}
 const MAP: [(u64, &str); 12] = [
     (0x01, "MAP_SHARED"),
     (0x02, "MAP_PRIVATE"),
@@ -462,6 +572,21 @@ pub fn render(kind: Arg, i: usize, args: &[u64; 6], ret: i64, mem: &UserMem) -> 
         Prot => flags(v, &PROT, "PROT_NONE"),
         MapFlags => flags(v, &MAP, "0"),
         Signal => signal_name(v & 0xffff_ffff),
+        WaitStatus => {
+            let mut b = [0u8; 4];
+            if v == 0 {
+                "NULL".into()
+            } else if ret <= 0 || mem.read_prefix(v, &mut b) != 4 {
+                ptr(v)
+            } else {
+                wait_status(i32::from_le_bytes(b))
+            }
+        }
+        WaitOptions => flags(v & 0xffff_ffff, &WAIT_OPTIONS, "0"),
+        IdType => one_of(
+            v & 0xffff_ffff,
+            &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
+        ),
         SigHow => one_of(
             v,
             &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")],
@@ -767,6 +892,28 @@ pub fn siginfo(info: &crate::kernel::signal::SigInfo) -> String {
         _ => None,
     };
     let head = format!("{{si_signo={name}, si_code=");
+    if sig == libc::SIGCHLD && (1..=6).contains(&code) {
+        let c = [
+            "CLD_EXITED",
+            "CLD_KILLED",
+            "CLD_DUMPED",
+            "CLD_TRAPPED",
+            "CLD_STOPPED",
+            "CLD_CONTINUED",
+        ][(code - 1) as usize];
+        let status = if code == 1 {
+            w32(24).to_string()
+        } else {
+            crate::report::signal_name(w32(24)).to_string()
+        };
+        return format!(
+            "{head}{c}, si_pid={}, si_uid={}, si_status={status}, si_utime={}, si_stime={}}}",
+            w32(16),
+            w32(20),
+            w64(32),
+            w64(40)
+        );
+    }
     if let Some(c) = fault_code {
         return format!("{head}{c}, si_addr={}}}", ptr(w64(16)));
     }

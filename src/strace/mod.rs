@@ -112,6 +112,9 @@ pub fn format_call(call: &Call, ret: i64, m: &Machine) -> String {
     };
     let mem = m.user();
     let args = call.args.0;
+    if name == "clone" {
+        return format!("clone({})", decode::clone_args(&args));
+    }
     let parts: Vec<String> = match decode::signature(name) {
         Some(sig) => sig
             .iter()
@@ -214,6 +217,22 @@ impl Tracer {
                 crate::report::signal_name(info.signo()),
                 decode::siginfo(info)
             );
+        }
+    }
+
+    /// A process other than the first ended: strace -f's line for it.
+    pub fn process_exited(&mut self, pid: u32, status: &crate::kernel::task::Status) {
+        use crate::kernel::task::Status;
+        if let Some(out) = self.opts.text.as_mut() {
+            let how = match *status {
+                Status::Exited(c) => format!("exited with {c}"),
+                Status::Killed { signal, core } => format!(
+                    "killed by {}{}",
+                    crate::report::signal_name(signal),
+                    if core { " (core dumped)" } else { "" }
+                ),
+            };
+            let _ = writeln!(out, "[pid {pid:>5}] +++ {how} +++");
         }
     }
 

@@ -225,93 +225,200 @@ pub fn for_each_run(frames: &mut [Gpa], mut f: impl FnMut(Gpa, u64)) {
 
 /// Hands out 4 KiB frames from `[FRAME_POOL_START, size)`: a bump pointer
 /// for never-used frames (which are still zero and uncommitted on the host)
-/// and a free list for returned ones (zeroed when they come back).
+/// and a free list for returned ones (zeroed when they come back). Each
+/// frame has an owner count, so that processes can share a page after
+/// fork until one of them writes it.
+///
+/// It locks itself (every method takes `&self`): `uaccess`, which only
+/// borrows the machine, breaks a copy-on-write share when the host writes
+/// to a program's page. The lock is a leaf: nothing is taken under it.
 pub struct FrameAllocator {
-    next: Gpa,
     end: Gpa,
+    pool: parking_lot::Mutex<Pool>,
+}
+
+struct Pool {
+    next: Gpa,
     free: Vec<Gpa>,
+    /// Free frames that were ever page tables: for data only, never a
+    /// table again (see `alloc_table`).
+    retired: Vec<Gpa>,
+    /// Which frames were ever page tables.
+    was_table: Vec<bool>,
     /// An allocation was refused because the pool (--mem) ran out.
     refused: bool,
     /// Frames counted as used by memory outside the pool (shared
     /// anonymous memory and SysV segments live in host memfds).
     charged: u64,
+    /// Owners of each pool frame: 0 free, 1 for most, more for a page
+    /// that processes share after fork until one writes it.
+    refs: Vec<u16>,
+}
+
+impl Pool {
+    fn available(&self, end: Gpa) -> u64 {
+        ((end - self.next) / PAGE_SIZE + (self.free.len() + self.retired.len()) as u64)
+            .saturating_sub(self.charged)
+    }
 }
 
 impl FrameAllocator {
     pub fn new(ram_size: u64) -> Self {
         Self {
-            next: FRAME_POOL_START,
             end: ram_size,
-            free: Vec::new(),
-            refused: false,
-            charged: 0,
+            pool: parking_lot::Mutex::new(Pool {
+                next: FRAME_POOL_START,
+                free: Vec::new(),
+                retired: Vec::new(),
+                was_table: vec![
+                    false;
+                    (ram_size.saturating_sub(FRAME_POOL_START) / PAGE_SIZE) as usize
+                ],
+                refused: false,
+                charged: 0,
+                refs: vec![0; (ram_size.saturating_sub(FRAME_POOL_START) / PAGE_SIZE) as usize],
+            }),
         }
     }
 
-    /// A zeroed frame, or `None` when RAM is exhausted.
-    pub fn alloc(&mut self) -> Option<Gpa> {
-        if self.available() == 0 {
-            self.refused = true;
+    fn slot(&self, frame: Gpa) -> Option<usize> {
+        self.is_pool_frame(frame)
+            .then(|| ((frame - FRAME_POOL_START) / PAGE_SIZE) as usize)
+    }
+
+    /// A zeroed frame with one owner for data, or `None` when RAM is
+    /// exhausted. Frames that were page tables are handed out first.
+    pub fn alloc(&self) -> Option<Gpa> {
+        self.take(false)
+    }
+
+    /// A zeroed frame for a page table: one that never was one before.
+    ///
+    /// kvm_pvm's shadow MMU keeps its shadow of a guest page table, keyed
+    /// by the table's frame, after the host freed the table (host writes
+    /// to guest tables are invisible to it). A freed table frame reused as
+    /// a table of another address space would bring that stale shadow back
+    /// (another process's translations); reused for data it is harmless
+    /// (KVM drops a shadow whose frame the guest writes as data).
+    pub fn alloc_table(&self) -> Option<Gpa> {
+        self.take(true)
+    }
+
+    fn take(&self, table: bool) -> Option<Gpa> {
+        let mut p = self.pool.lock();
+        if p.available(self.end) == 0 {
+            p.refused = true;
             return None;
         }
-        if let Some(f) = self.free.pop() {
-            return Some(f);
+        let retired = if table { None } else { p.retired.pop() };
+        let f = match retired.or_else(|| p.free.pop()) {
+            Some(f) => f,
+            None => {
+                if p.next.checked_add(PAGE_SIZE).is_none_or(|n| n > self.end) {
+                    p.refused = true;
+                    return None;
+                }
+                p.next += PAGE_SIZE;
+                p.next - PAGE_SIZE
+            }
+        };
+        if let Some(i) = self.slot(f) {
+            p.refs[i] = 1;
+            p.was_table[i] |= table;
         }
-        if self
-            .next
-            .checked_add(PAGE_SIZE)
-            .is_none_or(|n| n > self.end)
-        {
-            self.refused = true;
-            return None;
-        }
-        let f = self.next;
-        self.next += PAGE_SIZE;
         Some(f)
     }
 
-    /// Return a frame. The caller must have zeroed it (see `GuestRam::zero`).
-    pub fn free(&mut self, frame: Gpa) {
+    /// Return a frame nobody else owns. The caller must have zeroed it
+    /// (see `GuestRam::zero`).
+    pub fn free(&self, frame: Gpa) {
         debug_assert!(frame >= FRAME_POOL_START && frame < self.end && frame % PAGE_SIZE == 0);
-        self.free.push(frame);
+        let Some(i) = self.slot(frame) else {
+            return;
+        };
+        let mut p = self.pool.lock();
+        debug_assert!(p.refs[i] <= 1, "freeing a shared frame");
+        p.refs[i] = 0;
+        if p.was_table[i] {
+            p.retired.push(frame);
+        } else {
+            p.free.push(frame);
+        }
+    }
+
+    /// How many owners `frame` has (0 for a free or a non-pool frame).
+    pub fn refs(&self, frame: Gpa) -> u16 {
+        self.slot(frame).map_or(0, |i| self.pool.lock().refs[i])
+    }
+
+    /// One more owner of `frame` (a fork's child maps it too); false when
+    /// the count is saturated and the caller must copy instead.
+    pub fn share(&self, frame: Gpa) -> bool {
+        let Some(i) = self.slot(frame) else {
+            return false;
+        };
+        let mut p = self.pool.lock();
+        if p.refs[i] > 0 && p.refs[i] < u16::MAX {
+            p.refs[i] += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One owner lets go of `frame`: true when it was the last, and the
+    /// caller zeroes it and `free`s it; false when others still map it.
+    pub fn put(&self, frame: Gpa) -> bool {
+        let Some(i) = self.slot(frame) else {
+            return true;
+        };
+        let mut p = self.pool.lock();
+        if p.refs[i] > 1 {
+            p.refs[i] -= 1;
+            false
+        } else {
+            true
+        }
     }
 
     /// Record that a request was refused for want of frames (a caller
     /// that checks `available` up front instead of failing half-way).
-    pub fn refuse(&mut self) {
-        self.refused = true;
+    pub fn refuse(&self) {
+        self.pool.lock().refused = true;
     }
 
     /// Was any allocation refused for want of frames?
     pub fn was_refused(&self) -> bool {
-        self.refused
+        self.pool.lock().refused
     }
 
     /// Frames still available.
     pub fn available(&self) -> u64 {
-        ((self.end - self.next) / PAGE_SIZE + self.free.len() as u64).saturating_sub(self.charged)
+        self.pool.lock().available(self.end)
     }
 
     /// Count `frames` of memory held outside the pool against it; false
     /// (and nothing counted) when the pool cannot spare them.
-    pub fn charge(&mut self, frames: u64) -> bool {
-        if self.available() < frames {
-            self.refused = true;
+    pub fn charge(&self, frames: u64) -> bool {
+        let mut p = self.pool.lock();
+        if p.available(self.end) < frames {
+            p.refused = true;
             return false;
         }
-        self.charged += frames;
+        p.charged += frames;
         true
     }
 
     /// Give back what `charge` counted.
-    pub fn uncharge(&mut self, frames: u64) {
-        self.charged = self.charged.saturating_sub(frames);
+    pub fn uncharge(&self, frames: u64) {
+        let mut p = self.pool.lock();
+        p.charged = p.charged.saturating_sub(frames);
     }
 
     /// Frames ever handed out at once, at most (the bump pointer: freed
     /// frames are reused before it moves): the high-water mark.
     pub fn peak(&self) -> u64 {
-        (self.next - FRAME_POOL_START) / PAGE_SIZE
+        (self.pool.lock().next - FRAME_POOL_START) / PAGE_SIZE
     }
 
     /// Frames in the pool in all.
@@ -331,7 +438,7 @@ mod tests {
 
     #[test]
     fn allocator_exhausts_and_reuses() {
-        let mut a = FrameAllocator::new(FRAME_POOL_START + 2 * PAGE_SIZE);
+        let a = FrameAllocator::new(FRAME_POOL_START + 2 * PAGE_SIZE);
         let f1 = a.alloc().unwrap();
         let f2 = a.alloc().unwrap();
         assert_ne!(f1, f2);
@@ -339,6 +446,20 @@ mod tests {
         a.free(f1);
         assert_eq!(a.available(), 1);
         assert_eq!(a.alloc(), Some(f1));
+    }
+
+    #[test]
+    fn shared_frames_are_freed_by_their_last_owner() {
+        let a = FrameAllocator::new(FRAME_POOL_START + 2 * PAGE_SIZE);
+        let f = a.alloc().unwrap();
+        assert_eq!(a.refs(f), 1);
+        assert!(a.share(f));
+        assert!(!a.put(f), "one owner left");
+        assert_eq!(a.refs(f), 1);
+        assert!(a.put(f), "the last owner frees it");
+        a.free(f);
+        assert_eq!(a.refs(f), 0);
+        assert!(!a.share(f), "a free frame has no owner to share with");
     }
 
     #[test]

@@ -401,6 +401,32 @@ impl Machine {
         self.tlb_gen.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The counter `invalidate_tlb` bumps.
+    pub fn tlb_gen(&self) -> &AtomicU64 {
+        &self.tlb_gen
+    }
+
+    /// A new, empty address space: a PML4 from the pool whose kernel half
+    /// is the boot PML4's (every address space shares the kernel's PDPT,
+    /// so a vCPU area made later is mapped in all of them).
+    pub fn new_root(&mut self) -> Option<PageTables> {
+        let root = self.frames.alloc_table()?;
+        for i in 256..512 {
+            let e = self.ram.read_u64(layout::PML4_GPA + i * 8)?;
+            if e != 0 && !self.ram.write_u64(root + i * 8, e) {
+                return None;
+            }
+        }
+        Some(PageTables::new(root))
+    }
+
+    /// The address space whose process holds the machine lock now: what
+    /// `user()` copies through. Every taker of the lock for a process
+    /// sets it (run.rs, `wait::unlocked`).
+    pub fn enter_space(&mut self, pt: PageTables) {
+        self.pt = pt;
+    }
+
     /// The XSAVE components enabled in the guest (its XCR0).
     pub fn xfeatures(&self) -> u64 {
         self.xfeatures

@@ -21,6 +21,11 @@ pub mod pte {
     pub const HUGE: u64 = 1 << 7;
     pub const GLOBAL: u64 = 1 << 8;
     pub const NX: u64 = 1 << 63;
+    /// Software bit (ignored by the MMU): a private writable page whose
+    /// frame other address spaces share since a fork. It is mapped
+    /// read-only; the first write gets this address space its own copy
+    /// (`PageTables::break_cow`).
+    pub const COW: u64 = 1 << 9;
     /// Physical-address bits of an entry (52-bit MAXPHYADDR).
     pub const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
     /// Flags of an intermediate (non-leaf) entry: permissions are decided at
@@ -46,6 +51,8 @@ pub struct Translation {
     pub writable: bool,
     pub user: bool,
     pub executable: bool,
+    /// Copy-on-write: read-only until this space gets its own copy.
+    pub cow: bool,
 }
 
 /// Index into the table of `level` (4 = PML4 .. 1 = PT) for `gva`.
@@ -92,13 +99,12 @@ impl PageTables {
     fn leaf_table(
         &self,
         ram: &GuestRam,
-        alloc: Option<&mut FrameAllocator>,
+        alloc: Option<&FrameAllocator>,
         gva: Gva,
     ) -> Result<Option<Gpa>, PagingError> {
         if !is_canonical(gva) || gva % PAGE_SIZE != 0 {
             return Err(PagingError::BadAddress(gva));
         }
-        let mut alloc = alloc;
         let mut table = self.pml4;
         for level in (2..=4).rev() {
             let idx = index(gva, level);
@@ -113,10 +119,10 @@ impl PageTables {
                 }
                 continue;
             }
-            let Some(a) = alloc.as_deref_mut() else {
+            let Some(a) = alloc else {
                 return Ok(None);
             };
-            let frame = a.alloc().ok_or(PagingError::OutOfFrames)?;
+            let frame = a.alloc_table().ok_or(PagingError::OutOfFrames)?;
             Self::write_entry(ram, table, idx, frame | pte::TABLE)?;
             table = frame;
         }
@@ -167,7 +173,7 @@ impl PageTables {
     pub fn set_leaf(
         &self,
         ram: &GuestRam,
-        alloc: &mut FrameAllocator,
+        alloc: &FrameAllocator,
         gva: Gva,
         raw: u64,
     ) -> Result<u64, PagingError> {
@@ -184,12 +190,85 @@ impl PageTables {
         Ok(old)
     }
 
+    /// Free the tables of the user half (PML4 entries 0..256), whose leaves
+    /// the caller has already cleared and released, and clear their
+    /// entries: what an address space that ends gives back. The PML4
+    /// itself stays (the caller frees it if it is a pool frame).
+    pub fn free_user_tables(&self, ram: &GuestRam, frames: &FrameAllocator) {
+        fn free_table(ram: &GuestRam, frames: &FrameAllocator, table: Gpa, level: u32) {
+            if level > 1 {
+                for i in 0..512 {
+                    let e = ram.read_u64(table + i * 8).unwrap_or(0);
+                    let next = e & pte::ADDR_MASK;
+                    if e & pte::PRESENT != 0 && frames.is_pool_frame(next) {
+                        free_table(ram, frames, next, level - 1);
+                    }
+                }
+            }
+            if ram.zero(table, PAGE_SIZE) {
+                frames.free(table);
+            }
+        }
+        for i in 0..256 {
+            let e = ram.read_u64(self.pml4 + i * 8).unwrap_or(0);
+            let next = e & pte::ADDR_MASK;
+            if e & pte::PRESENT != 0 && frames.is_pool_frame(next) {
+                free_table(ram, frames, next, 3);
+            }
+            ram.write_u64(self.pml4 + i * 8, 0);
+        }
+    }
+
+    /// Make the copy-on-write page at `gva` writable for this address
+    /// space: in place when it is the frame's last owner, else in a copy
+    /// of the frame (the old one loses an owner). `Some(old)` when the
+    /// entry now maps a new frame, whose old translations the caller must
+    /// drop; `None` when it became writable in place (an upgrade: nothing
+    /// to drop). An error when the entry is not copy-on-write or no frame
+    /// is left.
+    pub fn break_cow(
+        &self,
+        ram: &GuestRam,
+        frames: &FrameAllocator,
+        gva: Gva,
+    ) -> Result<Option<Gpa>, PagingError> {
+        let Some(table) = self.leaf_table(ram, None, gva)? else {
+            return Err(PagingError::BadAddress(gva));
+        };
+        let idx = index(gva, 1);
+        let old = Self::read_entry(ram, table, idx)?;
+        let want = pte::PRESENT | pte::USER | pte::COW;
+        if old & want != want {
+            return Err(PagingError::BadAddress(gva));
+        }
+        let frame = old & pte::ADDR_MASK;
+        let flags = (old & !pte::ADDR_MASK & !pte::COW) | pte::WRITABLE;
+        if frames.refs(frame) <= 1 {
+            Self::write_entry(ram, table, idx, frame | flags)?;
+            return Ok(None);
+        }
+        let copy = frames.alloc().ok_or(PagingError::OutOfFrames)?;
+        let mut page = vec![0u8; PAGE_SIZE as usize];
+        if !ram.read(frame, &mut page) || !ram.write(copy, &page) {
+            frames.free(copy);
+            return Err(PagingError::BadTable(frame));
+        }
+        Self::write_entry(ram, table, idx, copy | flags)?;
+        if frames.put(frame) {
+            // Its other owners went meanwhile (not under the machine lock:
+            // cannot happen); it is this space's to free.
+            ram.zero(frame, PAGE_SIZE);
+            frames.free(frame);
+        }
+        Ok(Some(frame))
+    }
+
     /// Map the page at `gva` to `frame` with leaf flags `flags`
     /// (PRESENT is implied). Returns the entry it replaced (0 if none).
     pub fn map(
         &self,
         ram: &GuestRam,
-        alloc: &mut FrameAllocator,
+        alloc: &FrameAllocator,
         gva: Gva,
         frame: Gpa,
         flags: u64,
@@ -242,8 +321,10 @@ impl PageTables {
         }
         let mut table = self.pml4;
         let (mut writable, mut user, mut executable) = (true, true, true);
+        let mut cow = false;
         for level in (1..=4).rev() {
             let entry = Self::read_entry(ram, table, index(gva, level)).ok()?;
+            cow = entry & pte::COW != 0;
             if entry & pte::PRESENT == 0 {
                 return None;
             }
@@ -265,6 +346,7 @@ impl PageTables {
             writable,
             user,
             executable,
+            cow,
         })
     }
 }
@@ -276,17 +358,17 @@ mod tests {
 
     fn setup() -> (GuestRam, FrameAllocator, PageTables) {
         let ram = GuestRam::new(MIN_MEM_SIZE).unwrap();
-        let mut alloc = FrameAllocator::new(MIN_MEM_SIZE);
+        let alloc = FrameAllocator::new(MIN_MEM_SIZE);
         let pml4 = alloc.alloc().unwrap();
         (ram, alloc, PageTables::new(pml4))
     }
 
     #[test]
     fn next_covered_skips_absent_tables() {
-        let (ram, mut frames, pt) = setup();
+        let (ram, frames, pt) = setup();
         let base = 0x40_0000_0000u64; // 256 GiB: its own PML4 entry
         let f = frames.alloc().unwrap();
-        pt.map(&ram, &mut frames, base + 0x20_0000, f, pte::USER)
+        pt.map(&ram, &frames, base + 0x20_0000, f, pte::USER)
             .unwrap();
         assert_eq!(pt.next_covered(&ram, 0x1000, 1 << 46), base + 0x20_0000);
         assert_eq!(
@@ -298,13 +380,13 @@ mod tests {
 
     #[test]
     fn map_translate_protect_unmap() {
-        let (ram, mut alloc, pt) = setup();
+        let (ram, alloc, pt) = setup();
         let frame = alloc.alloc().unwrap();
         let gva = 0x40_0000;
         assert_eq!(pt.translate(&ram, gva), None);
         pt.map(
             &ram,
-            &mut alloc,
+            &alloc,
             gva,
             frame,
             pte::USER | pte::WRITABLE | pte::NX,
@@ -323,26 +405,24 @@ mod tests {
 
     #[test]
     fn rejects_noncanonical_and_bad_tables() {
-        let (ram, mut alloc, pt) = setup();
+        let (ram, alloc, pt) = setup();
         assert_eq!(
-            pt.map(&ram, &mut alloc, 0x8000_0000_0000, FRAME_POOL_START, 0),
+            pt.map(&ram, &alloc, 0x8000_0000_0000, FRAME_POOL_START, 0),
             Err(PagingError::BadAddress(0x8000_0000_0000))
         );
         assert_eq!(pt.translate(&ram, 0x8000_0000_0000), None);
         // A PML4 entry pointing past RAM is refused by the walker.
         ram.write_u64(pt.root(), 0x7fff_ffff_f000 | pte::TABLE);
         assert_eq!(pt.translate(&ram, 0x1000), None);
-        assert!(pt
-            .map(&ram, &mut alloc, 0x1000, FRAME_POOL_START, 0)
-            .is_err());
+        assert!(pt.map(&ram, &alloc, 0x1000, FRAME_POOL_START, 0).is_err());
     }
 
     #[test]
     fn map_fails_cleanly_when_out_of_frames() {
-        let (ram, mut alloc, pt) = setup();
+        let (ram, alloc, pt) = setup();
         while alloc.alloc().is_some() {}
         assert_eq!(
-            pt.map(&ram, &mut alloc, 0x40_0000, FRAME_POOL_START, 0),
+            pt.map(&ram, &alloc, 0x40_0000, FRAME_POOL_START, 0),
             Err(PagingError::OutOfFrames)
         );
     }

@@ -46,6 +46,8 @@ pub struct Slot {
     /// Frames of the pool counted for it (memory only the slot holds: a
     /// memfd of kvmcage's own), given back when it goes.
     pub charge: u64,
+    /// Address spaces that map it (a fork's child maps its parent's).
+    users: u32,
     kvm_slot: u32,
 }
 
@@ -159,6 +161,7 @@ impl SharedSlots {
             file_off,
             writable,
             charge: 0,
+            users: 1,
             kvm_slot,
         };
         if let Some(vm) = vm {
@@ -172,9 +175,24 @@ impl SharedSlots {
         Ok(gpa)
     }
 
-    /// Take the slot at `gpa` from the guest and unmap it; the frames it
-    /// had charged.
+    /// One more address space maps the slot at `gpa` (fork).
+    pub fn share(&mut self, gpa: Gpa) {
+        if let Some(s) = self.slots.get_mut(&gpa) {
+            s.users = s.users.saturating_add(1);
+        }
+    }
+
+    /// An address space no longer maps the slot at `gpa`: the last one
+    /// takes it from the guest and unmaps it. The frames it had charged
+    /// (0 while others still map it).
     pub fn remove(&mut self, vm: Option<&VmFd>, gpa: Gpa) -> u64 {
+        match self.slots.get_mut(&gpa) {
+            Some(s) if s.users > 1 => {
+                s.users -= 1;
+                return 0;
+            }
+            _ => {}
+        }
         let Some(slot) = self.slots.remove(&gpa) else {
             return 0;
         };

@@ -1,0 +1,173 @@
+//! Processes (issue 16): fork with copy-on-write, vfork, posix_spawn,
+//! execve in a child, wait4/waitid, SIGCHLD, pipes between processes,
+//! process groups and sessions, orphans, --max-procs, busybox sh running
+//! pipelines, and the trace of several processes. Programs:
+//! images/fork.c, forkpage.c, forkbomb.c, and Debian's busybox-static.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::process::Command;
+
+/// fork/wait by pid with exit codes, copy-on-write both ways, a pipe to
+/// EOF, EPIPE and death by SIGPIPE, WNOHANG and ECHILD, SIGCHLD's siginfo
+/// and SA_RESTART, process groups (kill of a group), sessions, a shared
+/// file offset, vfork (the child's store seen by the parent; execve of
+/// /proc/self/exe), a failed execve that leaves the child running,
+/// posix_spawn (ENOENT through vfork's shared memory), wait4's rusage,
+/// waitid with WNOWAIT, an orphan reparented: each as native.
+#[test]
+fn fork_wait_and_friends_match_native() {
+    for (flavor, out) in same_as_native("fork", &[], b"") {
+        let s = text(&out.stdout);
+        for line in [
+            "2 cow: parent after the child's writes sees global 1, heap all 1: yes, stack all 1: yes\n",
+            "3 cow: child after the parent's writes sees global 1, heap all 1: yes, stack all 1: yes\n",
+            "8 sigchld: si_code == CLD_EXITED: yes, si_status 21, si_pid == child: yes\n",
+            "9 pgrp: kill(-pgid, SIGUSR1) 0: first exit 41, second exit 42\n",
+            "12 vfork: _exit(9): exit 9; the child's store seen by the parent: yes\n",
+            "14 spawn: posix_spawn of /nonexistent: ENOENT: yes\n",
+            "16 orphan: middle child exit 0; grandchild reparented: yes\n",
+        ] {
+            assert!(s.contains(line), "{flavor:?}: no {line:?} in {s}");
+        }
+        assert!(s.ends_with("fork: done\n"), "{flavor:?}: {s}");
+    }
+}
+
+/// The fork variant of the page-staleness test: after fork, a write by
+/// either side is never seen by the other, round after round on remapped
+/// pages, whichever writes first.
+#[test]
+fn copy_on_write_is_never_stale() {
+    for (flavor, out) in same_as_native("forkpage", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(!s.contains(": no"), "{flavor:?}: {s}");
+        assert_eq!(s.lines().count(), 5, "{flavor:?}: {s}");
+    }
+}
+
+/// A fork bomb ends at --max-procs with EAGAIN, its children are killed
+/// and reaped, and there is room again afterwards; kvmcage itself ends
+/// normally.
+#[test]
+fn fork_bomb_stops_at_max_procs() {
+    require_kvm();
+    for flavor in [Flavor::Gcc, Flavor::Musl] {
+        let bin = image("forkbomb", flavor);
+        let out = run_cage(&["--max-procs", "20"], &bin, &[], b"");
+        assert_eq!(
+            text(&out.stdout),
+            "forked 19, then EAGAIN\nfork failed with EAGAIN: yes\nkilled all: yes\n\
+             reaped all: yes\nno children left: yes\nafter reaping: fork works: yes\n",
+            "{flavor:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(status(&out), 0);
+    }
+    // The default bound (256) holds too.
+    let out = run_cage(&[], &image("forkbomb", Flavor::Gcc), &[], b"");
+    assert!(
+        text(&out.stdout).starts_with("forked 255, then EAGAIN\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// `busybox sh -c SCRIPT` natively (in `dir`) and in the sandbox (with
+/// `dir` mounted read-write at /data, its cwd): the same stdout and status.
+fn sh_same(dir: &Path, script: &str) {
+    let native = Command::new(BUSYBOX)
+        .args(["sh", "-c", script])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", DEFAULT_PATH)
+        .output()
+        .expect("busybox");
+    let mount = format!("{}:/data:rw", dir.display());
+    let cage = run_cage(
+        &["--mount", &mount, "--cwd", "/data"],
+        Path::new(BUSYBOX),
+        &["sh", "-c", script],
+        b"",
+    );
+    assert_eq!(
+        text(&cage.stdout),
+        text(&native.stdout),
+        "sh -c {script:?}: kvmcage stderr {}",
+        text(&cage.stderr)
+    );
+    assert_eq!(status(&cage), status(&native), "sh -c {script:?}");
+}
+
+/// What a shell does with processes, each as native: pipelines, command
+/// substitution, subshells and `$?`, background jobs and `wait`, a trap
+/// run by `kill -USR1 $$`, here-documents, xargs, find | xargs grep, and
+/// a loop running 50 external commands.
+#[test]
+fn busybox_sh_runs_pipelines_as_native() {
+    require_kvm();
+    let dir = std::env::temp_dir().join(format!("kvmcage-sh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a.txt"), "alpha\nbeta\nneedle one\n").unwrap();
+    std::fs::write(dir.join("sub/b.txt"), "gamma\nneedle two\n").unwrap();
+    for script in [
+        "echo hi | cat",
+        "seq 1 20000 | sort -rn | head -3",
+        "echo $(echo inner $(echo nested)) done",
+        "(exit 3); echo status $?; (echo in a subshell; exit 0) && echo ok",
+        "sleep 0.2 & echo started; wait $!; echo waited $?",
+        "false & wait $!; echo $?",
+        "trap 'echo got USR1' USR1; kill -USR1 $$; echo after",
+        "cat <<EOF | tr a-z A-Z\nhere document $((6 * 7))\nEOF",
+        "seq 1 10 | xargs -n 3 echo",
+        "find . -name '*.txt' | sort | xargs grep -h needle",
+        "i=0; while [ $i -lt 50 ]; do /bin/busybox true; i=$((i + 1)); done; echo $i",
+        "for w in one two three; do echo $w | wc -c; done",
+        "ls /data/nonexistent 2>/dev/null; echo ls said $?",
+        "exec /bin/busybox echo replaced",
+        "yes | head -c 100000 | wc -c",
+        "sh -c 'exit 7'; echo nested $?",
+        "sh -c 'kill -TERM $$'; echo killed $?",
+    ] {
+        sh_same(&dir, script);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The trace of a pipeline follows every process, as `strace -f`: lines
+/// of other processes say `[pid N]`, each process's end has its `+++`
+/// line, and the children's execve, read and write are there.
+#[test]
+fn trace_follows_every_process() {
+    require_kvm();
+    let out = run_cage(
+        &["--trace"],
+        Path::new(BUSYBOX),
+        &["sh", "-c", "echo abc | /bin/busybox tr a-c x-z; exit 4"],
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "xyz\n");
+    assert_eq!(status(&out), 4);
+    let err = text(&out.stderr);
+    let exits: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("[pid ") && l.ends_with("+++ exited with 0 +++"))
+        .collect();
+    assert!(!exits.is_empty(), "no child's +++ line: {err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("[pid ")
+            && l.contains("execve(\"/bin/busybox\", [\"/bin/busybox\", \"tr\"")),
+        "no traced execve in a child: {err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("[pid ") && l.contains("wait4(")),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("+++ exited with 4 +++"), "{err}");
+}
