@@ -78,6 +78,23 @@ fn main() {
     build_flat(&out, "guest/entry.S", "stub");
     build_vdso(&out);
     build_flat(&out, "guest/bench.S", "bench");
+    build_static(&out, "guest/procbench.S", "procbench");
+}
+
+/// Link a program with no C library into a static ELF (`kvmcage bench`
+/// runs it natively and under kvmcage).
+fn build_static(out: &std::path::Path, src: &str, name: &str) {
+    println!("cargo:rerun-if-changed={src}");
+    run(Command::new("gcc")
+        .args([
+            "-nostdlib",
+            "-static",
+            "-no-pie",
+            "-Wl,--build-id=none",
+            "-o",
+        ])
+        .arg(out.join(name))
+        .arg(src));
 }
 
 /// Assemble flat code (no ELF: the stub, the bench program) into

@@ -26,6 +26,15 @@ mod sym {
 }
 
 static BENCH_CODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench.bin"));
+/// guest/procbench.S linked into a static ELF (build.rs).
+static PROCBENCH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/procbench"));
+
+/// The process rows: (mechanism, procbench's mode, count, what one unit is).
+const PROC_ROWS: [(&str, &str, u64, &str); 3] = [
+    ("fork + _exit + wait4", "f", 200, "fork"),
+    ("vfork + execve + wait4", "v", 100, "vfork+exec"),
+    ("3-process pipeline, 64 MiB", "p", 64, "MiB"),
+];
 const CODE_VA: u64 = 0x40_0000;
 const DATA_VA: u64 = 0x50_0000;
 const STACK_VA: u64 = 0x60_0000;
@@ -47,6 +56,9 @@ pub struct BenchOptions {
     pub iterations: u64,
     pub runs: usize,
     pub mode: EntryMode,
+    /// Also the process rows (fork, vfork + execve, a pipeline), each a
+    /// whole run of guest/procbench.S natively and under kvmcage.
+    pub processes: bool,
 }
 
 /// One row of the table.
@@ -428,6 +440,9 @@ pub fn run(opts: &BenchOptions) -> Result<Report, VmError> {
             r.ratio_to_native_syscall = Some(ns / base);
         }
     }
+    if opts.processes {
+        rows.extend(process_rows(runs));
+    }
     let backend = Backend::detect();
     Ok(Report {
         cpu: CpuFacts::host().model,
@@ -440,6 +455,99 @@ pub fn run(opts: &BenchOptions) -> Result<Report, VmError> {
         stub_instructions_per_syscall: 2,
         rows,
     })
+}
+
+/// One run of procbench (`mode`, `count`) natively or under kvmcage: the
+/// nanoseconds it measured.
+fn procbench_once(
+    bin: &std::path::Path,
+    mode: &str,
+    count: u64,
+    cage: bool,
+) -> Result<f64, String> {
+    let count = count.to_string();
+    let bytes = if cage {
+        let out = tempfile::tempfile().map_err(|e| e.to_string())?;
+        let out = std::sync::Arc::new(std::os::fd::OwnedFd::from(out));
+        let outcome = crate::Sandbox::new(bin)
+            .arg(mode)
+            .arg(&count)
+            .confine(false)
+            .stdout(crate::Stdio::Fd(std::sync::Arc::clone(&out)))
+            .run()
+            .map_err(|e| e.to_string())?;
+        if outcome != crate::Outcome::Exited(0) {
+            return Err(format!("under kvmcage: {outcome:?}"));
+        }
+        let mut b = [0u8; 8];
+        rustix::io::pread(&*out, &mut b, 0).map_err(|e| e.to_string())?;
+        b
+    } else {
+        let out = std::process::Command::new(bin)
+            .args([mode, &count])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() || out.stdout.len() != 8 {
+            return Err(format!("natively: {}", out.status));
+        }
+        out.stdout[..8].try_into().unwrap_or_default()
+    };
+    Ok(u64::from_le_bytes(bytes) as f64)
+}
+
+/// fork, vfork + execve and a pipeline between processes, natively and
+/// under kvmcage (`runs` runs each, the median): guest and host rows, the
+/// guest row's note saying how many times native it is.
+fn process_rows(runs: usize) -> Vec<Row> {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return vec![empty_row("guest: processes", &e.to_string())],
+    };
+    let bin = dir.path().join("procbench");
+    let written = std::fs::write(&bin, PROCBENCH).and_then(|()| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
+    });
+    if let Err(e) = written {
+        return vec![empty_row("guest: processes", &e.to_string())];
+    }
+    let mut rows = Vec::new();
+    for (name, mode, count, unit) in PROC_ROWS {
+        let mut figures = [Vec::new(), Vec::new()];
+        let mut failed = None;
+        for _ in 0..runs {
+            for (i, cage) in [true, false].into_iter().enumerate() {
+                match procbench_once(&bin, mode, count, cage) {
+                    Ok(ns) => figures[i].push((ns / count as f64, 0.0, 0)),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        }
+        if let Some(e) = failed {
+            rows.push(empty_row(&format!("guest: {name}"), &e));
+            continue;
+        }
+        let mut guest = row(&format!("guest: {name}"), 1, &figures[0], None);
+        let host = row(
+            &format!("host: {name}"),
+            1,
+            &figures[1],
+            Some(format!("per {unit}")),
+        );
+        guest.cycles_per_call = None;
+        guest.exits_per_call = None;
+        guest.note = match (guest.ns_per_call, host.ns_per_call) {
+            (Some(g), Some(h)) if h > 0.0 => {
+                Some(format!("per {unit}; {:.1}x native (same run)", g / h))
+            }
+            _ => Some(format!("per {unit}")),
+        };
+        rows.push(guest);
+        let mut host = host;
+        host.cycles_per_call = None;
+        rows.push(host);
+    }
+    rows
 }
 
 fn fmt_opt(v: Option<f64>, prec: usize) -> String {

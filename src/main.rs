@@ -76,6 +76,11 @@ struct BenchArgs {
     /// Repetitions (the table shows the median and the spread).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Leave out the process rows (fork + exit + wait, vfork + execve +
+    /// wait, a 3-process pipeline: whole program runs, natively and under
+    /// kvmcage, a few seconds in all).
+    #[arg(long)]
+    no_processes: bool,
     /// Which syscall entry paths the guest accepts.
     #[arg(long, value_enum, default_value_t = Entry::Auto)]
     entry: Entry,
@@ -277,6 +282,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         iterations: args.iterations,
         runs: args.runs,
         mode: args.entry.into(),
+        processes: !args.no_processes,
     })?;
     print!("{}", kvmcage::bench::table(&report));
     if let Some(path) = args.json {

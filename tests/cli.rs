@@ -289,8 +289,22 @@ fn bench_runs_and_its_json_has_every_row() {
         "host: clock_gettime via vDSO",
         "guest: signal kill(self)->handler->sigreturn",
         "host: signal kill(self)->handler->sigreturn",
+        "guest: fork + _exit + wait4",
+        "host: fork + _exit + wait4",
+        "guest: vfork + execve + wait4",
+        "host: vfork + execve + wait4",
+        "guest: 3-process pipeline, 64 MiB",
+        "host: 3-process pipeline, 64 MiB",
     ] {
         assert!(names.contains(&want), "missing row {want}: {names:?}");
+    }
+    // The process rows ran (procbench checks its children's statuses and
+    // the bytes the pipeline moved, and a failure leaves no figure).
+    for r in rows
+        .iter()
+        .filter(|r| r["mechanism"].as_str().unwrap().contains("fork"))
+    {
+        assert!(r["ns_per_call"].as_f64().unwrap() > 0.0, "{r}");
     }
     let row = |n: &str| rows.iter().find(|r| r["mechanism"] == n).unwrap();
     assert_eq!(

@@ -1,0 +1,264 @@
+/*
+ * The process rows of `kvmcage bench`: a static ELF with no C library
+ * (build.rs links it; bench.rs runs the same file natively and under
+ * kvmcage). It times one workload with clock_gettime(CLOCK_MONOTONIC)
+ * and writes the nanoseconds it took, as 8 raw bytes, to stdout.
+ *
+ *   procbench f N   N times: fork; the child _exits; the parent wait4s
+ *   procbench v N   N times: vfork; the child execve's this file
+ *                   (/proc/self/exe) with argument "x", which _exits at
+ *                   once; the parent wait4s
+ *   procbench p N   a 3-process pipeline moving N MiB: a child writes
+ *                   them into a pipe in 64 KiB writes, a second child
+ *                   copies that pipe to another, the parent reads it to
+ *                   EOF and waits for both
+ *   procbench x     exit(0) (the vfork child's new image)
+ *
+ * Exit status 0 on success, 1 on a failed call, 2 on bad arguments.
+ */
+        .set    SYS_read, 0
+        .set    SYS_write, 1
+        .set    SYS_close, 3
+        .set    SYS_pipe, 22
+        .set    SYS_dup2, 33
+        .set    SYS_fork, 57
+        .set    SYS_vfork, 58
+        .set    SYS_execve, 59
+        .set    SYS_exit, 60
+        .set    SYS_wait4, 61
+        .set    SYS_clock_gettime, 228
+        .set    SYS_exit_group, 231
+        .set    BUF, 65536
+
+        .text
+        .globl  _start
+_start:
+        mov     (%rsp), %rbx            /* argc */
+        lea     8(%rsp), %rbp           /* argv */
+        cmp     $2, %rbx
+        jb      bad
+        mov     8(%rbp), %rax           /* argv[1] */
+        movzbl  (%rax), %r12d           /* mode letter */
+        cmp     $'x', %r12d
+        je      exit0
+        cmp     $3, %rbx
+        jb      bad
+        mov     16(%rbp), %rdi          /* argv[2]: N in decimal */
+        xor     %r13, %r13
+1:      movzbl  (%rdi), %eax
+        test    %eax, %eax
+        jz      2f
+        sub     $'0', %eax
+        cmp     $9, %eax
+        ja      bad
+        imul    $10, %r13, %r13
+        add     %rax, %r13
+        inc     %rdi
+        jmp     1b
+2:      test    %r13, %r13
+        jz      bad
+        lea     t0(%rip), %rsi
+        call    now
+        cmp     $'f', %r12d
+        je      do_fork
+        cmp     $'v', %r12d
+        je      do_vfork
+        cmp     $'p', %r12d
+        je      do_pipe
+        jmp     bad
+
+/* fork + _exit + wait4, r13 times */
+do_fork:
+        mov     $SYS_fork, %eax
+        syscall
+        test    %rax, %rax
+        js      fail
+        jz      exit0
+        call    reap
+        dec     %r13
+        jnz     do_fork
+        jmp     done
+
+/* vfork + execve(self, {self, "x"}) + wait4, r13 times */
+do_vfork:
+        mov     (%rbp), %rax            /* argv[0] */
+        lea     xargv(%rip), %rdi
+        mov     %rax, (%rdi)
+        lea     xarg(%rip), %rax
+        mov     %rax, 8(%rdi)
+        movq    $0, 16(%rdi)
+1:      mov     $SYS_vfork, %eax
+        syscall
+        test    %rax, %rax
+        js      fail
+        jnz     2f
+        lea     self(%rip), %rdi
+        lea     xargv(%rip), %rsi
+        xor     %edx, %edx
+        mov     $SYS_execve, %eax
+        syscall
+        mov     $127, %edi
+        mov     $SYS_exit, %eax
+        syscall
+2:      call    reap
+        dec     %r13
+        jnz     1b
+        jmp     done
+
+/* writer | copier | parent, r13 MiB */
+do_pipe:
+        shl     $4, %r13                /* 64 KiB writes: 16 per MiB */
+        lea     p1(%rip), %rdi
+        mov     $SYS_pipe, %eax
+        syscall
+        test    %rax, %rax
+        jnz     fail
+        lea     p2(%rip), %rdi
+        mov     $SYS_pipe, %eax
+        syscall
+        test    %rax, %rax
+        jnz     fail
+        mov     $SYS_fork, %eax         /* the writer */
+        syscall
+        test    %rax, %rax
+        js      fail
+        jnz     1f
+        movslq  p1+4(%rip), %r14        /* write end of p1 */
+2:      mov     %r14, %rdi
+        lea     buf(%rip), %rsi
+        mov     $BUF, %edx
+        mov     $SYS_write, %eax
+        syscall
+        cmp     $BUF, %rax
+        jne     fail
+        dec     %r13
+        jnz     2b
+        jmp     exit0
+1:      mov     $SYS_fork, %eax         /* the copier */
+        syscall
+        test    %rax, %rax
+        js      fail
+        jnz     3f
+        movslq  p1+4(%rip), %rdi        /* not a writer of p1 */
+        mov     $SYS_close, %eax
+        syscall
+        movslq  p2(%rip), %rdi          /* not a reader of p2 */
+        mov     $SYS_close, %eax
+        syscall
+4:      movslq  p1(%rip), %rdi
+        lea     buf(%rip), %rsi
+        mov     $BUF, %edx
+        mov     $SYS_read, %eax
+        syscall
+        test    %rax, %rax
+        js      fail
+        jz      exit0
+        mov     %rax, %r15
+        lea     buf(%rip), %r14
+5:      movslq  p2+4(%rip), %rdi
+        mov     %r14, %rsi
+        mov     %r15, %rdx
+        mov     $SYS_write, %eax
+        syscall
+        test    %rax, %rax
+        jle     fail
+        add     %rax, %r14
+        sub     %rax, %r15
+        jnz     5b
+        jmp     4b
+3:      /* the parent: reads p2 to EOF */
+        movslq  p1(%rip), %rdi
+        mov     $SYS_close, %eax
+        syscall
+        movslq  p1+4(%rip), %rdi
+        mov     $SYS_close, %eax
+        syscall
+        movslq  p2+4(%rip), %rdi
+        mov     $SYS_close, %eax
+        syscall
+        xor     %r14, %r14              /* bytes read */
+6:      movslq  p2(%rip), %rdi
+        lea     buf(%rip), %rsi
+        mov     $BUF, %edx
+        mov     $SYS_read, %eax
+        syscall
+        test    %rax, %rax
+        js      fail
+        jz      7f
+        add     %rax, %r14
+        jmp     6b
+7:      shl     $16, %r13
+        cmp     %r13, %r14
+        jne     fail
+        call    reap
+        call    reap
+        jmp     done
+
+/* wait4(-1, &status, 0, NULL); fail unless a child exited with 0 */
+reap:
+        mov     $-1, %rdi
+        lea     status(%rip), %rsi
+        xor     %edx, %edx
+        xor     %r10, %r10
+        mov     $SYS_wait4, %eax
+        syscall
+        test    %rax, %rax
+        jle     fail
+        mov     status(%rip), %eax
+        test    %eax, %eax
+        jnz     fail
+        ret
+
+/* clock_gettime(CLOCK_MONOTONIC, rsi) */
+now:
+        mov     $1, %edi
+        mov     $SYS_clock_gettime, %eax
+        syscall
+        ret
+
+done:
+        lea     t1(%rip), %rsi
+        call    now
+        mov     t1(%rip), %rax
+        sub     t0(%rip), %rax
+        imul    $1000000000, %rax, %rax
+        add     t1+8(%rip), %rax
+        sub     t0+8(%rip), %rax
+        mov     %rax, ns(%rip)
+        mov     $1, %edi
+        lea     ns(%rip), %rsi
+        mov     $8, %edx
+        mov     $SYS_write, %eax
+        syscall
+        cmp     $8, %rax
+        jne     fail
+exit0:
+        xor     %edi, %edi
+        mov     $SYS_exit_group, %eax
+        syscall
+fail:
+        mov     $1, %edi
+        mov     $SYS_exit_group, %eax
+        syscall
+bad:
+        mov     $2, %edi
+        mov     $SYS_exit_group, %eax
+        syscall
+
+        .section .rodata
+xarg:   .asciz  "x"
+self:   .asciz  "/proc/self/exe"
+
+        .bss
+        .align  16
+t0:     .skip   16
+t1:     .skip   16
+ns:     .skip   8
+status: .skip   8
+p1:     .skip   8
+p2:     .skip   8
+xargv:  .skip   24
+        .align  4096
+buf:    .skip   BUF
+
+        .section .note.GNU-stack, "", @progbits
