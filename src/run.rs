@@ -229,9 +229,16 @@ impl Shared {
         p.timers = Default::default();
         drop(p);
         let init = self.init.lock().id.pid;
-        let Some((ppid, exit_signal)) = self.tasks.exited(pid, status, init) else {
+        let Some((ppid, exit_signal, orphans)) = self.tasks.exited(pid, status, init) else {
             return;
         };
+        if orphans && ppid != init {
+            // The first process has zombies to reap now: a wait4 of its
+            // looks again.
+            for t in &self.init.lock().threads {
+                t.kick();
+            }
+        }
         if let Some(t) = self.tracer.lock().as_mut() {
             t.process_exited(pid, &status);
         }
@@ -437,33 +444,96 @@ fn spawn_threads(
 /// raised a signal just now, for the report if that signal kills.
 fn deliver_signals(
     sh: &Shared,
-    k: (&mut Machine, &mut Vcpu, &mut Process),
+    k: (
+        &mut Locked<'_, Machine>,
+        &mut Vcpu,
+        &mut Locked<'_, Process>,
+    ),
     regs: &mut kvm_regs,
     from: Option<kernel::sigframe::FromSyscall>,
     i386: bool,
     fault: Option<(&report::Fault, i32)>,
 ) -> Result<Option<Outcome>, Error> {
     let (m, vcpu, proc) = k;
-    let d = kernel::sigframe::deliver(m, vcpu, proc, regs, from, i386)?;
-    if let Some(t) = sh.tracer.lock().as_mut() {
-        let task = task_of(proc);
-        for info in &d.taken {
-            t.signal(info, task);
+    let mut from = from;
+    loop {
+        if let Some(sig) = proc.stopped {
+            // Stopped by another thread: this one waits too.
+            stopped(sh, m, proc, sig, false);
         }
+        let d = kernel::sigframe::deliver(m, vcpu, proc, regs, from.take(), i386)?;
+        if let Some(t) = sh.tracer.lock().as_mut() {
+            let task = task_of(proc);
+            for info in &d.taken {
+                t.signal(info, task);
+            }
+        }
+        if let Some((info, core)) = d.kill {
+            let signal = info.signo();
+            let report = match fault {
+                Some((f, sig)) if sig == signal => report::signal_line(signal, Some((m, f))),
+                _ => report::signal_line(signal, None),
+            };
+            return Ok(Some(Outcome::Killed {
+                signal,
+                report,
+                core,
+            }));
+        }
+        let Some(sig) = d.stop else {
+            return Ok(None);
+        };
+        stopped(sh, m, proc, sig, true);
+        if proc.exiting || sh.stopping.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        // Continued (or SIGKILL came): what is pending now is delivered.
     }
-    let Some((info, core)) = d.kill else {
-        return Ok(None);
-    };
-    let signal = info.signo();
-    let report = match fault {
-        Some((f, sig)) if sig == signal => report::signal_line(signal, Some((m, f))),
-        _ => report::signal_line(signal, None),
-    };
-    Ok(Some(Outcome::Killed {
-        signal,
-        report,
-        core,
-    }))
+}
+
+/// The process is stopped by `sig` (job control; `first`: this thread
+/// took the stop signal). Its parent hears of it once; this thread waits,
+/// with no lock held, until SIGCONT continues the process, SIGKILL is
+/// pending, or the process or the run ends; the others stop at their
+/// next return to user mode.
+fn stopped(
+    sh: &Shared,
+    m: &mut Locked<'_, Machine>,
+    proc: &mut Locked<'_, Process>,
+    sig: i32,
+    first: bool,
+) {
+    let tid = proc.me().tid;
+    let pid = proc.id.pid;
+    let newly = first && proc.stopped.is_none();
+    proc.stopped.get_or_insert(sig);
+    proc.kick_others();
+    let waker = proc.me().waker.clone();
+    let kick = proc.kick.clone();
+    if newly {
+        Locked::unlocked(m, || {
+            Locked::unlocked(proc, || {
+                sh.tasks.notify_parent(pid, Status::Stopped(sig));
+            })
+        });
+        proc.enter(tid);
+    }
+    let kill = kernel::signal::bit(libc::SIGKILL);
+    while proc.stopped.is_some()
+        && !proc.exiting
+        && !sh.stopping.load(Ordering::Acquire)
+        && !sh.expiry.expired()
+        && proc.sig().pending() & kill == 0
+    {
+        Locked::unlocked(m, || {
+            Locked::unlocked(proc, || match &waker {
+                Some(w) => w.sleep(kick.as_ref(), Duration::from_millis(50)),
+                None => std::thread::sleep(Duration::from_millis(5)),
+            })
+        });
+        proc.enter(tid);
+    }
+    m.enter_space(proc.mm.pt);
 }
 
 /// The `[pid N]` of trace lines: the thread, once the run has had more

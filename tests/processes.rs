@@ -1,8 +1,9 @@
 //! Processes (issue 16): fork with copy-on-write, vfork, posix_spawn,
 //! execve in a child, wait4/waitid, SIGCHLD, pipes between processes,
 //! process groups and sessions, orphans, --max-procs, busybox sh running
-//! pipelines, and the trace of several processes. Programs:
-//! images/fork.c, forkpage.c, forkbomb.c, and Debian's busybox-static.
+//! pipelines, job-control stops, and the trace of several processes.
+//! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, and
+//! Debian's busybox-static.
 
 mod common;
 use common::*;
@@ -45,6 +46,27 @@ fn copy_on_write_is_never_stale() {
         let s = text(&out.stdout);
         assert!(!s.contains(": no"), "{flavor:?}: {s}");
         assert_eq!(s.lines().count(), 5, "{flavor:?}: {s}");
+    }
+}
+
+/// Job control as a parent sees it: SIGSTOP and SIGTSTP stop a child,
+/// reported once to waitpid(WUNTRACED) and waitid(WSTOPPED) and by
+/// SIGCHLD (CLD_STOPPED; none under SA_NOCLDSTOP); SIGCONT continues it
+/// (WCONTINUED, CLD_CONTINUED); a stopped child runs no handler until it
+/// is continued and dies of SIGKILL; SIGCONT to a running child reports
+/// nothing; an ignored SIGTSTP stops nothing.
+#[test]
+fn stops_and_continues_match_native() {
+    for (flavor, out) in same_as_native("jobctl", &[], b"") {
+        let s = text(&out.stdout);
+        for line in [
+            "1 stop: waitpid(WUNTRACED) returned the child: yes, stopped: yes, exited: no, signaled: no, stop signal 19 (SIGSTOP 19)\n",
+            "2 cont: kill(SIGCONT) 0; waitpid(WCONTINUED) returned the child: yes, continued: yes, stopped: no\n",
+            "8 pending: kill(SIGUSR1) 0 to the stopped child: handler ran within 100 ms: no\n",
+        ] {
+            assert!(s.contains(line), "{flavor:?}: no {line:?} in {s}");
+        }
+        assert!(s.ends_with("jobctl: done\n"), "{flavor:?}: {s}");
     }
 }
 

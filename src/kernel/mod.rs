@@ -161,6 +161,9 @@ pub struct Process {
     pub status: Option<task::Status>,
     /// A vfork child the calling thread waits for before it returns.
     pub vfork_wait: Option<u32>,
+    /// Stopped by this signal (job control): its threads wait for SIGCONT
+    /// or SIGKILL before running user code again.
+    pub stopped: Option<i32>,
     /// argv, each NUL-terminated (/proc/self/cmdline).
     pub cmdline: Vec<u8>,
     /// prctl's per-process settings.
@@ -302,6 +305,7 @@ impl Process {
             tasks: std::sync::Arc::new(task::Tasks::new(id_pid)),
             status: None,
             vfork_wait: None,
+            stopped: None,
             exe_file: None,
             task: Default::default(),
             cmdline: Vec::new(),
@@ -370,9 +374,21 @@ impl Process {
     /// A signal for the whole process from another process (kill, a
     /// child's SIGCHLD): queued for the group, every thread kicked so the
     /// one that can take it does (or a wait4 looks again).
-    pub fn post(&mut self, info: signal::SigInfo) {
+    /// SIGCONT continues a stopped process at once (and discards its
+    /// pending stop signals): true when it was stopped, for its parent to
+    /// hear of it (`Tasks::notify_parent`).
+    pub fn post(&mut self, info: signal::SigInfo) -> bool {
         if self.threads.is_empty() {
-            return;
+            return false;
+        }
+        let mut continued = false;
+        if info.signo() == libc::SIGCONT {
+            let stops = signal::stop_signals();
+            self.signals.discard(stops);
+            for t in &mut self.threads {
+                t.sig.discard(stops);
+            }
+            continued = self.stopped.take().is_some();
         }
         let limit = self.rlimits.soft(libc::RLIMIT_SIGPENDING);
         let cur = self.cur.min(self.threads.len() - 1);
@@ -384,6 +400,7 @@ impl Process {
         for t in &self.threads {
             t.kick();
         }
+        continued
     }
 
     /// Children that end are reaped at once, unwaited (SIGCHLD ignored, or
@@ -446,6 +463,7 @@ impl Process {
             tasks: std::sync::Arc::clone(&self.tasks),
             status: None,
             vfork_wait: None,
+            stopped: None,
             cmdline: self.cmdline.clone(),
             task: process::TaskFlags {
                 pdeathsig: 0,

@@ -733,15 +733,18 @@ const WNOTHREAD: u64 = 0x2000_0000;
 const WALL: u64 = 0x4000_0000;
 const WCLONE: u64 = 0x8000_0000;
 
-/// Wait for a child that `which` names to end (Linux's do_wait, exits
-/// only: nothing stops a process here). `Ok(None)` with WNOHANG when none
-/// has; ECHILD when there is no such child; a signal interrupts
-/// (ERESTARTSYS). The child is reaped unless WNOWAIT.
+/// Wait for a child that `which` names to end, or (with WUNTRACED or
+/// WCONTINUED in `options`) to stop or continue (Linux's do_wait; an exit
+/// is reported only with `exited`). `Ok(None)` with WNOHANG when none has;
+/// ECHILD when there is no such child; a signal interrupts
+/// (ERESTARTSYS). The event is consumed (a zombie reaped) unless WNOWAIT.
 fn wait_child(
     cx: &mut Ctx,
     which: Which,
     options: u64,
+    exited: bool,
 ) -> Result<Option<(u32, super::task::Status)>, Errno> {
+    use super::task::Status;
     loop {
         {
             let me = cx.proc.id.pid;
@@ -759,7 +762,16 @@ fn wait_child(
                     continue;
                 }
                 any = true;
-                if let Some(st) = e.zombie {
+                let event = match (e.zombie, e.stop_event) {
+                    (Some(st), _) if exited => Some(st),
+                    (Some(_), _) => None,
+                    (None, Some(sig)) if options & WUNTRACED != 0 => Some(Status::Stopped(sig)),
+                    (None, _) if e.continued && options & WCONTINUED != 0 => {
+                        Some(Status::Continued)
+                    }
+                    _ => None,
+                };
+                if let Some(st) = event {
                     found = Some((pid, st));
                     break;
                 }
@@ -769,7 +781,21 @@ fn wait_child(
             }
             if let Some((pid, st)) = found {
                 if options & WNOWAIT == 0 {
-                    t.procs.remove(&pid);
+                    match st {
+                        Status::Stopped(_) => {
+                            if let Some(e) = t.procs.get_mut(&pid) {
+                                e.stop_event = None;
+                            }
+                        }
+                        Status::Continued => {
+                            if let Some(e) = t.procs.get_mut(&pid) {
+                                e.continued = false;
+                            }
+                        }
+                        _ => {
+                            t.procs.remove(&pid);
+                        }
+                    }
                 }
                 return Ok(Some((pid, st)));
             }
@@ -802,7 +828,13 @@ pub fn sys_wait4(cx: &mut Ctx, a: &Args) -> SysResult {
         p if p < 0 => Which::Group(p.unsigned_abs()),
         p => Which::Pid(p as u32),
     };
-    let Some((pid, st)) = wait_child(cx, which, options & WNOHANG)? else {
+    let Some((pid, st)) = wait_child(
+        cx,
+        which,
+        options & (WNOHANG | WUNTRACED | WCONTINUED),
+        true,
+    )?
+    else {
         return Ok(0);
     };
     if status != 0 {
@@ -833,12 +865,12 @@ pub fn sys_waitid(cx: &mut Ctx, a: &Args) -> SysResult {
         P_PGID if id > 0 => Which::Group(id as u32),
         _ => return Err(Errno::INVAL),
     };
-    let found = if options & WEXITED == 0 {
-        // Only stops or continues asked for, and nothing stops here.
-        wait_child(cx, which, WNOHANG | WNOWAIT).and(Ok(None))?
-    } else {
-        wait_child(cx, which, options & (WNOHANG | WNOWAIT))?
-    };
+    let found = wait_child(
+        cx,
+        which,
+        options & (WNOHANG | WNOWAIT | WUNTRACED | WCONTINUED),
+        options & WEXITED != 0,
+    )?;
     let mut info = [0u8; 128];
     if let Some((pid, st)) = found {
         let (code, status) = st.code_and_status();

@@ -61,6 +61,9 @@ pub struct Delivery {
     pub taken: Vec<SigInfo>,
     /// A signal whose action ends the process, and whether it dumps core.
     pub kill: Option<(SigInfo, bool)>,
+    /// A stop signal was taken: the process stops (the run loop waits
+    /// for SIGCONT, then delivers again).
+    pub stop: Option<i32>,
 }
 
 /// A restartable return: the syscall's number and raw result.
@@ -140,7 +143,17 @@ pub fn deliver(
         let sig = info.signo();
         out.taken.push(info.clone());
         let act = match proc.signals.action(sig) {
-            Action::Ignore | Action::Stop | Action::Continue => continue,
+            Action::Ignore | Action::Continue => continue,
+            // The run's first process is the container's init, which
+            // stop signals do not stop.
+            Action::Stop if proc.tasks.is_first(proc.id.pid) => continue,
+            Action::Stop => {
+                if let Some(sc) = syscall.take() {
+                    restart_without_handler(regs, sc, i386);
+                }
+                out.stop = Some(sig);
+                return Ok(out);
+            }
             Action::Terminate => {
                 out.kill = Some((info, false));
                 return Ok(out);

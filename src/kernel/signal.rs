@@ -38,6 +38,7 @@ pub const NSIG: usize = 64;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
+pub const SA_NOCLDSTOP: u64 = 0x1;
 pub const SA_NOCLDWAIT: u64 = 0x2;
 pub const SA_SIGINFO: u64 = 0x4;
 pub const SA_RESTORER: u64 = 0x0400_0000;
@@ -100,7 +101,7 @@ pub enum Action {
     /// Terminate "with a core dump" (the status's core bit).
     Core,
     Ignore,
-    /// Stop and continue: without job control both are ignored.
+    /// Stop the process (job control), and continue it.
     Stop,
     Continue,
     Handler(SigAction),
@@ -344,7 +345,17 @@ pub struct ThreadSig {
     pub saved_mask: Option<u64>,
 }
 
+/// SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU as a set.
+pub fn stop_signals() -> u64 {
+    bit(libc::SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU)
+}
+
 impl ThreadSig {
+    /// Drop the pending signals of `set` from this thread's queue.
+    pub fn discard(&mut self, set: u64) {
+        self.queue.retain(|x| bit(x.signo()) & set == 0);
+    }
+
     pub fn set_mask(&mut self, m: u64) {
         self.mask = m & !UNBLOCKABLE;
     }
@@ -375,6 +386,11 @@ impl ThreadSig {
 }
 
 impl Signals {
+    /// Drop the pending signals of `set` from the process's queue.
+    pub fn discard(&mut self, set: u64) {
+        self.shared.retain(|x| bit(x.signo()) & set == 0);
+    }
+
     /// A fork's child's: the same dispositions, no pending signal.
     pub fn for_fork(&self) -> Self {
         Self {
@@ -479,12 +495,11 @@ impl SigView<'_> {
     }
 
     /// Would `sig` be thrown away on arrival (ignored and not blocked)?
+    /// A stop signal is kept for its action (a process that is not the
+    /// first stops); SIGCONT has done its work when it was sent.
     fn discards(&self, sig: i32) -> bool {
         self.th.mask & bit(sig) == 0
-            && matches!(
-                self.sh.action(sig),
-                Action::Ignore | Action::Continue | Action::Stop
-            )
+            && matches!(self.sh.action(sig), Action::Ignore | Action::Continue)
             && sig != SIGKILL
     }
 
@@ -805,7 +820,16 @@ fn from_self(cx: &Ctx, sig: i32, code: i32) -> Result<Option<SigInfo>, Errno> {
 /// two process locks).
 fn post_to(cx: &mut Ctx, target: super::task::ProcRef, info: Option<SigInfo>) {
     if let Some(info) = info {
-        super::wait::unlocked(cx, move || target.lock().post(info));
+        let tasks = std::sync::Arc::clone(&cx.proc.tasks);
+        super::wait::unlocked(cx, move || {
+            let (pid, continued) = {
+                let mut t = target.lock();
+                (t.id.pid, t.post(info))
+            };
+            if continued {
+                tasks.notify_parent(pid, super::task::Status::Continued);
+            }
+        });
     }
 }
 

@@ -27,11 +27,18 @@ pub const PID_MAX: u32 = 4_194_304;
 /// --max-procs when not given: fork is EAGAIN past it.
 pub const DEFAULT_MAX_PROCS: usize = 256;
 
-/// How a process ended, as wait4 reports it.
+/// How a process ended, or what happened to it, as wait4 reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Exited(i32),
-    Killed { signal: i32, core: bool },
+    Killed {
+        signal: i32,
+        core: bool,
+    },
+    /// Stopped by this signal (WUNTRACED).
+    Stopped(i32),
+    /// Continued by SIGCONT (WCONTINUED).
+    Continued,
 }
 
 impl Status {
@@ -40,6 +47,8 @@ impl Status {
         match self {
             Status::Exited(c) => (c & 0xff) << 8,
             Status::Killed { signal, core } => signal | if core { 0x80 } else { 0 },
+            Status::Stopped(sig) => (sig << 8) | 0x7f,
+            Status::Continued => 0xffff,
         }
     }
 
@@ -49,6 +58,8 @@ impl Status {
             Status::Exited(c) => (libc::CLD_EXITED, c),
             Status::Killed { signal, core: true } => (libc::CLD_DUMPED, signal),
             Status::Killed { signal, .. } => (libc::CLD_KILLED, signal),
+            Status::Stopped(sig) => (libc::CLD_STOPPED, sig),
+            Status::Continued => (libc::CLD_CONTINUED, libc::SIGCONT),
         }
     }
 }
@@ -70,6 +81,10 @@ pub struct Entry {
     pub vfork_done: bool,
     /// It called execve (setpgid on it is EACCES from then on).
     pub execed: bool,
+    /// A stop not yet reported to a WUNTRACED wait: the signal.
+    pub stop_event: Option<i32>,
+    /// A continue not yet reported to a WCONTINUED wait.
+    pub continued: bool,
 }
 
 /// The table and its counters.
@@ -134,6 +149,8 @@ impl Table {
                 zombie: None,
                 vfork_done: false,
                 execed: false,
+                stop_event: None,
+                continued: false,
             },
         );
         self.many = true;
@@ -204,14 +221,17 @@ impl Tasks {
                 zombie: None,
                 vfork_done: false,
                 execed: false,
+                stop_event: None,
+                continued: false,
             },
         );
     }
 
     /// Process `pid` ended with `status`: it becomes a zombie (or goes at
     /// once if its parent does not wait, `reap`), its children go to
-    /// `init`. Its parent and the signal to send it, if any.
-    pub fn exited(&self, pid: u32, status: Status, init: u32) -> Option<(u32, i32)> {
+    /// `init`. Its parent and the signal to send it, if any, and whether
+    /// `init` got zombies to reap.
+    pub fn exited(&self, pid: u32, status: Status, init: u32) -> Option<(u32, i32, bool)> {
         let mut t = self.table.lock();
         let mut orphaned_zombie = false;
         for (_, e) in t.procs.iter_mut().filter(|(_, e)| e.ppid == pid) {
@@ -221,13 +241,9 @@ impl Tasks {
         let e = t.procs.get_mut(&pid)?;
         e.zombie = Some(status);
         e.vfork_done = true;
-        let parent = (e.ppid, e.exit_signal);
+        let parent = (e.ppid, e.exit_signal, orphaned_zombie);
         drop(t);
         self.changed.notify_all();
-        if orphaned_zombie {
-            // init has zombies to reap now.
-            log::debug!("zombies of {pid} went to {init}");
-        }
         Some(parent)
     }
 
@@ -237,6 +253,61 @@ impl Tasks {
         if t.procs.get(&pid).is_some_and(|e| e.zombie.is_some()) {
             t.procs.remove(&pid);
         }
+    }
+
+    /// Process `pid` stopped (`Status::Stopped`) or continued: recorded
+    /// for its parent's wait, and the parent gets SIGCHLD unless its
+    /// action has SA_NOCLDSTOP (its waiting threads are woken either way).
+    /// Call with no process lock held.
+    pub fn notify_parent(&self, pid: u32, what: Status) {
+        let ppid = {
+            let mut t = self.table.lock();
+            let Some(e) = t.procs.get_mut(&pid) else {
+                return;
+            };
+            match what {
+                Status::Stopped(sig) => {
+                    e.stop_event = Some(sig);
+                    e.continued = false;
+                }
+                Status::Continued => {
+                    e.stop_event = None;
+                    e.continued = true;
+                }
+                _ => return,
+            }
+            e.ppid
+        };
+        let Some(parent) = self.table.lock().get(ppid) else {
+            return;
+        };
+        let mut pp = parent.lock();
+        let act = pp.signals.actions[libc::SIGCHLD as usize - 1];
+        if act.flags & super::signal::SA_NOCLDSTOP == 0 {
+            let (code, st) = what.code_and_status();
+            let uid = pp.id.uid;
+            pp.post(super::signal::SigInfo::child(
+                libc::SIGCHLD,
+                code,
+                pid,
+                uid,
+                st,
+            ));
+        } else {
+            for t in &pp.threads {
+                t.kick();
+            }
+        }
+    }
+
+    /// Is `pid` the run's first process (whose parent is outside)? It is
+    /// the container's init: stop signals do not stop it.
+    pub fn is_first(&self, pid: u32) -> bool {
+        self.table
+            .lock()
+            .procs
+            .get(&pid)
+            .is_none_or(|e| e.ppid == 0)
     }
 
     /// A vfork child execs: its parent goes on.

@@ -139,6 +139,36 @@ impl Waker {
         let mut b = [0u8; 8];
         let _ = rustix::io::read(&self.efd, &mut b);
     }
+
+    /// Wait up to `timeout` for this waker to be written or the thread to
+    /// be kicked (the kick unblocked per `kick`), with no lock held: a
+    /// stopped thread waiting for SIGCONT.
+    pub fn sleep(&self, kick: Option<&Kick>, timeout: Duration) {
+        let mut p = libc::pollfd {
+            fd: self.efd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        let mask = kick.map(|k| k.wait_mask);
+        // SAFETY: one live pollfd for a descriptor this waker owns; `ts`
+        // and the mask (or null) point to locals that outlive the call.
+        unsafe {
+            libc::ppoll(
+                &mut p,
+                1,
+                &ts,
+                mask.as_ref()
+                    .map_or(std::ptr::null(), |k| k as *const libc::sigset_t),
+            )
+        };
+        if p.revents != 0 {
+            self.drain();
+        }
+    }
 }
 
 /// One descriptor to wait for: poll(2)'s events and, after the wait,

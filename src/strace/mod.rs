@@ -231,6 +231,7 @@ impl Tracer {
                     crate::report::signal_name(signal),
                     if core { " (core dumped)" } else { "" }
                 ),
+                Status::Stopped(_) | Status::Continued => return,
             };
             let _ = writeln!(out, "[pid {pid:>5}] +++ {how} +++");
         }
