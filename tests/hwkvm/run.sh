@@ -60,7 +60,8 @@ for c in hello args exitcode malloc efault partial sysinfo signals segv ud2 fpe 
     build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w
     build images/$c.c "$corpus/$c.musl" musl-gcc -static -O1 -w
 done
-for c in mprotect2; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
+for c in mprotect2 forkpage fork; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
+build images/jobctl.c "$corpus/jobctl.musl" musl-gcc -static -O1 -w
 build images/futexstress.c "$corpus/futexstress.musl" musl-gcc -static -O1 -w
 for a in rawsyscall sysenter; do build images/asm/$a.S "$corpus/$a" gcc -nostdlib -static; done
 build images/hostile/priv.S "$corpus/priv" gcc -nostdlib -static
@@ -89,6 +90,9 @@ fpe||fpe.gcc
 mprotect-tlb||mprotect.gcc
 mprotect-2threads||mprotect2.gcc
 futexstress||futexstress.musl
+forkpage-cow||forkpage.gcc
+fork||fork.gcc
+jobctl||jobctl.musl
 memory-gcc||memory.gcc
 memory-musl||memory.musl
 guard-page||memory.gcc guard
