@@ -223,6 +223,7 @@ impl Shared {
         {
             let mut m = lock_machine(self, &p);
             p.mm.destroy(&mut m);
+            p.ipc.exit(&m.frames);
         }
         p.files.close_all();
         p.epoll_keys.clear();

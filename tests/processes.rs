@@ -2,8 +2,8 @@
 //! execve in a child, wait4/waitid, SIGCHLD, pipes between processes,
 //! process groups and sessions, orphans, --max-procs, busybox sh running
 //! pipelines, job-control stops, and the trace of several processes.
-//! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, and
-//! Debian's busybox-static.
+//! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, sysvfork.c,
+//! and Debian's busybox-static.
 
 mod common;
 use common::*;
@@ -67,6 +67,23 @@ fn stops_and_continues_match_native() {
             assert!(s.contains(line), "{flavor:?}: no {line:?} in {s}");
         }
         assert!(s.ends_with("jobctl: done\n"), "{flavor:?}: {s}");
+    }
+}
+
+/// System V IPC is the sandbox's, not a process's: a segment attached
+/// before fork is shared memory with the child (two attachments, one after
+/// the child exits), and semaphores and a message queue made by the parent
+/// block and wake across the two processes.
+#[test]
+fn sysv_ipc_works_across_fork() {
+    for (flavor, out) in same_as_native("sysvfork", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("2 child: a second attachment sees 2, the parent's 3\n")
+                && s.contains("3 parent: child exit 0, attachments left: 1\n")
+                && s.ends_with("sysvfork: done\n"),
+            "{flavor:?}: {s}"
+        );
     }
 }
 

@@ -184,14 +184,81 @@ struct Queue {
     ctime: i64,
 }
 
-/// The sandbox's IPC namespace.
+/// The sandbox's IPC namespace: every process of the run sees the same.
 #[derive(Debug, Default)]
-pub struct Ipc {
+pub struct Namespace {
     shm: Table<Shm>,
     sem: Table<SemSet>,
     msg: Table<Queue>,
+    /// Threads waiting in semop, msgsnd or msgrcv: woken by any change.
+    waiters: Vec<std::sync::Weak<wait::Waker>>,
+}
+
+impl Namespace {
+    /// Something changed that a waiter may wait for.
+    fn changed(&mut self) {
+        for w in self.waiters.drain(..) {
+            if let Some(w) = w.upgrade() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// A process's view of it: the namespace and its own attachments.
+#[derive(Debug, Default)]
+pub struct Ipc {
+    ns: std::sync::Arc<parking_lot::Mutex<Namespace>>,
     /// shmat attachments: start -> (shmid, length, the slot it maps).
     attached: BTreeMap<Gva, (i32, u64, crate::vm::layout::Gpa)>,
+}
+
+impl Ipc {
+    /// A fork's child's: the same namespace, the same attachments (each
+    /// segment one more attachment; the child's address space maps them).
+    pub fn for_fork(&self) -> Self {
+        let mut ns = self.ns.lock();
+        for &(id, _, _) in self.attached.values() {
+            if let Ok((_, s)) = ns.shm.get(id) {
+                s.nattch += 1;
+            }
+        }
+        Self {
+            ns: std::sync::Arc::clone(&self.ns),
+            attached: self.attached.clone(),
+        }
+    }
+
+    /// The process ended (its address space is gone): its attachments
+    /// go, and a removed segment with its last one; the frames it charged
+    /// are given back to `frames`.
+    pub fn exit(&mut self, frames: &crate::vm::memory::FrameAllocator) {
+        let mut ns = self.ns.lock();
+        for (id, _, _) in std::mem::take(&mut self.attached).into_values() {
+            if let Some(charge) = ns.release_attachment(id, 0) {
+                frames.uncharge(charge);
+            }
+        }
+    }
+}
+
+impl Namespace {
+    /// One attachment of segment `id` goes (by `pid`); the frames to give
+    /// back when that was the last one of a removed segment.
+    fn release_attachment(&mut self, id: i32, pid: i32) -> Option<u64> {
+        let idx = self.shm.index(id).ok()?;
+        let mut destroy = false;
+        if let Some((p, s)) = self.shm.objs.get_mut(&idx) {
+            s.nattch = s.nattch.saturating_sub(1);
+            s.lpid = pid;
+            s.dtime = now();
+            destroy = s.nattch == 0 && p.mode & SHM_DEST != 0;
+        }
+        if destroy {
+            return self.shm.objs.remove(&idx).map(|(_, s)| s.charge);
+        }
+        None
+    }
 }
 
 /// Look up or create an object of `table` for *get's (key, flags).
@@ -242,7 +309,8 @@ fn get_common<T>(
 
 pub fn sys_shmget(cx: &mut Ctx, a: &Args) -> SysResult {
     let (key, size, flags) = (int(a.0[0]), a.0[1], int(a.0[2]));
-    let mut ipc = std::mem::take(&mut cx.proc.ipc);
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let mut ipc = ns.lock();
     let me = cx.proc.id.clone();
     let r = get_common(
         &me,
@@ -284,14 +352,19 @@ pub fn sys_shmget(cx: &mut Ctx, a: &Args) -> SysResult {
             }
         },
     );
-    cx.proc.ipc = ipc;
+    drop(ipc);
     r
 }
 
 pub fn sys_shmat(cx: &mut Ctx, a: &Args) -> SysResult {
     let (id, addr, flags) = (int(a.0[0]), a.0[1], int(a.0[2]));
+    // A vfork child maps nothing into its parent's address space.
+    if cx.proc.mm.borrowed {
+        return Err(Errno::NOMEM);
+    }
     let (fd, len, key) = {
-        let (p, s) = cx.proc.ipc.shm.get(id)?;
+        let mut ns = cx.proc.ipc.ns.lock();
+        let (p, s) = ns.shm.get(id)?;
         let fd = rustix::io::fcntl_dupfd_cloexec(&s.fd, 0)?;
         (fd, page_up(s.size).ok_or(Errno::INVAL)?, p.key)
     };
@@ -338,7 +411,7 @@ pub fn sys_shmat(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(e);
     }
     let pid = cx.proc.id.pid as i32;
-    if let Ok((_, s)) = cx.proc.ipc.shm.get(id) {
+    if let Ok((_, s)) = cx.proc.ipc.ns.lock().shm.get(id) {
         s.nattch += 1;
         s.lpid = pid;
         s.atime = now();
@@ -353,7 +426,8 @@ fn detach(cx: &mut Ctx, start: Gva, unmap: bool) {
     let Some((id, len, slot)) = cx.proc.ipc.attached.remove(&start) else {
         return;
     };
-    if unmap {
+    // A vfork child's mappings are its parent's: they stay.
+    if unmap && !cx.proc.mm.borrowed {
         // Only the attachment's own pages (a later mmap in the range stays).
         let mine: Vec<(Gva, Gva)> = cx
             .proc
@@ -371,20 +445,10 @@ fn detach(cx: &mut Ctx, start: Gva, unmap: bool) {
         }
     }
     let pid = cx.proc.id.pid as i32;
-    let Ok(idx) = cx.proc.ipc.shm.index(id) else {
-        return;
-    };
-    let mut destroy = false;
-    if let Some((p, s)) = cx.proc.ipc.shm.objs.get_mut(&idx) {
-        s.nattch = s.nattch.saturating_sub(1);
-        s.lpid = pid;
-        s.dtime = now();
-        destroy = s.nattch == 0 && p.mode & SHM_DEST != 0;
-    }
-    if destroy {
-        if let Some((_, s)) = cx.proc.ipc.shm.objs.remove(&idx) {
-            cx.m.frames.uncharge(s.charge);
-        }
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let released = ns.lock().release_attachment(id, pid);
+    if let Some(charge) = released {
+        cx.m.frames.uncharge(charge);
     }
 }
 
@@ -398,7 +462,10 @@ pub(crate) fn detach_all(cx: &mut Ctx) {
 
 pub fn sys_shmdt(cx: &mut Ctx, a: &Args) -> SysResult {
     let addr = a.0[0];
-    if addr & (PAGE_SIZE - 1) != 0 || !cx.proc.ipc.attached.contains_key(&addr) {
+    if addr & (PAGE_SIZE - 1) != 0
+        || !cx.proc.ipc.attached.contains_key(&addr)
+        || cx.proc.mm.borrowed
+    {
         return Err(Errno::INVAL);
     }
     detach(cx, addr, true);
@@ -406,10 +473,12 @@ pub fn sys_shmdt(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_shmctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let mut t = ns.lock();
     let (id, cmd, buf) = (int(a.0[0]), int(a.0[1]) & !IPC_64, a.0[2]);
     match cmd {
         IPC_STAT => {
-            let (p, s) = cx.proc.ipc.shm.get(id)?;
+            let (p, s) = t.shm.get(id)?;
             let mut b = [0u8; 112];
             b[..48].copy_from_slice(&p.bytes());
             b[48..56].copy_from_slice(&s.size.to_le_bytes());
@@ -424,14 +493,14 @@ pub fn sys_shmctl(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         IPC_SET => {
             let raw = cx.m.user().read_vec(buf, 48)?;
-            let (p, s) = cx.proc.ipc.shm.get(id)?;
+            let (p, s) = t.shm.get(id)?;
             p.set(&raw);
             s.ctime = now();
             Ok(0)
         }
         IPC_RMID => {
-            let idx = cx.proc.ipc.shm.index(id)?;
-            let Some((p, s)) = cx.proc.ipc.shm.objs.get_mut(&idx) else {
+            let idx = t.shm.index(id)?;
+            let Some((p, s)) = t.shm.objs.get_mut(&idx) else {
                 return Err(Errno::INVAL);
             };
             if s.nattch > 0 {
@@ -440,7 +509,7 @@ pub fn sys_shmctl(cx: &mut Ctx, a: &Args) -> SysResult {
                 p.key = IPC_PRIVATE;
                 return Ok(0);
             }
-            if let Some((_, s)) = cx.proc.ipc.shm.objs.remove(&idx) {
+            if let Some((_, s)) = t.shm.objs.remove(&idx) {
                 cx.m.frames.uncharge(s.charge);
             }
             Ok(0)
@@ -456,15 +525,9 @@ pub fn sys_semget(cx: &mut Ctx, a: &Args) -> SysResult {
     if !(0..=SEMMSL).contains(&nsems) {
         return Err(Errno::INVAL);
     }
-    let in_use: usize = cx
-        .proc
-        .ipc
-        .sem
-        .objs
-        .values()
-        .map(|(_, s)| s.vals.len())
-        .sum();
-    let mut ipc = std::mem::take(&mut cx.proc.ipc);
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let mut ipc = ns.lock();
+    let in_use: usize = ipc.sem.objs.values().map(|(_, s)| s.vals.len()).sum();
     let me = cx.proc.id.clone();
     let r = get_common(
         &me,
@@ -492,7 +555,7 @@ pub fn sys_semget(cx: &mut Ctx, a: &Args) -> SysResult {
             })
         },
     );
-    cx.proc.ipc = ipc;
+    drop(ipc);
     r
 }
 
@@ -505,9 +568,13 @@ const SETVAL: i32 = 16;
 const SETALL: i32 = 17;
 
 pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let mut t = ns.lock();
+    // Waiters look again (they re-check once this call lets go).
+    t.changed();
     let (id, num, cmd, arg) = (int(a.0[0]), int(a.0[1]), int(a.0[2]) & !IPC_64, a.0[3]);
     let pid = cx.proc.id.pid as i32;
-    let nsems = cx.proc.ipc.sem.get(id)?.1.vals.len();
+    let nsems = t.sem.get(id)?.1.vals.len();
     let one = |num: i32| {
         usize::try_from(num)
             .ok()
@@ -517,7 +584,7 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
     match cmd {
         GETVAL | GETPID | GETNCNT | GETZCNT => {
             let n = one(num)?;
-            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            let (_, s) = t.sem.get(id)?;
             Ok(match cmd {
                 GETVAL => u64::from(s.vals[n].0),
                 GETPID => s.vals[n].1 as u64,
@@ -531,13 +598,13 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
             if !(0..=SEMVMX).contains(&v) {
                 return Err(Errno::RANGE);
             }
-            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            let (_, s) = t.sem.get(id)?;
             s.vals[n] = (v as u16, pid);
             s.ctime = now();
             Ok(0)
         }
         GETALL => {
-            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            let (_, s) = t.sem.get(id)?;
             let b: Vec<u8> = s.vals.iter().flat_map(|v| v.0.to_le_bytes()).collect();
             cx.m.user().write(arg, &b)?;
             Ok(0)
@@ -551,7 +618,7 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
             if vals.iter().any(|&v| i32::from(v) > SEMVMX) {
                 return Err(Errno::RANGE);
             }
-            let (_, s) = cx.proc.ipc.sem.get(id)?;
+            let (_, s) = t.sem.get(id)?;
             for (slot, v) in s.vals.iter_mut().zip(vals) {
                 *slot = (v, pid);
             }
@@ -559,7 +626,7 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
             Ok(0)
         }
         IPC_STAT => {
-            let (p, s) = cx.proc.ipc.sem.get(id)?;
+            let (p, s) = t.sem.get(id)?;
             let mut b = [0u8; 104];
             b[..48].copy_from_slice(&p.bytes());
             b[48..56].copy_from_slice(&s.otime.to_le_bytes());
@@ -570,14 +637,14 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         IPC_SET => {
             let raw = cx.m.user().read_vec(arg, 48)?;
-            let (p, s) = cx.proc.ipc.sem.get(id)?;
+            let (p, s) = t.sem.get(id)?;
             p.set(&raw);
             s.ctime = now();
             Ok(0)
         }
         IPC_RMID => {
-            let idx = cx.proc.ipc.sem.index(id)?;
-            cx.proc.ipc.sem.objs.remove(&idx);
+            let idx = t.sem.index(id)?;
+            t.sem.objs.remove(&idx);
             Ok(0)
         }
         _ => Err(Errno::INVAL),
@@ -642,7 +709,8 @@ fn semop_common(cx: &mut Ctx, id: i32, sops: u64, nsops: u64, timeout: u64) -> S
         })
         .collect();
     let pid = cx.proc.id.pid as i32;
-    let nsems = cx.proc.ipc.sem.get(id)?.1.vals.len();
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let nsems = ns.lock().sem.get(id)?.1.vals.len();
     if ops.iter().any(|o| usize::from(o.0) >= nsems) {
         return Err(Errno::FBIG);
     }
@@ -650,18 +718,28 @@ fn semop_common(cx: &mut Ctx, id: i32, sops: u64, nsops: u64, timeout: u64) -> S
         .into_iter()
         .map(|(n, o, f)| (usize::from(n), o, f))
         .collect();
+    let waker = cx.proc.me().waker.clone();
     loop {
-        // (The set may be removed by a handler while waiting: EIDRM.)
-        let s = match cx.proc.ipc.sem.get(id) {
-            Ok((_, s)) => s,
-            Err(_) => return Err(Errno::IDRM),
-        };
-        match try_semop(s, &ops, pid)? {
-            Ok(()) => return Ok(0),
-            Err(true) => return Err(Errno::AGAIN),
-            Err(false) => {}
+        {
+            let mut t = ns.lock();
+            // (The set may be removed while waiting: EIDRM.)
+            let s = match t.sem.get(id) {
+                Ok((_, s)) => s,
+                Err(_) => return Err(Errno::IDRM),
+            };
+            match try_semop(s, &ops, pid)? {
+                Ok(()) => {
+                    t.changed();
+                    return Ok(0);
+                }
+                Err(true) => return Err(Errno::AGAIN),
+                Err(false) => {}
+            }
+            // Another process's semop or semctl wakes it.
+            if let Some(w) = &waker {
+                t.waiters.push(std::sync::Arc::downgrade(w));
+            }
         }
-        // Only a signal handler of this one process could change it.
         match wait::block_on(cx, &mut [], deadline, wait::Wake::Signal)? {
             wait::Woken::Signal => return Err(Errno::INTR),
             wait::Woken::TimedOut => return Err(Errno::AGAIN),
@@ -682,7 +760,8 @@ pub fn sys_semtimedop(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_msgget(cx: &mut Ctx, a: &Args) -> SysResult {
     let (key, flags) = (int(a.0[0]), int(a.0[1]));
-    let mut ipc = std::mem::take(&mut cx.proc.ipc);
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let mut ipc = ns.lock();
     let me = cx.proc.id.clone();
     let r = get_common(
         &me,
@@ -703,7 +782,7 @@ pub fn sys_msgget(cx: &mut Ctx, a: &Args) -> SysResult {
             })
         },
     );
-    cx.proc.ipc = ipc;
+    drop(ipc);
     r
 }
 
@@ -715,17 +794,26 @@ pub fn sys_msgsnd(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let text = cx.m.user().read_vec(msgp + 8, size as usize)?;
     let pid = cx.proc.id.pid as i32;
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let waker = cx.proc.me().waker.clone();
     loop {
-        let (_, q) = cx.proc.ipc.msg.get(id).map_err(|_| Errno::INVAL)?;
-        if q.cbytes + size <= q.qbytes && (q.msgs.len() as u64) < q.qbytes {
-            q.cbytes += size;
-            q.msgs.push_back((mtype, text));
-            q.lspid = pid;
-            q.stime = now();
-            return Ok(0);
-        }
-        if flags & IPC_NOWAIT != 0 {
-            return Err(Errno::AGAIN);
+        {
+            let mut t = ns.lock();
+            let (_, q) = t.msg.get(id).map_err(|_| Errno::INVAL)?;
+            if q.cbytes + size <= q.qbytes && (q.msgs.len() as u64) < q.qbytes {
+                q.cbytes += size;
+                q.msgs.push_back((mtype, text));
+                q.lspid = pid;
+                q.stime = now();
+                t.changed();
+                return Ok(0);
+            }
+            if flags & IPC_NOWAIT != 0 {
+                return Err(Errno::AGAIN);
+            }
+            if let Some(w) = &waker {
+                t.waiters.push(std::sync::Arc::downgrade(w));
+            }
         }
         if wait::block_on(cx, &mut [], None, wait::Wake::Signal)? == wait::Woken::Signal {
             return Err(Errno::INTR);
@@ -743,8 +831,11 @@ pub fn sys_msgrcv(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::NOSYS);
     }
     let pid = cx.proc.id.pid as i32;
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let waker = cx.proc.me().waker.clone();
     loop {
-        let (_, q) = cx.proc.ipc.msg.get(id).map_err(|_| Errno::INVAL)?;
+        let mut t = ns.lock();
+        let (_, q) = t.msg.get(id).map_err(|_| Errno::INVAL)?;
         let pick = if typ == 0 {
             (!q.msgs.is_empty()).then_some(0)
         } else if typ > 0 {
@@ -765,18 +856,24 @@ pub fn sys_msgrcv(cx: &mut Ctx, a: &Args) -> SysResult {
             if len > size && flags & MSG_NOERROR == 0 {
                 return Err(Errno::TOOBIG);
             }
-            let (t, text) = q.msgs.remove(i).expect("picked");
+            let (mt, text) = q.msgs.remove(i).expect("picked");
             q.cbytes -= len;
             q.lrpid = pid;
             q.rtime = now();
+            t.changed();
+            drop(t);
             let n = len.min(size) as usize;
-            cx.m.user().write_obj(msgp, &t)?;
+            cx.m.user().write_obj(msgp, &mt)?;
             cx.m.user().write(msgp + 8, &text[..n])?;
             return Ok(n as u64);
         }
         if flags & IPC_NOWAIT != 0 {
             return Err(Errno::NOMSG);
         }
+        if let Some(w) = &waker {
+            t.waiters.push(std::sync::Arc::downgrade(w));
+        }
+        drop(t);
         if wait::block_on(cx, &mut [], None, wait::Wake::Signal)? == wait::Woken::Signal {
             return Err(Errno::INTR);
         }
@@ -784,10 +881,14 @@ pub fn sys_msgrcv(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_msgctl(cx: &mut Ctx, a: &Args) -> SysResult {
+    let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
+    let mut t = ns.lock();
+    // Waiters look again (they re-check once this call lets go).
+    t.changed();
     let (id, cmd, buf) = (int(a.0[0]), int(a.0[1]) & !IPC_64, a.0[2]);
     match cmd {
         IPC_STAT => {
-            let (p, q) = cx.proc.ipc.msg.get(id)?;
+            let (p, q) = t.msg.get(id)?;
             let mut b = [0u8; 120];
             b[..48].copy_from_slice(&p.bytes());
             b[48..56].copy_from_slice(&q.stime.to_le_bytes());
@@ -804,7 +905,7 @@ pub fn sys_msgctl(cx: &mut Ctx, a: &Args) -> SysResult {
         IPC_SET => {
             let raw = cx.m.user().read_vec(buf, 96)?;
             let qbytes = u64::from_le_bytes(raw[88..96].try_into().expect("8 bytes"));
-            let (p, q) = cx.proc.ipc.msg.get(id)?;
+            let (p, q) = t.msg.get(id)?;
             // Raising the limit past MSGMNB takes CAP_SYS_RESOURCE, which
             // the sandbox never gives (its memory is bounded by it).
             if qbytes > MSGMNB {
@@ -816,8 +917,8 @@ pub fn sys_msgctl(cx: &mut Ctx, a: &Args) -> SysResult {
             Ok(0)
         }
         IPC_RMID => {
-            let idx = cx.proc.ipc.msg.index(id)?;
-            cx.proc.ipc.msg.objs.remove(&idx);
+            let idx = t.msg.index(id)?;
+            t.msg.objs.remove(&idx);
             Ok(0)
         }
         _ => Err(Errno::INVAL),

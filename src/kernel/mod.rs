@@ -472,7 +472,7 @@ impl Process {
             exe_file: self.exe_file.clone(),
             epoll_keys: self.epoll_keys.clone(),
             memfd_quota: self.memfd_quota.clone(),
-            ipc: Default::default(),
+            ipc: self.ipc.for_fork(),
             futexes: Default::default(),
             unix: Default::default(),
             timers: self.timers.for_fork(),
