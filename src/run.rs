@@ -209,6 +209,7 @@ impl Shared {
             p.threads.remove(i);
             p.cur = 0;
         }
+        p.tasks.futexes.lock().cancel_thread(tid);
         if tid != p.id.pid {
             p.tasks.lock().free_tid(tid);
         }

@@ -3,7 +3,7 @@
 //! process groups and sessions, orphans, --max-procs, busybox sh running
 //! pipelines, job-control stops, and the trace of several processes.
 //! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, sysvfork.c,
-//! and Debian's busybox-static.
+//! pshared.c, and Debian's busybox-static.
 
 mod common;
 use common::*;
@@ -82,6 +82,23 @@ fn sysv_ipc_works_across_fork() {
             s.contains("2 child: a second attachment sees 2, the parent's 3\n")
                 && s.contains("3 parent: child exit 0, attachments left: 1\n")
                 && s.ends_with("sysvfork: done\n"),
+            "{flavor:?}: {s}"
+        );
+    }
+}
+
+/// Futexes across processes: a process-shared mutex (an exact counter from
+/// two processes), condition variable and semaphores in MAP_SHARED memory
+/// wake across fork; a private futex on the same address stays each
+/// process's own.
+#[test]
+fn process_shared_futexes_match_native() {
+    for (flavor, out) in same_as_native("pshared", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("4 mutex: counter 40000 of 40000; child exit 0\n")
+                && s.contains("3 private: wait ended by its timeout\n")
+                && s.ends_with("pshared: done\n"),
             "{flavor:?}: {s}"
         );
     }

@@ -1,8 +1,11 @@
-//! futex(2) (kernel/futex/ in Linux) across the threads of a process.
+//! futex(2) (kernel/futex/ in Linux) across threads and processes.
 //!
 //! The waiters are a FIFO table in the process, under its lock, keyed by
 //! the word's address (one address space per process: Linux keys private
-//! and anonymous futexes the same way). FUTEX_WAIT compares the word and
+//! and anonymous futexes the same way); a word in a shared mapping used
+//! without FUTEX_PRIVATE_FLAG (a process-shared mutex, a named semaphore)
+//! queues in the sandbox's table instead, under its own lock, keyed by the
+//! word's guest-physical address, which every process mapping it shares. FUTEX_WAIT compares the word and
 //! queues the caller under the lock, then waits in `wait::block_on` with
 //! the lock given up; a waker takes waiters off the table and writes their
 //! eventfds, so a waiter back from its wait that is no longer queued was
@@ -96,6 +99,36 @@ impl FutexTable {
     }
 }
 
+/// Which table a futex word's waiters queue in.
+#[derive(Clone)]
+enum Queue {
+    /// The process's own, under its lock: keyed by the word's address.
+    Own,
+    /// The sandbox's: keyed by the word's guest-physical address.
+    Sandbox(std::sync::Arc<parking_lot::Mutex<FutexTable>>),
+}
+
+/// The queue and key of the word at `uaddr` (`shared`: no
+/// FUTEX_PRIVATE_FLAG).
+fn key_of(cx: &Ctx, uaddr: u64, shared: bool) -> (Queue, u64) {
+    use crate::vm::layout::{page_down, PAGE_SIZE};
+    if shared && cx.proc.mm.find(uaddr).is_some_and(|(_, v)| v.is_shared()) {
+        if let Some(t) = cx.proc.mm.pt.translate(&cx.m.ram, page_down(uaddr)) {
+            let q = Queue::Sandbox(std::sync::Arc::clone(&cx.proc.tasks.futexes));
+            return (q, t.frame + (uaddr & (PAGE_SIZE - 1)));
+        }
+    }
+    (Queue::Own, uaddr)
+}
+
+/// Run `f` on the table `q` names.
+fn with<R>(cx: &mut Ctx, q: &Queue, f: impl FnOnce(&mut FutexTable) -> R) -> R {
+    match q {
+        Queue::Own => f(&mut cx.proc.futexes),
+        Queue::Sandbox(t) => f(&mut t.lock()),
+    }
+}
+
 /// A wait that a signal interrupted, to be taken up again by
 /// restart_syscall when no handler ran (Linux's restart_block).
 #[derive(Clone, Copy, Debug)]
@@ -145,32 +178,35 @@ fn wait_on(
     }
     let tid = cx.proc.me().tid;
     let waker = cx.proc.me().waker.clone();
-    cx.proc.futexes.waiters.push_back(Waiter {
-        key: uaddr,
-        bitset,
-        tid,
-        waker,
+    let (q, key) = key_of(cx, uaddr, shared);
+    with(cx, &q, |t| {
+        t.waiters.push_back(Waiter {
+            key,
+            bitset,
+            tid,
+            waker,
+        })
     });
     loop {
         let woken = wait::block_on(cx, &mut [], deadline, Wake::Signal);
         // Taken off the table by a waker: woken, whatever else came.
-        if !cx.proc.futexes.is_waiting(tid) {
+        if !with(cx, &q, |t| t.is_waiting(tid)) {
             return Ok(0);
         }
         let woken = match woken {
             Ok(w) => w,
             Err(e) => {
-                cx.proc.futexes.cancel(tid);
+                with(cx, &q, |t| t.cancel(tid));
                 return Err(e);
             }
         };
         match woken {
             Woken::TimedOut => {
-                cx.proc.futexes.cancel(tid);
+                with(cx, &q, |t| t.cancel(tid));
                 return Err(Errno::TIMEDOUT);
             }
             Woken::Signal => {
-                cx.proc.futexes.cancel(tid);
+                with(cx, &q, |t| t.cancel(tid));
                 return match deadline {
                     None => Err(ERESTARTSYS),
                     Some(deadline) => {
@@ -293,7 +329,8 @@ pub fn sys_futex(cx: &mut Ctx, a: &Args) -> SysResult {
                 return Err(Errno::INVAL);
             }
             check_key(cx, uaddr, shared)?;
-            Ok(u64::from(cx.proc.futexes.wake(uaddr, nr(val), bitset)))
+            let (q, key) = key_of(cx, uaddr, shared);
+            Ok(u64::from(with(cx, &q, |t| t.wake(key, nr(val), bitset))))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             let (nr_wake, nr_requeue) = (val as i32, utime as u32 as i32);
@@ -305,20 +342,27 @@ pub fn sys_futex(cx: &mut Ctx, a: &Args) -> SysResult {
             if cmd == FUTEX_CMP_REQUEUE && read_word(cx, uaddr)? != val3 {
                 return Err(Errno::AGAIN);
             }
-            Ok(u64::from(cx.proc.futexes.requeue(
-                uaddr,
-                uaddr2,
-                nr_wake as u32,
-                nr_requeue as u32,
-            )))
+            // Both words queue where the first does (a requeue between a
+            // shared and a private word has no common table).
+            let (q, key) = key_of(cx, uaddr, shared);
+            let (q2, key2) = key_of(cx, uaddr2, shared);
+            if std::mem::discriminant(&q) != std::mem::discriminant(&q2) {
+                return Err(Errno::INVAL);
+            }
+            Ok(u64::from(with(cx, &q, |t| {
+                t.requeue(key, key2, nr_wake as u32, nr_requeue as u32)
+            })))
         }
         FUTEX_WAKE_OP => {
             check_key(cx, uaddr, shared)?;
             let hit = wake_op(cx, uaddr2, val3)?;
-            let f = &mut cx.proc.futexes;
-            let mut woken = f.wake(uaddr, nr(val), FUTEX_BITSET_MATCH_ANY);
+            let (q, key) = key_of(cx, uaddr, shared);
+            let mut woken = with(cx, &q, |t| t.wake(key, nr(val), FUTEX_BITSET_MATCH_ANY));
             if hit {
-                woken += f.wake(uaddr2, nr(utime as u32), FUTEX_BITSET_MATCH_ANY);
+                let (q2, key2) = key_of(cx, uaddr2, shared);
+                woken += with(cx, &q2, |t| {
+                    t.wake(key2, nr(utime as u32), FUTEX_BITSET_MATCH_ANY)
+                });
             }
             Ok(u64::from(woken))
         }

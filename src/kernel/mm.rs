@@ -91,7 +91,9 @@ impl Vma {
         v
     }
 
-    fn is_shared(&self) -> bool {
+    /// A shared mapping (its pages are a host object's, seen by every
+    /// process that maps it).
+    pub fn is_shared(&self) -> bool {
         matches!(self.kind, VmaKind::Shared { .. })
     }
 }

@@ -185,6 +185,9 @@ pub struct Tasks {
     table: Mutex<Table>,
     /// Notified when a vfork child releases its parent.
     pub changed: Condvar,
+    /// Futex waiters on words of shared mappings, keyed by guest-physical
+    /// address (kernel/futex.rs). Its lock is a leaf.
+    pub futexes: Arc<Mutex<super::futex::FutexTable>>,
 }
 
 impl Tasks {
@@ -199,6 +202,7 @@ impl Tasks {
                 many: false,
             }),
             changed: Condvar::new(),
+            futexes: Default::default(),
         }
     }
 
