@@ -780,7 +780,11 @@ impl Sandbox {
         proc.tasks.lock().max_procs = self.max_procs;
         let pid = proc.id.pid;
         let proc = std::sync::Arc::new(parking_lot::Mutex::new(proc));
-        proc.lock().tasks.insert_first(pid, &proc);
+        {
+            let p = proc.lock();
+            p.tasks.insert_first(pid, &proc);
+            p.tasks.set_image(pid, kernel::exec::image_of(&p));
+        }
         let shared = std::sync::Arc::new(run::Shared::new(
             std::sync::Arc::clone(&proc),
             m,

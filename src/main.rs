@@ -182,8 +182,9 @@ struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = kvmcage::kernel::DEFAULT_MAX_THREADS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=32768))]
     max_threads: usize,
-    /// Processes the sandbox may hold at once, zombies not counted (fork
-    /// fails with EAGAIN past it, as RLIMIT_NPROC; a fork bomb stops there).
+    /// Processes the sandbox may hold at once, zombies counted until they
+    /// are reaped (fork fails with EAGAIN past it, as with RLIMIT_NPROC; a
+    /// fork bomb stops there).
     #[arg(long, value_name = "N", default_value_t = kvmcage::kernel::task::DEFAULT_MAX_PROCS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
     max_procs: usize,

@@ -221,15 +221,16 @@ impl Shared {
             return;
         };
         let pid = p.id.pid;
-        {
-            let mut m = lock_machine(self, &p);
-            p.mm.destroy(&mut m);
-            p.ipc.exit(&m.frames);
-        }
+        p.ipc.exit(&self.machine.lock().frames);
+        let mm = std::mem::replace(&mut p.mm, kernel::mm::Mm::none());
         p.files.close_all();
         p.epoll_keys.clear();
         p.timers = Default::default();
         drop(p);
+        // A vfork child still running on the address space takes it over.
+        if let Some(mut mm) = self.tasks.hand_over(mm) {
+            mm.destroy(&mut self.machine.lock());
+        }
         let init = self.init.lock().id.pid;
         let Some((ppid, exit_signal, orphans)) = self.tasks.exited(pid, status, init) else {
             return;
@@ -251,11 +252,16 @@ impl Shared {
         };
         let mut pp = parent.lock();
         if exit_signal == libc::SIGCHLD && pp.reaps_children() {
-            drop(pp);
             self.tasks.reap(pid);
+            // A wait4 of the parent looks again (ECHILD if that was all).
+            for t in &pp.threads {
+                t.kick();
+            }
             return;
         }
-        if exit_signal != 0 {
+        // An exit signal past 64 (clone's low byte) is none, as Linux's
+        // do_notify_parent sends only a valid one.
+        if (1..=64).contains(&exit_signal) {
             let (code, st) = status.code_and_status();
             let uid = pp.id.uid;
             pp.post(kernel::signal::SigInfo::child(
@@ -289,7 +295,14 @@ impl Shared {
                     return;
                 }
             }
-            if self.stopping.load(Ordering::Acquire) || proc.lock().exiting {
+            if self.stopping.load(Ordering::Acquire) {
+                return;
+            }
+            // The wait is killable, and ends for a thread another's
+            // execve dooms.
+            let mut p = proc.lock();
+            let kill = kernel::signal::bit(libc::SIGKILL);
+            if p.exiting || p.me().doomed || p.sig().pending() & kill != 0 {
                 return;
             }
         }

@@ -3,7 +3,7 @@
 //! process groups and sessions, orphans, --max-procs, busybox sh running
 //! pipelines, job-control stops, and the trace of several processes.
 //! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, sysvfork.c,
-//! pshared.c, and Debian's busybox-static.
+//! pshared.c, proctree.c, and Debian's busybox-static.
 
 mod common;
 use common::*;
@@ -102,6 +102,40 @@ fn process_shared_futexes_match_native() {
             "{flavor:?}: {s}"
         );
     }
+}
+
+/// Processes seen from outside and the end of a vfork parent: another
+/// process's /proc/PID (cmdline, comm, stat, status, the /proc listing,
+/// state Z until reaped), SIGCHLD ignored reaping at once (waitpid is
+/// ECHILD, not a hang), and a vfork child that keeps running on the memory
+/// of a process that exits meanwhile (it takes the address space over).
+#[test]
+fn proc_of_other_processes_and_vfork_orphans_match_native() {
+    for (flavor, out) in same_as_native("proctree", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(!s.contains(": no"), "{flavor:?}: {s}");
+        assert!(s.ends_with("proctree: done\n"), "{flavor:?}: {s}");
+    }
+}
+
+/// A shell loop running 1500 commands in 16 MiB: every process's page
+/// tables are reused by the next (a freed table frame is never a table
+/// again on kvm_pvm, so without the reuse this runs out of them).
+#[test]
+fn a_long_loop_of_commands_reuses_page_tables() {
+    require_kvm();
+    let out = run_cage(
+        &["--mem", "16M"],
+        Path::new(BUSYBOX),
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 1500 ]; do /bin/busybox true || exit 9; i=$((i + 1)); done; echo $i",
+        ],
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "1500\n", "{}", text(&out.stderr));
+    assert_eq!(status(&out), 0);
 }
 
 /// A fork bomb ends at --max-procs with EAGAIN, its children are killed

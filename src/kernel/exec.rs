@@ -622,6 +622,15 @@ pub fn load_image(
     })
 }
 
+/// What other processes see of `proc`'s program in /proc/PID.
+pub fn image_of(proc: &super::Process) -> super::task::Image {
+    super::task::Image {
+        cmdline: proc.cmdline.clone(),
+        comm: super::process::comm(proc),
+        exe: proc.id.exe.clone(),
+    }
+}
+
 /// argv or envp from the program: a NULL-terminated array of string
 /// pointers. E2BIG past Linux's limits (each string MAX_ARG_STRLEN, all of
 /// them with their pointers `MAX_ARG_BYTES`), which also bounds the walk.
@@ -763,8 +772,21 @@ fn execve_common(
     // The point of no return: the old image goes (Linux's
     // begin_new_exec), after every other thread has ended.
     de_thread(cx)?;
-    super::ipc::detach_all(cx);
-    if cx.proc.mm.borrowed {
+    if !cx.proc.mm.borrowed && !cx.proc.mm.lent_to.is_empty() {
+        // A vfork child still runs on this address space: it keeps it
+        // (Linux's mm stays with it), this process gets a new one.
+        let Some(pt) = cx.m.new_root() else {
+            cx.proc.exit = Some(super::Exit::Signal(libc::SIGKILL));
+            return Err(Errno::NOMEM);
+        };
+        let old = std::mem::replace(&mut cx.proc.mm, super::mm::Mm::on(pt));
+        cx.vcpu.set_cr3(pt.root());
+        let tasks = std::sync::Arc::clone(&cx.proc.tasks);
+        if let Some(mut old) = super::wait::unlocked(cx, move || tasks.hand_over(old)) {
+            old.destroy(cx.m);
+        }
+        cx.m.enter_space(pt);
+    } else if cx.proc.mm.borrowed {
         // A vfork child leaves its parent's address space for one of its
         // own; the parent goes on once the new image is in place.
         let Some(pt) = cx.m.new_root() else {
@@ -781,6 +803,8 @@ fn execve_common(
         }
         cx.proc.mm = super::mm::Mm::on(cx.proc.mm.pt);
     }
+    // The attachments go (their mappings went with the old space).
+    super::ipc::detach_all(cx);
     cx.proc.files.close_on_exec();
     cx.proc.sig().reset_for_exec();
     cx.proc.timers.clear_posix();
@@ -807,6 +831,7 @@ fn execve_common(
         Ok(regs) => {
             *cx.regs = regs;
             cx.proc.tasks.vfork_release(cx.proc.id.pid);
+            cx.proc.tasks.set_image(cx.proc.id.pid, image_of(cx.proc));
             // The whole register file is new: no RCX/R11 rewrite, no restart.
             cx.proc.me().sigreturned = true;
             Ok(0)

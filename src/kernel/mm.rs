@@ -135,6 +135,10 @@ pub struct Mm {
     /// mappings. It maps and unmaps nothing (ENOMEM) and is never
     /// destroyed by the child; execve gives the child a space of its own.
     pub borrowed: bool,
+    /// The vfork children that borrowed this space (and may still run on
+    /// it): when its process ends or execs, the space is handed to one of
+    /// them (`task::hand_over`) instead of being destroyed under it.
+    pub lent_to: Vec<u32>,
     vmas: BTreeMap<Gva, Vma>,
     /// mlockall(MCL_FUTURE): new mappings are locked.
     pub lock_future: bool,
@@ -161,6 +165,7 @@ impl Mm {
         Self {
             pt,
             borrowed: false,
+            lent_to: Vec::new(),
             vmas: BTreeMap::new(),
             lock_future: false,
             file_names: Vec::new(),
@@ -611,6 +616,14 @@ impl Mm {
         Ok(child)
     }
 
+    /// The address space of a process that has none any more (it ended):
+    /// nothing maps, nothing is destroyed.
+    pub fn none() -> Mm {
+        let mut mm = Mm::on(PageTables::new(0));
+        mm.borrowed = true;
+        mm
+    }
+
     /// A vfork child's view of this space (`borrowed`).
     pub fn borrow(&self) -> Mm {
         let mut child = Mm::on(self.pt);
@@ -683,12 +696,11 @@ impl Mm {
         let _ = self.unmap_all(m);
         // Entries outside every VMA (a fork that failed half-way).
         self.release(m, USER_MIN, USER_TOP);
-        self.pt.free_user_tables(&m.ram, &m.frames);
-        let root = self.pt.root();
-        if m.frames.is_pool_frame(root) && m.ram.zero(root, PAGE_SIZE) {
-            m.frames.free(root);
-        }
         m.invalidate_tlb();
+        // The emptied tables are kept whole for the next address space
+        // (`Machine::new_root`): kvm_pvm's shadows of them then still
+        // match what they shadow.
+        m.spare_root(self.pt);
     }
 
     /// Everything goes, seals too (execve replaces the address space).

@@ -424,6 +424,14 @@ impl Process {
     /// (`Mm::borrow`) until it execs or exits.
     pub fn fork(&mut self, m: &mut Machine, pid: u32, vfork: bool) -> Result<Process, Errno> {
         let mm = if vfork {
+            // The children that still borrow, and this one.
+            {
+                let t = self.tasks.lock();
+                self.mm
+                    .lent_to
+                    .retain(|p| t.procs.get(p).is_some_and(|e| !e.vfork_done));
+            }
+            self.mm.lent_to.push(pid);
             self.mm.borrow()
         } else {
             self.mm.fork(m)?

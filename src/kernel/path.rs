@@ -374,10 +374,22 @@ fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
 
 /// /proc/self/stat: the fields programs read (pid, comm, state, ppid,
 /// pgrp, session, times, priority, threads, vsize, rss); the rest 0.
+/// The caller's (ppid, pgid, sid) from the process table.
+fn tree_ids(cx: &Ctx) -> (u32, u32, u32) {
+    let id = &cx.proc.id;
+    cx.proc
+        .tasks
+        .lock()
+        .procs
+        .get(&id.pid)
+        .map_or((id.ppid, id.pid, id.pid), |e| (e.ppid, e.pgid, e.sid))
+}
+
 fn proc_stat(cx: &Ctx) -> Vec<u8> {
     let id = &cx.proc.id;
     let vsize: u64 = cx.proc.mm.vmas().map(|(s, v)| v.end - s).sum();
     let rss = cx.m.frames.capacity() - cx.m.frames.available();
+    let (ppid, pgid, sid) = tree_ids(cx);
     let mut f: Vec<String> = vec![
         id.pid.to_string(),
         format!(
@@ -385,14 +397,15 @@ fn proc_stat(cx: &Ctx) -> Vec<u8> {
             String::from_utf8_lossy(&super::process::comm(cx.proc))
         ),
         "R".into(),
-        id.ppid.to_string(),
-        id.pid.to_string(),
-        id.pid.to_string(),
+        ppid.to_string(),
+        pgid.to_string(),
+        sid.to_string(),
     ];
-    // tty_nr .. cstime (fields 7-17), priority 20, nice 0, 1 thread.
+    // tty_nr .. cstime (fields 7-17), priority 20, nice 0, the threads.
+    let threads = cx.proc.threads.len().to_string();
     f.extend(
         [
-            "0", "-1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "20", "0", "1", "0", "0",
+            "0", "-1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "20", "0", &threads, "0", "0",
         ]
         .map(String::from),
     );
@@ -407,12 +420,13 @@ fn proc_stat(cx: &Ctx) -> Vec<u8> {
 fn proc_status(cx: &Ctx) -> Vec<u8> {
     let id = &cx.proc.id;
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nKthread:\t0\nVmLck:\t{lck:8} kB\nThreads:\t1\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nKthread:\t0\nVmLck:\t{lck:8} kB\nThreads:\t{}\n",
         String::from_utf8_lossy(&super::process::comm(cx.proc)),
         cx.proc.umask,
         id.pid,
         id.pid,
-        id.ppid,
+        tree_ids(cx).0,
+        cx.proc.threads.len(),
         u = id.uid,
         g = id.gid,
         lck = cx.proc.mm.locked_bytes() / 1024
@@ -551,9 +565,17 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         let mut v = vec![
             (b"self".to_vec(), DT_DIR),
             (b"thread-self".to_vec(), DT_LNK),
-            (cx.proc.id.pid.to_string().into_bytes(), DT_DIR),
             (b"sys".to_vec(), DT_DIR),
         ];
+        // Every process of the sandbox, zombies too.
+        v.extend(
+            cx.proc
+                .tasks
+                .lock()
+                .procs
+                .keys()
+                .map(|p| (p.to_string().into_bytes(), DT_DIR)),
+        );
         v.extend(PROC_FILES.iter().map(|n| (n.as_bytes().to_vec(), DT_REG)));
         return Node::Dir(v);
     }
@@ -591,9 +613,14 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     if path == b"/proc/thread-self" {
         return Node::Link(format!("/proc/{pid}/task/{pid}").into_bytes());
     }
+    let below = |r: &&[u8]| r.is_empty() || r.starts_with(b"/");
     if let Some(rest) = path
         .strip_prefix(b"/proc/self")
-        .or_else(|| path.strip_prefix(format!("/proc/{pid}").as_bytes()))
+        .filter(below)
+        .or_else(|| {
+            path.strip_prefix(format!("/proc/{pid}").as_bytes())
+                .filter(below)
+        })
         .or_else(|| {
             // Below /proc/thread-self: the thread's own task directory.
             path.strip_prefix(b"/proc/thread-self")
@@ -675,7 +702,80 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             },
         };
     }
+    if let Some((other, rest)) = path.strip_prefix(b"/proc/").and_then(|r| {
+        let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+        let pid = std::str::from_utf8(&r[..n]).ok()?.parse::<u32>().ok()?;
+        Some((pid, &r[n..])).filter(|(_, rest)| below(rest))
+    }) {
+        return other_proc(cx, other, rest);
+    }
     Node::Missing
+}
+
+/// /proc/PID of another process of the sandbox: its program (cmdline,
+/// comm, exe), its state and ids (stat, status), from the process table,
+/// never from its memory. The rest of Linux's directory is not shown.
+fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
+    let t = cx.proc.tasks.lock();
+    let Some(e) = t.procs.get(&pid) else {
+        return Node::Missing;
+    };
+    let zombie = e.zombie.is_some();
+    let (state, long) = if zombie {
+        ("Z", "Z (zombie)")
+    } else if e.stop_event.is_some() {
+        ("T", "T (stopped)")
+    } else {
+        ("S", "S (sleeping)")
+    };
+    let comm = String::from_utf8_lossy(&e.image.comm).into_owned();
+    match rest {
+        b"" => Node::Dir(
+            ["cmdline", "comm", "exe", "stat", "status"]
+                .iter()
+                .map(|n| {
+                    let t = if *n == "exe" { DT_LNK } else { DT_REG };
+                    (n.as_bytes().to_vec(), t)
+                })
+                .collect(),
+        ),
+        // A zombie has no memory: its cmdline reads empty, as Linux's.
+        b"/cmdline" if zombie => Node::Text(Vec::new()),
+        b"/cmdline" => Node::Text(e.image.cmdline.clone()),
+        b"/comm" => Node::Text(format!("{comm}\n").into_bytes()),
+        b"/exe" if zombie => Node::Missing,
+        b"/exe" => Node::Link(e.image.exe.clone()),
+        b"/stat" => {
+            let mut f: Vec<String> = vec![
+                pid.to_string(),
+                format!("({comm})"),
+                state.into(),
+                e.ppid.to_string(),
+                e.pgid.to_string(),
+                e.sid.to_string(),
+            ];
+            f.extend(
+                [
+                    "0", "-1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "20", "0", "1", "0",
+                    "0",
+                ]
+                .map(String::from),
+            );
+            f.resize(52, "0".into());
+            Node::Text(format!("{}\n", f.join(" ")).into_bytes())
+        }
+        b"/status" => Node::Text(
+            format!(
+                "Name:\t{comm}\nState:\t{long}\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{}\n\
+                 Uid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nKthread:\t0\n",
+                e.ppid,
+                u = cx.proc.id.uid,
+                g = cx.proc.id.gid,
+            )
+            .into_bytes(),
+        ),
+        _ => Node::Missing,
+    }
 }
 
 fn read_path(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {

@@ -752,7 +752,12 @@ fn wait_child(
             let mut any = false;
             let mut found = None;
             for (&pid, e) in &t.procs {
+                // __WCLONE waits for the children whose exit signal is
+                // not SIGCHLD, neither for the others; __WALL for all.
+                let clone_child = e.exit_signal != libc::SIGCHLD;
+                let kind = options & WALL != 0 || (options & WCLONE != 0) == clone_child;
                 let wanted = e.ppid == me
+                    && kind
                     && match which {
                         Which::Any => true,
                         Which::Pid(p) => pid == p,
@@ -831,7 +836,7 @@ pub fn sys_wait4(cx: &mut Ctx, a: &Args) -> SysResult {
     let Some((pid, st)) = wait_child(
         cx,
         which,
-        options & (WNOHANG | WUNTRACED | WCONTINUED),
+        options & (WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE),
         true,
     )?
     else {
@@ -868,7 +873,7 @@ pub fn sys_waitid(cx: &mut Ctx, a: &Args) -> SysResult {
     let found = wait_child(
         cx,
         which,
-        options & (WNOHANG | WNOWAIT | WUNTRACED | WCONTINUED),
+        options & (WNOHANG | WNOWAIT | WUNTRACED | WCONTINUED | WALL | WCLONE),
         options & WEXITED != 0,
     )?;
     let mut info = [0u8; 128];

@@ -64,6 +64,14 @@ impl Status {
     }
 }
 
+/// A process's program as others see it.
+#[derive(Clone, Debug, Default)]
+pub struct Image {
+    pub cmdline: Vec<u8>,
+    pub comm: Vec<u8>,
+    pub exe: Vec<u8>,
+}
+
 /// One process in the table.
 #[derive(Debug)]
 pub struct Entry {
@@ -81,6 +89,9 @@ pub struct Entry {
     pub vfork_done: bool,
     /// It called execve (setpgid on it is EACCES from then on).
     pub execed: bool,
+    /// What other processes see of it in /proc/PID: its argv (each
+    /// NUL-terminated), comm and executable, as of its last execve.
+    pub image: Image,
     /// A stop not yet reported to a WUNTRACED wait: the signal.
     pub stop_event: Option<i32>,
     /// A continue not yet reported to a WCONTINUED wait.
@@ -134,10 +145,12 @@ impl Table {
 
     /// Register a new process made by `parent` (a pid from `alloc_pid`).
     pub fn insert(&mut self, pid: u32, parent: u32, proc: &ProcRef, exit_signal: i32) {
-        let (pgid, sid) = self
+        let (pgid, sid, image) = self
             .procs
             .get(&parent)
-            .map_or((pid, pid), |p| (p.pgid, p.sid));
+            .map_or((pid, pid, Image::default()), |p| {
+                (p.pgid, p.sid, p.image.clone())
+            });
         self.procs.insert(
             pid,
             Entry {
@@ -149,6 +162,7 @@ impl Table {
                 zombie: None,
                 vfork_done: false,
                 execed: false,
+                image,
                 stop_event: None,
                 continued: false,
             },
@@ -156,9 +170,10 @@ impl Table {
         self.many = true;
     }
 
-    /// A pid for a new process, or EAGAIN past --max-procs.
+    /// A pid for a new process, or EAGAIN past --max-procs (zombies count
+    /// until they are reaped, as with Linux's RLIMIT_NPROC).
     pub fn alloc_pid(&mut self) -> Result<u32, Errno> {
-        if self.live() >= self.max_procs {
+        if self.procs.len() >= self.max_procs {
             return Err(Errno::AGAIN);
         }
         self.alloc_id().ok_or(Errno::AGAIN)
@@ -225,10 +240,18 @@ impl Tasks {
                 zombie: None,
                 vfork_done: false,
                 execed: false,
+                image: Image::default(),
                 stop_event: None,
                 continued: false,
             },
         );
+    }
+
+    /// Process `pid` runs a new program (its first, or an execve).
+    pub fn set_image(&self, pid: u32, image: Image) {
+        if let Some(e) = self.table.lock().procs.get_mut(&pid) {
+            e.image = image;
+        }
     }
 
     /// Process `pid` ended with `status`: it becomes a zombie (or goes at
@@ -240,10 +263,15 @@ impl Tasks {
         let mut orphaned_zombie = false;
         for (_, e) in t.procs.iter_mut().filter(|(_, e)| e.ppid == pid) {
             e.ppid = init;
+            // Its new parent hears of its end by SIGCHLD (Linux's
+            // reparent_leader).
+            e.exit_signal = libc::SIGCHLD;
             orphaned_zombie |= e.zombie.is_some();
         }
         let e = t.procs.get_mut(&pid)?;
         e.zombie = Some(status);
+        // A zombie has no memory: its argv is not kept.
+        e.image.cmdline = Vec::new();
         e.vfork_done = true;
         let parent = (e.ppid, e.exit_signal, orphaned_zombie);
         drop(t);
@@ -312,6 +340,25 @@ impl Tasks {
             .procs
             .get(&pid)
             .is_none_or(|e| e.ppid == 0)
+    }
+
+    /// A process's address space must go (its process ended or execs): if
+    /// a vfork child still runs on it, that child takes it over (its own
+    /// from then on, every mapping as the parent left it, the other
+    /// borrowers still listed) and `None` is returned; else it is the
+    /// caller's to destroy. Call with no process lock held.
+    pub fn hand_over(&self, mut mm: super::mm::Mm) -> Option<super::mm::Mm> {
+        while let Some(pid) = mm.lent_to.pop() {
+            let Some(child) = self.table.lock().get(pid) else {
+                continue;
+            };
+            let mut c = child.lock();
+            if c.mm.borrowed && c.mm.pt.root() == mm.pt.root() {
+                c.mm = mm;
+                return None;
+            }
+        }
+        Some(mm)
     }
 
     /// A vfork child execs: its parent goes on.

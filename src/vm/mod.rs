@@ -245,7 +245,14 @@ pub struct Machine {
     init_xsave: Arc<[u8; XSAVE_AREA]>,
     /// KVM_GET_TSC_KHZ's answer (0 on a detached machine).
     tsc_khz: u32,
+    /// Page tables of address spaces that ended, emptied of every user
+    /// leaf, kept whole for new address spaces (`new_root`).
+    spare_roots: Vec<PageTables>,
 }
+
+/// Spare page-table trees kept at most; past it an ended space's tables
+/// are freed (retired to data use: `FrameAllocator::alloc_table`).
+const MAX_SPARE_ROOTS: usize = 1024;
 
 /// The size of KVM_GET_XSAVE's buffer; setup refuses a machine whose
 /// enabled XSAVE components would not fit it (XCR0 never enables AMX).
@@ -410,6 +417,9 @@ impl Machine {
     /// is the boot PML4's (every address space shares the kernel's PDPT,
     /// so a vCPU area made later is mapped in all of them).
     pub fn new_root(&mut self) -> Option<PageTables> {
+        if let Some(pt) = self.spare_roots.pop() {
+            return Some(pt);
+        }
         let root = self.frames.alloc_table()?;
         for i in 256..512 {
             let e = self.ram.read_u64(layout::PML4_GPA + i * 8)?;
@@ -418,6 +428,28 @@ impl Machine {
             }
         }
         Some(PageTables::new(root))
+    }
+
+    /// The page tables of an address space that ended, every user leaf
+    /// already cleared (and its frame's translations dropped): kept whole
+    /// for a new address space. A freed table frame is never a table again
+    /// (kvm_pvm keeps its shadow, keyed by the frame), so reusing whole
+    /// trees, each table in the place it had, is what lets a run make
+    /// processes without end: the shadows of a reused tree still match it.
+    /// Past `MAX_SPARE_ROOTS` the tables are freed.
+    pub fn spare_root(&mut self, pt: PageTables) {
+        if pt.root() == layout::PML4_GPA {
+            return;
+        }
+        if self.spare_roots.len() < MAX_SPARE_ROOTS {
+            self.spare_roots.push(pt);
+            return;
+        }
+        pt.free_user_tables(&self.ram, &self.frames);
+        let root = pt.root();
+        if self.frames.is_pool_frame(root) && self.ram.zero(root, layout::PAGE_SIZE) {
+            self.frames.free(root);
+        }
     }
 
     /// The address space whose process holds the machine lock now: what

@@ -208,6 +208,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<(Machine, Vcpu), V
         xstate_size,
         init_xsave: Arc::from(init_xsave),
         tsc_khz,
+        spare_roots: Vec::new(),
     };
     let first = m.vcpu_from(Some(vcpu), 0, area)?;
     Ok((m, first))
@@ -381,6 +382,7 @@ pub(super) fn build_detached(mem_size: u64) -> Result<(Machine, Vcpu), VmError> 
         xstate_size: 512 + 64,
         init_xsave: Arc::new([0; XSAVE_AREA]),
         tsc_khz: 0,
+        spare_roots: Vec::new(),
     };
     let first = m.vcpu_from(None, 0, CpuArea::BOOT)?;
     Ok((m, first))
