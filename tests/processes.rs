@@ -3,7 +3,7 @@
 //! process groups and sessions, orphans, --max-procs, busybox sh running
 //! pipelines, job-control stops, and the trace of several processes.
 //! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, sysvfork.c,
-//! pshared.c, proctree.c, and Debian's busybox-static.
+//! pshared.c, proctree.c, unixfork.c, and Debian's busybox-static.
 
 mod common;
 use common::*;
@@ -136,6 +136,22 @@ fn a_long_loop_of_commands_reuses_page_tables() {
     );
     assert_eq!(text(&out.stdout), "1500\n", "{}", text(&out.stderr));
     assert_eq!(status(&out), 0);
+}
+
+/// AF_UNIX between processes: a socketpair across fork carries bytes and
+/// a descriptor (SCM_RIGHTS from the child to the parent), and a child
+/// connects to an abstract and a path socket its parent bound.
+#[test]
+fn unix_sockets_between_processes_match_native() {
+    for (flavor, out) in same_as_native("unixfork", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("2 SCM_RIGHTS: read 17 bytes from the passed pipe: via a passed pipe\n")
+                && s.contains("3 abstract: the child connected and wrote: yes\n")
+                && s.ends_with("unixfork: done\n"),
+            "{flavor:?}: {s}"
+        );
+    }
 }
 
 /// A fork bomb ends at --max-procs with EAGAIN, its children are killed

@@ -179,8 +179,9 @@ pub struct Process {
     pub ipc: ipc::Ipc,
     /// Threads waiting in futex(2).
     pub futexes: futex::FutexTable,
-    /// Names of the AF_UNIX sockets the program bound.
-    pub unix: socket::UnixNames,
+    /// Names of the AF_UNIX sockets the sandbox's programs bound, and the
+    /// files in flight between them (shared by every process).
+    pub unix: std::sync::Arc<parking_lot::Mutex<socket::UnixNames>>,
     /// alarm, itimers, POSIX timers.
     pub timers: timer::Timers,
     /// The vCPU thread's kick mask for host waits (None without a vCPU
@@ -482,7 +483,7 @@ impl Process {
             memfd_quota: self.memfd_quota.clone(),
             ipc: self.ipc.for_fork(),
             futexes: Default::default(),
-            unix: Default::default(),
+            unix: std::sync::Arc::clone(&self.unix),
             timers: self.timers.for_fork(),
             kick: self.kick.clone(),
             exec_facts: self.exec_facts,

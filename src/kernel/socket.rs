@@ -302,7 +302,7 @@ fn addr_bytes(sa: &libc::sockaddr_un, len: usize) -> &[u8] {
 /// (remembered, so it shows as given).
 fn abstract_host(cx: &mut Ctx, name: &[u8]) -> Vec<u8> {
     let mut h = vec![0u8];
-    h.extend_from_slice(cx.proc.unix.prefix());
+    h.extend_from_slice(cx.proc.unix.lock().prefix());
     if h.len() + name.len() <= 108 {
         h.extend_from_slice(name);
         return h;
@@ -317,6 +317,7 @@ fn abstract_host(cx: &mut Ctx, name: &[u8]) -> Vec<u8> {
     h.extend_from_slice(digest.as_bytes());
     cx.proc
         .unix
+        .lock()
         .remember(h.clone(), [&[0u8][..], name].concat());
     h
 }
@@ -346,7 +347,8 @@ fn guest_name(cx: &Ctx, raw: &[u8]) -> Vec<u8> {
         name = &name[..end];
     }
     let mut out = raw[..SUN_PATH_OFF].to_vec();
-    if let Some((_, g)) = cx.proc.unix.bound.iter().find(|(h, _)| *h == name) {
+    let unix = cx.proc.unix.lock();
+    if let Some((_, g)) = unix.bound.iter().find(|(h, _)| *h == name) {
         out.extend_from_slice(g);
         if g.first() != Some(&0) {
             // A path's NUL, even past a full sun_path (Linux's len 111).
@@ -354,7 +356,7 @@ fn guest_name(cx: &Ctx, raw: &[u8]) -> Vec<u8> {
         }
         return out;
     }
-    let p = &cx.proc.unix.prefix;
+    let p = &unix.prefix;
     if name[0] == 0 {
         if !p.is_empty() && name[1..].starts_with(p) {
             out.push(0);
@@ -444,7 +446,7 @@ pub fn sys_bind(cx: &mut Ctx, a: &Args) -> SysResult {
                 });
             }
             super::path::account_new(quota.as_deref(), &dir, &leaf);
-            cx.proc.unix.remember(host_name, p);
+            cx.proc.unix.lock().remember(host_name, p);
         }
     }
     Ok(0)
@@ -845,7 +847,8 @@ fn guest_control(cx: &mut Ctx, buf: &mut [u8], cloexec: bool) -> i32 {
 /// Install a descriptor that came over a socket: the sandbox's own file
 /// when it is one of its tokens, else (a host peer's) a plain host file.
 fn received_file(cx: &mut Ctx, fd: OwnedFd, cloexec: bool) -> Result<i32, Errno> {
-    if let Some(f) = cx.proc.unix.receive_file(fd.as_fd()) {
+    let received = cx.proc.unix.lock().receive_file(fd.as_fd());
+    if let Some(f) = received {
         let limit = cx.proc.rlimits.nofile();
         return cx.proc.files.share(f, cloexec, limit);
     }
@@ -925,7 +928,7 @@ fn send_common(
     } else {
         Vec::new()
     };
-    if hold.len() > cx.proc.unix.in_flight_room() {
+    if hold.len() > cx.proc.unix.lock().in_flight_room() {
         return Err(Errno::TOOMANYREFS);
     }
     let h = host(f).as_raw_fd();
@@ -966,7 +969,7 @@ fn send_common(
                     // The tokens are in flight (the host holds its own
                     // copies of the read ends): remember what they are.
                     let passed = std::mem::take(&mut hold).into_iter().map(|(_, p)| p);
-                    cx.proc.unix.in_flight.extend(passed);
+                    cx.proc.unix.lock().in_flight.extend(passed);
                 }
                 if !block || !stream || done == data.len() {
                     return Ok(done as u64);
