@@ -3,7 +3,8 @@
  * once it is a zombie; SIGCHLD ignored reaps children at once (a later
  * wait is ECHILD, not a hang); a vfork child that outlives the process
  * whose memory it runs on (the middle process exits from another thread
- * while the child still writes its stack) finishes its work. */
+ * while the child still writes its stack) finishes its work; a child's
+ * CPU time reaches wait4's rusage, RUSAGE_CHILDREN and times(). */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/times.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,6 +143,27 @@ int main(int argc, char **argv)
 	waitpid(mid, &s, 0);
 	printf("4 vfork: the child outlived its parent and finished: %s; parent exit %d\n",
 	       yesno(n == 2), WEXITSTATUS(s));
+
+	fflush(stdout);
+	pid_t busy = fork();
+	if (busy == 0) {
+		volatile unsigned long x = 0;
+		for (unsigned long i = 0; i < 100000000UL; i++)
+			x += i;
+		_exit(0);
+	}
+	struct rusage ru, rc;
+	wait4(busy, &s, 0, &ru);
+	double t = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+		   ru.ru_stime.tv_usec / 1e6;
+	getrusage(RUSAGE_CHILDREN, &rc);
+	double tc = rc.ru_utime.tv_sec + rc.ru_utime.tv_usec / 1e6 + rc.ru_stime.tv_sec +
+		    rc.ru_stime.tv_usec / 1e6;
+	struct tms tm;
+	times(&tm);
+	printf("5 rusage: the busy child's CPU time in wait4: %s, in RUSAGE_CHILDREN: %s, "
+	       "in times(): %s\n",
+	       yesno(t > 0.01), yesno(tc >= t), yesno(tm.tms_cutime + tm.tms_cstime > 0));
 	printf("proctree: done\n");
 	return 0;
 }

@@ -204,6 +204,11 @@ impl Shared {
     /// parent hears of it (SIGCHLD and a wake-up of its wait4).
     fn thread_left(&self, proc: &ProcRef, tid: u32) {
         let mut p = proc.lock();
+        // Called on the host thread that ran it (one guest thread each):
+        // its CPU time is the guest thread's.
+        let t = kernel::process::thread_cpu_time();
+        p.cpu_done.0 += t.0;
+        p.cpu_done.1 += t.1;
         if let Some(i) = p.find_thread(tid.into()) {
             p.futexes.cancel_thread(tid);
             p.threads.remove(i);
@@ -221,6 +226,10 @@ impl Shared {
             return;
         };
         let pid = p.id.pid;
+        let cpu = (
+            p.cpu_done.0 + p.children_cpu.0,
+            p.cpu_done.1 + p.children_cpu.1,
+        );
         p.ipc.exit(&self.machine.lock().frames);
         let mm = std::mem::replace(&mut p.mm, kernel::mm::Mm::none());
         p.files.close_all();
@@ -232,7 +241,7 @@ impl Shared {
             mm.destroy(&mut self.machine.lock());
         }
         let init = self.init.lock().id.pid;
-        let Some((ppid, exit_signal, orphans)) = self.tasks.exited(pid, status, init) else {
+        let Some((ppid, exit_signal, orphans)) = self.tasks.exited(pid, status, init, cpu) else {
             return;
         };
         if orphans && ppid != init {
@@ -264,13 +273,9 @@ impl Shared {
         if (1..=64).contains(&exit_signal) {
             let (code, st) = status.code_and_status();
             let uid = pp.id.uid;
-            pp.post(kernel::signal::SigInfo::child(
-                exit_signal,
-                code,
-                pid,
-                uid,
-                st,
-            ));
+            pp.post(
+                kernel::signal::SigInfo::child(exit_signal, code, pid, uid, st).with_times(cpu),
+            );
         } else {
             for t in &pp.threads {
                 t.kick();
@@ -726,6 +731,7 @@ fn thread_loop_inner(
                         sigreturn_mask: (sigreturned && !call.is_exec()).then_some(mask),
                         head: head.as_deref(),
                         task: task_of(&proc),
+                        pid: proc.id.pid,
                     };
                     if let Some(t) = sh.tracer.lock().as_mut() {
                         t.syscall(&m, &ev);

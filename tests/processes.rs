@@ -251,12 +251,30 @@ fn busybox_sh_runs_pipelines_as_native() {
 #[test]
 fn trace_follows_every_process() {
     require_kvm();
+    let json = std::env::temp_dir().join(format!("kvmcage-trace-{}.json", std::process::id()));
     let out = run_cage(
-        &["--trace"],
+        &["--trace", "--trace-json", json.to_str().unwrap()],
         Path::new(BUSYBOX),
         &["sh", "-c", "echo abc | /bin/busybox tr a-c x-z; exit 4"],
         b"",
     );
+    // The JSON records name the process and the thread of each call: the
+    // child's execve is its own (pid == tid, not the first process's).
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let _ = std::fs::remove_file(&json);
+    let exec = records
+        .iter()
+        .find(|r| r["name"] == "execve")
+        .expect("an execve record");
+    assert_ne!(exec["pid"], 1, "{exec}");
+    assert_eq!(exec["pid"], exec["tid"], "{exec}");
+    assert!(records
+        .iter()
+        .any(|r| r["pid"] == 1 && r["name"] == "wait4"));
     assert_eq!(text(&out.stdout), "xyz\n");
     assert_eq!(status(&out), 4);
     let err = text(&out.stderr);

@@ -161,6 +161,10 @@ pub struct Process {
     pub status: Option<task::Status>,
     /// A vfork child the calling thread waits for before it returns.
     pub vfork_wait: Option<u32>,
+    /// CPU time (user, system) of its threads that ended.
+    pub cpu_done: (std::time::Duration, std::time::Duration),
+    /// CPU time of its children it reaped, theirs included (RUSAGE_CHILDREN).
+    pub children_cpu: (std::time::Duration, std::time::Duration),
     /// Stopped by this signal (job control): its threads wait for SIGCONT
     /// or SIGKILL before running user code again.
     pub stopped: Option<i32>,
@@ -306,6 +310,8 @@ impl Process {
             tasks: std::sync::Arc::new(task::Tasks::new(id_pid)),
             status: None,
             vfork_wait: None,
+            cpu_done: Default::default(),
+            children_cpu: Default::default(),
             stopped: None,
             exe_file: None,
             task: Default::default(),
@@ -472,6 +478,8 @@ impl Process {
             tasks: std::sync::Arc::clone(&self.tasks),
             status: None,
             vfork_wait: None,
+            cpu_done: Default::default(),
+            children_cpu: Default::default(),
             stopped: None,
             cmdline: self.cmdline.clone(),
             task: process::TaskFlags {

@@ -733,6 +733,10 @@ const WNOTHREAD: u64 = 0x2000_0000;
 const WALL: u64 = 0x4000_0000;
 const WCLONE: u64 = 0x8000_0000;
 
+/// What a wait found: the child, what happened to it, and its CPU time
+/// (user, system; its reaped children's included) when it ended.
+type Waited = (u32, super::task::Status, (Duration, Duration));
+
 /// Wait for a child that `which` names to end, or (with WUNTRACED or
 /// WCONTINUED in `options`) to stop or continue (Linux's do_wait; an exit
 /// is reported only with `exited`). `Ok(None)` with WNOHANG when none has;
@@ -743,12 +747,13 @@ fn wait_child(
     which: Which,
     options: u64,
     exited: bool,
-) -> Result<Option<(u32, super::task::Status)>, Errno> {
+) -> Result<Option<Waited>, Errno> {
     use super::task::Status;
     loop {
         {
             let me = cx.proc.id.pid;
-            let mut t = cx.proc.tasks.lock();
+            let tasks = std::sync::Arc::clone(&cx.proc.tasks);
+            let mut t = tasks.lock();
             let mut any = false;
             let mut found = None;
             for (&pid, e) in &t.procs {
@@ -777,14 +782,14 @@ fn wait_child(
                     _ => None,
                 };
                 if let Some(st) = event {
-                    found = Some((pid, st));
+                    found = Some((pid, st, e.cpu));
                     break;
                 }
             }
             if !any {
                 return Err(Errno::CHILD);
             }
-            if let Some((pid, st)) = found {
+            if let Some((pid, st, cpu)) = found {
                 if options & WNOWAIT == 0 {
                     match st {
                         Status::Stopped(_) => {
@@ -799,10 +804,14 @@ fn wait_child(
                         }
                         _ => {
                             t.procs.remove(&pid);
+                            drop(t);
+                            let c = &mut cx.proc.children_cpu;
+                            c.0 += cpu.0;
+                            c.1 += cpu.1;
                         }
                     }
                 }
-                return Ok(Some((pid, st)));
+                return Ok(Some((pid, st, cpu)));
             }
         }
         if options & WNOHANG != 0 {
@@ -812,6 +821,29 @@ fn wait_child(
             return Err(wait::ERESTARTSYS);
         }
     }
+}
+
+/// A struct rusage with these user and system times, the rest 0.
+fn rusage_bytes(cpu: (Duration, Duration)) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    for (off, d) in [(0, cpu.0), (16, cpu.1)] {
+        let (sec, usec) = timeval(d);
+        b[off..off + 8].copy_from_slice(&sec.to_le_bytes());
+        b[off + 8..off + 16].copy_from_slice(&usec.to_le_bytes());
+    }
+    b
+}
+
+/// The CPU time of the calling process (RUSAGE_SELF, times): the whole
+/// of kvmcage's for the first process (as before: its threads and the
+/// host's work for them, less the set-up), for another one its ended
+/// threads' and the calling thread's.
+fn self_cpu_time(cx: &Ctx) -> (Duration, Duration) {
+    if cx.proc.tasks.is_first(cx.proc.id.pid) {
+        return cpu_time(cx.proc.cpu_base);
+    }
+    let t = thread_cpu_time();
+    (cx.proc.cpu_done.0 + t.0, cx.proc.cpu_done.1 + t.1)
 }
 
 /// The caller's process group.
@@ -833,7 +865,7 @@ pub fn sys_wait4(cx: &mut Ctx, a: &Args) -> SysResult {
         p if p < 0 => Which::Group(p.unsigned_abs()),
         p => Which::Pid(p as u32),
     };
-    let Some((pid, st)) = wait_child(
+    let Some((pid, st, cpu)) = wait_child(
         cx,
         which,
         options & (WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE),
@@ -846,7 +878,7 @@ pub fn sys_wait4(cx: &mut Ctx, a: &Args) -> SysResult {
         cx.m.user().write(status, &st.wait_status().to_le_bytes())?;
     }
     if rusage != 0 {
-        cx.m.user().write(rusage, &[0u8; 144])?;
+        cx.m.user().write(rusage, &rusage_bytes(cpu))?;
     }
     Ok(u64::from(pid))
 }
@@ -877,16 +909,19 @@ pub fn sys_waitid(cx: &mut Ctx, a: &Args) -> SysResult {
         options & WEXITED != 0,
     )?;
     let mut info = [0u8; 128];
-    if let Some((pid, st)) = found {
+    let mut times = Default::default();
+    if let Some((pid, st, cpu)) = found {
         let (code, status) = st.code_and_status();
-        let si = super::signal::SigInfo::child(libc::SIGCHLD, code, pid, cx.proc.id.uid, status);
+        let si = super::signal::SigInfo::child(libc::SIGCHLD, code, pid, cx.proc.id.uid, status)
+            .with_times(cpu);
         info.copy_from_slice(si.bytes());
+        times = cpu;
     }
     if infop != 0 {
         cx.m.user().write(infop, &info)?;
     }
     if rusage != 0 {
-        cx.m.user().write(rusage, &[0u8; 144])?;
+        cx.m.user().write(rusage, &rusage_bytes(times))?;
     }
     Ok(0)
 }
@@ -900,7 +935,7 @@ pub fn cpu_time(base: (Duration, Duration)) -> (Duration, Duration) {
 }
 
 /// The calling vCPU thread's own CPU time (getrusage(RUSAGE_THREAD)).
-fn thread_cpu_time() -> (Duration, Duration) {
+pub fn thread_cpu_time() -> (Duration, Duration) {
     rusage(libc::RUSAGE_THREAD, Default::default())
 }
 
@@ -934,7 +969,7 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
     match who {
         libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
             let (u, s) = if who == libc::RUSAGE_SELF {
-                cpu_time(cx.proc.cpu_base)
+                self_cpu_time(cx)
             } else {
                 thread_cpu_time()
             };
@@ -947,7 +982,9 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
             let maxrss = cx.m.frames.peak() * 4;
             b[32..40].copy_from_slice(&maxrss.to_le_bytes());
         }
-        RUSAGE_CHILDREN => {}
+        RUSAGE_CHILDREN => {
+            b[..32].copy_from_slice(&rusage_bytes(cx.proc.children_cpu)[..32]);
+        }
         _ => return Err(Errno::INVAL),
     }
     cx.m.user().write(a.0[1], &b)?;
@@ -958,10 +995,13 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_times(cx: &mut Ctx, a: &Args) -> SysResult {
     let ticks = |d: Duration| d.as_millis() as u64 / 10;
     if a.0[0] != 0 {
-        let (u, s) = cpu_time(cx.proc.cpu_base);
+        let (u, s) = self_cpu_time(cx);
+        let (cu, cs) = cx.proc.children_cpu;
         let mut b = [0u8; 32];
         b[0..8].copy_from_slice(&ticks(u).to_le_bytes());
         b[8..16].copy_from_slice(&ticks(s).to_le_bytes());
+        b[16..24].copy_from_slice(&ticks(cu).to_le_bytes());
+        b[24..32].copy_from_slice(&ticks(cs).to_le_bytes());
         cx.m.user().write(a.0[0], &b)?;
     }
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);

@@ -178,6 +178,14 @@ impl SigInfo {
         s
     }
 
+    /// The same with si_utime and si_stime (clock ticks, USER_HZ 100).
+    pub fn with_times(mut self, cpu: (std::time::Duration, std::time::Duration)) -> Self {
+        let ticks = |d: std::time::Duration| (d.as_millis() / 10) as u64;
+        self.put64(32, ticks(cpu.0));
+        self.put64(40, ticks(cpu.1));
+        self
+    }
+
     /// Raised by a fault at `addr`.
     pub fn fault(sig: i32, code: i32, addr: u64) -> Self {
         let mut s = Self::new(sig, code);

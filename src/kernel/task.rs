@@ -92,6 +92,9 @@ pub struct Entry {
     /// What other processes see of it in /proc/PID: its argv (each
     /// NUL-terminated), comm and executable, as of its last execve.
     pub image: Image,
+    /// Its CPU time (user, system) and its reaped children's, once it
+    /// ended: what wait4's rusage and the parent's RUSAGE_CHILDREN get.
+    pub cpu: (std::time::Duration, std::time::Duration),
     /// A stop not yet reported to a WUNTRACED wait: the signal.
     pub stop_event: Option<i32>,
     /// A continue not yet reported to a WCONTINUED wait.
@@ -163,6 +166,7 @@ impl Table {
                 vfork_done: false,
                 execed: false,
                 image,
+                cpu: Default::default(),
                 stop_event: None,
                 continued: false,
             },
@@ -241,6 +245,7 @@ impl Tasks {
                 vfork_done: false,
                 execed: false,
                 image: Image::default(),
+                cpu: Default::default(),
                 stop_event: None,
                 continued: false,
             },
@@ -258,7 +263,13 @@ impl Tasks {
     /// once if its parent does not wait, `reap`), its children go to
     /// `init`. Its parent and the signal to send it, if any, and whether
     /// `init` got zombies to reap.
-    pub fn exited(&self, pid: u32, status: Status, init: u32) -> Option<(u32, i32, bool)> {
+    pub fn exited(
+        &self,
+        pid: u32,
+        status: Status,
+        init: u32,
+        cpu: (std::time::Duration, std::time::Duration),
+    ) -> Option<(u32, i32, bool)> {
         let mut t = self.table.lock();
         let mut orphaned_zombie = false;
         for (_, e) in t.procs.iter_mut().filter(|(_, e)| e.ppid == pid) {
@@ -270,6 +281,7 @@ impl Tasks {
         }
         let e = t.procs.get_mut(&pid)?;
         e.zombie = Some(status);
+        e.cpu = cpu;
         // A zombie has no memory: its argv is not kept.
         e.image.cmdline = Vec::new();
         e.vfork_done = true;

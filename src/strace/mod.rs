@@ -74,9 +74,11 @@ pub struct Traced<'a> {
     /// The call as formatted before it ran (execve: its arguments are
     /// gone afterwards).
     pub head: Option<&'a str>,
-    /// The thread that made it, once the process has more than one
+    /// The thread that made it, once the run has had more than one
     /// (strace -f's `[pid N]` prefix).
     pub task: Option<u32>,
+    /// The process that made it (the JSON record's pid).
+    pub pid: u32,
 }
 
 /// The tracer of one run.
@@ -179,8 +181,8 @@ impl Tracer {
         }
         if let Some(out) = self.opts.json.as_mut() {
             let rec = JsonCall {
-                pid: self.pid,
-                tid: ev.task.unwrap_or(self.pid),
+                pid: ev.pid,
+                tid: ev.task.unwrap_or(ev.pid),
                 nr: call.nr,
                 name,
                 args: call.args.0,
