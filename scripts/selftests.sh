@@ -39,8 +39,8 @@ st=tools/testing/selftests
 # What is extracted: the selftest directories built below, the shared
 # kselftest.h, and what their sources include from outside them.
 dirs=(openat2 timers mm x86 vDSO futex prctl sigaltstack rseq membarrier
-    proc fchmodat2 cachestat exec)
-paths=("$st/kselftest.h")
+    proc fchmodat2 cachestat exec core clone3)
+paths=("$st/kselftest.h" "$st/kselftest_harness.h")
 for d in "${dirs[@]}"; do paths+=("$st/$d"); done
 paths+=(
     include/uapi                        # UAPI headers
@@ -201,6 +201,16 @@ build cachestat-test_cachestat cachestat test_cachestat.c
 # exec: the Makefile's load_address.static.0x1000 (-fPIE -static-pie,
 # max-page-size 0x1000).
 build exec-load_address exec load_address.c -- -static-pie -fPIE -Wl,-z,max-page-size=0x1000
+
+# Since processes (issue 16): programs that fork (kselftest_harness.h runs
+# each TEST in a child) or exec themselves.
+build core-close_range_test core close_range_test.c
+build prctl-set-process-name prctl set-process-name.c
+build mm-map_populate mm map_populate.c vm_util.c thp_settings.c -- -U_FORTIFY_SOURCE -I "$src/$st/.." -no-pie
+for t in recursion-depth null-argv; do
+    build "exec-$t" exec "$t.c"
+done
+build proc-proc-tid0 proc proc-tid0.c -- -isystem "$src/tools/include/uapi"
 
 if ((fresh)) || ((${#failed[@]})); then
     echo "selftests: ${#built[@]} built ($fresh now), ${#failed[@]} left out${failed:+ (${failed[*]})}" >&2

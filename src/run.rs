@@ -216,7 +216,7 @@ impl Shared {
         }
         p.tasks.futexes.lock().cancel_thread(tid);
         if tid != p.id.pid {
-            p.tasks.lock().free_tid(tid);
+            p.tasks.lock().free_tid(p.id.pid, tid);
         }
         if !p.threads.is_empty() || Arc::ptr_eq(proc, &self.init) {
             return;
@@ -451,7 +451,7 @@ fn spawn_threads(
                 } else {
                     let mut p = owner.lock();
                     p.threads.retain(|t| t.tid != tid);
-                    p.tasks.lock().free_tid(tid);
+                    p.tasks.lock().free_tid(p.id.pid, tid);
                 }
                 regs.rax = (-i64::from(libc::EAGAIN)) as u64;
             }

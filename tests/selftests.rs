@@ -4,16 +4,17 @@
 //! that passes natively must pass under kvmcage, except the ones listed in
 //! EXCEPTED.
 //!
-//! Selected: the programs that are one process on the path that passes
-//! (a fork only on a failure path, or in one named case, is listed in
-//! EXCEPTED; threads are fine since issue 15: futex/functional's
-//! futex_requeue and futex_wait_uninitialized_heap wait in one thread and
-//! wake from another), need neither root nor a module, a debugfs
-//! or sysfs knob, nor a CPU feature this machine may lack, and pass
-//! natively as an unprivileged user. Left out, and why:
-//! - fork, clone, threads or exec on the main path: every program built on
-//!   kselftest_harness.h (it forks each TEST: mincore, prctl/set-process-
-//!   name, core/close_range_test, syscall_user_dispatch, ...),
+//! Selected: programs that need neither root nor a module, a debugfs or
+//! sysfs knob, nor a CPU feature this machine may lack, and pass natively
+//! as an unprivileged user. Threads are fine since issue 15 (futex/
+//! functional's futex_requeue and futex_wait_uninitialized_heap wait in
+//! one thread and wake from another), processes since issue 16
+//! (kselftest_harness.h forks each TEST: core/close_range_test,
+//! prctl/set-process-name; mm/map_populate's child, exec's self-execs,
+//! proc-tid0's threads in a child). Left out, and why:
+//! - the rest of what forks, clones or execs on the main path: other
+//!   programs built on kselftest_harness.h (mincore, syscall_user_dispatch,
+//!   ...),
 //!   openat2/rename_attack_test, x86 fsgsbase, ldt_gdt, iopl, ioperm,
 //!   mov_ss_trap, syscall_numbering, test_mremap_vdso, ptrace_syscall,
 //!   check_initial_reg_state (exec), timers/threadtest, clocksource-switch,
@@ -22,8 +23,10 @@
 //!   directory, read-only here), membarrier_test_multi_thread (its
 //!   SYNC_CORE cases are not offered, so fewer cases run), rseq param_test and basic_percpu_ops,
 //!   vDSO/vdso_test_getrandom, mm cow, khugepaged, map_populate, mrelease,
-//!   memfd_secret, uffd-*, proc loadavg, pid-vm, empty-vm, tid0,
-//!   thread-self, setns-*, kcmp, pidfd, exec, clone3.
+//!   memfd_secret, uffd-*, proc loadavg and pid-vm (they skip natively),
+//!   empty-vm (ptrace), thread-self (a thread without CLONE_FILES and
+//!   CLONE_FS is ENOSYS), setns-*, kcmp, pidfd, exec's execveat and
+//!   binfmt tests, clone3's own tests.
 //! - root or a namespace: openat2/resolve_test (all its tests want euid
 //!   0), tmpfs/bug-link-o-tmpfile, proc-subset-pid, proc-multiple-procfs,
 //!   proc-fsconfig-hidepid, mqueue/mq_open_tests, ipc/msgque, timens/*,
@@ -173,6 +176,21 @@ const PROGRAMS: &[Program] = &[
     prog("cachestat-test_cachestat"),
     // A static-pie's load address and alignment from /proc/self/maps.
     prog("exec-load_address"),
+    // Since processes: kselftest_harness.h runs each TEST in a child.
+    // close_range(2), CLOEXEC and UNSHARE, on descriptors a child shares.
+    prog("core-close_range_test"),
+    // PR_SET_NAME / PR_GET_NAME and /proc/self/task/TID/comm.
+    prog("prctl-set-process-name"),
+    // MAP_POPULATE'd private pages after fork: the child's writes stay its
+    // own (copy-on-write).
+    prog("mm-map_populate"),
+    // execve of a #! script chain to Linux's depth limit (ELOOP).
+    prog("exec-recursion-depth"),
+    // execve with a NULL or empty argv or envp: the child sees argc 0.
+    prog("exec-null-argv"),
+    // /proc/PID/task of a child creating and joining threads never lists
+    // a thread id 0.
+    prog("proc-proc-tid0"),
 ];
 
 /// Timer latency tests that take minutes (1.5 natively each, and as long
@@ -191,6 +209,32 @@ const SLOW_PROGRAMS: &[Program] = &[
 /// the case "exit status" needs no entry when another excepted case of the
 /// same program failed.
 const EXCEPTED: &[(&str, &str, &str)] = &[
+    (
+        "core-close_range_test",
+        "global.close_range_unshare",
+        "clone3 with CLONE_FILES (a child process sharing its parent's \
+         descriptor table) is ENOSYS",
+    ),
+    (
+        "core-close_range_test",
+        "global.close_range_unshare_capped",
+        "clone3 with CLONE_FILES is ENOSYS",
+    ),
+    (
+        "core-close_range_test",
+        "global.close_range_cloexec_syzbot",
+        "clone3 with CLONE_FILES is ENOSYS",
+    ),
+    (
+        "core-close_range_test",
+        "global.close_range_cloexec_unshare_syzbot",
+        "clone3 with CLONE_FILES is ENOSYS",
+    ),
+    (
+        "core-close_range_test",
+        "global.close_range_bitmap_corruption",
+        "clone3 with CLONE_FILES is ENOSYS",
+    ),
     (
         "timers-posix_timers",
         "*",

@@ -39,7 +39,7 @@ pub const ANY_ARGS: &[(i64, &str)] = &[
     (libc::SYS_close, "close"),
     (
         libc::SYS_fcntl,
-        "F_GETFL/F_SETFL, locks, F_GETPIPE_SZ, F_DUPFD_CLOEXEC",
+        "F_GETFL/F_SETFL, locks, F_GETPIPE_SZ, F_DUPFD_CLOEXEC, F_CREATED_QUERY",
     ),
     (libc::SYS_fstat, "fstat of host files"),
     (libc::SYS_newfstatat, "stat through the walk's descriptors"),

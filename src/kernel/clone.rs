@@ -262,7 +262,10 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
         Err(e) => {
             match child.as_mut() {
                 Some(c) => c.mm.destroy(cx.m),
-                None => cx.proc.tasks.lock().free_tid(tid),
+                None => {
+                    let pid = cx.proc.id.pid;
+                    cx.proc.tasks.lock().free_tid(pid, tid)
+                }
             }
             return Err(e);
         }

@@ -687,6 +687,10 @@ fn de_thread(cx: &mut super::Ctx) -> Result<(), Errno> {
         });
     }
     let pid = cx.proc.id.pid;
+    if me != pid {
+        // The caller takes the leader's id; its own is free again.
+        cx.proc.tasks.lock().free_tid(pid, me);
+    }
     cx.proc.me().tid = pid;
     Ok(())
 }

@@ -1058,6 +1058,9 @@ pub fn sys_dup3(cx: &mut Ctx, a: &Args) -> SysResult {
     dup_to(cx, old, new, flags & libc::O_CLOEXEC != 0)
 }
 
+/// F_LINUX_SPECIFIC_BASE + 4 (Linux 6.12).
+const F_CREATED_QUERY: i32 = 1028;
+
 pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, cmd, arg) = (int(a.0[0]), int(a.0[1]), a.0[2]);
     let slot = cx.proc.files.get(fd)?.clone();
@@ -1140,6 +1143,24 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
             let fd = slot.file.host_fd().map_err(|_| Errno::INVAL)?;
             Ok(u64::from(rustix::fs::fcntl_get_seals(fd)?.bits()))
         }
+        // Linux 6.12: was the file created by the open that made this
+        // description? The host knows for its own files (older hosts:
+        // EINVAL, as Linux before 6.12); kvmcage's own files were not.
+        F_CREATED_QUERY => match slot.file.host() {
+            Some(fd) => {
+                // SAFETY: fcntl on a descriptor the file holds open, with an
+                // integer argument the host ignores.
+                let r = unsafe {
+                    libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), F_CREATED_QUERY, 0)
+                };
+                if r < 0 {
+                    Err(super::last_errno())
+                } else {
+                    Ok(r as u64)
+                }
+            }
+            None => Ok(0),
+        },
         _ => Err(Errno::INVAL),
     }
 }

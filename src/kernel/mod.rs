@@ -419,7 +419,7 @@ impl Process {
 
     /// A new thread id (none left: EAGAIN).
     pub fn alloc_tid(&mut self) -> Option<u32> {
-        self.tasks.lock().alloc_tid()
+        self.tasks.lock().alloc_tid(self.id.pid)
     }
 
     /// The child of a fork by the current thread: pid `pid`, a

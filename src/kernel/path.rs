@@ -611,7 +611,9 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     let pid = cx.proc.id.pid.to_string();
     // /proc/thread-self: the calling thread's /proc/PID/task/TID.
     if path == b"/proc/thread-self" {
-        return Node::Link(format!("/proc/{pid}/task/{pid}").into_bytes());
+        // As Linux's: relative, the calling thread's own task directory.
+        let tid = cx.proc.threads[cx.proc.cur].tid;
+        return Node::Link(format!("{pid}/task/{tid}").into_bytes());
     }
     let below = |r: &&[u8]| r.is_empty() || r.starts_with(b"/");
     if let Some(rest) = path
@@ -627,10 +629,10 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
                 .filter(|r| r.starts_with(b"/"))
         })
     {
-        // /proc/PID/task/TID is the thread's view of the same files.
-        let task = format!("/task/{pid}");
-        let rest = match rest.strip_prefix(task.as_bytes()) {
-            Some(r) if r.is_empty() || r.starts_with(b"/") => r,
+        // /proc/PID/task/TID (any thread of the process) is the thread's
+        // view of the same files.
+        let rest = match task_rest(rest) {
+            Some((tid, r)) if cx.proc.find_thread(tid.into()).is_some() => r,
             _ => rest,
         };
         return match rest {
@@ -665,7 +667,13 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
                 })
                 .collect(),
             ),
-            b"/task" => Node::Dir(vec![(pid.into_bytes(), DT_DIR)]),
+            b"/task" => Node::Dir(
+                cx.proc
+                    .threads
+                    .iter()
+                    .map(|t| (t.tid.to_string().into_bytes(), DT_DIR))
+                    .collect(),
+            ),
             // Not sleeping in the kernel: Linux shows "0" (no newline).
             b"/wchan" => Node::Text(b"0".to_vec()),
             // The system call the reader is in (this read, when read from
@@ -712,6 +720,15 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     Node::Missing
 }
 
+/// `/task/TID` and what follows it (empty or from a '/').
+fn task_rest(rest: &[u8]) -> Option<(u32, &[u8])> {
+    let r = rest.strip_prefix(b"/task/")?;
+    let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+    let tid = std::str::from_utf8(&r[..n]).ok()?.parse::<u32>().ok()?;
+    let after = &r[n..];
+    (after.is_empty() || after.starts_with(b"/")).then_some((tid, after))
+}
+
 /// /proc/PID of another process of the sandbox: its program (cmdline,
 /// comm, exe), its state and ids (stat, status), from the process table,
 /// never from its memory. The rest of Linux's directory is not shown.
@@ -729,12 +746,28 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
         ("S", "S (sleeping)")
     };
     let comm = String::from_utf8_lossy(&e.image.comm).into_owned();
+    // Its threads' directories show the same files.
+    let rest = match task_rest(rest) {
+        Some((tid, r)) if tid == pid || e.tids.contains(&tid) => r,
+        Some(_) => return Node::Missing,
+        None => rest,
+    };
     match rest {
+        b"/task" => Node::Dir(
+            std::iter::once(pid)
+                .chain(e.tids.iter().copied())
+                .map(|t| (t.to_string().into_bytes(), DT_DIR))
+                .collect(),
+        ),
         b"" => Node::Dir(
-            ["cmdline", "comm", "exe", "stat", "status"]
+            ["cmdline", "comm", "exe", "stat", "status", "task"]
                 .iter()
                 .map(|n| {
-                    let t = if *n == "exe" { DT_LNK } else { DT_REG };
+                    let t = match *n {
+                        "exe" => DT_LNK,
+                        "task" => DT_DIR,
+                        _ => DT_REG,
+                    };
                     (n.as_bytes().to_vec(), t)
                 })
                 .collect(),

@@ -522,11 +522,9 @@ impl Default for TaskFlags {
 /// The thread's name: what PR_SET_NAME set, else the program file's name,
 /// at most 15 bytes (TASK_COMM_LEN - 1).
 pub fn comm(proc: &super::Process) -> Vec<u8> {
-    let name = if proc.task.comm.is_empty() {
-        proc.id.exe.rsplit(|&b| b == b'/').next().unwrap_or(b"")
-    } else {
-        &proc.task.comm
-    };
+    // Set from the program's name at each execve; PR_SET_NAME may make it
+    // anything, even empty.
+    let name = &proc.task.comm;
     name[..name.len().min(15)].to_vec()
 }
 

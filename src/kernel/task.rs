@@ -95,6 +95,8 @@ pub struct Entry {
     /// Its CPU time (user, system) and its reaped children's, once it
     /// ended: what wait4's rusage and the parent's RUSAGE_CHILDREN get.
     pub cpu: (std::time::Duration, std::time::Duration),
+    /// Its threads' ids other than the pid (/proc/PID/task).
+    pub tids: Vec<u32>,
     /// A stop not yet reported to a WUNTRACED wait: the signal.
     pub stop_event: Option<i32>,
     /// A continue not yet reported to a WCONTINUED wait.
@@ -128,17 +130,23 @@ impl Table {
         None
     }
 
-    /// A new thread's id.
-    pub fn alloc_tid(&mut self) -> Option<u32> {
+    /// A new thread's id, in process `pid`.
+    pub fn alloc_tid(&mut self, pid: u32) -> Option<u32> {
         let id = self.alloc_id()?;
         self.threads.insert(id);
+        if let Some(e) = self.procs.get_mut(&pid) {
+            e.tids.push(id);
+        }
         self.many = true;
         Some(id)
     }
 
-    /// A thread whose id is not its process's pid ended.
-    pub fn free_tid(&mut self, tid: u32) {
+    /// A thread of process `pid` whose id is not the pid ended.
+    pub fn free_tid(&mut self, pid: u32, tid: u32) {
         self.threads.remove(&tid);
+        if let Some(e) = self.procs.get_mut(&pid) {
+            e.tids.retain(|&t| t != tid);
+        }
     }
 
     /// Processes alive now (not zombies).
@@ -167,6 +175,7 @@ impl Table {
                 execed: false,
                 image,
                 cpu: Default::default(),
+                tids: Vec::new(),
                 stop_event: None,
                 continued: false,
             },
@@ -246,6 +255,7 @@ impl Tasks {
                 execed: false,
                 image: Image::default(),
                 cpu: Default::default(),
+                tids: Vec::new(),
                 stop_event: None,
                 continued: false,
             },
