@@ -231,27 +231,30 @@ fn file_type(fd: &OwnedFd) -> Result<rustix::fs::FileType, Errno> {
 }
 
 fn proc_maps(cx: &Ctx) -> Vec<u8> {
+    proc_maps_of(cx.proc, &cx.m.shared)
+}
+
+/// /proc/PID/maps of `proc`.
+fn proc_maps_of(proc: &super::Process, shared: &crate::vm::shared::SharedSlots) -> Vec<u8> {
     use super::mm::VmaKind;
     let mut s = String::new();
-    for (start, v) in cx.proc.mm.vmas() {
+    for (start, v) in proc.mm.vmas() {
         let p = |bit: u32, c: char| if v.prot & bit != 0 { c } else { '-' };
         let (kind, offset) = match v.kind {
-            VmaKind::Shared { slot, off, .. } => (
-                's',
-                cx.m.shared.find(slot).map_or(0, |sl| sl.file_off + off),
-            ),
+            VmaKind::Shared { slot, off, .. } => {
+                ('s', shared.find(slot).map_or(0, |sl| sl.file_off + off))
+            }
             _ => ('p', 0),
         };
         let perms = format!("{}{}{}{kind}", p(1, 'r'), p(2, 'w'), p(4, 'x'));
         let name = match v.kind {
-            VmaKind::Image => String::from_utf8_lossy(&cx.proc.id.exe).into_owned(),
+            VmaKind::Image => String::from_utf8_lossy(&proc.id.exe).into_owned(),
             VmaKind::Heap => "[heap]".into(),
             VmaKind::Stack => "[stack]".into(),
             VmaKind::Vdso => "[vdso]".into(),
             VmaKind::Vvar => "[vvar]".into(),
             VmaKind::Anon => String::new(),
-            VmaKind::File(i) | VmaKind::Shared { name: i, .. } => cx
-                .proc
+            VmaKind::File(i) | VmaKind::Shared { name: i, .. } => proc
                 .mm
                 .file_names
                 .get(i as usize)
@@ -729,10 +732,54 @@ fn task_rest(rest: &[u8]) -> Option<(u32, &[u8])> {
     (after.is_empty() || after.starts_with(b"/")).then_some((tid, after))
 }
 
+/// Run `f` on the live process `pid` (not the caller's), if its lock can
+/// be had without waiting long: the caller holds its own process lock and
+/// the machine's, so it only tries (a process in a syscall holds its lock
+/// for microseconds; one waiting for the machine lock the caller holds
+/// never lets go, and the attempt gives up after about a millisecond).
+fn with_other<T>(cx: &Ctx, pid: u32, f: impl FnOnce(&super::Process) -> T) -> Option<T> {
+    let target = cx.proc.tasks.lock().get(pid)?;
+    for _ in 0..1000 {
+        if let Some(p) = target.try_lock() {
+            return Some(f(&p));
+        }
+        std::thread::yield_now();
+    }
+    None
+}
+
 /// /proc/PID of another process of the sandbox: its program (cmdline,
-/// comm, exe), its state and ids (stat, status), from the process table,
-/// never from its memory. The rest of Linux's directory is not shown.
+/// comm, exe), its state and ids (stat, status), from the process table;
+/// its mappings (maps) and descriptors (fd) from the process itself.
 fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
+    match rest {
+        b"/maps" => {
+            let shared = &cx.m.shared;
+            return with_other(cx, pid, |p| Node::Text(proc_maps_of(p, shared)))
+                .unwrap_or(Node::Missing);
+        }
+        b"/fd" => {
+            return with_other(cx, pid, |p| {
+                Node::Dir(
+                    p.files
+                        .fds()
+                        .iter()
+                        .map(|(n, _)| (n.to_string().into_bytes(), DT_LNK))
+                        .collect(),
+                )
+            })
+            .unwrap_or(Node::Missing)
+        }
+        r => {
+            if let Some(fd) = r.strip_prefix(b"/fd/").and_then(fd_num) {
+                return with_other(cx, pid, |p| match p.files.file(fd) {
+                    Ok(f) => Node::Link(f.path.clone()),
+                    Err(_) => Node::Missing,
+                })
+                .unwrap_or(Node::Missing);
+            }
+        }
+    }
     let t = cx.proc.tasks.lock();
     let Some(e) = t.procs.get(&pid) else {
         return Node::Missing;
@@ -760,17 +807,19 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
                 .collect(),
         ),
         b"" => Node::Dir(
-            ["cmdline", "comm", "exe", "stat", "status", "task"]
-                .iter()
-                .map(|n| {
-                    let t = match *n {
-                        "exe" => DT_LNK,
-                        "task" => DT_DIR,
-                        _ => DT_REG,
-                    };
-                    (n.as_bytes().to_vec(), t)
-                })
-                .collect(),
+            [
+                "cmdline", "comm", "exe", "fd", "maps", "stat", "status", "task",
+            ]
+            .iter()
+            .map(|n| {
+                let t = match *n {
+                    "exe" => DT_LNK,
+                    "task" | "fd" => DT_DIR,
+                    _ => DT_REG,
+                };
+                (n.as_bytes().to_vec(), t)
+            })
+            .collect(),
         ),
         // A zombie has no memory: its cmdline reads empty, as Linux's.
         b"/cmdline" if zombie => Node::Text(Vec::new()),
