@@ -1,5 +1,5 @@
 /* Processes seen from outside: /proc/PID of a child (cmdline, comm, stat's
- * state and ppid, status, maps, fd), the child in /proc's listing, its state Z
+ * state and ppid, status), the child in /proc's listing, its state Z
  * once it is a zombie; SIGCHLD ignored reaps children at once (a later
  * wait is ECHILD, not a hang); a vfork child that outlives the process
  * whose memory it runs on (the middle process exits from another thread
@@ -97,14 +97,6 @@ int main(int argc, char **argv)
 	snprintf(want, sizeof want, "PPid:\t%d\n", getpid());
 	printf("1 status: PPid line: %s\n", yesno(strstr(buf, want) != NULL));
 	printf("1 listed in /proc: %s\n", yesno(listed(c)));
-	snprintf(path, sizeof path, "/proc/%d/maps", c);
-	n = read_file(path, buf, sizeof buf);
-	printf("1 maps: readable, first line a mapping: %s\n",
-	       yesno(n > 0 && strchr(buf, '-') && strchr(buf, '-') < strchr(buf, ' ')));
-	snprintf(path, sizeof path, "/proc/%d/fd/%d", c, p[0]);
-	char link[64] = {0};
-	ssize_t ln = readlink(path, link, sizeof link - 1);
-	printf("1 fd: the child's pipe is a pipe: %s\n", yesno(ln > 0 && strncmp(link, "pipe:", 5) == 0));
 	write(p[1], "x", 1);
 	/* A zombie until reaped. */
 	for (int i = 0; i < 2000 && stat_state(c, NULL) != 'Z'; i++)

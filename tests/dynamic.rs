@@ -719,3 +719,17 @@ fn file_tools_leave_the_tree_native_leaves() {
     }
     assert_eq!(tree(&caged), tree(&native));
 }
+
+/// The page cache behind private file mappings (issue 17): pages shared
+/// between mappings and processes are copied on every kind of write (a
+/// child's store, read(2) into the page, the parent's own store), never
+/// written through to the file or another mapping; a rewritten file maps
+/// its new contents. images/pagecache.c, as native.
+#[test]
+fn private_file_mappings_share_pages_copy_on_write() {
+    for (flavor, out) in same_as_native("pagecache", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(!s.contains(": no"), "{flavor:?}: {s}");
+        assert!(s.ends_with("pagecache: done\n"), "{flavor:?}: {s}");
+    }
+}

@@ -313,7 +313,7 @@ impl Mm {
         }
         let mut addr = start;
         while addr < end {
-            let ok = match m.frames.alloc() {
+            let ok = match m.alloc_frame() {
                 Some(frame) => self
                     .pt
                     .set_leaf(&m.ram, &m.frames, addr, leaf_for(frame, prot))
@@ -780,7 +780,11 @@ impl Mm {
         // kvmcage commits memory when a page becomes accessible (as Linux
         // with strict overcommit): refuse up front what --mem cannot hold,
         // instead of filling it and failing half-way.
-        if self.frames_needed(m, start, end, prot) > m.frames.available() {
+        let need = self.frames_needed(m, start, end, prot);
+        if need > m.frames.available() {
+            m.cache.reclaim(&m.ram, &m.frames);
+        }
+        if need > m.frames.available() {
             m.frames.refuse();
             return Err(Errno::NOMEM);
         }
@@ -1221,13 +1225,79 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         .map(|e| e & pte::ADDR_MASK)
         .filter(|&f| f != 0 && cx.m.frames.is_pool_frame(f))
         .collect();
+    // A mapping the program may not write (code, read-only data) shares
+    // the cache's pages, read-only and copied should it mprotect them
+    // writable and write; a writable one (data that ld.so relocates at
+    // once) gets its own copy, as before, which spares it a copy fault per
+    // page.
+    let key = if prot & PROT_WRITE == 0 {
+        crate::vm::pagecache::FileKey::of(host)
+    } else {
+        None
+    };
+    // Pages the cache has: mapped from it; the others are read from the
+    // file, then given to the cache.
+    let mut cached = vec![false; (filled / PAGE_SIZE) as usize];
+    let mut replaced = Vec::new();
+    if let Some(key) = key {
+        for (i, hit) in cached.iter_mut().enumerate() {
+            let at = start + i as u64 * PAGE_SIZE;
+            let m = &mut **cx.m;
+            let Some(f) = m.cache.get(&m.frames, key, off + i as u64 * PAGE_SIZE) else {
+                continue;
+            };
+            let old = mm.pt.leaf(&m.ram, at).unwrap_or(0);
+            if mm
+                .pt
+                .set_leaf(&m.ram, &m.frames, at, private_leaf(m, f, prot | PROT_READ))
+                .is_err()
+            {
+                m.frames.put(f);
+                continue;
+            }
+            let fresh = old & pte::ADDR_MASK;
+            if m.frames.is_pool_frame(fresh) && m.frames.put(fresh) {
+                replaced.push(fresh);
+            }
+            *hit = true;
+        }
+        // The fresh frames the cached ones replaced: dropped with
+        // MADV_DONTNEED (which also drops any translation a thread racing
+        // into the new range made) before they are free again.
+        let m = &mut **cx.m;
+        let ram = &m.ram;
+        crate::vm::memory::for_each_run(&mut replaced, |gpa, n| {
+            ram.zero(gpa, n);
+        });
+        for f in replaced {
+            m.frames.free(f);
+        }
+        frames.retain(|f| m.frames.refs(*f) == 1);
+        log::trace!(
+            "mmap of {}: {} of {} pages from the page cache",
+            String::from_utf8_lossy(&file.path),
+            cached.iter().filter(|&&c| c).count(),
+            cached.len()
+        );
+    }
     let ram = &cx.m.ram;
     crate::vm::memory::for_each_run(&mut frames, |gpa, n| ram.prefault(gpa, n));
-    let mut done = 0u64;
     let mut buf = vec![0u8; 64 << 10];
-    while done < len {
-        let want = ((len - done) as usize).min(buf.len());
-        let n = match rustix::io::pread(host, &mut buf[..want], off + done) {
+    let mut page = 0usize;
+    while page < cached.len() {
+        if cached[page] {
+            page += 1;
+            continue;
+        }
+        // A run of pages to read, up to a buffer's worth.
+        let run = cached[page..]
+            .iter()
+            .take(buf.len() / PAGE_SIZE as usize)
+            .take_while(|&&c| !c)
+            .count();
+        let at = page as u64 * PAGE_SIZE;
+        let want = (run as u64 * PAGE_SIZE).min(len - at) as usize;
+        let n = match rustix::io::pread(host, &mut buf[..want], off + at) {
             Ok(n) => n,
             Err(e) => {
                 mm.unmap(cx.m, start, len)?;
@@ -1237,16 +1307,61 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         if n == 0 {
             break; // past the end of the file the pages stay zero
         }
-        if !mm.poke(cx.m, start + done, &buf[..n]) {
+        if !mm.poke(cx.m, start + at, &buf[..n]) {
             mm.unmap(cx.m, start, len)?;
             return Err(Errno::NOMEM);
         }
-        done += n as u64;
+        if let Some(key) = key {
+            cache_pages(
+                cx.m,
+                mm,
+                key,
+                start + at,
+                off + at,
+                n as u64,
+                prot | PROT_READ,
+            );
+        }
+        page += n.div_ceil(PAGE_SIZE as usize).max(1);
     }
     if prot & PROT_READ == 0 {
         mm.protect(cx.m, start, start + len, prot)?;
     }
     Ok(start)
+}
+
+/// Give the pages at `[at, at+n)` (just read from `key` at file offset
+/// `off`) to the page cache: each becomes read-only for this mapping too,
+/// with the COW bit when `prot` lets it write.
+fn cache_pages(
+    m: &mut Machine,
+    mm: &Mm,
+    key: crate::vm::pagecache::FileKey,
+    at: Gva,
+    off: u64,
+    n: u64,
+    prot: u32,
+) {
+    let mut downgraded = Vec::new();
+    let mut p = 0;
+    while p < n {
+        let va = at + p;
+        let leaf = mm.pt.leaf(&m.ram, va).unwrap_or(0);
+        let frame = leaf & pte::ADDR_MASK;
+        if frame != 0
+            && m.frames.refs(frame) == 1
+            && m.cache.insert(&m.ram, &m.frames, key, off + p, frame)
+        {
+            let _ = mm
+                .pt
+                .set_leaf(&m.ram, &m.frames, va, private_leaf(m, frame, prot));
+            downgraded.push(frame);
+        }
+        p += PAGE_SIZE;
+    }
+    // A downgrade of entries made by this call: a thread of the program
+    // racing into the new range may have cached one writable.
+    m.invalidate_frames(&mut downgraded);
 }
 
 /// Linux's LEGACY_MAP_MASK: the flags MAP_SHARED_VALIDATE accepts.

@@ -732,54 +732,11 @@ fn task_rest(rest: &[u8]) -> Option<(u32, &[u8])> {
     (after.is_empty() || after.starts_with(b"/")).then_some((tid, after))
 }
 
-/// Run `f` on the live process `pid` (not the caller's), if its lock can
-/// be had without waiting long: the caller holds its own process lock and
-/// the machine's, so it only tries (a process in a syscall holds its lock
-/// for microseconds; one waiting for the machine lock the caller holds
-/// never lets go, and the attempt gives up after about a millisecond).
-fn with_other<T>(cx: &Ctx, pid: u32, f: impl FnOnce(&super::Process) -> T) -> Option<T> {
-    let target = cx.proc.tasks.lock().get(pid)?;
-    for _ in 0..1000 {
-        if let Some(p) = target.try_lock() {
-            return Some(f(&p));
-        }
-        std::thread::yield_now();
-    }
-    None
-}
-
 /// /proc/PID of another process of the sandbox: its program (cmdline,
-/// comm, exe), its state and ids (stat, status), from the process table;
-/// its mappings (maps) and descriptors (fd) from the process itself.
+/// comm, exe), its state and ids (stat, status), from the process table,
+/// never from the process itself (whose lock the reader, holding its own
+/// and the machine's, may not wait for): its maps and fd are not shown.
 fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
-    match rest {
-        b"/maps" => {
-            let shared = &cx.m.shared;
-            return with_other(cx, pid, |p| Node::Text(proc_maps_of(p, shared)))
-                .unwrap_or(Node::Missing);
-        }
-        b"/fd" => {
-            return with_other(cx, pid, |p| {
-                Node::Dir(
-                    p.files
-                        .fds()
-                        .iter()
-                        .map(|(n, _)| (n.to_string().into_bytes(), DT_LNK))
-                        .collect(),
-                )
-            })
-            .unwrap_or(Node::Missing)
-        }
-        r => {
-            if let Some(fd) = r.strip_prefix(b"/fd/").and_then(fd_num) {
-                return with_other(cx, pid, |p| match p.files.file(fd) {
-                    Ok(f) => Node::Link(f.path.clone()),
-                    Err(_) => Node::Missing,
-                })
-                .unwrap_or(Node::Missing);
-            }
-        }
-    }
     let t = cx.proc.tasks.lock();
     let Some(e) = t.procs.get(&pid) else {
         return Node::Missing;

@@ -11,6 +11,7 @@ pub mod cpuinfo;
 pub mod gdt;
 pub mod layout;
 pub mod memory;
+pub mod pagecache;
 pub mod paging;
 mod setup;
 pub mod shared;
@@ -221,6 +222,8 @@ pub struct Machine {
     pub shared: shared::SharedSlots,
     pub ram: GuestRam,
     pub frames: FrameAllocator,
+    /// Read-only copies of file pages programs map privately.
+    pub cache: pagecache::PageCache,
     pub pt: PageTables,
     pub backend: Backend,
     pub mode: EntryMode,
@@ -406,6 +409,17 @@ impl Machine {
     /// (which fires the MMU notifier itself): only the guest TLBs are left.
     pub fn invalidate_tlb(&mut self) {
         self.tlb_gen.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A frame for a page, giving back the page cache's unused frames
+    /// first when the pool is empty.
+    pub fn alloc_frame(&mut self) -> Option<layout::Gpa> {
+        self.frames.alloc().or_else(|| {
+            if self.cache.reclaim(&self.ram, &self.frames) == 0 {
+                return None;
+            }
+            self.frames.alloc()
+        })
     }
 
     /// The counter `invalidate_tlb` bumps.

@@ -194,6 +194,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<(Machine, Vcpu), V
             template,
         }),
         ram,
+        cache: super::pagecache::PageCache::new(frames.capacity()),
         frames,
         pt,
         backend: Backend::detect(),
@@ -368,6 +369,7 @@ pub(super) fn build_detached(mem_size: u64) -> Result<(Machine, Vcpu), VmError> 
     let m = Machine {
         kvm: None,
         ram,
+        cache: super::pagecache::PageCache::new(frames.capacity()),
         frames,
         pt: PageTables::new(PML4_GPA),
         backend: Backend::detect(),
