@@ -194,8 +194,9 @@ fn sh_same(dir: &Path, script: &str) {
         .output()
         .expect("busybox");
     let mount = format!("{}:/data:rw", dir.display());
+    // A deadlock shows as a failure (124), not a hung test.
     let cage = run_cage(
-        &["--mount", &mount, "--cwd", "/data"],
+        &["--mount", &mount, "--cwd", "/data", "--timeout", "30s"],
         Path::new(BUSYBOX),
         &["sh", "-c", script],
         b"",
@@ -223,6 +224,8 @@ fn busybox_sh_runs_pipelines_as_native() {
     std::fs::write(dir.join("sub/b.txt"), "gamma\nneedle two\n").unwrap();
     for script in [
         "echo hi | cat",
+        // cat's sendfile waits for the writer, which must get its turn.
+        "(sleep 0.3; echo late) | cat",
         "seq 1 20000 | sort -rn | head -3",
         "echo $(echo inner $(echo nested)) done",
         "(exit 3); echo status $?; (echo in a subshell; exit 0) && echo ok",

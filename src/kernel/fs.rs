@@ -1613,14 +1613,36 @@ fn splice_chunks(
 ) -> SysResult {
     let mut done = 0u64;
     let mut tmp = vec![0u8; CHUNK.min(count as usize)];
+    let blocking = off.is_none() && may_block(src);
     while done < count {
         let want = ((count - done) as usize).min(CHUNK);
+        // A source that may block (a pipe another process writes) is read
+        // as read(2) reads it: waiting first in the one waiting place,
+        // then reading with the locks given up, never blocking with them
+        // held (the writer could never take its turn).
+        if blocking && done > 0 {
+            // What it moved is returned once the source has nothing more
+            // right now, as splice from a pipe does.
+            let mut p = [rustix::event::PollFd::new(
+                &src,
+                rustix::event::PollFlags::IN,
+            )];
+            let ready = rustix::event::poll(&mut p, Some(&rustix::time::Timespec::default()))
+                .is_ok_and(|n| n > 0);
+            if !ready {
+                break;
+            }
+        } else if blocking && !wait::wait_fd(cx, src, libc::POLLIN)? {
+            return Err(wait::ERESTARTSYS);
+        }
         let n = match off.as_deref() {
             Some(&o) => rustix::io::pread(src, &mut tmp[..want], o),
+            None if blocking => wait::interruptible(cx, || rustix::io::read(src, &mut tmp[..want])),
             None => rustix::io::read(src, &mut tmp[..want]),
         };
         let n = match n {
             Ok(n) => n,
+            Err(Errno::INTR) | Err(Errno::AGAIN) if blocking && done == 0 => continue,
             Err(_) if done > 0 => break,
             Err(e) => return Err(e),
         };
