@@ -31,6 +31,8 @@ use crate::{report, strace, watchdog, Error, Outcome, RunStats};
 pub(crate) struct Shared {
     /// The first process: its end is the run's (as `docker run`).
     pub init: ProcRef,
+    /// Its pid (orphans go to it).
+    init_pid: u32,
     pub tasks: Arc<Tasks>,
     pub machine: Mutex<Machine>,
     pub tracer: Mutex<Option<strace::Tracer>>,
@@ -78,12 +80,13 @@ impl Shared {
         stats: RunStats,
         run_mask: u64,
     ) -> Self {
-        let (expiry, tasks) = {
+        let (expiry, tasks, init_pid) = {
             let p = init.lock();
-            (p.expiry.clone(), Arc::clone(&p.tasks))
+            (p.expiry.clone(), Arc::clone(&p.tasks), p.id.pid)
         };
         Self {
             init,
+            init_pid,
             tasks,
             machine: Mutex::new(machine),
             tracer: Mutex::new(tracer),
@@ -240,7 +243,7 @@ impl Shared {
         if let Some(mut mm) = self.tasks.hand_over(mm) {
             mm.destroy(&mut self.machine.lock());
         }
-        let init = self.init.lock().id.pid;
+        let init = self.init_pid;
         let Some((ppid, exit_signal, orphans)) = self.tasks.exited(pid, status, init, cpu) else {
             return;
         };

@@ -149,22 +149,11 @@ impl Waker {
             events: libc::POLLIN,
             revents: 0,
         };
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
-            tv_nsec: timeout.subsec_nanos() as libc::c_long,
-        };
-        let mask = kick.map(|k| k.wait_mask);
-        // SAFETY: one live pollfd for a descriptor this waker owns; `ts`
-        // and the mask (or null) point to locals that outlive the call.
-        unsafe {
-            libc::ppoll(
-                &mut p,
-                1,
-                &ts,
-                mask.as_ref()
-                    .map_or(std::ptr::null(), |k| k as *const libc::sigset_t),
-            )
-        };
+        host_ppoll(
+            std::slice::from_mut(&mut p),
+            Some(timeout),
+            kick.map(|k| &k.wait_mask),
+        );
         if p.revents != 0 {
             self.drain();
         }
@@ -275,6 +264,32 @@ pub fn unlocked<T>(cx: &mut Ctx, f: impl FnOnce() -> T) -> T {
     r
 }
 
+/// ppoll(2) on the host: `fds` (their revents filled), up to `timeout`
+/// (None: no limit), with the signal mask `mask` for the call (None: the
+/// thread's own). The raw result.
+fn host_ppoll(
+    fds: &mut [libc::pollfd],
+    timeout: Option<Duration>,
+    mask: Option<&libc::sigset_t>,
+) -> libc::c_int {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    // SAFETY: `fds` is a live array of pollfd of the length passed, whose
+    // descriptors the callers keep open for the call; `ts` and the mask
+    // are either null or point to values that outlive the call. ppoll
+    // writes only the revents fields.
+    unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            ts.as_ref().map_or(std::ptr::null(), |t| t as *const _),
+            mask.map_or(std::ptr::null(), |k| k as *const libc::sigset_t),
+        )
+    }
+}
+
 /// One host wait: the descriptors plus the waker, with the kick unblocked.
 /// Whether one of `fds` is ready, and whether the waker was written.
 fn ppoll(
@@ -299,27 +314,8 @@ fn ppoll(
             revents: 0,
         });
     }
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
     let mask = cx.proc.kick.as_ref().map(|k| k.wait_mask);
-    let rc = unlocked(cx, || {
-        // SAFETY: `raw` is a live array of pollfd of the length passed,
-        // whose descriptors are borrowed from `fds` and the waker held
-        // above (open for the call); `ts` and the mask are either null or
-        // point to locals that outlive the call. ppoll writes only the
-        // revents fields.
-        unsafe {
-            libc::ppoll(
-                raw.as_mut_ptr(),
-                raw.len() as libc::nfds_t,
-                ts.as_ref().map_or(std::ptr::null(), |t| t as *const _),
-                mask.as_ref()
-                    .map_or(std::ptr::null(), |k| k as *const libc::sigset_t),
-            )
-        }
-    });
+    let rc = unlocked(cx, || host_ppoll(&mut raw, timeout, mask.as_ref()));
     if rc < 0 {
         let e = super::last_errno();
         return if e == Errno::INTR {
