@@ -1,5 +1,7 @@
 /* Processes seen from outside: /proc/PID of a child (cmdline, comm, stat's
- * state and ppid, status), the child in /proc's listing, its state Z
+ * state and ppid, status, maps and fd: the same as the child's own view,
+ * also while the child is busy in syscalls), the child in /proc's listing,
+ * its state Z
  * once it is a zombie; SIGCHLD ignored reaps children at once (a later
  * wait is ECHILD, not a hang); a vfork child that outlives the process
  * whose memory it runs on (the middle process exits from another thread
@@ -7,11 +9,14 @@
  * CPU time reaches wait4's rusage, RUSAGE_CHILDREN and times(). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/times.h>
 #include <sys/wait.h>
@@ -55,6 +60,114 @@ static int listed(pid_t pid)
 	if (d)
 		closedir(d);
 	return seen;
+}
+
+/* The whole of a file, with raw reads (no stdio: the reader's own maps
+ * must not change by reading). */
+static char text_a[1 << 16], text_b[1 << 16];
+
+static int slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	size_t n = 0;
+	ssize_t r;
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	close(fd);
+	return (int)n;
+}
+
+static int write_all(int fd, const char *b, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* 6: another process's maps and fd, as it sees them itself; then read
+ * again and again while that process makes syscalls and maps memory. */
+static void other_maps_and_fds(void)
+{
+	int to_parent[2], go[2];
+	if (pipe(to_parent) || pipe(go))
+		return;
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		close(to_parent[0]);
+		int n = slurp("/proc/self/maps", text_a, sizeof text_a);
+		char link[128] = {0}, path[64];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", go[0]);
+		readlink(path, link, sizeof link - 1);
+		write_all(to_parent[1], (char *)&n, sizeof n);
+		write_all(to_parent[1], text_a, (size_t)n);
+		write_all(to_parent[1], link, sizeof link);
+		char b;
+		read(go[0], &b, 1);
+		/* Busy: syscalls and mappings until told to stop. */
+		for (;;) {
+			void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			munmap(m, 4096);
+			getppid();
+			struct pollfd pf = {go[0], POLLIN, 0};
+			if (poll(&pf, 1, 0) == 1)
+				_exit(0);
+		}
+	}
+	close(to_parent[1]);
+	int n = 0;
+	char link[128];
+	read(to_parent[0], &n, sizeof n);
+	int got = 0;
+	while (n > 0 && got < n) {
+		ssize_t r = read(to_parent[0], text_b + got, (size_t)(n - got));
+		if (r <= 0)
+			break;
+		got += (int)r;
+	}
+	text_b[got] = 0;
+	read(to_parent[0], link, sizeof link);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", c);
+	int m = slurp(path, text_a, sizeof text_a);
+	printf("6 maps: the child's, as it reads them itself: %s\n",
+	       yesno(m > 0 && m == got && strcmp(text_a, text_b) == 0));
+	snprintf(path, sizeof path, "/proc/%d/fd/%d", c, go[0]);
+	char other[128] = {0};
+	readlink(path, other, sizeof other - 1);
+	printf("6 fd: the child's link, as it reads it itself: %s\n",
+	       yesno(other[0] != 0 && strcmp(other, link) == 0));
+	snprintf(path, sizeof path, "/proc/%d/fd", c);
+	DIR *d = opendir(path);
+	int seen = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (atoi(e->d_name) == go[0] && e->d_name[0] != '.')
+			seen = 1;
+	if (d)
+		closedir(d);
+	printf("6 fd: listed in /proc/PID/fd: %s\n", yesno(seen));
+	write(go[1], "x", 1);
+	int ok = 0;
+	snprintf(path, sizeof path, "/proc/%d/maps", c);
+	for (int i = 0; i < 300; i++)
+		if (slurp(path, text_a, sizeof text_a) > 0 && strstr(text_a, "[stack]"))
+			ok++;
+	printf("6 maps: read 300 times while the child is busy: %s\n", yesno(ok == 300));
+	write(go[1], "x", 1);
+	waitpid(c, NULL, 0);
+	close(to_parent[0]);
+	close(go[0]);
+	close(go[1]);
 }
 
 static void *exit_soon(void *a)
@@ -164,6 +277,7 @@ int main(int argc, char **argv)
 	printf("5 rusage: the busy child's CPU time in wait4: %s, in RUSAGE_CHILDREN: %s, "
 	       "in times(): %s\n",
 	       yesno(t > 0.01), yesno(tc >= t), yesno(tm.tms_cutime + tm.tms_cstime > 0));
+	other_maps_and_fds();
 	printf("proctree: done\n");
 	return 0;
 }

@@ -525,7 +525,7 @@ impl Harness {
                 .unwrap_or_default(),
         );
         if config & 8 != 0 && specs.first().is_some_and(|s| s.writable) {
-            proc.cwd = b"/mnt".to_vec();
+            proc.fs.update(|f| f.cwd = b"/mnt".to_vec());
         }
         fill_fixtures(&m);
         let mut h = Harness {
@@ -592,7 +592,7 @@ impl Harness {
         let mut next = 0;
         let mut fill = |h: &mut Self, count: i32| {
             for fd in next..next + count {
-                if !h.proc.get_mut().files.is_open(fd) {
+                if !h.proc.get_mut().files().is_open(fd) {
                     h.open(0, rdwr, 0);
                 }
             }
@@ -629,7 +629,10 @@ impl Harness {
     fn syncs_to_disk(&mut self, call: &Call) -> bool {
         !call.i386
             && matches!(call.nr, 74 | 75)
-            && (self.proc.get_mut().files)
+            && self
+                .proc
+                .get_mut()
+                .files()
                 .file(call.args.0[0] as u32 as i32)
                 .is_ok_and(|f| f.host().is_some())
     }
@@ -639,7 +642,7 @@ impl Harness {
         if call.i386 || !matches!(call.nr, 22 | 293) {
             return;
         }
-        for (_, f) in self.proc.get_mut().files.fds() {
+        for (_, f) in self.proc.get_mut().files().fds() {
             let Some(fd) = f.host() else { continue };
             let fifo = rustix::fs::fstat(fd).is_ok_and(|st| {
                 rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
@@ -756,7 +759,7 @@ pub fn zoo() -> Vec<(i32, String)> {
     };
     h.proc
         .get_mut()
-        .files
+        .files()
         .fds()
         .into_iter()
         .map(|(fd, f)| (fd, String::from_utf8_lossy(&f.path).into_owned()))

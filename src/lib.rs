@@ -703,11 +703,11 @@ impl Sandbox {
                 format!("/dev/fd/{}", kernel::exec::HOST_SCRIPT_FD).into_bytes(),
                 libc::O_RDONLY as u32,
             );
-            let fd = proc.files.open(file, false, usize::MAX).ok();
+            let fd = proc.files().open(file, false, usize::MAX).ok();
             debug_assert_eq!(fd, Some(kernel::exec::HOST_SCRIPT_FD));
         }
-        proc.cwd = cwd;
-        if !kernel::path::is_directory(&proc, &proc.cwd) {
+        proc.fs.update(|f| f.cwd = cwd.clone());
+        if !kernel::path::is_directory(&proc, &cwd) {
             return Err(Error::Cwd(String::from_utf8_lossy(&self.cwd).into_owned()));
         }
         if let Some(n) = self.max_fds {

@@ -235,7 +235,7 @@ impl Shared {
         );
         p.ipc.exit(&self.machine.lock().frames);
         let mm = std::mem::replace(&mut p.mm, kernel::mm::Mm::none());
-        p.files.close_all();
+        p.close_files();
         p.epoll_keys.clear();
         p.timers = Default::default();
         drop(p);

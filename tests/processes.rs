@@ -3,7 +3,8 @@
 //! process groups and sessions, orphans, --max-procs, busybox sh running
 //! pipelines, job-control stops, and the trace of several processes.
 //! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, sysvfork.c,
-//! pshared.c, proctree.c, unixfork.c, and Debian's busybox-static.
+//! pshared.c, proctree.c, unixfork.c, cloneshare.c, and Debian's
+//! busybox-static.
 
 mod common;
 use common::*;
@@ -115,6 +116,24 @@ fn proc_of_other_processes_and_vfork_orphans_match_native() {
         let s = text(&out.stdout);
         assert!(!s.contains(": no"), "{flavor:?}: {s}");
         assert!(s.ends_with("proctree: done\n"), "{flavor:?}: {s}");
+    }
+}
+
+/// clone with CLONE_FILES and CLONE_FS: a child's close, dup2, chdir and
+/// umask are its parent's; close_range(CLOSE_RANGE_UNSHARE), unshare and
+/// execve give such a child a table of its own; a thread that unshares
+/// keeps its descriptors and working directory from the other threads;
+/// unshare(CLONE_VM) is EINVAL with a second thread.
+#[test]
+fn clone_files_and_fs_share_and_unshare_as_native() {
+    for (flavor, out) in same_as_native("cloneshare", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(!s.lines().any(|l| l.ends_with(" no")), "{flavor:?}: {s}");
+        assert!(
+            s.contains("files: parent sees the close yes"),
+            "{flavor:?}: {s}"
+        );
+        assert!(s.ends_with("cloneshare: done\n"), "{flavor:?}: {s}");
     }
 }
 

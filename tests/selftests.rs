@@ -210,32 +210,6 @@ const SLOW_PROGRAMS: &[Program] = &[
 /// same program failed.
 const EXCEPTED: &[(&str, &str, &str)] = &[
     (
-        "core-close_range_test",
-        "global.close_range_unshare",
-        "clone3 with CLONE_FILES (a child process sharing its parent's \
-         descriptor table) is ENOSYS",
-    ),
-    (
-        "core-close_range_test",
-        "global.close_range_unshare_capped",
-        "clone3 with CLONE_FILES is ENOSYS",
-    ),
-    (
-        "core-close_range_test",
-        "global.close_range_cloexec_syzbot",
-        "clone3 with CLONE_FILES is ENOSYS",
-    ),
-    (
-        "core-close_range_test",
-        "global.close_range_cloexec_unshare_syzbot",
-        "clone3 with CLONE_FILES is ENOSYS",
-    ),
-    (
-        "core-close_range_test",
-        "global.close_range_bitmap_corruption",
-        "clone3 with CLONE_FILES is ENOSYS",
-    ),
-    (
         "timers-posix_timers",
         "*",
         "timer_create(CLOCK_THREAD_CPUTIME_ID) is EINVAL; the program bails out \

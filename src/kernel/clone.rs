@@ -59,10 +59,6 @@ const NAMESPACES: u64 = CLONE_NEWNS
     | CLONE_NEWPID
     | CLONE_NEWNET;
 
-/// The flags a thread shares with its creator, all of which kvmcage's
-/// threads share (glibc's and musl's pthread_create pass these).
-const THREAD_SHARES: u64 = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
-
 /// struct clone_args (clone3), as far as kvmcage reads it.
 #[derive(Clone, Copy, Debug, Default)]
 struct CloneArgs {
@@ -226,19 +222,24 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     }
     let thread = f & CLONE_THREAD != 0;
     if thread {
-        // A thread with its own descriptor table or cwd: not supported.
-        if f & THREAD_SHARES != THREAD_SHARES || f & CLONE_VFORK != 0 {
+        // A thread the caller waits for as for a vfork child: not
+        // supported (no libc makes one).
+        if f & CLONE_VFORK != 0 {
             return Err(Errno::NOSYS);
         }
-    } else if f & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0
-        || f & (CLONE_VM | CLONE_VFORK) == CLONE_VM
-    {
-        // A process that shares descriptors, cwd or memory with its parent
-        // for good: not supported. CLONE_VM|CLONE_VFORK (vfork,
-        // posix_spawn) runs the child in its parent's address space until
-        // it execs or exits, while the parent waits.
+    } else if f & CLONE_SIGHAND != 0 || f & (CLONE_VM | CLONE_VFORK) == CLONE_VM {
+        // A process that shares memory (and so may share dispositions)
+        // with its parent for good: not supported. CLONE_VM|CLONE_VFORK
+        // (vfork, posix_spawn) runs the child in its parent's address
+        // space until it execs or exits, while the parent waits.
         return Err(Errno::NOSYS);
     }
+    // CLONE_FILES and CLONE_FS: the new thread or process holds the
+    // caller's descriptor table and working directory rather than copies.
+    let share = super::Sharing {
+        files: f & CLONE_FILES != 0,
+        fs: f & CLONE_FS != 0,
+    };
     // CLONE_PTRACE, CLONE_UNTRACED (no tracer), CLONE_SYSVSEM (one SysV
     // undo list per process already), CLONE_IO, CLONE_PARENT (the parent
     // of a thread is its group's): nothing more to do.
@@ -255,7 +256,10 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
         (cx.proc.alloc_tid().ok_or(Errno::AGAIN)?, None)
     } else {
         let pid = cx.proc.tasks.lock().alloc_pid()?;
-        (pid, Some(cx.proc.fork(cx.m, pid, f & CLONE_VM != 0)?))
+        (
+            pid,
+            Some(cx.proc.fork(cx.m, pid, f & CLONE_VM != 0, share)?),
+        )
     };
     let vcpu = match new_vcpu(cx, &args, child.as_ref()) {
         Ok(v) => v,
@@ -291,7 +295,19 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     let Some(mut child) = child else {
         let sig = cx.proc.me().sig.for_new_thread();
         let mut t = Thread::new(tid, sig);
-        t.affinity = cx.proc.me().affinity.clone();
+        let me = cx.proc.me();
+        t.affinity = me.affinity.clone();
+        // The process's table and context are the default; a thread that
+        // has its own passes it on, or a copy.
+        t.files = match (share.files, &me.files) {
+            (true, own) => own.as_ref().map(super::Files::handle),
+            (false, _) => Some(cx.proc.files().copy()),
+        };
+        let me = cx.proc.me();
+        t.fs = match (share.fs, &me.fs) {
+            (true, own) => own.as_ref().map(super::FsContext::handle),
+            (false, _) => Some(cx.proc.fs().copy()),
+        };
         if f & CLONE_CHILD_CLEARTID != 0 {
             t.clear_child_tid = args.child_tid;
         }

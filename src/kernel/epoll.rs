@@ -81,8 +81,8 @@ pub fn sys_epoll_ctl(cx: &mut Ctx, a: &Args) -> SysResult {
         ev.events = u32::from_le_bytes(raw[0..4].try_into().expect("4 bytes"));
         ev.u64 = u64::from_le_bytes(raw[4..12].try_into().expect("8 bytes"));
     }
-    let ep = cx.proc.files.file(epfd)?;
-    let target = cx.proc.files.file(fd)?;
+    let ep = cx.proc.files().file(epfd)?;
+    let target = cx.proc.files().file(fd)?;
     let Some(ep_host) = ep.host() else {
         return Err(Errno::INVAL);
     };
@@ -144,7 +144,7 @@ fn wait_common(
     if !super::uaccess::access_ok(uevents, max as u64 * EVENT_SIZE) {
         return Err(Errno::FAULT);
     }
-    let ep = cx.proc.files.file(epfd)?;
+    let ep = cx.proc.files().file(epfd)?;
     let Some(h) = ep.host() else {
         return Err(Errno::INVAL);
     };

@@ -730,7 +730,7 @@ fn execve_common(
         if flags & empty_path == 0 {
             return Err(Errno::NOENT);
         }
-        let f = cx.proc.files.file(dirfd)?;
+        let f = cx.proc.files().file(dirfd)?;
         let fd = f.host().ok_or(Errno::ACCESS)?;
         (reopen_executable(fd)?, f.path.clone())
     } else {
@@ -753,12 +753,8 @@ fn execve_common(
         argv.push(Vec::new());
     }
     let program = {
-        let at = Place::new(
-            &cx.proc.policy,
-            &cx.proc.root,
-            &cx.proc.cwd,
-            cx.proc.id.mem_size,
-        );
+        let super::FsFields { cwd, root, .. } = cx.proc.fs().get();
+        let at = Place::new(&cx.proc.policy, &root, &cwd, cx.proc.id.mem_size);
         let first = at
             .read(fd, Source::Guest(guest), called.clone())
             .map_err(|e| e.errno())?;
@@ -809,7 +805,7 @@ fn execve_common(
     }
     // The attachments go (their mappings went with the old space).
     super::ipc::detach_all(cx);
-    cx.proc.files.close_on_exec();
+    cx.proc.files_for_exec();
     cx.proc.sig().reset_for_exec();
     cx.proc.timers.clear_posix();
     cx.proc.task.membarrier_private = false;

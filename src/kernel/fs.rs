@@ -147,13 +147,22 @@ struct Slot {
     cloexec: bool,
 }
 
-/// The program's descriptor table.
+/// A descriptor table (Linux's files_struct): the threads and processes
+/// that share it (CLONE_FILES) hold handles to one table. Its lock is a
+/// leaf (PROCESSES.md 6): held for a lookup or an update, never across
+/// another lock; a file a change drops is dropped after it is let go.
 #[derive(Debug)]
 pub struct Files {
-    slots: Vec<Option<Slot>>,
+    table: Arc<parking_lot::Mutex<Vec<Option<Slot>>>>,
 }
 
 impl Files {
+    fn from_slots(slots: Vec<Option<Slot>>) -> Self {
+        Self {
+            table: Arc::new(parking_lot::Mutex::new(slots)),
+        }
+    }
+
     /// Descriptors 0, 1 and 2 on kvmcage's own.
     pub fn stdio() -> Self {
         Self::stdio_from([0, 1, 2])
@@ -175,120 +184,199 @@ impl Files {
                 cloexec: false,
             })
         };
-        Self {
-            slots: host.into_iter().enumerate().map(slot).collect(),
-        }
+        Self::from_slots(host.into_iter().enumerate().map(slot).collect())
     }
 
-    fn get(&self, fd: i32) -> Result<&Slot, Errno> {
+    fn get(&self, fd: i32) -> Result<Slot, Errno> {
+        let t = self.table.lock();
         usize::try_from(fd)
             .ok()
-            .and_then(|i| self.slots.get(i))
-            .and_then(|s| s.as_ref())
+            .and_then(|i| t.get(i))
+            .and_then(|s| s.clone())
             .ok_or(Errno::BADF)
     }
 
     pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-        self.get(fd).map(|s| s.file.clone())
+        self.get(fd).map(|s| s.file)
     }
 
     pub fn is_open(&self, fd: i32) -> bool {
         self.get(fd).is_ok()
     }
 
-    /// Lowest free descriptor >= `min`.
-    fn lowest_free(&self, min: usize, limit: usize) -> Result<usize, Errno> {
+    /// Whether descriptor `fd` is close-on-exec.
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        self.get(fd).map(|s| s.cloexec)
+    }
+
+    /// Install `slot` at the lowest free descriptor in [min, limit).
+    fn install_lowest(&self, min: usize, limit: usize, slot: Slot) -> Result<i32, Errno> {
+        let mut t = self.table.lock();
         let fd = (min..)
-            .find(|&i| self.slots.get(i).is_none_or(|s| s.is_none()))
+            .find(|&i| t.get(i).is_none_or(|s| s.is_none()))
             .ok_or(Errno::MFILE)?;
         if fd >= limit {
             return Err(Errno::MFILE);
         }
-        Ok(fd)
+        if t.len() <= fd {
+            t.resize(fd + 1, None);
+        }
+        t[fd] = Some(slot);
+        Ok(fd as i32)
     }
 
     /// Install a new file at the lowest free descriptor below `limit`.
-    pub fn open(&mut self, file: OpenFile, cloexec: bool, limit: usize) -> Result<i32, Errno> {
-        let fd = self.lowest_free(0, limit)?;
-        self.install(
-            fd,
-            Slot {
-                file: Arc::new(file),
-                cloexec,
-            },
-        );
-        Ok(fd as i32)
+    pub fn open(&self, file: OpenFile, cloexec: bool, limit: usize) -> Result<i32, Errno> {
+        self.share(Arc::new(file), cloexec, limit)
     }
 
     /// The size of the descriptor table as Linux would have grown it.
     pub fn capacity(&self) -> usize {
-        self.slots.len().next_power_of_two().max(64)
+        self.table.lock().len().next_power_of_two().max(64)
     }
 
     /// The open descriptors, in order.
     pub fn fds(&self) -> Vec<(i32, Arc<OpenFile>)> {
-        self.slots
+        self.table
+            .lock()
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i as i32, s.file.clone())))
             .collect()
     }
 
-    fn install(&mut self, fd: usize, slot: Slot) {
-        if self.slots.len() <= fd {
-            self.slots.resize(fd + 1, None);
-        }
-        self.slots[fd] = Some(slot);
-    }
-
     /// Install another descriptor for an open file (dup-like).
-    pub fn share(
-        &mut self,
-        file: Arc<OpenFile>,
-        cloexec: bool,
-        limit: usize,
-    ) -> Result<i32, Errno> {
-        let fd = self.lowest_free(0, limit)?;
-        self.install(fd, Slot { file, cloexec });
-        Ok(fd as i32)
+    pub fn share(&self, file: Arc<OpenFile>, cloexec: bool, limit: usize) -> Result<i32, Errno> {
+        self.install_lowest(0, limit, Slot { file, cloexec })
     }
 
-    pub fn remove(&mut self, fd: i32) -> Result<(), Errno> {
-        self.close(fd)
+    /// dup and F_DUPFD: another descriptor for `old`'s file, the lowest
+    /// free one in [min, limit).
+    pub fn dup(&self, old: i32, min: usize, limit: usize, cloexec: bool) -> Result<i32, Errno> {
+        let file = self.file(old)?;
+        self.install_lowest(min, limit, Slot { file, cloexec })
     }
 
-    /// A fork's child's table: the same open file descriptions (one
-    /// offset, one host descriptor), its own slots.
-    pub fn for_fork(&self) -> Self {
-        Self {
-            slots: self.slots.clone(),
-        }
+    /// dup2/dup3: `new` names `old`'s file (closing what it named).
+    pub fn dup_to(&self, old: i32, new: usize, cloexec: bool) -> Result<(), Errno> {
+        let gone = {
+            let mut t = self.table.lock();
+            let file = usize::try_from(old)
+                .ok()
+                .and_then(|i| t.get(i))
+                .and_then(|s| s.as_ref())
+                .ok_or(Errno::BADF)?
+                .file
+                .clone();
+            if t.len() <= new {
+                t.resize(new + 1, None);
+            }
+            t[new].replace(Slot { file, cloexec })
+        };
+        drop(gone);
+        Ok(())
     }
 
-    /// The process ends: every descriptor closes.
-    pub fn close_all(&mut self) {
-        self.slots.clear();
+    /// F_SETFD, FIOCLEX/FIONCLEX.
+    pub fn set_cloexec(&self, fd: i32, on: bool) -> Result<(), Errno> {
+        let mut t = self.table.lock();
+        let slot = usize::try_from(fd)
+            .ok()
+            .and_then(|i| t.get_mut(i))
+            .and_then(|s| s.as_mut())
+            .ok_or(Errno::BADF)?;
+        slot.cloexec = on;
+        Ok(())
     }
 
-    /// execve: close the close-on-exec descriptors.
-    pub fn close_on_exec(&mut self) {
-        for s in &mut self.slots {
-            if s.as_ref().is_some_and(|s| s.cloexec) {
-                *s = None;
+    /// close(2): EBADF if `fd` is not open.
+    pub fn remove(&self, fd: i32) -> Result<(), Errno> {
+        let gone = {
+            let mut t = self.table.lock();
+            usize::try_from(fd)
+                .ok()
+                .and_then(|i| t.get_mut(i))
+                .and_then(Option::take)
+                .ok_or(Errno::BADF)?
+        };
+        drop(gone);
+        Ok(())
+    }
+
+    /// close_range: close (or mark close-on-exec) the open descriptors in
+    /// [first, last]; the walk is over the table, never the range.
+    pub fn close_range(&self, first: u32, last: u32, cloexec: bool) {
+        let mut gone = Vec::new();
+        {
+            let mut t = self.table.lock();
+            let end = t.len().min(last as usize + 1);
+            for s in t.get_mut(first as usize..end).into_iter().flatten() {
+                if cloexec {
+                    if let Some(s) = s {
+                        s.cloexec = true;
+                    }
+                } else if let Some(s) = s.take() {
+                    gone.push(s);
+                }
             }
         }
+        drop(gone);
     }
 
-    fn close(&mut self, fd: i32) -> Result<(), Errno> {
-        self.get(fd)?;
-        if let Some(s) = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)) {
-            *s = None;
+    /// A copy of the table: the same open file descriptions (one offset,
+    /// one host descriptor), its own slots (fork, unshare(CLONE_FILES)).
+    pub fn copy(&self) -> Self {
+        Self::from_slots(self.table.lock().clone())
+    }
+
+    /// Another handle to the same table (CLONE_FILES).
+    pub fn handle(&self) -> Self {
+        Self {
+            table: self.table.clone(),
         }
-        Ok(())
+    }
+
+    /// Whether another thread or process holds this table too.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.table) > 1
+    }
+
+    /// Whether `other` is a handle to this same table.
+    pub fn same(&self, other: &Files) -> bool {
+        Arc::ptr_eq(&self.table, &other.table)
+    }
+
+    /// unshare(CLONE_FILES): a table of its own, if another holds this one.
+    pub fn unshare(&mut self) {
+        if self.is_shared() {
+            *self = self.copy();
+        }
+    }
+
+    /// The holder ends: its handle goes (the table closes with its last
+    /// holder).
+    pub fn close_all(&mut self) {
+        let gone = std::mem::replace(self, Self::from_slots(Vec::new()));
+        drop(gone);
+    }
+
+    /// execve: a table of its own (Linux's unshare_files), without the
+    /// close-on-exec descriptors.
+    pub fn close_on_exec(&mut self) {
+        self.unshare();
+        let mut gone = Vec::new();
+        {
+            let mut t = self.table.lock();
+            for s in t.iter_mut() {
+                if s.as_ref().is_some_and(|s| s.cloexec) {
+                    gone.push(s.take());
+                }
+            }
+        }
+        drop(gone);
     }
 }
 
-/// An `int` argument: Linux ignores the upper 32 bits.
 /// Can a host read or write of `fd` block: a pipe, socket or terminal
 /// without O_NONBLOCK (regular files and directories never do)?
 pub(super) fn may_block(fd: BorrowedFd<'_>) -> bool {
@@ -659,7 +747,7 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
         }
         FileKind::Text(t) => {
             if file.pos.get() == 0 {
-                super::path::regenerate(cx, file);
+                super::path::regenerate(cx, file)?;
             }
             let t = t.lock();
             let pos = (file.pos.get() as usize).min(t.len());
@@ -721,7 +809,7 @@ pub fn sys_signalfd4(cx: &mut Ctx, a: &Args) -> SysResult {
     let mask =
         u64::from_le_bytes(raw.try_into().map_err(|_| Errno::FAULT)?) & !super::signal::UNBLOCKABLE;
     if fd != -1 {
-        let file = cx.proc.files.file(fd)?;
+        let file = cx.proc.files().file(fd)?;
         let FileKind::SignalFd(m) = &file.kind else {
             return Err(Errno::INVAL);
         };
@@ -767,14 +855,14 @@ fn read_device(cx: &mut Ctx, dev: Dev, buf: u64, count: u64) -> SysResult {
 }
 
 pub fn sys_read(cx: &mut Ctx, a: &Args) -> SysResult {
-    let file = cx.proc.files.file(int(a.0[0]))?;
+    let file = cx.proc.files().file(int(a.0[0]))?;
     read_to_user(cx, &file, a.0[1], a.0[2])
 }
 
 /// pread64/pwrite64/preadv/pwritev: the file and the offset (argument 3);
 /// host files only (a pipe or device is ESPIPE).
 fn positioned(cx: &Ctx, a: &Args) -> Result<(Arc<OpenFile>, u64), Errno> {
-    let file = cx.proc.files.file(int(a.0[0]))?;
+    let file = cx.proc.files().file(int(a.0[0]))?;
     let off = a.0[3] as i64;
     if off < 0 {
         return Err(Errno::INVAL);
@@ -786,7 +874,7 @@ fn positioned(cx: &Ctx, a: &Args) -> Result<(Arc<OpenFile>, u64), Errno> {
 }
 
 pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
-    let f = cx.proc.files.file(int(a.0[0]))?;
+    let f = cx.proc.files().file(int(a.0[0]))?;
     if let FileKind::Text(t) = &f.kind {
         // Generated /proc text reads at any offset, as Linux's seq files.
         let off = a.0[3] as i64;
@@ -794,7 +882,7 @@ pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
             return Err(Errno::INVAL);
         }
         if off == 0 {
-            super::path::regenerate(cx, &f);
+            super::path::regenerate(cx, &f)?;
         }
         let t = t.lock();
         let start = (off as u64).min(t.len() as u64) as usize;
@@ -846,7 +934,7 @@ pub fn sys_pwrite64(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_write(cx: &mut Ctx, a: &Args) -> SysResult {
-    let file = cx.proc.files.file(int(a.0[0]))?;
+    let file = cx.proc.files().file(int(a.0[0]))?;
     write_from_user(cx, &file, a.0[1], a.0[2])
 }
 
@@ -876,7 +964,7 @@ pub(super) fn read_iovecs(cx: &Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)
 }
 
 pub fn sys_writev(cx: &mut Ctx, a: &Args) -> SysResult {
-    let file = cx.proc.files.file(int(a.0[0]))?;
+    let file = cx.proc.files().file(int(a.0[0]))?;
     let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
     if is_host_socket(&file) {
         // One message of all the buffers.
@@ -902,7 +990,7 @@ pub fn sys_writev(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_readv(cx: &mut Ctx, a: &Args) -> SysResult {
-    let file = cx.proc.files.file(int(a.0[0]))?;
+    let file = cx.proc.files().file(int(a.0[0]))?;
     let iovs = read_iovecs(cx, a.0[1], a.0[2])?;
     if is_host_socket(&file) {
         return super::socket::read_iov(cx, &file, &iovs);
@@ -928,14 +1016,14 @@ pub fn sys_readv(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_close(cx: &mut Ctx, a: &Args) -> SysResult {
-    cx.proc.files.close(int(a.0[0]))?;
+    cx.proc.files().remove(int(a.0[0]))?;
     Ok(0)
 }
 
 /// close_range(first, last, flags): close (or with CLOSE_RANGE_CLOEXEC mark
-/// close-on-exec) the open descriptors in [first, last]; the walk is over
-/// the table, never the range. CLOSE_RANGE_UNSHARE has nothing to unshare
-/// while a process has one thread.
+/// close-on-exec) the open descriptors in [first, last]; with
+/// CLOSE_RANGE_UNSHARE, in a table of the caller's own first (one another
+/// thread or process shares is copied, as unshare(CLONE_FILES)).
 pub fn sys_close_range(cx: &mut Ctx, a: &Args) -> SysResult {
     const UNSHARE: u32 = 2;
     const CLOEXEC: u32 = 4;
@@ -943,24 +1031,12 @@ pub fn sys_close_range(cx: &mut Ctx, a: &Args) -> SysResult {
     if flags & !(UNSHARE | CLOEXEC) != 0 || first > last {
         return Err(Errno::INVAL);
     }
-    for (fd, _) in cx.proc.files.fds() {
-        let n = fd as u32;
-        if n < first || n > last {
-            continue;
-        }
-        if flags & CLOEXEC != 0 {
-            let slot = cx.proc.files.get(fd)?.clone();
-            cx.proc.files.install(
-                fd as usize,
-                Slot {
-                    cloexec: true,
-                    ..slot
-                },
-            );
-        } else {
-            cx.proc.files.close(fd)?;
-        }
+    if flags & UNSHARE != 0 {
+        cx.proc.unshare_files();
     }
+    cx.proc
+        .files()
+        .close_range(first, last, flags & CLOEXEC != 0);
     Ok(0)
 }
 
@@ -975,7 +1051,7 @@ pub fn sys_flock(cx: &mut Ctx, a: &Args) -> SysResult {
     const LOCK_NB: u32 = 4;
     const LOCK_UN: u32 = 8;
     let (fd, op) = (int(a.0[0]), a.0[1] as u32);
-    let file = cx.proc.files.file(fd)?;
+    let file = cx.proc.files().file(fd)?;
     let kind = match op & !LOCK_NB {
         LOCK_SH => LOCK_SH,
         LOCK_EX => LOCK_EX,
@@ -1017,34 +1093,25 @@ pub fn sys_flock(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_dup(cx: &mut Ctx, a: &Args) -> SysResult {
-    let slot = cx.proc.files.get(int(a.0[0]))?.clone();
     let limit = cx.proc.rlimits.nofile();
-    let fd = cx.proc.files.lowest_free(0, limit)?;
-    cx.proc.files.install(
-        fd,
-        Slot {
-            cloexec: false,
-            ..slot
-        },
-    );
-    Ok(fd as u64)
+    Ok(cx.proc.files().dup(int(a.0[0]), 0, limit, false)? as u64)
 }
 
 fn dup_to(cx: &mut Ctx, old: i32, new: i32, cloexec: bool) -> SysResult {
-    let slot = cx.proc.files.get(old)?.clone();
     let limit = cx.proc.rlimits.nofile();
     let new_idx = usize::try_from(new).map_err(|_| Errno::BADF)?;
+    cx.proc.files().file(old)?;
     if new_idx >= limit {
         return Err(Errno::BADF);
     }
-    cx.proc.files.install(new_idx, Slot { cloexec, ..slot });
+    cx.proc.files().dup_to(old, new_idx, cloexec)?;
     Ok(new_idx as u64)
 }
 
 pub fn sys_dup2(cx: &mut Ctx, a: &Args) -> SysResult {
     let (old, new) = (int(a.0[0]), int(a.0[1]));
     if old == new {
-        cx.proc.files.get(old)?;
+        cx.proc.files().file(old)?;
         return Ok(new as u64);
     }
     dup_to(cx, old, new, false)
@@ -1063,7 +1130,7 @@ const F_CREATED_QUERY: i32 = 1028;
 
 pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, cmd, arg) = (int(a.0[0]), int(a.0[1]), a.0[2]);
-    let slot = cx.proc.files.get(fd)?.clone();
+    let slot = cx.proc.files().get(fd)?;
     match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             let min = usize::try_from(int(arg)).map_err(|_| Errno::INVAL)?;
@@ -1071,26 +1138,13 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
             if min >= limit {
                 return Err(Errno::INVAL);
             }
-            let new = cx.proc.files.lowest_free(min, limit)?;
-            cx.proc.files.install(
-                new,
-                Slot {
-                    cloexec: cmd == libc::F_DUPFD_CLOEXEC,
-                    ..slot
-                },
-            );
-            Ok(new as u64)
+            let cloexec = cmd == libc::F_DUPFD_CLOEXEC;
+            Ok(cx.proc.files().dup(fd, min, limit, cloexec)? as u64)
         }
         libc::F_GETFD => Ok(u64::from(slot.cloexec)),
         libc::F_SETFD => {
-            let idx = fd as usize;
-            cx.proc.files.install(
-                idx,
-                Slot {
-                    cloexec: arg & libc::FD_CLOEXEC as u64 != 0,
-                    ..slot
-                },
-            );
+            let on = arg & libc::FD_CLOEXEC as u64 != 0;
+            cx.proc.files().set_cloexec(fd, on)?;
             Ok(0)
         }
         libc::F_GETFL => match slot.file.host() {
@@ -1278,17 +1332,10 @@ const FIOCLEX: u64 = 0x5451;
 
 pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, req, arg) = (int(a.0[0]), a.0[1] as u32 as u64, a.0[2]);
-    let file = cx.proc.files.file(fd)?;
+    let file = cx.proc.files().file(fd)?;
     match req {
         FIOCLEX | FIONCLEX => {
-            let slot = cx.proc.files.get(fd)?.clone();
-            cx.proc.files.install(
-                fd as usize,
-                Slot {
-                    cloexec: req == FIOCLEX,
-                    ..slot
-                },
-            );
+            cx.proc.files().set_cloexec(fd, req == FIOCLEX)?;
             return Ok(0);
         }
         // O_NONBLOCK as F_SETFL sets it (asyncio and Python's
@@ -1384,7 +1431,7 @@ pub fn stat_bytes(st: &rustix::fs::Stat) -> [u8; 144] {
 }
 
 pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
-    let file = cx.proc.files.file(int(a.0[0]))?;
+    let file = cx.proc.files().file(int(a.0[0]))?;
     if file.host().is_none() {
         // Emulated files: Text and Dir keep a position; devices stay at 0.
         let (off, whence) = (a.0[1] as i64, int(a.0[2]));
@@ -1538,14 +1585,14 @@ fn vec2(cx: &mut Ctx, a: &Args, write: bool) -> SysResult {
             sys_readv(cx, &plain)
         }
     } else if write && flags & RWF_APPEND != 0 {
-        let f = cx.proc.files.file(fd)?;
+        let f = cx.proc.files().file(fd)?;
         let end = rustix::fs::fstat(f.host_fd()?)?.st_size as u64;
         positioned_vec(cx, &Args([a.0[0], a.0[1], a.0[2], end, 0, 0]), true)
     } else {
         positioned_vec(cx, a, write)
     };
     if write && r.is_ok() && flags & (RWF_DSYNC | RWF_SYNC) != 0 {
-        let f = cx.proc.files.file(fd)?;
+        let f = cx.proc.files().file(fd)?;
         if let Ok(h) = f.host_fd() {
             if flags & RWF_SYNC != 0 {
                 rustix::fs::fsync(h)?;
@@ -1572,7 +1619,7 @@ fn splice_files(
     in_ptr: u64,
     count: u64,
 ) -> SysResult {
-    let (input, output) = (cx.proc.files.file(in_fd)?, cx.proc.files.file(out_fd)?);
+    let (input, output) = (cx.proc.files().file(in_fd)?, cx.proc.files().file(out_fd)?);
     let (Some(src), Some(dst)) = (input.host(), output.host()) else {
         return Err(Errno::INVAL);
     };
@@ -1744,13 +1791,13 @@ fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
 }
 
 pub fn sys_fstatfs(cx: &mut Ctx, a: &Args) -> SysResult {
-    let st = statfs_of(cx.proc.files.file(int(a.0[0]))?.as_ref())?;
+    let st = statfs_of(cx.proc.files().file(int(a.0[0]))?.as_ref())?;
     cx.m.user().write(a.0[1], &st)?;
     Ok(0)
 }
 
 pub fn sys_fadvise64(cx: &mut Ctx, a: &Args) -> SysResult {
-    let file = cx.proc.files.file(int(a.0[0]))?;
+    let file = cx.proc.files().file(int(a.0[0]))?;
     if is_pipe_like(&file) {
         return Err(Errno::SPIPE);
     }
@@ -1779,7 +1826,7 @@ fn wait_ready(
         if fd < 0 {
             continue;
         }
-        match cx.proc.files.file(fd) {
+        match cx.proc.files().file(fd) {
             Err(_) => revents[i] = libc::POLLNVAL,
             Ok(f) if f.host().is_some() => host.push((i, f)),
             Ok(f) => match &f.kind {
@@ -1859,7 +1906,7 @@ fn select_common(cx: &mut Ctx, a: &Args, timeout_ms: Option<u64>) -> SysResult {
     // Linux looks only at descriptors below the size of the process's
     // descriptor table (at least 64, a power of two); higher bits are
     // ignored, not EBADF.
-    let n = n.min(cx.proc.files.capacity() as i32);
+    let n = n.min(cx.proc.files().capacity() as i32);
     let bytes = (n as usize).div_ceil(64) * 8;
     let read_set = |addr: u64| -> Result<Vec<u8>, Errno> {
         if addr == 0 {
@@ -1883,7 +1930,7 @@ fn select_common(cx: &mut Ctx, a: &Args, timeout_ms: Option<u64>) -> SysResult {
             ev |= libc::POLLPRI;
         }
         if ev != 0 {
-            if !cx.proc.files.is_open(fd as i32) {
+            if !cx.proc.files().is_open(fd as i32) {
                 return Err(Errno::BADF);
             }
             entries.push((fd as i32, ev));

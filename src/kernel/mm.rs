@@ -1170,7 +1170,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     let dev_zero = !anon
         && cx
             .proc
-            .files
+            .files()
             .file(fd)
             .is_ok_and(|f| matches!(f.kind, super::fs::FileKind::Dev(super::fs::Dev::Zero)));
     let file = if !anon && !dev_zero {
@@ -1558,7 +1558,7 @@ fn mappable_file(
     flags: i32,
     prot: u32,
 ) -> Result<std::sync::Arc<super::fs::OpenFile>, Errno> {
-    let file = cx.proc.files.file(fd)?;
+    let file = cx.proc.files().file(fd)?;
     let Some(host) = file.host() else {
         return Err(Errno::NODEV);
     };

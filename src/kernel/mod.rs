@@ -107,6 +107,9 @@ pub struct Identity {
 pub struct Process {
     pub id: Identity,
     pub mm: Mm,
+    /// The descriptor table of the threads without one of their own
+    /// (`Thread::files`); shared with other processes made with
+    /// CLONE_FILES. `files()` is the calling thread's.
     pub files: Files,
     pub signals: Signals,
     pub rlimits: process::Rlimits,
@@ -141,12 +144,10 @@ pub struct Process {
     pub syscalls: u64,
     /// Set when the run's time limit passes: blocking calls give up.
     pub expiry: crate::watchdog::Expiry,
-    /// The guest's working directory (a normalised guest path) and umask.
-    pub cwd: Vec<u8>,
-    /// The root directory (chroot), a sandbox guest path; "/" unless
-    /// the program called chroot.
-    pub root: Vec<u8>,
-    pub umask: u32,
+    /// The working directory, root and umask of the threads without one
+    /// of their own (`Thread::fs`); shared with other processes made with
+    /// CLONE_FS.
+    pub fs: FsContext,
     /// What of the host filesystem the program sees (every process of the
     /// run sees the same).
     pub policy: std::sync::Arc<crate::sandbox::Policy>,
@@ -225,6 +226,69 @@ pub struct Thread {
     /// Another thread execs (Linux's de_thread): end without running
     /// another instruction.
     pub doomed: bool,
+    /// A descriptor table and a working directory of its own, apart from
+    /// the process's (clone without CLONE_FILES or CLONE_FS, or
+    /// unshare).
+    pub files: Option<Files>,
+    pub fs: Option<FsContext>,
+    /// What this syscall copied of other processes (/proc/PID/maps, fd)
+    /// and the process it asks for next (`path::NEED_PEEK`).
+    pub peek: Vec<path::Peek>,
+    pub peek_want: std::sync::atomic::AtomicU32,
+}
+
+/// What Linux's fs_struct holds: the working directory (a normalised
+/// guest path), the root (chroot; "/" unless the program called it) and
+/// the umask. The threads and processes that share it (CLONE_FS) hold
+/// handles to one; its lock is a leaf, held to read or set a field.
+#[derive(Debug)]
+pub struct FsContext(std::sync::Arc<parking_lot::Mutex<FsFields>>);
+
+#[derive(Clone, Debug)]
+pub struct FsFields {
+    pub cwd: Vec<u8>,
+    pub root: Vec<u8>,
+    pub umask: u32,
+}
+
+impl Default for FsContext {
+    fn default() -> Self {
+        Self::new(FsFields {
+            cwd: b"/".to_vec(),
+            root: b"/".to_vec(),
+            umask: 0o022,
+        })
+    }
+}
+
+impl FsContext {
+    fn new(f: FsFields) -> Self {
+        Self(std::sync::Arc::new(parking_lot::Mutex::new(f)))
+    }
+
+    /// The fields as they are now.
+    pub fn get(&self) -> FsFields {
+        self.0.lock().clone()
+    }
+
+    /// Change the fields for every holder.
+    pub fn update<T>(&self, f: impl FnOnce(&mut FsFields) -> T) -> T {
+        f(&mut self.0.lock())
+    }
+
+    /// A copy of its own (fork, unshare(CLONE_FS)).
+    pub fn copy(&self) -> Self {
+        Self::new(self.get())
+    }
+
+    /// Another handle to the same one (CLONE_FS).
+    pub fn handle(&self) -> Self {
+        Self(self.0.clone())
+    }
+
+    pub fn is_shared(&self) -> bool {
+        std::sync::Arc::strong_count(&self.0) > 1
+    }
 }
 
 /// The CPUs kvmcage's own threads may run on (its affinity mask; 1 if it
@@ -255,6 +319,10 @@ impl Thread {
             affinity: None,
             waiting_for: 0,
             doomed: false,
+            files: None,
+            fs: None,
+            peek: Vec::new(),
+            peek_want: Default::default(),
         }
     }
 
@@ -279,6 +347,23 @@ impl Thread {
 pub enum Restart {
     Sleep(time::SleepRestart),
     Futex(futex::FutexRestart),
+}
+
+/// What a new process shares with its creator rather than copies
+/// (CLONE_FILES, CLONE_FS).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sharing {
+    pub files: bool,
+    pub fs: bool,
+}
+
+/// `handle` of `x` when it is to be shared, else `copy` of it.
+fn share_or_copy<T>(share: bool, x: &T, handle: fn(&T) -> T, copy: fn(&T) -> T) -> T {
+    if share {
+        handle(x)
+    } else {
+        copy(x)
+    }
 }
 
 impl Process {
@@ -316,9 +401,7 @@ impl Process {
             exe_file: None,
             task: Default::default(),
             cmdline: Vec::new(),
-            cwd: b"/".to_vec(),
-            root: b"/".to_vec(),
-            umask: 0o022,
+            fs: FsContext::default(),
             policy: Default::default(),
             timers: Default::default(),
             unix: Default::default(),
@@ -429,7 +512,15 @@ impl Process {
     /// or lock of the parent's (Linux's copy_process without CLONE_VM).
     /// With `vfork`, the child runs in the caller's address space
     /// (`Mm::borrow`) until it execs or exits.
-    pub fn fork(&mut self, m: &mut Machine, pid: u32, vfork: bool) -> Result<Process, Errno> {
+    /// With `share.files` or `share.fs` (CLONE_FILES, CLONE_FS), the child
+    /// holds the caller's descriptor table or working directory, not a copy.
+    pub fn fork(
+        &mut self,
+        m: &mut Machine,
+        pid: u32,
+        vfork: bool,
+        share: Sharing,
+    ) -> Result<Process, Errno> {
         let mm = if vfork {
             // The children that still borrow, and this one.
             {
@@ -452,7 +543,7 @@ impl Process {
         Ok(Process {
             id,
             mm,
-            files: self.files.for_fork(),
+            files: share_or_copy(share.files, self.files(), Files::handle, Files::copy),
             signals: self.signals.for_fork(),
             rlimits: self.rlimits.clone(),
             threads: vec![t],
@@ -469,9 +560,7 @@ impl Process {
             cpu_base: self.cpu_base,
             syscalls: 0,
             expiry: self.expiry.clone(),
-            cwd: self.cwd.clone(),
-            root: self.root.clone(),
-            umask: self.umask,
+            fs: share_or_copy(share.fs, self.fs(), FsContext::handle, FsContext::copy),
             policy: std::sync::Arc::clone(&self.policy),
             max_output: self.max_output,
             output_written: std::sync::Arc::clone(&self.output_written),
@@ -538,6 +627,98 @@ impl Process {
     /// unknown id is none of the process's threads).
     pub fn find_thread(&self, tid: i64) -> Option<usize> {
         self.threads.iter().position(|t| i64::from(t.tid) == tid)
+    }
+
+    /// The calling thread's descriptor table.
+    pub fn files(&self) -> &Files {
+        self.threads
+            .get(self.cur)
+            .and_then(|t| t.files.as_ref())
+            .unwrap_or(&self.files)
+    }
+
+    /// The calling thread's working directory, root and umask.
+    pub fn fs(&self) -> &FsContext {
+        self.threads
+            .get(self.cur)
+            .and_then(|t| t.fs.as_ref())
+            .unwrap_or(&self.fs)
+    }
+
+    pub fn cwd(&self) -> Vec<u8> {
+        self.fs().0.lock().cwd.clone()
+    }
+
+    pub fn root(&self) -> Vec<u8> {
+        self.fs().0.lock().root.clone()
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.fs().0.lock().umask
+    }
+
+    /// Whether another thread of the process uses the process's own table
+    /// or context (`has_own` tells whether a thread has one of its own).
+    fn others_use_process_one(&self, has_own: impl Fn(&Thread) -> bool) -> bool {
+        self.threads
+            .iter()
+            .enumerate()
+            .any(|(i, t)| i != self.cur && !has_own(t))
+    }
+
+    /// unshare(CLONE_FILES), close_range(CLOSE_RANGE_UNSHARE): the calling
+    /// thread gets a descriptor table no other thread or process holds.
+    pub fn unshare_files(&mut self) {
+        let cur = self.cur;
+        if let Some(f) = self.threads.get_mut(cur).and_then(|t| t.files.as_mut()) {
+            f.unshare();
+        } else if self.others_use_process_one(|t| t.files.is_some()) {
+            let own = self.files.copy();
+            self.threads[cur].files = Some(own);
+        } else {
+            self.files.unshare();
+        }
+    }
+
+    /// unshare(CLONE_FS): the calling thread gets a working directory, root
+    /// and umask no other thread or process holds.
+    pub fn unshare_fs(&mut self) {
+        let cur = self.cur;
+        if let Some(f) = self.threads.get_mut(cur).and_then(|t| t.fs.as_mut()) {
+            if f.is_shared() {
+                *f = f.copy();
+            }
+        } else if self.others_use_process_one(|t| t.fs.is_some()) {
+            let own = self.fs.copy();
+            self.threads[cur].fs = Some(own);
+        } else if self.fs.is_shared() {
+            self.fs = self.fs.copy();
+        }
+    }
+
+    /// execve, once the caller is the only thread: its table and context
+    /// become the process's; the table is its own, without the
+    /// close-on-exec descriptors (Linux's unshare_files and
+    /// do_close_on_exec).
+    pub fn files_for_exec(&mut self) {
+        for t in &mut self.threads {
+            if let Some(f) = t.files.take() {
+                self.files = f;
+            }
+            if let Some(f) = t.fs.take() {
+                self.fs = f;
+            }
+        }
+        self.files.close_on_exec();
+    }
+
+    /// The process ended: every descriptor table it held is let go (each
+    /// closes with its last holder).
+    pub fn close_files(&mut self) {
+        for t in &mut self.threads {
+            t.files = None;
+        }
+        self.files.close_all();
     }
 
     /// Make thread `tid` the one holding the lock; false if it is gone.
@@ -937,7 +1118,28 @@ impl Call {
 pub fn dispatch(cx: &mut Ctx, call: &Call) -> i64 {
     cx.proc.syscalls += 1;
     let result = match call.handler() {
-        Some(h) => h(cx, &call.args),
+        Some(h) => {
+            let mut r = h(cx, &call.args);
+            // A call about another process's /proc/PID/maps or fd: once
+            // more with a copy of it (at most a few: a call names at most
+            // two paths, each naming at most one process).
+            while r == Err(path::NEED_PEEK) {
+                let pid = cx
+                    .proc
+                    .me()
+                    .peek_want
+                    .swap(0, std::sync::atomic::Ordering::Relaxed);
+                if cx.proc.me().peek.len() >= 4 || pid == 0 {
+                    r = Err(Errno::NOENT);
+                    break;
+                }
+                let p = path::peek(cx, pid);
+                cx.proc.me().peek.push(p);
+                r = h(cx, &call.args);
+            }
+            cx.proc.me().peek.clear();
+            r
+        }
         None => {
             // Only real syscall numbers are remembered: a program calling
             // every bogus number must not grow this set.

@@ -93,9 +93,9 @@ struct Lookup<'a> {
 /// The guest directory relative paths start from: the cwd or `dirfd`'s.
 fn base_dir(cx: &Ctx, dirfd: i32) -> Result<Vec<u8>, Errno> {
     if dirfd == AT_FDCWD {
-        return Ok(cx.proc.cwd.clone());
+        return Ok(cx.proc.cwd());
     }
-    let f = cx.proc.files.file(dirfd)?;
+    let f = cx.proc.files().file(dirfd)?;
     if !is_dir(&f) {
         return Err(Errno::NOTDIR);
     }
@@ -105,7 +105,7 @@ fn base_dir(cx: &Ctx, dirfd: i32) -> Result<Vec<u8>, Errno> {
 /// Walk `name` from `dirfd`; `follow`: follow a symlink in the last
 /// component.
 fn lookup<'a>(cx: &'a Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<Lookup<'a>, Errno> {
-    lookup_in(cx, &cx.proc.root, dirfd, name, follow, Resolve::default())
+    lookup_in(cx, &cx.proc.root(), dirfd, name, follow, Resolve::default())
 }
 
 /// openat2's `resolve` flags.
@@ -162,7 +162,10 @@ fn lookup_in<'a>(
             }
             Node::Dir(names.into_iter().map(|n| (n, DT_DIR)).collect())
         }
-        Found::Special => special(cx, &r.path),
+        Found::Special => {
+            peek_needed(cx, &r.path)?;
+            special(cx, &r.path)
+        }
     };
     // kvmcage's own symlinks (/proc/self/cwd, exe) are magic links.
     if let (Node::Link(_), true) = (&node, follow || r.trailing_slash) {
@@ -231,14 +234,21 @@ fn file_type(fd: &OwnedFd) -> Result<rustix::fs::FileType, Errno> {
 }
 
 fn proc_maps(cx: &Ctx) -> Vec<u8> {
-    proc_maps_of(cx.proc, &cx.m.shared)
+    let (mm, exe) = (&cx.proc.mm, &cx.proc.id.exe);
+    maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared)
 }
 
-/// /proc/PID/maps of `proc`.
-fn proc_maps_of(proc: &super::Process, shared: &crate::vm::shared::SharedSlots) -> Vec<u8> {
+/// /proc/PID/maps of the mappings `vmas`, whose files are named in
+/// `names`, of the program `exe`.
+fn maps_text<'v>(
+    vmas: impl Iterator<Item = (crate::vm::layout::Gva, &'v super::mm::Vma)>,
+    names: &[Vec<u8>],
+    exe: &[u8],
+    shared: &crate::vm::shared::SharedSlots,
+) -> Vec<u8> {
     use super::mm::VmaKind;
     let mut s = String::new();
-    for (start, v) in proc.mm.vmas() {
+    for (start, v) in vmas {
         let p = |bit: u32, c: char| if v.prot & bit != 0 { c } else { '-' };
         let (kind, offset) = match v.kind {
             VmaKind::Shared { slot, off, .. } => {
@@ -248,15 +258,13 @@ fn proc_maps_of(proc: &super::Process, shared: &crate::vm::shared::SharedSlots) 
         };
         let perms = format!("{}{}{}{kind}", p(1, 'r'), p(2, 'w'), p(4, 'x'));
         let name = match v.kind {
-            VmaKind::Image => String::from_utf8_lossy(&proc.id.exe).into_owned(),
+            VmaKind::Image => String::from_utf8_lossy(exe).into_owned(),
             VmaKind::Heap => "[heap]".into(),
             VmaKind::Stack => "[stack]".into(),
             VmaKind::Vdso => "[vdso]".into(),
             VmaKind::Vvar => "[vvar]".into(),
             VmaKind::Anon => String::new(),
-            VmaKind::File(i) | VmaKind::Shared { name: i, .. } => proc
-                .mm
-                .file_names
+            VmaKind::File(i) | VmaKind::Shared { name: i, .. } => names
                 .get(i as usize)
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default(),
@@ -425,7 +433,7 @@ fn proc_status(cx: &Ctx) -> Vec<u8> {
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nKthread:\t0\nVmLck:\t{lck:8} kB\nThreads:\t{}\n",
         String::from_utf8_lossy(&super::process::comm(cx.proc)),
-        cx.proc.umask,
+        cx.proc.umask(),
         id.pid,
         id.pid,
         tree_ids(cx).0,
@@ -461,12 +469,16 @@ pub fn is_directory(proc: &super::Process, path: &[u8]) -> bool {
 
 /// Make an open generated file's text again from its path (a read from
 /// offset 0: /proc/uptime read twice must show time passing).
-pub(crate) fn regenerate(cx: &Ctx, file: &OpenFile) {
+pub(crate) fn regenerate(cx: &Ctx, file: &OpenFile) -> Result<(), Errno> {
+    if is_special_path(&file.path) {
+        peek_needed(cx, &file.path)?;
+    }
     match (&file.kind, special(cx, &file.path)) {
         (FileKind::Text(t), Node::Text(new)) => *t.lock() = new,
         (FileKind::Dir(d), Node::Dir(new)) if is_special_path(&file.path) => *d.lock() = new,
         _ => {}
     }
+    Ok(())
 }
 
 /// Below /dev, /proc or /.kvmcage (virtual directories elsewhere, the
@@ -530,7 +542,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     let fd_dir = || {
         Node::Dir(
             cx.proc
-                .files
+                .files()
                 .fds()
                 .iter()
                 .map(|(fd, _)| (fd.to_string().into_bytes(), DT_LNK))
@@ -695,8 +707,8 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/exe" => Node::Link(cx.proc.id.exe.clone()),
             b"/cmdline" => Node::Text(cx.proc.cmdline.clone()),
             b"/comm" => Node::Text([super::process::comm(cx.proc), b"\n".to_vec()].concat()),
-            b"/cwd" => Node::Link(cx.proc.cwd.clone()),
-            b"/root" => Node::Link(cx.proc.root.clone()),
+            b"/cwd" => Node::Link(cx.proc.cwd()),
+            b"/root" => Node::Link(cx.proc.root()),
             b"/fd" => fd_dir(),
             b"/maps" => Node::Text(proc_maps(cx)),
             b"/status" => Node::Text(proc_status(cx)),
@@ -705,7 +717,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/mounts" => Node::Text(mount_table(cx, false).into_bytes()),
             b"/mountinfo" => Node::Text(mount_table(cx, true).into_bytes()),
             r => match r.strip_prefix(b"/fd/").and_then(fd_num) {
-                Some(fd) => match cx.proc.files.file(fd) {
+                Some(fd) => match cx.proc.files().file(fd) {
                     Ok(f) => Node::Link(f.path.clone()),
                     Err(_) => Node::Missing,
                 },
@@ -713,14 +725,88 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             },
         };
     }
-    if let Some((other, rest)) = path.strip_prefix(b"/proc/").and_then(|r| {
-        let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
-        let pid = std::str::from_utf8(&r[..n]).ok()?.parse::<u32>().ok()?;
-        Some((pid, &r[n..])).filter(|(_, rest)| below(rest))
-    }) {
+    if let Some((other, rest)) = proc_pid(path) {
         return other_proc(cx, other, rest);
     }
     Node::Missing
+}
+
+/// /proc/PID and what follows it (empty or from a '/').
+fn proc_pid(path: &[u8]) -> Option<(u32, &[u8])> {
+    let r = path.strip_prefix(b"/proc/")?;
+    let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+    let pid = std::str::from_utf8(&r[..n]).ok()?.parse::<u32>().ok()?;
+    let rest = &r[n..];
+    (rest.is_empty() || rest.starts_with(b"/")).then_some((pid, rest))
+}
+
+/// What a call returns to have itself made again once the caller's
+/// thread holds a `Peek` of the process it asked about (`dispatch` takes
+/// it with no lock held). Not an errno of Linux's: it never reaches the
+/// program.
+pub const NEED_PEEK: Errno = Errno::from_raw_os_error(600);
+
+/// What /proc/PID shows of another process that only that process holds:
+/// its mappings (maps) and its descriptors (fd). The reader holds its own
+/// process's lock and the machine's, and may not wait for another
+/// process's (PROCESSES.md 6), so the call gives them up, copies these
+/// (`peek`) and is made again.
+#[derive(Debug, Default)]
+pub struct Peek {
+    pid: u32,
+    vmas: Vec<(crate::vm::layout::Gva, super::mm::Vma)>,
+    names: Vec<Vec<u8>>,
+    exe: Vec<u8>,
+    fds: Vec<(i32, Vec<u8>)>,
+}
+
+/// Whether `path` is another process's maps or fd (or below its task
+/// directory) that the calling thread holds no `Peek` of: the pid is
+/// left in `Thread::peek_want` and the answer is `NEED_PEEK`.
+fn peek_needed(cx: &Ctx, path: &[u8]) -> Result<(), Errno> {
+    let Some((pid, rest)) = proc_pid(path) else {
+        return Ok(());
+    };
+    if pid == cx.proc.id.pid {
+        return Ok(());
+    }
+    let rest = task_rest(rest).map_or(rest, |(_, r)| r);
+    let held = |p: &Peek| p.pid == pid;
+    let me = &cx.proc.threads[cx.proc.cur];
+    if !(rest == b"/maps" || rest == b"/fd" || rest.starts_with(b"/fd/"))
+        || me.peek.iter().any(held)
+    {
+        return Ok(());
+    }
+    me.peek_want
+        .store(pid, std::sync::atomic::Ordering::Relaxed);
+    Err(NEED_PEEK)
+}
+
+/// Copy what `Peek` holds of process `pid`, with none of the caller's
+/// locks held (a process in a syscall holds its own for that long).
+pub fn peek(cx: &mut Ctx, pid: u32) -> Peek {
+    let tasks = std::sync::Arc::clone(&cx.proc.tasks);
+    super::wait::unlocked(cx, move || {
+        let target = tasks.lock().get(pid);
+        let mut peek = Peek {
+            pid,
+            ..Peek::default()
+        };
+        if let Some(target) = target {
+            let p = target.lock();
+            peek.vmas = p.mm.vmas().map(|(a, v)| (a, *v)).collect();
+            peek.names = p.mm.file_names.clone();
+            peek.exe = p.id.exe.clone();
+            peek.fds = p
+                .files
+                .fds()
+                .into_iter()
+                .map(|(n, f)| (n, f.path.clone()))
+                .collect();
+        }
+        peek
+    })
 }
 
 /// `/task/TID` and what follows it (empty or from a '/').
@@ -733,9 +819,9 @@ fn task_rest(rest: &[u8]) -> Option<(u32, &[u8])> {
 }
 
 /// /proc/PID of another process of the sandbox: its program (cmdline,
-/// comm, exe), its state and ids (stat, status), from the process table,
-/// never from the process itself (whose lock the reader, holding its own
-/// and the machine's, may not wait for): its maps and fd are not shown.
+/// comm, exe), its state and ids (stat, status), from the process table;
+/// its mappings and descriptors (maps, fd) from the calling thread's
+/// `Peek` of it.
 fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
     let t = cx.proc.tasks.lock();
     let Some(e) = t.procs.get(&pid) else {
@@ -756,6 +842,34 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
         Some(_) => return Node::Missing,
         None => rest,
     };
+    let peeked = || {
+        cx.proc.threads[cx.proc.cur]
+            .peek
+            .iter()
+            .find(|p| p.pid == pid)
+    };
+    match (rest, peeked()) {
+        (b"/maps", Some(p)) => {
+            let vmas = p.vmas.iter().map(|(a, v)| (*a, v));
+            return Node::Text(maps_text(vmas, &p.names, &p.exe, &cx.m.shared));
+        }
+        (b"/fd", Some(p)) => {
+            return Node::Dir(
+                p.fds
+                    .iter()
+                    .map(|(n, _)| (n.to_string().into_bytes(), DT_LNK))
+                    .collect(),
+            )
+        }
+        (r, Some(p)) if r.starts_with(b"/fd/") => {
+            let fd = r.strip_prefix(b"/fd/").and_then(fd_num);
+            return match p.fds.iter().find(|(n, _)| Some(*n) == fd) {
+                Some((_, path)) => Node::Link(path.clone()),
+                None => Node::Missing,
+            };
+        }
+        _ => {}
+    }
     match rest {
         b"/task" => Node::Dir(
             std::iter::once(pid)
@@ -837,7 +951,7 @@ const GENERATED_BUDGET: usize = 64 << 20;
 fn check_generated(cx: &Ctx, more: usize) -> Result<(), Errno> {
     let held: usize = cx
         .proc
-        .files
+        .files()
         .fds()
         .iter()
         .map(|(_, f)| match &f.kind {
@@ -854,7 +968,7 @@ fn check_generated(cx: &Ctx, more: usize) -> Result<(), Errno> {
 
 pub fn install(cx: &mut Ctx, file: OpenFile, cloexec: bool) -> SysResult {
     let limit = cx.proc.rlimits.nofile();
-    Ok(cx.proc.files.open(file, cloexec, limit)? as u64)
+    Ok(cx.proc.files().open(file, cloexec, limit)? as u64)
 }
 
 /// Where bind() makes a socket file named `name`: the directory (in a
@@ -1008,11 +1122,11 @@ fn do_open_how(
         let root = if in_root || how.scope.beneath {
             root
         } else {
-            cx.proc.root.clone()
+            cx.proc.root()
         };
         lookup_in(cx, &root, dirfd, &name, follow, how)?
     } else {
-        lookup_in(cx, &cx.proc.root, dirfd, &name, follow, how)?
+        lookup_in(cx, &cx.proc.root(), dirfd, &name, follow, how)?
     };
     let exists = !matches!(
         l.node,
@@ -1023,7 +1137,7 @@ fn do_open_how(
     }
     // Linux ignores the mode unless it creates; openat2 refuses it then.
     let mode = if creat || tmpfile {
-        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask)
+        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask())
     } else {
         Mode::empty()
     };
@@ -1032,9 +1146,9 @@ fn do_open_how(
         Node::Fd(fd) => {
             // Linux reopens the file; for kvmcage's stdio and pipes the same
             // open file is the closest it can give.
-            let f = cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?;
+            let f = cx.proc.files().file(fd).map_err(|_| Errno::NOENT)?;
             let limit = cx.proc.rlimits.nofile();
-            return Ok(cx.proc.files.share(f, cloexec, limit)? as u64);
+            return Ok(cx.proc.files().share(f, cloexec, limit)? as u64);
         }
         Node::Dir(entries) => {
             if wants_write(flags) {
@@ -1286,7 +1400,7 @@ fn stat_path(cx: &Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<[u8; 144
         Node::Dev(d) => Ok(synthetic_stat(0o020666, d.rdev(), 0)),
         Node::Fd(fd) if follow => stat_of(
             cx,
-            cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.as_ref(),
+            cx.proc.files().file(fd).map_err(|_| Errno::NOENT)?.as_ref(),
         ),
         Node::Fd(_) | Node::Link(_) => Ok(synthetic_stat(0o120777, 0, 0)),
         Node::Dir(_) => Ok(synthetic_stat(0o040555, 0, 0)),
@@ -1324,7 +1438,7 @@ fn stat_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, flags: u32) -> Sys
         if dirfd == AT_FDCWD {
             stat_path(cx, AT_FDCWD, b".", true)?
         } else {
-            stat_of(cx, cx.proc.files.file(dirfd)?.as_ref())?
+            stat_of(cx, cx.proc.files().file(dirfd)?.as_ref())?
         }
     } else {
         stat_path(cx, dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?
@@ -1346,7 +1460,7 @@ pub fn sys_newfstatat(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_fstat(cx: &mut Ctx, a: &Args) -> SysResult {
-    let st = stat_of(cx, cx.proc.files.file(int(a.0[0]))?.as_ref())?;
+    let st = stat_of(cx, cx.proc.files().file(int(a.0[0]))?.as_ref())?;
     cx.m.user().write(a.0[1], &st)?;
     Ok(0)
 }
@@ -1359,7 +1473,7 @@ pub fn sys_statx(cx: &mut Ctx, a: &Args) -> SysResult {
         if dirfd == AT_FDCWD {
             stat_path(cx, AT_FDCWD, b".", true)?
         } else {
-            stat_of(cx, cx.proc.files.file(dirfd)?.as_ref())?
+            stat_of(cx, cx.proc.files().file(dirfd)?.as_ref())?
         }
     } else {
         if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | 0x800 | 0x6000) != 0 {
@@ -1448,7 +1562,10 @@ fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> 
         // /proc/self is Linux's link to the caller's own /proc/<pid>.
         Node::Dir(_) if l.path == b"/proc/self" => cx.proc.id.pid.to_string().into_bytes(),
         Node::Link(t) => seen_from_root(cx, &t),
-        Node::Fd(fd) => seen_from_root(cx, &cx.proc.files.file(fd).map_err(|_| Errno::NOENT)?.path),
+        Node::Fd(fd) => seen_from_root(
+            cx,
+            &cx.proc.files().file(fd).map_err(|_| Errno::NOENT)?.path,
+        ),
         Node::Missing | Node::Absent { .. } | Node::AbsentVirtual => return Err(Errno::NOENT),
         Node::Host { fd, .. } => {
             if !file_type(&fd)?.is_symlink() {
@@ -1573,7 +1690,7 @@ fn mkdir_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
     rustix::fs::mkdirat(
         &dir,
         os(&last),
-        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask),
+        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask()),
     )?;
     account_new(mount.quota.as_deref(), &dir, &last);
     Ok(0)
@@ -1604,7 +1721,7 @@ fn mknod_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32) -> SysResult {
         &dir,
         os(&last),
         kind,
-        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask),
+        Mode::from_raw_mode(mode & MODE_BITS & !cx.proc.umask()),
         0,
     )?;
     account_new(mount.quota.as_deref(), &dir, &last);
@@ -1882,7 +1999,7 @@ pub fn sys_fchmod(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 fn fchmod_fd(cx: &mut Ctx, fd: i32, mode: u32) -> SysResult {
-    let f = cx.proc.files.file(fd)?;
+    let f = cx.proc.files().file(fd)?;
     match &f.kind {
         FileKind::Host { fd, writable } => {
             if !writable {
@@ -1930,7 +2047,7 @@ pub fn sys_truncate(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_ftruncate(cx: &mut Ctx, a: &Args) -> SysResult {
     let len = a.0[1] as i64;
-    let f = cx.proc.files.file(int(a.0[0]))?;
+    let f = cx.proc.files().file(int(a.0[0]))?;
     if len < 0 {
         return Err(Errno::INVAL);
     }
@@ -1962,7 +2079,7 @@ pub fn sys_fallocate(cx: &mut Ctx, a: &Args) -> SysResult {
     if end > i64::MAX as u64 {
         return Err(Errno::FBIG);
     }
-    let f = cx.proc.files.file(fd)?;
+    let f = cx.proc.files().file(fd)?;
     if !f.writable() {
         return Err(Errno::BADF);
     }
@@ -2003,7 +2120,7 @@ pub fn sys_fallocate(cx: &mut Ctx, a: &Args) -> SysResult {
 /// page cache (all counts 0, as Linux reports for them).
 pub fn sys_cachestat(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, range_at, out_at, flags) = (int(a.0[0]), a.0[1], a.0[2], a.0[3]);
-    let f = cx.proc.files.file(fd)?;
+    let f = cx.proc.files().file(fd)?;
     if flags != 0 {
         return Err(Errno::INVAL);
     }
@@ -2032,7 +2149,7 @@ pub fn sys_cachestat(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_fsync(cx: &mut Ctx, a: &Args) -> SysResult {
-    let f = cx.proc.files.file(int(a.0[0]))?;
+    let f = cx.proc.files().file(int(a.0[0]))?;
     match f.host() {
         Some(fd) => {
             rustix::fs::fsync(fd)?;
@@ -2044,7 +2161,7 @@ pub fn sys_fsync(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// syncfs: the host filesystem holding the file.
 pub fn sys_syncfs(cx: &mut Ctx, a: &Args) -> SysResult {
-    let f = cx.proc.files.file(int(a.0[0]))?;
+    let f = cx.proc.files().file(int(a.0[0]))?;
     if let Some(fd) = f.host() {
         rustix::fs::syncfs(fd)?;
     }
@@ -2063,8 +2180,11 @@ pub fn sys_sync(cx: &mut Ctx, _a: &Args) -> SysResult {
 }
 
 pub fn sys_umask(cx: &mut Ctx, a: &Args) -> SysResult {
-    let old = cx.proc.umask;
-    cx.proc.umask = a.0[0] as u32 & 0o777;
+    let new = a.0[0] as u32 & 0o777;
+    let old = cx
+        .proc
+        .fs()
+        .update(|f| std::mem::replace(&mut f.umask, new));
     Ok(u64::from(old))
 }
 
@@ -2083,23 +2203,24 @@ pub fn sys_chdir(cx: &mut Ctx, a: &Args) -> SysResult {
     let name = read_path(cx, a.0[0])?;
     let l = lookup(cx, AT_FDCWD, &name, true)?;
     must_be_dir(&l)?;
-    cx.proc.cwd = l.path;
+    let path = l.path;
+    cx.proc.fs().update(|f| f.cwd = path);
     Ok(0)
 }
 
 pub fn sys_fchdir(cx: &mut Ctx, a: &Args) -> SysResult {
-    let f = cx.proc.files.file(int(a.0[0]))?;
+    let f = cx.proc.files().file(int(a.0[0]))?;
     if !is_dir(&f) {
         return Err(Errno::NOTDIR);
     }
-    cx.proc.cwd = f.path.clone();
+    cx.proc.fs().update(|fs| fs.cwd = f.path.clone());
     Ok(0)
 }
 
 /// A sandbox path as the program sees it from its root directory: inside
 /// the root, relative to it.
 pub fn seen_from_root(cx: &Ctx, path: &[u8]) -> Vec<u8> {
-    let root = &cx.proc.root;
+    let root = &cx.proc.root();
     if root == b"/" || path.first() != Some(&b'/') {
         return path.to_vec();
     }
@@ -2126,17 +2247,18 @@ pub fn sys_chroot(cx: &mut Ctx, a: &Args) -> SysResult {
     if cx.proc.id.uid != 0 {
         return Err(Errno::PERM);
     }
-    cx.proc.root = l.path;
+    let path = l.path;
+    cx.proc.fs().update(|f| f.root = path);
     Ok(0)
 }
 
 pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
-    let root = &cx.proc.root;
-    let mut cwd = if root == b"/" || crate::sandbox::under(&cx.proc.cwd, root).is_some() {
-        seen_from_root(cx, &cx.proc.cwd)
+    let super::FsFields { cwd, root, .. } = cx.proc.fs().get();
+    let mut cwd = if root == b"/" || crate::sandbox::under(&cwd, &root).is_some() {
+        seen_from_root(cx, &cwd)
     } else {
         // A cwd outside the root, as Linux's getcwd shows it.
-        [b"(unreachable)".as_slice(), &cx.proc.cwd].concat()
+        [b"(unreachable)".as_slice(), &cwd].concat()
     };
     cwd.push(0);
     if a.0[1] < cwd.len() as u64 {
@@ -2149,7 +2271,7 @@ pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
 /// getdents64 on a host directory or one kvmcage makes up.
 pub fn sys_getdents64(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, buf, count) = (int(a.0[0]), a.0[1], a.0[2] as u32 as u64);
-    let f: Arc<OpenFile> = cx.proc.files.file(fd)?;
+    let f: Arc<OpenFile> = cx.proc.files().file(fd)?;
     let mut out: Vec<u8> = Vec::new();
     match &f.kind {
         FileKind::Host { fd, .. } => {
@@ -2173,7 +2295,7 @@ pub fn sys_getdents64(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         FileKind::Dir(entries) => {
             if f.pos.get() == 0 {
-                regenerate(cx, &f);
+                regenerate(cx, &f)?;
             }
             let all: Vec<(Vec<u8>, u8)> = [(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)]
                 .into_iter()
@@ -2243,7 +2365,7 @@ pub fn sys_pipe2(cx: &mut Ctx, a: &Args) -> SysResult {
     ) {
         Ok(fd) => fd,
         Err(e) => {
-            let _ = cx.proc.files.remove(rfd as i32);
+            let _ = cx.proc.files().remove(rfd as i32);
             return Err(e);
         }
     };
@@ -2251,8 +2373,8 @@ pub fn sys_pipe2(cx: &mut Ctx, a: &Args) -> SysResult {
     b[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
     b[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
     if let Err(e) = cx.m.user().write(a.0[0], &b) {
-        let _ = cx.proc.files.remove(rfd as i32);
-        let _ = cx.proc.files.remove(wfd as i32);
+        let _ = cx.proc.files().remove(rfd as i32);
+        let _ = cx.proc.files().remove(wfd as i32);
         return Err(e);
     }
     Ok(0)
@@ -2346,7 +2468,7 @@ fn utimens_with(
         Ok(0)
     };
     if path == 0 {
-        let f = cx.proc.files.file(dirfd)?;
+        let f = cx.proc.files().file(dirfd)?;
         return match &f.kind {
             FileKind::Host { fd, writable } => {
                 if !writable {
@@ -2368,7 +2490,7 @@ fn utimens_with(
 pub fn sys_statfs(cx: &mut Ctx, a: &Args) -> SysResult {
     let fd = do_open(cx, AT_FDCWD, a.0[0], libc::O_PATH as u32, 0)? as i32;
     let r = super::fs::sys_fstatfs(cx, &Args([fd as u64, a.0[1], 0, 0, 0, 0]));
-    let _ = cx.proc.files.remove(fd);
+    let _ = cx.proc.files().remove(fd);
     r
 }
 
@@ -2443,7 +2565,7 @@ pub fn sys_fchownat(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_fchown(cx: &mut Ctx, a: &Args) -> SysResult {
-    let f = cx.proc.files.file(int(a.0[0]))?;
+    let f = cx.proc.files().file(int(a.0[0]))?;
     let st = stat_of(cx, &f)?;
     let writable = match &f.kind {
         FileKind::Host { writable, .. } => *writable,
@@ -2500,7 +2622,7 @@ pub(crate) fn exec_open(
             ))
         }
         Node::Fd(n) => {
-            let f = cx.proc.files.file(n).map_err(|_| Errno::NOENT)?;
+            let f = cx.proc.files().file(n).map_err(|_| Errno::NOENT)?;
             let h = f.host().ok_or(Errno::ACCESS)?;
             Ok((super::exec::reopen_executable(h)?, f.path.clone()))
         }
@@ -2621,7 +2743,7 @@ fn xattr_target(cx: &Ctx, path: u64, follow: bool) -> Result<XattrTarget, Errno>
 }
 
 fn xattr_fd_target(cx: &Ctx, fd: i32) -> Result<XattrTarget, Errno> {
-    let f = cx.proc.files.file(fd)?;
+    let f = cx.proc.files().file(fd)?;
     Ok(match &f.kind {
         FileKind::Host { fd, writable } => {
             let fd = fd.try_clone().map_err(|_| Errno::MFILE)?;

@@ -417,8 +417,13 @@ pub fn sys_sched_rr_get_interval(cx: &mut Ctx, a: &Args) -> SysResult {
 /// never has (EPERM, as a kernel that denies unprivileged user
 /// namespaces); unknown bits are EINVAL. (Threads, issue 15, make the
 /// first set real.)
-pub fn sys_unshare(_cx: &mut Ctx, a: &Args) -> SysResult {
-    let flags = a.0[0];
+/// unshare(2): a descriptor table (CLONE_FILES) or working directory
+/// (CLONE_FS) of the caller's own. Unsharing the thread group, the
+/// dispositions or the memory is a no-op for a process alone in them and
+/// EINVAL otherwise (Linux's check_unshare_flags); namespaces need
+/// privilege the program lacks.
+pub fn sys_unshare(cx: &mut Ctx, a: &Args) -> SysResult {
+    let mut flags = a.0[0];
     let own = (libc::CLONE_FILES
         | libc::CLONE_FS
         | libc::CLONE_SYSVSEM
@@ -436,8 +441,35 @@ pub fn sys_unshare(_cx: &mut Ctx, a: &Args) -> SysResult {
     if flags & !(own | namespaces) != 0 {
         return Err(Errno::INVAL);
     }
+    // What each implies (ksys_unshare): a thread leaving its group leaves
+    // the memory, leaving the memory leaves the dispositions, a mount
+    // namespace of its own needs its own fs_struct.
+    let bit = |b: i32| b as u64;
+    if flags & bit(libc::CLONE_THREAD) != 0 {
+        flags |= bit(libc::CLONE_VM);
+    }
+    if flags & bit(libc::CLONE_VM) != 0 {
+        flags |= bit(libc::CLONE_SIGHAND);
+    }
+    if flags & bit(libc::CLONE_NEWNS) != 0 {
+        flags |= bit(libc::CLONE_FS);
+    }
+    let group = bit(libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM);
+    if flags & group != 0 && cx.proc.threads.len() > 1 {
+        return Err(Errno::INVAL);
+    }
+    // A vfork child shares its parent's memory until it execs.
+    if flags & bit(libc::CLONE_VM) != 0 && cx.proc.mm.borrowed {
+        return Err(Errno::INVAL);
+    }
     if flags & namespaces != 0 {
         return Err(Errno::PERM);
+    }
+    if flags & bit(libc::CLONE_FS) != 0 {
+        cx.proc.unshare_fs();
+    }
+    if flags & bit(libc::CLONE_FILES) != 0 {
+        cx.proc.unshare_files();
     }
     Ok(0)
 }

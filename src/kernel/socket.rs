@@ -121,7 +121,7 @@ impl UnixNames {
 
 /// A host descriptor of an AF_UNIX socket the program holds.
 fn socket_file(cx: &Ctx, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-    let f = cx.proc.files.file(fd)?;
+    let f = cx.proc.files().file(fd)?;
     if !f.host().is_some_and(super::fs::is_socket) {
         return Err(Errno::NOTSOCK);
     }
@@ -228,7 +228,7 @@ pub fn sys_socketpair(cx: &mut Ctx, a: &Args) -> SysResult {
     let g1 = match install_socket(cx, s1, flags) {
         Ok(g) => g,
         Err(e) => {
-            let _ = cx.proc.files.remove(g0 as i32);
+            let _ = cx.proc.files().remove(g0 as i32);
             return Err(e);
         }
     };
@@ -236,8 +236,8 @@ pub fn sys_socketpair(cx: &mut Ctx, a: &Args) -> SysResult {
     out[..4].copy_from_slice(&(g0 as i32).to_le_bytes());
     out[4..].copy_from_slice(&(g1 as i32).to_le_bytes());
     if let Err(e) = cx.m.user().write(a.0[3], &out) {
-        let _ = cx.proc.files.remove(g0 as i32);
-        let _ = cx.proc.files.remove(g1 as i32);
+        let _ = cx.proc.files().remove(g0 as i32);
+        let _ = cx.proc.files().remove(g1 as i32);
         return Err(e);
     }
     Ok(0)
@@ -427,7 +427,7 @@ pub fn sys_bind(cx: &mut Ctx, a: &Args) -> SysResult {
                 &tmp,
             ]
             .concat();
-            let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(cx.proc.umask));
+            let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(cx.proc.umask()));
             let bound = host_bind(fd, &host_name);
             rustix::process::umask(umask);
             bound?;
@@ -550,7 +550,7 @@ fn accept_common(cx: &mut Ctx, a: &Args, flags: u64) -> SysResult {
     let name = guest_name(cx, raw);
     let g = install_socket(cx, new.0, flags)?;
     if let Err(e) = put_addr(cx, a.0[1], a.0[2], &name) {
-        let _ = cx.proc.files.remove(g as i32);
+        let _ = cx.proc.files().remove(g as i32);
         return Err(e);
     }
     Ok(g)
@@ -764,7 +764,7 @@ fn host_control(
                 }
                 for i in (data.start..data.end).step_by(4) {
                     let g = i32::from_le_bytes(buf[i..i + 4].try_into().expect("4"));
-                    let file = cx.proc.files.file(g)?;
+                    let file = cx.proc.files().file(g)?;
                     let (r, w) = rustix::pipe::pipe_with(
                         rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
                     )?;
@@ -850,7 +850,7 @@ fn received_file(cx: &mut Ctx, fd: OwnedFd, cloexec: bool) -> Result<i32, Errno>
     let received = cx.proc.unix.lock().receive_file(fd.as_fd());
     if let Some(f) = received {
         let limit = cx.proc.rlimits.nofile();
-        return cx.proc.files.share(f, cloexec, limit);
+        return cx.proc.files().share(f, cloexec, limit);
     }
     let st = rustix::fs::fstat(&fd)?;
     use rustix::fs::FileType as T;

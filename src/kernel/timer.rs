@@ -670,7 +670,7 @@ fn itimerspec_bytes(t: &rustix::time::Itimerspec) -> [u8; 32] {
 /// The host descriptor behind guest descriptor `fd` (EBADF when it is not
 /// open; EINVAL for kvmcage's own files, which are no timerfd).
 fn timerfd_host(cx: &Ctx, fd: u64) -> Result<std::sync::Arc<super::fs::OpenFile>, Errno> {
-    let file = cx.proc.files.file(fd as u32 as i32)?;
+    let file = cx.proc.files().file(fd as u32 as i32)?;
     match &file.kind {
         super::fs::FileKind::Host { .. } => Ok(file),
         _ => Err(Errno::INVAL),
