@@ -211,6 +211,12 @@ for t in recursion-depth null-argv; do
     build "exec-$t" exec "$t.c"
 done
 build proc-proc-tid0 proc proc-tid0.c -- -isystem "$src/tools/include/uapi"
+# A thread made without CLONE_FILES and CLONE_FS; clone3's flag and size
+# checks in children; CLONE_CLEAR_SIGHAND.
+build proc-thread-self proc thread-self.c -- -isystem "$src/tools/include/uapi"
+for t in clone3 clone3_clear_sighand; do
+    build "clone3-$t" clone3 "$t.c"
+done
 
 if ((fresh)) || ((${#failed[@]})); then
     echo "selftests: ${#built[@]} built ($fresh now), ${#failed[@]} left out${failed:+ (${failed[*]})}" >&2

@@ -214,8 +214,7 @@ impl Shared {
         p.cpu_done.1 += t.1;
         if let Some(i) = p.find_thread(tid.into()) {
             p.futexes.cancel_thread(tid);
-            p.threads.remove(i);
-            p.cur = 0;
+            p.remove_thread(i);
         }
         p.tasks.futexes.lock().cancel_thread(tid);
         if tid != p.id.pid {
@@ -621,8 +620,8 @@ fn thread_loop(sh: &Arc<Shared>, proc: &ProcRef, vcpu: &mut Vcpu, tid: &mut u32)
 fn doomed(proc: &mut Process) -> Ended {
     let tid = proc.me().tid;
     proc.futexes.cancel_thread(tid);
-    proc.threads.remove(proc.cur);
-    proc.cur = 0;
+    let cur = proc.cur;
+    proc.remove_thread(cur);
     Ended::Thread
 }
 

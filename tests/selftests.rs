@@ -24,9 +24,9 @@
 //!   SYNC_CORE cases are not offered, so fewer cases run), rseq param_test and basic_percpu_ops,
 //!   vDSO/vdso_test_getrandom, mm cow, khugepaged, map_populate, mrelease,
 //!   memfd_secret, uffd-*, proc loadavg and pid-vm (they skip natively),
-//!   empty-vm (ptrace), thread-self (a thread without CLONE_FILES and
-//!   CLONE_FS is ENOSYS), setns-*, kcmp, pidfd, exec's execveat and
-//!   binfmt tests, clone3's own tests.
+//!   empty-vm (ptrace), setns-*, kcmp, pidfd, exec's execveat and
+//!   binfmt tests, clone3_set_tid and clone3_cap_checkpoint_restore
+//!   (they want CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE).
 //! - root or a namespace: openat2/resolve_test (all its tests want euid
 //!   0), tmpfs/bug-link-o-tmpfile, proc-subset-pid, proc-multiple-procfs,
 //!   proc-fsconfig-hidepid, mqueue/mq_open_tests, ipc/msgque, timens/*,
@@ -191,6 +191,14 @@ const PROGRAMS: &[Program] = &[
     // /proc/PID/task of a child creating and joining threads never lists
     // a thread id 0.
     prog("proc-proc-tid0"),
+    // /proc/thread-self of a thread cloned without CLONE_FILES and
+    // CLONE_FS (a descriptor table and a working directory of its own).
+    prog("proc-thread-self"),
+    // clone3 in children: flags, struct sizes, exit signals, stacks (the
+    // PID and time namespace cases skip without root, natively too).
+    prog("clone3-clone3"),
+    // clone3's CLONE_CLEAR_SIGHAND: the child's handlers back to SIG_DFL.
+    prog("clone3-clone3_clear_sighand"),
 ];
 
 /// Timer latency tests that take minutes (1.5 natively each, and as long

@@ -323,6 +323,11 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     if f & CLONE_CHILD_CLEARTID != 0 {
         child.threads[0].clear_child_tid = args.child_tid;
     }
+    // clone3's CLONE_CLEAR_SIGHAND: handled signals back to SIG_DFL in
+    // the child, as at execve (flush_signal_handlers).
+    if f & CLONE_CLEAR_SIGHAND != 0 {
+        child.signals.reset_for_exec();
+    }
     let child = std::sync::Arc::new(parking_lot::Mutex::new(child));
     let exit_signal = args.exit_signal as i32;
     cx.proc
@@ -399,8 +404,7 @@ pub fn exit_thread(m: &Machine, proc: &mut Process, status: i32) -> Option<i32> 
         proc.futexes.wake(clear, 1, u32::MAX);
     }
     proc.futexes.cancel_thread(tid);
-    proc.threads.remove(me);
-    proc.cur = 0;
+    proc.remove_thread(me);
     proc.threads.is_empty().then_some(status)
 }
 

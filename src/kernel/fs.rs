@@ -245,6 +245,17 @@ impl Files {
             .collect()
     }
 
+    /// The open descriptors and their files' paths, in order (no file is
+    /// held past the call).
+    pub fn paths(&self) -> Vec<(i32, Vec<u8>)> {
+        self.table
+            .lock()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i as i32, s.file.path.clone())))
+            .collect()
+    }
+
     /// Install another descriptor for an open file (dup-like).
     pub fn share(&self, file: Arc<OpenFile>, cloexec: bool, limit: usize) -> Result<i32, Errno> {
         self.install_lowest(0, limit, Slot { file, cloexec })
@@ -301,6 +312,21 @@ impl Files {
         };
         drop(gone);
         Ok(())
+    }
+
+    /// Close `fd` if it still names `file` (undoing an install when the
+    /// call fails after it; a process sharing the table may have closed
+    /// and reused the number meanwhile).
+    pub fn remove_if(&self, fd: i32, file: &Arc<OpenFile>) {
+        let gone = {
+            let mut t = self.table.lock();
+            usize::try_from(fd)
+                .ok()
+                .and_then(|i| t.get_mut(i))
+                .filter(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(&s.file, file)))
+                .and_then(Option::take)
+        };
+        drop(gone);
     }
 
     /// close_range: close (or mark close-on-exec) the open descriptors in
@@ -1731,7 +1757,7 @@ pub fn sys_copy_file_range(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// The kernel's struct statfs (120 bytes) for a descriptor's filesystem.
-fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
+pub(super) fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
     let mut b = [0u8; 120];
     let Some(fd) = file.host() else {
         // kvmcage's own /dev, /proc and virtual directories: a full,

@@ -637,6 +637,25 @@ impl Process {
             .unwrap_or(&self.files)
     }
 
+    /// Thread `tid`'s descriptor table (the process's if it has none of
+    /// its own, or is gone): what /proc/PID/task/TID/fd shows.
+    pub fn files_of(&self, tid: u32) -> &Files {
+        self.threads
+            .iter()
+            .find(|t| t.tid == tid)
+            .and_then(|t| t.files.as_ref())
+            .unwrap_or(&self.files)
+    }
+
+    /// Thread `tid`'s working directory, root and umask, as `files_of`.
+    pub fn fs_of(&self, tid: u32) -> &FsContext {
+        self.threads
+            .iter()
+            .find(|t| t.tid == tid)
+            .and_then(|t| t.fs.as_ref())
+            .unwrap_or(&self.fs)
+    }
+
     /// The calling thread's working directory, root and umask.
     pub fn fs(&self) -> &FsContext {
         self.threads
@@ -710,6 +729,31 @@ impl Process {
             }
         }
         self.files.close_on_exec();
+    }
+
+    /// Thread `i` leaves the process. If it was the last to use the
+    /// process's own descriptor table or working directory (the others
+    /// have their own), that one goes now, as Linux's closes with its last
+    /// task: a remaining thread's own becomes the process's.
+    pub fn remove_thread(&mut self, i: usize) {
+        if i >= self.threads.len() {
+            return;
+        }
+        let gone = self.threads.remove(i);
+        self.cur = 0;
+        if self.threads.is_empty() {
+            return;
+        }
+        if gone.files.is_none() && self.threads.iter().all(|t| t.files.is_some()) {
+            if let Some(own) = self.threads[0].files.take() {
+                self.files = own;
+            }
+        }
+        if gone.fs.is_none() && self.threads.iter().all(|t| t.fs.is_some()) {
+            if let Some(own) = self.threads[0].fs.take() {
+                self.fs = own;
+            }
+        }
     }
 
     /// The process ended: every descriptor table it held is let go (each

@@ -539,10 +539,9 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             _ => return None,
         })
     };
-    let fd_dir = || {
+    let fd_dir = |files: &super::fs::Files| {
         Node::Dir(
-            cx.proc
-                .files()
+            files
                 .fds()
                 .iter()
                 .map(|(fd, _)| (fd.to_string().into_bytes(), DT_LNK))
@@ -565,7 +564,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
     }
     if let Some(rest) = path.strip_prefix(b"/dev/") {
         if rest == b"fd" {
-            return fd_dir();
+            return fd_dir(cx.proc.files());
         }
         if let Some(n) = rest.strip_prefix(b"fd/") {
             return fd_num(n).map(Node::Fd).unwrap_or(Node::Missing);
@@ -645,9 +644,20 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         })
     {
         // /proc/PID/task/TID (any thread of the process) is the thread's
-        // view of the same files.
+        // view of the same files; /proc/PID is the leader's, and
+        // /proc/thread-self the caller's (their descriptor tables and
+        // working directories differ when a thread has its own).
+        let caller = cx.proc.threads[cx.proc.cur].tid;
+        let mut view = if path.starts_with(b"/proc/thread-self") {
+            caller
+        } else {
+            cx.proc.id.pid
+        };
         let rest = match task_rest(rest) {
-            Some((tid, r)) if cx.proc.find_thread(tid.into()).is_some() => r,
+            Some((tid, r)) if cx.proc.find_thread(tid.into()).is_some() => {
+                view = tid;
+                r
+            }
             _ => rest,
         };
         return match rest {
@@ -707,9 +717,9 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/exe" => Node::Link(cx.proc.id.exe.clone()),
             b"/cmdline" => Node::Text(cx.proc.cmdline.clone()),
             b"/comm" => Node::Text([super::process::comm(cx.proc), b"\n".to_vec()].concat()),
-            b"/cwd" => Node::Link(cx.proc.cwd()),
-            b"/root" => Node::Link(cx.proc.root()),
-            b"/fd" => fd_dir(),
+            b"/cwd" => Node::Link(cx.proc.fs_of(view).get().cwd),
+            b"/root" => Node::Link(cx.proc.fs_of(view).get().root),
+            b"/fd" => fd_dir(cx.proc.files_of(view)),
             b"/maps" => Node::Text(proc_maps(cx)),
             b"/status" => Node::Text(proc_status(cx)),
             b"/stat" => Node::Text(proc_stat(cx)),
@@ -717,7 +727,7 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/mounts" => Node::Text(mount_table(cx, false).into_bytes()),
             b"/mountinfo" => Node::Text(mount_table(cx, true).into_bytes()),
             r => match r.strip_prefix(b"/fd/").and_then(fd_num) {
-                Some(fd) => match cx.proc.files().file(fd) {
+                Some(fd) => match cx.proc.files_of(view).file(fd) {
                     Ok(f) => Node::Link(f.path.clone()),
                     Err(_) => Node::Missing,
                 },
@@ -798,12 +808,8 @@ pub fn peek(cx: &mut Ctx, pid: u32) -> Peek {
             peek.vmas = p.mm.vmas().map(|(a, v)| (a, *v)).collect();
             peek.names = p.mm.file_names.clone();
             peek.exe = p.id.exe.clone();
-            peek.fds = p
-                .files
-                .fds()
-                .into_iter()
-                .map(|(n, f)| (n, f.path.clone()))
-                .collect();
+            // The leader's table, as Linux's /proc/PID/fd.
+            peek.fds = p.files_of(pid).paths();
         }
         peek
     })
@@ -1107,6 +1113,22 @@ fn do_open_how(
     how: Resolve,
     in_root: bool,
 ) -> SysResult {
+    let (file, cloexec) = open_file(cx, dirfd, path, flags, mode, how, in_root)?;
+    let limit = cx.proc.rlimits.nofile();
+    Ok(cx.proc.files().share(file, cloexec, limit)? as u64)
+}
+
+/// What `do_open_how` opens, not yet given a descriptor, and whether
+/// the descriptor is to be close-on-exec.
+fn open_file(
+    cx: &mut Ctx,
+    dirfd: i32,
+    path: u64,
+    flags: u32,
+    mode: u32,
+    how: Resolve,
+    in_root: bool,
+) -> Result<(std::sync::Arc<OpenFile>, bool), Errno> {
     let name = read_path(cx, path)?;
     let flags = flags & OPEN_ALLOWED;
     let creat = flags & libc::O_CREAT as u32 != 0;
@@ -1147,8 +1169,7 @@ fn do_open_how(
             // Linux reopens the file; for kvmcage's stdio and pipes the same
             // open file is the closest it can give.
             let f = cx.proc.files().file(fd).map_err(|_| Errno::NOENT)?;
-            let limit = cx.proc.rlimits.nofile();
-            return Ok(cx.proc.files().share(f, cloexec, limit)? as u64);
+            return Ok((f, cloexec));
         }
         Node::Dir(entries) => {
             if wants_write(flags) {
@@ -1252,7 +1273,7 @@ fn do_open_how(
             super::mm::file_truncated(cx, fd);
         }
     }
-    install(cx, file, cloexec)
+    Ok((std::sync::Arc::new(file), cloexec))
 }
 
 pub fn sys_open(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -2339,42 +2360,36 @@ pub fn sys_pipe2(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let (r, w) = rustix::pipe::pipe_with(host)?;
     let cloexec = flags & libc::O_CLOEXEC as u32 != 0;
-    let rfd = install(
-        cx,
-        OpenFile::new(
-            FileKind::Host {
-                fd: r,
-                writable: false,
-            },
-            b"pipe:[r]".to_vec(),
-            libc::O_RDONLY as u32,
-        ),
-        cloexec,
-    )?;
-    let wfd = match install(
-        cx,
-        OpenFile::new(
-            FileKind::Host {
-                fd: w,
-                writable: true,
-            },
-            b"pipe:[w]".to_vec(),
-            libc::O_WRONLY as u32,
-        ),
-        cloexec,
-    ) {
+    let end = |fd, writable, name: &[u8], mode| {
+        std::sync::Arc::new(OpenFile::new(
+            FileKind::Host { fd, writable },
+            name.to_vec(),
+            mode as u32,
+        ))
+    };
+    let (r, w) = (
+        end(r, false, b"pipe:[r]", libc::O_RDONLY),
+        end(w, true, b"pipe:[w]", libc::O_WRONLY),
+    );
+    let limit = cx.proc.rlimits.nofile();
+    let files = cx.proc.files();
+    let rfd = files.share(r.clone(), cloexec, limit)?;
+    let wfd = match files.share(w.clone(), cloexec, limit) {
         Ok(fd) => fd,
         Err(e) => {
-            let _ = cx.proc.files().remove(rfd as i32);
+            files.remove_if(rfd, &r);
             return Err(e);
         }
     };
     let mut b = [0u8; 8];
-    b[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
-    b[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
+    b[..4].copy_from_slice(&rfd.to_le_bytes());
+    b[4..].copy_from_slice(&wfd.to_le_bytes());
     if let Err(e) = cx.m.user().write(a.0[0], &b) {
-        let _ = cx.proc.files().remove(rfd as i32);
-        let _ = cx.proc.files().remove(wfd as i32);
+        // Only what this call installed: a process sharing the table may
+        // have closed and reused the numbers meanwhile.
+        let files = cx.proc.files();
+        files.remove_if(rfd, &r);
+        files.remove_if(wfd, &w);
         return Err(e);
     }
     Ok(0)
@@ -2488,10 +2503,11 @@ fn utimens_with(
 /// statfs: the filesystem of what the path names (opened O_PATH through
 /// the policy, then fstatfs).
 pub fn sys_statfs(cx: &mut Ctx, a: &Args) -> SysResult {
-    let fd = do_open(cx, AT_FDCWD, a.0[0], libc::O_PATH as u32, 0)? as i32;
-    let r = super::fs::sys_fstatfs(cx, &Args([fd as u64, a.0[1], 0, 0, 0, 0]));
-    let _ = cx.proc.files().remove(fd);
-    r
+    let how = Resolve::default();
+    let (file, _) = open_file(cx, AT_FDCWD, a.0[0], libc::O_PATH as u32, 0, how, false)?;
+    let st = super::fs::statfs_of(&file)?;
+    cx.m.user().write(a.0[1], &st)?;
+    Ok(0)
 }
 
 /// chown and friends. Host ownership never changes. The program may make

@@ -445,6 +445,11 @@ pub fn sys_unshare(cx: &mut Ctx, a: &Args) -> SysResult {
     // the memory, leaving the memory leaves the dispositions, a mount
     // namespace of its own needs its own fs_struct.
     let bit = |b: i32| b as u64;
+    // A user namespace of its own needs a thread alone (and its own
+    // fs_struct) first.
+    if flags & bit(libc::CLONE_NEWUSER) != 0 {
+        flags |= bit(libc::CLONE_THREAD | libc::CLONE_FS);
+    }
     if flags & bit(libc::CLONE_THREAD) != 0 {
         flags |= bit(libc::CLONE_VM);
     }

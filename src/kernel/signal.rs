@@ -465,7 +465,8 @@ impl Signals {
         a.handler == SIG_IGN || a.handler == SIG_DFL && default_action(sig) == Action::Ignore
     }
 
-    /// execve (Linux's flush_signal_handlers): handled signals go back to
+    /// execve and clone3's CLONE_CLEAR_SIGHAND (Linux's
+    /// flush_signal_handlers): handled signals go back to
     /// SIG_DFL, ignored ones stay ignored, every action loses its flags and
     /// mask; the mask and pending signals stay.
     pub fn reset_for_exec(&mut self) {

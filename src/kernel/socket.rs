@@ -139,13 +139,30 @@ fn socket_path(fd: BorrowedFd<'_>) -> Vec<u8> {
 }
 
 fn install_socket(cx: &mut Ctx, fd: OwnedFd, flags: u32) -> SysResult {
+    install_socket_file(cx, fd, flags).map(|(g, _)| g as u64)
+}
+
+/// `install_socket`, also giving the file installed (to undo the install
+/// with `Files::remove_if` if the call fails later).
+fn install_socket_file(
+    cx: &mut Ctx,
+    fd: OwnedFd,
+    flags: u32,
+) -> Result<(i32, std::sync::Arc<OpenFile>), Errno> {
     let path = socket_path(fd.as_fd());
     let mut oflags = libc::O_RDWR as u32;
     if flags & libc::SOCK_NONBLOCK as u32 != 0 {
         oflags |= libc::O_NONBLOCK as u32;
     }
-    let file = OpenFile::new(FileKind::Host { fd, writable: true }, path, oflags);
-    super::path::install(cx, file, flags & libc::SOCK_CLOEXEC as u32 != 0)
+    let file = std::sync::Arc::new(OpenFile::new(
+        FileKind::Host { fd, writable: true },
+        path,
+        oflags,
+    ));
+    let limit = cx.proc.rlimits.nofile();
+    let cloexec = flags & libc::SOCK_CLOEXEC as u32 != 0;
+    let g = cx.proc.files().share(file.clone(), cloexec, limit)?;
+    Ok((g, file))
 }
 
 /// The type argument's flags, checked as Linux does.
@@ -224,20 +241,20 @@ pub fn sys_socketpair(cx: &mut Ctx, a: &Args) -> SysResult {
     check(unsafe { libc::socketpair(libc::AF_UNIX, t, int(a.0[2]), sv.as_mut_ptr()) })?;
     // SAFETY: two new descriptors nothing else owns.
     let (s0, s1) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
-    let g0 = install_socket(cx, s0, flags)?;
-    let g1 = match install_socket(cx, s1, flags) {
+    let (g0, f0) = install_socket_file(cx, s0, flags)?;
+    let (g1, f1) = match install_socket_file(cx, s1, flags) {
         Ok(g) => g,
         Err(e) => {
-            let _ = cx.proc.files().remove(g0 as i32);
+            cx.proc.files().remove_if(g0, &f0);
             return Err(e);
         }
     };
     let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&(g0 as i32).to_le_bytes());
-    out[4..].copy_from_slice(&(g1 as i32).to_le_bytes());
+    out[..4].copy_from_slice(&g0.to_le_bytes());
+    out[4..].copy_from_slice(&g1.to_le_bytes());
     if let Err(e) = cx.m.user().write(a.0[3], &out) {
-        let _ = cx.proc.files().remove(g0 as i32);
-        let _ = cx.proc.files().remove(g1 as i32);
+        cx.proc.files().remove_if(g0, &f0);
+        cx.proc.files().remove_if(g1, &f1);
         return Err(e);
     }
     Ok(0)
@@ -548,12 +565,12 @@ fn accept_common(cx: &mut Ctx, a: &Args, flags: u64) -> SysResult {
     };
     let raw = addr_bytes(&sa, new.1);
     let name = guest_name(cx, raw);
-    let g = install_socket(cx, new.0, flags)?;
+    let (g, file) = install_socket_file(cx, new.0, flags)?;
     if let Err(e) = put_addr(cx, a.0[1], a.0[2], &name) {
-        let _ = cx.proc.files().remove(g as i32);
+        cx.proc.files().remove_if(g, &file);
         return Err(e);
     }
-    Ok(g)
+    Ok(g as u64)
 }
 
 pub fn sys_accept(cx: &mut Ctx, a: &Args) -> SysResult {
