@@ -217,13 +217,6 @@ const SLOW_PROGRAMS: &[Program] = &[
 /// the case "exit status" needs no entry when another excepted case of the
 /// same program failed.
 const EXCEPTED: &[(&str, &str, &str)] = &[
-    (
-        "timers-posix_timers",
-        "*",
-        "timer_create(CLOCK_THREAD_CPUTIME_ID) is EINVAL; the program bails out \
-         (and its 'check signal distribution' and 'check_sig_ign SIGEV_THREAD_ID' \
-         cases need threads)",
-    ),
     ("timers-mqueue-lat", "Mqueue latency", "mq_open is ENOSYS"),
     (
         "timers-nsleep-lat",
@@ -235,11 +228,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
         "*",
         "a CLOCK_REALTIME timer armed with TIMER_ABSTIME never fires; the run \
          times out",
-    ),
-    (
-        "mm-mremap_test",
-        "*",
-        "/proc/sys/vm/mmap_min_addr is missing (ENOENT); the program skips all",
     ),
     (
         "mm-mlock2-tests",

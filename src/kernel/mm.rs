@@ -283,22 +283,27 @@ impl Mm {
     }
 
     /// Insert a VMA, merging with an identical neighbour below.
+    /// A VMA alike in all but its extent to the one just before or after
+    /// it becomes one with it (Linux's vma_merge): a region grown in place
+    /// by mremap up to its twin shows as one line in /proc/self/maps.
     fn insert(&mut self, start: Gva, vma: Vma) {
+        let alike = |a: &Vma, b: &Vma| Vma { end: 0, ..*a } == Vma { end: 0, ..*b };
+        let (mut start, mut vma) = (start, vma);
         if let Some((&ps, pv)) = self.vmas.range(..start).next_back() {
-            if pv.end == start
-                && pv.prot == vma.prot
-                && pv.kind == vma.kind
-                && pv.locked == vma.locked
-                && pv.sealed == vma.sealed
-            {
-                self.vmas.insert(
+            if pv.end == start && alike(pv, &vma) {
+                (start, vma) = (
                     ps,
                     Vma {
                         end: vma.end,
                         ..*pv
                     },
                 );
-                return;
+            }
+        }
+        if let Some(next) = self.vmas.get(&vma.end).copied() {
+            if alike(&next, &vma) {
+                self.vmas.remove(&vma.end);
+                vma.end = next.end;
             }
         }
         self.vmas.insert(start, vma);

@@ -134,7 +134,7 @@ pub fn sys_set_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// The kernel release the program sees: the Linux ABI kvmcage implements,
 /// never the host's (which would tell the program about the host).
-pub const RELEASE: &[u8] = b"6.1.0-kvmcage";
+pub const RELEASE: &[u8] = b"6.12.0-kvmcage";
 pub const VERSION: &[u8] = b"#1 SMP PREEMPT_DYNAMIC kvmcage";
 
 pub fn sys_uname(cx: &mut Ctx, a: &Args) -> SysResult {

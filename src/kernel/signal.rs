@@ -512,6 +512,12 @@ impl SigView<'_> {
             && sig != SIGKILL
     }
 
+    /// Would a POSIX timer's signal `sig` be dropped as ignored now (not
+    /// blocked, its action SIG_IGN or an ignoring default)?
+    pub fn ignores(&self, sig: i32) -> bool {
+        self.th.mask & bit(sig) == 0 && self.sh.now_ignored(sig)
+    }
+
     /// The pending set (both queues).
     pub fn pending(&self) -> u64 {
         set_of(&self.th.queue) | set_of(&self.sh.shared)
@@ -639,13 +645,32 @@ pub fn status_lines(sh: &Signals, th: &ThreadSig, rlimit_sigpending: u64) -> Str
 /// Setting SIG_IGN, or SIG_DFL whose default ignores, discards what is
 /// pending of that signal, blocked or not, in the process's queue and in
 /// every thread's (POSIX).
+/// A POSIX timer's signal discarded this way parks its timer, and a
+/// signal no longer ignored gets the parked timers' signals queued again
+/// (Linux 6.13+).
 fn discard_if_ignored(proc: &mut super::Process, sig: i32) {
     if proc.signals.now_ignored(sig) {
-        proc.signals.shared.retain(|x| x.signo() != sig);
+        let mut dropped = Vec::new();
+        proc.signals.shared.retain(|x| {
+            let keep = x.signo() != sig;
+            if !keep {
+                dropped.push(x.timer_id().map(|id| (id, x.overrun())));
+            }
+            keep
+        });
         for t in &mut proc.threads {
             t.sig.queue.retain(|x| x.signo() != sig);
         }
+        for (id, overrun) in dropped.into_iter().flatten() {
+            proc.timers.park(id, overrun.saturating_add(1));
+        }
+        return;
     }
+    let limit = proc.rlimits.soft(libc::RLIMIT_SIGPENDING);
+    for info in proc.timers.unpark(sig) {
+        let _ = proc.sig().send(info, Target::Process, limit, false);
+    }
+    proc.wake_for_shared();
 }
 
 /// A deleted timer's signals, wherever they are queued.

@@ -96,6 +96,10 @@ struct PosixTimer {
     arm: Arm,
     /// Expiries the last signal stood for, beyond the first.
     overrun: u32,
+    /// Its signal is ignored: the expiries since it was last queued,
+    /// kept until the signal is no longer ignored and then queued as one
+    /// signal with them as its overrun (Linux 6.13's ignored_posix_timers).
+    parked: Option<u32>,
 }
 
 /// A host POSIX timer that kicks the vCPU thread at a time on its clock.
@@ -103,6 +107,8 @@ struct HostAlarm {
     clock: libc::clockid_t,
     id: Option<libc::timer_t>,
     armed: Option<Duration>,
+    /// The host thread it kicks: the one that armed it last.
+    owner: i32,
 }
 
 // SAFETY: a timer_t is an opaque id of a timer that belongs to the whole
@@ -117,12 +123,24 @@ impl HostAlarm {
             clock,
             id: None,
             armed: None,
+            owner: 0,
         }
     }
 
     /// Kick the calling (vCPU) thread at `at` (absolute, on this clock), or
     /// never. Best effort: a wait also wakes at the earliest expiry itself.
+    /// The thread that arms it last is kicked: for the CPU clock, the one
+    /// running (the one whose timer it is), which takes a process-directed
+    /// signal itself if it can, as Linux gives it to the running thread.
     fn arm(&mut self, at: Option<Duration>) {
+        let me = rustix::thread::gettid().as_raw_nonzero().get();
+        if at.is_some() && self.owner != me {
+            if let Some(id) = self.id.take() {
+                // SAFETY: `id` came from timer_create and was not deleted.
+                unsafe { libc::timer_delete(id) };
+            }
+            self.armed = None;
+        }
         if at == self.armed {
             return;
         }
@@ -134,7 +152,7 @@ impl HostAlarm {
             let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
             sev.sigev_notify = libc::SIGEV_THREAD_ID;
             sev.sigev_signo = crate::watchdog::kick_signal();
-            sev.sigev_notify_thread_id = rustix::thread::gettid().as_raw_nonzero().get();
+            sev.sigev_notify_thread_id = me;
             let mut id: libc::timer_t = std::ptr::null_mut();
             // SAFETY: `sev` and `id` are live for the call; the kick signal
             // has a handler (installed above), so its arrival is harmless.
@@ -142,6 +160,7 @@ impl HostAlarm {
                 return;
             }
             self.id = Some(id);
+            self.owner = me;
         }
         let Some(id) = self.id else { return };
         let value = at.map_or(
@@ -329,6 +348,39 @@ impl Timers {
     /// Queue the signals of every timer that is due; those for a given
     /// thread (SIGEV_THREAD_ID) are returned, with their timer's id, for
     /// the caller to queue on that thread.
+    /// A timer signal was dropped from a queue because `sig` became
+    /// ignored: its timer keeps counting, parked (`PosixTimer::parked`).
+    pub fn park(&mut self, id: i32, expiries: u32) {
+        let slot = usize::try_from(id).ok().and_then(|i| self.posix.get_mut(i));
+        if let Some(Some(t)) = slot {
+            if t.signal.is_some_and(|(_, _, to)| to.is_none()) {
+                t.parked = Some(t.parked.unwrap_or(0).saturating_add(expiries));
+            }
+        }
+    }
+
+    /// `sig` is no longer ignored: the signals of the timers parked on it,
+    /// each with what it counted meanwhile as its overrun.
+    pub fn unpark(&mut self, sig: i32) -> Vec<SigInfo> {
+        let mut out = Vec::new();
+        for (i, slot) in self.posix.iter_mut().enumerate() {
+            let Some(t) = slot.as_mut() else { continue };
+            let Some((s, value, None)) = t.signal else {
+                continue;
+            };
+            if s != sig {
+                continue;
+            }
+            if let Some(n) = t.parked.take() {
+                let mut info = SigInfo::timer(sig, i as i32, value);
+                info.add_overrun(n.saturating_sub(1));
+                t.overrun = n.saturating_sub(1);
+                out.push(info);
+            }
+        }
+        out
+    }
+
     pub fn fire_due(
         &mut self,
         signals: &mut SigView<'_>,
@@ -392,6 +444,16 @@ impl Timers {
                 info.add_overrun(extra);
                 t.overrun = extra;
                 directed.push((tid, i as i32, info));
+                continue;
+            }
+            // Ignored: counted until the signal is no longer ignored.
+            let expiries = extra.saturating_add(1);
+            if let Some(p) = t.parked.as_mut() {
+                *p = p.saturating_add(expiries);
+                continue;
+            }
+            if signals.ignores(sig) {
+                t.parked = Some(expiries);
                 continue;
             }
             // A timer whose signal is still queued counts an overrun
@@ -561,6 +623,7 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
         signal,
         arm: Arm::default(),
         overrun: 0,
+        parked: None,
     };
     if id == cx.proc.timers.posix.len() {
         cx.proc.timers.posix.push(Some(t));
@@ -606,6 +669,10 @@ pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     t.arm.set(t.clock, value, interval);
     t.overrun = 0;
+    t.parked = None;
+    // A signal of the timer's old setting is not delivered any more
+    // (Linux 6.13+: a re-armed timer's queued signal is dropped).
+    super::signal::forget_timer(cx.proc, id as u32 as i32);
     cx.proc.timers.rearm();
     if old != 0 {
         cx.m.user()
