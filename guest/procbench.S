@@ -12,6 +12,12 @@
  *                   them into a pipe in 64 KiB writes, a second child
  *                   copies that pipe to another, the parent reads it to
  *                   EOF and waits for both
+ *   procbench t N   N times: clone a thread (pthread_create's flags)
+ *                   that exits at once; join it (the futex word
+ *                   CLONE_CHILD_CLEARTID clears and wakes)
+ *   procbench a N   N units of compute-bound work on one thread
+ *   procbench b N   the same N units split between two threads (the
+ *                   main one and a clone), joined as above
  *   procbench x     exit(0) (the vfork child's new image)
  *
  * Exit status 0 on success, 1 on a failed call, 2 on bad arguments.
@@ -19,6 +25,8 @@
         .set    SYS_read, 0
         .set    SYS_write, 1
         .set    SYS_close, 3
+        .set    SYS_clone, 56
+        .set    SYS_futex, 202
         .set    SYS_pipe, 22
         .set    SYS_dup2, 33
         .set    SYS_fork, 57
@@ -29,6 +37,10 @@
         .set    SYS_clock_gettime, 228
         .set    SYS_exit_group, 231
         .set    BUF, 65536
+        /* CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|PARENT_SETTID|
+         * CHILD_CLEARTID: what glibc's pthread_create passes, less TLS. */
+        .set    THREAD_FLAGS, 0x350f00
+        .set    WORK_ITERS, 1048576
 
         .text
         .globl  _start
@@ -65,7 +77,91 @@ _start:
         je      do_vfork
         cmp     $'p', %r12d
         je      do_pipe
+        cmp     $'t', %r12d
+        je      do_thread
+        cmp     $'a', %r12d
+        je      do_work1
+        cmp     $'b', %r12d
+        je      do_work2
         jmp     bad
+
+/* clone a thread that exits at once, and join it; r13 times */
+do_thread:
+        lea     thread_exit(%rip), %r14
+1:      call    spawn
+        call    join
+        dec     %r13
+        jnz     1b
+        jmp     done
+
+/* r13 units of work on this thread */
+do_work1:
+        mov     %r13, %r15
+        call    work
+        jmp     done
+
+/* r13 units of work, half on a second thread */
+do_work2:
+        mov     %r13, %r15
+        shr     $1, %r15                /* the clone's share */
+        sub     %r15, %r13              /* ours */
+        lea     thread_work(%rip), %r14
+        call    spawn
+        mov     %r13, %r15
+        call    work
+        call    join
+        jmp     done
+
+/* A thread that runs at *%r14 on tstack, with tid's word set to its id
+ * (PARENT_SETTID) until it exits (CHILD_CLEARTID). */
+spawn:
+        mov     $THREAD_FLAGS, %edi
+        lea     tstack_top(%rip), %rsi
+        lea     tid(%rip), %rdx
+        mov     %rdx, %r10
+        xor     %r8, %r8
+        mov     $SYS_clone, %eax
+        syscall
+        test    %rax, %rax
+        js      fail
+        jz      1f
+        ret
+1:      jmp     *%r14                   /* the new thread, on tstack */
+
+/* Wait until the thread spawn made has exited (pthread_join's wait). */
+join:
+1:      mov     tid(%rip), %edx
+        test    %edx, %edx
+        jz      2f
+        lea     tid(%rip), %rdi
+        xor     %esi, %esi              /* FUTEX_WAIT */
+        xor     %r10, %r10
+        mov     $SYS_futex, %eax
+        syscall
+        jmp     1b
+2:      ret
+
+thread_work:
+        call    work
+thread_exit:
+        xor     %edi, %edi
+        mov     $SYS_exit, %eax         /* this thread only */
+        syscall
+        jmp     fail
+
+/* r15 units of a dependent multiply-add chain, WORK_ITERS steps each */
+work:
+        test    %r15, %r15
+        jz      3f
+1:      mov     $WORK_ITERS, %ecx
+        mov     $12345, %eax
+2:      imul    $1103515245, %eax, %eax
+        add     $12345, %eax
+        dec     %ecx
+        jnz     2b
+        dec     %r15
+        jnz     1b
+3:      ret
 
 /* fork + _exit + wait4, r13 times */
 do_fork:
@@ -258,6 +354,10 @@ status: .skip   8
 p1:     .skip   8
 p2:     .skip   8
 xargv:  .skip   24
+tid:    .skip   8
+        .align  16
+tstack: .skip   16384
+tstack_top:
         .align  4096
 buf:    .skip   BUF
 

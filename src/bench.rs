@@ -29,12 +29,22 @@ static BENCH_CODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench.bin")
 /// guest/procbench.S linked into a static ELF (build.rs).
 static PROCBENCH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/procbench"));
 
-/// The process rows: (mechanism, procbench's mode, count, what one unit is).
-const PROC_ROWS: [(&str, &str, u64, &str); 3] = [
+/// The process and thread rows: (mechanism, procbench's mode, count,
+/// what one unit is).
+const PROC_ROWS: [(&str, &str, u64, &str); 6] = [
     ("fork + _exit + wait4", "f", 200, "fork"),
     ("vfork + execve + wait4", "v", 100, "vfork+exec"),
     ("3-process pipeline, 64 MiB", "p", 64, "MiB"),
+    ("thread clone + exit + join", "t", 200, "thread"),
+    (COMPUTE_1, "a", COMPUTE_UNITS, "unit"),
+    (COMPUTE_2, "b", COMPUTE_UNITS, "unit"),
 ];
+/// Compute-bound work on one thread, then split between two: their
+/// ratio is the speed-up, under kvmcage and natively in the same run.
+const COMPUTE_1: &str = "compute, 1 thread";
+const COMPUTE_2: &str = "compute, 2 threads";
+/// Units of procbench's work (2^20 dependent multiply-adds each).
+const COMPUTE_UNITS: u64 = 100;
 const CODE_VA: u64 = 0x40_0000;
 const DATA_VA: u64 = 0x50_0000;
 const STACK_VA: u64 = 0x60_0000;
@@ -495,9 +505,11 @@ fn procbench_once(
     Ok(u64::from_le_bytes(bytes) as f64)
 }
 
-/// fork, vfork + execve and a pipeline between processes, natively and
-/// under kvmcage (`runs` runs each, the median): guest and host rows, the
-/// guest row's note saying how many times native it is.
+/// fork, vfork + execve and a pipeline between processes, thread creation
+/// and compute on one and two threads, natively and under kvmcage (`runs`
+/// runs each, the median): guest and host rows, the guest row's note
+/// saying how many times native it is, and the two-thread rows the
+/// speed-up over one thread.
 fn process_rows(runs: usize) -> Vec<Row> {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
@@ -547,7 +559,35 @@ fn process_rows(runs: usize) -> Vec<Row> {
         host.cycles_per_call = None;
         rows.push(host);
     }
+    note_speedup(&mut rows);
     rows
+}
+
+/// The two-thread compute rows say how much faster than one thread they
+/// ran: kvmcage's speed-up next to native's, both from this run.
+fn note_speedup(rows: &mut [Row]) {
+    let ns = |rows: &[Row], name: &str| {
+        rows.iter()
+            .find(|r| r.mechanism == name)
+            .and_then(|r| r.ns_per_call)
+    };
+    for side in ["guest", "host"] {
+        let one = ns(rows, &format!("{side}: {COMPUTE_1}"));
+        let two = ns(rows, &format!("{side}: {COMPUTE_2}"));
+        let (Some(one), Some(two)) = (one, two) else {
+            continue;
+        };
+        if two <= 0.0 {
+            continue;
+        }
+        if let Some(r) = rows
+            .iter_mut()
+            .find(|r| r.mechanism == format!("{side}: {COMPUTE_2}"))
+        {
+            let note = r.note.take().unwrap_or_default();
+            r.note = Some(format!("{note}; speed-up over 1 thread {:.2}x", one / two));
+        }
+    }
 }
 
 fn fmt_opt(v: Option<f64>, prec: usize) -> String {

@@ -76,9 +76,10 @@ struct BenchArgs {
     /// Repetitions (the table shows the median and the spread).
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Leave out the process rows (fork + exit + wait, vfork + execve +
-    /// wait, a 3-process pipeline: whole program runs, natively and under
-    /// kvmcage, a few seconds in all).
+    /// Leave out the process and thread rows (fork + exit + wait, vfork +
+    /// execve + wait, a 3-process pipeline, thread clone + exit + join,
+    /// compute on one thread and on two: whole program runs, natively and
+    /// under kvmcage, a few seconds in all).
     #[arg(long)]
     no_processes: bool,
     /// Which syscall entry paths the guest accepts.

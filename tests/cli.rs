@@ -295,16 +295,36 @@ fn bench_runs_and_its_json_has_every_row() {
         "host: vfork + execve + wait4",
         "guest: 3-process pipeline, 64 MiB",
         "host: 3-process pipeline, 64 MiB",
+        "guest: thread clone + exit + join",
+        "host: thread clone + exit + join",
+        "guest: compute, 1 thread",
+        "host: compute, 1 thread",
+        "guest: compute, 2 threads",
+        "host: compute, 2 threads",
     ] {
         assert!(names.contains(&want), "missing row {want}: {names:?}");
     }
-    // The process rows ran (procbench checks its children's statuses and
-    // the bytes the pipeline moved, and a failure leaves no figure).
-    for r in rows
-        .iter()
-        .filter(|r| r["mechanism"].as_str().unwrap().contains("fork"))
-    {
+    // The process and thread rows ran (procbench checks its children's
+    // statuses and the bytes the pipeline moved, and a failure leaves no
+    // figure); the two-thread rows carry their speed-up over one thread.
+    for r in rows.iter().filter(|r| {
+        let m = r["mechanism"].as_str().unwrap();
+        m.contains("fork") || m.contains("thread")
+    }) {
         assert!(r["ns_per_call"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    for side in ["guest", "host"] {
+        let r = rows
+            .iter()
+            .find(|r| r["mechanism"] == format!("{side}: compute, 2 threads"))
+            .unwrap();
+        assert!(
+            r["note"]
+                .as_str()
+                .unwrap()
+                .contains("speed-up over 1 thread"),
+            "{r}"
+        );
     }
     let row = |n: &str| rows.iter().find(|r| r["mechanism"] == n).unwrap();
     assert_eq!(
