@@ -215,6 +215,14 @@ impl Shared {
         if let Some(i) = p.find_thread(tid.into()) {
             p.futexes.cancel_thread(tid);
             p.remove_thread(i);
+            // Ended with its group (exit_group, a fatal signal): strace -f
+            // shows each thread but the leader leaving with the group's
+            // status (the leader's line is the process's).
+            if let (Some(status), true) = (p.status, tid != p.id.pid) {
+                if let Some(t) = self.tracer.lock().as_mut() {
+                    t.process_exited(tid, &status);
+                }
+            }
         }
         p.tasks.futexes.lock().cancel_thread(tid);
         if tid != p.id.pid {
@@ -583,6 +591,10 @@ fn return_to_user(vcpu: &mut Vcpu, regs: &kvm_regs) -> Result<Option<Outcome>, E
 /// an exit_group, and a second exit_group cannot overtake the first).
 fn ending(proc: &mut Process, o: Outcome) -> Ended {
     proc.exiting = true;
+    // Decided now, under the lock: the other threads leaving see it.
+    if let Outcome::Exited(_) | Outcome::Killed { .. } = o {
+        proc.status.get_or_insert(status_of(&o));
+    }
     proc.kick_others();
     Ended::Process(Ok(Some(o)))
 }
@@ -754,9 +766,19 @@ fn thread_loop_inner(
                     return Ok(ending(&mut proc, o));
                 }
                 if let Some(status) = thread_exit {
+                    let pid = proc.id.pid;
                     return Ok(match kernel::clone::exit_thread(&m, &mut proc, status) {
                         Some(status) => ending(&mut proc, Outcome::Exited(status)),
-                        None => Ended::Thread,
+                        None => {
+                            // exit(2) of one thread: strace -f's line for
+                            // it (the leader's waits for the group's end).
+                            if *tid != pid {
+                                if let Some(t) = sh.tracer.lock().as_mut() {
+                                    t.process_exited(*tid, &kernel::task::Status::Exited(status));
+                                }
+                            }
+                            Ended::Thread
+                        }
                     });
                 }
                 let spawned = std::mem::take(&mut proc.spawned);

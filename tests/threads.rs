@@ -122,6 +122,36 @@ fn trace_names_the_thread_of_each_call() {
         err.lines().any(|l| l.starts_with("[pid     1] ")),
         "no line from thread 1 after the first clone: {err}"
     );
+    // Each thread that calls exit(2) gets strace -f's exit line after it;
+    // the leader's is the process's, unprefixed, at the end.
+    let lines: Vec<&str> = err.lines().collect();
+    let mut exits = 0;
+    for (i, l) in lines.iter().enumerate() {
+        let Some((pid, _)) = l.split_once("] exit(0) ") else {
+            continue;
+        };
+        if pid != "[pid     1" {
+            let want = format!("{pid}] +++ exited with 0 +++");
+            assert!(
+                lines[i + 1..].contains(&want.as_str()),
+                "no {want:?}: {err}"
+            );
+            exits += 1;
+        }
+    }
+    assert!(exits >= 2, "no thread exit(0) lines: {err}");
+    assert_eq!(lines.last(), Some(&"+++ exited with 0 +++"), "{err}");
+    // Threads ended by another's exit_group: each but the leader with the
+    // group's status.
+    let out = run_cage(&["--trace"], &image("threadexit", Flavor::Gcc), &[], b"");
+    assert_eq!(status(&out), 7, "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let ended = err
+        .lines()
+        .filter(|l| l.starts_with("[pid ") && l.ends_with("] +++ exited with 7 +++"))
+        .count();
+    assert_eq!(ended, 4, "{err}");
+    assert_eq!(err.lines().last(), Some("+++ exited with 7 +++"), "{err}");
     // The JSON records carry the process and the thread.
     let json = root().join("target/threads-trace.jsonl");
     let out = run_cage(

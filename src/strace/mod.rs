@@ -222,7 +222,8 @@ impl Tracer {
         }
     }
 
-    /// A process other than the first ended: strace -f's line for it.
+    /// A process other than the first ended, or a thread other than a
+    /// leader: strace -f's `[pid N] +++ exited with S +++` line for it.
     pub fn process_exited(&mut self, pid: u32, status: &crate::kernel::task::Status) {
         use crate::kernel::task::Status;
         if let Some(out) = self.opts.text.as_mut() {
