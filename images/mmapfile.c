@@ -1,5 +1,8 @@
 /* File-backed mmap in the directory argv[1]: MAP_PRIVATE copies, read-only
- * MAP_SHARED, offsets, the tail past EOF, errors, /proc/self/maps. */
+ * MAP_SHARED, offsets, the tail past EOF, errors, /proc/self/maps;
+ * MADV_DONTNEED of a private file mapping reads the file again (a written
+ * page, a page at an offset, a read-only page), MADV_FREE of one is
+ * EINVAL. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +44,19 @@ int main(int argc, char **argv)
 	char *n = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE, fd, 2 * PG);
 	mprotect(n, PG, PROT_READ);
 	printf("PROT_NONE then readable keeps data: %c\n", n[0]);
+	/* p[0] was written privately: DONTNEED brings the file's byte back;
+	 * the mapping at offset PG (from the second page on) too. */
+	p[PG + 1] = 'y';
+	char *o = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, PG);
+	o[PG] = 'x';
+	int dn = madvise(p, 2 * PG, MADV_DONTNEED);
+	int dn2 = madvise(o + PG, PG, MADV_DONTNEED);
+	printf("DONTNEED on a private file mapping: %d, reads the file again: %c %c %c\n", dn, p[0],
+	       p[PG + 1], o[PG]);
+	char *ro = mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	int dn3 = madvise(ro, PG, MADV_DONTNEED);
+	printf("read-only: %d %c, MADV_FREE: %s\n", dn2 + dn3, ro[0],
+	       madvise(p, PG, MADV_FREE) == 0 ? "ok?!" : strerror(errno));
 	FILE *maps = fopen("/proc/self/maps", "r");
 	char line[512];
 	int found = 0, heap = 0, stack = 0;

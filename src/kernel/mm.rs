@@ -53,8 +53,13 @@ pub enum VmaKind {
     Vdso,
     /// The vDSO's data page.
     Vvar,
-    /// A file's pages (index into `Mm::file_names`).
-    File(u32),
+    /// A private copy of a file's pages: `name` indexes `Mm::file_names`
+    /// (and `Mm::file_handles`, the file itself), `off` is the file offset
+    /// at the VMA's start.
+    File {
+        name: u32,
+        off: u64,
+    },
     /// A shared mapping: the pages of the host slot at `slot` (a GPA),
     /// from byte `off` of the slot at the VMA's start; `name` indexes
     /// `Mm::file_names`.
@@ -85,7 +90,7 @@ impl Vma {
     /// mapping's offset moves with its start.
     fn starting_at(self, s: Gva, at: Gva) -> Self {
         let mut v = self;
-        if let VmaKind::Shared { off, .. } = &mut v.kind {
+        if let VmaKind::Shared { off, .. } | VmaKind::File { off, .. } = &mut v.kind {
             *off += at - s;
         }
         v
@@ -96,6 +101,12 @@ impl Vma {
     pub fn is_shared(&self) -> bool {
         matches!(self.kind, VmaKind::Shared { .. })
     }
+}
+
+/// A host file's device and inode.
+fn file_id(f: &super::fs::OpenFile) -> Option<(u64, u64)> {
+    let st = rustix::fs::fstat(f.host()?).ok()?;
+    Some((st.st_dev, st.st_ino))
 }
 
 /// The leaf for a private page's `frame` under `prot`: writable only
@@ -144,6 +155,9 @@ pub struct Mm {
     pub lock_future: bool,
     /// Guest paths of mapped files, for /proc/self/maps.
     pub file_names: Vec<Vec<u8>>,
+    /// The file behind each name of a private file mapping (what
+    /// MADV_DONTNEED reads a page back from), as Linux's vm_file holds it.
+    file_handles: Vec<Option<std::sync::Arc<super::fs::OpenFile>>>,
     pub brk_start: Gva,
     pub brk: Gva,
 }
@@ -169,6 +183,7 @@ impl Mm {
             vmas: BTreeMap::new(),
             lock_future: false,
             file_names: Vec::new(),
+            file_handles: Vec::new(),
             brk_start: 0,
             brk: 0,
         }
@@ -205,8 +220,19 @@ impl Mm {
 
     /// The index of a mapped file's name (shared by mappings of one name).
     pub(crate) fn file_name(&mut self, name: &[u8]) -> u32 {
-        if let Some(i) = self.file_names.iter().position(|n| n == name) {
-            return i as u32;
+        self.file_index(name, None)
+    }
+
+    /// The index of a mapped file's name and, for a private file mapping,
+    /// the file (shared by mappings of one name and file).
+    fn file_index(
+        &mut self,
+        name: &[u8],
+        file: Option<&std::sync::Arc<super::fs::OpenFile>>,
+    ) -> u32 {
+        let want = file.and_then(|f| file_id(f));
+        if let Some(i) = self.find_file(name, want) {
+            return i;
         }
         // Amortised: sweep unused names each time the table doubles.
         if self.file_names.len() >= 64 && self.file_names.len().is_power_of_two() {
@@ -218,11 +244,29 @@ impl Mm {
         } else {
             name.to_vec()
         };
-        if let Some(i) = self.file_names.iter().position(|n| *n == name) {
-            return i as u32;
+        if let Some(i) = self.find_file(&name, want) {
+            return i;
         }
         self.file_names.push(name);
+        self.file_handles.resize(self.file_names.len() - 1, None);
+        self.file_handles.push(want.and(file.cloned()));
         (self.file_names.len() - 1) as u32
+    }
+
+    /// The entry of `name` whose file is `id` (device and inode; None for
+    /// a name without a file).
+    fn find_file(&self, name: &[u8], id: Option<(u64, u64)>) -> Option<u32> {
+        (0..self.file_names.len())
+            .find(|&i| {
+                let file = self.file_handles.get(i).and_then(Option::as_deref);
+                self.file_names[i] == name && file.and_then(file_id) == id
+            })
+            .map(|i| i as u32)
+    }
+
+    /// The file a private file mapping with name index `i` maps.
+    fn mapped_file(&self, i: u32) -> Option<std::sync::Arc<super::fs::OpenFile>> {
+        self.file_handles.get(i as usize).cloned().flatten()
     }
 
     /// Drop the names no mapping uses any more (renumbering the rest), so
@@ -232,7 +276,7 @@ impl Mm {
             .vmas
             .values()
             .filter_map(|v| match v.kind {
-                VmaKind::File(i) | VmaKind::Shared { name: i, .. } => Some(i),
+                VmaKind::File { name: i, .. } | VmaKind::Shared { name: i, .. } => Some(i),
                 _ => None,
             })
             .collect();
@@ -241,14 +285,17 @@ impl Mm {
         }
         let mut renumber = std::collections::BTreeMap::new();
         let old = std::mem::take(&mut self.file_names);
-        for (i, n) in old.into_iter().enumerate() {
+        let mut handles = std::mem::take(&mut self.file_handles);
+        handles.resize(old.len(), None);
+        for (i, (n, h)) in old.into_iter().zip(handles).enumerate() {
             if used.contains(&(i as u32)) {
                 renumber.insert(i as u32, self.file_names.len() as u32);
                 self.file_names.push(n);
+                self.file_handles.push(h);
             }
         }
         for v in self.vmas.values_mut() {
-            if let VmaKind::File(i) | VmaKind::Shared { name: i, .. } = &mut v.kind {
+            if let VmaKind::File { name: i, .. } | VmaKind::Shared { name: i, .. } = &mut v.kind {
                 *i = renumber.get(i).copied().unwrap_or(0);
             }
         }
@@ -596,6 +643,7 @@ impl Mm {
             v.locked = false;
         }
         child.file_names = self.file_names.clone();
+        child.file_handles = self.file_handles.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         let mut downgraded: Vec<Gpa> = Vec::new();
@@ -635,6 +683,7 @@ impl Mm {
         child.borrowed = true;
         child.vmas = self.vmas.clone();
         child.file_names = self.file_names.clone();
+        child.file_handles = self.file_handles.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         child
@@ -1219,8 +1268,9 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     // A private copy of the file's pages: read-only MAP_SHARED is the same
     // to the program as long as nobody writes the file meanwhile.
-    let name = mm.file_name(&file.path);
-    mm.map_fixed(cx.m, start, len, prot | PROT_READ, VmaKind::File(name))?;
+    let name = mm.file_index(&file.path, Some(&file));
+    let kind = VmaKind::File { name, off };
+    mm.map_fixed(cx.m, start, len, prot | PROT_READ, kind)?;
     let host = file.host().ok_or(Errno::NODEV)?;
     // The frames the file's bytes will fill: their host memory in runs.
     let size = rustix::fs::fstat(host).map_or(0, |st| st.st_size as u64);
@@ -1659,8 +1709,47 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     if discards && cx.proc.mm.sealed_ro_anon(addr, end) {
         return Err(Errno::PERM);
     }
+    if advice == libc::MADV_FREE
+        && cx.proc.mm.vmas().any(|(s, v)| {
+            s < end
+                && v.end > addr
+                && !matches!(
+                    v.kind,
+                    VmaKind::Anon | VmaKind::Heap | VmaKind::Stack | VmaKind::Image
+                )
+        })
+    {
+        // Only private anonymous memory can be freed lazily.
+        return Err(Errno::INVAL);
+    }
+    // A private file mapping's pages read back as the file's bytes.
+    let file_ranges: Vec<(Gva, Gva, std::sync::Arc<super::fs::OpenFile>, u64)> =
+        if advice == libc::MADV_DONTNEED {
+            let mm = &cx.proc.mm;
+            mm.vmas()
+                .filter(|(s, v)| *s < end && v.end > addr)
+                .filter_map(|(s, v)| match v.kind {
+                    VmaKind::File { name, off } => {
+                        let from = s.max(addr);
+                        let file = mm.mapped_file(name)?;
+                        Some((from, v.end.min(end), file, off + (from - s)))
+                    }
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+    for (from, to, file, off) in &file_ranges {
+        refill_from_file(cx, *from, *to, file, *off)?;
+    }
+    let in_file = |page: Gva| {
+        file_ranges
+            .iter()
+            .any(|(f, t, ..)| (*f..*t).contains(&page))
+    };
     if matches!(advice, libc::MADV_DONTNEED | libc::MADV_FREE) {
-        // Drop the contents: the pages read back as zeros. Zeroing through
+        // Drop the contents: anonymous pages read back as zeros. Zeroing through
         // the host mapping keeps each page's frame and entry unchanged;
         // frames that follow each other go in one host call (a thread's
         // 8 MiB stack at its exit: 2048 calls became a handful).
@@ -1670,6 +1759,10 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             page = cx.proc.mm.pt.next_covered(&cx.m.ram, page, end);
             if page >= end {
                 break;
+            }
+            if in_file(page) {
+                page += PAGE_SIZE;
+                continue;
             }
             let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
             let frame = leaf & pte::ADDR_MASK;
@@ -1690,11 +1783,69 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// MADV_DONTNEED of `[from, to)` in a private mapping of `file` (whose
+/// offset at `from` is `off`): each present page holds the file's bytes
+/// again (zeros past its end), in a frame of its own if others share the
+/// one it has (the page cache's, or a fork's).
+fn refill_from_file(
+    cx: &mut Ctx,
+    from: Gva,
+    to: Gva,
+    file: &super::fs::OpenFile,
+    off: u64,
+) -> Result<(), Errno> {
+    let host = file.host().ok_or(Errno::NODEV)?;
+    let mut buf = vec![0u8; PAGE_SIZE as usize];
+    let mut page = from;
+    while page < to {
+        page = cx.proc.mm.pt.next_covered(&cx.m.ram, page, to);
+        if page >= to {
+            break;
+        }
+        let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+        let frame = leaf & pte::ADDR_MASK;
+        if frame == 0 || !cx.m.frames.is_pool_frame(frame) {
+            page += PAGE_SIZE;
+            continue;
+        }
+        buf.fill(0);
+        let at = off + (page - from);
+        let mut got = 0;
+        while got < buf.len() {
+            match rustix::io::pread(host, &mut buf[got..], at + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if cx.m.frames.refs(frame) > 1 {
+            unshare_with(cx, page, leaf, Some(&buf))?;
+        } else if !cx.m.ram.write(frame, &buf) {
+            return Err(Errno::FAULT);
+        }
+        page += PAGE_SIZE;
+    }
+    Ok(())
+}
+
 /// Point the private page at `page` (entry `leaf`, whose frame others
 /// share) at a fresh zero frame: writable again if it was copy-on-write.
 fn unshare_zeroed(cx: &mut Ctx, page: Gva, leaf: u64) -> Result<(), Errno> {
+    unshare_with(cx, page, leaf, None)
+}
+
+/// `unshare_zeroed`, the fresh frame holding `content` (a page's worth
+/// at most) rather than zeros.
+fn unshare_with(cx: &mut Ctx, page: Gva, leaf: u64, content: Option<&[u8]>) -> Result<(), Errno> {
     let m = &mut **cx.m;
     let fresh = m.frames.alloc().ok_or(Errno::NOMEM)?;
+    if let Some(c) = content {
+        if !m.ram.write(fresh, c) {
+            m.frames.free(fresh);
+            return Err(Errno::NOMEM);
+        }
+    }
     let old = leaf & pte::ADDR_MASK;
     let mut flags = leaf & !pte::ADDR_MASK;
     if flags & pte::COW != 0 {

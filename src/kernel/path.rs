@@ -264,7 +264,7 @@ fn maps_text<'v>(
             VmaKind::Vdso => "[vdso]".into(),
             VmaKind::Vvar => "[vvar]".into(),
             VmaKind::Anon => String::new(),
-            VmaKind::File(i) | VmaKind::Shared { name: i, .. } => names
+            VmaKind::File { name: i, .. } | VmaKind::Shared { name: i, .. } => names
                 .get(i as usize)
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default(),
