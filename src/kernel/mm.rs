@@ -329,7 +329,6 @@ impl Mm {
         }
     }
 
-    /// Insert a VMA, merging with an identical neighbour below.
     /// A VMA alike in all but its extent to the one just before or after
     /// it becomes one with it (Linux's vma_merge): a region grown in place
     /// by mremap up to its twin shows as one line in /proc/self/maps.

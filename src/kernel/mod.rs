@@ -5,6 +5,60 @@
 //! `syscalls` crate, and calls one typed handler per syscall, grouped by
 //! family (`fs`, `mm`, `process`, `time`, `signal`). Unknown and
 //! unimplemented numbers return -ENOSYS and are logged once each.
+//!
+//! Which file owns which calls (kept equal to `handler64` by a test):
+//! - `clone` (threads and processes made and ended): clone clone3 exit fork
+//!   gettid vfork
+//! - `epoll` (epoll): epoll_create epoll_create1 epoll_ctl epoll_pwait
+//!   epoll_pwait2 epoll_wait
+//! - `exec` (execve): execve execveat
+//! - `fs` (descriptor I/O, dup, fcntl, poll and select, signalfd): close
+//!   close_range copy_file_range dup dup2 dup3 fadvise64 fcntl flock fstatfs
+//!   ioctl lseek poll ppoll pread64 preadv preadv2 pselect6 pwrite64 pwritev
+//!   pwritev2 read readv select sendfile signalfd signalfd4 write writev
+//! - `futex` (futex): futex
+//! - `ipc` (System V IPC): msgctl msgget msgrcv msgsnd semctl semget semop
+//!   semtimedop shmat shmctl shmdt shmget
+//! - `mm` (memory): brk madvise memfd_create mincore mlock mlock2 mlockall
+//!   mmap mprotect mremap mseal msync munlock munlockall munmap
+//! - `path` (everything that names a path, pipes, cwd and root, xattrs):
+//!   access cachestat chdir chmod chown chroot creat faccessat faccessat2
+//!   fallocate fchdir fchmod fchmodat fchmodat2 fchown fchownat fdatasync
+//!   fgetxattr flistxattr fremovexattr fsetxattr fstat fsync ftruncate
+//!   futimesat getcwd getdents64 getxattr lchown lgetxattr link linkat
+//!   listxattr llistxattr lremovexattr lsetxattr lstat mkdir mkdirat mknod
+//!   mknodat newfstatat open openat openat2 pipe pipe2 readlink readlinkat
+//!   removexattr rename renameat renameat2 rmdir setxattr stat statfs statx
+//!   symlink symlinkat sync syncfs truncate umask unlink unlinkat utimensat
+//!   utimes
+//! - `privileged` (what needs privilege the program lacks): acct bpf
+//!   clock_settime delete_module finit_module fsopen fspick init_module
+//!   ioperm iopl kexec_file_load kexec_load mount mount_setattr move_mount
+//!   perf_event_open pivot_root reboot setdomainname sethostname settimeofday
+//!   swapoff swapon syslog umount2 vhangup
+//! - `process` (ids, limits, scheduling, prctl, wait, rusage, uname):
+//!   arch_prctl exit_group get_robust_list getcpu getegid geteuid getgid
+//!   getgroups getpgid getpgrp getpid getppid getpriority getrandom getresgid
+//!   getresuid getrlimit getrusage getsid getuid membarrier prctl prlimit64
+//!   sched_get_priority_max sched_get_priority_min sched_getaffinity
+//!   sched_getparam sched_getscheduler sched_rr_get_interval
+//!   sched_setaffinity sched_setparam sched_setscheduler sched_yield
+//!   set_robust_list set_tid_address setfsgid setfsuid setgid setpgid
+//!   setpriority setregid setresgid setresuid setreuid setrlimit setsid
+//!   setuid sysinfo times uname unshare wait4 waitid
+//! - `sigframe` (the signal frame): rt_sigreturn
+//! - `signal` (signals): kill pause rt_sigaction rt_sigpending rt_sigprocmask
+//!   rt_sigqueueinfo rt_sigsuspend rt_sigtimedwait rt_tgsigqueueinfo
+//!   sigaltstack tgkill tkill
+//! - `socket` (sockets): accept accept4 bind connect getpeername getsockname
+//!   getsockopt listen recvfrom recvmmsg recvmsg sendmmsg sendmsg sendto
+//!   setsockopt shutdown socket socketpair
+//! - `time` (clocks and sleeps): clock_getres clock_gettime clock_nanosleep
+//!   gettimeofday nanosleep restart_syscall time
+//! - `timer` (itimers, POSIX timers, timerfd, eventfd): alarm eventfd
+//!   eventfd2 getitimer setitimer timer_create timer_delete timer_getoverrun
+//!   timer_gettime timer_settime timerfd_create timerfd_gettime
+//!   timerfd_settime
 
 pub mod clone;
 pub mod epoll;
@@ -1214,6 +1268,44 @@ pub fn dispatch(cx: &mut Ctx, call: &Call) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The module index at the top of this file names every x86-64 call
+    /// with a handler exactly once, and nothing else.
+    #[test]
+    fn module_index_names_every_handled_call_once() {
+        let src = include_str!("mod.rs");
+        let index = src
+            .split("//! Which file owns which calls")
+            .nth(1)
+            .and_then(|s| s.split("\n\n").next())
+            .expect("the module index");
+        let mut named: Vec<&str> = Vec::new();
+        for line in index.lines().skip(1) {
+            let Some(body) = line.strip_prefix("//! ") else {
+                break;
+            };
+            let calls = match body.strip_prefix("- ") {
+                Some(first) => first.split_once("): ").map_or("", |(_, c)| c),
+                None => body,
+            };
+            named.extend(calls.split_whitespace());
+        }
+        let mut sorted = named.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), named.len(), "a call named twice");
+        let handled: std::collections::BTreeSet<&str> = Sysno::iter()
+            .filter(|&nr| handler64(nr).is_some())
+            .map(|nr| nr.name())
+            .collect();
+        let named: std::collections::BTreeSet<&str> = named.into_iter().collect();
+        let missing: Vec<_> = handled.difference(&named).collect();
+        let extra: Vec<_> = named.difference(&handled).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "missing {missing:?}, extra {extra:?}"
+        );
+    }
 
     /// README's "What is ENOSYS, deliberately" names exactly the x86-64
     /// calls without a handler, and its count is right.
