@@ -736,8 +736,14 @@ impl Sandbox {
         if self.confine {
             // Everything the run needs from the host is open now; the
             // watchdog thread starts after, inside the confinement.
-            let ram = m.ram.host_base().map(|b| (b, m.ram.size()));
-            let st = confine::apply(&proc.policy.roots(), ram)?;
+            let toggled: Vec<(u64, u64)> = [
+                m.ram.host_base().map(|b| (b, m.ram.size())),
+                m.shared.host_window(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let st = confine::apply(&proc.policy.roots(), &toggled)?;
             if !st.landlock_enforced {
                 warnings.push(format!(
                     "warning: landlock {}; the host filesystem is guarded by the path walk and seccomp only",

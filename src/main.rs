@@ -609,7 +609,7 @@ fn confine_probe(args: ProbeArgs) -> Result<ExitCode> {
     let kvm = std::fs::File::open("/dev/kvm").context("/dev/kvm")?;
     if !args.no_confine {
         policy.hand_to_reaper()?;
-        kvmcage::confine::apply(&policy.roots(), None)?;
+        kvmcage::confine::apply(&policy.roots(), &[])?;
     }
     for d in &dirs {
         println!("tmpfs {}", d.display());

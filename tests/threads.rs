@@ -2,7 +2,7 @@
 //! across threads, exit_group from a thread, page-table edits seen by
 //! another running thread, --max-threads and the trace of a threaded
 //! program. Programs: images/threads.c, threadexit.c, futexstress.c,
-//! mprotect2.c, threadlimit.c, threadcxx.cc.
+//! mprotect2.c, shmprotect.c, threadlimit.c, threadcxx.cc.
 
 mod common;
 use common::*;
@@ -58,6 +58,23 @@ fn mprotect_by_one_thread_stops_another_threads_writes() {
             text(&out.stdout),
             "writer running\nwriter faulted\n",
             "{flavor:?}"
+        );
+    }
+}
+
+/// A shared mapping's page (anonymous, and a file's) made read-only and
+/// writable again 2000 times while another thread stores to it: stores
+/// in a read-only moment fault and are made again, and the run goes on
+/// (the MMU-notifier round trip on a shared slot never refuses a vCPU's
+/// store on the host: KVM_RUN failed with EFAULT before).
+#[test]
+fn downgrading_a_shared_page_never_stops_a_writing_thread() {
+    for (flavor, out) in same_as_native("shmprotect", &[], b"") {
+        let s = text(&out.stdout);
+        assert_eq!(
+            s.matches("the writer went on: yes").count(),
+            2,
+            "{flavor:?}: {s}"
         );
     }
 }

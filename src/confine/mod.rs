@@ -136,12 +136,13 @@ fn thread_count() -> usize {
 }
 
 /// Confine the calling process. `roots` are the mounts' host directories
-/// (read-only or writable); `ram` the host range of guest RAM (address,
-/// length), where the MMU-notifier toggle may add PROT_EXEC for a moment.
+/// (read-only or writable); `toggled` the host ranges (address, length)
+/// where the MMU-notifier toggle may add PROT_EXEC for a moment: guest
+/// RAM and the window of shared slots.
 /// Must run while the process has one thread.
 pub fn apply(
     roots: &[(BorrowedFd<'_>, bool)],
-    ram: Option<(u64, u64)>,
+    toggled: &[(u64, u64)],
 ) -> Result<Status, ConfineError> {
     let threads = thread_count();
     if threads > 1 {
@@ -152,7 +153,7 @@ pub fn apply(
         return Err(ConfineError::NoNewPrivs(std::io::Error::last_os_error()));
     }
     let (landlock, landlock_enforced) = landlock(roots)?;
-    let seccomp_syscalls = seccomp(ram)?;
+    let seccomp_syscalls = seccomp(toggled)?;
     Ok(Status {
         landlock,
         landlock_enforced,
@@ -247,7 +248,7 @@ fn rule(conds: Vec<Cond>) -> Result<SeccompRule, ConfineError> {
 /// flags a filter can see). The kernel takes the strictest answer of the
 /// two, so clone3 is in the allow-list and the second filter's ERRNO wins.
 pub fn seccomp_filters(
-    ram: Option<(u64, u64)>,
+    toggled: &[(u64, u64)],
 ) -> Result<(SeccompFilter, SeccompFilter), ConfineError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = allow::ANY_ARGS
         .iter()
@@ -271,19 +272,25 @@ pub fn seccomp_filters(
     );
     rules.insert(libc::SYS_clone3, Vec::new());
     // Memory is never made executable, but for the MMU-notifier toggle
-    // on guest RAM (vm/memory.rs drop_cached_translations): read-write-
-    // execute, for a range that starts in guest RAM and is no longer.
+    // on guest RAM and on shared slots (drop_cached_translations in
+    // vm/memory.rs and vm/shared.rs): read(-write)-execute, for a range
+    // that starts in one of `toggled` and is no longer than it.
     let exec = libc::PROT_EXEC as u64;
     for nr in [libc::SYS_mmap, libc::SYS_mprotect] {
         let mut r = vec![rule(vec![cond(2, Len::Qword, Op::MaskedEq(exec), 0)?])?];
-        if let (libc::SYS_mprotect, Some((base, len))) = (nr, ram) {
-            let rwx = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
-            r.push(rule(vec![
-                cond(0, Len::Qword, Op::Ge, base)?,
-                cond(0, Len::Qword, Op::Lt, base.saturating_add(len))?,
-                cond(1, Len::Qword, Op::Le, len)?,
-                cond(2, Len::Qword, Op::Eq, rwx)?,
-            ])?);
+        if nr == libc::SYS_mprotect {
+            let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
+            let rwx = rx | libc::PROT_WRITE as u64;
+            for &(base, len) in toggled {
+                for prot in [rwx, rx] {
+                    r.push(rule(vec![
+                        cond(0, Len::Qword, Op::Ge, base)?,
+                        cond(0, Len::Qword, Op::Lt, base.saturating_add(len))?,
+                        cond(1, Len::Qword, Op::Le, len)?,
+                        cond(2, Len::Qword, Op::Eq, prot)?,
+                    ])?);
+                }
+            }
         }
         rules.insert(nr, r);
     }
@@ -340,8 +347,8 @@ pub fn seccomp_filters(
 }
 
 /// Install both filters on every thread; the number of allowed syscalls.
-fn seccomp(ram: Option<(u64, u64)>) -> Result<usize, ConfineError> {
-    let (allow, clone3) = seccomp_filters(ram)?;
+fn seccomp(toggled: &[(u64, u64)]) -> Result<usize, ConfineError> {
+    let (allow, clone3) = seccomp_filters(toggled)?;
     let n = allow::ANY_ARGS.len() + 10; // + ioctl, clone, clone3, mmap, mprotect, prctl, prlimit64, tgkill, socket, socketpair
                                         // The allow-list last: it does not let seccomp() itself through.
     for f in [clone3, allow] {
@@ -373,7 +380,7 @@ mod tests {
 
     #[test]
     fn the_filters_compile_and_list_each_call_once() {
-        let (allow, _) = seccomp_filters(Some((0x7f00_0000_0000, 1 << 28))).unwrap();
+        let (allow, _) = seccomp_filters(&[(0x7f00_0000_0000, 1 << 28)]).unwrap();
         let prog: seccompiler::BpfProgram = allow.try_into().unwrap();
         assert!(!prog.is_empty());
         let mut nrs: Vec<i64> = allow::ANY_ARGS.iter().map(|a| a.0).collect();

@@ -68,19 +68,50 @@ pub struct SharedSlots {
     /// KVM slot numbers free for reuse (0 is RAM).
     free_ids: Vec<u32>,
     next_id: u32,
+    /// The host address range reserved for the slots' mappings (the slot
+    /// at `gpa` is mapped at `window + (gpa - base)`), so that seccomp can
+    /// let the MMU-notifier toggle add PROT_EXEC there and nowhere else;
+    /// None if it could not be reserved (the kernel then places each).
+    window: Option<usize>,
 }
+
+/// At most this much guest-physical (and reserved host) space for shared
+/// mappings at once.
+const WINDOW_BYTES: u64 = 1 << 40;
 
 impl SharedSlots {
     /// Slots in `[base, limit)`: above RAM, below the guest's physical
     /// address width.
     pub fn new(base: Gpa, limit: Gpa) -> Self {
+        let limit = limit.min(base.saturating_add(WINDOW_BYTES));
+        let len = (limit - base) as usize;
+        // SAFETY: a new private reservation (no access, no memory) at an
+        // address the kernel picks; slots are mapped over parts of it with
+        // MAP_FIXED and put back to this state when they go (`unmap`); the
+        // whole is unmapped in Drop.
+        let window = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
         Self {
             slots: BTreeMap::new(),
             base,
             limit,
             free_ids: Vec::new(),
             next_id: 1,
+            window: (window != libc::MAP_FAILED && len > 0).then_some(window as usize),
         }
+    }
+
+    /// The host range reserved for the slots' mappings (address, length).
+    pub fn host_window(&self) -> Option<(u64, u64)> {
+        self.window.map(|w| (w as u64, self.limit - self.base))
     }
 
     /// The slot holding `gpa`.
@@ -130,16 +161,24 @@ impl SharedSlots {
         } else {
             libc::PROT_READ
         };
-        // SAFETY: a new mapping at an address the kernel picks, of a
-        // descriptor we own; nothing else refers to it until it is
-        // registered below, and it is unmapped only in `remove` (or drop),
-        // after KVM has let go of it.
+        // In the reserved window (free there: `place` found the guest
+        // range free, and the host range mirrors it), or where the kernel
+        // picks.
+        let (at, fixed) = match self.window {
+            Some(w) => (w + (gpa - self.base) as usize, libc::MAP_FIXED),
+            None => (0, 0),
+        };
+        // SAFETY: a new mapping of a descriptor we own, either where the
+        // kernel picks or over a part of our own reservation that no slot
+        // uses (MAP_FIXED replaces only that PROT_NONE reservation);
+        // nothing else refers to it until it is registered below, and it
+        // goes only in `remove` (or drop), after KVM has let go of it.
         let host = unsafe {
             libc::mmap(
-                std::ptr::null_mut(),
+                at as *mut libc::c_void,
                 len as usize,
                 prot,
-                libc::MAP_SHARED,
+                libc::MAP_SHARED | fixed,
                 fd.as_raw_fd(),
                 file_off as libc::off_t,
             )
@@ -167,7 +206,7 @@ impl SharedSlots {
         if let Some(vm) = vm {
             if let Err(e) = register(vm, &slot, len) {
                 self.free_ids.push(kvm_slot);
-                unmap(&slot);
+                self.unmap(&slot);
                 return Err(e);
             }
         }
@@ -199,14 +238,15 @@ impl SharedSlots {
         let charge = slot.charge;
         if let Some(vm) = vm {
             if let Err(e) = register(vm, &slot, 0) {
-                // KVM may still reach the pages: keep the mapping alive.
+                // KVM may still reach the pages: keep the mapping alive,
+                // and its range taken (no later slot goes over it).
                 log::warn!("cannot remove KVM slot {}: {e}", slot.kvm_slot);
-                std::mem::forget(slot);
+                self.slots.insert(gpa, Slot { users: 0, ..slot });
                 return charge;
             }
         }
         self.free_ids.push(slot.kvm_slot);
-        unmap(&slot);
+        self.unmap(&slot);
         charge
     }
 
@@ -242,7 +282,10 @@ impl SharedSlots {
 
     /// Make KVM forget its translations to `[gpa, gpa+len)` of a slot (a
     /// protection round trip on the host mapping fires the MMU notifier),
-    /// as `GuestRam::drop_cached_translations` does for RAM.
+    /// as `GuestRam::drop_cached_translations` does for RAM: in the
+    /// reserved window the round trip adds PROT_EXEC and takes it away,
+    /// never refusing a vCPU that writes the range meanwhile (its KVM_RUN
+    /// would fail with EFAULT); outside it (no window), PROT_NONE.
     pub fn drop_cached_translations(&self, gpa: Gpa, len: u64) -> bool {
         let Some(s) = self.find(gpa) else {
             return false;
@@ -256,12 +299,16 @@ impl SharedSlots {
         } else {
             libc::PROT_READ
         };
+        let toggle = if self.window.is_some() {
+            prot | libc::PROT_EXEC
+        } else {
+            libc::PROT_NONE
+        };
         // SAFETY: [host, host+len) lies inside the slot's own mapping
-        // (checked above), which kvmcage never dereferences; the vCPU is
-        // stopped while its exit is handled on this thread. The second call
-        // restores the mapping's protection.
+        // (checked above), which kvmcage never dereferences (nor jumps
+        // into); the second call restores the mapping's protection.
         unsafe {
-            libc::mprotect(host as *mut libc::c_void, len as usize, libc::PROT_NONE) == 0
+            libc::mprotect(host as *mut libc::c_void, len as usize, toggle) == 0
                 && libc::mprotect(host as *mut libc::c_void, len as usize, prot) == 0
         }
     }
@@ -321,17 +368,48 @@ fn register(vm: &VmFd, slot: &Slot, size: u64) -> Result<(), Errno> {
     unsafe { vm.set_user_memory_region(region) }.map_err(|e| Errno::from_raw_os_error(e.errno()))
 }
 
-fn unmap(slot: &Slot) {
-    // SAFETY: the slot's own mapping, no longer registered with KVM and
-    // never dereferenced by kvmcage.
-    unsafe { libc::munmap(slot.host as *mut libc::c_void, slot.len as usize) };
+impl SharedSlots {
+    /// The slot's host mapping goes: back to the reservation in the
+    /// window, unmapped outside it.
+    fn unmap(&self, slot: &Slot) {
+        let (ptr, len) = (slot.host as *mut libc::c_void, slot.len as usize);
+        if self.window.is_some() {
+            // SAFETY: the slot's own mapping inside our reservation, no
+            // longer registered with KVM and never dereferenced by
+            // kvmcage: replaced by the reservation's PROT_NONE again.
+            unsafe {
+                libc::mmap(
+                    ptr,
+                    len,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+        } else {
+            // SAFETY: the slot's own mapping, no longer registered with
+            // KVM and never dereferenced by kvmcage.
+            unsafe { libc::munmap(ptr, len) };
+        }
+    }
 }
 
 impl Drop for SharedSlots {
     fn drop(&mut self) {
-        // The VM (dropped first, Machine's field order) held the slots.
-        for s in self.slots.values() {
-            unmap(s);
+        // The VM (dropped first, Machine's field order) held the slots;
+        // their mappings go with the window, or one by one.
+        match self.window {
+            // SAFETY: our own reservation and the slot mappings inside it,
+            // none registered with KVM any more, none dereferenced.
+            Some(w) => unsafe {
+                libc::munmap(w as *mut libc::c_void, (self.limit - self.base) as usize);
+            },
+            None => {
+                for s in self.slots.values() {
+                    self.unmap(s);
+                }
+            }
         }
     }
 }

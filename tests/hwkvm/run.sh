@@ -60,7 +60,7 @@ for c in hello args exitcode malloc efault partial sysinfo signals segv ud2 fpe 
     build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w
     build images/$c.c "$corpus/$c.musl" musl-gcc -static -O1 -w
 done
-for c in mprotect2 forkpage fork; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
+for c in mprotect2 shmprotect forkpage fork; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
 build images/jobctl.c "$corpus/jobctl.musl" musl-gcc -static -O1 -w
 build images/futexstress.c "$corpus/futexstress.musl" musl-gcc -static -O1 -w
 for a in rawsyscall sysenter; do build images/asm/$a.S "$corpus/$a" gcc -nostdlib -static; done
@@ -89,6 +89,7 @@ ud2||ud2.musl
 fpe||fpe.gcc
 mprotect-tlb||mprotect.gcc
 mprotect-2threads||mprotect2.gcc
+shmprotect||shmprotect.gcc /tmp
 futexstress||futexstress.musl
 forkpage-cow||forkpage.gcc
 fork||fork.gcc
