@@ -2,7 +2,9 @@
  *   (default)  sigwait in a thread for a process signal everyone blocks;
  *              pthread_kill to a thread spinning in ring 3 with no syscall;
  *              a FIFO opened by two threads; clone with a kernel-half TLS
- *              (EPERM); a thread exiting with a bogus robust list.
+ *              (EPERM); a thread exiting with a bogus robust list; an
+ *              alarm() set by a thread that then ends reaches main
+ *              spinning in ring 3.
  *   spin       a thread spins while main waits in pthread_join (for
  *              --cpu-time: the spinning thread's CPU counts). */
 #define _GNU_SOURCE
@@ -61,6 +63,21 @@ static void on_timer(union sigval v)
 {
     if (v.sival_int == 42)
         sem_post(&fired);
+}
+
+static volatile sig_atomic_t rang;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    rang = 1;
+}
+
+static void *set_alarm(void *arg)
+{
+    (void)arg;
+    alarm(1);
+    return NULL;
 }
 
 static void *forever(void *arg)
@@ -152,5 +169,15 @@ int main(int argc, char **argv)
     until.tv_sec += 5;
     int ran = made && sem_timedwait(&fired, &until) == 0;
     printf("SIGEV_THREAD timer: created %d, its function ran %d\n", made, ran);
+
+    /* 7: alarm() from a thread that ends at once; main spins with no
+     * syscall (bounded: about 10 s natively) until SIGALRM comes. */
+    signal(SIGALRM, on_alarm);
+    pthread_t a;
+    pthread_create(&a, NULL, set_alarm, NULL);
+    pthread_join(a, NULL);
+    for (volatile unsigned long i = 0; !rang && i < 10000000000UL; i++)
+        ;
+    printf("alarm set by an ended thread reached spinning main: %s\n", rang ? "yes" : "no");
     return 0;
 }

@@ -783,6 +783,7 @@ impl Sandbox {
         // CancelHandle kick.
         // SAFETY: pthread_self has no preconditions.
         proc.me().host = Some(unsafe { libc::pthread_self() });
+        proc.me().host_tid = rustix::thread::gettid().as_raw_nonzero().get();
         proc.tasks.lock().max_procs = self.max_procs;
         let pid = proc.id.pid;
         let proc = std::sync::Arc::new(parking_lot::Mutex::new(proc));

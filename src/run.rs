@@ -251,9 +251,34 @@ impl Shared {
             mm.destroy(&mut self.machine.lock());
         }
         let init = self.init_pid;
+        // Whether its parent reaps it at once (SIGCHLD ignored, or
+        // SA_NOCLDWAIT) is decided under the parent's lock, and the zombie
+        // made and removed while it is held, so the parent's wait4 never
+        // finds a zombie it should not see (Linux's autoreap in
+        // exit_notify); the parent's sigaction cannot slip in between.
+        let before = self
+            .tasks
+            .lock()
+            .procs
+            .get(&pid)
+            .map(|e| (e.ppid, e.exit_signal));
+        let parent = before.and_then(|(ppid, _)| self.tasks.lock().get(ppid));
+        let guard = parent.as_ref().map(|p| p.lock());
+        let autoreap =
+            matches!((before, &guard), (Some((_, libc::SIGCHLD)), Some(pp)) if pp.reaps_children());
         let Some((ppid, exit_signal, orphans)) = self.tasks.exited(pid, status, init, cpu) else {
             return;
         };
+        let reaped = autoreap && before.is_some_and(|(p, _)| p == ppid);
+        if reaped {
+            self.tasks.reap(pid);
+            // A wait4 of the parent looks again (ECHILD if that was all).
+            for t in guard.iter().flat_map(|pp| pp.threads.iter()) {
+                t.kick();
+            }
+        }
+        drop(guard);
+        drop(parent);
         if orphans && ppid != init {
             // The first process has zombies to reap now: a wait4 of its
             // looks again.
@@ -263,6 +288,9 @@ impl Shared {
         }
         if let Some(t) = self.tracer.lock().as_mut() {
             t.process_exited(pid, &status);
+        }
+        if reaped {
+            return;
         }
         let parent = self.tasks.lock().get(ppid);
         let Some(parent) = parent else {
@@ -373,6 +401,7 @@ fn start_thread(sh: &Arc<Shared>, proc: &ProcRef, s: kernel::clone::Spawn) {
         }
         // SAFETY: pthread_self has no preconditions.
         p.me().host = Some(unsafe { libc::pthread_self() });
+        p.me().host_tid = rustix::thread::gettid().as_raw_nonzero().get();
     }
     if let Err(e) = vcpu.set_run_signal_mask(sh.run_mask) {
         sh.end_run(Err(e.into()));

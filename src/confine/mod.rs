@@ -281,14 +281,19 @@ pub fn seccomp_filters(
         if nr == libc::SYS_mprotect {
             let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
             let rwx = rx | libc::PROT_WRITE as u64;
+            // A piece of at most `step` bytes that starts at least `step`
+            // bytes before the range's end never reaches past it
+            // (vm::memory::toggle_pieces cuts the toggles this way).
             for &(base, len) in toggled {
-                for prot in [rwx, rx] {
-                    r.push(rule(vec![
-                        cond(0, Len::Qword, Op::Ge, base)?,
-                        cond(0, Len::Qword, Op::Lt, base.saturating_add(len))?,
-                        cond(1, Len::Qword, Op::Le, len)?,
-                        cond(2, Len::Qword, Op::Eq, prot)?,
-                    ])?);
+                for step in crate::vm::memory::toggle_steps().filter(|&s| s <= len) {
+                    for prot in [rwx, rx] {
+                        r.push(rule(vec![
+                            cond(0, Len::Qword, Op::Ge, base)?,
+                            cond(0, Len::Qword, Op::Le, base + len - step)?,
+                            cond(1, Len::Qword, Op::Le, step)?,
+                            cond(2, Len::Qword, Op::Eq, prot)?,
+                        ])?);
+                    }
                 }
             }
         }

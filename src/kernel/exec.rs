@@ -808,6 +808,9 @@ fn execve_common(
     cx.proc.files_for_exec();
     cx.proc.sig().reset_for_exec();
     cx.proc.timers.clear_posix();
+    // Their queued signals go too: a timer of the new image reusing an id
+    // must not fold its expiries into an old signal.
+    super::signal::forget_all_timers(cx.proc);
     cx.proc.task.membarrier_private = false;
     cx.proc.task.membarrier_global = false;
     cx.proc.task.dumpable = true;

@@ -109,6 +109,41 @@ fn file_id(f: &super::fs::OpenFile) -> Option<(u64, u64)> {
     Some((st.st_dev, st.st_ino))
 }
 
+/// The file behind private file mappings (what MADV_DONTNEED reads pages
+/// back from), with its identity. Each holds a host descriptor open, so
+/// kvmcage keeps at most `MAX_MAPPED_FILES` of them at once; mappings
+/// made past that have none (their pages drop to zeros, as before).
+#[derive(Debug)]
+pub struct MappedFile {
+    file: std::sync::Arc<super::fs::OpenFile>,
+    id: (u64, u64),
+}
+
+/// How many `MappedFile`s kvmcage holds, and at most.
+static MAPPED_FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+const MAX_MAPPED_FILES: usize = 4096;
+
+impl MappedFile {
+    fn new(file: &std::sync::Arc<super::fs::OpenFile>, id: (u64, u64)) -> Option<Self> {
+        use std::sync::atomic::Ordering::Relaxed;
+        MAPPED_FILES
+            .fetch_update(Relaxed, Relaxed, |n| {
+                (n < MAX_MAPPED_FILES).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Self {
+            file: file.clone(),
+            id,
+        })
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        MAPPED_FILES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The leaf for a private page's `frame` under `prot`: writable only
 /// while this address space is the frame's one owner. A frame shared since
 /// a fork is mapped read-only with `pte::COW`, and the first write copies
@@ -157,7 +192,7 @@ pub struct Mm {
     pub file_names: Vec<Vec<u8>>,
     /// The file behind each name of a private file mapping (what
     /// MADV_DONTNEED reads a page back from), as Linux's vm_file holds it.
-    file_handles: Vec<Option<std::sync::Arc<super::fs::OpenFile>>>,
+    file_handles: Vec<Option<std::sync::Arc<MappedFile>>>,
     pub brk_start: Gva,
     pub brk: Gva,
 }
@@ -249,7 +284,11 @@ impl Mm {
         }
         self.file_names.push(name);
         self.file_handles.resize(self.file_names.len() - 1, None);
-        self.file_handles.push(want.and(file.cloned()));
+        let held = match (file, want) {
+            (Some(f), Some(id)) => MappedFile::new(f, id).map(std::sync::Arc::new),
+            _ => None,
+        };
+        self.file_handles.push(held);
         (self.file_names.len() - 1) as u32
     }
 
@@ -258,15 +297,16 @@ impl Mm {
     fn find_file(&self, name: &[u8], id: Option<(u64, u64)>) -> Option<u32> {
         (0..self.file_names.len())
             .find(|&i| {
-                let file = self.file_handles.get(i).and_then(Option::as_deref);
-                self.file_names[i] == name && file.and_then(file_id) == id
+                let held = self.file_handles.get(i).and_then(Option::as_deref);
+                self.file_names[i] == name && held.map(|h| h.id) == id
             })
             .map(|i| i as u32)
     }
 
     /// The file a private file mapping with name index `i` maps.
     fn mapped_file(&self, i: u32) -> Option<std::sync::Arc<super::fs::OpenFile>> {
-        self.file_handles.get(i as usize).cloned().flatten()
+        let held = self.file_handles.get(i as usize)?.as_ref()?;
+        Some(held.file.clone())
     }
 
     /// Drop the names no mapping uses any more (renumbering the rest), so
@@ -332,11 +372,12 @@ impl Mm {
     /// A VMA alike in all but its extent to the one just before or after
     /// it becomes one with it (Linux's vma_merge): a region grown in place
     /// by mremap up to its twin shows as one line in /proc/self/maps.
+    /// A file's or a slot's offsets must run on from one to the other.
     fn insert(&mut self, start: Gva, vma: Vma) {
         let alike = |a: &Vma, b: &Vma| Vma { end: 0, ..*a } == Vma { end: 0, ..*b };
         let (mut start, mut vma) = (start, vma);
         if let Some((&ps, pv)) = self.vmas.range(..start).next_back() {
-            if pv.end == start && alike(pv, &vma) {
+            if pv.end == start && alike(&pv.starting_at(ps, start), &vma) {
                 (start, vma) = (
                     ps,
                     Vma {
@@ -347,7 +388,7 @@ impl Mm {
             }
         }
         if let Some(next) = self.vmas.get(&vma.end).copied() {
-            if alike(&next, &vma) {
+            if alike(&next, &vma.starting_at(start, vma.end)) {
                 self.vmas.remove(&vma.end);
                 vma.end = next.end;
             }
@@ -1742,10 +1783,13 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     for (from, to, file, off) in &file_ranges {
         refill_from_file(cx, *from, *to, file, *off)?;
     }
-    let in_file = |page: Gva| {
-        file_ranges
-            .iter()
-            .any(|(f, t, ..)| (*f..*t).contains(&page))
+    // The ranges are in address order, as the pages: one cursor.
+    let mut next_range = 0;
+    let mut in_file = |page: Gva| {
+        while file_ranges.get(next_range).is_some_and(|r| r.1 <= page) {
+            next_range += 1;
+        }
+        file_ranges.get(next_range).is_some_and(|r| r.0 <= page)
     };
     if matches!(advice, libc::MADV_DONTNEED | libc::MADV_FREE) {
         // Drop the contents: anonymous pages read back as zeros. Zeroing through
@@ -1933,7 +1977,15 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
             return mremap_shared_grow(cx, old, old_len, old, new_len, v);
         }
         mm.populate(cx.m, old_end, grow_end, v.prot)?;
-        mm.insert(old_end, Vma { end: grow_end, ..v });
+        // `v` starts at `old`: the grown part's file offset follows on.
+        let grown = v.starting_at(old, old_end);
+        mm.insert(
+            old_end,
+            Vma {
+                end: grow_end,
+                ..grown
+            },
+        );
         return Ok(old);
     }
     if flags & MREMAP_MAYMOVE == 0 {

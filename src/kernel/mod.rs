@@ -271,8 +271,10 @@ pub struct Thread {
     pub restart: Option<Restart>,
     /// exit was called with this status: the run loop ends the thread.
     pub exit_code: Option<i32>,
-    /// The host thread that runs it, once it runs (for the kick).
+    /// The host thread that runs it, once it runs (for the kick), and
+    /// that thread's id (for the timers' alarms).
     pub host: Option<libc::pthread_t>,
+    pub host_tid: i32,
     /// sched_setaffinity's mask, if it set one (bytes of a cpu_set_t).
     pub affinity: Option<Vec<u8>>,
     /// The blocked signals it waits to take (sigtimedwait, signalfd).
@@ -370,6 +372,7 @@ impl Thread {
             restart: None,
             exit_code: None,
             host: None,
+            host_tid: 0,
             affinity: None,
             waiting_for: 0,
             doomed: false,
@@ -797,6 +800,11 @@ impl Process {
         self.cur = 0;
         if self.threads.is_empty() {
             return;
+        }
+        // The timer alarms that kicked its host thread kick one that stays.
+        let heir = self.threads.iter().map(|t| t.host_tid).find(|&h| h != 0);
+        if let (true, Some(heir)) = (gone.host_tid != 0, heir) {
+            self.timers.hand_alarms(gone.host_tid, heir);
         }
         if gone.files.is_none() && self.threads.iter().all(|t| t.files.is_some()) {
             if let Some(own) = self.threads[0].files.take() {

@@ -254,6 +254,7 @@ fn maps_text<'v>(
             VmaKind::Shared { slot, off, .. } => {
                 ('s', shared.find(slot).map_or(0, |sl| sl.file_off + off))
             }
+            VmaKind::File { off, .. } => ('p', off),
             _ => ('p', 0),
         };
         let perms = format!("{}{}{}{kind}", p(1, 'r'), p(2, 'w'), p(4, 'x'));

@@ -124,6 +124,11 @@ pub fn default_action(sig: i32) -> Action {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigInfo {
     raw: [u8; 128],
+    /// Made by one of the process's POSIX timers (SigInfo::timer), not
+    /// a siginfo a program wrote with SI_TIMER as its code (which
+    /// rt_sigqueueinfo lets it send): only these count overruns, park and
+    /// go with their timer.
+    from_timer: bool,
 }
 
 impl std::fmt::Debug for SigInfo {
@@ -134,7 +139,10 @@ impl std::fmt::Debug for SigInfo {
 
 impl SigInfo {
     pub fn new(sig: i32, code: i32) -> Self {
-        let mut s = Self { raw: [0; 128] };
+        let mut s = Self {
+            raw: [0; 128],
+            from_timer: false,
+        };
         s.put32(0, sig as u32);
         s.put32(8, code as u32);
         s
@@ -198,12 +206,16 @@ impl SigInfo {
         let mut s = Self::new(sig, SI_TIMER);
         s.put32(16, id as u32);
         s.put64(24, value);
+        s.from_timer = true;
         s
     }
 
     /// The caller's own siginfo (rt_sigqueueinfo), for signal `sig`.
     pub fn from_user(sig: i32, raw: [u8; 128]) -> Self {
-        let mut s = Self { raw };
+        let mut s = Self {
+            raw,
+            from_timer: false,
+        };
         s.put32(0, sig as u32);
         s
     }
@@ -226,7 +238,7 @@ impl SigInfo {
     }
 
     fn timer_id(&self) -> Option<i32> {
-        (self.code() == SI_TIMER).then(|| self.get32(16) as i32)
+        (self.from_timer && self.code() == SI_TIMER).then(|| self.get32(16) as i32)
     }
 
     /// The expiries of its timer that it stands for beyond the first.
@@ -671,6 +683,14 @@ fn discard_if_ignored(proc: &mut super::Process, sig: i32) {
         let _ = proc.sig().send(info, Target::Process, limit, false);
     }
     proc.wake_for_shared();
+}
+
+/// Every POSIX timer's queued signal (execve deletes the timers).
+pub fn forget_all_timers(proc: &mut super::Process) {
+    proc.signals.shared.retain(|x| x.timer_id().is_none());
+    for t in &mut proc.threads {
+        t.sig.queue.retain(|x| x.timer_id().is_none());
+    }
 }
 
 /// A deleted timer's signals, wherever they are queued.

@@ -134,6 +134,11 @@ impl HostAlarm {
     /// signal itself if it can, as Linux gives it to the running thread.
     fn arm(&mut self, at: Option<Duration>) {
         let me = rustix::thread::gettid().as_raw_nonzero().get();
+        self.arm_for(at, me);
+    }
+
+    /// `arm`, kicking host thread `me` (a thread id of this process).
+    fn arm_for(&mut self, at: Option<Duration>, me: i32) {
         if at.is_some() && self.owner != me {
             if let Some(id) = self.id.take() {
                 // SAFETY: `id` came from timer_create and was not deleted.
@@ -290,6 +295,7 @@ impl Timers {
     /// execve deletes the POSIX timers (itimers and alarm stay).
     pub fn clear_posix(&mut self) {
         self.posix.clear();
+        self.rearm();
     }
 
     pub fn next_due(&self) -> Option<Deadline> {
@@ -345,6 +351,19 @@ impl Timers {
         self.cpu_alarm.arm(c);
     }
 
+    /// The host thread `gone` ends: the alarms that would kick it kick
+    /// host thread `heir` (another thread of the process) instead, so an
+    /// expiry still reaches a thread running in user mode.
+    pub fn hand_alarms(&mut self, gone: i32, heir: i32) {
+        let m = self.earliest(Clock::Monotonic);
+        let c = self.earliest(Clock::Cpu);
+        for (alarm, at) in [(&mut self.mono_alarm, m), (&mut self.cpu_alarm, c)] {
+            if alarm.owner == gone && alarm.id.is_some() {
+                alarm.arm_for(at, heir);
+            }
+        }
+    }
+
     /// Queue the signals of every timer that is due; those for a given
     /// thread (SIGEV_THREAD_ID) are returned, with their timer's id, for
     /// the caller to queue on that thread.
@@ -353,7 +372,7 @@ impl Timers {
     pub fn park(&mut self, id: i32, expiries: u32) {
         let slot = usize::try_from(id).ok().and_then(|i| self.posix.get_mut(i));
         if let Some(Some(t)) = slot {
-            if t.signal.is_some_and(|(_, _, to)| to.is_none()) {
+            if t.signal.is_some_and(|(_, _, to)| to.is_none()) && !t.arm.interval.is_zero() {
                 t.parked = Some(t.parked.unwrap_or(0).saturating_add(expiries));
             }
         }
@@ -453,7 +472,11 @@ impl Timers {
                 continue;
             }
             if signals.ignores(sig) {
-                t.parked = Some(expiries);
+                // Only a periodic timer is kept for later (Linux 6.13's
+                // posixtimer_sig_ignore); a one-shot's signal is dropped.
+                if !t.arm.interval.is_zero() {
+                    t.parked = Some(expiries);
+                }
                 continue;
             }
             // A timer whose signal is still queued counts an overrun

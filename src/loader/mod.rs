@@ -225,8 +225,18 @@ pub fn load(
         path: path.into(),
         what,
     };
+    // The program's segments show as its own name in /proc/self/maps; an
+    // interpreter's as the interpreter's file, at its offsets.
+    let interp_name = (place == Place::Interpreter).then(|| mm.file_name(path.as_bytes()));
     for (p, &(pstart, pend, prot)) in loads.iter().zip(&spans) {
-        mm.map_fixed(m, pstart, pend - pstart, prot, VmaKind::Image)
+        let kind = match interp_name {
+            Some(name) => VmaKind::File {
+                name,
+                off: p.p_offset & !(PAGE_SIZE - 1),
+            },
+            None => VmaKind::Image,
+        };
+        mm.map_fixed(m, pstart, pend - pstart, prot, kind)
             .map_err(|_| LoadError::NoMemory {
                 path: path.into(),
                 what: format!("{} KiB segment", (pend - pstart) / 1024),

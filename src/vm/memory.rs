@@ -173,21 +173,57 @@ impl GuestRam {
         if !self.contains(gpa, len) || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
             return false;
         }
-        let Ok(host) = self.mem.get_host_address(GuestAddress(gpa)) else {
+        let (Ok(host), Some(base)) = (
+            self.mem.get_host_address(GuestAddress(gpa)),
+            self.host_base(),
+        ) else {
             return false;
         };
-        let len = len as usize;
         let rw = libc::PROT_READ | libc::PROT_WRITE;
-        // SAFETY: [host, host+len) lies inside vm-memory's anonymous mapping
-        // of guest RAM (checked above), whose protection is read-write; the
-        // first call only adds execute permission (nothing on the host
-        // jumps into guest RAM), the second restores read-write, so no
-        // access of the host or of a running vCPU is refused meanwhile.
-        unsafe {
-            libc::mprotect(host.cast(), len, rw | libc::PROT_EXEC) == 0
-                && libc::mprotect(host.cast(), len, rw) == 0
-        }
+        toggle_pieces(host as u64, len, base + self.size).all(|(at, n)| {
+            // SAFETY: [at, at+n) lies inside vm-memory's anonymous mapping
+            // of guest RAM (checked above), whose protection is read-write;
+            // the first call only adds execute permission (nothing on the
+            // host jumps into guest RAM), the second restores read-write,
+            // so no access of the host or of a running vCPU is refused
+            // meanwhile.
+            unsafe {
+                libc::mprotect(at as *mut libc::c_void, n as usize, rw | libc::PROT_EXEC) == 0
+                    && libc::mprotect(at as *mut libc::c_void, n as usize, rw) == 0
+            }
+        })
     }
+}
+
+/// The largest piece the MMU-notifier round trip toggles at once.
+pub const TOGGLE_MAX: u64 = 2 << 20;
+
+/// The piece sizes seccomp allows the toggle (confine::seccomp_filters):
+/// TOGGLE_MAX, half that, ... down to a page. A piece of size at most
+/// `step` may start no later than `step` bytes before the end of its
+/// range, so it never reaches past that end (a BPF filter cannot add two
+/// arguments to check that itself).
+pub fn toggle_steps() -> impl Iterator<Item = u64> {
+    std::iter::successors(Some(TOGGLE_MAX), |&s| (s > PAGE_SIZE).then_some(s / 2))
+}
+
+/// `[start, start+len)`, inside an allowed range that ends at `end`, in
+/// pieces the filter's ladder allows (`toggle_steps`). All three are page
+/// multiples.
+pub fn toggle_pieces(start: u64, len: u64, end: u64) -> impl Iterator<Item = (u64, u64)> {
+    let stop = start + len;
+    let mut at = start;
+    std::iter::from_fn(move || {
+        if at >= stop {
+            return None;
+        }
+        let room = end.saturating_sub(at);
+        let step = toggle_steps().find(|&s| s <= room).unwrap_or(PAGE_SIZE);
+        let n = step.min(stop - at);
+        let piece = (at, n);
+        at += n;
+        Some(piece)
+    })
 }
 
 impl GuestRam {

@@ -397,7 +397,7 @@ impl Machine {
             let ok = if ram.contains(gpa, len) {
                 ram.drop_cached_translations(gpa, len)
             } else {
-                shared.drop_cached_translations(gpa, len)
+                shared.drop_cached_span(gpa, len)
             };
             if !ok {
                 log::warn!("could not drop cached translations of GPA {gpa:#x}+{len:#x}");

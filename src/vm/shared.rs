@@ -73,6 +73,9 @@ pub struct SharedSlots {
     /// let the MMU-notifier toggle add PROT_EXEC there and nowhere else;
     /// None if it could not be reserved (the kernel then places each).
     window: Option<usize>,
+    /// Guest-physical ranges whose part of the window could not be put
+    /// back to the reservation: never given to a slot again.
+    lost: BTreeMap<Gpa, u64>,
 }
 
 /// At most this much guest-physical (and reserved host) space for shared
@@ -106,6 +109,7 @@ impl SharedSlots {
             free_ids: Vec::new(),
             next_id: 1,
             window: (window != libc::MAP_FAILED && len > 0).then_some(window as usize),
+            lost: BTreeMap::new(),
         }
     }
 
@@ -131,12 +135,15 @@ impl SharedSlots {
 
     /// The lowest free guest-physical range of `len` bytes.
     fn place(&self, len: u64) -> Option<Gpa> {
+        let mut taken: Vec<(Gpa, u64)> = self.slots.values().map(|s| (s.gpa, s.len)).collect();
+        taken.extend(self.lost.iter().map(|(&g, &l)| (g, l)));
+        taken.sort_unstable();
         let mut at = self.base;
-        for s in self.slots.values() {
-            if s.gpa >= at && s.gpa - at >= len {
+        for (gpa, n) in taken {
+            if gpa >= at && gpa - at >= len {
                 break;
             }
-            at = at.max(s.gpa + s.len);
+            at = at.max(gpa + n);
         }
         (at.checked_add(len)? <= self.limit).then_some(at)
     }
@@ -184,9 +191,13 @@ impl SharedSlots {
             )
         };
         if host == libc::MAP_FAILED {
-            return Err(
-                Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::NOMEM)
-            );
+            let e = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::NOMEM);
+            // A failed MAP_FIXED may have taken the reservation away
+            // already: put it back, so nothing of the host lands there.
+            if fixed != 0 {
+                self.release_host(gpa, at, len);
+            }
+            return Err(e);
         }
         let kvm_slot = self.free_ids.pop().unwrap_or_else(|| {
             self.next_id += 1;
@@ -206,7 +217,7 @@ impl SharedSlots {
         if let Some(vm) = vm {
             if let Err(e) = register(vm, &slot, len) {
                 self.free_ids.push(kvm_slot);
-                self.unmap(&slot);
+                self.release_host(slot.gpa, slot.host, slot.len);
                 return Err(e);
             }
         }
@@ -246,7 +257,7 @@ impl SharedSlots {
             }
         }
         self.free_ids.push(slot.kvm_slot);
-        self.unmap(&slot);
+        self.release_host(slot.gpa, slot.host, slot.len);
         charge
     }
 
@@ -299,18 +310,37 @@ impl SharedSlots {
         } else {
             libc::PROT_READ
         };
-        let toggle = if self.window.is_some() {
-            prot | libc::PROT_EXEC
-        } else {
-            libc::PROT_NONE
+        let (toggle, end) = match self.host_window() {
+            Some((w, wlen)) => (prot | libc::PROT_EXEC, w + wlen),
+            None => (libc::PROT_NONE, host as u64 + len),
         };
-        // SAFETY: [host, host+len) lies inside the slot's own mapping
-        // (checked above), which kvmcage never dereferences (nor jumps
-        // into); the second call restores the mapping's protection.
-        unsafe {
-            libc::mprotect(host as *mut libc::c_void, len as usize, toggle) == 0
-                && libc::mprotect(host as *mut libc::c_void, len as usize, prot) == 0
+        crate::vm::memory::toggle_pieces(host as u64, len, end).all(|(at, n)| {
+            // SAFETY: [at, at+n) lies inside the slot's own mapping
+            // (checked above), which kvmcage never dereferences (nor jumps
+            // into); the second call restores the mapping's protection.
+            unsafe {
+                libc::mprotect(at as *mut libc::c_void, n as usize, toggle) == 0
+                    && libc::mprotect(at as *mut libc::c_void, n as usize, prot) == 0
+            }
+        })
+    }
+
+    /// `drop_cached_translations` for a run of frames that may cross from
+    /// one slot into the next (each slot is its own host mapping).
+    pub fn drop_cached_span(&self, gpa: Gpa, len: u64) -> bool {
+        let end = gpa.saturating_add(len);
+        let mut at = gpa;
+        while at < end {
+            let Some(s) = self.find(at) else {
+                return false;
+            };
+            let piece_end = end.min(s.gpa + s.len);
+            if !self.drop_cached_translations(at, piece_end - at) {
+                return false;
+            }
+            at = piece_end;
         }
+        true
     }
 
     /// Does the host hold the slot page at `gpa` in memory (mincore)?
@@ -369,28 +399,33 @@ fn register(vm: &VmFd, slot: &Slot, size: u64) -> Result<(), Errno> {
 }
 
 impl SharedSlots {
-    /// The slot's host mapping goes: back to the reservation in the
-    /// window, unmapped outside it.
-    fn unmap(&self, slot: &Slot) {
-        let (ptr, len) = (slot.host as *mut libc::c_void, slot.len as usize);
+    /// A slot's host mapping at `host` (guest-physical `gpa`, `len`
+    /// bytes) goes: back to the reservation in the window (a range that
+    /// cannot be is never used again), unmapped outside it.
+    fn release_host(&mut self, gpa: Gpa, host: usize, len: u64) {
+        let (ptr, n) = (host as *mut libc::c_void, len as usize);
         if self.window.is_some() {
-            // SAFETY: the slot's own mapping inside our reservation, no
+            // SAFETY: the slot's own range inside our reservation, no
             // longer registered with KVM and never dereferenced by
             // kvmcage: replaced by the reservation's PROT_NONE again.
-            unsafe {
+            let back = unsafe {
                 libc::mmap(
                     ptr,
-                    len,
+                    n,
                     libc::PROT_NONE,
                     libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
                     -1,
                     0,
                 )
             };
+            if back == libc::MAP_FAILED {
+                log::warn!("cannot reserve the shared window at GPA {gpa:#x} again");
+                self.lost.insert(gpa, len);
+            }
         } else {
             // SAFETY: the slot's own mapping, no longer registered with
             // KVM and never dereferenced by kvmcage.
-            unsafe { libc::munmap(ptr, len) };
+            unsafe { libc::munmap(ptr, n) };
         }
     }
 }
@@ -407,7 +442,10 @@ impl Drop for SharedSlots {
             },
             None => {
                 for s in self.slots.values() {
-                    self.unmap(s);
+                    // SAFETY: each slot's own mapping, no longer
+                    // registered with KVM (the VM is gone) and never
+                    // dereferenced by kvmcage.
+                    unsafe { libc::munmap(s.host as *mut libc::c_void, s.len as usize) };
                 }
             }
         }
