@@ -199,12 +199,13 @@ impl GuestRam {
 pub const TOGGLE_MAX: u64 = 2 << 20;
 
 /// The piece sizes seccomp allows the toggle (confine::seccomp_filters):
-/// TOGGLE_MAX, half that, ... down to a page. A piece of size at most
-/// `step` may start no later than `step` bytes before the end of its
-/// range, so it never reaches past that end (a BPF filter cannot add two
-/// arguments to check that itself).
+/// TOGGLE_MAX, an eighth of that, ... down to a page (2 MiB, 256 KiB,
+/// 32 KiB, 4 KiB: few rules, so the filter stays short to load). A piece
+/// of size at most `step` may start no later than `step` bytes before the
+/// end of its range, so it never reaches past that end (a BPF filter
+/// cannot add two arguments to check that itself).
 pub fn toggle_steps() -> impl Iterator<Item = u64> {
-    std::iter::successors(Some(TOGGLE_MAX), |&s| (s > PAGE_SIZE).then_some(s / 2))
+    std::iter::successors(Some(TOGGLE_MAX), |&s| (s > PAGE_SIZE).then_some(s / 8))
 }
 
 /// `[start, start+len)`, inside an allowed range that ends at `end`, in
@@ -471,6 +472,33 @@ impl FrameAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every toggle piece fits one of seccomp's ladder rules (no more than
+    /// a step long, starting at least that step before the range's end),
+    /// and the pieces cover the range exactly, near its end too.
+    #[test]
+    fn toggle_pieces_fit_the_seccomp_ladder() {
+        let base = 0x7f00_0000_0000u64;
+        let end = base + (64 << 20);
+        let cases = [
+            (base, 64 << 20),
+            (end - PAGE_SIZE, PAGE_SIZE),
+            (end - (3 << 20) - 5 * PAGE_SIZE, (3 << 20) + 5 * PAGE_SIZE),
+            (base + PAGE_SIZE, 7 * PAGE_SIZE),
+        ];
+        for (start, len) in cases {
+            let mut at = start;
+            for (s, n) in toggle_pieces(start, len, end) {
+                assert_eq!(s, at);
+                assert!(
+                    toggle_steps().any(|step| n <= step && s <= end - step),
+                    "piece {s:#x}+{n:#x} fits no rule"
+                );
+                at += n;
+            }
+            assert_eq!(at, start + len);
+        }
+    }
 
     #[test]
     fn allocator_exhausts_and_reuses() {
