@@ -1,6 +1,6 @@
 //! futex for one thread, signal delivery, C++ runtime support, and
-//! --timeout against calls that block forever. Programs: images/futex.c,
-//! images/cxx.cc, images/blockers.c.
+//! --timeout against calls that block forever, futex_waitv. Programs:
+//! images/futex.c, images/cxx.cc, images/blockers.c, images/futexwaitv.c.
 
 mod common;
 use common::*;
@@ -19,6 +19,24 @@ fn futex_operations_match_native() {
         assert!(s.contains("= 0, word 0 -> 5\n"), "{flavor:?}: {s}");
         assert!(
             s.contains("after unblocking, handler ran: 1\n"),
+            "{flavor:?}: {s}"
+        );
+    }
+}
+
+/// futex_waitv: the woken word's index, EAGAIN, absolute timeouts on both
+/// clocks, each argument error, and a word in a shared page waited on by
+/// a child and woken by its parent.
+#[test]
+fn futex_waitv_matches_native() {
+    for (flavor, out) in same_as_native("futexwaitv", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(
+            s.starts_with("woken on the second word: 1\n"),
+            "{flavor:?}: {s}"
+        );
+        assert!(
+            s.ends_with("child woken across processes: yes (woke 1)\n"),
             "{flavor:?}: {s}"
         );
     }

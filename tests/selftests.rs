@@ -300,11 +300,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
         "vsyscall reported correct CPU and node (2)",
         "no vsyscall page",
     ),
-    (
-        "futex-futex_wait_wouldblock",
-        "futex_waitv",
-        "futex_waitv is ENOSYS",
-    ),
     ("rseq-basic_test", "exit status", "rseq is ENOSYS"),
     (
         "membarrier-membarrier_test_single_thread",

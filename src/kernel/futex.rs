@@ -16,6 +16,8 @@
 //! CLOCK_MONOTONIC or, with FUTEX_CLOCK_REALTIME, CLOCK_REALTIME for
 //! FUTEX_WAIT_BITSET), and the restart rules. The PI operations are ENOSYS:
 //! glibc and musl use them only for PTHREAD_PRIO_INHERIT mutexes.
+//! futex_waitv queues one waiter per word (each in its word's table) and
+//! returns the index of the one a waker took off.
 
 use rustix::io::Errno;
 use rustix::time::ClockId;
@@ -37,12 +39,14 @@ const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
-/// One waiting thread.
+/// One waiting thread (on one of its words: futex_waitv queues one
+/// waiter per word, `slot` being the word's index).
 #[derive(Debug)]
 struct Waiter {
     key: u64,
     bitset: u32,
     tid: u32,
+    slot: u32,
     waker: Option<std::sync::Arc<wait::Waker>>,
 }
 
@@ -55,6 +59,10 @@ pub struct FutexTable {
 impl FutexTable {
     fn is_waiting(&self, tid: u32) -> bool {
         self.waiters.iter().any(|w| w.tid == tid)
+    }
+
+    fn is_queued(&self, tid: u32, slot: u32) -> bool {
+        self.waiters.iter().any(|w| w.tid == tid && w.slot == slot)
     }
 
     fn cancel(&mut self, tid: u32) {
@@ -173,20 +181,9 @@ fn wait_on(
         return Err(Errno::INVAL);
     }
     check_key(cx, uaddr, shared)?;
-    if read_word(cx, uaddr)? != val {
-        return Err(Errno::AGAIN);
-    }
     let tid = cx.proc.me().tid;
-    let waker = cx.proc.me().waker.clone();
     let (q, key) = key_of(cx, uaddr, shared);
-    with(cx, &q, |t| {
-        t.waiters.push_back(Waiter {
-            key,
-            bitset,
-            tid,
-            waker,
-        })
-    });
+    queue_if_equal(cx, &q, uaddr, val, key, bitset, 0)?;
     loop {
         let woken = wait::block_on(cx, &mut [], deadline, Wake::Signal);
         // Taken off the table by a waker: woken, whatever else came.
@@ -224,6 +221,136 @@ fn wait_on(
             // Woken for something else (a signal that was not ours to
             // take, a stale eventfd count): still queued, wait on.
             Woken::Ready | Woken::Woken => continue,
+        }
+    }
+}
+
+/// Queue the calling thread on `key` of table `q` (as word `slot` of its
+/// wait) if the word at `uaddr` holds `val`, else EAGAIN. The compare
+/// and the queueing are one step under the table's lock: a waker in
+/// another process (the sandbox's table) cannot slip between them.
+fn queue_if_equal(
+    cx: &mut Ctx,
+    q: &Queue,
+    uaddr: u64,
+    val: u32,
+    key: u64,
+    bitset: u32,
+    slot: u32,
+) -> Result<(), Errno> {
+    let me = cx.proc.me();
+    let waiter = Waiter {
+        key,
+        bitset,
+        tid: me.tid,
+        slot,
+        waker: me.waker.clone(),
+    };
+    match q {
+        Queue::Own => {
+            if read_word(cx, uaddr)? != val {
+                return Err(Errno::AGAIN);
+            }
+            cx.proc.futexes.waiters.push_back(waiter);
+        }
+        Queue::Sandbox(t) => {
+            let mut t = t.lock();
+            if read_word(cx, uaddr)? != val {
+                return Err(Errno::AGAIN);
+            }
+            t.waiters.push_back(waiter);
+        }
+    }
+    Ok(())
+}
+
+/// futex_waitv(2)'s limits and flags (Linux's futex2).
+const FUTEX_WAITV_MAX: u64 = 128;
+const FUTEX2_SIZE_U32: u32 = 2;
+const FUTEX2_SIZE_MASK: u32 = 3;
+const FUTEX2_PRIVATE: u32 = FUTEX_PRIVATE_FLAG;
+
+/// futex_waitv(waiters, nr, flags, timeout, clockid): wait until one of
+/// `nr` words (struct futex_waitv: val, uaddr, flags, reserved) is woken;
+/// its index. Every word is checked and compared first (EINVAL, EFAULT,
+/// EAGAIN when one differs); the timeout is absolute on CLOCK_MONOTONIC
+/// or CLOCK_REALTIME.
+pub fn sys_futex_waitv(cx: &mut Ctx, a: &Args) -> SysResult {
+    let [uwaiters, nr, flags, utimeout, clockid, _] = a.0;
+    if flags != 0 || nr == 0 || nr > FUTEX_WAITV_MAX || uwaiters == 0 {
+        return Err(Errno::INVAL);
+    }
+    let deadline = if utimeout != 0 {
+        let clock = match clockid as u32 as i32 {
+            libc::CLOCK_MONOTONIC => ClockId::Monotonic,
+            libc::CLOCK_REALTIME => ClockId::Realtime,
+            _ => return Err(Errno::INVAL),
+        };
+        Some(Deadline::at(
+            clock,
+            super::time::read_timespec(cx, utimeout)?,
+        ))
+    } else {
+        None
+    };
+    let raw = cx.m.user().read_vec(uwaiters, nr as usize * 24)?;
+    let mut words = Vec::with_capacity(nr as usize);
+    for w in raw.chunks_exact(24) {
+        let field = |at: usize| u64::from_le_bytes(w[at..at + 8].try_into().unwrap_or_default());
+        let (val, uaddr, wflags) = (field(0), field(8), field(16) as u32);
+        let reserved = field(16) >> 32;
+        if reserved != 0
+            || wflags & !(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) != 0
+            || wflags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32
+            || val > u64::from(u32::MAX)
+        {
+            return Err(Errno::INVAL);
+        }
+        let shared = wflags & FUTEX2_PRIVATE == 0;
+        check_key(cx, uaddr, shared)?;
+        words.push((uaddr, val as u32, shared));
+    }
+    let tid = cx.proc.me().tid;
+    let mut queues: Vec<Queue> = Vec::with_capacity(words.len());
+    let cancel_all = |cx: &mut Ctx, queues: &[Queue]| {
+        for q in queues {
+            with(cx, q, |t| t.cancel(tid));
+        }
+    };
+    for (i, &(uaddr, val, shared)) in words.iter().enumerate() {
+        let (q, key) = key_of(cx, uaddr, shared);
+        let queued = queue_if_equal(cx, &q, uaddr, val, key, FUTEX_BITSET_MATCH_ANY, i as u32);
+        queues.push(q);
+        if let Err(e) = queued {
+            cancel_all(cx, &queues);
+            return Err(e);
+        }
+    }
+    loop {
+        let woken = wait::block_on(cx, &mut [], deadline, Wake::Signal);
+        // A word whose waiter a waker took off its table: that one woke.
+        let gone = (0..queues.len()).find(|&i| {
+            let q = queues[i].clone();
+            !with(cx, &q, |t| t.is_queued(tid, i as u32))
+        });
+        if let Some(i) = gone {
+            cancel_all(cx, &queues);
+            return Ok(i as u64);
+        }
+        match woken {
+            Err(e) => {
+                cancel_all(cx, &queues);
+                return Err(e);
+            }
+            Ok(Woken::TimedOut) => {
+                cancel_all(cx, &queues);
+                return Err(Errno::TIMEDOUT);
+            }
+            Ok(Woken::Signal) => {
+                cancel_all(cx, &queues);
+                return Err(ERESTARTSYS);
+            }
+            Ok(Woken::Ready | Woken::Woken) => continue,
         }
     }
 }

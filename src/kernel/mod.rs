@@ -16,7 +16,7 @@
 //!   close_range copy_file_range dup dup2 dup3 fadvise64 fcntl flock fstatfs
 //!   ioctl lseek poll ppoll pread64 preadv preadv2 pselect6 pwrite64 pwritev
 //!   pwritev2 read readv select sendfile signalfd signalfd4 write writev
-//! - `futex` (futex): futex
+//! - `futex` (futex): futex futex_waitv
 //! - `ipc` (System V IPC): msgctl msgget msgrcv msgsnd semctl semget semop
 //!   semtimedop shmat shmctl shmdt shmget
 //! - `mm` (memory): brk madvise memfd_create mincore mlock mlock2 mlockall
@@ -1099,6 +1099,7 @@ fn handler64(nr: Sysno) -> Option<Handler> {
         S::pause => signal::sys_pause,
         S::restart_syscall => time::sys_restart_syscall,
         S::futex => futex::sys_futex,
+        S::futex_waitv => futex::sys_futex_waitv,
         S::signalfd => fs::sys_signalfd,
         S::signalfd4 => fs::sys_signalfd4,
         S::alarm => timer::sys_alarm,
