@@ -219,17 +219,6 @@ const SLOW_PROGRAMS: &[Program] = &[
 const EXCEPTED: &[(&str, &str, &str)] = &[
     ("timers-mqueue-lat", "Mqueue latency", "mq_open is ENOSYS"),
     (
-        "timers-nsleep-lat",
-        "CLOCK_TAI",
-        "clock_gettime(CLOCK_TAI) is EINVAL",
-    ),
-    (
-        "timers-set-timer-lat",
-        "*",
-        "a CLOCK_REALTIME timer armed with TIMER_ABSTIME never fires; the run \
-         times out",
-    ),
-    (
         "mm-mlock2-tests",
         "*",
         "/proc/self/smaps is missing (ENOENT): the program bails out before \

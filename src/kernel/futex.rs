@@ -306,9 +306,11 @@ pub fn sys_futex_waitv(cx: &mut Ctx, a: &Args) -> SysResult {
         {
             return Err(Errno::INVAL);
         }
-        let shared = wflags & FUTEX2_PRIVATE == 0;
+        words.push((uaddr, val as u32, wflags & FUTEX2_PRIVATE == 0));
+    }
+    // Every entry's flags first (futex_parse_waitv), then the addresses.
+    for &(uaddr, _, shared) in &words {
         check_key(cx, uaddr, shared)?;
-        words.push((uaddr, val as u32, shared));
     }
     let tid = cx.proc.me().tid;
     let mut queues: Vec<Queue> = Vec::with_capacity(words.len());
