@@ -3,7 +3,7 @@
 //! process groups and sessions, orphans, --max-procs, busybox sh running
 //! pipelines, job-control stops, and the trace of several processes.
 //! Programs: images/fork.c, forkpage.c, forkbomb.c, jobctl.c, sysvfork.c,
-//! pshared.c, proctree.c, unixfork.c, cloneshare.c, and Debian's
+//! pshared.c, proctree.c, unixfork.c, cloneshare.c, wipeonfork.c, and Debian's
 //! busybox-static.
 
 mod common;
@@ -47,6 +47,32 @@ fn copy_on_write_is_never_stale() {
         let s = text(&out.stdout);
         assert!(!s.contains(": no"), "{flavor:?}: {s}");
         assert_eq!(s.lines().count(), 5, "{flavor:?}: {s}");
+    }
+}
+
+/// What a fork's child gets of marked memory: MADV_WIPEONFORK gives it
+/// zeros (KEEPONFORK undoes it), MADV_DONTFORK no mapping (DOFORK undoes
+/// it), and MAP_DROPPABLE memory is wiped on fork and dropped by
+/// MADV_PAGEOUT; Linux's errors for each (images/wipeonfork.c).
+#[test]
+fn fork_honours_wipeonfork_dontfork_and_droppable() {
+    for (flavor, out) in same_as_native("wipeonfork", &[], b"") {
+        let s = text(&out.stdout);
+        for line in [
+            "1 wipe: madvise 0; child sees zeros there and the next page copied: yes; parent keeps its bytes: yes\n",
+            "2 keep: madvise 0; child sees the parent's bytes: yes\n",
+            "3 dontfork: madvise 0; child has no mapping there and the next page copied: yes\n",
+            "3 dofork: madvise 0; child has both pages: yes\n",
+            "4 errors: WIPEONFORK on a private file mapping: EINVAL\n",
+            "4 errors: KEEPONFORK on a private file mapping: 0\n",
+            "5 droppable: with MAP_LOCKED: EINVAL\n",
+            "5 droppable: a child sees zeros: yes; the parent its bytes: yes\n",
+            "5 droppable: KEEPONFORK: EINVAL\n",
+            "5 droppable: MADV_PAGEOUT dropped every page: yes\n",
+        ] {
+            assert!(s.contains(line), "{flavor:?}: no {line:?} in {s}");
+        }
+        assert!(s.ends_with("wipeonfork: done\n"), "{flavor:?}: {s}");
     }
 }
 

@@ -245,11 +245,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
         "pkey_alloc is ENOSYS (no memory protection keys): the case skips",
     ),
     (
-        "mm-droppable",
-        "*",
-        "mmap(MAP_DROPPABLE) is EINVAL; assert() aborts",
-    ),
-    (
         "x86-syscall_nt",
         "*",
         "EFLAGS.NT is cleared across a syscall (Linux keeps it): kvmcage \

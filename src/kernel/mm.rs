@@ -83,6 +83,14 @@ pub struct Vma {
     /// over it, nor discarding madvise of its pages when they are
     /// read-only anonymous memory (EPERM).
     pub sealed: bool,
+    /// MADV_WIPEONFORK (and MAP_DROPPABLE): a fork's child gets zero
+    /// pages here, not the parent's.
+    pub wipe_on_fork: bool,
+    /// MAP_DROPPABLE: its pages may be dropped (read back as zeros), as
+    /// MADV_PAGEOUT does.
+    pub droppable: bool,
+    /// MADV_DONTFORK: a fork's child does not get this mapping at all.
+    pub dont_fork: bool,
 }
 
 impl Vma {
@@ -499,6 +507,9 @@ impl Mm {
                 kind,
                 locked,
                 sealed: false,
+                wipe_on_fork: false,
+                droppable: false,
+                dont_fork: false,
             },
         );
         Ok(())
@@ -521,6 +532,9 @@ impl Mm {
             prot,
             locked: self.lock_future,
             sealed: false,
+            wipe_on_fork: false,
+            droppable: false,
+            dont_fork: false,
             kind: VmaKind::Shared { slot, off: 0, name },
         };
         self.vmas.insert(start, v);
@@ -585,13 +599,19 @@ impl Mm {
     /// Set or clear the lock of `[start, end)` (all mapped), splitting
     /// mappings at the edges.
     fn set_locked(&mut self, start: Gva, end: Gva, locked: bool) -> Result<(), Errno> {
+        self.set_flags(start, end, |v| v.locked = locked)
+    }
+
+    /// Change `[start, end)`'s VMAs (all mapped) with `f`, cutting the
+    /// ones that straddle its ends (ENOMEM past vm.max_map_count).
+    fn set_flags(&mut self, start: Gva, end: Gva, f: impl Fn(&mut Vma)) -> Result<(), Errno> {
         self.check_count(start, end, 0)?;
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
         for s in inside {
             if let Some(v) = self.vmas.get_mut(&s) {
-                v.locked = locked;
+                f(v);
             }
         }
         Ok(())
@@ -679,6 +699,7 @@ impl Mm {
         let pt = m.new_root().ok_or(Errno::NOMEM)?;
         let mut child = Mm::on(pt);
         child.vmas = self.vmas.clone();
+        child.vmas.retain(|_, v| !v.dont_fork);
         for v in child.vmas.values_mut() {
             v.locked = false;
         }
@@ -687,9 +708,20 @@ impl Mm {
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         let mut downgraded: Vec<Gpa> = Vec::new();
-        let result = self.fork_pages(m, &child, &mut downgraded);
+        let mut result = self.fork_pages(m, &child, &mut downgraded);
         m.invalidate_frames(&mut downgraded);
-        let mut slots: Vec<Gpa> = self
+        let wiped: Vec<(Gva, Gva, u32)> = self
+            .vmas
+            .iter()
+            .filter(|(_, v)| v.wipe_on_fork && !v.dont_fork)
+            .map(|(&s, v)| (s, v.end, v.prot))
+            .collect();
+        for (s, e, prot) in wiped {
+            if result.is_ok() {
+                result = child.populate(m, s, e, prot);
+            }
+        }
+        let mut slots: Vec<Gpa> = child
             .vmas
             .values()
             .filter_map(|v| match v.kind {
@@ -740,6 +772,10 @@ impl Mm {
         let ram = &m.ram;
         let frames = &m.frames;
         for (&s, v) in &self.vmas {
+            // The child gets fresh zero pages there (`fork`), or nothing.
+            if v.wipe_on_fork || v.dont_fork {
+                continue;
+            }
             let mut addr = s;
             loop {
                 addr = self.pt.next_covered(ram, addr, v.end);
@@ -1007,6 +1043,9 @@ impl Mm {
                     kind: VmaKind::Stack,
                     locked: self.lock_future,
                     sealed: false,
+                    wipe_on_fork: false,
+                    droppable: false,
+                    dont_fork: false,
                 },
             );
         }
@@ -1248,8 +1287,14 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     // Unlike mprotect, mmap ignores PROT bits it does not know.
     let anon = flags & libc::MAP_ANONYMOUS != 0;
+    let droppable = flags & libc::MAP_TYPE == MAP_DROPPABLE;
     match flags & libc::MAP_TYPE {
         libc::MAP_PRIVATE | libc::MAP_SHARED => {}
+        // Private anonymous memory whose pages may be dropped (Linux 6.11);
+        // never locked, never a stack.
+        MAP_DROPPABLE
+            if anon
+                && flags & (libc::MAP_LOCKED | libc::MAP_HUGETLB | libc::MAP_GROWSDOWN) == 0 => {}
         // Linux checks the flags of a file mapping; anonymous memory has
         // no MAP_SHARED_VALIDATE.
         libc::MAP_SHARED_VALIDATE if !anon => {
@@ -1259,7 +1304,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         _ => return Err(Errno::INVAL),
     }
-    let shared = flags & libc::MAP_TYPE != libc::MAP_PRIVATE;
+    let shared = !matches!(flags & libc::MAP_TYPE, libc::MAP_PRIVATE | MAP_DROPPABLE);
     // A mapping of /dev/zero is anonymous memory.
     let dev_zero = !anon
         && cx
@@ -1304,6 +1349,12 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     // accessible pages get frames now, and host memory on first touch.
     let Some(file) = file else {
         mm.map_fixed(cx.m, start, len, prot, VmaKind::Anon)?;
+        if droppable {
+            mm.set_flags(start, start + len, |v| {
+                v.droppable = true;
+                v.wipe_on_fork = true;
+            })?;
+        }
         return Ok(start);
     };
     // A private copy of the file's pages: read-only MAP_SHARED is the same
@@ -1458,6 +1509,11 @@ fn cache_pages(
     // racing into the new range may have cached one writable.
     m.invalidate_frames(&mut downgraded);
 }
+
+/// mmap's MAP_TYPE for MAP_DROPPABLE (Linux 6.11).
+const MAP_DROPPABLE: i32 = 0x08;
+const MADV_WIPEONFORK: i32 = 18;
+const MADV_KEEPONFORK: i32 = 19;
 
 /// Linux's LEGACY_MAP_MASK: the flags MAP_SHARED_VALIDATE accepts.
 const LEGACY_MAP_MASK: i32 = libc::MAP_SHARED
@@ -1732,6 +1788,8 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             | libc::MADV_DODUMP
             | libc::MADV_COLD
             | libc::MADV_PAGEOUT
+            | MADV_WIPEONFORK
+            | MADV_KEEPONFORK
     );
     if !known {
         return Err(Errno::INVAL);
@@ -1748,6 +1806,46 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     );
     if discards && cx.proc.mm.sealed_ro_anon(addr, end) {
         return Err(Errno::PERM);
+    }
+    if matches!(advice, MADV_WIPEONFORK | MADV_KEEPONFORK) {
+        // Wiping is for private anonymous memory only; a droppable mapping
+        // stays wiped on fork (Linux's madvise_vma_behavior).
+        let bad = cx.proc.mm.vmas().any(|(s, v)| {
+            s < end
+                && v.end > addr
+                && match advice {
+                    MADV_WIPEONFORK => {
+                        !matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
+                    }
+                    _ => v.droppable,
+                }
+        });
+        if bad {
+            return Err(Errno::INVAL);
+        }
+        let wipe = advice == MADV_WIPEONFORK;
+        cx.proc.mm.set_flags(addr, end, |v| v.wipe_on_fork = wipe)?;
+        return Ok(0);
+    }
+    if matches!(advice, libc::MADV_DONTFORK | libc::MADV_DOFORK) {
+        let dont = advice == libc::MADV_DONTFORK;
+        cx.proc.mm.set_flags(addr, end, |v| v.dont_fork = dont)?;
+        return Ok(0);
+    }
+    // MADV_PAGEOUT reclaims: a droppable mapping's pages are dropped (read
+    // back as zeros); other pages keep their contents.
+    let dropped: Vec<(Gva, Gva)> = if advice == libc::MADV_PAGEOUT {
+        cx.proc
+            .mm
+            .vmas()
+            .filter(|(s, v)| *s < end && v.end > addr && v.droppable)
+            .map(|(s, v)| (s.max(addr), v.end.min(end)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for (from, to) in dropped {
+        drop_anon_pages(cx, from, to, |_| false)?;
     }
     if advice == libc::MADV_FREE
         && cx.proc.mm.vmas().any(|(s, v)| {
@@ -1785,17 +1883,31 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     // The ranges are in address order, as the pages: one cursor.
     let mut next_range = 0;
-    let mut in_file = |page: Gva| {
+    let in_file = |page: Gva| {
         while file_ranges.get(next_range).is_some_and(|r| r.1 <= page) {
             next_range += 1;
         }
         file_ranges.get(next_range).is_some_and(|r| r.0 <= page)
     };
     if matches!(advice, libc::MADV_DONTNEED | libc::MADV_FREE) {
-        // Drop the contents: anonymous pages read back as zeros. Zeroing through
-        // the host mapping keeps each page's frame and entry unchanged;
-        // frames that follow each other go in one host call (a thread's
-        // 8 MiB stack at its exit: 2048 calls became a handful).
+        drop_anon_pages(cx, addr, end, in_file)?;
+    }
+    Ok(0)
+}
+
+/// Drop the contents of `[from, to)` but for the pages `skip` names:
+/// anonymous pages read back as zeros. Zeroing through the host mapping
+/// keeps each page's frame and entry unchanged; frames that follow each
+/// other go in one host call (a thread's 8 MiB stack at its exit: 2048
+/// calls became a handful).
+fn drop_anon_pages(
+    cx: &mut Ctx,
+    from: Gva,
+    to: Gva,
+    mut skip: impl FnMut(Gva) -> bool,
+) -> Result<(), Errno> {
+    {
+        let (addr, end) = (from, to);
         let mut page = addr;
         let mut frames = Vec::new();
         loop {
@@ -1803,7 +1915,7 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             if page >= end {
                 break;
             }
-            if in_file(page) {
+            if skip(page) {
                 page += PAGE_SIZE;
                 continue;
             }
@@ -1823,7 +1935,7 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             ram.zero(gpa, len);
         });
     }
-    Ok(0)
+    Ok(())
 }
 
 /// MADV_DONTNEED of `[from, to)` in a private mapping of `file` (whose
