@@ -308,9 +308,17 @@ struct Say {
 impl Say {
     fn line(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("kvmcage: {msg}");
+            stderr_line(&format!("kvmcage: {msg}"));
         }
     }
+}
+
+/// One line to kvmcage's stderr. A closed stderr (`2>&1 | head -1`) is
+/// not an error of the run: the line is lost, as a program's would be,
+/// and kvmcage still exits with the program's status.
+fn stderr_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Create (mode 0600) or truncate FILE for writing: --result, --stdout,
@@ -545,7 +553,7 @@ fn main() -> ExitCode {
             _ => None,
         };
         if let Err(e) = kvmcage::confine::close_inherited_fds(keep) {
-            eprintln!("kvmcage: cannot close inherited descriptors: {e}");
+            stderr_line(&format!("kvmcage: cannot close inherited descriptors: {e}"));
             return ExitCode::from(125);
         }
     }
@@ -569,7 +577,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kvmcage: {e:#}");
+            stderr_line(&format!("kvmcage: {e:#}"));
             ExitCode::from(125)
         }
     }

@@ -418,3 +418,27 @@ fn verbose_adds_a_register_dump_to_a_fault_report() {
     assert!(err.contains("registers: rax="), "{err}");
     assert!(err.contains("kvmcage: guest killed by SIGSEGV"), "{err}");
 }
+
+/// `kvmcage run yes 2>&1 | head -1`: once the reader is gone the program
+/// dies of SIGPIPE, and kvmcage's own report line to the same closed pipe
+/// is lost quietly; the status is the program's (141), as natively. It
+/// used to panic on the report and die of the confinement's SIGSYS (159).
+#[test]
+fn a_closed_stderr_pipe_ends_as_natively() {
+    require_kvm();
+    let yes = build_c("yes_pipe", YES);
+    let piped = |cmd: String| {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "{cmd} 2>&1 | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}"
+            ))
+            .output()
+            .expect("bash");
+        text(&out.stdout).trim().to_string()
+    };
+    let native = piped(format!("{}", yes.display()));
+    let cage = piped(format!("{} run {}", kvmcage().display(), yes.display()));
+    assert_eq!(native, "141", "native status");
+    assert_eq!(cage, native);
+}
