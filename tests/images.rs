@@ -385,6 +385,30 @@ fn sysv_ipc_matches_native() {
     }
 }
 
+/// /proc/self/mem (FOLL_FORCE writes, PROT_NONE reads, EIO at a hole),
+/// /proc/self/pagemap (present and exclusive bits, hidden frame numbers),
+/// MADV_POPULATE_READ/WRITE and their errors, and /proc/self/smaps and
+/// smaps_rollup (Rss, Locked after mlock, VmFlags), against native
+/// (images/procmem.c).
+#[test]
+fn proc_self_mem_pagemap_and_smaps_match_native() {
+    for (flavor, out) in same_as_native("procmem", &[], b"") {
+        let s = text(&out.stdout);
+        for line in [
+            "1 mem: pwrite into a PROT_READ page 6, page reads \"forced\"\n",
+            "1 mem: pread of PROT_NONE memory 6, \"hidden\"\n",
+            "1 mem: pread of an unmapped page EIO\n",
+            "2 pagemap: fresh page not present\n",
+            "2 pagemap: MADV_POPULATE_WRITE 0, page present; the next not present\n",
+            "3 populate: READ over a hole ENOMEM\n",
+            "4 smaps: mlock 0, Rss 16 kB, Locked 16 kB, VmFlags rd wr mr mw me lo ac \n",
+        ] {
+            assert!(s.contains(line), "{flavor:?}: no {line:?} in {s}");
+        }
+        assert!(s.ends_with("procmem: done\n"), "{flavor:?}: {s}");
+    }
+}
+
 /// mlock and friends: VmLck as ranges are locked, split and unlocked, and
 /// the errors, against native; past RLIMIT_MEMLOCK (ENOMEM, EAGAIN for a
 /// mapping under MCL_FUTURE, EPERM at limit 0) against native run as an

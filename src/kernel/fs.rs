@@ -67,6 +67,11 @@ pub enum FileKind {
     Text(parking_lot::Mutex<Vec<u8>>),
     /// A signalfd: the signals it takes.
     SignalFd(crate::kernel::SyncCell<u64>),
+    /// /proc/PID/mem or pagemap of the process `pid` that opened it.
+    Mem {
+        which: crate::kernel::procmem::MemFile,
+        pid: u32,
+    },
 }
 
 /// How a host file's metadata is shown to the guest.
@@ -510,6 +515,11 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
     }
     match &file.kind {
         FileKind::Stdio(_) | FileKind::Host { .. } => {}
+        FileKind::Mem { which, pid } if file.writable() => {
+            let n = super::procmem::write(cx, *which, *pid, file.pos.get(), buf, count)?;
+            file.pos.set(file.pos.get().wrapping_add(n));
+            return Ok(n);
+        }
         // /dev/null and friends take everything without reading it.
         FileKind::Dev(d) if file.writable() => {
             return match d {
@@ -766,6 +776,11 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
     }
     let data: Vec<u8> = match &file.kind {
         FileKind::SignalFd(mask) => return read_signalfd(cx, file, mask.get(), buf, count),
+        FileKind::Mem { which, pid } => {
+            let n = super::procmem::read(cx, file, *which, *pid, file.pos.get(), buf, count)?;
+            file.pos.set(file.pos.get().wrapping_add(n));
+            return Ok(n);
+        }
         FileKind::Dir(_) => return Err(Errno::ISDIR),
         FileKind::Dev(Dev::Null) => return Ok(0),
         FileKind::Dev(d @ (Dev::Zero | Dev::Full | Dev::Random)) => {
@@ -901,6 +916,15 @@ fn positioned(cx: &Ctx, a: &Args) -> Result<(Arc<OpenFile>, u64), Errno> {
 
 pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
     let f = cx.proc.files().file(int(a.0[0]))?;
+    if let FileKind::Mem { which, pid } = f.kind {
+        if !f.readable() {
+            return Err(Errno::BADF);
+        }
+        // Offsets are addresses: loff_t is unsigned here, as Linux's
+        // FMODE_UNSIGNED_OFFSET.
+        let count = a.0[2].min(MAX_RW_COUNT);
+        return super::procmem::read(cx, &f, which, pid, a.0[3], a.0[1], count);
+    }
     if let FileKind::Text(t) = &f.kind {
         // Generated /proc text reads at any offset, as Linux's seq files.
         let off = a.0[3] as i64;
@@ -942,6 +966,16 @@ pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 pub fn sys_pwrite64(cx: &mut Ctx, a: &Args) -> SysResult {
+    {
+        let f = cx.proc.files().file(int(a.0[0]))?;
+        if let FileKind::Mem { which, pid } = f.kind {
+            if !f.writable() {
+                return Err(Errno::BADF);
+            }
+            let count = a.0[2].min(MAX_RW_COUNT);
+            return super::procmem::write(cx, which, pid, a.0[3], a.0[1], count);
+        }
+    }
     let (file, off) = positioned(cx, a)?;
     let count = a.0[2].min(MAX_RW_COUNT).min(CHUNK as u64 * 16);
     if !access_ok(a.0[1], count) {
@@ -1458,6 +1492,16 @@ pub fn stat_bytes(st: &rustix::fs::Stat) -> [u8; 144] {
 
 pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
     let file = cx.proc.files().file(int(a.0[0]))?;
+    if let FileKind::Mem { .. } = file.kind {
+        // Any offset, as Linux's mem_lseek: it is an address.
+        let new = match int(a.0[2]) {
+            libc::SEEK_SET => a.0[1],
+            libc::SEEK_CUR => file.pos.get().wrapping_add(a.0[1]),
+            _ => return Err(Errno::INVAL),
+        };
+        file.pos.set(new);
+        return Ok(new);
+    }
     if file.host().is_none() {
         // Emulated files: Text and Dir keep a position; devices stay at 0.
         let (off, whence) = (a.0[1] as i64, int(a.0[2]));

@@ -1790,6 +1790,8 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             | libc::MADV_PAGEOUT
             | MADV_WIPEONFORK
             | MADV_KEEPONFORK
+            | libc::MADV_POPULATE_READ
+            | libc::MADV_POPULATE_WRITE
     );
     if !known {
         return Err(Errno::INVAL);
@@ -1826,6 +1828,9 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
         let wipe = advice == MADV_WIPEONFORK;
         cx.proc.mm.set_flags(addr, end, |v| v.wipe_on_fork = wipe)?;
         return Ok(0);
+    }
+    if matches!(advice, libc::MADV_POPULATE_READ | libc::MADV_POPULATE_WRITE) {
+        return populate_range(cx, addr, end, advice == libc::MADV_POPULATE_WRITE);
     }
     if matches!(advice, libc::MADV_DONTFORK | libc::MADV_DOFORK) {
         let dont = advice == libc::MADV_DONTFORK;
@@ -1893,6 +1898,64 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
         drop_anon_pages(cx, addr, end, in_file)?;
     }
     Ok(0)
+}
+
+/// MADV_POPULATE_READ/WRITE of `[addr, end)` (all mapped): every page
+/// must allow the access (EINVAL; PROT_NONE allows none); a write breaks
+/// copy-on-write as the program's own store would; the frames then get
+/// host memory, so the first touch costs no host fault (mincore and
+/// /proc/self/pagemap show them resident, as Linux's populated pages).
+fn populate_range(cx: &mut Ctx, addr: Gva, end: Gva, write: bool) -> SysResult {
+    let need = if write { PROT_WRITE } else { PROT_READ };
+    let denied = cx
+        .proc
+        .mm
+        .vmas()
+        .any(|(s, v)| s < end && v.end > addr && v.prot & need == 0);
+    if denied {
+        return Err(Errno::INVAL);
+    }
+    let mut page = addr;
+    while page < end {
+        let e = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+        // A copy-on-write page gets its own copy; a stack page not yet
+        // there is made, as the program's own access would.
+        let absent = e & pte::ADDR_MASK == 0;
+        if absent || (write && e & pte::WRITABLE == 0) {
+            let p = &mut *cx.proc;
+            if !p.mm.fault(cx.m, page, write, false) && !absent {
+                return Err(Errno::FAULT);
+            }
+        }
+        page += PAGE_SIZE;
+    }
+    commit_frames(cx, addr, end)
+}
+
+/// Give the frames of `[addr, end)`'s pages host memory now (mlock,
+/// MADV_POPULATE_*): ENOMEM if the host has none.
+fn commit_frames(cx: &mut Ctx, addr: Gva, end: Gva) -> SysResult {
+    let mut frames = Vec::new();
+    let mut page = addr;
+    loop {
+        page = cx.proc.mm.pt.next_covered(&cx.m.ram, page, end);
+        if page >= end {
+            break;
+        }
+        let frame = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0) & pte::ADDR_MASK;
+        if frame != 0 && cx.m.frames.is_pool_frame(frame) {
+            frames.push(frame);
+        }
+        page += PAGE_SIZE;
+    }
+    let ram = &cx.m.ram;
+    let mut ok = true;
+    crate::vm::memory::for_each_run(&mut frames, |gpa, len| ok &= ram.populate(gpa, len));
+    if ok {
+        Ok(0)
+    } else {
+        Err(Errno::NOMEM)
+    }
 }
 
 /// Drop the contents of `[from, to)` but for the pages `skip` names:
@@ -2378,28 +2441,32 @@ fn lock_range(mm: &Mm, addr: u64, len: u64) -> Result<(Gva, Gva), Errno> {
     Ok((start, end))
 }
 
-fn mlock_common(cx: &mut Ctx, addr: u64, len: u64) -> SysResult {
+/// Lock `[addr, addr+len)`; unless `onfault`, its pages get their memory
+/// now, as Linux's mlock faults them in (smaps' Rss then equals Size).
+fn mlock_common(cx: &mut Ctx, addr: u64, len: u64, onfault: bool) -> SysResult {
     if len == 0 {
         return Ok(0);
     }
     let (start, end) = lock_range(&cx.proc.mm, addr, len)?;
     may_lock(cx, cx.proc.mm.unlocked_in(start, end))?;
     cx.proc.mm.set_locked(start, end, true)?;
+    if !onfault {
+        commit_frames(cx, start, end)?;
+    }
     Ok(0)
 }
 
 pub fn sys_mlock(cx: &mut Ctx, a: &Args) -> SysResult {
-    mlock_common(cx, a.0[0], a.0[1])
+    mlock_common(cx, a.0[0], a.0[1], false)
 }
 
-/// mlock2: MLOCK_ONFAULT only changes when pages are brought in, and
-/// kvmcage has them all from the start.
+/// mlock2: MLOCK_ONFAULT locks the pages but brings in none.
 pub fn sys_mlock2(cx: &mut Ctx, a: &Args) -> SysResult {
     const MLOCK_ONFAULT: u64 = 1;
     if a.0[2] & !MLOCK_ONFAULT != 0 {
         return Err(Errno::INVAL);
     }
-    mlock_common(cx, a.0[0], a.0[1])
+    mlock_common(cx, a.0[0], a.0[1], a.0[2] & MLOCK_ONFAULT != 0)
 }
 
 pub fn sys_munlock(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -2426,6 +2493,9 @@ pub fn sys_mlockall(cx: &mut Ctx, a: &Args) -> SysResult {
         let ranges: Vec<(Gva, Gva)> = cx.proc.mm.vmas().map(|(s, v)| (s, v.end)).collect();
         for (s, e) in ranges {
             cx.proc.mm.set_locked(s, e, true)?;
+            if flags & ONFAULT == 0 {
+                commit_frames(cx, s, e)?;
+            }
         }
     }
     cx.proc.mm.lock_future = flags & FUTURE != 0;

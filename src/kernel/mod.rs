@@ -70,6 +70,7 @@ pub mod mm;
 pub mod path;
 pub mod privileged;
 pub mod process;
+pub mod procmem;
 pub mod sigframe;
 pub mod signal;
 pub mod socket;

@@ -61,6 +61,8 @@ enum Node<'a> {
     Link(Vec<u8>),
     /// Generated text (/proc/self/maps, status).
     Text(Vec<u8>),
+    /// /proc/self/mem or pagemap: the caller's own memory.
+    Mem(super::procmem::MemFile),
     /// The program's own file (read-only).
     Exe,
     /// An object in a mount (see `Found::Host`).
@@ -235,16 +237,165 @@ fn file_type(fd: &OwnedFd) -> Result<rustix::fs::FileType, Errno> {
 
 fn proc_maps(cx: &Ctx) -> Vec<u8> {
     let (mm, exe) = (&cx.proc.mm, &cx.proc.id.exe);
-    maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared)
+    maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared, |_, _| None)
+}
+
+/// What /proc/PID/smaps counts of one mapping, in pages.
+#[derive(Clone, Copy, Default)]
+struct SmapsCount {
+    size: u64,
+    rss: u64,
+    anon: u64,
+    shared: u64,
+    locked: u64,
+}
+
+/// Count `[start, v.end)`'s pages: resident ones are those whose frame
+/// has host memory (what mincore says).
+fn smaps_count(cx: &Ctx, start: crate::vm::layout::Gva, v: &super::mm::Vma) -> SmapsCount {
+    use super::mm::VmaKind;
+    use crate::vm::layout::PAGE_SIZE;
+    use crate::vm::paging::pte;
+    let (ram, pt) = (&cx.m.ram, &cx.proc.mm.pt);
+    let mut rss = 0;
+    let mut addr = start;
+    loop {
+        addr = pt.next_covered(ram, addr, v.end);
+        if addr >= v.end {
+            break;
+        }
+        let frame = pt.leaf(ram, addr).unwrap_or(0) & pte::ADDR_MASK;
+        if frame != 0 && (ram.resident(frame) || cx.m.shared.resident(frame)) {
+            rss += 1;
+        }
+        addr += PAGE_SIZE;
+    }
+    let shared = matches!(v.kind, VmaKind::Shared { .. });
+    let anon = matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack);
+    SmapsCount {
+        size: (v.end - start) / PAGE_SIZE,
+        rss,
+        anon: if anon { rss } else { 0 },
+        shared: if shared { rss } else { 0 },
+        locked: if v.locked { rss } else { 0 },
+    }
+}
+
+/// The fields below a mapping's line in /proc/PID/smaps (and the rollup),
+/// as Linux 6.12 prints them (`vmflags` None for the rollup).
+fn smaps_fields(c: SmapsCount, vmflags: Option<String>) -> String {
+    let kb = |pages: u64| pages * 4;
+    let private = c.rss - c.shared;
+    let mut s = String::new();
+    let mut field =
+        |name: &str, v: u64| s.push_str(&format!("{:<16}{:>8} kB\n", format!("{name}:"), v));
+    if vmflags.is_some() {
+        field("Size", kb(c.size));
+        field("KernelPageSize", 4);
+        field("MMUPageSize", 4);
+    }
+    field("Rss", kb(c.rss));
+    field("Pss", kb(c.rss));
+    field("Pss_Dirty", kb(c.rss));
+    if vmflags.is_none() {
+        field("Pss_Anon", kb(c.anon));
+        field("Pss_File", kb(c.rss - c.anon - c.shared));
+        field("Pss_Shmem", kb(c.shared));
+    }
+    field("Shared_Clean", 0);
+    field("Shared_Dirty", kb(c.shared));
+    field("Private_Clean", 0);
+    field("Private_Dirty", kb(private));
+    field("Referenced", kb(c.rss));
+    field("Anonymous", kb(c.anon));
+    field("KSM", 0);
+    field("LazyFree", 0);
+    field("AnonHugePages", 0);
+    field("ShmemPmdMapped", 0);
+    field("FilePmdMapped", 0);
+    field("Shared_Hugetlb", 0);
+    field("Private_Hugetlb", 0);
+    field("Swap", 0);
+    field("SwapPss", 0);
+    field("Locked", kb(c.locked));
+    if let Some(flags) = vmflags {
+        s.push_str(&format!("{:<16}{:>8}\n", "THPeligible:", 0));
+        s.push_str(&format!("VmFlags: {flags} \n"));
+    }
+    s
+}
+
+/// VmFlags of smaps: Linux's two-letter mnemonics, in its order.
+fn vm_flags(v: &super::mm::Vma) -> String {
+    use super::mm::VmaKind;
+    let shared = matches!(v.kind, VmaKind::Shared { .. });
+    let flags = [
+        (v.prot & 1 != 0, "rd"),
+        (v.prot & 2 != 0, "wr"),
+        (v.prot & 4 != 0, "ex"),
+        (shared, "sh"),
+        (true, "mr"),
+        (true, "mw"),
+        (true, "me"),
+        (shared, "ms"),
+        (matches!(v.kind, VmaKind::Stack), "gd"),
+        (v.locked, "lo"),
+        (v.dont_fork, "dc"),
+        (
+            !shared
+                && v.prot & 2 != 0
+                && matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack),
+            "ac",
+        ),
+        (v.wipe_on_fork, "wf"),
+        (v.sealed, "sl"),
+    ];
+    flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// /proc/PID/smaps: maps, each mapping followed by its counts.
+fn proc_smaps(cx: &Ctx) -> Vec<u8> {
+    let (mm, exe) = (&cx.proc.mm, &cx.proc.id.exe);
+    maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared, |start, v| {
+        Some(smaps_fields(smaps_count(cx, start, v), Some(vm_flags(v))))
+    })
+}
+
+/// /proc/PID/smaps_rollup: every mapping's counts summed under one line
+/// spanning them all.
+fn proc_smaps_rollup(cx: &Ctx) -> Vec<u8> {
+    let mut sum = SmapsCount::default();
+    let (mut first, mut last) = (None, 0);
+    for (start, v) in cx.proc.mm.vmas() {
+        let c = smaps_count(cx, start, v);
+        sum.rss += c.rss;
+        sum.anon += c.anon;
+        sum.shared += c.shared;
+        sum.locked += c.locked;
+        first.get_or_insert(start);
+        last = v.end;
+    }
+    let line = format!(
+        "{:08x}-{last:08x} ---p 00000000 00:00 0",
+        first.unwrap_or(0)
+    );
+    format!("{line:<73}[rollup]\n{}", smaps_fields(sum, None)).into_bytes()
 }
 
 /// /proc/PID/maps of the mappings `vmas`, whose files are named in
-/// `names`, of the program `exe`.
+/// `names`, of the program `exe`; `more` adds lines after a mapping's
+/// (smaps).
 fn maps_text<'v>(
     vmas: impl Iterator<Item = (crate::vm::layout::Gva, &'v super::mm::Vma)>,
     names: &[Vec<u8>],
     exe: &[u8],
     shared: &crate::vm::shared::SharedSlots,
+    more: impl Fn(crate::vm::layout::Gva, &super::mm::Vma) -> Option<String>,
 ) -> Vec<u8> {
     use super::mm::VmaKind;
     let mut s = String::new();
@@ -272,10 +423,14 @@ fn maps_text<'v>(
         };
         let line = format!("{start:08x}-{:08x} {perms} {offset:08x} 00:00 0", v.end);
         if name.is_empty() {
+            // Linux 6.18 ends the prefix with a space either way.
             s.push_str(&line);
-            s.push('\n');
+            s.push_str(" \n");
         } else {
             s.push_str(&format!("{line:<73}{name}\n"));
+        }
+        if let Some(m) = more(start, v) {
+            s.push_str(&m);
         }
     }
     s.into_bytes()
@@ -669,6 +824,10 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
                     "root",
                     "fd",
                     "maps",
+                    "smaps",
+                    "smaps_rollup",
+                    "mem",
+                    "pagemap",
                     "status",
                     "stat",
                     "cmdline",
@@ -722,6 +881,10 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/root" => Node::Link(cx.proc.fs_of(view).get().root),
             b"/fd" => fd_dir(cx.proc.files_of(view)),
             b"/maps" => Node::Text(proc_maps(cx)),
+            b"/smaps" => Node::Text(proc_smaps(cx)),
+            b"/smaps_rollup" => Node::Text(proc_smaps_rollup(cx)),
+            b"/mem" => Node::Mem(super::procmem::MemFile::Mem),
+            b"/pagemap" => Node::Mem(super::procmem::MemFile::Pagemap),
             b"/status" => Node::Text(proc_status(cx)),
             b"/stat" => Node::Text(proc_stat(cx)),
             b"/auxv" => Node::Text(cx.proc.auxv.clone()),
@@ -858,7 +1021,7 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
     match (rest, peeked()) {
         (b"/maps", Some(p)) => {
             let vmas = p.vmas.iter().map(|(a, v)| (*a, v));
-            return Node::Text(maps_text(vmas, &p.names, &p.exe, &cx.m.shared));
+            return Node::Text(maps_text(vmas, &p.names, &p.exe, &cx.m.shared, |_, _| None));
         }
         (b"/fd", Some(p)) => {
             return Node::Dir(
@@ -1180,6 +1343,15 @@ fn open_file(
             check_generated(cx, size)?;
             OpenFile::new(FileKind::Dir(entries.into()), l.path, status)
         }
+        Node::Mem(which) => {
+            if which == super::procmem::MemFile::Pagemap && wants_write(flags) {
+                return Err(Errno::ACCESS);
+            }
+            if flags & libc::O_DIRECTORY as u32 != 0 {
+                return Err(Errno::NOTDIR);
+            }
+            super::procmem::open(cx, which, l.path, status)
+        }
         Node::Text(t) => {
             if wants_write(flags) {
                 return Err(Errno::ACCESS);
@@ -1413,6 +1585,7 @@ pub fn stat_of(cx: &Ctx, f: &OpenFile) -> Result<[u8; 144], Errno> {
         FileKind::Text(_) => synthetic_stat(0o100444, 0, 0),
         // An anonymous inode: no file type bits, mode 0600.
         FileKind::SignalFd(_) => synthetic_stat(0o600, 0, 0),
+        FileKind::Mem { .. } => synthetic_stat(0o100600, 0, 0),
     })
 }
 
@@ -1427,6 +1600,8 @@ fn stat_path(cx: &Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<[u8; 144
         Node::Fd(_) | Node::Link(_) => Ok(synthetic_stat(0o120777, 0, 0)),
         Node::Dir(_) => Ok(synthetic_stat(0o040555, 0, 0)),
         Node::Text(_) => Ok(synthetic_stat(0o100444, 0, 0)),
+        Node::Mem(super::procmem::MemFile::Mem) => Ok(synthetic_stat(0o100600, 0, 0)),
+        Node::Mem(_) => Ok(synthetic_stat(0o100400, 0, 0)),
         Node::Exe => {
             let exe = cx.proc.exe_file.as_ref().ok_or(Errno::NOENT)?;
             let view = View {
@@ -1557,6 +1732,7 @@ fn access_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32, flags: u32) -> 
             Ok(0)
         }
         Node::Dir(_) | Node::Text(_) if mode & 2 != 0 => Err(Errno::ACCESS),
+        Node::Mem(super::procmem::MemFile::Pagemap) if mode & 2 != 0 => Err(Errno::ACCESS),
         _ => Ok(0),
     }
 }

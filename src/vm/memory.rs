@@ -169,6 +169,23 @@ impl GuestRam {
     /// trip would make its KVM_RUN fail with EFAULT; PROCESSES.md 4,
     /// measured on kvm_pvm). The seccomp filter allows PROT_EXEC in
     /// mprotect for this range only (`ram_range`).
+    /// Commit host memory for `[gpa, gpa+len)` now (MADV_POPULATE_WRITE),
+    /// so the guest's first touch finds it there. False if not whole pages
+    /// of RAM or the host refused (ENOMEM: its memory is short).
+    pub fn populate(&self, gpa: Gpa, len: u64) -> bool {
+        if !self.contains(gpa, len) || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+            return false;
+        }
+        let Ok(host) = self.mem.get_host_address(GuestAddress(gpa)) else {
+            return false;
+        };
+        // SAFETY: [host, host+len) lies inside vm-memory's anonymous private
+        // read-write mapping of guest RAM (checked by `contains`);
+        // MADV_POPULATE_WRITE faults its pages in without changing their
+        // contents (a page already there is kept as it is).
+        unsafe { libc::madvise(host.cast(), len as usize, libc::MADV_POPULATE_WRITE) == 0 }
+    }
+
     pub fn drop_cached_translations(&self, gpa: Gpa, len: u64) -> bool {
         if !self.contains(gpa, len) || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
             return false;
