@@ -35,8 +35,8 @@ const PM_FILE: u64 = 1 << 61;
 const PM_EXCLUSIVE: u64 = 1 << 56;
 const PM_PFN: u64 = (1 << 55) - 1;
 
-/// The frame behind `page` and whether the process may only read it, if
-/// the page has one (present or PROT_NONE).
+/// The frame behind `page`, if it has one (present, or PROT_NONE with
+/// its frame kept).
 fn frame_of(cx: &Ctx, page: Gva) -> Option<u64> {
     let frame = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0) & pte::ADDR_MASK;
     (frame != 0).then_some(frame)
