@@ -69,18 +69,53 @@ pub fn read(
     }
 }
 
-fn read_mem(cx: &mut Ctx, pos: u64, buf: u64, count: u64) -> SysResult {
+/// What one page's piece of a /proc/PID/mem transfer came to.
+enum Piece {
+    /// All of it.
+    Done,
+    /// Only this much: the program's buffer faulted.
+    Short(usize),
+    /// Nothing: the page cannot be reached.
+    Stop,
+}
+
+/// Walk `[pos, pos+count)` of the address space a page at a time, as
+/// Linux's access_remote_vm: `piece(addr, done, n)` moves the `n` bytes at
+/// `addr`, `done` into the transfer. EFAULT when the program's buffer
+/// faults before anything moved, EIO when the first page cannot be
+/// reached, else the bytes moved.
+fn by_pages(pos: u64, count: u64, mut piece: impl FnMut(Gva, u64, usize) -> Piece) -> SysResult {
     let mut done = 0u64;
-    let mut tmp = [0u8; PAGE_SIZE as usize];
     while done < count {
         let addr = pos.wrapping_add(done);
         if addr >= USER_TOP {
             break;
         }
+        let n = (PAGE_SIZE - (addr & (PAGE_SIZE - 1))).min(count - done) as usize;
+        match piece(addr, done, n) {
+            Piece::Done => done += n as u64,
+            Piece::Short(w) => {
+                done += w as u64;
+                if done == 0 {
+                    return Err(Errno::FAULT);
+                }
+                break;
+            }
+            Piece::Stop => break,
+        }
+    }
+    if done == 0 && count > 0 {
+        return Err(Errno::IO);
+    }
+    Ok(done)
+}
+
+fn read_mem(cx: &mut Ctx, pos: u64, buf: u64, count: u64) -> SysResult {
+    let mut tmp = [0u8; PAGE_SIZE as usize];
+    by_pages(pos, count, |addr, done, n| {
         let off = addr & (PAGE_SIZE - 1);
-        let n = (PAGE_SIZE - off).min(count - done) as usize;
         let Some(frame) = frame_of(cx, page_down(addr)) else {
-            break;
+            return Piece::Stop;
         };
         let ok = if cx.m.frames.is_pool_frame(frame) {
             cx.m.ram.read(frame + off, &mut tmp[..n])
@@ -88,21 +123,13 @@ fn read_mem(cx: &mut Ctx, pos: u64, buf: u64, count: u64) -> SysResult {
             cx.m.shared.read(frame + off, &mut tmp[..n])
         };
         if !ok {
-            break;
+            return Piece::Stop;
         }
-        let w = cx.m.user().write_prefix(buf + done, &tmp[..n]);
-        done += w as u64;
-        if w < n {
-            if done == 0 {
-                return Err(Errno::FAULT);
-            }
-            break;
+        match cx.m.user().write_prefix(buf + done, &tmp[..n]) {
+            w if w < n => Piece::Short(w),
+            _ => Piece::Done,
         }
-    }
-    if done == 0 && count > 0 {
-        return Err(Errno::IO);
-    }
-    Ok(done)
+    })
 }
 
 fn read_pagemap(cx: &mut Ctx, _file: &OpenFile, pos: u64, buf: u64, count: u64) -> SysResult {
@@ -168,31 +195,16 @@ pub fn write(cx: &mut Ctx, which: MemFile, pid: u32, pos: u64, buf: u64, count: 
     if which != MemFile::Mem {
         return Err(Errno::BADF);
     }
-    let mut done = 0u64;
     let mut tmp = [0u8; PAGE_SIZE as usize];
-    while done < count {
-        let addr = pos.wrapping_add(done);
-        if addr >= USER_TOP {
-            break;
+    by_pages(pos, count, |addr, done, n| {
+        if cx.m.user().read_prefix(buf + done, &mut tmp[..n]) < n {
+            Piece::Short(0)
+        } else if force_write(cx, addr, &tmp[..n]) {
+            Piece::Done
+        } else {
+            Piece::Stop
         }
-        let off = addr & (PAGE_SIZE - 1);
-        let n = (PAGE_SIZE - off).min(count - done) as usize;
-        let got = cx.m.user().read_prefix(buf + done, &mut tmp[..n]);
-        if got < n {
-            if done == 0 {
-                return Err(Errno::FAULT);
-            }
-            break;
-        }
-        if !force_write(cx, addr, &tmp[..n]) {
-            break;
-        }
-        done += n as u64;
-    }
-    if done == 0 && count > 0 {
-        return Err(Errno::IO);
-    }
-    Ok(done)
+    })
 }
 
 /// Store `data` at `addr` (within one page) as FOLL_FORCE does.
