@@ -77,6 +77,7 @@ fn main() {
     // The guest kernel stub: stub.bin and stub_symbols.rs.
     build_flat(&out, "guest/entry.S", "stub");
     build_vdso(&out);
+    build_flat(&out, "guest/gate.S", "gate");
     build_flat(&out, "guest/bench.S", "bench");
     build_static(&out, "guest/procbench.S", "procbench");
 }

@@ -18,13 +18,21 @@
  *   procbench a N   N units of compute-bound work on one thread
  *   procbench b N   the same N units split between two threads (the
  *                   main one and a clone), joined as above
+ *   procbench g N   N getpid calls
+ *   procbench r N   N 4 KiB pread64s at offset 0 of this file
+ *                   (/proc/self/exe, opened first)
+ *   procbench q N   N rounds of a 1-byte write into a pipe and a
+ *                   1-byte read back out of it
  *   procbench x     exit(0) (the vfork child's new image)
  *
  * Exit status 0 on success, 1 on a failed call, 2 on bad arguments.
  */
         .set    SYS_read, 0
         .set    SYS_write, 1
+        .set    SYS_open, 2
         .set    SYS_close, 3
+        .set    SYS_pread64, 17
+        .set    SYS_getpid, 39
         .set    SYS_clone, 56
         .set    SYS_futex, 202
         .set    SYS_pipe, 22
@@ -83,7 +91,68 @@ _start:
         je      do_work1
         cmp     $'b', %r12d
         je      do_work2
+        cmp     $'g', %r12d
+        je      do_getpid
+        cmp     $'r', %r12d
+        je      do_pread
+        cmp     $'q', %r12d
+        je      do_pingpong
         jmp     bad
+
+/* getpid, r13 times */
+do_getpid:
+1:      mov     $SYS_getpid, %eax
+        syscall
+        dec     %r13
+        jnz     1b
+        jmp     done
+
+/* pread64(this file, buf, 4096, 0), r13 times */
+do_pread:
+        lea     self(%rip), %rdi
+        xor     %esi, %esi              /* O_RDONLY */
+        xor     %edx, %edx
+        mov     $SYS_open, %eax
+        syscall
+        test    %rax, %rax
+        js      fail
+        mov     %rax, %r14
+1:      mov     %r14, %rdi
+        lea     buf(%rip), %rsi
+        mov     $4096, %edx
+        xor     %r10, %r10
+        mov     $SYS_pread64, %eax
+        syscall
+        cmp     $4096, %rax
+        jne     fail
+        dec     %r13
+        jnz     1b
+        jmp     done
+
+/* a byte into a pipe and back out, r13 times */
+do_pingpong:
+        lea     p1(%rip), %rdi
+        mov     $SYS_pipe, %eax
+        syscall
+        test    %rax, %rax
+        jnz     fail
+1:      movslq  p1+4(%rip), %rdi
+        lea     buf(%rip), %rsi
+        mov     $1, %edx
+        mov     $SYS_write, %eax
+        syscall
+        cmp     $1, %rax
+        jne     fail
+        movslq  p1(%rip), %rdi
+        lea     buf(%rip), %rsi
+        mov     $1, %edx
+        mov     $SYS_read, %eax
+        syscall
+        cmp     $1, %rax
+        jne     fail
+        dec     %r13
+        jnz     1b
+        jmp     done
 
 /* clone a thread that exits at once, and join it; r13 times */
 do_thread:

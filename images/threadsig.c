@@ -6,7 +6,12 @@
  *              alarm() set by a thread that then ends reaches main
  *              spinning in ring 3.
  *   spin       a thread spins while main waits in pthread_join (for
- *              --cpu-time: the spinning thread's CPU counts). */
+ *              --cpu-time: the spinning thread's CPU counts).
+ *   cputimer   a CLOCK_PROCESS_CPUTIME_ID timer, 1 ms periodic, armed by a
+ *              thread that spins while main waits in pthread_join: its
+ *              SIGALRMs go to the spinning thread (Linux 6.3 on), also
+ *              while its handler, which blocks SIGALRM, runs; 10 rounds of
+ *              100 signals. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -88,8 +93,56 @@ static void *forever(void *arg)
     return NULL;
 }
 
+static pthread_t cpu_spinner;
+static volatile int cpu_left, cpu_strays;
+
+static void on_cpu_alarm(int sig)
+{
+    (void)sig;
+    if (!pthread_equal(pthread_self(), cpu_spinner))
+        cpu_strays++;
+    cpu_left--;
+}
+
+static void *cpu_timer_spin(void *arg)
+{
+    (void)arg;
+    struct itimerspec ms = { { 0, 1000000 }, { 0, 1000000 } };
+    timer_t id;
+    usleep(10000); /* main is in pthread_join by now */
+    cpu_left = 100;
+    if (timer_create(CLOCK_PROCESS_CPUTIME_ID, NULL, &id) != 0 ||
+        timer_settime(id, 0, &ms, NULL) != 0)
+        return (void *)-1L;
+    while (cpu_left > 0)
+        ;
+    timer_delete(id);
+    return NULL;
+}
+
+static int cpu_timer_rounds(void)
+{
+    signal(SIGALRM, on_cpu_alarm);
+    int clean = 0;
+    for (int i = 0; i < 10; i++) {
+        void *r = NULL;
+        cpu_strays = 0;
+        if (pthread_create(&cpu_spinner, NULL, cpu_timer_spin, NULL) != 0)
+            return 1;
+        pthread_join(cpu_spinner, &r);
+        if (r != NULL)
+            return 1;
+        clean += cpu_strays == 0;
+    }
+    printf("rounds whose CPU-timer signals all reached the spinning thread: %d of 10\n",
+           clean);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "cputimer") == 0)
+        return cpu_timer_rounds();
     if (argc > 1 && strcmp(argv[1], "spin") == 0) {
         pthread_t t;
         pthread_create(&t, NULL, forever, NULL);

@@ -39,6 +39,13 @@ const PROC_ROWS: [(&str, &str, u64, &str); 6] = [
     (COMPUTE_1, "a", COMPUTE_UNITS, "unit"),
     (COMPUTE_2, "b", COMPUTE_UNITS, "unit"),
 ];
+/// The transport rows: (mechanism, procbench's mode, count, unit), each
+/// run through the exitless gate, through the exit, and natively.
+const TRANSPORT_ROWS: [(&str, &str, u64, &str); 3] = [
+    ("getpid in a loop", "g", 20_000, "call"),
+    ("4 KiB pread64 of a host file", "r", 20_000, "call"),
+    ("pipe: 1-byte write + read (may block)", "q", 5_000, "round"),
+];
 /// Compute-bound work on one thread, then split between two: their
 /// ratio is the speed-up, under kvmcage and natively in the same run.
 const COMPUTE_1: &str = "compute, 1 thread";
@@ -66,8 +73,9 @@ pub struct BenchOptions {
     pub iterations: u64,
     pub runs: usize,
     pub mode: EntryMode,
-    /// Also the process rows (fork, vfork + execve, a pipeline), each a
-    /// whole run of guest/procbench.S natively and under kvmcage.
+    /// Also the process rows (fork, vfork + execve, a pipeline) and the
+    /// transport rows (calls through the exitless gate and the exit),
+    /// each a whole run of guest/procbench.S natively and under kvmcage.
     pub processes: bool,
 }
 
@@ -176,7 +184,7 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
                 let call = Call::decode(&regs, path);
                 let mut cx = Ctx {
                     m: &mut m,
-                    vcpu: &mut vcpu,
+                    vcpu: Some(&mut vcpu),
                     proc: &mut proc,
                     regs: &mut regs,
                     path,
@@ -469,19 +477,21 @@ pub fn run(opts: &BenchOptions) -> Result<Report, VmError> {
 
 /// One run of procbench (`mode`, `count`) natively or under kvmcage: the
 /// nanoseconds it measured.
+/// `cage`: the transport under kvmcage, or None for natively.
 fn procbench_once(
     bin: &std::path::Path,
     mode: &str,
     count: u64,
-    cage: bool,
+    cage: Option<crate::Transport>,
 ) -> Result<f64, String> {
     let count = count.to_string();
-    let bytes = if cage {
+    let bytes = if let Some(transport) = cage {
         let out = tempfile::tempfile().map_err(|e| e.to_string())?;
         let out = std::sync::Arc::new(std::os::fd::OwnedFd::from(out));
         let outcome = crate::Sandbox::new(bin)
             .arg(mode)
             .arg(&count)
+            .transport(transport)
             .confine(false)
             .stdout(crate::Stdio::Fd(std::sync::Arc::clone(&out)))
             .run()
@@ -523,12 +533,13 @@ fn process_rows(runs: usize) -> Vec<Row> {
     if let Err(e) = written {
         return vec![empty_row("guest: processes", &e.to_string())];
     }
-    let mut rows = Vec::new();
+    let mut rows = transport_rows(&bin, runs);
+    let cage = Some(crate::Transport::default());
     for (name, mode, count, unit) in PROC_ROWS {
         let mut figures = [Vec::new(), Vec::new()];
         let mut failed = None;
         for _ in 0..runs {
-            for (i, cage) in [true, false].into_iter().enumerate() {
+            for (i, cage) in [cage, None].into_iter().enumerate() {
                 match procbench_once(&bin, mode, count, cage) {
                     Ok(ns) => figures[i].push((ns / count as f64, 0.0, 0)),
                     Err(e) => failed = Some(e),
@@ -560,6 +571,66 @@ fn process_rows(runs: usize) -> Vec<Row> {
         rows.push(host);
     }
     note_speedup(&mut rows);
+    rows
+}
+
+/// Calls through the exitless gate and through the exit, and the same
+/// natively, per call (`runs` runs each, the median; one run of each in
+/// turn, so a noisy moment falls on all three alike). Each guest row
+/// says how many times native it is.
+fn transport_rows(bin: &std::path::Path, runs: usize) -> Vec<Row> {
+    use crate::Transport;
+    let gate_note = match Backend::detect() {
+        Backend::KvmPvm => None,
+        b => Some(format!(
+            "the gate is not used on {b} (`syscall` enters ring 0): this is the exit"
+        )),
+    };
+    let mut rows = Vec::new();
+    for (name, mode, count, unit) in TRANSPORT_ROWS {
+        let sides = [
+            (format!("guest, gate: {name}"), Some(Transport::Gate)),
+            (format!("guest, exit: {name}"), Some(Transport::Exit)),
+            (format!("host: {name}"), None),
+        ];
+        let mut figures = [Vec::new(), Vec::new(), Vec::new()];
+        let mut failed = None;
+        for _ in 0..runs {
+            for (i, (_, cage)) in sides.iter().enumerate() {
+                match procbench_once(bin, mode, count, *cage) {
+                    Ok(ns) => figures[i].push((ns / count as f64, 0.0, 0)),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        }
+        if let Some(e) = failed {
+            rows.push(empty_row(&format!("guest: {name}"), &e));
+            continue;
+        }
+        let host = row(&sides[2].0, 1, &figures[2], Some(format!("per {unit}")));
+        for (i, (label, _)) in sides.iter().enumerate() {
+            let mut r = if i == 2 {
+                host.clone()
+            } else {
+                row(label, 1, &figures[i], None)
+            };
+            r.cycles_per_call = None;
+            r.exits_per_call = None;
+            if i < 2 {
+                let mut note = format!("per {unit}");
+                if let (Some(g), Some(h)) = (r.ns_per_call, host.ns_per_call) {
+                    if h > 0.0 {
+                        note.push_str(&format!("; {:.1}x native (same run)", g / h));
+                    }
+                }
+                if let (0, Some(n)) = (i, &gate_note) {
+                    note = format!("{note}; {n}");
+                }
+                r.note = Some(note);
+            }
+            rows.push(r);
+        }
+    }
     rows
 }
 
@@ -611,8 +682,15 @@ pub fn table(r: &Report) -> String {
         r.iterations,
         r.tsc_khz
     );
+    let w = r
+        .rows
+        .iter()
+        .map(|x| x.mechanism.len())
+        .max()
+        .unwrap_or(0)
+        .max(44);
     s.push_str(&format!(
-        "{:<44} {:>10} {:>19} {:>12} {:>10} {:>9}  {}\n",
+        "{:<w$} {:>10} {:>19} {:>12} {:>10} {:>9}  {}\n",
         "mechanism", "ns/call", "spread", "cycles/call", "exits/call", "x native", "note"
     ));
     for row in &r.rows {
@@ -621,7 +699,7 @@ pub fn table(r: &Report) -> String {
             _ => "-".into(),
         };
         s.push_str(&format!(
-            "{:<44} {:>10} {:>19} {:>12} {:>10} {:>9}  {}\n",
+            "{:<w$} {:>10} {:>19} {:>12} {:>10} {:>9}  {}\n",
             row.mechanism,
             fmt_opt(row.ns_per_call, 1),
             spread,

@@ -200,7 +200,7 @@ fn probe(i386: bool) -> Vec<u64> {
     let mut call = |nr: u64, arg0: u64, i386: bool| {
         let mut cx = Ctx {
             m: &mut m,
-            vcpu: &mut vcpu,
+            vcpu: Some(&mut vcpu),
             proc: &mut proc,
             regs: &mut regs,
             path: EntryPath::Lstar,
@@ -555,7 +555,7 @@ impl Harness {
         let (mut m, mut proc) = (self.m.lock(), self.proc.lock());
         let mut cx = Ctx {
             m: &mut m,
-            vcpu: &mut self.vcpu,
+            vcpu: Some(&mut self.vcpu),
             proc: &mut proc,
             regs: &mut self.regs,
             path: if call.i386 {
@@ -834,7 +834,7 @@ pub fn load_elf(data: &[u8]) -> Result<LoadedElf, crate::Error> {
     for (nr, args) in calls {
         let mut cx = Ctx {
             m: &mut m,
-            vcpu: &mut vcpu,
+            vcpu: Some(&mut vcpu),
             proc: &mut proc,
             regs: &mut regs,
             path: EntryPath::Lstar,

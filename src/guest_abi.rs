@@ -77,6 +77,59 @@ pub fn hypercall_site(rip: Gva) -> Option<HypercallSite> {
     GATE_VECTORS.get(slot).map(|v| HypercallSite::Vector(*v))
 }
 
+/// The exitless gate's symbols (guest/gate.S).
+#[allow(dead_code)]
+mod gate_sym {
+    include!(concat!(env!("OUT_DIR"), "/gate_symbols.rs"));
+}
+
+/// The gate's machine code, one page mapped user R+X per vCPU.
+pub static GATE_TEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gate.bin"));
+
+/// Offsets in the gate's page: its entry (LSTAR), the store that
+/// publishes a request, the return with a result, the end of its code,
+/// and the word that holds the stub's LSTAR (its exit path).
+pub mod gate {
+    use super::gate_sym as s;
+    pub const ENTRY: u64 = s::GATE_ENTRY;
+    pub const PUBLISH: u64 = s::GATE_PUBLISH;
+    pub const DONE: u64 = s::GATE_DONE;
+    pub const END: u64 = s::GATE_END;
+    pub const STUB_ENTRY: u64 = s::GATE_STUB_ENTRY;
+    /// The request slot is this far above the gate's page.
+    pub const SLOT_DELTA: u64 = s::SLOT_DELTA;
+    /// Fields of the slot.
+    pub const S_STATE: u64 = s::S_STATE;
+    pub const S_AWAKE: u64 = s::S_AWAKE;
+    pub const S_RAX: u64 = s::S_RAX;
+    pub const S_RCX: u64 = s::S_RCX;
+    pub const S_R11: u64 = s::S_R11;
+    pub const S_RET: u64 = s::S_RET;
+    pub const S_RSP: u64 = s::S_RSP;
+    /// Rounds of `pause` the gate waits for an unclaimed request.
+    pub const SPIN: u64 = s::SPIN;
+    /// RAX of the gate's exit path for a call the host already made.
+    pub const RESUME_NR: u64 = s::RESUME_NR;
+    /// The states of the slot's first word.
+    pub const IDLE: u32 = 0;
+    pub const REQUEST: u32 = 1;
+    pub const CLAIMED: u32 = 2;
+    pub const DONE_STATE: u32 = 3;
+    pub const EXIT: u32 = 4;
+    pub const RESUME: u32 = 5;
+}
+
+// The gate's layout as the host assumes it: the stub's address in its
+// page, the regions in order, the slot's fields below its popfq stack, a
+// resume number no syscall has, the slot within RIP-relative reach.
+const _: () = {
+    assert!(gate::STUB_ENTRY + 8 <= 4096 && gate::STUB_ENTRY % 8 == 0);
+    assert!(gate::ENTRY == 0 && gate::PUBLISH < gate::DONE && gate::DONE < gate::END);
+    assert!(gate::S_RSP + 8 <= 4096 - 64);
+    assert!(gate::RESUME_NR > 1024);
+    assert!(gate::SLOT_DELTA < (1 << 31) - 4096);
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +176,10 @@ mod tests {
         assert_eq!(hypercall_site(vector_entry(14) + 1), None);
         assert_eq!(hypercall_site(vector_entry(33) + 2), None);
         assert_eq!(hypercall_site(0), None);
+    }
+
+    #[test]
+    fn gate_fits_its_page() {
+        assert!(GATE_TEXT.len() as u64 <= gate::STUB_ENTRY + 8);
     }
 }

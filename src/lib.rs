@@ -17,6 +17,7 @@
 pub mod bench;
 #[doc(hidden)]
 pub mod confine;
+pub(crate) mod exitless;
 #[doc(hidden)]
 pub mod fuzz;
 #[doc(hidden)]
@@ -43,6 +44,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
+
+pub use exitless::Transport;
 use watchdog::Watchdog;
 
 use kernel::{Identity, Process};
@@ -318,6 +321,7 @@ pub struct Sandbox {
     env: Vec<OsString>,
     mem_size: u64,
     entry_mode: EntryMode,
+    transport: Transport,
     timeout: Option<std::time::Duration>,
     max_output: Option<u64>,
     max_fds: Option<u64>,
@@ -356,6 +360,7 @@ impl Sandbox {
             env: Vec::new(),
             mem_size: DEFAULT_MEM_SIZE,
             entry_mode: EntryMode::Auto,
+            transport: Transport::default(),
             timeout: None,
             max_output: None,
             max_fds: None,
@@ -411,6 +416,14 @@ impl Sandbox {
     /// Which syscall entry paths the guest accepts (`--entry`).
     pub fn entry_mode(mut self, mode: EntryMode) -> Self {
         self.entry_mode = mode;
+        self
+    }
+
+    /// How system calls reach the host (`--transport`): always the exit
+    /// (the default), or the exitless gate where the platform allows it
+    /// (kvm_pvm).
+    pub fn transport(mut self, t: Transport) -> Self {
+        self.transport = t;
         self
     }
 
@@ -644,6 +657,11 @@ impl Sandbox {
             policy.hand_to_reaper().map_err(Error::Reaper)?;
         }
         let (mut m, mut vcpu) = Machine::new(self.mem_size, self.entry_mode)?;
+        // The exitless gate needs `syscall` to stay in ring 3 (kvm_pvm) and
+        // its exit path is the #PF fallback, which Strict refuses.
+        let gated = self.transport == Transport::Gate
+            && m.backend == vm::Backend::KvmPvm
+            && self.entry_mode == EntryMode::Auto;
         let (uid, gid) = (self.uid, self.gid);
         let mut proc = Process::new(Identity {
             pid: 1,
@@ -798,6 +816,7 @@ impl Sandbox {
             tracer,
             stats,
             _kick.run_mask(),
+            gated,
         ));
         run::thread_main(&shared, &proc, vcpu, pid);
         let looped = shared.wait();

@@ -68,6 +68,23 @@ enum Entry {
     Strict,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum TransportArg {
+    /// Every call leaves the guest.
+    Exit,
+    /// The exitless gate where the platform allows it, else the exit.
+    Gate,
+}
+
+impl From<TransportArg> for kvmcage::Transport {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::Exit => kvmcage::Transport::Exit,
+            TransportArg::Gate => kvmcage::Transport::Gate,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct BenchArgs {
     /// Calls per mechanism per run.
@@ -76,10 +93,11 @@ struct BenchArgs {
     /// Repetitions (the table shows the median and the spread).
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Leave out the process and thread rows (fork + exit + wait, vfork +
-    /// execve + wait, a 3-process pipeline, thread clone + exit + join,
-    /// compute on one thread and on two: whole program runs, natively and
-    /// under kvmcage, a few seconds in all).
+    /// Leave out the whole-program rows: getpid, a 4 KiB pread64 and a
+    /// pipe write + read through the exitless gate and through the exit;
+    /// fork + exit + wait, vfork + execve + wait, a 3-process pipeline,
+    /// thread clone + exit + join, compute on one thread and on two (each
+    /// a run natively and under kvmcage, some seconds in all).
     #[arg(long)]
     no_processes: bool,
     /// Which syscall entry paths the guest accepts.
@@ -107,6 +125,11 @@ struct RunArgs {
     /// Which syscall entry paths to accept.
     #[arg(long, value_enum, default_value_t = Entry::Auto)]
     entry: Entry,
+    /// How system calls reach the host: `exit` leaves the guest for every
+    /// call (the stub's path); `gate` uses the exitless gate where `syscall`
+    /// stays in ring 3 (kvm_pvm; not with --entry strict), the exit elsewhere.
+    #[arg(long, value_enum, default_value_t = TransportArg::Exit)]
+    transport: TransportArg,
     /// Show host directory HOST to the program at GUEST (default: the same
     /// path), read-only unless :rw, on top of the view. Repeatable.
     #[arg(long, value_name = "HOST[:GUEST][:ro|:rw]")]
@@ -462,7 +485,8 @@ fn run_sandbox(args: &RunArgs) -> Result<(Outcome, kvmcage::RunStats)> {
     let mut sb = Sandbox::new(program)
         .args(rest.iter().cloned())
         .mem_size(args.mem)
-        .entry_mode(mode);
+        .entry_mode(mode)
+        .transport(args.transport.into());
     if let Some(t) = args.timeout {
         sb = sb.timeout(t);
     }

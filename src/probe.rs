@@ -203,5 +203,12 @@ pub fn info_report() -> Result<String, VmError> {
         "entry path of `int 0x80`: {}\n",
         show(&probe.int80_path)
     ));
+    // `syscall` reaching LSTAR in ring 3 is what lets the gate run there.
+    let transport = if probe.syscall_path == Ok(EntryPath::LstarFault) {
+        "exit through the stub; `--transport gate` can use the exitless gate (`syscall` stays in ring 3)"
+    } else {
+        "exit through the stub (`syscall` reaches CPL 0: no exitless gate)"
+    };
+    s.push_str(&format!("syscall transport of `run`: {transport}\n"));
     Ok(s)
 }

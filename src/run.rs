@@ -22,6 +22,7 @@ use std::time::Duration;
 use kvm_bindings::kvm_regs;
 use parking_lot::{Condvar, Mutex};
 
+use crate::exitless::{Gate, InGate};
 use crate::kernel::task::{ProcRef, Status, Tasks};
 use crate::kernel::{self, Call, Ctx, Exit, Locked, Process};
 use crate::vm::{self, Machine, Stop, Trap, Vcpu};
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     pub expiry: watchdog::Expiry,
     /// KVM_SET_SIGNAL_MASK's mask for every vCPU (the kick unblocked).
     pub run_mask: u64,
+    /// System calls go through the exitless gate (`crate::exitless`).
+    pub gated: bool,
     /// Set once the run ends: every loop stops at its next turn.
     stopping: AtomicBool,
     /// How the run ended; the first to end it writes it.
@@ -66,7 +69,7 @@ fn status_of(o: &Outcome) -> Status {
 
 /// Take the machine lock for `proc`'s thread: the machine's current
 /// address space becomes the process's.
-fn lock_machine<'k>(sh: &'k Shared, proc: &Process) -> Locked<'k, Machine> {
+pub(crate) fn lock_machine<'k>(sh: &'k Shared, proc: &Process) -> Locked<'k, Machine> {
     let mut m = sh.machine.lock();
     m.enter_space(proc.mm.pt);
     m
@@ -79,6 +82,7 @@ impl Shared {
         tracer: Option<strace::Tracer>,
         stats: RunStats,
         run_mask: u64,
+        gated: bool,
     ) -> Self {
         let (expiry, tasks, init_pid) = {
             let p = init.lock();
@@ -93,11 +97,17 @@ impl Shared {
             stats: Mutex::new(stats),
             expiry,
             run_mask,
+            gated,
             stopping: AtomicBool::new(false),
             end: Mutex::new(None),
             ended: Condvar::new(),
             handles: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Has the run ended (every loop stops at its next turn)?
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// Every live process (the table's lock is let go before any of them
@@ -369,14 +379,17 @@ pub(crate) fn thread_main(sh: &Arc<Shared>, proc: &ProcRef, mut vcpu: Vcpu, tid:
     let mut tid = tid;
     // A bug in kvmcage that panics ends the run with an error, not the
     // host thread alone (whose guest thread's joiners would wait forever).
+    let ram = sh.machine.lock().ram.clone();
+    let mut gate = Gate::new(sh.gated, ram);
     let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        thread_loop(sh, proc, &mut vcpu, &mut tid)
+        thread_loop(sh, proc, &mut vcpu, &mut gate, &mut tid)
     }))
     .unwrap_or_else(|_| {
         Ended::Process(Err(Error::Vm(vm::VmError::Setup(format!(
             "kvmcage failed while running thread {tid}"
         )))))
     });
+    gate.shutdown();
     sh.stats.lock().exits += vcpu.exits - exits;
     if let Ended::Process(how) = ended {
         sh.process_ends(proc, how);
@@ -649,8 +662,14 @@ fn spurious(m: &Machine, addr: u64, ec: u64) -> bool {
 }
 
 /// One thread's loop.
-fn thread_loop(sh: &Arc<Shared>, proc: &ProcRef, vcpu: &mut Vcpu, tid: &mut u32) -> Ended {
-    match thread_loop_inner(sh, proc, vcpu, tid) {
+fn thread_loop(
+    sh: &Arc<Shared>,
+    proc: &ProcRef,
+    vcpu: &mut Vcpu,
+    gate: &mut Gate,
+    tid: &mut u32,
+) -> Ended {
+    match thread_loop_inner(sh, proc, vcpu, gate, tid) {
         Ok(e) => e,
         Err(e) => Ended::Process(Err(e)),
     }
@@ -670,6 +689,7 @@ fn thread_loop_inner(
     sh: &Arc<Shared>,
     procref: &ProcRef,
     vcpu: &mut Vcpu,
+    gate: &mut Gate,
     tid: &mut u32,
 ) -> Result<Ended, Error> {
     // Exits since the last syscall: the trap's own, plus any page faults the
@@ -682,7 +702,11 @@ fn thread_loop_inner(
         if sh.stopping.load(Ordering::Acquire) {
             return Ok(Ended::Thread);
         }
-        let next = vcpu.next_trap()?;
+        gate.prepare(sh, procref, vcpu);
+        gate.enter();
+        let next = vcpu.next_trap();
+        gate.leave();
+        let next = next?;
         let mut proc = procref.lock();
         if proc.exiting || !proc.enter(*tid) {
             return Ok(Ended::Thread);
@@ -691,6 +715,8 @@ fn thread_loop_inner(
             return Ok(doomed(&mut proc));
         }
         let mut m = lock_machine(sh, &proc);
+        // A call the exitless gate's service thread made, to return here.
+        let mut resumed = None;
         let (trap, mut regs) = match next {
             Ok(t) => t,
             Err(Stop::Interrupted) => {
@@ -699,32 +725,54 @@ fn thread_loop_inner(
                 // reaches its next exit.
                 watchdog::take_kick();
                 // Stopped in ring 3, or in the stub about to return to it
-                // (the kick came after the host set up the return).
-                let at = match vcpu.interrupted_user_regs() {
-                    Some(regs) => Some((regs, true)),
-                    None => vcpu.pending_return().map(|r| (r, false)),
-                };
-                if let Some((mut regs, in_user)) = at {
-                    let before = regs;
-                    if let Some(o) = deliver_signals(
-                        sh,
-                        (&mut m, vcpu, &mut proc),
-                        &mut regs,
-                        None,
-                        false,
-                        None,
-                    )? {
-                        return Ok(ending(&mut proc, o));
+                // (the kick came after the host set up the return), or in
+                // the exitless gate, where its call's state decides: not
+                // made yet (make it now), made (return it), or over.
+                let mut moved = false;
+                let at = match vcpu
+                    .interrupted_in_gate()
+                    .map(|(off, r)| gate.in_gate(off, &r))
+                {
+                    Some(InGate::Call(u)) => Err(u),
+                    Some(InGate::Resume(u, f)) => {
+                        resumed = Some(f);
+                        Err(u)
                     }
-                    if regs != before {
-                        if in_user {
-                            vcpu.set_interrupted_user_regs(&regs);
-                        } else if let Some(o) = return_to_user(vcpu, &regs)? {
-                            return Ok(ending(&mut proc, o));
+                    Some(InGate::Returned(u)) => {
+                        moved = true;
+                        Ok(Some((u, true)))
+                    }
+                    None => Ok(match vcpu.interrupted_user_regs() {
+                        Some(regs) => Some((regs, true)),
+                        None => vcpu.pending_return().map(|r| (r, false)),
+                    }),
+                };
+                match at {
+                    Err(u) => (Trap::Syscall(vm::EntryPath::LstarFault), u),
+                    Ok(at) => {
+                        if let Some((mut regs, in_user)) = at {
+                            let before = regs;
+                            if let Some(o) = deliver_signals(
+                                sh,
+                                (&mut m, vcpu, &mut proc),
+                                &mut regs,
+                                None,
+                                false,
+                                None,
+                            )? {
+                                return Ok(ending(&mut proc, o));
+                            }
+                            if regs != before || moved {
+                                if in_user {
+                                    vcpu.set_interrupted_user_regs(&regs);
+                                } else if let Some(o) = return_to_user(vcpu, &regs)? {
+                                    return Ok(ending(&mut proc, o));
+                                }
+                            }
                         }
+                        continue;
                     }
                 }
-                continue;
             }
             Err(stop) => {
                 return Ok(ending(
@@ -735,16 +783,24 @@ fn thread_loop_inner(
         };
         match trap {
             Trap::Syscall(path) => {
-                {
+                let resumed = resumed.or_else(|| gate.exit_trap(&regs, path));
+                // (One the service thread made is counted there.)
+                if resumed.is_none() {
                     let mut st = sh.stats.lock();
                     st.syscalls += 1;
                     *st.by_path.entry(path.name()).or_default() += 1;
                 }
-                let call = Call::decode(&regs, path);
+                let call = match &resumed {
+                    Some(f) => f.call,
+                    None => Call::decode(&regs, path),
+                };
+                if resumed.is_none() {
+                    gate.want_service(sh, procref, *tid, &proc, &call);
+                }
                 let tracing = sh.tracer.lock().is_some();
                 let mut cx = Ctx {
                     m: &mut m,
-                    vcpu: &mut *vcpu,
+                    vcpu: Some(&mut *vcpu),
                     proc: &mut proc,
                     regs: &mut regs,
                     path,
@@ -752,7 +808,13 @@ fn thread_loop_inner(
                 let started = tracing.then(std::time::Instant::now);
                 // execve replaces the memory its arguments are in.
                 let head = (tracing && call.is_exec()).then(|| strace::format_call(&call, 0, cx.m));
-                let ret = kernel::dispatch(&mut cx, &call);
+                let ret = match resumed {
+                    Some(f) => {
+                        cx.regs.rax = f.ret as u64;
+                        f.ret
+                    }
+                    None => kernel::dispatch(&mut cx, &call),
+                };
                 log::trace!("syscall {} ({:?}) = {ret}", call.nr, call.name());
                 let sigreturned = std::mem::take(&mut proc.me().sigreturned);
                 let thread_exit = proc.me().exit_code;

@@ -167,8 +167,11 @@ fn one_exit_per_syscall_and_vdso_clock_makes_none() {
     require_kvm();
     for flavor in FLAVORS {
         let bin = image("clock", flavor);
-        let few = run_cage(&["--stats"], &bin, &["10"], b"");
-        let many = run_cage(&["--stats"], &bin, &["200000"], b"");
+        // The exit transport: every call is one exit (the exitless gate
+        // makes calls with none: tests/exitless.rs).
+        let opts = ["--stats", "--transport", "exit"];
+        let few = run_cage(&opts, &bin, &["10"], b"");
+        let many = run_cage(&opts, &bin, &["200000"], b"");
         assert_eq!(status(&many), 0);
         let stats = |o: &std::process::Output| {
             let line = cage_lines(o)
@@ -225,6 +228,10 @@ fn info_reports_backend_and_entry_paths() {
             s.contains("entry path of `int 0x80`: int 0x80 (#UD fallback)"),
             "{s}"
         );
+        assert!(
+            s.contains("`--transport gate` can use the exitless gate"),
+            "{s}"
+        );
     } else {
         assert!(s.contains("backend: hardware"), "{s}");
         assert!(
@@ -235,6 +242,7 @@ fn info_reports_backend_and_entry_paths() {
             s.contains("entry path of `int 0x80`: int 0x80 (DPL-3 gate)"),
             "{s}"
         );
+        assert!(s.contains("no exitless gate"), "{s}");
     }
 }
 
@@ -301,6 +309,15 @@ fn bench_runs_and_its_json_has_every_row() {
         "host: compute, 1 thread",
         "guest: compute, 2 threads",
         "host: compute, 2 threads",
+        "guest, gate: getpid in a loop",
+        "guest, exit: getpid in a loop",
+        "host: getpid in a loop",
+        "guest, gate: 4 KiB pread64 of a host file",
+        "guest, exit: 4 KiB pread64 of a host file",
+        "host: 4 KiB pread64 of a host file",
+        "guest, gate: pipe: 1-byte write + read (may block)",
+        "guest, exit: pipe: 1-byte write + read (may block)",
+        "host: pipe: 1-byte write + read (may block)",
     ] {
         assert!(names.contains(&want), "missing row {want}: {names:?}");
     }
@@ -309,7 +326,11 @@ fn bench_runs_and_its_json_has_every_row() {
     // figure); the two-thread rows carry their speed-up over one thread.
     for r in rows.iter().filter(|r| {
         let m = r["mechanism"].as_str().unwrap();
-        m.contains("fork") || m.contains("thread")
+        m.contains("fork")
+            || m.contains("thread")
+            || m.contains("loop")
+            || m.contains("pread64")
+            || m.contains("pipe:")
     }) {
         assert!(r["ns_per_call"].as_f64().unwrap() > 0.0, "{r}");
     }

@@ -354,9 +354,9 @@ fn new_vcpu(cx: &mut Ctx, args: &CloneArgs, child: Option<&Process>) -> Result<V
         log::debug!("clone: no vCPU: {e}");
         Errno::AGAIN
     })?;
-    let xsave = match cx.vcpu.xsave() {
-        Ok(x) => x,
-        Err(_) => {
+    let xsave = match cx.vcpu().map(|v| v.xsave()) {
+        Ok(Ok(x)) => x,
+        _ => {
             cx.m.put_vcpu(vcpu);
             return Err(Errno::AGAIN);
         }
@@ -365,7 +365,13 @@ fn new_vcpu(cx: &mut Ctx, args: &CloneArgs, child: Option<&Process>) -> Result<V
         cx.m.put_vcpu(vcpu);
         return Err(Errno::AGAIN);
     }
-    let mine = *cx.vcpu.sregs();
+    let mine = match cx.vcpu() {
+        Ok(v) => *v.sregs(),
+        Err(e) => {
+            cx.m.put_vcpu(vcpu);
+            return Err(e);
+        }
+    };
     let s = vcpu.sregs_mut();
     s.fs.base = if args.flags & CLONE_SETTLS != 0 {
         args.tls

@@ -771,6 +771,8 @@ fn execve_common(
     let execfn = called;
     // The point of no return: the old image goes (Linux's
     // begin_new_exec), after every other thread has ended.
+    // Made on the vCPU's own thread (never for the exitless gate).
+    cx.vcpu()?;
     de_thread(cx)?;
     if !cx.proc.mm.borrowed && !cx.proc.mm.lent_to.is_empty() {
         // A vfork child still runs on this address space: it keeps it
@@ -780,7 +782,7 @@ fn execve_common(
             return Err(Errno::NOMEM);
         };
         let old = std::mem::replace(&mut cx.proc.mm, super::mm::Mm::on(pt));
-        cx.vcpu.set_cr3(pt.root());
+        cx.vcpu()?.set_cr3(pt.root());
         let tasks = std::sync::Arc::clone(&cx.proc.tasks);
         if let Some(mut old) = super::wait::unlocked(cx, move || tasks.hand_over(old)) {
             old.destroy(cx.m);
@@ -794,7 +796,7 @@ fn execve_common(
             return Err(Errno::NOMEM);
         };
         cx.proc.mm = super::mm::Mm::on(pt);
-        cx.vcpu.set_cr3(pt.root());
+        cx.vcpu()?.set_cr3(pt.root());
         cx.m.enter_space(pt);
     } else {
         if cx.proc.mm.unmap_all(cx.m).is_err() {
@@ -817,19 +819,19 @@ fn execve_common(
     cx.proc.me().clear_child_tid = 0;
     cx.proc.me().robust_list = (0, 0);
     cx.proc.me().restart = None;
+    let vcpu = cx.vcpu.as_deref_mut().ok_or(Errno::NOSYS)?;
     {
-        let s = cx.vcpu.sregs_mut();
+        let s = vcpu.sregs_mut();
         s.fs.base = 0;
         s.gs.base = 0;
     }
-    let loaded = cx
-        .vcpu
+    let loaded = vcpu
         .reset_xsave()
         .map_err(|e| LoadError::Unsupported {
             path: String::new(),
             what: e.to_string(),
         })
-        .and_then(|()| load_image(cx.m, cx.vcpu, cx.proc, program, &envp, &execfn));
+        .and_then(|()| load_image(cx.m, vcpu, cx.proc, program, &envp, &execfn));
     match loaded {
         Ok(regs) => {
             *cx.regs = regs;

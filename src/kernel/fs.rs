@@ -99,6 +99,8 @@ pub struct OpenFile {
     pub view: View,
     /// A --tmpfs inode: its hold on the tmpfs's size accounting.
     pub tmpfs: Option<crate::sandbox::quota::Hold>,
+    /// `never_blocks`, found out once (a descriptor's file type is fixed).
+    never_blocks: std::sync::OnceLock<bool>,
 }
 
 impl OpenFile {
@@ -110,6 +112,7 @@ impl OpenFile {
             pos: crate::kernel::SyncCell::new(0),
             view: View::default(),
             tmpfs: None,
+            never_blocks: std::sync::OnceLock::new(),
         }
     }
 
@@ -666,6 +669,29 @@ fn written(file: &OpenFile) {
 }
 
 /// Does the host descriptor behind `file` have pipe write semantics?
+/// Does no read, write or seek of `file` ever wait: a regular file or
+/// directory of the host (or a standard stream redirected to one), an
+/// emulated device, generated /proc text? (The exitless gate's service
+/// thread makes only such calls: `crate::exitless`.)
+pub fn never_blocks(file: &OpenFile) -> bool {
+    *file.never_blocks.get_or_init(|| never_blocks_now(file))
+}
+
+fn never_blocks_now(file: &OpenFile) -> bool {
+    match &file.kind {
+        FileKind::Dev(_) | FileKind::Dir(_) | FileKind::Text(_) => true,
+        FileKind::Stdio(_) | FileKind::Host { .. } => file.host().is_some_and(|fd| {
+            rustix::fs::fstat(fd).is_ok_and(|st| {
+                matches!(
+                    rustix::fs::FileType::from_raw_mode(st.st_mode),
+                    rustix::fs::FileType::RegularFile | rustix::fs::FileType::Directory
+                )
+            })
+        }),
+        FileKind::SignalFd(_) | FileKind::Mem { .. } => false,
+    }
+}
+
 fn is_pipe_like(file: &OpenFile) -> bool {
     let Some(fd) = file.host() else {
         return false;
@@ -1341,7 +1367,7 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
         }
         let e = super::last_errno();
         if e == Errno::INTR {
-            cx.proc.fire_timers();
+            cx.proc.fire_timers_waiting();
             if cx.proc.sig().deliverable().is_some() || cx.proc.expiry.expired() {
                 return Err(wait::ERESTARTSYS);
             }

@@ -131,11 +131,21 @@ pub type Locked<'k, T> = parking_lot::MutexGuard<'k, T>;
 /// waits on the host, and the calling thread's own vCPU and registers.
 pub struct Ctx<'a, 'k> {
     pub m: &'a mut Locked<'k, Machine>,
-    /// The vCPU the calling thread runs on.
-    pub vcpu: &'a mut crate::vm::Vcpu,
+    /// The vCPU the calling thread runs on; `None` when a host service
+    /// thread makes the call while the vCPU waits in the exitless gate
+    /// (only calls that never need it go that way: `crate::exitless`).
+    pub vcpu: Option<&'a mut crate::vm::Vcpu>,
     pub proc: &'a mut Locked<'k, Process>,
     pub regs: &'a mut kvm_regs,
     pub path: EntryPath,
+}
+
+impl Ctx<'_, '_> {
+    /// The calling thread's vCPU. Calls made for the exitless gate have
+    /// none; they are chosen never to ask (ENOSYS if one did).
+    pub fn vcpu(&mut self) -> Result<&mut crate::vm::Vcpu, Errno> {
+        self.vcpu.as_deref_mut().ok_or(Errno::NOSYS)
+    }
 }
 
 /// Identity and facts the program can ask for.
@@ -280,6 +290,9 @@ pub struct Thread {
     pub affinity: Option<Vec<u8>>,
     /// The blocked signals it waits to take (sigtimedwait, signalfd).
     pub waiting_for: u64,
+    /// It sleeps in a wait (`wait::block_on`): it runs no guest code and
+    /// spends no CPU time until woken.
+    pub waiting: bool,
     /// Another thread execs (Linux's de_thread): end without running
     /// another instruction.
     pub doomed: bool,
@@ -376,6 +389,7 @@ impl Thread {
             host_tid: 0,
             affinity: None,
             waiting_for: 0,
+            waiting: false,
             doomed: false,
             files: None,
             fs: None,
@@ -390,6 +404,12 @@ impl Thread {
         if let Some(w) = &self.waker {
             w.wake();
         }
+        self.interrupt();
+    }
+
+    /// Stop its vCPU (KVM_RUN returns), or end the host call it blocks in,
+    /// without ending a wait of its that is yet to begin (as `kick` does).
+    pub fn interrupt(&self) {
         if let Some(host) = self.host {
             // SAFETY: `host` is the pthread of the thread running this
             // guest thread; run.rs joins host threads only after the run
@@ -489,6 +509,41 @@ impl Process {
 
     /// Queue the signals of the timers that are due.
     pub fn fire_timers(&mut self) {
+        self.fire_timers_as(if self.threads.len() > 1 {
+            timer::Fire::HoldBlocked
+        } else {
+            timer::Fire::All
+        });
+    }
+
+    /// `fire_timers` from a thread that waits (`wait::block_on`). The
+    /// CPU-time clocks advance only while some thread runs, and Linux
+    /// fires their timers from the tick of a running thread, which takes a
+    /// process-directed signal itself when it can (complete_signal; since
+    /// Linux 6.3). So while another thread runs, the waiter leaves them to
+    /// it: it fires only the wall-clock timers, and kicks the threads that
+    /// run when a CPU timer is due (the host alarm may have kicked the
+    /// waiter, the thread that armed it).
+    pub fn fire_timers_waiting(&mut self) {
+        let me = self.cur;
+        let running = |(i, t): &(usize, &Thread)| *i != me && !t.waiting && t.exit_code.is_none();
+        if !self.threads.iter().enumerate().any(|e| running(&e)) {
+            return self.fire_timers_as(timer::Fire::All);
+        }
+        if self.timers.cpu_due() {
+            let mut heir = None;
+            for (_, t) in self.threads.iter().enumerate().filter(running) {
+                heir = heir.or(Some(t.host_tid));
+                t.interrupt();
+            }
+            if let Some(h) = heir.filter(|&h| h != 0) {
+                self.timers.hand_cpu_alarm(h);
+            }
+        }
+        self.fire_timers_as(timer::Fire::WallOnly);
+    }
+
+    fn fire_timers_as(&mut self, how: timer::Fire) {
         let th = &mut self.threads[self.cur].sig;
         let directed = self.timers.fire_due(
             &mut signal::SigView {
@@ -496,6 +551,7 @@ impl Process {
                 th,
             },
             &self.id,
+            how,
         );
         // A thread's timer signals (SIGEV_THREAD_ID): to that thread, or
         // nowhere once it has ended; one still queued counts an overrun.

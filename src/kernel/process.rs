@@ -94,7 +94,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
             if addr >= USER_TOP {
                 return Err(Errno::PERM);
             }
-            let s = cx.vcpu.sregs_mut();
+            let s = cx.vcpu()?.sregs_mut();
             if code == ARCH_SET_FS {
                 s.fs.base = addr;
             } else {
@@ -103,7 +103,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
             Ok(0)
         }
         ARCH_GET_FS | ARCH_GET_GS => {
-            let s = cx.vcpu.sregs();
+            let s = cx.vcpu()?.sregs();
             let base = if code == ARCH_GET_FS {
                 s.fs.base
             } else {
@@ -965,8 +965,34 @@ pub fn sys_waitid(cx: &mut Ctx, a: &Args) -> SysResult {
 /// guest time and the host's work for it; the idle watchdog), (user,
 /// system), less `base`: what was used before the program's first
 /// instruction (kvmcage's set-up) is not the program's.
+/// The exitless service threads' CPU time is kvmcage's, not the
+/// program's (`exitless::service_cpu`): it is taken off, from the user
+/// time first.
 pub fn cpu_time(base: (Duration, Duration)) -> (Duration, Duration) {
-    rusage(libc::RUSAGE_SELF, base)
+    let (u, s) = rusage(libc::RUSAGE_SELF, base);
+    let service = crate::exitless::service_cpu();
+    (
+        u.saturating_sub(service),
+        s.saturating_sub(service.saturating_sub(u)),
+    )
+}
+
+/// The process CPU-time clock as the program reads it
+/// (CLOCK_PROCESS_CPUTIME_ID, its CPU-time timers), and the host's
+/// process CPU clock it comes from (which the host alarms run on): the
+/// host's less the service threads' (`cpu_time`). The two are read one
+/// after the other, so the difference alone could step back; Linux's
+/// clock never does, and neither does this one: it holds at the highest
+/// reading so far (of any run in this host process, as the host's clock
+/// is shared by them).
+pub fn cpu_clock() -> (Duration, Duration) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static HIGHEST: AtomicU64 = AtomicU64::new(0);
+    let service = crate::exitless::service_cpu();
+    let host = super::wait::clock_now(rustix::time::ClockId::ProcessCPUTime);
+    let ns = u64::try_from(host.saturating_sub(service).as_nanos()).unwrap_or(u64::MAX);
+    let ns = HIGHEST.fetch_max(ns, Ordering::Relaxed).max(ns);
+    (Duration::from_nanos(ns), host)
 }
 
 /// The calling vCPU thread's own CPU time (getrusage(RUSAGE_THREAD)).
@@ -1070,7 +1096,7 @@ pub fn sys_getcpu(cx: &mut Ctx, a: &Args) -> SysResult {
         mask.get(c as usize / 8)
             .is_some_and(|b| b & (1 << (c % 8)) != 0)
     };
-    let mine = cx.vcpu.index() as u32 % cx.proc.ncpus.max(1);
+    let mine = cx.vcpu()?.index() as u32 % cx.proc.ncpus.max(1);
     let cpu = if on(mine) {
         mine
     } else {

@@ -379,8 +379,8 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
         Some(img)
     };
     match image {
-        Some(img) => cx.vcpu.set_xsave(&img).map_err(|_| Errno::FAULT)?,
-        None => cx.vcpu.reset_xsave().map_err(|_| Errno::FAULT)?,
+        Some(img) => cx.vcpu()?.set_xsave(&img).map_err(|_| Errno::FAULT)?,
+        None => cx.vcpu()?.reset_xsave().map_err(|_| Errno::FAULT)?,
     }
     let stack = &f[UC_STACK as usize..UC_STACK as usize + 24];
     let (ss_sp, ss_flags, ss_size) = (get(stack, 0), get(stack, 8) as u32 as i32, get(stack, 16));

@@ -530,6 +530,11 @@ impl SigView<'_> {
         self.th.mask & bit(sig) == 0 && self.sh.now_ignored(sig)
     }
 
+    /// The signals the thread blocks.
+    pub fn blocked(&self) -> u64 {
+        self.th.mask
+    }
+
     /// The pending set (both queues).
     pub fn pending(&self) -> u64 {
         set_of(&self.th.queue) | set_of(&self.sh.shared)

@@ -7,7 +7,9 @@
 //! CPU clock (ITIMER_VIRTUAL, ITIMER_PROF, CPU-time timers; the thread's
 //! CPU time is the guest's time plus the host's work for it, so both
 //! itimers count the same time). `fire_due` queues the signals of the
-//! timers that are due; it runs after every trap and in every wait. So
+//! timers that are due; it runs after every trap and in every wait (a
+//! waiting thread leaves the CPU-time timers to a thread that runs, as
+//! Linux fires them on a running thread's tick: `Fire`). So
 //! that a program spinning in ring 3 or blocked in a wait still notices, a
 //! host POSIX timer per clock is armed at the earliest expiry and sends
 //! kvmcage's kick signal to the vCPU thread.
@@ -35,9 +37,34 @@ impl Clock {
     fn now(self) -> Duration {
         match self {
             Clock::Monotonic => clock_now(ClockId::Monotonic),
-            Clock::Cpu => clock_now(ClockId::ProcessCPUTime),
+            Clock::Cpu => super::process::cpu_clock().0,
         }
     }
+}
+
+/// How late a CPU-time timer may fire, as Linux's fire on the scheduler
+/// tick (4 ms at HZ=250, Debian's): the time a thread may keep its signal
+/// back while the running thread blocks it (`Fire::HoldBlocked`).
+const CPU_TIMER_SLACK: Duration = Duration::from_millis(4);
+
+/// How `Timers::fire_due` is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fire {
+    /// On the way back to user mode, with other threads. Linux fires a CPU-time timer on the
+    /// tick of the thread that runs, and gives its process-directed signal
+    /// to that thread unless it blocks it (complete_signal). Under
+    /// kvmcage a thread keeps a signal blocked far longer than natively
+    /// (a handler's sa_mask holds until its rt_sigreturn, a trap to the
+    /// host away), so a timer due while the running thread blocks its
+    /// signal waits up to CPU_TIMER_SLACK for it to be unblocked, as a
+    /// later tick would, before it goes to another thread.
+    HoldBlocked,
+    /// Everything due fires (one thread; or a wait, no other thread
+    /// running).
+    All,
+    /// From a wait while another thread runs: the CPU-time timers are left
+    /// to it (`Process::fire_timers_waiting`).
+    WallOnly,
 }
 
 /// One armed timer: the next expiry on its clock and the period.
@@ -45,12 +72,31 @@ impl Clock {
 struct Arm {
     next: Option<Duration>,
     interval: Duration,
+    /// Due, but kept back until then (`Fire::HoldBlocked`).
+    held: Option<Duration>,
 }
 
 impl Arm {
     fn set(&mut self, clock: Clock, value: Duration, interval: Duration) {
         self.next = (!value.is_zero()).then(|| clock.now().saturating_add(value));
         self.interval = interval;
+        self.held = None;
+    }
+
+    /// When its host alarm is to ring.
+    fn alarm(&self) -> Option<Duration> {
+        self.held.or(self.next)
+    }
+
+    /// Due at `now` but within CPU_TIMER_SLACK of its expiry: kept back
+    /// (true), its alarm moved to the slack's end.
+    fn hold(&mut self, now: Duration) -> bool {
+        let Some(next) = self.next.filter(|&n| n <= now) else {
+            return false;
+        };
+        let until = next.saturating_add(CPU_TIMER_SLACK);
+        self.held = (now < until).then_some(until);
+        self.held.is_some()
     }
 
     /// Time left, and the period.
@@ -70,6 +116,7 @@ impl Arm {
         if now < next {
             return 0;
         }
+        self.held = None;
         if self.interval.is_zero() {
             self.next = None;
             return 1;
@@ -272,7 +319,7 @@ impl Timers {
     fn earliest(&self, clock: Clock) -> Option<Duration> {
         let hard = Arm {
             next: self.cpu_hard,
-            interval: Duration::ZERO,
+            ..Arm::default()
         };
         let itimers: &[&Arm] = match clock {
             Clock::Monotonic => &[&self.real],
@@ -280,13 +327,13 @@ impl Timers {
         };
         itimers
             .iter()
-            .filter_map(|a| a.next)
+            .filter_map(|a| a.alarm())
             .chain(
                 self.posix
                     .iter()
                     .flatten()
                     .filter(|t| t.clock == clock)
-                    .filter_map(|t| t.arm.next),
+                    .filter_map(|t| t.arm.alarm()),
             )
             .min()
     }
@@ -331,6 +378,7 @@ impl Timers {
         self.cpu_soft = Arm {
             next: at(soft),
             interval: Duration::from_secs(1),
+            held: None,
         };
         self.cpu_hard = at(hard);
         self.rearm();
@@ -347,8 +395,32 @@ impl Timers {
     fn rearm(&mut self) {
         let m = self.earliest(Clock::Monotonic);
         self.mono_alarm.arm(m);
-        let c = self.earliest(Clock::Cpu);
+        let c = self.cpu_alarm_at();
         self.cpu_alarm.arm(c);
+    }
+
+    /// When the CPU clock's host alarm is to ring, on the host's process
+    /// CPU clock: the earliest expiry on the program's, plus the service
+    /// threads' CPU time so far (`process::cpu_clock`). Their running on
+    /// makes it ring early; `fire_due` then arms it again.
+    fn cpu_alarm_at(&self) -> Option<Duration> {
+        let c = self.earliest(Clock::Cpu)?;
+        Some(c.saturating_add(crate::exitless::service_cpu()))
+    }
+
+    /// A CPU-time timer is due.
+    pub fn cpu_due(&self) -> bool {
+        self.earliest(Clock::Cpu)
+            .is_some_and(|t| t <= Clock::Cpu.now())
+    }
+
+    /// The CPU clock's alarm kicks host thread `heir` from now on (a thread
+    /// that runs, when the one that armed it waits).
+    pub fn hand_cpu_alarm(&mut self, heir: i32) {
+        let c = self.cpu_alarm_at();
+        if self.cpu_alarm.owner != heir {
+            self.cpu_alarm.arm_for(c, heir);
+        }
     }
 
     /// The host thread `gone` ends: the alarms that would kick it kick
@@ -356,7 +428,7 @@ impl Timers {
     /// expiry still reaches a thread running in user mode.
     pub fn hand_alarms(&mut self, gone: i32, heir: i32) {
         let m = self.earliest(Clock::Monotonic);
-        let c = self.earliest(Clock::Cpu);
+        let c = self.cpu_alarm_at();
         for (alarm, at) in [(&mut self.mono_alarm, m), (&mut self.cpu_alarm, c)] {
             if alarm.owner == gone && alarm.id.is_some() {
                 alarm.arm_for(at, heir);
@@ -400,33 +472,46 @@ impl Timers {
         out
     }
 
+    /// `how`: see `Fire`.
     pub fn fire_due(
         &mut self,
         signals: &mut SigView<'_>,
         id: &Identity,
+        how: Fire,
     ) -> Vec<(u32, i32, SigInfo)> {
         let mut directed = Vec::new();
         let mono = self.earliest(Clock::Monotonic);
-        let cpu = self.earliest(Clock::Cpu);
+        let cpu = self.earliest(Clock::Cpu).filter(|_| how != Fire::WallOnly);
         if mono.is_none() && cpu.is_none() {
             return directed;
         }
         let now_m = mono.map(|_| Clock::Monotonic.now());
-        let now_c = cpu.map(|_| Clock::Cpu.now());
-        let mut fired = false;
+        let clocks = cpu.map(|_| super::process::cpu_clock());
+        let now_c = clocks.map(|c| c.0);
+        let mut changed = false;
         let now = |c: Clock| match c {
             Clock::Monotonic => now_m,
             Clock::Cpu => now_c,
         };
         let limit = u64::MAX;
+        // A process-directed CPU-time signal the running thread blocks
+        // waits a while (`Fire::HoldBlocked`).
+        let blocked = signals.blocked();
+        let held = |a: &mut Arm, sig: i32, now: Duration| {
+            how == Fire::HoldBlocked && blocked & super::signal::bit(sig) != 0 && a.hold(now)
+        };
         for (arm, clock, sig) in [
             (&mut self.real, Clock::Monotonic, SIGALRM),
             (&mut self.virt, Clock::Cpu, SIGVTALRM),
             (&mut self.prof, Clock::Cpu, SIGPROF),
         ] {
             let Some(t) = now(clock) else { continue };
+            if clock == Clock::Cpu && held(arm, sig, t) {
+                changed = true;
+                continue;
+            }
             if arm.due(t) > 0 {
-                fired = true;
+                changed = true;
                 let info = SigInfo::from_process(sig, SI_KERNEL, id.pid, 0);
                 let _ = signals.send(info, Target::Process, limit, false);
             }
@@ -436,12 +521,12 @@ impl Timers {
                 self.cpu_hard = None;
                 self.cpu_soft.next = None;
                 self.cpu_limit_hit = true;
-                fired = true;
+                changed = true;
                 let info = SigInfo::new(super::signal::SIGKILL, SI_KERNEL);
                 let _ = signals.send(info, Target::Process, limit, false);
             } else if self.cpu_soft.due(t) > 0 {
                 self.cpu_limit_hit = true;
-                fired = true;
+                changed = true;
                 let info = SigInfo::new(super::signal::SIGXCPU, SI_KERNEL);
                 let _ = signals.send(info, Target::Process, limit, false);
             }
@@ -449,11 +534,17 @@ impl Timers {
         for (i, slot) in self.posix.iter_mut().enumerate() {
             let Some(t) = slot.as_mut() else { continue };
             let Some(now) = now(t.clock) else { continue };
+            if let Some((sig, _, None)) = t.signal {
+                if t.clock == Clock::Cpu && held(&mut t.arm, sig, now) {
+                    changed = true;
+                    continue;
+                }
+            }
             let n = t.arm.due(now);
             if n == 0 {
                 continue;
             }
-            fired = true;
+            changed = true;
             let extra = u32::try_from(n - 1).unwrap_or(u32::MAX);
             let Some((sig, value, to)) = t.signal else {
                 continue;
@@ -491,7 +582,13 @@ impl Timers {
                 let _ = signals.send(info, Target::Process, limit, false);
             }
         }
-        if fired {
+        // The host alarm rang before the program's clock got there (the
+        // service threads ran meanwhile): again, later.
+        let early = clocks.is_some_and(|(_, host)| self.cpu_alarm.armed.is_some_and(|a| a <= host));
+        if early {
+            self.cpu_alarm.armed = None;
+        }
+        if changed || early {
             self.rearm();
         }
         directed

@@ -180,7 +180,7 @@ impl<'a> Poll<'a> {
 
 /// Is there something that ends a wait of kind `wake`?
 fn signalled(cx: &mut Ctx, wake: Wake) -> bool {
-    cx.proc.fire_timers();
+    cx.proc.fire_timers_waiting();
     if cx.proc.expiry.expired() || cx.proc.exiting || cx.proc.me().doomed {
         return true;
     }
@@ -205,8 +205,11 @@ pub fn block_on(
     if let Wake::SignalIn(set) = wake {
         cx.proc.me().waiting_for = set;
     }
+    cx.proc.me().waiting = true;
     let r = block_on_inner(cx, fds, deadline, wake);
-    cx.proc.me().waiting_for = 0;
+    let me = cx.proc.me();
+    me.waiting_for = 0;
+    me.waiting = false;
     r
 }
 

@@ -150,6 +150,21 @@ pub fn cpu_area_gva(i: usize) -> Gva {
     CPU_AREAS + (i as u64 - 1) * CPU_AREA_SLOT
 }
 
+/// The exitless syscall gate (guest/gate.S, issue 19): its code page,
+/// below the frame pool, mapped user R+X at `gate_gva(i)` for vCPU `i` in
+/// every address space that vCPU runs (PML4 slot 510, per address space),
+/// with vCPU `i`'s request slot `guest_abi::SLOT_DELTA` above it.
+pub const GATE_TEXT_GPA: Gpa = 0xc000;
+pub const GATE_BASE: Gva = 0xffff_ff00_0000_0000;
+/// vCPUs that can use the gate (one page table of gates); the others
+/// keep LSTAR on the stub.
+pub const MAX_GATED_VCPUS: usize = 512;
+
+/// Where vCPU `i`'s copy of the gate is mapped (its LSTAR).
+pub fn gate_gva(i: usize) -> Gva {
+    GATE_BASE + i as u64 * PAGE_SIZE
+}
+
 /// Every kernel page, in the order the host maps them.
 pub const KERNEL_PAGES: [KernelPage; 7] = [
     KERNEL_TEXT,
@@ -201,6 +216,8 @@ pub const TSS_SEL: u16 = 0x40;
 
 // The kernel's fixed frames lie below the frame pool.
 const _: () = assert!(KERNEL_PT_GPA + PAGE_SIZE <= FRAME_POOL_START);
+const _: () =
+    assert!(GATE_TEXT_GPA > KERNEL_PT_GPA && GATE_TEXT_GPA + PAGE_SIZE <= FRAME_POOL_START);
 
 /// Is `addr` a user-half address a mapping may cover?
 pub fn is_user_range(addr: Gva, len: u64) -> bool {

@@ -103,6 +103,21 @@ impl GuestRam {
         .ok()
     }
 
+    /// The aligned u32 at `gpa` as an atomic, shared with the guest's own
+    /// accesses (the exitless gate's slot words); `None` if `gpa` is not a
+    /// 4-aligned word of RAM.
+    pub fn atomic_u32(&self, gpa: Gpa) -> Option<&std::sync::atomic::AtomicU32> {
+        if gpa % 4 != 0 || !self.contains(gpa, 4) {
+            return None;
+        }
+        let host = self.mem.get_host_address(GuestAddress(gpa)).ok()?;
+        // SAFETY: as in `update_u32`: 4 aligned bytes inside the mapping of
+        // guest RAM, which lives as long as `self` (the reference's
+        // lifetime); the guest's accesses are the CPU's own, so an atomic
+        // view of the word is sound.
+        Some(unsafe { std::sync::atomic::AtomicU32::from_ptr(host.cast()) })
+    }
+
     /// Zero `len` bytes at `gpa`, returning the host memory behind them where
     /// the range covers whole pages (MADV_DONTNEED on an anonymous private
     /// mapping reads back as zeros).

@@ -27,6 +27,8 @@ use thiserror::Error;
 
 use memory::{FrameAllocator, GuestRam, MemoryError};
 use paging::PageTables;
+
+use crate::guest_abi;
 pub use vcpu::Vcpu;
 
 #[derive(Debug, Error)]
@@ -94,6 +96,9 @@ pub enum EntryPath {
     Int80Gate,
     /// `int 0x80` raised #UD (kvm_pvm fallback).
     Int80Ud,
+    /// `syscall` through the exitless gate, made by a host service thread
+    /// while the vCPU waited in ring 3 (kvm_pvm; `crate::exitless`).
+    Gate,
 }
 
 impl EntryPath {
@@ -106,6 +111,7 @@ impl EntryPath {
             EntryPath::LstarFault => "syscall (#PF at LSTAR fallback)",
             EntryPath::Int80Gate => "int 0x80 (DPL-3 gate)",
             EntryPath::Int80Ud => "int 0x80 (#UD fallback)",
+            EntryPath::Gate => "syscall (exitless gate)",
         }
     }
 }
@@ -435,7 +441,8 @@ impl Machine {
             return Some(pt);
         }
         let root = self.frames.alloc_table()?;
-        for i in 256..512 {
+        // Not slot 510: each address space has its own gates and slots.
+        for i in (256..512).filter(|&i| i != 510) {
             let e = self.ram.read_u64(layout::PML4_GPA + i * 8)?;
             if e != 0 && !self.ram.write_u64(root + i * 8, e) {
                 return None;
@@ -456,13 +463,91 @@ impl Machine {
             return;
         }
         if self.spare_roots.len() < MAX_SPARE_ROOTS {
+            self.end_gates(pt, false);
             self.spare_roots.push(pt);
             return;
         }
+        self.end_gates(pt, true);
         pt.free_user_tables(&self.ram, &self.frames);
         let root = pt.root();
         if self.frames.is_pool_frame(root) && self.ram.zero(root, layout::PAGE_SIZE) {
             self.frames.free(root);
+        }
+    }
+
+    /// Map vCPU `index`'s copy of the exitless gate and its request slot in
+    /// the address space `pt` (PML4 slot 510, which no other address space
+    /// shares): the gate page user R+X on the one gate frame, the slot a
+    /// pool frame of this address space, user RW and NX. The slot's frame,
+    /// made on first use; `None` when the vCPU cannot have a gate or no
+    /// frame is left. A slot belongs to one address space for its life, so
+    /// one process can never write another's requests.
+    pub fn map_gate(&mut self, pt: PageTables, index: usize) -> Option<layout::Gpa> {
+        use paging::pte;
+        if index >= layout::MAX_GATED_VCPUS {
+            return None;
+        }
+        let gate = layout::gate_gva(index);
+        let slot = gate + guest_abi::gate::SLOT_DELTA;
+        let have = pt.leaf(&self.ram, slot).ok()?;
+        if have & pte::PRESENT != 0 {
+            return Some(have & pte::ADDR_MASK);
+        }
+        let frame = self.alloc_frame()?;
+        let code = layout::GATE_TEXT_GPA | pte::PRESENT | pte::USER | pte::ACCESSED;
+        let data = frame | pte::PRESENT | pte::USER | pte::WRITABLE | pte::NX | pte::ACCESSED;
+        let mapped = pt.set_leaf(&self.ram, &self.frames, gate, code).is_ok()
+            && pt.set_leaf(&self.ram, &self.frames, slot, data).is_ok();
+        if !mapped {
+            let _ = pt.set_leaf(&self.ram, &self.frames, slot, 0);
+            self.frames.free(frame);
+            return None;
+        }
+        Some(frame)
+    }
+
+    /// The slot frames of `pt`'s gates (see `map_gate`).
+    fn gate_slots(&self, pt: PageTables) -> Vec<(layout::Gva, layout::Gpa)> {
+        use paging::pte;
+        let first = layout::GATE_BASE + guest_abi::gate::SLOT_DELTA;
+        let end = first + layout::MAX_GATED_VCPUS as u64 * layout::PAGE_SIZE;
+        let mut out = Vec::new();
+        let mut gva = pt.next_covered(&self.ram, first, end);
+        while gva < end {
+            let e = pt.leaf(&self.ram, gva).unwrap_or(0);
+            if e & pte::PRESENT != 0 {
+                out.push((gva, e & pte::ADDR_MASK));
+            }
+            gva = pt.next_covered(&self.ram, gva + layout::PAGE_SIZE, end);
+        }
+        out
+    }
+
+    /// An address space ends: its request slots are wiped (a spare tree
+    /// keeps them for the next address space, which must not read the
+    /// last one's calls) or, with `free`, unmapped and given back.
+    fn end_gates(&mut self, pt: PageTables, free: bool) {
+        let slots = self.gate_slots(pt);
+        if slots.is_empty() {
+            return;
+        }
+        let mut frames = Vec::new();
+        for (gva, frame) in slots {
+            if free {
+                let _ = pt.set_leaf(&self.ram, &self.frames, gva, 0);
+                frames.push(frame);
+            } else {
+                self.ram.zero(frame, layout::PAGE_SIZE);
+            }
+        }
+        if free {
+            self.invalidate_frames(&mut frames.clone());
+            for f in frames {
+                if self.ram.zero(f, layout::PAGE_SIZE) {
+                    self.frames.free(f);
+                }
+            }
+            pt.free_tables(&self.ram, &self.frames, 510..511);
         }
     }
 

@@ -195,6 +195,17 @@ impl PageTables {
     /// entries: what an address space that ends gives back. The PML4
     /// itself stays (the caller frees it if it is a pool frame).
     pub fn free_user_tables(&self, ram: &GuestRam, frames: &FrameAllocator) {
+        self.free_tables(ram, frames, 0..256);
+    }
+
+    /// Free the tables under the PML4 entries `range` (their leaves already
+    /// released) and clear those entries.
+    pub fn free_tables(
+        &self,
+        ram: &GuestRam,
+        frames: &FrameAllocator,
+        range: std::ops::Range<u64>,
+    ) {
         fn free_table(ram: &GuestRam, frames: &FrameAllocator, table: Gpa, level: u32) {
             if level > 1 {
                 for i in 0..512 {
@@ -209,7 +220,7 @@ impl PageTables {
                 frames.free(table);
             }
         }
-        for i in 0..256 {
+        for i in range {
             let e = ram.read_u64(self.pml4 + i * 8).unwrap_or(0);
             let next = e & pte::ADDR_MASK;
             if e & pte::PRESENT != 0 && frames.is_pool_frame(next) {

@@ -405,6 +405,17 @@ fn write_kernel(ram: &GuestRam) -> Result<(), VmError> {
     {
         return Err(fail("stub"));
     }
+    // The exitless gate's page, whose exit path jumps to the stub's LSTAR.
+    let gate = guest_abi::GATE_TEXT;
+    if gate.len() as u64 > guest_abi::gate::STUB_ENTRY + 8
+        || !ram.write(layout::GATE_TEXT_GPA, gate)
+        || !ram.write_u64(
+            layout::GATE_TEXT_GPA + guest_abi::gate::STUB_ENTRY,
+            guest_abi::SYSCALL_ENTRY,
+        )
+    {
+        return Err(fail("gate"));
+    }
     write_descriptor_tables(ram, &CpuArea::BOOT)?;
     if !ram.write(KERNEL_IDT.gpa, &gdt::idt_bytes()) {
         return Err(fail("IDT"));

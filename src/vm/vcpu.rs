@@ -49,6 +49,11 @@ pub struct Vcpu {
     returning: Option<kvm_regs>,
     /// Set when the last trap was a `syscall` at LSTAR (sysretq possible).
     at_lstar: bool,
+    /// The page of this vCPU's exitless gate while LSTAR points at it.
+    gate: Option<Gva>,
+    /// CS and SS of the stub (CPL 0), as the vCPU was made: what a return
+    /// through the stub needs when a kick stopped the vCPU in ring 3.
+    kernel_segs: (kvm_bindings::kvm_segment, kvm_bindings::kvm_segment),
     /// Number of KVM_RUN calls that returned (exits).
     pub exits: u64,
     /// The extended state at reset, what a signal handler starts with.
@@ -89,6 +94,8 @@ impl Vcpu {
             must_flush: true,
             returning: None,
             at_lstar: false,
+            gate: None,
+            kernel_segs: (p.sregs.cs, p.sregs.ss),
             exits: 0,
             init_xsave: p.init_xsave,
             tsc_khz: p.tsc_khz,
@@ -219,6 +226,13 @@ impl Vcpu {
         }
         self.regs = *user;
         self.regs.rflags = 0x2;
+        if self.sregs.cs.selector & 3 != 0 {
+            // Stopped in ring 3 (a kick): the stub's return runs at CPL 0.
+            let (cs, ss) = self.kernel_segs;
+            let s = self.sregs_mut();
+            s.cs = cs;
+            s.ss = ss;
+        }
         if self.flush_due() {
             // The generation is read before the reload: an edit after this
             // bumps it again and the next return flushes once more.
@@ -250,7 +264,7 @@ impl Vcpu {
     /// frame: a kernel-half or non-canonical one is refused
     /// (`NonUserReturn`; Linux's IRET would fault in user mode: SIGSEGV).
     pub fn resume(&mut self, user: &kvm_regs) -> Result<(), VmError> {
-        if user.rip >= layout::USER_TOP {
+        if user.rip >= layout::USER_TOP && !self.in_gate(user.rip) {
             return Err(VmError::NonUserReturn { rip: user.rip });
         }
         self.returning = Some(*user);
@@ -340,6 +354,49 @@ impl Vcpu {
             });
         }
         Ok(())
+    }
+
+    /// Point `syscall` at this vCPU's exitless gate (`Some(page)`, mapped
+    /// by `Machine::map_gate` in every address space it runs) or back at
+    /// the stub (`None`).
+    pub fn set_gate(&mut self, gate: Option<Gva>) -> Result<(), VmError> {
+        if self.gate == gate {
+            return Ok(());
+        }
+        let target = gate.map_or(guest_abi::SYSCALL_ENTRY, |g| g + guest_abi::gate::ENTRY);
+        if let Some(fd) = self.fd.as_ref() {
+            let msrs = kvm_bindings::Msrs::from_entries(&[kvm_bindings::kvm_msr_entry {
+                index: super::setup::MSR_LSTAR,
+                data: target,
+                ..Default::default()
+            }])
+            .map_err(|e| VmError::Setup(format!("MSR list: {e:?}")))?;
+            if fd.set_msrs(&msrs).map_err(ioctl("KVM_SET_MSRS"))? != 1 {
+                return Err(VmError::Setup("KVM refused LSTAR".into()));
+            }
+        }
+        self.gate = gate;
+        Ok(())
+    }
+
+    /// The page of the gate LSTAR points at, if any.
+    pub fn gate(&self) -> Option<Gva> {
+        self.gate
+    }
+
+    /// Is `rip` in this vCPU's gate (a place ring 3 may be)?
+    pub fn in_gate(&self, rip: Gva) -> bool {
+        self.gate
+            .is_some_and(|g| rip >= g && rip < g + guest_abi::gate::END)
+    }
+
+    /// After `Stop::Interrupted` in ring 3 inside this vCPU's gate: the
+    /// offset in the gate and the registers (`crate::exitless` decides
+    /// what the program's state is).
+    pub fn interrupted_in_gate(&self) -> Option<(u64, kvm_regs)> {
+        let g = self.gate?;
+        (self.sregs.cs.selector & 3 == 3 && self.in_gate(self.regs.rip))
+            .then(|| (self.regs.rip - g, self.regs))
     }
 
     /// After `Stop::Interrupted`: the program's registers, if the vCPU

@@ -1,0 +1,127 @@
+/*
+ * kvmcage exitless syscall gate (issue 19, PLATFORM.md "Where the time goes").
+ *
+ * On kvm_pvm `syscall` does not change CPL: with LSTAR on a user page this
+ * code runs in ring 3, natively. The host maps this page user R+X at
+ * GATE_BASE + i * 4096 for vCPU i and points vCPU i's LSTAR at it; vCPU i's
+ * request slot is the page SLOT_DELTA above, one per vCPU in each address
+ * space. Every copy addresses its own slot RIP-relatively, so no register
+ * is needed to find it.
+ *
+ * Protocol (the slot's state word):
+ *   0 idle, 1 request published by the gate, 2 claimed by the host,
+ *   3 done (result in S_RET: return now),
+ *   4 take the exit path and make the call there (nothing was done),
+ *   5 done, but return through the exit path (signal, TLB flush...):
+ *     enter with RAX = RESUME_NR and the host returns its own result.
+ * The gate withdraws an unclaimed request after SPIN rounds with
+ * `lock cmpxchg 1 -> 0` and makes the call through the exit path. The
+ * exit path is a jump to the stub's LSTAR, which is supervisor-only: the
+ * fetch faults exactly as a `syscall` does without this gate.
+ *
+ * The slot is the program's memory: it can write it at any time. The host
+ * reads a request once and trusts nothing in it but what any syscall's
+ * registers would say. Regions (the host's view when a kick stops the vCPU
+ * inside the gate): [gate_entry, gate_publish] nothing published, the
+ * registers are the call's; (gate_publish, gate_done) published, decided by
+ * the state word; [gate_done, gate_end) returning with S_RET.
+ */
+        .set    SLOT_DELTA, 0x10000000
+        .globl  SLOT_DELTA
+        .set    S_STATE, 0
+        .globl  S_STATE
+        .set    S_AWAKE, 4
+        .globl  S_AWAKE
+        .set    S_RAX, 8
+        .globl  S_RAX
+        .set    S_RDI, 16
+        .set    S_RSI, 24
+        .set    S_RDX, 32
+        .set    S_R10, 40
+        .set    S_R8, 48
+        .set    S_R9, 56
+        .set    S_RCX, 64
+        .globl  S_RCX
+        .set    S_R11, 72
+        .globl  S_R11
+        .set    S_RET, 80
+        .globl  S_RET
+        .set    S_RSP, 88
+        .globl  S_RSP
+        /* popfq needs a stack: the slot page's last bytes. */
+        .set    S_STACK_TOP, 4096
+        .set    SPIN, 800
+        .globl  SPIN
+        /* The number the gate's exit path carries for state 5. */
+        .set    RESUME_NR, 0x4b564d43
+        .globl  RESUME_NR
+
+        .text
+        .code64
+.Lpage:
+        .globl  gate_entry
+gate_entry:
+        /* The host's service thread sleeps: no spinning, exit at once. */
+        cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
+        jne     1f
+        jmp     *.Lstub(%rip)
+1:      movq    %rax, .Lpage + SLOT_DELTA + S_RAX(%rip)
+        movq    %rdi, .Lpage + SLOT_DELTA + S_RDI(%rip)
+        movq    %rsi, .Lpage + SLOT_DELTA + S_RSI(%rip)
+        movq    %rdx, .Lpage + SLOT_DELTA + S_RDX(%rip)
+        movq    %r10, .Lpage + SLOT_DELTA + S_R10(%rip)
+        movq    %r8, .Lpage + SLOT_DELTA + S_R8(%rip)
+        movq    %r9, .Lpage + SLOT_DELTA + S_R9(%rip)
+        movq    %rcx, .Lpage + SLOT_DELTA + S_RCX(%rip)
+        movq    %r11, .Lpage + SLOT_DELTA + S_R11(%rip)
+        .globl  gate_publish
+gate_publish:
+        movl    $1, .Lpage + SLOT_DELTA + S_STATE(%rip)
+.Lwait:
+        movl    $SPIN, %ecx
+.Lspin:
+        pause
+        movl    .Lpage + SLOT_DELTA + S_STATE(%rip), %eax
+        cmpl    $3, %eax
+        je      gate_done
+        cmpl    $2, %eax
+        je      .Lspin
+        cmpl    $1, %eax
+        jne     .Lexit
+        decl    %ecx
+        jnz     .Lspin
+        /* Unclaimed for SPIN rounds: withdraw, unless the host claims it
+         * meanwhile (then wait for its answer). */
+        xorl    %ecx, %ecx
+        lock cmpxchgl %ecx, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        jne     .Lwait
+.Lexit:
+        /* States 0 (withdrawn) and 4: the call itself; 5: resume. The
+         * state stays for the host, which clears it. */
+        movq    .Lpage + SLOT_DELTA + S_RAX(%rip), %rax
+        cmpl    $5, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        jne     2f
+        movq    $RESUME_NR, %rax
+2:      movq    .Lpage + SLOT_DELTA + S_RCX(%rip), %rcx
+        movq    .Lpage + SLOT_DELTA + S_R11(%rip), %r11
+        jmp     *.Lstub(%rip)
+        .globl  gate_done
+gate_done:
+        movq    %rsp, .Lpage + SLOT_DELTA + S_RSP(%rip)
+        leaq    .Lpage + SLOT_DELTA + S_STACK_TOP(%rip), %rsp
+        pushq   .Lpage + SLOT_DELTA + S_R11(%rip)
+        movq    .Lpage + SLOT_DELTA + S_RET(%rip), %rax
+        movq    .Lpage + SLOT_DELTA + S_RCX(%rip), %rcx
+        movq    .Lpage + SLOT_DELTA + S_R11(%rip), %r11
+        movl    $0, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        popfq
+        movq    .Lpage + SLOT_DELTA + S_RSP(%rip), %rsp
+        jmp     *%rcx
+        .globl  gate_end
+gate_end:
+        /* The stub's LSTAR (supervisor-only): the host writes it here. */
+        .balign 8
+        .globl  gate_stub_entry
+gate_stub_entry:
+.Lstub:
+        .quad   0

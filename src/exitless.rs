@@ -1,0 +1,646 @@
+//! Exitless system calls (issue 19; PLATFORM.md "Where the time goes").
+//!
+//! On kvm_pvm `syscall` stays in ring 3, so LSTAR can point at a gate on a
+//! user page (guest/gate.S) that leaves the call's registers in a request
+//! slot and spins while a host *service thread* makes the call, instead of
+//! the ~40 us exit through the stub. Each guest thread's vCPU thread owns
+//! a [`Gate`]; its service thread starts at the thread's first call that it
+//! could have served, polls the slot for `POLL` after each request, then
+//! sleeps until the vCPU thread sees another such call come by the exit
+//! path (while it sleeps the gate exits at once: an idle program costs no
+//! host CPU).
+//!
+//! What the service thread makes: calls that never block, never need the
+//! vCPU, and never take a translation away (`servable_nr`,
+//! `servable_fd`). Everything else, and any call while tracing, answers
+//! "take the exit path" before anything is done. A call whose end needs the vCPU thread (a signal to
+//! deliver, a page-table change to flush, the process's end) is made, and
+//! its result handed to the vCPU thread, which the gate enters with
+//! `RESUME_NR`: the usual return path then runs.
+//!
+//! The slot is the program's memory. The host reads a request once into
+//! its own copy; what the slot says otherwise only decides which of the
+//! program's own states it resumes in. A slot belongs to one address space
+//! (`Machine::map_gate`), so no process can make calls as another.
+
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kvm_bindings::kvm_regs;
+use parking_lot::Mutex;
+use syscalls::Sysno;
+
+use crate::guest_abi::gate;
+use crate::kernel::task::ProcRef;
+use crate::kernel::{self, Call, Ctx, Process};
+use crate::run::{lock_machine, Shared};
+use crate::vm::layout::{self, Gpa};
+use crate::vm::memory::GuestRam;
+use crate::vm::{EntryPath, Vcpu};
+
+/// How long a service thread polls for the next request after one (and
+/// after it is woken) before it sleeps. A program making calls back to
+/// back keeps it awake; one that computes or blocks lets it sleep.
+pub const POLL: Duration = Duration::from_micros(300);
+
+/// Which syscall transport a run uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// Every call leaves the guest (the stub's path).
+    #[default]
+    Exit,
+    /// The exitless gate where `syscall` reaches LSTAR in ring 3 (kvm_pvm)
+    /// and the entry mode accepts the fallbacks; the exit elsewhere. The
+    /// service threads' polling is not the program's CPU time
+    /// (`service_cpu`). Not the default yet: an execve from a thread other
+    /// than the leader can hang the run with it (images/threadexec.c).
+    Gate,
+}
+
+/// The live service threads' CPU clocks (each thread removes its own
+/// before it ends, so a clock read under this lock is of a live thread),
+/// and the CPU time of those that ended.
+static METERS: Mutex<Vec<libc::clockid_t>> = Mutex::new(Vec::new());
+static ENDED_NS: AtomicU64 = AtomicU64::new(0);
+
+fn thread_clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is live for the call; `clock` is a live thread's CPU
+    // clock (see METERS), and a failure leaves `ts` zero.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec.max(0) as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec.max(0) as u64)
+}
+
+/// The CPU time of this host process's service threads: kvmcage's, not
+/// the program's, taken off what the program is told of its process's
+/// CPU time (`kernel::process::cpu_time`, the CPU-time clock of its
+/// timers and clock_gettime). All of it, the calls they make included:
+/// while one is made the program's vCPU thread spins in the gate (a
+/// claimed request is never withdrawn), and that spin is on the
+/// program's clock already, as the call's time would be on Linux. The
+/// host counts it in the process CPU clock, which covers every run in the
+/// process, so this does too.
+pub fn service_cpu() -> Duration {
+    let live: u64 = METERS.lock().iter().map(|&c| thread_clock_ns(c)).sum();
+    Duration::from_nanos(live.saturating_add(ENDED_NS.load(Ordering::Relaxed)))
+}
+
+/// The calling service thread's clock, registered while it lives.
+struct Metered(libc::clockid_t);
+
+impl Metered {
+    fn start() -> Option<Self> {
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: pthread_self is the calling thread, alive for the call;
+        // `clock` is live for the call.
+        if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } != 0 {
+            return None;
+        }
+        METERS.lock().push(clock);
+        Some(Self(clock))
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        let mut live = METERS.lock();
+        ENDED_NS.fetch_add(thread_clock_ns(self.0), Ordering::Relaxed);
+        if let Some(i) = live.iter().position(|&c| c == self.0) {
+            live.swap_remove(i);
+        }
+    }
+}
+
+/// A call the service thread made, for the vCPU thread to return.
+#[derive(Clone, Copy, Debug)]
+pub struct Finished {
+    pub call: Call,
+    pub ret: i64,
+}
+
+/// What the vCPU thread and its service thread share.
+#[derive(Default)]
+struct Shared1 {
+    /// GPA of the slot of the address space the vCPU runs (0: none).
+    slot: AtomicU64,
+    /// The vCPU thread is in KVM_RUN (the program may be in the gate).
+    in_guest: AtomicBool,
+    /// The service thread claimed a request and has not answered it.
+    serving: AtomicBool,
+    /// The service thread polls (mirrored in the slot for the gate).
+    awake: AtomicBool,
+    /// The vCPU thread saw a call the service thread could have made.
+    wanted: AtomicBool,
+    stop: AtomicBool,
+    done: Mutex<Option<Finished>>,
+}
+
+/// How a kick found the program inside the gate, resolved.
+pub enum InGate {
+    /// The call is not made: make it now, from these registers.
+    Call(kvm_regs),
+    /// The service thread made it; return its result from these registers.
+    Resume(kvm_regs, Finished),
+    /// The call is over: the program is back at its return address.
+    Returned(kvm_regs),
+}
+
+/// One vCPU thread's side of the transport.
+pub struct Gate {
+    on: bool,
+    ram: GuestRam,
+    t: Arc<Shared1>,
+    /// The address space whose slot `t.slot` is.
+    root: Gpa,
+    service: Option<std::thread::JoinHandle<()>>,
+}
+
+fn word(ram: &GuestRam, gpa: Gpa) -> Option<&AtomicU32> {
+    ram.atomic_u32(gpa)
+}
+
+fn read_u64(ram: &GuestRam, slot: Gpa, off: u64) -> u64 {
+    ram.read_u64(slot + off).unwrap_or(0)
+}
+
+impl Gate {
+    /// `on`: this run uses the gate (`Transport::Auto` on kvm_pvm).
+    pub fn new(on: bool, ram: GuestRam) -> Self {
+        Self {
+            on,
+            ram,
+            t: Arc::default(),
+            root: 0,
+            service: None,
+        }
+    }
+
+    /// Before running the vCPU: if it now runs another address space,
+    /// map its gate and slot there (LSTAR goes back to the stub when that
+    /// cannot be done).
+    pub fn prepare(&mut self, sh: &Shared, procref: &ProcRef, vcpu: &mut Vcpu) {
+        if !self.on {
+            return;
+        }
+        let root = vcpu.sregs().cr3 & crate::vm::paging::pte::ADDR_MASK;
+        if root == self.root {
+            return;
+        }
+        let slot = {
+            let proc = procref.lock();
+            let mut m = lock_machine(sh, &proc);
+            m.map_gate(crate::vm::paging::PageTables::new(root), vcpu.index())
+        };
+        self.root = root;
+        self.t.slot.store(slot.unwrap_or(0), Ordering::SeqCst);
+        if let Some(slot) = slot {
+            if let Some(w) = word(&self.ram, slot + gate::S_AWAKE) {
+                w.store(
+                    u32::from(self.t.awake.load(Ordering::SeqCst)),
+                    Ordering::SeqCst,
+                );
+            }
+            if let Some(w) = word(&self.ram, slot + gate::S_STATE) {
+                w.store(gate::IDLE, Ordering::SeqCst);
+            }
+        }
+        let page = slot.map(|_| layout::gate_gva(vcpu.index()));
+        if let Err(e) = vcpu.set_gate(page) {
+            log::warn!("exitless gate off for vCPU {}: {e}", vcpu.index());
+            self.on = false;
+            self.t.slot.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// Around KVM_RUN: the service thread answers only while the program
+    /// can be waiting in the gate. Leaving waits for a call it is making
+    /// (it never blocks), so the slot's state is final afterwards.
+    pub fn enter(&self) {
+        self.t.in_guest.store(true, Ordering::SeqCst);
+    }
+
+    pub fn leave(&self) {
+        self.t.in_guest.store(false, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while self.t.serving.load(Ordering::SeqCst) {
+            spins += 1;
+            if spins < 1000 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    fn slot(&self) -> Option<Gpa> {
+        match self.t.slot.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    fn set_state(&self, slot: Gpa, v: u32) {
+        if let Some(w) = word(&self.ram, slot + gate::S_STATE) {
+            w.store(v, Ordering::SeqCst);
+        }
+    }
+
+    /// A syscall trap came by the exit path: if it is the gate's, clear
+    /// the slot, and for `RESUME_NR` hand back the call the service thread
+    /// made. A result nobody asks for (the program wrote its slot) goes.
+    pub fn exit_trap(&self, regs: &kvm_regs, path: EntryPath) -> Option<Finished> {
+        if !self.on || path != EntryPath::LstarFault {
+            return None;
+        }
+        let slot = self.slot()?;
+        let done = self.t.done.lock().take();
+        let state = word(&self.ram, slot + gate::S_STATE)?.swap(gate::IDLE, Ordering::SeqCst);
+        (state == gate::RESUME && regs.rax == gate::RESUME_NR)
+            .then_some(done)
+            .flatten()
+    }
+
+    /// The program's registers in the gate at `off`, as the call stands.
+    pub fn in_gate(&self, off: u64, regs: &kvm_regs) -> InGate {
+        let Some(slot) = self.slot() else {
+            // No slot: the gate cannot have got past its first load.
+            return InGate::Call(call_regs(regs, regs.rax, regs.rcx, regs.r11));
+        };
+        let get = |o| read_u64(&self.ram, slot, o);
+        let saved = call_regs(regs, get(gate::S_RAX), get(gate::S_RCX), get(gate::S_R11));
+        let returned = |rsp: u64| {
+            let mut r = saved;
+            r.rax = get(gate::S_RET);
+            r.rsp = rsp;
+            InGate::Returned(r)
+        };
+        if off <= gate::PUBLISH {
+            return InGate::Call(call_regs(regs, regs.rax, regs.rcx, regs.r11));
+        }
+        if off >= gate::DONE {
+            self.set_state(slot, gate::IDLE);
+            // Past its first instruction the gate has saved RSP.
+            let rsp = if off > gate::DONE {
+                get(gate::S_RSP)
+            } else {
+                regs.rsp
+            };
+            return returned(rsp);
+        }
+        let Some(state) = word(&self.ram, slot + gate::S_STATE) else {
+            return InGate::Call(saved);
+        };
+        let now = match state.compare_exchange(
+            gate::REQUEST,
+            gate::IDLE,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => return InGate::Call(saved),
+            Err(v) => v,
+        };
+        state.store(gate::IDLE, Ordering::SeqCst);
+        let done = self.t.done.lock().take();
+        match (now, done) {
+            (gate::DONE_STATE, _) => returned(regs.rsp),
+            (gate::RESUME, Some(f)) => InGate::Resume(saved, f),
+            _ => InGate::Call(saved),
+        }
+    }
+
+    /// The vCPU thread made a call the service thread could have made:
+    /// start the service thread, or wake it. (Not for a call it would
+    /// hand back, such as a read of a pipe: a program busy with those
+    /// would keep a host core polling for nothing.)
+    pub fn want_service(
+        &mut self,
+        sh: &Arc<Shared>,
+        procref: &ProcRef,
+        tid: u32,
+        proc: &Process,
+        call: &Call,
+    ) {
+        if !self.on || self.slot().is_none() || !servable_nr(call) || !servable_fd(proc, call) {
+            return;
+        }
+        if let Some(h) = &self.service {
+            if !self.t.awake.load(Ordering::SeqCst) {
+                self.t.wanted.store(true, Ordering::SeqCst);
+                h.thread().unpark();
+            }
+            return;
+        }
+        let (sh, procref, t, ram) = (
+            Arc::clone(sh),
+            Arc::clone(procref),
+            Arc::clone(&self.t),
+            self.ram.clone(),
+        );
+        t.awake.store(true, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name(format!("kvmcage-gate-{tid}"))
+            .stack_size(256 << 10)
+            .spawn(move || service(&sh, &procref, tid, &t, &ram));
+        match spawned {
+            Ok(h) => self.service = Some(h),
+            Err(e) => {
+                log::warn!("no exitless service thread: {e}");
+                self.t.awake.store(false, Ordering::SeqCst);
+                self.on = false;
+            }
+        }
+        self.publish_awake();
+    }
+
+    fn publish_awake(&self) {
+        if let Some(slot) = self.slot() {
+            if let Some(w) = word(&self.ram, slot + gate::S_AWAKE) {
+                w.store(
+                    u32::from(self.t.awake.load(Ordering::SeqCst)),
+                    Ordering::SeqCst,
+                );
+            }
+        }
+    }
+
+    /// The thread ends: stop its service thread.
+    pub fn shutdown(&mut self) {
+        self.t.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.service.take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The registers of the call the gate holds: the return address and
+/// flags from RCX and R11 (what `syscall` saved), the number in RAX.
+fn call_regs(regs: &kvm_regs, rax: u64, rcx: u64, r11: u64) -> kvm_regs {
+    let mut r = *regs;
+    r.rax = rax;
+    r.rcx = rcx;
+    r.r11 = r11;
+    r.rip = rcx;
+    r.rflags = r11;
+    r
+}
+
+/// The x86-64 call `call` names, if any (the gate is for `syscall` only).
+fn sysno(call: &Call) -> Option<Sysno> {
+    if call.i386 {
+        return None;
+    }
+    usize::try_from(call.nr).ok().and_then(Sysno::new)
+}
+
+/// Calls on a descriptor the service thread may make (when its file
+/// never blocks: `servable_fd`).
+fn on_fd(nr: Sysno) -> bool {
+    use Sysno::*;
+    matches!(
+        nr,
+        read | write | pread64 | pwrite64 | readv | writev | lseek | fstat | getdents64 | fadvise64
+    )
+}
+
+/// Calls the service thread may make, by number: none blocks, needs the
+/// vCPU, or takes a translation away (an unmap or downgrade would leave
+/// the waiting vCPU's TLB stale), and none starts or ends anything.
+/// Not the clocks: the vDSO's clock (guest TSC) and the host's differ by
+/// some microseconds here, which the exit's latency hides; a syscall clock
+/// read in 2 us could come out after a vDSO read made later
+/// (kernel selftest vDSO/vdso_test_correctness).
+fn servable_nr(call: &Call) -> bool {
+    use Sysno::*;
+    sysno(call).is_some_and(|nr| {
+        on_fd(nr)
+            || matches!(
+                nr,
+                getpid
+                    | getppid
+                    | gettid
+                    | getuid
+                    | geteuid
+                    | getgid
+                    | getegid
+                    | getresuid
+                    | getresgid
+                    | getpgrp
+                    | getpgid
+                    | getsid
+                    | getgroups
+                    | uname
+                    | getcwd
+                    | getrandom
+                    | rt_sigprocmask
+                    | rt_sigaction
+                    | newfstatat
+                    | statx
+                    | faccessat
+                    | faccessat2
+                    | access
+                    | readlink
+                    | readlinkat
+            )
+    })
+}
+
+/// A call `servable_nr` allows, on a descriptor only if its file never
+/// blocks (a regular file or directory of the host, an emulated device,
+/// generated /proc text).
+fn servable_fd(proc: &Process, call: &Call) -> bool {
+    if !sysno(call).is_some_and(on_fd) {
+        return true;
+    }
+    let Ok(file) = proc.files().file(call.args.0[0] as i32) else {
+        // EBADF: answered at once either way.
+        return true;
+    };
+    kernel::fs::never_blocks(&file)
+}
+
+/// The service thread of one vCPU thread.
+fn service(sh: &Shared, procref: &ProcRef, tid: u32, t: &Shared1, ram: &GuestRam) {
+    let _meter = Metered::start();
+    let mut last = Instant::now();
+    let mut rounds = 0u32;
+    loop {
+        if t.stop.load(Ordering::SeqCst) || sh.is_stopping() || sh.expiry.expired() {
+            return;
+        }
+        let slot = t.slot.load(Ordering::SeqCst);
+        let state = (slot != 0)
+            .then(|| word(ram, slot + gate::S_STATE))
+            .flatten();
+        if let Some(s) = state {
+            if s.load(Ordering::SeqCst) == gate::REQUEST {
+                serve(sh, procref, tid, t, ram, slot, s);
+                last = Instant::now();
+                continue;
+            }
+        }
+        rounds = rounds.wrapping_add(1);
+        if rounds % 64 != 0 || last.elapsed() < POLL {
+            std::hint::spin_loop();
+            continue;
+        }
+        // Sleep: the gate exits at once from now on, and the vCPU thread
+        // wakes this one at the next call it could make.
+        t.awake.store(false, Ordering::SeqCst);
+        if let Some(w) = (slot != 0)
+            .then(|| word(ram, slot + gate::S_AWAKE))
+            .flatten()
+        {
+            w.store(0, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        let late = state.is_some_and(|s| s.load(Ordering::SeqCst) == gate::REQUEST);
+        if !late {
+            while !t.wanted.swap(false, Ordering::SeqCst) {
+                if t.stop.load(Ordering::SeqCst) || sh.is_stopping() || sh.expiry.expired() {
+                    return;
+                }
+                std::thread::park_timeout(Duration::from_millis(250));
+            }
+        }
+        t.awake.store(true, Ordering::SeqCst);
+        let slot = t.slot.load(Ordering::SeqCst);
+        if let Some(w) = (slot != 0)
+            .then(|| word(ram, slot + gate::S_AWAKE))
+            .flatten()
+        {
+            w.store(1, Ordering::SeqCst);
+        }
+        last = Instant::now();
+    }
+}
+
+/// Claim the request in `slot` and answer it.
+fn serve(
+    sh: &Shared,
+    procref: &ProcRef,
+    tid: u32,
+    t: &Shared1,
+    ram: &GuestRam,
+    slot: Gpa,
+    state: &AtomicU32,
+) {
+    if state
+        .compare_exchange(
+            gate::REQUEST,
+            gate::CLAIMED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        )
+        .is_err()
+    {
+        return;
+    }
+    t.serving.store(true, Ordering::SeqCst);
+    // The vCPU thread left KVM_RUN (it waits for this answer before it
+    // looks at the slot), or moved to another address space's slot:
+    // nothing is done here.
+    let answer = if !t.in_guest.load(Ordering::SeqCst) || t.slot.load(Ordering::SeqCst) != slot {
+        gate::EXIT
+    } else {
+        make_call(sh, procref, tid, t, ram, slot)
+    };
+    state.store(answer, Ordering::SeqCst);
+    t.serving.store(false, Ordering::SeqCst);
+}
+
+/// Read the request once and make it, if it may be made here.
+fn make_call(
+    sh: &Shared,
+    procref: &ProcRef,
+    tid: u32,
+    t: &Shared1,
+    ram: &GuestRam,
+    slot: Gpa,
+) -> u32 {
+    // One copy of the request: RAX, the six arguments, RCX, R11.
+    let mut raw = [0u8; 72];
+    if !ram.read(slot + gate::S_RAX, &mut raw) {
+        return gate::EXIT;
+    }
+    let w = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(b)
+    };
+    let mut regs = kvm_regs {
+        rax: w(0),
+        rdi: w(1),
+        rsi: w(2),
+        rdx: w(3),
+        r10: w(4),
+        r8: w(5),
+        r9: w(6),
+        rcx: w(7),
+        r11: w(8),
+        rip: w(7),
+        rflags: w(8),
+        ..Default::default()
+    };
+    const TF: u64 = 0x100;
+    let call = Call::decode(&regs, EntryPath::Gate);
+    if regs.rflags & TF != 0 || !servable_nr(&call) || sh.tracer.lock().is_some() {
+        return gate::EXIT;
+    }
+    let mut proc = procref.lock();
+    if proc.exiting || !proc.enter(tid) || proc.me().doomed || !servable_fd(&proc, &call) {
+        return gate::EXIT;
+    }
+    if proc.sig().deliverable().is_some() {
+        return gate::EXIT;
+    }
+    let mut m = lock_machine(sh, &proc);
+    let gen = m.tlb_gen().load(Ordering::SeqCst);
+    let ret = {
+        let mut cx = Ctx {
+            m: &mut m,
+            vcpu: None,
+            proc: &mut proc,
+            regs: &mut regs,
+            path: EntryPath::Gate,
+        };
+        kernel::dispatch(&mut cx, &call)
+    };
+    {
+        let mut st = sh.stats.lock();
+        st.syscalls += 1;
+        *st.by_path.entry(EntryPath::Gate.name()).or_default() += 1;
+    }
+    let here = m.tlb_gen().load(Ordering::SeqCst) == gen
+        && !proc.exiting
+        && proc.exit.is_none()
+        && proc.spawned.is_empty()
+        && proc.vfork_wait.is_none()
+        && !kernel::wait::is_restart(ret)
+        && {
+            let me = proc.me();
+            me.exit_code.is_none() && !me.doomed && !me.sigreturned
+        }
+        && proc.sig().deliverable().is_none();
+    if here {
+        if !ram.write_u64(slot + gate::S_RET, ret as u64) {
+            return gate::EXIT;
+        }
+        gate::DONE_STATE
+    } else {
+        *t.done.lock() = Some(Finished { call, ret });
+        gate::RESUME
+    }
+}
