@@ -129,6 +129,9 @@ pub struct Finished {
 struct Shared1 {
     /// GPA of the slot of the address space the vCPU runs (0: none).
     slot: AtomicU64,
+    /// The guest thread's id (an execve from a thread other than the
+    /// leader gives it the leader's).
+    tid: AtomicU32,
     /// The vCPU thread is in KVM_RUN (the program may be in the gate).
     in_guest: AtomicBool,
     /// The service thread claimed a request and has not answered it.
@@ -329,6 +332,7 @@ impl Gate {
         if !self.on || self.slot().is_none() || !servable_nr(call) || !servable_fd(proc, call) {
             return;
         }
+        self.t.tid.store(tid, Ordering::SeqCst);
         if let Some(h) = &self.service {
             if !self.t.awake.load(Ordering::SeqCst) {
                 self.t.wanted.store(true, Ordering::SeqCst);
@@ -346,7 +350,7 @@ impl Gate {
         let spawned = std::thread::Builder::new()
             .name(format!("kvmcage-gate-{tid}"))
             .stack_size(256 << 10)
-            .spawn(move || service(&sh, &procref, tid, &t, &ram));
+            .spawn(move || service(&sh, &procref, &t, &ram));
         match spawned {
             Ok(h) => self.service = Some(h),
             Err(e) => {
@@ -472,7 +476,7 @@ fn servable_fd(proc: &Process, call: &Call) -> bool {
 }
 
 /// The service thread of one vCPU thread.
-fn service(sh: &Shared, procref: &ProcRef, tid: u32, t: &Shared1, ram: &GuestRam) {
+fn service(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam) {
     let _meter = Metered::start();
     let mut last = Instant::now();
     let mut rounds = 0u32;
@@ -486,7 +490,7 @@ fn service(sh: &Shared, procref: &ProcRef, tid: u32, t: &Shared1, ram: &GuestRam
             .flatten();
         if let Some(s) = state {
             if s.load(Ordering::SeqCst) == gate::REQUEST {
-                serve(sh, procref, tid, t, ram, slot, s);
+                serve(sh, procref, t, ram, slot, s);
                 last = Instant::now();
                 continue;
             }
@@ -531,7 +535,6 @@ fn service(sh: &Shared, procref: &ProcRef, tid: u32, t: &Shared1, ram: &GuestRam
 fn serve(
     sh: &Shared,
     procref: &ProcRef,
-    tid: u32,
     t: &Shared1,
     ram: &GuestRam,
     slot: Gpa,
@@ -555,7 +558,7 @@ fn serve(
     let answer = if !t.in_guest.load(Ordering::SeqCst) || t.slot.load(Ordering::SeqCst) != slot {
         gate::EXIT
     } else {
-        make_call(sh, procref, tid, t, ram, slot)
+        make_call(sh, procref, t, ram, slot)
     };
     state.store(answer, Ordering::SeqCst);
     t.serving.store(false, Ordering::SeqCst);
@@ -565,7 +568,6 @@ fn serve(
 fn make_call(
     sh: &Shared,
     procref: &ProcRef,
-    tid: u32,
     t: &Shared1,
     ram: &GuestRam,
     slot: Gpa,
@@ -600,7 +602,7 @@ fn make_call(
         return gate::EXIT;
     }
     let mut proc = procref.lock();
-    if proc.exiting || !proc.enter(tid) || proc.me().doomed || !servable_fd(&proc, &call) {
+    if proc.exiting || !proc.enter(t.tid.load(Ordering::SeqCst)) || proc.me().doomed || !servable_fd(&proc, &call) {
         return gate::EXIT;
     }
     if proc.sig().deliverable().is_some() {

@@ -222,7 +222,12 @@ impl Shared {
         let t = kernel::process::thread_cpu_time();
         p.cpu_done.0 += t.0;
         p.cpu_done.1 += t.1;
-        if let Some(i) = p.find_thread(tid.into()) {
+        // Found by its host thread too: an execve in another thread may
+        // have given that one this id (the leader's) after this thread
+        // left the table (de_thread), and that one lives on.
+        let host = rustix::thread::gettid().as_raw_nonzero().get();
+        let mine = p.threads.iter().position(|t| t.tid == tid && t.host_tid == host);
+        if let Some(i) = mine {
             p.futexes.cancel_thread(tid);
             p.remove_thread(i);
             // Ended with its group (exit_group, a fatal signal): strace -f
@@ -234,9 +239,11 @@ impl Shared {
                 }
             }
         }
-        p.tasks.futexes.lock().cancel_thread(tid);
-        if tid != p.id.pid {
-            p.tasks.lock().free_tid(p.id.pid, tid);
+        if p.find_thread(tid.into()).is_none() {
+            p.tasks.futexes.lock().cancel_thread(tid);
+            if tid != p.id.pid {
+                p.tasks.lock().free_tid(p.id.pid, tid);
+            }
         }
         if !p.threads.is_empty() || Arc::ptr_eq(proc, &self.init) {
             return;
