@@ -48,13 +48,11 @@ pub const POLL: Duration = Duration::from_micros(300);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Transport {
     /// Every call leaves the guest (the stub's path).
-    #[default]
     Exit,
     /// The exitless gate where `syscall` reaches LSTAR in ring 3 (kvm_pvm)
     /// and the entry mode accepts the fallbacks; the exit elsewhere. The
-    /// service threads' polling is not the program's CPU time
-    /// (`service_cpu`). Not the default yet: an execve from a thread other
-    /// than the leader can hang the run with it (images/threadexec.c).
+    /// service threads' CPU time is not the program's (`service_cpu`).
+    #[default]
     Gate,
 }
 
@@ -565,13 +563,7 @@ fn serve(
 }
 
 /// Read the request once and make it, if it may be made here.
-fn make_call(
-    sh: &Shared,
-    procref: &ProcRef,
-    t: &Shared1,
-    ram: &GuestRam,
-    slot: Gpa,
-) -> u32 {
+fn make_call(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam, slot: Gpa) -> u32 {
     // One copy of the request: RAX, the six arguments, RCX, R11.
     let mut raw = [0u8; 72];
     if !ram.read(slot + gate::S_RAX, &mut raw) {
@@ -602,7 +594,11 @@ fn make_call(
         return gate::EXIT;
     }
     let mut proc = procref.lock();
-    if proc.exiting || !proc.enter(t.tid.load(Ordering::SeqCst)) || proc.me().doomed || !servable_fd(&proc, &call) {
+    if proc.exiting
+        || !proc.enter(t.tid.load(Ordering::SeqCst))
+        || proc.me().doomed
+        || !servable_fd(&proc, &call)
+    {
         return gate::EXIT;
     }
     if proc.sig().deliverable().is_some() {

@@ -419,9 +419,9 @@ impl Sandbox {
         self
     }
 
-    /// How system calls reach the host (`--transport`): always the exit
-    /// (the default), or the exitless gate where the platform allows it
-    /// (kvm_pvm).
+    /// How system calls reach the host (`--transport`): the exitless gate
+    /// where the platform allows it (kvm_pvm; the default), or always the
+    /// exit.
     pub fn transport(mut self, t: Transport) -> Self {
         self.transport = t;
         self

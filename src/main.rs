@@ -125,10 +125,11 @@ struct RunArgs {
     /// Which syscall entry paths to accept.
     #[arg(long, value_enum, default_value_t = Entry::Auto)]
     entry: Entry,
-    /// How system calls reach the host: `exit` leaves the guest for every
-    /// call (the stub's path); `gate` uses the exitless gate where `syscall`
-    /// stays in ring 3 (kvm_pvm; not with --entry strict), the exit elsewhere.
-    #[arg(long, value_enum, default_value_t = TransportArg::Exit)]
+    /// How system calls reach the host: `gate` uses the exitless gate where
+    /// `syscall` stays in ring 3 (kvm_pvm; not with --entry strict), the
+    /// exit elsewhere; `exit` leaves the guest for every call (the stub's
+    /// path).
+    #[arg(long, value_enum, default_value_t = TransportArg::Gate)]
     transport: TransportArg,
     /// Show host directory HOST to the program at GUEST (default: the same
     /// path), read-only unless :rw, on top of the view. Repeatable.

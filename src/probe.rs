@@ -205,7 +205,7 @@ pub fn info_report() -> Result<String, VmError> {
     ));
     // `syscall` reaching LSTAR in ring 3 is what lets the gate run there.
     let transport = if probe.syscall_path == Ok(EntryPath::LstarFault) {
-        "exit through the stub; `--transport gate` can use the exitless gate (`syscall` stays in ring 3)"
+        "the exitless gate (`syscall` stays in ring 3); `--transport exit` for the stub's exit"
     } else {
         "exit through the stub (`syscall` reaches CPL 0: no exitless gate)"
     };

@@ -226,7 +226,10 @@ impl Shared {
         // have given that one this id (the leader's) after this thread
         // left the table (de_thread), and that one lives on.
         let host = rustix::thread::gettid().as_raw_nonzero().get();
-        let mine = p.threads.iter().position(|t| t.tid == tid && t.host_tid == host);
+        let mine = p
+            .threads
+            .iter()
+            .position(|t| t.tid == tid && t.host_tid == host);
         if let Some(i) = mine {
             p.futexes.cancel_thread(tid);
             p.remove_thread(i);

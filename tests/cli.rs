@@ -229,7 +229,7 @@ fn info_reports_backend_and_entry_paths() {
             "{s}"
         );
         assert!(
-            s.contains("`--transport gate` can use the exitless gate"),
+            s.contains("syscall transport of `run`: the exitless gate"),
             "{s}"
         );
     } else {
