@@ -385,6 +385,24 @@ fn sysv_ipc_matches_native() {
     }
 }
 
+/// Large anonymous memory is Linux's transparent huge pages: a first
+/// touch brings in a whole 2 MiB stretch, untouched stretches stay out,
+/// MADV_DONTNEED takes out just its pages, as natively with MADV_HUGEPAGE
+/// (images/bigtouch.c).
+#[test]
+fn large_anonymous_memory_comes_in_2_mib_stretches_as_native_thp() {
+    for (flavor, out) in same_as_native("bigtouch", &[], b"") {
+        let s = text(&out.stdout);
+        assert!(
+            s.contains(
+                "written in stretches 0, 2 and 5: resident pages per 2 MiB: 512 0 512 0 0 512 0 0\n"
+            ),
+            "{}: {s}",
+            flavor.name()
+        );
+    }
+}
+
 /// /proc/self/mem (FOLL_FORCE writes, PROT_NONE reads, EIO at a hole),
 /// /proc/self/pagemap (present and exclusive bits, hidden frame numbers),
 /// MADV_POPULATE_READ/WRITE and their errors, and /proc/self/smaps and

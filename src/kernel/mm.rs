@@ -19,6 +19,7 @@ use crate::vm::layout::{
     is_user_range, page_down, page_up, Gpa, Gva, MMAP_BASE, PAGE_SIZE, STACK_TOP, USER_MIN,
     USER_TOP,
 };
+use crate::vm::memory::HUGE_RUN;
 use crate::vm::paging::{pte, PageTables};
 use crate::vm::Machine;
 
@@ -163,6 +164,23 @@ fn private_leaf(m: &Machine, frame: Gpa, prot: u32) -> u64 {
     } else {
         e
     }
+}
+
+/// May a mapping of `kind` take 2 MiB runs of frames, each one host
+/// transparent huge page (`FrameAllocator::alloc_huge`)? Anonymous memory
+/// and the heap, as Linux with transparent_hugepage "always" gives them
+/// huge pages; not a stack (nor MAP_STACK: Linux 6.7+ gives those none).
+fn huge_for(kind: VmaKind) -> bool {
+    matches!(kind, VmaKind::Anon | VmaKind::Heap)
+}
+
+/// Is the page whose leaf is `leaf` in memory, as mincore(2), smaps' Rss
+/// and pagemap's present bit tell the program: has it a frame the host
+/// holds in memory? (Inside a 2 MiB run a first touch brings in the whole
+/// run, as a transparent huge page does on Linux.)
+pub fn resident(m: &Machine, leaf: u64) -> bool {
+    let frame = leaf & pte::ADDR_MASK;
+    frame != 0 && (m.ram.resident(frame) || m.shared.resident(frame))
 }
 
 /// Leaf entry for `frame` with protection `prot`.
@@ -405,18 +423,55 @@ impl Mm {
     }
 
     /// Give the pages of `[start, end)` frames with protection `prot`
-    /// (no frames for PROT_NONE). On failure the pages this call populated
-    /// are released again.
-    fn populate(&mut self, m: &mut Machine, start: Gva, end: Gva, prot: u32) -> Result<(), Errno> {
+    /// (no frames for PROT_NONE). `huge`: each 2 MiB-aligned stretch takes
+    /// a run of frames on one host huge page where the pool has one
+    /// (`huge_for`). On failure the pages this call populated are released
+    /// again.
+    fn populate(
+        &mut self,
+        m: &mut Machine,
+        start: Gva,
+        end: Gva,
+        prot: u32,
+        huge: bool,
+    ) -> Result<(), Errno> {
         if prot & PROT_MASK == 0 {
             return Ok(());
         }
+        let leaf = |frame| leaf_for(frame, prot);
         let mut addr = start;
         while addr < end {
+            if huge && addr % HUGE_RUN == 0 && end - addr >= HUGE_RUN {
+                if let Some(run) = m.frames.alloc_huge() {
+                    let mut mapped = 0;
+                    while mapped < HUGE_RUN {
+                        let (at, frame) = (addr + mapped, run + mapped);
+                        if self
+                            .pt
+                            .set_leaf(&m.ram, &m.frames, at, leaf(frame))
+                            .is_err()
+                        {
+                            break;
+                        }
+                        mapped += PAGE_SIZE;
+                    }
+                    if mapped < HUGE_RUN {
+                        // The run's frames not mapped yet go back as they
+                        // are (zero); the rest with the pages before.
+                        for f in (run + mapped..run + HUGE_RUN).step_by(PAGE_SIZE as usize) {
+                            m.frames.free(f);
+                        }
+                        self.release(m, start, addr + mapped);
+                        return Err(Errno::NOMEM);
+                    }
+                    addr += HUGE_RUN;
+                    continue;
+                }
+            }
             let ok = match m.alloc_frame() {
                 Some(frame) => self
                     .pt
-                    .set_leaf(&m.ram, &m.frames, addr, leaf_for(frame, prot))
+                    .set_leaf(&m.ram, &m.frames, addr, leaf(frame))
                     .is_ok(),
                 None => false,
             };
@@ -496,8 +551,21 @@ impl Mm {
         prot: u32,
         kind: VmaKind,
     ) -> Result<(), Errno> {
+        self.map_fixed_as(m, start, len, prot, kind, true)
+    }
+
+    /// `map_fixed`; `huge`: false for MAP_STACK (see `huge_for`).
+    fn map_fixed_as(
+        &mut self,
+        m: &mut Machine,
+        start: Gva,
+        len: u64,
+        prot: u32,
+        kind: VmaKind,
+        huge: bool,
+    ) -> Result<(), Errno> {
         let end = self.clear_for_map(m, start, len)?;
-        self.populate(m, start, end, prot)?;
+        self.populate(m, start, end, prot, huge && huge_for(kind))?;
         let locked = self.lock_future;
         self.insert(
             start,
@@ -718,7 +786,7 @@ impl Mm {
             .collect();
         for (s, e, prot) in wiped {
             if result.is_ok() {
-                result = child.populate(m, s, e, prot);
+                result = child.populate(m, s, e, prot, false);
             }
         }
         let mut slots: Vec<Gpa> = child
@@ -998,7 +1066,7 @@ impl Mm {
                     self.populate_shared(m, s, nv, addr, addr + PAGE_SIZE)?;
                 } else if v.kind != VmaKind::Stack {
                     // Only a PROT_NONE reservation has pages without frames.
-                    self.populate(m, addr, addr + PAGE_SIZE, prot)?;
+                    self.populate(m, addr, addr + PAGE_SIZE, prot, false)?;
                 }
                 addr += PAGE_SIZE;
             }
@@ -1050,7 +1118,7 @@ impl Mm {
             );
         }
         let from = page_down(rsp) - STACK_INITIAL;
-        self.populate(m, from, STACK_TOP, PROT_READ | PROT_WRITE)
+        self.populate(m, from, STACK_TOP, PROT_READ | PROT_WRITE, false)
             .is_ok()
     }
 
@@ -1106,7 +1174,7 @@ impl Mm {
             end += PAGE_SIZE;
         }
         let _ = s;
-        self.populate(m, page, end, v.prot).is_ok()
+        self.populate(m, page, end, v.prot, false).is_ok()
     }
 
     /// Panic if the VMAs overlap, leave the user half, or a present user
@@ -1348,7 +1416,14 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     // MAP_GROWSDOWN, MAP_NORESERVE and MAP_POPULATE need nothing more:
     // accessible pages get frames now, and host memory on first touch.
     let Some(file) = file else {
-        mm.map_fixed(cx.m, start, len, prot, VmaKind::Anon)?;
+        mm.map_fixed_as(
+            cx.m,
+            start,
+            len,
+            prot,
+            VmaKind::Anon,
+            flags & libc::MAP_STACK == 0,
+        )?;
         if droppable {
             mm.set_flags(start, start + len, |v| {
                 v.droppable = true;
@@ -2151,7 +2226,7 @@ pub fn sys_mremap(cx: &mut Ctx, a: &Args) -> SysResult {
         if v.is_shared() {
             return mremap_shared_grow(cx, old, old_len, old, new_len, v);
         }
-        mm.populate(cx.m, old_end, grow_end, v.prot)?;
+        mm.populate(cx.m, old_end, grow_end, v.prot, huge_for(v.kind))?;
         // `v` starts at `old`: the grown part's file offset follows on.
         let grown = v.starting_at(old, old_end);
         mm.insert(
@@ -2316,7 +2391,7 @@ fn mremap_move(cx: &mut Ctx, old: Gva, old_len: u64, dest: Gva, new_len: u64, v:
     );
     mm.move_pages(cx.m, old, dest, keep)?;
     if new_len > keep {
-        mm.populate(cx.m, dest + keep, dest + new_len, v.prot)?;
+        mm.populate(cx.m, dest + keep, dest + new_len, v.prot, huge_for(v.kind))?;
     }
     // What stayed behind (a shrinking move) is released; the moved part is
     // already unmapped.
@@ -2361,16 +2436,13 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
     // touched is not, on the host as on Linux.
     let mut out = Vec::with_capacity(pages.min(1 << 20));
     for i in 0..pages as u64 {
-        let frame = cx
+        let leaf = cx
             .proc
             .mm
             .pt
             .leaf(&cx.m.ram, addr + i * PAGE_SIZE)
-            .unwrap_or(0)
-            & pte::ADDR_MASK;
-        out.push(u8::from(
-            frame != 0 && (cx.m.ram.resident(frame) || cx.m.shared.resident(frame)),
-        ));
+            .unwrap_or(0);
+        out.push(u8::from(resident(cx.m, leaf)));
         if out.len() == 4096 {
             let at = vec + i + 1 - out.len() as u64;
             cx.m.user().write(at, &out)?;

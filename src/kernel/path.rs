@@ -255,7 +255,6 @@ struct SmapsCount {
 fn smaps_count(cx: &Ctx, start: crate::vm::layout::Gva, v: &super::mm::Vma) -> SmapsCount {
     use super::mm::VmaKind;
     use crate::vm::layout::PAGE_SIZE;
-    use crate::vm::paging::pte;
     let (ram, pt) = (&cx.m.ram, &cx.proc.mm.pt);
     let mut rss = 0;
     let mut addr = start;
@@ -264,8 +263,7 @@ fn smaps_count(cx: &Ctx, start: crate::vm::layout::Gva, v: &super::mm::Vma) -> S
         if addr >= v.end {
             break;
         }
-        let frame = pt.leaf(ram, addr).unwrap_or(0) & pte::ADDR_MASK;
-        if frame != 0 && (ram.resident(frame) || cx.m.shared.resident(frame)) {
+        if super::mm::resident(cx.m, pt.leaf(ram, addr).unwrap_or(0)) {
             rss += 1;
         }
         addr += PAGE_SIZE;

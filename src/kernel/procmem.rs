@@ -149,12 +149,8 @@ fn read_pagemap(cx: &mut Ctx, _file: &OpenFile, pos: u64, buf: u64, count: u64) 
         let mut e = 0u64;
         if let Some(frame) = frame_of(cx, page) {
             let kind = cx.proc.mm.find(page).map(|(_, v)| v.kind);
-            let resident = if cx.m.frames.is_pool_frame(frame) {
-                cx.m.ram.resident(frame)
-            } else {
-                cx.m.shared.resident(frame)
-            };
-            if resident {
+            let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+            if super::mm::resident(cx.m, leaf) {
                 e = PM_PRESENT;
                 if matches!(kind, Some(VmaKind::Shared { .. } | VmaKind::File { .. })) {
                     e |= PM_FILE;

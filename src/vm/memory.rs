@@ -39,6 +39,17 @@ impl GuestRam {
         let len = usize::try_from(size).map_err(|_| MemoryError::BadSize(size))?;
         let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)])
             .map_err(|source| MemoryError::Allocate { size, source })?;
+        // 4 KiB host pages behind guest RAM, even where the host's THP is
+        // "always": a host huge page would commit 2 MiB at a program's
+        // first touch of one page. Runs for large anonymous mappings get
+        // huge pages back (`FrameAllocator::alloc_huge`).
+        if let Ok(host) = mem.get_host_address(GuestAddress(0)) {
+            // SAFETY: [host, host+len) is the anonymous private mapping
+            // vm-memory just made for guest RAM; MADV_NOHUGEPAGE only
+            // changes how the host backs it, never its contents or
+            // protection.
+            unsafe { libc::madvise(host.cast(), len, libc::MADV_NOHUGEPAGE) };
+        }
         Ok(Self { mem, size })
     }
 
@@ -152,38 +163,14 @@ impl GuestRam {
 }
 
 impl GuestRam {
-    /// Commit host memory for the whole pages of `[gpa, gpa+len)` in one
-    /// call (MADV_POPULATE_WRITE), for frames kvmcage is about to fill: one
-    /// host page fault per 4 KiB page costs several microseconds under
-    /// nested virtualization. Best effort: a kernel without it leaves the
-    /// faults to the copy.
+    /// `populate`, for frames kvmcage is about to fill: one host page
+    /// fault per 4 KiB page costs several microseconds under nested
+    /// virtualization. Best effort: a kernel without it leaves the faults
+    /// to the copy.
     pub fn prefault(&self, gpa: Gpa, len: u64) {
-        const MADV_POPULATE_WRITE: i32 = 23;
-        if len == 0 || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 || !self.contains(gpa, len) {
-            return;
-        }
-        if let Ok(host) = self.mem.get_host_address(GuestAddress(gpa)) {
-            // SAFETY: [host, host+len) lies inside the anonymous private
-            // mapping vm-memory made for guest RAM (`contains` above);
-            // MADV_POPULATE_WRITE only faults its pages in (writable, zero
-            // if new), changing no contents.
-            unsafe { libc::madvise(host.cast(), len as usize, MADV_POPULATE_WRITE) };
-        }
+        let _ = self.populate(gpa, len);
     }
 
-    /// Make KVM forget every translation it cached to the frames in
-    /// `[gpa, gpa+len)`, keeping their contents: a protection round trip on
-    /// the host mapping fires KVM's MMU notifier, which zaps the shadow
-    /// (kvm_pvm) or EPT/NPT entries that map these frames on every vCPU.
-    /// Needed after the host downgrades a guest PTE, because KVM's shadow
-    /// MMU does not see host writes to guest page tables.
-    ///
-    /// The round trip adds PROT_EXEC and takes it away again, so it never
-    /// takes read or write permission from the mapping: another vCPU
-    /// writing any page of the range meanwhile goes on (a read-only round
-    /// trip would make its KVM_RUN fail with EFAULT; PROCESSES.md 4,
-    /// measured on kvm_pvm). The seccomp filter allows PROT_EXEC in
-    /// mprotect for this range only (`ram_range`).
     /// Commit host memory for `[gpa, gpa+len)` now (MADV_POPULATE_WRITE),
     /// so the guest's first touch finds it there. False if not whole pages
     /// of RAM or the host refused (ENOMEM: its memory is short).
@@ -201,6 +188,19 @@ impl GuestRam {
         unsafe { libc::madvise(host.cast(), len as usize, libc::MADV_POPULATE_WRITE) == 0 }
     }
 
+    /// Make KVM forget every translation it cached to the frames in
+    /// `[gpa, gpa+len)`, keeping their contents: a protection round trip on
+    /// the host mapping fires KVM's MMU notifier, which zaps the shadow
+    /// (kvm_pvm) or EPT/NPT entries that map these frames on every vCPU.
+    /// Needed after the host downgrades a guest PTE, because KVM's shadow
+    /// MMU does not see host writes to guest page tables.
+    ///
+    /// The round trip adds PROT_EXEC and takes it away again, so it never
+    /// takes read or write permission from the mapping: another vCPU
+    /// writing any page of the range meanwhile goes on (a read-only round
+    /// trip would make its KVM_RUN fail with EFAULT; PROCESSES.md 4,
+    /// measured on kvm_pvm). The seccomp filter allows PROT_EXEC in
+    /// mprotect for this range only (`ram_range`).
     pub fn drop_cached_translations(&self, gpa: Gpa, len: u64) -> bool {
         if !self.contains(gpa, len) || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
             return false;
@@ -304,7 +304,13 @@ pub fn for_each_run(frames: &mut [Gpa], mut f: impl FnMut(Gpa, u64)) {
 pub struct FrameAllocator {
     end: Gpa,
     pool: parking_lot::Mutex<Pool>,
+    /// Host address of GPA 0, when it is 2 MiB-aligned (so a 2 MiB run of
+    /// frames is one host huge page): `alloc_huge` hands out runs.
+    huge_base: Option<u64>,
 }
+
+/// A run of frames `alloc_huge` hands out: one host huge page.
+pub const HUGE_RUN: u64 = 2 << 20;
 
 struct Pool {
     next: Gpa,
@@ -322,6 +328,10 @@ struct Pool {
     /// Owners of each pool frame: 0 free, 1 for most, more for a page
     /// that processes share after fork until one writes it.
     refs: Vec<u16>,
+    /// The 2 MiB runs (by GPA / HUGE_RUN) handed out whole by
+    /// `alloc_huge` whose host memory is advised MADV_HUGEPAGE; the advice
+    /// goes when one of their frames is freed.
+    huge: Vec<bool>,
 }
 
 impl Pool {
@@ -346,8 +356,69 @@ impl FrameAllocator {
                 refused: false,
                 charged: 0,
                 refs: vec![0; (ram_size.saturating_sub(FRAME_POOL_START) / PAGE_SIZE) as usize],
+                huge: vec![false; ram_size.div_ceil(HUGE_RUN) as usize],
             }),
+            huge_base: None,
         }
+    }
+
+    /// Hand out 2 MiB runs (`alloc_huge`) of `ram`, if its host mapping
+    /// is 2 MiB-aligned (else every frame comes alone).
+    pub fn with_huge_runs(mut self, ram: &GuestRam) -> Self {
+        self.huge_base = ram.host_base().filter(|b| b % HUGE_RUN == 0);
+        self
+    }
+
+    /// Advise the host memory of run `run` (its first GPA) huge or not.
+    fn advise(&self, run: Gpa, huge: bool) {
+        let Some(base) = self.huge_base else {
+            return;
+        };
+        if run % HUGE_RUN != 0 || run.checked_add(HUGE_RUN).is_none_or(|e| e > self.end) {
+            return;
+        }
+        let advice = if huge {
+            libc::MADV_HUGEPAGE
+        } else {
+            libc::MADV_NOHUGEPAGE
+        };
+        // SAFETY: [base+run, base+run+2 MiB) lies inside the host mapping of
+        // guest RAM (checked against `end`, the RAM size, above);
+        // MADV_(NO)HUGEPAGE only changes how the host backs it, never its
+        // contents or protection.
+        unsafe { libc::madvise((base + run) as *mut libc::c_void, HUGE_RUN as usize, advice) };
+    }
+
+    /// 512 zeroed frames, contiguous and 2 MiB-aligned, each with one
+    /// owner, for a large anonymous mapping: their host memory becomes a
+    /// transparent huge page at the first touch, so the program's first
+    /// touches cost a kvm_pvm shadow fault each instead of that plus a
+    /// host page fault (touch 256 MiB: 1.7 s -> 0.15 s). Only from memory
+    /// never handed out (the frames skipped to align go to the free list);
+    /// `None` when there is no such run or no host support.
+    pub fn alloc_huge(&self) -> Option<Gpa> {
+        self.huge_base?;
+        let n = HUGE_RUN / PAGE_SIZE;
+        let mut p = self.pool.lock();
+        let start = p.next.checked_next_multiple_of(HUGE_RUN)?;
+        if start.checked_add(HUGE_RUN).is_none_or(|e| e > self.end) || p.available(self.end) < n {
+            return None;
+        }
+        while p.next < start {
+            let f = p.next;
+            p.free.push(f);
+            p.next += PAGE_SIZE;
+        }
+        p.next = start + HUGE_RUN;
+        for f in (start..start + HUGE_RUN).step_by(PAGE_SIZE as usize) {
+            if let Some(i) = self.slot(f) {
+                p.refs[i] = 1;
+            }
+        }
+        p.huge[(start / HUGE_RUN) as usize] = true;
+        drop(p);
+        self.advise(start, true);
+        Some(start)
     }
 
     fn slot(&self, frame: Gpa) -> Option<usize> {
@@ -412,6 +483,14 @@ impl FrameAllocator {
             p.retired.push(frame);
         } else {
             p.free.push(frame);
+        }
+        // A frame of a huge run goes back alone: the run's host memory is
+        // 4 KiB pages again, lest reusing the frame commit 2 MiB.
+        let run = (frame / HUGE_RUN) as usize;
+        if p.huge.get(run).copied().unwrap_or(false) {
+            p.huge[run] = false;
+            drop(p);
+            self.advise(run as u64 * HUGE_RUN, false);
         }
     }
 
@@ -542,6 +621,41 @@ mod tests {
         a.free(f1);
         assert_eq!(a.available(), 1);
         assert_eq!(a.alloc(), Some(f1));
+    }
+
+    /// `alloc_huge`: an aligned run from memory never handed out, the
+    /// frames skipped to align it free for single use, nothing without a
+    /// 2 MiB-aligned host mapping or room; a frame of the run freed alone
+    /// ends the run's huge advice.
+    #[test]
+    fn huge_runs_are_aligned_and_fall_back() {
+        assert_eq!(FrameAllocator::new(8 << 20).alloc_huge(), None);
+        let ram = GuestRam::new(8 << 20).unwrap();
+        let a = FrameAllocator::new(ram.size()).with_huge_runs(&ram);
+        if ram.host_base().is_none_or(|b| b % HUGE_RUN != 0) {
+            assert_eq!(a.alloc_huge(), None);
+            return;
+        }
+        let single = a.alloc().unwrap();
+        let before = a.available();
+        let run = a.alloc_huge().unwrap();
+        assert_eq!(run % HUGE_RUN, 0);
+        assert!(run > single);
+        assert_eq!(a.available(), before - HUGE_RUN / PAGE_SIZE);
+        assert_eq!(a.refs(run), 1);
+        assert_eq!(a.refs(run + HUGE_RUN - PAGE_SIZE), 1);
+        // The frames between `single` and the run come singly now.
+        let next = a.alloc().unwrap();
+        assert!(next > single && next < run, "{next:#x}");
+        assert!(a.pool.lock().huge[(run / HUGE_RUN) as usize]);
+        a.free(run + PAGE_SIZE);
+        assert!(!a.pool.lock().huge[(run / HUGE_RUN) as usize]);
+        // 8 MiB of RAM: runs at 2, 4 and 6 MiB at most.
+        let mut runs = 1;
+        while a.alloc_huge().is_some() {
+            runs += 1;
+        }
+        assert!(runs <= 3, "{runs}");
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<(Machine, Vcpu), V
     unsafe { vm.set_user_memory_region(region) }.map_err(ioctl("KVM_SET_USER_MEMORY_REGION"))?;
 
     write_kernel(&ram)?;
-    let frames = FrameAllocator::new(ram.size());
+    let frames = FrameAllocator::new(ram.size()).with_huge_runs(&ram);
     let pt = PageTables::new(PML4_GPA);
     map_kernel(&ram)?;
 
