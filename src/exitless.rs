@@ -4,11 +4,12 @@
 //! user page (guest/gate.S) that leaves the call's registers in a request
 //! slot and spins while a host *service thread* makes the call, instead of
 //! the ~40 us exit through the stub. Each guest thread's vCPU thread owns
-//! a [`Gate`]; its service thread starts at the thread's first call that it
-//! could have served, polls the slot for `POLL` after each request, then
-//! sleeps until the vCPU thread sees another such call come by the exit
-//! path (while it sleeps the gate exits at once: an idle program costs no
-//! host CPU).
+//! a [`Gate`]; its service thread starts once the thread has made
+//! `START_AFTER` calls it could have served by the exit path (a short
+//! program never pays for one), polls the slot for `POLL` after each
+//! request, then sleeps until the vCPU thread sees another such call come
+//! by the exit path (while it sleeps the gate exits at once: an idle
+//! program costs no host CPU).
 //!
 //! What the service thread makes: calls that never block, never need the
 //! vCPU, and never take a translation away (`servable_nr`,
@@ -43,6 +44,12 @@ use crate::vm::{EntryPath, Vcpu};
 /// after it is woken) before it sleeps. A program making calls back to
 /// back keeps it awake; one that computes or blocks lets it sleep.
 pub const POLL: Duration = Duration::from_micros(300);
+
+/// How many calls the service thread could have made a thread makes by
+/// the exit path before its service thread starts. Starting one costs a
+/// host thread's creation and a core polling for `POLL`; a short program
+/// (a static hello makes 4 such calls) ends before that pays.
+pub const START_AFTER: u32 = 8;
 
 /// Which syscall transport a run uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -160,6 +167,8 @@ pub struct Gate {
     /// The address space whose slot `t.slot` is.
     root: Gpa,
     service: Option<std::thread::JoinHandle<()>>,
+    /// Calls it could have made before it started (`START_AFTER`).
+    seen: u32,
 }
 
 fn word(ram: &GuestRam, gpa: Gpa) -> Option<&AtomicU32> {
@@ -179,6 +188,7 @@ impl Gate {
             t: Arc::default(),
             root: 0,
             service: None,
+            seen: 0,
         }
     }
 
@@ -331,6 +341,10 @@ impl Gate {
             return;
         }
         self.t.tid.store(tid, Ordering::SeqCst);
+        if self.service.is_none() && self.seen < START_AFTER {
+            self.seen += 1;
+            return;
+        }
         if let Some(h) = &self.service {
             if !self.t.awake.load(Ordering::SeqCst) {
                 self.t.wanted.store(true, Ordering::SeqCst);
