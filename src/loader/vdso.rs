@@ -34,13 +34,17 @@ fn clocks_ns() -> [i128; 3] {
     })
 }
 
-/// The guest's TSC and the host's clocks at one moment, with the TSC's
-/// kHz. The moment is the middle of host clock reads on either side of
-/// KVM_GET_MSRS, the narrowest of a few tries: the guest's vDSO clock is
-/// off the host's by up to half that window, and a window the host
-/// stretched (this thread preempted between the reads) once put it
-/// 200 us ahead, which the kernel selftest vDSO/vdso_test_correctness
-/// caught (a syscall clock read after a vDSO one came out earlier).
+/// The guest's TSC and the host's clocks just after it was read, with the
+/// TSC's kHz, from the narrowest of a few tries (host clock reads on
+/// either side of KVM_GET_MSRS). The guest's vDSO clock leads the host's
+/// by the time from the TSC's sample to the clock reads: about 12 us
+/// here, which keeps it from ever reading behind a host clock read just
+/// before (kernel selftest proc-uptime-001, where a gated pread of
+/// /proc/uptime returns in ~2 us; taking the window's middle instead
+/// failed it in 6 of 10 runs). A window the host stretched (this thread
+/// preempted between the reads) put it 150-200 us ahead, past a syscall
+/// read made ~20 us later (vDSO/vdso_test_correctness failed in 3 of 20
+/// runs); the narrowest window leaves that out.
 fn snapshot(vcpu: &crate::vm::Vcpu) -> Result<(u64, u32, [i128; 3]), VmError> {
     const TRIES: usize = 8;
     const NARROW_NS: i128 = 10_000;
@@ -50,9 +54,8 @@ fn snapshot(vcpu: &crate::vm::Vcpu) -> Result<(u64, u32, [i128; 3]), VmError> {
         let (tsc, khz) = vcpu.guest_tsc()?;
         let after = clocks_ns();
         let window = after[1] - before[1];
-        let mid = [0, 1, 2].map(|i| before[i] + (after[i] - before[i]) / 2);
         if best.is_none_or(|b| window < b.0) {
-            best = Some((window, tsc, khz, mid));
+            best = Some((window, tsc, khz, after));
         }
         if window <= NARROW_NS {
             break;
