@@ -438,7 +438,6 @@ impl Mm {
         if prot & PROT_MASK == 0 {
             return Ok(());
         }
-        let leaf = |frame| leaf_for(frame, prot);
         let mut addr = start;
         while addr < end {
             if huge && addr % HUGE_RUN == 0 && end - addr >= HUGE_RUN {
@@ -448,7 +447,7 @@ impl Mm {
                         let (at, frame) = (addr + mapped, run + mapped);
                         if self
                             .pt
-                            .set_leaf(&m.ram, &m.frames, at, leaf(frame))
+                            .set_leaf(&m.ram, &m.frames, at, leaf_for(frame, prot))
                             .is_err()
                         {
                             break;
@@ -471,7 +470,7 @@ impl Mm {
             let ok = match m.alloc_frame() {
                 Some(frame) => self
                     .pt
-                    .set_leaf(&m.ram, &m.frames, addr, leaf(frame))
+                    .set_leaf(&m.ram, &m.frames, addr, leaf_for(frame, prot))
                     .is_ok(),
                 None => false,
             };

@@ -147,9 +147,10 @@ fn read_pagemap(cx: &mut Ctx, _file: &OpenFile, pos: u64, buf: u64, count: u64) 
             break;
         }
         let mut e = 0u64;
-        if let Some(frame) = frame_of(cx, page) {
+        let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+        let frame = leaf & pte::ADDR_MASK;
+        if frame != 0 {
             let kind = cx.proc.mm.find(page).map(|(_, v)| v.kind);
-            let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
             if super::mm::resident(cx.m, leaf) {
                 e = PM_PRESENT;
                 if matches!(kind, Some(VmaKind::Shared { .. } | VmaKind::File { .. })) {

@@ -390,28 +390,24 @@ impl Pool {
 
 impl FrameAllocator {
     pub fn new(ram_size: u64) -> Self {
+        let frames = (ram_size.saturating_sub(FRAME_POOL_START) / PAGE_SIZE) as usize;
+        let runs = ram_size.div_ceil(HUGE_RUN) as usize;
         Self {
             end: ram_size,
             pool: parking_lot::Mutex::new(Pool {
                 next: FRAME_POOL_START,
                 free: Vec::new(),
                 retired: Vec::new(),
-                was_table: vec![
-                    false;
-                    (ram_size.saturating_sub(FRAME_POOL_START) / PAGE_SIZE) as usize
-                ],
+                was_table: vec![false; frames],
                 refused: false,
                 charged: 0,
-                refs: vec![0; (ram_size.saturating_sub(FRAME_POOL_START) / PAGE_SIZE) as usize],
-                listed: vec![
-                    false;
-                    (ram_size.saturating_sub(FRAME_POOL_START) / PAGE_SIZE) as usize
-                ],
+                refs: vec![0; frames],
+                listed: vec![false; frames],
                 nfree: 0,
-                run_free: vec![0; ram_size.div_ceil(HUGE_RUN) as usize],
+                run_free: vec![0; runs],
                 whole: Vec::new(),
-                in_whole: vec![false; ram_size.div_ceil(HUGE_RUN) as usize],
-                huge: vec![false; ram_size.div_ceil(HUGE_RUN) as usize],
+                in_whole: vec![false; runs],
+                huge: vec![false; runs],
             }),
             huge_base: None,
         }
