@@ -14,10 +14,25 @@
  *   4 take the exit path and make the call there (nothing was done),
  *   5 done, but return through the exit path (signal, TLB flush...):
  *     enter with RAX = RESUME_NR and the host returns its own result.
+ * A sleeping service thread with a doorbell (S_BELL) is woken by an `out`
+ * of S_BELL to DOORBELL_PORT, a KVM ioeventfd: no exit to the host's
+ * user space (`exitless::Doorbell`).
  * The gate withdraws an unclaimed request after SPIN rounds with
  * `lock cmpxchg 1 -> 0` and makes the call through the exit path. The
  * exit path is a jump to the stub's LSTAR, which is supervisor-only: the
  * fetch faults exactly as a `syscall` does without this gate.
+ *
+ * A #UD in ring 3 (kvm_pvm makes `int 0x80` one) comes to `ud_entry` in
+ * ring 3 while the gate is on (the vCPU's IDT, `Vcpu::set_gate`), on IST4:
+ * a stack in the slot (UD_STACK_TOP), whose frame [rip, cs, rflags, rsp,
+ * ss] is at S_FRAME. It publishes the same request with S_KIND = 1 and
+ * the i386 registers EAX, EBX, ECX, EDX, ESI, EDI, EBP in the fields of
+ * RAX and the six arguments; the host decides from the frame whether it
+ * is an `int 0x80` (the bytes `cd 80` at its RIP) and makes it. Answered,
+ * it returns past the `cd 80` with every register but RAX the program's.
+ * Otherwise it goes to the exit path with state 6 and RAX = UD_EXIT_NR:
+ * the host takes the #UD from the frame, as if it had come by the stub
+ * (a real #UD is SIGILL).
  *
  * The slot is the program's memory: it can write it at any time. The host
  * reads a request once and trusts nothing in it but what any syscall's
@@ -36,6 +51,7 @@
         .globl  S_RAX
         .set    S_RDI, 16
         .set    S_RSI, 24
+        .globl  S_RSI
         .set    S_RDX, 32
         .set    S_R10, 40
         .set    S_R8, 48
@@ -48,21 +64,48 @@
         .globl  S_RET
         .set    S_RSP, 88
         .globl  S_RSP
+        /* 0: a `syscall`; 1: a #UD (the i386 registers). */
+        .set    S_KIND, 96
+        .globl  S_KIND
+        .set    S_URIP, 104
+        /* The #UD handler's stack, and the frame the CPU pushes there. */
+        .set    UD_STACK_TOP, 2048
+        .globl  UD_STACK_TOP
+        .set    S_FRAME, UD_STACK_TOP - 40
+        .globl  S_FRAME
         /* popfq needs a stack: the slot page's last bytes. */
         .set    S_STACK_TOP, 4096
         .set    SPIN, 800
         .globl  SPIN
+        /* The doorbell: the datamatch of the vCPU's ioeventfd (0: none),
+         * and its port, the one 4-byte port (0xf8..0xfb) the TSS opens to
+         * ring 3 while the gate is on. A rung request waits longer: the service thread
+         * is on its way. */
+        .set    S_BELL, 112
+        .globl  S_BELL
+        .set    DOORBELL_PORT, 0xf8
+        .globl  DOORBELL_PORT
+        .set    SPIN_BELL, 4000
+        .globl  SPIN_BELL
         /* The number the gate's exit path carries for state 5. */
         .set    RESUME_NR, 0x4b564d43
         .globl  RESUME_NR
+        /* The state of a #UD the host takes at the exit. */
+        .set    UD_EXIT, 6
+        .globl  UD_EXIT
+        .set    UD_EXIT_NR, 0x4b564d44
+        .globl  UD_EXIT_NR
 
         .text
         .code64
 .Lpage:
         .globl  gate_entry
 gate_entry:
-        /* The host's service thread sleeps: no spinning, exit at once. */
+        /* The host's service thread sleeps and has no doorbell: no
+         * spinning, exit at once. */
         cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
+        jne     1f
+        cmpl    $0, .Lpage + SLOT_DELTA + S_BELL(%rip)
         jne     1f
         jmp     *.Lstub(%rip)
 1:      movq    %rax, .Lpage + SLOT_DELTA + S_RAX(%rip)
@@ -74,9 +117,19 @@ gate_entry:
         movq    %r9, .Lpage + SLOT_DELTA + S_R9(%rip)
         movq    %rcx, .Lpage + SLOT_DELTA + S_RCX(%rip)
         movq    %r11, .Lpage + SLOT_DELTA + S_R11(%rip)
+        movl    $0, .Lpage + SLOT_DELTA + S_KIND(%rip)
         .globl  gate_publish
 gate_publish:
         movl    $1, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        /* Asleep: ring (RAX is in the slot; `out` orders the store). */
+        cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
+        jne     .Lwait
+        movl    .Lpage + SLOT_DELTA + S_BELL(%rip), %eax
+        testl   %eax, %eax
+        jz      .Lwait
+        outl    %eax, $DOORBELL_PORT
+        movl    $SPIN_BELL, %ecx
+        jmp     .Lspin
 .Lwait:
         movl    $SPIN, %ecx
 .Lspin:
@@ -117,6 +170,77 @@ gate_done:
         popfq
         movq    .Lpage + SLOT_DELTA + S_RSP(%rip), %rsp
         jmp     *%rcx
+
+        .globl  ud_entry
+ud_entry:
+        movq    %rax, .Lpage + SLOT_DELTA + S_RAX(%rip)
+        movq    %rbx, .Lpage + SLOT_DELTA + S_RDI(%rip)
+        movq    %rcx, .Lpage + SLOT_DELTA + S_RSI(%rip)
+        movq    %rdx, .Lpage + SLOT_DELTA + S_RDX(%rip)
+        movq    %rsi, .Lpage + SLOT_DELTA + S_R10(%rip)
+        movq    %rdi, .Lpage + SLOT_DELTA + S_R8(%rip)
+        movq    %rbp, .Lpage + SLOT_DELTA + S_R9(%rip)
+        /* From here RAX and RCX are the slot's. */
+        .globl  ud_saved
+ud_saved:
+        movl    $1, .Lpage + SLOT_DELTA + S_KIND(%rip)
+        cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
+        jne     ud_publish
+        cmpl    $0, .Lpage + SLOT_DELTA + S_BELL(%rip)
+        je      .Lud_exit
+        .globl  ud_publish
+ud_publish:
+        movl    $1, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
+        jne     .Lud_wait
+        movl    .Lpage + SLOT_DELTA + S_BELL(%rip), %eax
+        testl   %eax, %eax
+        jz      .Lud_wait
+        outl    %eax, $DOORBELL_PORT
+        movl    $SPIN_BELL, %ecx
+        jmp     .Lud_spin
+.Lud_wait:
+        movl    $SPIN, %ecx
+.Lud_spin:
+        pause
+        movl    .Lpage + SLOT_DELTA + S_STATE(%rip), %eax
+        cmpl    $3, %eax
+        je      ud_done
+        cmpl    $2, %eax
+        je      .Lud_spin
+        cmpl    $1, %eax
+        jne     .Lud_exit
+        decl    %ecx
+        jnz     .Lud_spin
+        xorl    %ecx, %ecx
+        lock cmpxchgl %ecx, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        jne     .Lud_wait
+.Lud_exit:
+        /* Not made (0, 4): the host takes the #UD (state 6, UD_EXIT_NR;
+         * the program's RAX is in the slot). Made, to finish at the exit
+         * (5): RESUME_NR. */
+        cmpl    $5, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        jne     1f
+        movq    $RESUME_NR, %rax
+        jmp     2f
+1:      movl    $UD_EXIT, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        movq    $UD_EXIT_NR, %rax
+2:      movq    .Lpage + SLOT_DELTA + S_RSI(%rip), %rcx
+        movq    .Lpage + SLOT_DELTA + S_FRAME + 24(%rip), %rsp
+        jmp     *.Lstub(%rip)
+        .globl  ud_done
+ud_done:
+        /* RSP is the frame: return past the `cd 80` with its flags. */
+        movq    (%rsp), %rax
+        addq    $2, %rax
+        movq    %rax, .Lpage + SLOT_DELTA + S_URIP(%rip)
+        movq    .Lpage + SLOT_DELTA + S_RET(%rip), %rax
+        movq    .Lpage + SLOT_DELTA + S_RSI(%rip), %rcx
+        movl    $0, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        pushq   16(%rsp)
+        popfq
+        movq    24(%rsp), %rsp
+        jmp     *.Lpage + SLOT_DELTA + S_URIP(%rip)
         .globl  gate_end
 gate_end:
         /* The stub's LSTAR (supervisor-only): the host writes it here. */

@@ -19,6 +19,11 @@
  *   procbench b N   the same N units split between two threads (the
  *                   main one and a clone), joined as above
  *   procbench g N   N getpid calls
+ *   procbench i N   N getpid calls by int 0x80 (i386 number 20)
+ *   procbench s N   N getpid calls, each after 1 ms of computing (so
+ *                   that kvmcage's service thread has gone to sleep);
+ *                   only the calls are timed, by rdtsc calibrated
+ *                   against CLOCK_MONOTONIC over the first 10 ms
  *   procbench r N   N 4 KiB pread64s at offset 0 of this file
  *                   (/proc/self/exe, opened first)
  *   procbench q N   N rounds of a 1-byte write into a pipe and a
@@ -93,6 +98,10 @@ _start:
         je      do_work2
         cmp     $'g', %r12d
         je      do_getpid
+        cmp     $'i', %r12d
+        je      do_int80
+        cmp     $'s', %r12d
+        je      do_sparse
         cmp     $'r', %r12d
         je      do_pread
         cmp     $'q', %r12d
@@ -106,6 +115,81 @@ do_getpid:
         dec     %r13
         jnz     1b
         jmp     done
+
+/* getpid by int 0x80, r13 times */
+do_int80:
+1:      mov     $20, %eax
+        int     $0x80
+        test    %eax, %eax
+        jle     fail
+        dec     %r13
+        jnz     1b
+        jmp     done
+
+/* getpid after 1 ms of computing, r13 times: the calls' TSC cycles in
+ * r12, the TSC's cycles per ms in r15 */
+do_sparse:
+        rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        mov     %rax, %r14
+1:      lea     t1(%rip), %rsi
+        call    now
+        call    elapsed
+        cmp     $10000000, %rax
+        jb      1b
+        mov     %rax, %rcx
+        rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        sub     %r14, %rax
+        imul    $1000000, %rax, %rax
+        xor     %edx, %edx
+        div     %rcx
+        mov     %rax, %r15
+        test    %r15, %r15
+        jz      fail
+        xor     %r12, %r12
+2:      rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        lea     (%rax,%r15), %rbx
+3:      pause
+        rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        cmp     %rbx, %rax
+        jb      3b
+        lfence
+        rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        mov     %rax, %r14
+        mov     $SYS_getpid, %eax
+        syscall
+        test    %rax, %rax
+        jle     fail
+        rdtscp
+        shl     $32, %rdx
+        or      %rdx, %rax
+        sub     %r14, %rax
+        add     %rax, %r12
+        dec     %r13
+        jnz     2b
+        mov     %r12, %rax
+        imul    $1000000, %rax, %rax
+        xor     %edx, %edx
+        div     %r15
+        jmp     emit
+
+/* t1 - t0 in ns, in rax */
+elapsed:
+        mov     t1(%rip), %rax
+        sub     t0(%rip), %rax
+        imul    $1000000000, %rax, %rax
+        add     t1+8(%rip), %rax
+        sub     t0+8(%rip), %rax
+        ret
 
 /* pread64(this file, buf, 4096, 0), r13 times */
 do_pread:
@@ -384,11 +468,8 @@ now:
 done:
         lea     t1(%rip), %rsi
         call    now
-        mov     t1(%rip), %rax
-        sub     t0(%rip), %rax
-        imul    $1000000000, %rax, %rax
-        add     t1+8(%rip), %rax
-        sub     t0+8(%rip), %rax
+        call    elapsed
+emit:
         mov     %rax, ns(%rip)
         mov     $1, %edi
         lea     ns(%rip), %rsi

@@ -41,11 +41,16 @@ const PROC_ROWS: [(&str, &str, u64, &str); 6] = [
 ];
 /// The transport rows: (mechanism, procbench's mode, count, unit), each
 /// run through the exitless gate, through the exit, and natively.
-const TRANSPORT_ROWS: [(&str, &str, u64, &str); 3] = [
+const TRANSPORT_ROWS: [(&str, &str, u64, &str); 5] = [
     ("getpid in a loop", "g", 20_000, "call"),
+    ("int 0x80 getpid in a loop", "i", 20_000, "call"),
+    (SPARSE, "s", 300, "call"),
     ("4 KiB pread64 of a host file", "r", 20_000, "call"),
     ("pipe: 1-byte write + read (may block)", "q", 5_000, "round"),
 ];
+/// The row whose calls find the service thread asleep: it has a doorbell
+/// side too.
+const SPARSE: &str = "getpid after 1 ms of compute (service thread asleep)";
 /// Compute-bound work on one thread, then split between two: their
 /// ratio is the speed-up, under kvmcage and natively in the same run.
 const COMPUTE_1: &str = "compute, 1 thread";
@@ -588,12 +593,22 @@ fn transport_rows(bin: &std::path::Path, runs: usize) -> Vec<Row> {
     };
     let mut rows = Vec::new();
     for (name, mode, count, unit) in TRANSPORT_ROWS {
-        let sides = [
+        let mut sides = vec![
             (format!("guest, gate: {name}"), Some(Transport::Gate)),
             (format!("guest, exit: {name}"), Some(Transport::Exit)),
-            (format!("host: {name}"), None),
         ];
-        let mut figures = [Vec::new(), Vec::new(), Vec::new()];
+        if name == SPARSE {
+            sides.insert(
+                1,
+                (
+                    format!("guest, doorbell: {name}"),
+                    Some(Transport::Doorbell),
+                ),
+            );
+        }
+        sides.push((format!("host: {name}"), None));
+        let host_i = sides.len() - 1;
+        let mut figures = vec![Vec::new(); sides.len()];
         let mut failed = None;
         for _ in 0..runs {
             for (i, (_, cage)) in sides.iter().enumerate() {
@@ -607,23 +622,29 @@ fn transport_rows(bin: &std::path::Path, runs: usize) -> Vec<Row> {
             rows.push(empty_row(&format!("guest: {name}"), &e));
             continue;
         }
-        let host = row(&sides[2].0, 1, &figures[2], Some(format!("per {unit}")));
+        let host = row(
+            &sides[host_i].0,
+            1,
+            &figures[host_i],
+            Some(format!("per {unit}")),
+        );
         for (i, (label, _)) in sides.iter().enumerate() {
-            let mut r = if i == 2 {
+            let mut r = if i == host_i {
                 host.clone()
             } else {
                 row(label, 1, &figures[i], None)
             };
             r.cycles_per_call = None;
             r.exits_per_call = None;
-            if i < 2 {
+            if i < host_i {
                 let mut note = format!("per {unit}");
                 if let (Some(g), Some(h)) = (r.ns_per_call, host.ns_per_call) {
                     if h > 0.0 {
                         note.push_str(&format!("; {:.1}x native (same run)", g / h));
                     }
                 }
-                if let (0, Some(n)) = (i, &gate_note) {
+                let gated = matches!(sides[i].1, Some(Transport::Gate | Transport::Doorbell));
+                if let (true, Some(n)) = (gated, &gate_note) {
                     note = format!("{note}; {n}");
                 }
                 r.note = Some(note);

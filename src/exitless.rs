@@ -19,26 +19,40 @@
 //! its result handed to the vCPU thread, which the gate enters with
 //! `RESUME_NR`: the usual return path then runs.
 //!
+//! `int 0x80` takes the same way: while the gate is on, a #UD in ring 3
+//! reaches the gate page's ring-3 handler (the vCPU's IDT), which
+//! publishes the i386 registers with the exception frame; the service
+//! thread makes the call if the bytes at the frame's RIP are `cd 80`, and
+//! everything else (a real #UD, a sleeping service thread) comes to the
+//! vCPU thread as the #UD the stub would have reported (`exit_trap`).
+//!
 //! The slot is the program's memory. The host reads a request once into
 //! its own copy; what the slot says otherwise only decides which of the
 //! program's own states it resumes in. A slot belongs to one address space
 //! (`Machine::map_gate`), so no process can make calls as another.
 
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use std::os::fd::AsRawFd;
+
+use vmm_sys_util::eventfd::EventFd;
 
 use kvm_bindings::kvm_regs;
 use parking_lot::Mutex;
+use syscalls::x86::Sysno as Sysno32;
 use syscalls::Sysno;
 
 use crate::guest_abi::gate;
 use crate::kernel::task::ProcRef;
 use crate::kernel::{self, Call, Ctx, Process};
 use crate::run::{lock_machine, Shared};
+use crate::vm::doorbell_value;
 use crate::vm::layout::{self, Gpa};
 use crate::vm::memory::GuestRam;
-use crate::vm::{EntryPath, Vcpu};
+use crate::vm::paging::PageTables;
+use crate::vm::{EntryPath, Trap, Vcpu};
 
 /// How long a service thread polls for the next request after one (and
 /// after it is woken) before it sleeps. A program making calls back to
@@ -59,8 +73,13 @@ pub enum Transport {
     /// The exitless gate where `syscall` reaches LSTAR in ring 3 (kvm_pvm)
     /// and the entry mode accepts the fallbacks; the exit elsewhere. The
     /// service threads' CPU time is not the program's (`service_cpu`).
+    /// While a service thread sleeps, the gate exits at once.
     #[default]
     Gate,
+    /// The gate, and while a service thread sleeps the gate rings its
+    /// doorbell (a KVM ioeventfd on a port the TSS opens to ring 3) and
+    /// waits, instead of exiting.
+    Doorbell,
 }
 
 /// The live service threads' CPU clocks (each thread removes its own
@@ -127,6 +146,60 @@ impl Drop for Metered {
 pub struct Finished {
     pub call: Call,
     pub ret: i64,
+    /// For an `int 0x80`: the #UD frame it was made from (the return is
+    /// past its `cd 80`).
+    pub frame: Option<UdFrame>,
+}
+
+impl Finished {
+    /// The way the call came.
+    pub fn path(&self) -> EntryPath {
+        if self.frame.is_some() {
+            EntryPath::Int80Exitless
+        } else {
+            EntryPath::LstarFault
+        }
+    }
+}
+
+/// The frame of a #UD the ring-3 handler took, as read once from the
+/// slot: where it happened, the program's flags and stack.
+#[derive(Clone, Copy, Debug)]
+pub struct UdFrame {
+    pub rip: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+}
+
+impl UdFrame {
+    fn read(ram: &GuestRam, slot: Gpa) -> Option<Self> {
+        let mut raw = [0u8; 40];
+        if !ram.read(slot + gate::S_FRAME, &mut raw) {
+            return None;
+        }
+        let w = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(b)
+        };
+        Some(Self {
+            rip: w(0),
+            rflags: w(2),
+            rsp: w(3),
+        })
+    }
+
+    /// The program's registers at the faulting instruction (`past`:
+    /// after its two bytes, the call made).
+    fn apply(&self, regs: &mut kvm_regs, past: bool) {
+        regs.rip = if past {
+            self.rip.wrapping_add(2)
+        } else {
+            self.rip
+        };
+        regs.rflags = self.rflags;
+        regs.rsp = self.rsp;
+    }
 }
 
 /// What the vCPU thread and its service thread share.
@@ -134,6 +207,8 @@ pub struct Finished {
 struct Shared1 {
     /// GPA of the slot of the address space the vCPU runs (0: none).
     slot: AtomicU64,
+    /// That address space's top-level page table.
+    root: AtomicU64,
     /// The guest thread's id (an execve from a thread other than the
     /// leader gives it the leader's).
     tid: AtomicU32,
@@ -143,8 +218,13 @@ struct Shared1 {
     serving: AtomicBool,
     /// The service thread polls (mirrored in the slot for the gate).
     awake: AtomicBool,
-    /// The vCPU thread saw a call the service thread could have made.
-    wanted: AtomicBool,
+    /// What the service thread sleeps on: the vCPU's doorbell, which the
+    /// gate rings, or an eventfd only the host writes (no doorbell);
+    /// the vCPU thread writes it too when it sees a call the service
+    /// thread could have made, and `shutdown` when the thread ends.
+    bell: OnceLock<Arc<EventFd>>,
+    /// The doorbell's value in the slot (0: the gate exits instead).
+    bell_value: AtomicU32,
     stop: AtomicBool,
     done: Mutex<Option<Finished>>,
 }
@@ -162,6 +242,8 @@ pub enum InGate {
 /// One vCPU thread's side of the transport.
 pub struct Gate {
     on: bool,
+    /// Sleeping service threads are woken by the doorbell.
+    doorbell: bool,
     ram: GuestRam,
     t: Arc<Shared1>,
     /// The address space whose slot `t.slot` is.
@@ -169,6 +251,8 @@ pub struct Gate {
     service: Option<std::thread::JoinHandle<()>>,
     /// Calls it could have made before it started (`START_AFTER`).
     seen: u32,
+    /// The vCPU's index, once it has run.
+    index: Option<usize>,
 }
 
 fn word(ram: &GuestRam, gpa: Gpa) -> Option<&AtomicU32> {
@@ -180,15 +264,18 @@ fn read_u64(ram: &GuestRam, slot: Gpa, off: u64) -> u64 {
 }
 
 impl Gate {
-    /// `on`: this run uses the gate (`Transport::Auto` on kvm_pvm).
-    pub fn new(on: bool, ram: GuestRam) -> Self {
+    /// `mode`: the run's transport where the gate is in use (kvm_pvm),
+    /// `None` for the exit.
+    pub fn new(mode: Option<Transport>, ram: GuestRam) -> Self {
         Self {
-            on,
+            on: mode.is_some(),
+            doorbell: mode == Some(Transport::Doorbell),
             ram,
             t: Arc::default(),
             root: 0,
             service: None,
             seen: 0,
+            index: None,
         }
     }
 
@@ -203,12 +290,14 @@ impl Gate {
         if root == self.root {
             return;
         }
+        self.index = Some(vcpu.index());
         let slot = {
             let proc = procref.lock();
             let mut m = lock_machine(sh, &proc);
             m.map_gate(crate::vm::paging::PageTables::new(root), vcpu.index())
         };
         self.root = root;
+        self.t.root.store(root, Ordering::SeqCst);
         self.t.slot.store(slot.unwrap_or(0), Ordering::SeqCst);
         if let Some(slot) = slot {
             if let Some(w) = word(&self.ram, slot + gate::S_AWAKE) {
@@ -220,9 +309,12 @@ impl Gate {
             if let Some(w) = word(&self.ram, slot + gate::S_STATE) {
                 w.store(gate::IDLE, Ordering::SeqCst);
             }
+            if let Some(w) = word(&self.ram, slot + gate::S_BELL) {
+                w.store(self.t.bell_value.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
         }
         let page = slot.map(|_| layout::gate_gva(vcpu.index()));
-        if let Err(e) = vcpu.set_gate(page) {
+        if let Err(e) = vcpu.set_gate(page, self.doorbell) {
             log::warn!("exitless gate off for vCPU {}: {e}", vcpu.index());
             self.on = false;
             self.t.slot.store(0, Ordering::SeqCst);
@@ -265,16 +357,44 @@ impl Gate {
     /// A syscall trap came by the exit path: if it is the gate's, clear
     /// the slot, and for `RESUME_NR` hand back the call the service thread
     /// made. A result nobody asks for (the program wrote its slot) goes.
-    pub fn exit_trap(&self, regs: &kvm_regs, path: EntryPath) -> Option<Finished> {
-        if !self.on || path != EntryPath::LstarFault {
+    /// The #UD handler's exit path becomes the trap the stub would have
+    /// reported for its frame: an `int 0x80`, or a #UD fault.
+    pub fn exit_trap(&self, vcpu: &Vcpu, trap: &mut Trap, regs: &mut kvm_regs) -> Option<Finished> {
+        if !self.on || *trap != Trap::Syscall(EntryPath::LstarFault) {
             return None;
         }
         let slot = self.slot()?;
         let done = self.t.done.lock().take();
         let state = word(&self.ram, slot + gate::S_STATE)?.swap(gate::IDLE, Ordering::SeqCst);
-        (state == gate::RESUME && regs.rax == gate::RESUME_NR)
-            .then_some(done)
-            .flatten()
+        match state {
+            gate::RESUME if regs.rax == gate::RESUME_NR => {
+                let f = done?;
+                if let Some(frame) = f.frame {
+                    frame.apply(regs, true);
+                    *trap = Trap::Syscall(f.path());
+                }
+                Some(f)
+            }
+            gate::UD_EXIT if regs.rax == gate::UD_EXIT_NR => {
+                // RCX is the program's again, RAX in the slot; the rest of
+                // its state is the frame's.
+                let frame = UdFrame::read(&self.ram, slot)?;
+                regs.rax = read_u64(&self.ram, slot, gate::S_RAX);
+                frame.apply(regs, false);
+                *trap = if vcpu.code_is_int80(frame.rip) {
+                    regs.rip = frame.rip.wrapping_add(2);
+                    Trap::Syscall(EntryPath::Int80Ud)
+                } else {
+                    Trap::Fault {
+                        vector: crate::vm::gdt::UD_VECTOR,
+                        error_code: None,
+                        cr2: vcpu.sregs().cr2,
+                    }
+                };
+                None
+            }
+            _ => None,
+        }
     }
 
     /// The program's registers in the gate at `off`, as the call stands.
@@ -283,6 +403,9 @@ impl Gate {
             // No slot: the gate cannot have got past its first load.
             return InGate::Call(call_regs(regs, regs.rax, regs.rcx, regs.r11));
         };
+        if off >= gate::UD_ENTRY {
+            return self.in_ud(off, regs, slot);
+        }
         let get = |o| read_u64(&self.ram, slot, o);
         let saved = call_regs(regs, get(gate::S_RAX), get(gate::S_RCX), get(gate::S_R11));
         let returned = |rsp: u64| {
@@ -325,6 +448,48 @@ impl Gate {
         }
     }
 
+    /// `in_gate` in the #UD handler: the program is at its faulting
+    /// instruction (nothing made: it runs again), or past it with the
+    /// result (made), or the vCPU thread finishes the call (`Resume`).
+    fn in_ud(&self, off: u64, regs: &kvm_regs, slot: Gpa) -> InGate {
+        let get = |o| read_u64(&self.ram, slot, o);
+        let Some(frame) = UdFrame::read(&self.ram, slot) else {
+            return InGate::Returned(*regs);
+        };
+        let mut prog = *regs;
+        if off >= gate::UD_SAVED {
+            prog.rax = get(gate::S_RAX);
+            prog.rcx = get(gate::S_RSI);
+        }
+        let rewind = |mut p: kvm_regs| {
+            frame.apply(&mut p, false);
+            InGate::Returned(p)
+        };
+        let returned = |mut p: kvm_regs| {
+            frame.apply(&mut p, true);
+            p.rax = get(gate::S_RET);
+            InGate::Returned(p)
+        };
+        if off < gate::UD_PUBLISH {
+            return rewind(prog);
+        }
+        if off >= gate::UD_DONE {
+            self.set_state(slot, gate::IDLE);
+            return returned(prog);
+        }
+        let now = word(&self.ram, slot + gate::S_STATE)
+            .map_or(gate::IDLE, |w| w.swap(gate::IDLE, Ordering::SeqCst));
+        let done = self.t.done.lock().take();
+        match (now, done) {
+            (gate::DONE_STATE, _) => returned(prog),
+            (gate::RESUME, Some(f)) => {
+                frame.apply(&mut prog, true);
+                InGate::Resume(prog, f)
+            }
+            _ => rewind(prog),
+        }
+    }
+
     /// The vCPU thread made a call the service thread could have made:
     /// start the service thread, or wake it. (Not for a call it would
     /// hand back, such as a read of a pipe: a program busy with those
@@ -333,8 +498,7 @@ impl Gate {
         &mut self,
         sh: &Arc<Shared>,
         procref: &ProcRef,
-        tid: u32,
-        proc: &Process,
+        (tid, proc, m): (u32, &Process, &mut crate::vm::Machine),
         call: &Call,
     ) {
         if !self.on || self.slot().is_none() || !servable_nr(call) || !servable_fd(proc, call) {
@@ -345,13 +509,32 @@ impl Gate {
             self.seen += 1;
             return;
         }
-        if let Some(h) = &self.service {
+        if self.service.is_some() {
             if !self.t.awake.load(Ordering::SeqCst) {
-                self.t.wanted.store(true, Ordering::SeqCst);
-                h.thread().unpark();
+                self.ring();
             }
             return;
         }
+        // The vCPU's doorbell, or a plain eventfd to sleep on.
+        let doorbell = self
+            .index
+            .filter(|_| self.doorbell)
+            .and_then(|i| Some((m.doorbell(i)?, doorbell_value(i)?)));
+        let bell = match doorbell {
+            Some((fd, value)) => {
+                self.t.bell_value.store(value, Ordering::SeqCst);
+                fd
+            }
+            None => match EventFd::new(libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) {
+                Ok(fd) => Arc::new(fd),
+                Err(e) => {
+                    log::warn!("no exitless service thread: eventfd: {e}");
+                    self.on = false;
+                    return;
+                }
+            },
+        };
+        let _ = self.t.bell.set(bell);
         let (sh, procref, t, ram) = (
             Arc::clone(sh),
             Arc::clone(procref),
@@ -368,10 +551,20 @@ impl Gate {
             Err(e) => {
                 log::warn!("no exitless service thread: {e}");
                 self.t.awake.store(false, Ordering::SeqCst);
+                self.t.bell_value.store(0, Ordering::SeqCst);
                 self.on = false;
             }
         }
         self.publish_awake();
+    }
+
+    /// Wake the service thread (what the gate's doorbell does too).
+    fn ring(&self) {
+        if let Some(b) = self.t.bell.get() {
+            if let Err(e) = b.write(1) {
+                log::debug!("exitless doorbell: {e}");
+            }
+        }
     }
 
     fn publish_awake(&self) {
@@ -382,14 +575,24 @@ impl Gate {
                     Ordering::SeqCst,
                 );
             }
+            if let Some(w) = word(&self.ram, slot + gate::S_BELL) {
+                w.store(self.t.bell_value.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
         }
     }
 
-    /// The thread ends: stop its service thread.
+    /// The thread ends: stop its service thread. Its slot rings no more
+    /// (the vCPU's next thread makes its own service thread).
     pub fn shutdown(&mut self) {
         self.t.stop.store(true, Ordering::SeqCst);
+        self.t.bell_value.store(0, Ordering::SeqCst);
+        if let Some(slot) = self.slot() {
+            if let Some(w) = word(&self.ram, slot + gate::S_BELL) {
+                w.store(0, Ordering::SeqCst);
+            }
+        }
         if let Some(h) = self.service.take() {
-            h.thread().unpark();
+            self.ring();
             let _ = h.join();
         }
     }
@@ -413,7 +616,7 @@ fn call_regs(regs: &kvm_regs, rax: u64, rcx: u64, r11: u64) -> kvm_regs {
     r
 }
 
-/// The x86-64 call `call` names, if any (the gate is for `syscall` only).
+/// The x86-64 call `call` names, if any.
 fn sysno(call: &Call) -> Option<Sysno> {
     if call.i386 {
         return None;
@@ -421,14 +624,35 @@ fn sysno(call: &Call) -> Option<Sysno> {
     usize::try_from(call.nr).ok().and_then(Sysno::new)
 }
 
+/// The i386 call (`int 0x80`) `call` names, if any.
+fn sysno32(call: &Call) -> Option<Sysno32> {
+    if !call.i386 {
+        return None;
+    }
+    usize::try_from(call.nr).ok().and_then(Sysno32::new)
+}
+
 /// Calls on a descriptor the service thread may make (when its file
 /// never blocks: `servable_fd`).
-fn on_fd(nr: Sysno) -> bool {
+fn on_fd(call: &Call) -> bool {
     use Sysno::*;
-    matches!(
-        nr,
-        read | write | pread64 | pwrite64 | readv | writev | lseek | fstat | getdents64 | fadvise64
-    )
+    if let Some(nr) = sysno32(call) {
+        return matches!(nr, Sysno32::read | Sysno32::write);
+    }
+    sysno(call).is_some_and(|nr| {
+        matches!(
+            nr,
+            read | write
+                | pread64
+                | pwrite64
+                | readv
+                | writev
+                | lseek
+                | fstat
+                | getdents64
+                | fadvise64
+        )
+    })
 }
 
 /// Calls the service thread may make, by number: none blocks, needs the
@@ -437,39 +661,57 @@ fn on_fd(nr: Sysno) -> bool {
 /// Not the clocks: the vDSO's clock (guest TSC) and the host's differ by
 /// some microseconds here, which the exit's latency hides; a syscall clock
 /// read in 2 us could come out after a vDSO read made later
-/// (kernel selftest vDSO/vdso_test_correctness).
+/// (kernel selftest vDSO/vdso_test_correctness). For `int 0x80`, the same
+/// among the i386 calls kvmcage has (`kernel::handler32`).
 fn servable_nr(call: &Call) -> bool {
     use Sysno::*;
+    if on_fd(call) {
+        return true;
+    }
+    if let Some(nr) = sysno32(call) {
+        use Sysno32 as S;
+        return matches!(
+            nr,
+            S::getpid
+                | S::getppid
+                | S::gettid
+                | S::getuid32
+                | S::geteuid32
+                | S::getgid32
+                | S::getegid32
+                | S::uname
+                | S::getrandom
+        );
+    }
     sysno(call).is_some_and(|nr| {
-        on_fd(nr)
-            || matches!(
-                nr,
-                getpid
-                    | getppid
-                    | gettid
-                    | getuid
-                    | geteuid
-                    | getgid
-                    | getegid
-                    | getresuid
-                    | getresgid
-                    | getpgrp
-                    | getpgid
-                    | getsid
-                    | getgroups
-                    | uname
-                    | getcwd
-                    | getrandom
-                    | rt_sigprocmask
-                    | rt_sigaction
-                    | newfstatat
-                    | statx
-                    | faccessat
-                    | faccessat2
-                    | access
-                    | readlink
-                    | readlinkat
-            )
+        matches!(
+            nr,
+            getpid
+                | getppid
+                | gettid
+                | getuid
+                | geteuid
+                | getgid
+                | getegid
+                | getresuid
+                | getresgid
+                | getpgrp
+                | getpgid
+                | getsid
+                | getgroups
+                | uname
+                | getcwd
+                | getrandom
+                | rt_sigprocmask
+                | rt_sigaction
+                | newfstatat
+                | statx
+                | faccessat
+                | faccessat2
+                | access
+                | readlink
+                | readlinkat
+        )
     })
 }
 
@@ -477,7 +719,7 @@ fn servable_nr(call: &Call) -> bool {
 /// blocks (a regular file or directory of the host, an emulated device,
 /// generated /proc text).
 fn servable_fd(proc: &Process, call: &Call) -> bool {
-    if !sysno(call).is_some_and(on_fd) {
+    if !on_fd(call) {
         return true;
     }
     let Ok(file) = proc.files().file(call.args.0[0] as i32) else {
@@ -524,11 +766,13 @@ fn service(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam) {
         fence(Ordering::SeqCst);
         let late = state.is_some_and(|s| s.load(Ordering::SeqCst) == gate::REQUEST);
         if !late {
-            while !t.wanted.swap(false, Ordering::SeqCst) {
+            let Some(bell) = t.bell.get() else {
+                return;
+            };
+            while !sleep_on(bell, Duration::from_millis(250)) {
                 if t.stop.load(Ordering::SeqCst) || sh.is_stopping() || sh.expiry.expired() {
                     return;
                 }
-                std::thread::park_timeout(Duration::from_millis(250));
             }
         }
         t.awake.store(true, Ordering::SeqCst);
@@ -541,6 +785,24 @@ fn service(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam) {
         }
         last = Instant::now();
     }
+}
+
+/// Wait until `bell` is rung or `timeout` passes; true if it was rung
+/// (its count is taken).
+fn sleep_on(bell: &EventFd, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: bell.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: `pfd` and `ts` are live for the call and `pfd` is one entry;
+    // the eventfd is open (the Arc holds it); no signal mask is passed.
+    let n = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+    n > 0 && bell.read().is_ok()
 }
 
 /// Claim the request in `slot` and answer it.
@@ -578,8 +840,9 @@ fn serve(
 
 /// Read the request once and make it, if it may be made here.
 fn make_call(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam, slot: Gpa) -> u32 {
-    // One copy of the request: RAX, the six arguments, RCX, R11.
-    let mut raw = [0u8; 72];
+    // One copy of the request: RAX, the six arguments, RCX, R11, RSP
+    // (unused) and the kind; for a #UD, one copy of its frame.
+    let mut raw = [0u8; 100];
     if !ram.read(slot + gate::S_RAX, &mut raw) {
         return gate::EXIT;
     }
@@ -588,22 +851,43 @@ fn make_call(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam, slot: 
         b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
         u64::from_le_bytes(b)
     };
-    let mut regs = kvm_regs {
-        rax: w(0),
-        rdi: w(1),
-        rsi: w(2),
-        rdx: w(3),
-        r10: w(4),
-        r8: w(5),
-        r9: w(6),
-        rcx: w(7),
-        r11: w(8),
-        rip: w(7),
-        rflags: w(8),
-        ..Default::default()
+    const _: () = assert!(gate::S_KIND - gate::S_RAX == 88);
+    let kind = u32::from_le_bytes([raw[88], raw[89], raw[90], raw[91]]);
+    let (mut regs, frame, path) = if kind == gate::KIND_UD {
+        let Some(frame) = UdFrame::read(ram, slot) else {
+            return gate::EXIT;
+        };
+        let mut regs = kvm_regs {
+            rax: w(0),
+            rbx: w(1),
+            rcx: w(2),
+            rdx: w(3),
+            rsi: w(4),
+            rdi: w(5),
+            rbp: w(6),
+            ..Default::default()
+        };
+        frame.apply(&mut regs, true);
+        (regs, Some(frame), EntryPath::Int80Exitless)
+    } else {
+        let regs = kvm_regs {
+            rax: w(0),
+            rdi: w(1),
+            rsi: w(2),
+            rdx: w(3),
+            r10: w(4),
+            r8: w(5),
+            r9: w(6),
+            rcx: w(7),
+            r11: w(8),
+            rip: w(7),
+            rflags: w(8),
+            ..Default::default()
+        };
+        (regs, None, EntryPath::Gate)
     };
     const TF: u64 = 0x100;
-    let call = Call::decode(&regs, EntryPath::Gate);
+    let call = Call::decode(&regs, path);
     if regs.rflags & TF != 0 || !servable_nr(&call) || sh.tracer.lock().is_some() {
         return gate::EXIT;
     }
@@ -619,6 +903,13 @@ fn make_call(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam, slot: 
         return gate::EXIT;
     }
     let mut m = lock_machine(sh, &proc);
+    // A #UD is an `int 0x80` only where the program's code says `cd 80`.
+    if let Some(f) = frame {
+        let root = PageTables::new(t.root.load(Ordering::SeqCst));
+        if !crate::vm::vcpu::code_is_int80(ram, root, f.rip) {
+            return gate::EXIT;
+        }
+    }
     let gen = m.tlb_gen().load(Ordering::SeqCst);
     let ret = {
         let mut cx = Ctx {
@@ -626,14 +917,14 @@ fn make_call(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam, slot: 
             vcpu: None,
             proc: &mut proc,
             regs: &mut regs,
-            path: EntryPath::Gate,
+            path,
         };
         kernel::dispatch(&mut cx, &call)
     };
     {
         let mut st = sh.stats.lock();
         st.syscalls += 1;
-        *st.by_path.entry(EntryPath::Gate.name()).or_default() += 1;
+        *st.by_path.entry(path.name()).or_default() += 1;
     }
     let here = m.tlb_gen().load(Ordering::SeqCst) == gen
         && !proc.exiting
@@ -652,7 +943,7 @@ fn make_call(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam, slot: 
         }
         gate::DONE_STATE
     } else {
-        *t.done.lock() = Some(Finished { call, ret });
+        *t.done.lock() = Some(Finished { call, ret, frame });
         gate::RESUME
     }
 }

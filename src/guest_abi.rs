@@ -95,6 +95,13 @@ pub mod gate {
     pub const PUBLISH: u64 = s::GATE_PUBLISH;
     pub const DONE: u64 = s::GATE_DONE;
     pub const END: u64 = s::GATE_END;
+    /// The ring-3 #UD handler (`int 0x80` on kvm_pvm): its entry, where it
+    /// has saved the program's registers, where it publishes, and where
+    /// it returns with a result.
+    pub const UD_ENTRY: u64 = s::UD_ENTRY;
+    pub const UD_SAVED: u64 = s::UD_SAVED;
+    pub const UD_PUBLISH: u64 = s::UD_PUBLISH;
+    pub const UD_DONE: u64 = s::UD_DONE;
     pub const STUB_ENTRY: u64 = s::GATE_STUB_ENTRY;
     /// The request slot is this far above the gate's page.
     pub const SLOT_DELTA: u64 = s::SLOT_DELTA;
@@ -103,11 +110,26 @@ pub mod gate {
     pub const S_AWAKE: u64 = s::S_AWAKE;
     pub const S_RAX: u64 = s::S_RAX;
     pub const S_RCX: u64 = s::S_RCX;
+    /// The second argument's field, which holds RCX for a #UD.
+    pub const S_RSI: u64 = s::S_RSI;
     pub const S_R11: u64 = s::S_R11;
     pub const S_RET: u64 = s::S_RET;
     pub const S_RSP: u64 = s::S_RSP;
-    /// Rounds of `pause` the gate waits for an unclaimed request.
+    /// 0: a `syscall`; 1: a #UD with the i386 registers in the fields of
+    /// RAX and the six arguments.
+    pub const S_KIND: u64 = s::S_KIND;
+    pub const KIND_UD: u32 = 1;
+    /// Top of the #UD handler's stack (TSS IST4) and the frame the CPU
+    /// pushes below it: RIP, CS, RFLAGS, RSP, SS.
+    pub const UD_STACK_TOP: u64 = s::UD_STACK_TOP;
+    pub const S_FRAME: u64 = s::S_FRAME;
+    /// Rounds of `pause` the gate waits for an unclaimed request, and
+    /// for one whose doorbell it rang.
     pub const SPIN: u64 = s::SPIN;
+    pub const SPIN_BELL: u64 = s::SPIN_BELL;
+    /// The doorbell's datamatch in the slot (0: none) and its port.
+    pub const S_BELL: u64 = s::S_BELL;
+    pub const DOORBELL_PORT: u64 = s::DOORBELL_PORT;
     /// RAX of the gate's exit path for a call the host already made.
     pub const RESUME_NR: u64 = s::RESUME_NR;
     /// The states of the slot's first word.
@@ -117,6 +139,10 @@ pub mod gate {
     pub const DONE_STATE: u32 = 3;
     pub const EXIT: u32 = 4;
     pub const RESUME: u32 = 5;
+    /// The #UD handler's exit path (that state, and that RAX): the host
+    /// takes the #UD.
+    pub const UD_EXIT: u32 = s::UD_EXIT as u32;
+    pub const UD_EXIT_NR: u64 = s::UD_EXIT_NR;
 }
 
 // The gate's layout as the host assumes it: the stub's address in its
@@ -124,9 +150,14 @@ pub mod gate {
 // resume number no syscall has, the slot within RIP-relative reach.
 const _: () = {
     assert!(gate::STUB_ENTRY + 8 <= 4096 && gate::STUB_ENTRY % 8 == 0);
-    assert!(gate::ENTRY == 0 && gate::PUBLISH < gate::DONE && gate::DONE < gate::END);
-    assert!(gate::S_RSP + 8 <= 4096 - 64);
-    assert!(gate::RESUME_NR > 1024);
+    assert!(gate::ENTRY == 0 && gate::PUBLISH < gate::DONE && gate::DONE < gate::UD_ENTRY);
+    assert!(gate::UD_ENTRY < gate::UD_SAVED && gate::UD_SAVED < gate::UD_PUBLISH);
+    assert!(gate::UD_PUBLISH < gate::UD_DONE && gate::UD_DONE < gate::END);
+    assert!(gate::S_KIND + 16 <= gate::S_BELL && gate::S_BELL + 4 <= gate::S_FRAME - 64);
+    assert!(gate::UD_STACK_TOP % 16 == 0 && gate::UD_STACK_TOP + 64 <= 4096 - 64);
+    assert!(gate::S_FRAME + 40 == gate::UD_STACK_TOP);
+    assert!(gate::RESUME_NR > 1024 && gate::UD_EXIT_NR > 1024);
+    assert!(gate::RESUME_NR != gate::UD_EXIT_NR);
     assert!(gate::SLOT_DELTA < (1 << 31) - 4096);
 };
 

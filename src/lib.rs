@@ -659,9 +659,10 @@ impl Sandbox {
         let (mut m, mut vcpu) = Machine::new(self.mem_size, self.entry_mode)?;
         // The exitless gate needs `syscall` to stay in ring 3 (kvm_pvm) and
         // its exit path is the #PF fallback, which Strict refuses.
-        let gated = self.transport == Transport::Gate
+        let gated = (self.transport != Transport::Exit
             && m.backend == vm::Backend::KvmPvm
-            && self.entry_mode == EntryMode::Auto;
+            && self.entry_mode == EntryMode::Auto)
+            .then_some(self.transport);
         let (uid, gid) = (self.uid, self.gid);
         let mut proc = Process::new(Identity {
             pid: 1,

@@ -74,6 +74,9 @@ enum TransportArg {
     Exit,
     /// The exitless gate where the platform allows it, else the exit.
     Gate,
+    /// The gate, whose sleeping service threads a doorbell wakes (an
+    /// ioeventfd) instead of an exit.
+    Doorbell,
 }
 
 impl From<TransportArg> for kvmcage::Transport {
@@ -81,6 +84,7 @@ impl From<TransportArg> for kvmcage::Transport {
         match t {
             TransportArg::Exit => kvmcage::Transport::Exit,
             TransportArg::Gate => kvmcage::Transport::Gate,
+            TransportArg::Doorbell => kvmcage::Transport::Doorbell,
         }
     }
 }
@@ -127,8 +131,9 @@ struct RunArgs {
     entry: Entry,
     /// How system calls reach the host: `gate` uses the exitless gate where
     /// `syscall` stays in ring 3 (kvm_pvm; not with --entry strict), the
-    /// exit elsewhere; `exit` leaves the guest for every call (the stub's
-    /// path).
+    /// exit elsewhere; `doorbell` the same, but a call made while the
+    /// host's service thread sleeps rings it awake instead of exiting;
+    /// `exit` leaves the guest for every call (the stub's path).
     #[arg(long, value_enum, default_value_t = TransportArg::Gate)]
     transport: TransportArg,
     /// Show host directory HOST to the program at GUEST (default: the same

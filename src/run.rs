@@ -41,8 +41,9 @@ pub(crate) struct Shared {
     pub expiry: watchdog::Expiry,
     /// KVM_SET_SIGNAL_MASK's mask for every vCPU (the kick unblocked).
     pub run_mask: u64,
-    /// System calls go through the exitless gate (`crate::exitless`).
-    pub gated: bool,
+    /// System calls go through the exitless gate (`crate::exitless`):
+    /// `Gate` or `Doorbell`; `None` for the exit.
+    pub gated: Option<crate::Transport>,
     /// Set once the run ends: every loop stops at its next turn.
     stopping: AtomicBool,
     /// How the run ended; the first to end it writes it.
@@ -82,7 +83,7 @@ impl Shared {
         tracer: Option<strace::Tracer>,
         stats: RunStats,
         run_mask: u64,
-        gated: bool,
+        gated: Option<crate::Transport>,
     ) -> Self {
         let (expiry, tasks, init_pid) = {
             let p = init.lock();
@@ -758,7 +759,14 @@ fn thread_loop_inner(
                     }),
                 };
                 match at {
-                    Err(u) => (Trap::Syscall(vm::EntryPath::LstarFault), u),
+                    Err(u) => (
+                        Trap::Syscall(
+                            resumed
+                                .as_ref()
+                                .map_or(vm::EntryPath::LstarFault, |f| f.path()),
+                        ),
+                        u,
+                    ),
                     Ok(at) => {
                         if let Some((mut regs, in_user)) = at {
                             let before = regs;
@@ -791,9 +799,14 @@ fn thread_loop_inner(
                 ))
             }
         };
+        // The gate's exit paths: a call it made, or the #UD its ring-3
+        // handler took, which becomes the trap the stub would have had.
+        let mut trap = trap;
+        if resumed.is_none() {
+            resumed = gate.exit_trap(vcpu, &mut trap, &mut regs);
+        }
         match trap {
             Trap::Syscall(path) => {
-                let resumed = resumed.or_else(|| gate.exit_trap(&regs, path));
                 // (One the service thread made is counted there.)
                 if resumed.is_none() {
                     let mut st = sh.stats.lock();
@@ -805,7 +818,7 @@ fn thread_loop_inner(
                     None => Call::decode(&regs, path),
                 };
                 if resumed.is_none() {
-                    gate.want_service(sh, procref, *tid, &proc, &call);
+                    gate.want_service(sh, procref, (*tid, &proc, &mut m), &call);
                 }
                 let tracing = sh.tracer.lock().is_some();
                 let mut cx = Ctx {

@@ -4,8 +4,9 @@
  * found, stderr says 0); under kvmcage with the gate, the slots of this
  * process's vCPUs are found in the kernel half and scribbled on.
  *
- * 1. A child process whose two threads make calls (getpid, pread of a
- *    file, write to /dev/null) while a third writes random words, and
+ * 1. A child process whose two threads make calls (getpid by `syscall`
+ *    and by `int 0x80`, pread of a file, write to /dev/null) while a
+ *    third writes random words, forged #UD frames, and
  *    every protocol state, into every slot it can find: the child may die
  *    of what it did to itself, or spin; it is killed after 300 ms. kvmcage
  *    must go on.
@@ -92,6 +93,10 @@ static int calls(int fd, int null, pid_t me, int rounds)
 			return 3;
 		if (syscall(SYS_gettid) <= 0)
 			return 4;
+		long r;
+		__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+		if (r != me)
+			return 5;
 	}
 	return 0;
 }
@@ -107,15 +112,20 @@ static void *scribbler(void *arg)
 		for (int s = 0; s < nslots; s++) {
 			volatile uint64_t *p = slots[s];
 			volatile uint32_t *w = (volatile uint32_t *)p;
-			switch (next() % 6) {
+			switch (next() % 7) {
 			case 0: /* a protocol state, any */
-				w[0] = next() % 7;
+				w[0] = next() % 8;
 				break;
 			case 1: /* awake on and off */
 				w[1] = next() & 1;
 				break;
-			case 2: /* a field of the request or the answer */
-				p[1 + next() % 11] = next();
+			case 2: /* a field: request, answer, kind, doorbell */
+				p[1 + next() % 14] = next();
+				break;
+			case 5: /* a forged #UD: its kind, a frame, a request */
+				w[24] = 1;
+				p[2008 / 8 + next() % 5] = next() % 2 ? next() : 0x401000 + next() % 4096;
+				w[0] = next() % 2 ? 1 : 6;
 				break;
 			case 3: /* a plausible number and a done answer */
 				p[1] = next() % 400;

@@ -200,6 +200,14 @@ pub const IOCTLS: &[(u64, &str)] = &[
         "KVM_SET_SREGS: arch_prctl, page tables",
     ),
     (super::kvm::GET_XSAVE, "KVM_GET_XSAVE: signal frames"),
+    (
+        super::kvm::IOEVENTFD,
+        "KVM_IOEVENTFD: a vCPU's exitless-gate doorbell, on first use",
+    ),
+    (
+        super::kvm::GET_VCPU_EVENTS,
+        "KVM_GET_VCPU_EVENTS: a kick during an exception's delivery",
+    ),
     (super::kvm::SET_XSAVE, "KVM_SET_XSAVE: rt_sigreturn"),
     (super::kvm::GET_MSRS, "KVM_GET_MSRS: fault reports"),
     (

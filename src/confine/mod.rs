@@ -60,7 +60,8 @@ pub struct Status {
 /// KVM ioctl request numbers (linux/kvm.h), from kvm-bindings' struct sizes.
 pub mod kvm {
     use kvm_bindings::{
-        kvm_cpuid2, kvm_fpu, kvm_msrs, kvm_regs, kvm_signal_mask, kvm_sregs, kvm_xcrs, kvm_xsave,
+        kvm_cpuid2, kvm_fpu, kvm_ioeventfd, kvm_msrs, kvm_regs, kvm_signal_mask, kvm_sregs,
+        kvm_vcpu_events, kvm_xcrs, kvm_xsave,
     };
     const fn ioc(dir: u64, nr: u64, size: usize) -> u64 {
         (dir << 30) | ((size as u64) << 16) | (0xAE << 8) | nr
@@ -75,6 +76,8 @@ pub mod kvm {
     pub const GET_MSRS: u64 = ioc(R | W, 0x88, size_of::<kvm_msrs>());
     pub const SET_SIGNAL_MASK: u64 = ioc(W, 0x8b, size_of::<kvm_signal_mask>());
     pub const GET_XSAVE: u64 = ioc(R, 0xa4, size_of::<kvm_xsave>());
+    pub const GET_VCPU_EVENTS: u64 = ioc(R, 0x9f, size_of::<kvm_vcpu_events>());
+    pub const IOEVENTFD: u64 = ioc(W, 0x79, size_of::<kvm_ioeventfd>());
     pub const SET_XSAVE: u64 = ioc(W, 0xa5, size_of::<kvm_xsave>());
     pub const CREATE_VCPU: u64 = ioc(0, 0x41, 0);
     pub const SET_CPUID2: u64 = ioc(W, 0x90, size_of::<kvm_cpuid2>());
@@ -380,6 +383,8 @@ mod tests {
         assert_eq!(kvm::GET_MSRS, 0xc008_ae88);
         assert_eq!(kvm::SET_SIGNAL_MASK, 0x4004_ae8b);
         assert_eq!(kvm::GET_XSAVE, 0x9000_aea4);
+        assert_eq!(kvm::GET_VCPU_EVENTS, 0x8040_ae9f);
+        assert_eq!(kvm::IOEVENTFD, 0x4040_ae79);
         assert_eq!(kvm::SET_XSAVE, 0x5000_aea5);
     }
 

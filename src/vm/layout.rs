@@ -10,8 +10,9 @@
 //!  0x0000_0000 +----------------------+
 //!              | (unused, never mapped)|
 //!  0x0000_1000 | stub text (entry.S)  |    KERNEL_TEXT   0xffff_ffff_8000_0000  R-X S G
-//!  0x0000_2000 | GDT (0x000) TSS(0x800)|   KERNEL_GDT    0xffff_ffff_8000_1000  RW- S G
-//!  0x0000_3000 | IDT                  |    KERNEL_IDT    0xffff_ffff_8000_2000  RW- S G
+//!  0x0000_2000 | GDT 0x000 IDT 0x100  |    KERNEL_GDT    0xffff_ffff_8000_1000  RW- S G
+//!              | TSS 0xf00            |
+//!  0x0000_3000 | (unused)             |
 //!  0x0000_4000 | RSP0 stack           |    ..._4000, guard page below         RW- S G
 //!  0x0000_5000 | IST1 (#DF) stack     |    ..._6000
 //!  0x0000_6000 | IST2 (NMI) stack     |    ..._8000
@@ -62,14 +63,11 @@ pub const KERNEL_GDT: KernelPage = KernelPage {
     writable: true,
     executable: false,
 };
+/// The IDT sits in the GDT page, at this offset: each vCPU has its own
+/// (its #UD gate changes with the exitless gate, `Vcpu::set_gate`).
+pub const IDT_OFFSET: u64 = 0x100;
 /// The TSS sits in the GDT page, at this offset.
-pub const TSS_OFFSET: u64 = 0x800;
-pub const KERNEL_IDT: KernelPage = KernelPage {
-    gpa: 0x3000,
-    gva: KERNEL_BASE + 0x2000,
-    writable: true,
-    executable: false,
-};
+pub const TSS_OFFSET: u64 = 0xf00;
 /// Stack for exceptions and interrupts from ring 3 (TSS.RSP0).
 pub const STACK_RSP0: KernelPage = KernelPage {
     gpa: 0x4000,
@@ -96,7 +94,7 @@ pub const STACK_IST_MC: KernelPage = KernelPage {
     executable: false,
 };
 
-/// One vCPU's kernel pages: its GDT with the TSS in the same page, the
+/// One vCPU's kernel pages: its GDT with its IDT and TSS in the same page, the
 /// RSP0 stack that exceptions from ring 3 land on, and the three IST
 /// stacks (#DF, NMI, #MC). vCPU 0 uses the boot pages below; every other
 /// vCPU gets pool frames mapped at `cpu_area_gva(i)` (PROCESSES.md 5).
@@ -127,6 +125,11 @@ impl CpuArea {
     /// The TSS's virtual address (in the GDT page).
     pub fn tss(&self) -> Gva {
         self.gdt.gva + TSS_OFFSET
+    }
+
+    /// The IDT's virtual address (in the GDT page).
+    pub fn idt(&self) -> Gva {
+        self.gdt.gva + IDT_OFFSET
     }
 
     /// The pages, in mapping order.
@@ -166,10 +169,9 @@ pub fn gate_gva(i: usize) -> Gva {
 }
 
 /// Every kernel page, in the order the host maps them.
-pub const KERNEL_PAGES: [KernelPage; 7] = [
+pub const KERNEL_PAGES: [KernelPage; 6] = [
     KERNEL_TEXT,
     KERNEL_GDT,
-    KERNEL_IDT,
     STACK_RSP0,
     STACK_IST_DF,
     STACK_IST_NMI,

@@ -99,11 +99,17 @@ pub enum EntryPath {
     /// `syscall` through the exitless gate, made by a host service thread
     /// while the vCPU waited in ring 3 (kvm_pvm; `crate::exitless`).
     Gate,
+    /// `int 0x80` through the exitless gate's ring-3 #UD handler, made by
+    /// a host service thread (kvm_pvm; `crate::exitless`).
+    Int80Exitless,
 }
 
 impl EntryPath {
     pub fn is_int80(self) -> bool {
-        matches!(self, EntryPath::Int80Gate | EntryPath::Int80Ud)
+        matches!(
+            self,
+            EntryPath::Int80Gate | EntryPath::Int80Ud | EntryPath::Int80Exitless
+        )
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -112,6 +118,7 @@ impl EntryPath {
             EntryPath::Int80Gate => "int 0x80 (DPL-3 gate)",
             EntryPath::Int80Ud => "int 0x80 (#UD fallback)",
             EntryPath::Gate => "syscall (exitless gate)",
+            EntryPath::Int80Exitless => "int 0x80 (exitless #UD handler)",
         }
     }
 }
@@ -257,6 +264,9 @@ pub struct Machine {
     /// Page tables of address spaces that ended, emptied of every user
     /// leaf, kept whole for new address spaces (`new_root`).
     spare_roots: Vec<PageTables>,
+    /// Each vCPU's exitless-gate doorbell, registered on first use
+    /// (`doorbell`); KVM keeps an ioeventfd as long as the VM.
+    doorbells: Vec<Option<Arc<vmm_sys_util::eventfd::EventFd>>>,
 }
 
 /// Spare page-table trees kept at most; past it an ended space's tables
@@ -276,7 +286,41 @@ pub(crate) fn xsave_bytes(x: &kvm_bindings::kvm_xsave) -> Box<[u8; XSAVE_AREA]> 
     b
 }
 
+/// The value vCPU `index`'s gate writes to its doorbell (0 is "none").
+pub fn doorbell_value(index: usize) -> Option<u32> {
+    u32::try_from(index).ok()?.checked_add(1)
+}
+
 impl Machine {
+    /// vCPU `index`'s doorbell: an eventfd KVM signals, with no exit to
+    /// this process, when ring 3 writes `doorbell_value(index)` to the
+    /// doorbell port (`guest/gate.S`). Made and registered on first use;
+    /// `None` where KVM refuses it (the gate then exits instead).
+    pub fn doorbell(&mut self, index: usize) -> Option<Arc<vmm_sys_util::eventfd::EventFd>> {
+        if let Some(Some(d)) = self.doorbells.get(index) {
+            return Some(Arc::clone(d));
+        }
+        let vm = &self.kvm.as_ref()?.vm;
+        let value = doorbell_value(index)?;
+        let fd =
+            vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK | libc::EFD_CLOEXEC).ok()?;
+        let port = u16::try_from(guest_abi::gate::DOORBELL_PORT).ok()?;
+        if let Err(e) = vm.register_ioevent(
+            &fd,
+            &kvm_ioctls::IoEventAddress::Pio(u64::from(port)),
+            value,
+        ) {
+            log::warn!("no doorbell for vCPU {index}: KVM_IOEVENTFD: {e}");
+            return None;
+        }
+        let fd = Arc::new(fd);
+        if self.doorbells.len() <= index {
+            self.doorbells.resize(index + 1, None);
+        }
+        self.doorbells[index] = Some(Arc::clone(&fd));
+        Some(fd)
+    }
+
     /// Open KVM and build a machine with `mem_size` bytes of RAM whose guest
     /// kernel is ready, and its first vCPU; the program is loaded by the
     /// caller, which then sets the first user registers with
@@ -294,7 +338,7 @@ impl Machine {
     }
 
     /// Another vCPU, set up as the first was, with its own kernel area
-    /// (GDT+TSS, RSP0 and IST stacks from the frame pool); its registers
+    /// (GDT+IDT+TSS, RSP0 and IST stacks from the frame pool); its registers
     /// are the caller's to set.
     pub fn create_vcpu(&mut self) -> Result<Vcpu, VmError> {
         let index = self.vcpus;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use kvm_ioctls::{VcpuFd, VmFd};
 
 use super::layout::{
-    self, CpuArea, KernelPage, KERNEL_CS, KERNEL_DS, KERNEL_GDT, KERNEL_IDT, KERNEL_PAGES,
+    self, CpuArea, KernelPage, IDT_OFFSET, KERNEL_CS, KERNEL_DS, KERNEL_GDT, KERNEL_PAGES,
     KERNEL_PDPT_GPA, KERNEL_PD_GPA, KERNEL_PT_GPA, KERNEL_TEXT, PAGE_SIZE, PML4_GPA, TSS_OFFSET,
     USER32_CS,
 };
@@ -204,6 +204,7 @@ pub(super) fn build(mem_size: u64, mode: EntryMode) -> Result<(Machine, Vcpu), V
         tlb_gen: Default::default(),
         vcpus: 1,
         pool: Vec::new(),
+        doorbells: Vec::new(),
         cr4,
         xfeatures,
         xstate_size,
@@ -240,7 +241,7 @@ pub(super) fn configure_vcpu(
     sregs.ldt = gdt::null_segment();
     sregs.tr = gdt::tr_segment(area);
     sregs.gdt = gdt::gdt_table(area);
-    sregs.idt = gdt::idt_table();
+    sregs.idt = gdt::idt_table(area);
     sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
     sregs.cr3 = PML4_GPA;
     sregs.cr4 = t.cr4;
@@ -287,7 +288,7 @@ pub(super) fn configure_vcpu(
 }
 
 /// vCPU `index`'s kernel area: the boot pages for vCPU 0; for the others
-/// five pool frames (GDT+TSS, RSP0, three IST stacks) mapped supervisor-only
+/// five pool frames (GDT+IDT+TSS, RSP0, three IST stacks) mapped supervisor-only
 /// at `cpu_area_gva(index)`, in page tables of the kernel half that every
 /// address space shares. Pool frames never appear in a user entry, so
 /// uaccess cannot reach them.
@@ -379,6 +380,7 @@ pub(super) fn build_detached(mem_size: u64) -> Result<(Machine, Vcpu), VmError> 
         tlb_gen: Default::default(),
         vcpus: 1,
         pool: Vec::new(),
+        doorbells: Vec::new(),
         cr4: 0,
         xfeatures: 0x3,
         xstate_size: 512 + 64,
@@ -416,20 +418,17 @@ fn write_kernel(ram: &GuestRam) -> Result<(), VmError> {
     {
         return Err(fail("gate"));
     }
-    write_descriptor_tables(ram, &CpuArea::BOOT)?;
-    if !ram.write(KERNEL_IDT.gpa, &gdt::idt_bytes()) {
-        return Err(fail("IDT"));
-    }
-    Ok(())
+    write_descriptor_tables(ram, &CpuArea::BOOT)
 }
 
-/// A vCPU's GDT and, in the same page, its TSS.
+/// A vCPU's GDT and, in the same page, its IDT and TSS.
 fn write_descriptor_tables(ram: &GuestRam, area: &CpuArea) -> Result<(), VmError> {
     let gdt_bytes: Vec<u8> = gdt::gdt_entries(area)
         .iter()
         .flat_map(|d| d.to_le_bytes())
         .collect();
     if !ram.write(area.gdt.gpa, &gdt_bytes)
+        || !ram.write(area.gdt.gpa + IDT_OFFSET, &gdt::idt_bytes())
         || !ram.write(area.gdt.gpa + TSS_OFFSET, &gdt::tss_bytes(area))
     {
         return Err(VmError::Setup("cannot write a GDT or TSS".into()));

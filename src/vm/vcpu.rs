@@ -1,4 +1,4 @@
-//! One vCPU: its KVM fd, its kernel area (GDT+TSS, RSP0 and IST stacks),
+//! One vCPU: its KVM fd, its kernel area (GDT+IDT+TSS, RSP0 and IST stacks),
 //! a cache of its registers, and the one rule for returning to user mode.
 //!
 //! A `Vcpu` is owned by exactly one host thread (it is `Send`, not shared):
@@ -51,6 +51,12 @@ pub struct Vcpu {
     at_lstar: bool,
     /// The page of this vCPU's exitless gate while LSTAR points at it.
     gate: Option<Gva>,
+    /// A kick stopped the vCPU while KVM was delivering an exception (an
+    /// `int 0x80`'s #UD, say): its registers are not a state the program
+    /// is in, and changing RIP would deliver the exception at the new one.
+    mid_event: bool,
+    /// The TSS opens the doorbell port (`set_gate`).
+    doorbell: bool,
     /// CS and SS of the stub (CPL 0), as the vCPU was made: what a return
     /// through the stub needs when a kick stopped the vCPU in ring 3.
     kernel_segs: (kvm_bindings::kvm_segment, kvm_bindings::kvm_segment),
@@ -95,6 +101,8 @@ impl Vcpu {
             returning: None,
             at_lstar: false,
             gate: None,
+            mid_event: false,
+            doorbell: false,
             kernel_segs: (p.sregs.cs, p.sregs.ss),
             exits: 0,
             init_xsave: p.init_xsave,
@@ -151,7 +159,7 @@ impl Vcpu {
             guest_abi::FLUSH_IRET_RETURN,
         ]
         .contains(&self.regs.rip);
-        (self.sregs.cs.selector & 3 == 0 && at_site)
+        (self.sregs.cs.selector & 3 == 0 && at_site && !self.mid_event)
             .then_some(self.returning)
             .flatten()
     }
@@ -357,10 +365,12 @@ impl Vcpu {
     }
 
     /// Point `syscall` at this vCPU's exitless gate (`Some(page)`, mapped
-    /// by `Machine::map_gate` in every address space it runs) or back at
-    /// the stub (`None`).
-    pub fn set_gate(&mut self, gate: Option<Gva>) -> Result<(), VmError> {
-        if self.gate == gate {
+    /// by `Machine::map_gate` in every address space it runs), and #UD at
+    /// the gate page's ring-3 handler on a stack in the request slot, or
+    /// both back at the stub (`None`); with `doorbell`, ring 3 may `outl`
+    /// to the doorbell port (`Machine::doorbell`).
+    pub fn set_gate(&mut self, gate: Option<Gva>, doorbell: bool) -> Result<(), VmError> {
+        if self.gate == gate && self.doorbell == (doorbell && gate.is_some()) {
             return Ok(());
         }
         let target = gate.map_or(guest_abi::SYSCALL_ENTRY, |g| g + guest_abi::gate::ENTRY);
@@ -375,7 +385,40 @@ impl Vcpu {
                 return Err(VmError::Setup("KVM refused LSTAR".into()));
             }
         }
+        // #UD to the gate page's ring-3 handler on a stack in the slot, or
+        // back to the stub. This vCPU's own IDT and TSS, read by the CPU
+        // at each delivery.
+        let ud_stack = gate.map_or(0, |g| {
+            g + guest_abi::gate::SLOT_DELTA + guest_abi::gate::UD_STACK_TOP
+        });
+        let idt_entry =
+            self.area.gdt.gpa + layout::IDT_OFFSET + u64::from(super::gdt::UD_VECTOR) * 16;
+        let handler = gate.map(|g| g + guest_abi::gate::UD_ENTRY);
+        // The doorbell port: open to ring 3 only while the gate is on and
+        // has a doorbell.
+        let doorbell = doorbell && gate.is_some();
+        let (off, bit) = super::gdt::doorbell_bit();
+        let bitmap = self.area.gdt.gpa + layout::TSS_OFFSET + off;
+        let mut byte = [0u8; 1];
+        let opened = self.ram.read(bitmap, &mut byte) && {
+            byte[0] = if doorbell {
+                byte[0] & !bit
+            } else {
+                byte[0] | bit
+            };
+            self.ram.write(bitmap, &byte)
+        };
+        if !opened
+            || !self.ram.write_u64(
+                self.area.gdt.gpa + layout::TSS_OFFSET + super::gdt::TSS_IST4,
+                ud_stack,
+            )
+            || !self.ram.write(idt_entry, &super::gdt::ud_gate(handler))
+        {
+            return Err(VmError::Setup("cannot write the #UD gate".into()));
+        }
         self.gate = gate;
+        self.doorbell = doorbell;
         Ok(())
     }
 
@@ -395,7 +438,7 @@ impl Vcpu {
     /// what the program's state is).
     pub fn interrupted_in_gate(&self) -> Option<(u64, kvm_regs)> {
         let g = self.gate?;
-        (self.sregs.cs.selector & 3 == 3 && self.in_gate(self.regs.rip))
+        (self.sregs.cs.selector & 3 == 3 && self.in_gate(self.regs.rip) && !self.mid_event)
             .then(|| (self.regs.rip - g, self.regs))
     }
 
@@ -403,7 +446,8 @@ impl Vcpu {
     /// stopped in ring 3 at a user address (not inside the stub, not at
     /// LSTAR before its fault was taken), where the host may change them.
     pub fn interrupted_user_regs(&self) -> Option<kvm_regs> {
-        (self.sregs.cs.selector & 3 == 3 && self.regs.rip < layout::USER_TOP).then_some(self.regs)
+        (self.sregs.cs.selector & 3 == 3 && self.regs.rip < layout::USER_TOP && !self.mid_event)
+            .then_some(self.regs)
     }
 
     /// Replace the registers of a vCPU stopped in ring 3 (see
@@ -441,8 +485,22 @@ impl Vcpu {
     /// On `Ok(Ok((trap, regs)))`, `regs` is the program's register state.
     pub fn next_trap(&mut self) -> Result<Result<(Trap, kvm_regs), Stop>, VmError> {
         self.store_regs()?;
-        let vcpu = self.fd()?;
-        let exit = match vcpu.run() {
+        let vcpu = self.fd.as_mut().ok_or(VmError::Detached)?;
+        let mut rang = 0u64;
+        let exit = loop {
+            match vcpu.run() {
+                // A doorbell no ioeventfd took (the program rang with a
+                // value not its own): KVM finishes the `out` at the next
+                // entry. Kicks still end the loop.
+                Ok(VcpuExit::IoOut(port, _)) if super::gdt::is_doorbell_port(port) => {
+                    rang += 1;
+                    continue;
+                }
+                other => break other,
+            }
+        };
+        self.exits += rang;
+        let exit = match exit {
             Ok(VcpuExit::IoOut(port, data)) => {
                 if port == guest_abi::HC_PORT && data.len() == 1 {
                     None
@@ -476,6 +534,16 @@ impl Vcpu {
         };
         self.exits += 1;
         self.load_regs()?;
+        self.mid_event = false;
+        if exit == Some(Stop::Interrupted) {
+            if let Some(fd) = self.fd.as_ref() {
+                let ev = fd.get_vcpu_events().map_err(ioctl("KVM_GET_VCPU_EVENTS"))?;
+                self.mid_event = ev.exception.injected != 0
+                    || ev.exception.pending != 0
+                    || ev.interrupt.injected != 0
+                    || ev.nmi.injected != 0;
+            }
+        }
         if exit.is_none() {
             self.returning = None;
         }
@@ -564,25 +632,29 @@ impl Vcpu {
 
     /// Are the bytes at user `rip` `cd 80`, in an executable user page of
     /// the address space this vCPU runs?
-    fn code_is_int80(&self, rip: Gva) -> bool {
-        let pt = PageTables::new(self.sregs.cr3 & !0xfff);
-        let mut code = [0u8; 2];
-        for (i, b) in code.iter_mut().enumerate() {
-            let Some(addr) = rip.checked_add(i as u64) else {
-                return false;
-            };
-            let Some(t) = pt.translate(&self.ram, layout::page_down(addr)) else {
-                return false;
-            };
-            if !t.user || !t.executable {
-                return false;
-            }
-            let mut one = [0u8; 1];
-            if !self.ram.read(t.frame + (addr & (PAGE_SIZE - 1)), &mut one) {
-                return false;
-            }
-            *b = one[0];
-        }
-        code == [0xcd, 0x80]
+    pub fn code_is_int80(&self, rip: Gva) -> bool {
+        code_is_int80(&self.ram, PageTables::new(self.sregs.cr3 & !0xfff), rip)
     }
+}
+
+/// Are the bytes at user `rip` `cd 80`, in executable user pages of `pt`?
+pub fn code_is_int80(ram: &GuestRam, pt: PageTables, rip: Gva) -> bool {
+    let mut code = [0u8; 2];
+    for (i, b) in code.iter_mut().enumerate() {
+        let Some(addr) = rip.checked_add(i as u64) else {
+            return false;
+        };
+        let Some(t) = pt.translate(ram, layout::page_down(addr)) else {
+            return false;
+        };
+        if !t.user || !t.executable {
+            return false;
+        }
+        let mut one = [0u8; 1];
+        if !ram.read(t.frame + (addr & (PAGE_SIZE - 1)), &mut one) {
+            return false;
+        }
+        *b = one[0];
+    }
+    code == [0xcd, 0x80]
 }
