@@ -214,6 +214,9 @@ struct Shared1 {
     tid: AtomicU32,
     /// The vCPU thread is in KVM_RUN (the program may be in the gate).
     in_guest: AtomicBool,
+    /// KVM_RUN entries so far: a claim made across a leave and a return
+    /// is not made (`serve`).
+    entries: AtomicU64,
     /// The service thread claimed a request and has not answered it.
     serving: AtomicBool,
     /// The service thread polls (mirrored in the slot for the gate).
@@ -284,6 +287,13 @@ impl Gate {
     /// cannot be done).
     pub fn prepare(&mut self, sh: &Shared, procref: &ProcRef, vcpu: &mut Vcpu) {
         if !self.on {
+            // Turned off (no service thread could be had): the stub again.
+            if vcpu.gate().is_some() {
+                if let Err(e) = vcpu.set_gate(None, false) {
+                    log::warn!("exitless gate: {e}");
+                }
+                self.t.slot.store(0, Ordering::SeqCst);
+            }
             return;
         }
         let root = vcpu.sregs().cr3 & crate::vm::paging::pte::ADDR_MASK;
@@ -325,6 +335,7 @@ impl Gate {
     /// can be waiting in the gate. Leaving waits for a call it is making
     /// (it never blocks), so the slot's state is final afterwards.
     pub fn enter(&self) {
+        self.t.entries.fetch_add(1, Ordering::SeqCst);
         self.t.in_guest.store(true, Ordering::SeqCst);
     }
 
@@ -385,11 +396,7 @@ impl Gate {
                     regs.rip = frame.rip.wrapping_add(2);
                     Trap::Syscall(EntryPath::Int80Ud)
                 } else {
-                    Trap::Fault {
-                        vector: crate::vm::gdt::UD_VECTOR,
-                        error_code: None,
-                        cr2: vcpu.sregs().cr2,
-                    }
+                    vcpu.ud_fault(frame.rip)
                 };
                 None
             }
@@ -470,7 +477,7 @@ impl Gate {
             p.rax = get(gate::S_RET);
             InGate::Returned(p)
         };
-        if off < gate::UD_PUBLISH {
+        if off <= gate::UD_PUBLISH {
             return rewind(prog);
         }
         if off >= gate::UD_DONE {
@@ -483,7 +490,8 @@ impl Gate {
         match (now, done) {
             (gate::DONE_STATE, _) => returned(prog),
             (gate::RESUME, Some(f)) => {
-                frame.apply(&mut prog, true);
+                // The frame the call was made from.
+                f.frame.unwrap_or(frame).apply(&mut prog, true);
                 InGate::Resume(prog, f)
             }
             _ => rewind(prog),
@@ -814,6 +822,10 @@ fn serve(
     slot: Gpa,
     state: &AtomicU32,
 ) {
+    // `serving` before the claim: a vCPU thread leaving KVM_RUN either
+    // sees it (and waits for the answer) or this thread sees it gone.
+    let entered = t.entries.load(Ordering::SeqCst);
+    t.serving.store(true, Ordering::SeqCst);
     if state
         .compare_exchange(
             gate::REQUEST,
@@ -823,18 +835,22 @@ fn serve(
         )
         .is_err()
     {
+        t.serving.store(false, Ordering::SeqCst);
         return;
     }
-    t.serving.store(true, Ordering::SeqCst);
-    // The vCPU thread left KVM_RUN (it waits for this answer before it
-    // looks at the slot), or moved to another address space's slot:
-    // nothing is done here.
-    let answer = if !t.in_guest.load(Ordering::SeqCst) || t.slot.load(Ordering::SeqCst) != slot {
+    // The vCPU thread left KVM_RUN (it then settles the slot itself), or
+    // left and came back (the request may be one it already settled), or
+    // moved to another address space's slot: nothing is done here.
+    let answer = if !t.in_guest.load(Ordering::SeqCst)
+        || t.entries.load(Ordering::SeqCst) != entered
+        || t.slot.load(Ordering::SeqCst) != slot
+    {
         gate::EXIT
     } else {
         make_call(sh, procref, t, ram, slot)
     };
-    state.store(answer, Ordering::SeqCst);
+    // Only over its own claim: never over a request made since.
+    let _ = state.compare_exchange(gate::CLAIMED, answer, Ordering::SeqCst, Ordering::SeqCst);
     t.serving.store(false, Ordering::SeqCst);
 }
 

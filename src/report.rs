@@ -43,7 +43,6 @@ pub fn siginfo_for(
         16 | 19 => SigInfo::fault(SIGFPE, fp_code(vcpu, f.vector), rip),
         1 => SigInfo::fault(SIGTRAP, 2 /* TRAP_TRACE */, rip),
         3 => SigInfo::fault(SIGTRAP, SI_KERNEL, 0),
-        6 if code_at(m, rip).first() == Some(&0xcd) => SigInfo::fault(SIGSEGV, SI_KERNEL, 0),
         6 => SigInfo::fault(SIGILL, 2 /* ILL_ILLOPN */, rip),
         11 | 12 => SigInfo::fault(SIGBUS, SI_KERNEL, 0),
         17 => SigInfo::fault(SIGBUS, 1 /* BUS_ADRALN */, 0),

@@ -225,6 +225,41 @@ fn page_table_edits_are_never_stale() {
     dies_like_native("mprotect", "SIGSEGV", "page fault on write");
 }
 
+/// `int $n` for the vectors ring 3 may not use is a #GP naming the IDT
+/// entry, as on Linux (kvm_pvm raised #UD: SIGILL); `int $3` and `int $4`
+/// are traps. The signal, si_code, si_addr, RIP, trapno and error code
+/// match native.
+#[test]
+fn int_n_faults_as_on_linux() {
+    let outs = same_as_native("intn", &[], b"");
+    for (flavor, out) in outs {
+        let s = text(&out.stdout);
+        assert!(
+            s.contains(
+                "int $0x81: Segmentation fault code 128, rip at, addr 0, trapno 13, err 0x40a"
+            ),
+            "{flavor:?}: {s}"
+        );
+        assert!(
+            s.contains("inb (%dx) 0xf9 : Segmentation fault code 128, rip at, trapno 13, err 0"),
+            "{flavor:?}: {s}"
+        );
+    }
+    // The doorbell transport opens ports 0xf8..0xfb to ring 3 for its
+    // ioeventfd: anything else done there is still the #GP.
+    for flavor in [Flavor::Gcc, Flavor::Musl] {
+        let bin = image("intn", flavor);
+        let native = run_native(&bin, &[], b"");
+        let cage = run_cage(&["--transport", "doorbell"], &bin, &[], b"");
+        assert_eq!(
+            text(&cage.stdout),
+            text(&native.stdout),
+            "intn ({flavor:?}, doorbell): {}",
+            text(&cage.stderr)
+        );
+    }
+}
+
 #[test]
 fn int80_uses_the_i386_abi() {
     let outs = same_as_native("int80", &[], b"");

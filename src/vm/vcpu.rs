@@ -486,21 +486,16 @@ impl Vcpu {
     pub fn next_trap(&mut self) -> Result<Result<(Trap, kvm_regs), Stop>, VmError> {
         self.store_regs()?;
         let vcpu = self.fd.as_mut().ok_or(VmError::Detached)?;
-        let mut rang = 0u64;
-        let exit = loop {
-            match vcpu.run() {
-                // A doorbell no ioeventfd took (the program rang with a
-                // value not its own): KVM finishes the `out` at the next
-                // entry. Kicks still end the loop.
-                Ok(VcpuExit::IoOut(port, _)) if super::gdt::is_doorbell_port(port) => {
-                    rang += 1;
-                    continue;
-                }
-                other => break other,
+        // Port I/O of the program on the doorbell's ports that no
+        // ioeventfd took (open to ring 3 with `--transport doorbell`).
+        let mut doorbell_io = None;
+        let exit = match vcpu.run() {
+            Ok(VcpuExit::IoOut(port, _) | VcpuExit::IoIn(port, _))
+                if super::gdt::is_doorbell_port(port) =>
+            {
+                doorbell_io = Some(port);
+                None
             }
-        };
-        self.exits += rang;
-        let exit = match exit {
             Ok(VcpuExit::IoOut(port, data)) => {
                 if port == guest_abi::HC_PORT && data.len() == 1 {
                     None
@@ -550,7 +545,51 @@ impl Vcpu {
         if let Some(stop) = exit {
             return Ok(Err(stop));
         }
+        if let Some(port) = doorbell_io {
+            // Let KVM finish the I/O without entering the guest (an `in`
+            // left pending would be finished at the next entry, at
+            // whatever RIP the host set by then), then undo its effect:
+            // RIP after it, and an `in`'s value in RAX.
+            let rax = self.regs.rax;
+            if let Some(fd) = self.fd.as_mut() {
+                fd.set_kvm_immediate_exit(1);
+                let _ = fd.run();
+                fd.set_kvm_immediate_exit(0);
+            }
+            self.load_regs()?;
+            self.regs.rax = rax;
+            return Ok(self.doorbell_fault(port));
+        }
         Ok(self.decode_hypercall())
+    }
+
+    /// The program did port I/O on the doorbell's ports and no ioeventfd
+    /// took it (an `in`, another size or value): on Linux every port is
+    /// closed to ring 3, a #GP. KVM has finished the I/O (RIP is past
+    /// the instruction); the fault's RIP is the instruction's.
+    fn doorbell_fault(&mut self, port: u16) -> Result<(Trap, kvm_regs), Stop> {
+        if self.sregs.cs.selector & 3 != 3 {
+            return Err(Stop::Unexpected(format!("I/O to port {port:#x} at CPL 0")));
+        }
+        self.at_lstar = false;
+        let pt = PageTables::new(self.sregs.cr3 & !0xfff);
+        let dx = (self.regs.rdx & 0xffff) as u16;
+        let len_at = |at: Gva| io_insn_len(&self.ram, pt, at, port, dx);
+        let rip = self.regs.rip;
+        let at = (1..=4u64)
+            .filter_map(|l| rip.checked_sub(l))
+            .find(|&a| len_at(a) == Some(rip - a))
+            .unwrap_or(rip);
+        let mut user = self.regs;
+        user.rip = at;
+        Ok((
+            Trap::Fault {
+                vector: 13,
+                error_code: Some(0),
+                cr2: self.sregs.cr2,
+            },
+            user,
+        ))
     }
 
     /// The vCPU stopped on the stub's `out`: find out why.
@@ -619,6 +658,17 @@ impl Vcpu {
             }
             0x80 => Ok((Trap::Syscall(EntryPath::Int80Gate), user)),
             2 | 8 | 18 => Err(Stop::KernelFault { vector, rip: f_rip }),
+            6 => Ok((self.ud_fault(f_rip), user)),
+            // `int $n` without a gate here (32..0x7f): a #NP naming the
+            // IDT entry, where Linux (every entry present) has a #GP.
+            11 if error_code.is_some_and(|e| e & 2 != 0) => Ok((
+                Trap::Fault {
+                    vector: 13,
+                    error_code,
+                    cr2: self.sregs.cr2,
+                },
+                user,
+            )),
             _ => Ok((
                 Trap::Fault {
                     vector,
@@ -633,28 +683,85 @@ impl Vcpu {
     /// Are the bytes at user `rip` `cd 80`, in an executable user page of
     /// the address space this vCPU runs?
     pub fn code_is_int80(&self, rip: Gva) -> bool {
-        code_is_int80(&self.ram, PageTables::new(self.sregs.cr3 & !0xfff), rip)
+        self.int_n_at(rip) == Some(0x80)
+    }
+
+    /// The fault a #UD at user `rip` that is no system call stands for:
+    /// `int $n` for a vector ring 3 may not use is a #GP on Linux, whose
+    /// every IDT entry is present (DPL 0 but for 3, 4 and 0x80), with the
+    /// entry in the error code; kvm_pvm raises #UD for it. Anything else
+    /// is the #UD.
+    pub fn ud_fault(&self, rip: Gva) -> Trap {
+        match self.int_n_at(rip) {
+            Some(n) => Trap::Fault {
+                vector: 13,
+                error_code: Some((u64::from(n) << 3) | 2),
+                cr2: self.sregs.cr2,
+            },
+            None => Trap::Fault {
+                vector: 6,
+                error_code: None,
+                cr2: self.sregs.cr2,
+            },
+        }
+    }
+
+    /// The vector of the `int $n` (`cd n`) at user `rip`, if that is what
+    /// the executable user pages there hold.
+    pub fn int_n_at(&self, rip: Gva) -> Option<u8> {
+        int_n_at(&self.ram, PageTables::new(self.sregs.cr3 & !0xfff), rip)
     }
 }
 
 /// Are the bytes at user `rip` `cd 80`, in executable user pages of `pt`?
 pub fn code_is_int80(ram: &GuestRam, pt: PageTables, rip: Gva) -> bool {
+    int_n_at(ram, pt, rip) == Some(0x80)
+}
+
+/// The vector of an `int $n` (`cd n`) at user `rip` in executable user
+/// pages of `pt`.
+pub fn int_n_at(ram: &GuestRam, pt: PageTables, rip: Gva) -> Option<u8> {
     let mut code = [0u8; 2];
     for (i, b) in code.iter_mut().enumerate() {
-        let Some(addr) = rip.checked_add(i as u64) else {
-            return false;
-        };
-        let Some(t) = pt.translate(ram, layout::page_down(addr)) else {
-            return false;
-        };
+        let addr = rip.checked_add(i as u64)?;
+        let t = pt.translate(ram, layout::page_down(addr))?;
         if !t.user || !t.executable {
-            return false;
+            return None;
         }
         let mut one = [0u8; 1];
         if !ram.read(t.frame + (addr & (PAGE_SIZE - 1)), &mut one) {
-            return false;
+            return None;
         }
         *b = one[0];
     }
-    code == [0xcd, 0x80]
+    (code[0] == 0xcd).then_some(code[1])
+}
+
+/// The length of a port-I/O instruction for `port` at user `at` in `pt`
+/// (`in`/`out` with an 8-bit port or DX, `ins`/`outs`, with an
+/// operand-size or rep prefix), if one is there.
+fn io_insn_len(ram: &GuestRam, pt: PageTables, at: Gva, port: u16, dx: u16) -> Option<u64> {
+    let byte = |a: Gva| -> Option<u8> {
+        let t = pt.translate(ram, layout::page_down(a))?;
+        if !t.user || !t.executable {
+            return None;
+        }
+        let mut one = [0u8; 1];
+        ram.read(t.frame + (a & (PAGE_SIZE - 1)), &mut one)
+            .then_some(one[0])
+    };
+    let mut len = 0u64;
+    let mut op = byte(at)?;
+    while matches!(op, 0x66 | 0xf2 | 0xf3) && len < 2 {
+        len += 1;
+        op = byte(at.checked_add(len)?)?;
+    }
+    match op {
+        0xe4..=0xe7 => {
+            let imm = byte(at.checked_add(len + 1)?)?;
+            (u16::from(imm) == port).then_some(len + 2)
+        }
+        0xec..=0xef | 0x6c..=0x6f => (dx == port).then_some(len + 1),
+        _ => None,
+    }
 }
