@@ -805,6 +805,23 @@ fn thread_loop_inner(
         if resumed.is_none() {
             resumed = gate.exit_trap(vcpu, &mut trap, &mut regs);
         }
+        // A call into the vsyscall page is that system call.
+        if let Trap::Fault {
+            vector: 14,
+            error_code: Some(ec),
+            cr2,
+        } = trap
+        {
+            if kernel::vsyscall::take_call(&m, &mut regs, cr2) {
+                trap = Trap::Syscall(vm::EntryPath::Vsyscall);
+            } else if kernel::vsyscall::in_page(cr2) {
+                trap = Trap::Fault {
+                    vector: 14,
+                    error_code: Some(ec | 1),
+                    cr2,
+                };
+            }
+        }
         match trap {
             Trap::Syscall(path) => {
                 // (One the service thread made is counted there.)

@@ -260,6 +260,22 @@ fn int_n_faults_as_on_linux() {
     }
 }
 
+/// The vsyscall page as Linux's default vsyscall=xonly has it: its three
+/// entries answer as their system calls (registers but RAX kept), its
+/// maps line, no reading it.
+#[test]
+fn vsyscall_entries_work_as_on_linux() {
+    let outs = same_as_native("vsyscall", &[], b"");
+    for (flavor, out) in outs {
+        let s = text(&out.stdout);
+        assert!(s.contains("[vsyscall]"), "{flavor:?}: {s}");
+        assert!(
+            s.contains("time: returned and stored the same: yes, in order: yes"),
+            "{flavor:?}: {s}"
+        );
+    }
+}
+
 #[test]
 fn int80_uses_the_i386_abi() {
     let outs = same_as_native("int80", &[], b"");

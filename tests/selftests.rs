@@ -271,32 +271,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
          (ILL_ILLOPN, trapno 6) instead of SIGTRAP; modify_ldt and \
          set_thread_area are ENOSYS",
     ),
-    (
-        "x86-test_vsyscall",
-        "vsyscall gettimeofday()'s timeval",
-        "no vsyscall page (Linux's default, vsyscall=xonly, emulates an \
-         execute-only one; kvmcage is like vsyscall=none)",
-    ),
-    (
-        "x86-test_vsyscall",
-        "vsyscall time() is okay",
-        "no vsyscall page",
-    ),
-    (
-        "x86-test_vsyscall",
-        "vsyscall reported correct CPU and node",
-        "no vsyscall page",
-    ),
-    (
-        "x86-test_vsyscall",
-        "vsyscalls are emulated (1 instructions in vsyscall page)",
-        "no vsyscall page",
-    ),
-    (
-        "x86-test_vsyscall",
-        "vsyscall reported correct CPU and node (2)",
-        "no vsyscall page",
-    ),
     ("rseq-basic_test", "exit status", "rseq is ENOSYS"),
     (
         "membarrier-membarrier_test_single_thread",

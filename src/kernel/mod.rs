@@ -78,6 +78,7 @@ pub mod task;
 pub mod time;
 pub mod timer;
 pub mod uaccess;
+pub mod vsyscall;
 pub mod wait;
 
 use std::collections::HashSet;

@@ -237,7 +237,9 @@ fn file_type(fd: &OwnedFd) -> Result<rustix::fs::FileType, Errno> {
 
 fn proc_maps(cx: &Ctx) -> Vec<u8> {
     let (mm, exe) = (&cx.proc.mm, &cx.proc.id.exe);
-    maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared, |_, _| None)
+    let mut text = maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared, |_, _| None);
+    text.extend_from_slice(super::vsyscall::MAPS_LINE.as_bytes());
+    text
 }
 
 /// What /proc/PID/smaps counts of one mapping, in pages.
@@ -1019,7 +1021,9 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
     match (rest, peeked()) {
         (b"/maps", Some(p)) => {
             let vmas = p.vmas.iter().map(|(a, v)| (*a, v));
-            return Node::Text(maps_text(vmas, &p.names, &p.exe, &cx.m.shared, |_, _| None));
+            let mut text = maps_text(vmas, &p.names, &p.exe, &cx.m.shared, |_, _| None);
+            text.extend_from_slice(super::vsyscall::MAPS_LINE.as_bytes());
+            return Node::Text(text);
         }
         (b"/fd", Some(p)) => {
             return Node::Dir(

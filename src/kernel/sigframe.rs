@@ -118,7 +118,7 @@ fn restart_without_handler(regs: &mut kvm_regs, sc: FromSyscall, i386: bool) {
 /// Linux's return to user does, except after rt_sigreturn, which restored
 /// the whole register file. `int 0x80` changes neither.
 pub fn syscall_return_regs(regs: &mut kvm_regs, path: crate::vm::EntryPath, sigreturned: bool) {
-    if !sigreturned && !path.is_int80() {
+    if !sigreturned && path.is_syscall_insn() {
         regs.rcx = regs.rip;
         regs.r11 = crate::vm::sanitize_rflags(regs.rflags);
     }
@@ -400,9 +400,10 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
         }
     }
     let rip = cx.regs.rip;
-    if rip >= USER_TOP {
+    if rip >= USER_TOP && !crate::vm::layout::is_vsyscall_entry(rip) {
         // The return would fault: a kernel-half RIP is a page fault on the
         // fetch (SEGV_MAPERR at it), a non-canonical one a #GP in iretq.
+        // (A vsyscall entry's fetch is its call: `kernel::vsyscall`.)
         let canonical = rip >= 0xffff_8000_0000_0000;
         cx.proc.sig().force(if canonical {
             SigInfo::fault(SIGSEGV, 1, rip)

@@ -198,6 +198,16 @@ pub const STACK_TOP: Gva = 0x0000_7fff_ffff_e000;
 pub const MMAP_BASE: Gva = 0x0000_7fff_f000_0000;
 /// Where the vDSO is mapped (above the top-down mmap area, below the stack).
 pub const VDSO_BASE: Gva = MMAP_BASE;
+/// Linux's vsyscall page (`kernel::vsyscall`): never mapped, its entries
+/// emulated.
+pub const VSYSCALL_PAGE: Gva = 0xffff_ffff_ff60_0000;
+
+/// Is `rip` one of the vsyscall page's entries (a place a program may be
+/// about to fetch from, say in a signal frame)?
+pub fn is_vsyscall_entry(rip: Gva) -> bool {
+    matches!(rip.wrapping_sub(VSYSCALL_PAGE), 0 | 0x400 | 0x800)
+}
+
 /// Load base of a static-pie (ET_DYN) program, as Linux's ELF_ET_DYN_BASE.
 pub const PIE_BASE: Gva = 0x0000_5555_5555_4000;
 

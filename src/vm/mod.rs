@@ -102,9 +102,21 @@ pub enum EntryPath {
     /// `int 0x80` through the exitless gate's ring-3 #UD handler, made by
     /// a host service thread (kvm_pvm; `crate::exitless`).
     Int80Exitless,
+    /// A call into the vsyscall page (`kernel::vsyscall`): every register
+    /// but RAX is kept, as by Linux's emulation.
+    Vsyscall,
 }
 
 impl EntryPath {
+    /// Did a `syscall` instruction make the call (RCX and R11 are then
+    /// the return address and flags)?
+    pub fn is_syscall_insn(self) -> bool {
+        matches!(
+            self,
+            EntryPath::Lstar | EntryPath::LstarFault | EntryPath::Gate
+        )
+    }
+
     pub fn is_int80(self) -> bool {
         matches!(
             self,
@@ -119,6 +131,7 @@ impl EntryPath {
             EntryPath::Int80Ud => "int 0x80 (#UD fallback)",
             EntryPath::Gate => "syscall (exitless gate)",
             EntryPath::Int80Exitless => "int 0x80 (exitless #UD handler)",
+            EntryPath::Vsyscall => "vsyscall page (emulated)",
         }
     }
 }

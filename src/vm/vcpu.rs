@@ -272,7 +272,10 @@ impl Vcpu {
     /// frame: a kernel-half or non-canonical one is refused
     /// (`NonUserReturn`; Linux's IRET would fault in user mode: SIGSEGV).
     pub fn resume(&mut self, user: &kvm_regs) -> Result<(), VmError> {
-        if user.rip >= layout::USER_TOP && !self.in_gate(user.rip) {
+        if user.rip >= layout::USER_TOP
+            && !self.in_gate(user.rip)
+            && !layout::is_vsyscall_entry(user.rip)
+        {
             return Err(VmError::NonUserReturn { rip: user.rip });
         }
         self.returning = Some(*user);
