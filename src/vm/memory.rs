@@ -345,9 +345,21 @@ struct Pool {
     /// `alloc_huge` whose host memory is advised MADV_HUGEPAGE; the advice
     /// goes when one of their frames is freed.
     huge: Vec<bool>,
+    /// The most frames handed out at once so far (`peak`).
+    peak_used: u64,
 }
 
 impl Pool {
+    /// Frames handed out now: those the bump pointer passed, less the free.
+    fn used(&self) -> u64 {
+        ((self.next - FRAME_POOL_START) / PAGE_SIZE)
+            .saturating_sub(self.nfree + self.retired.len() as u64)
+    }
+
+    fn note_use(&mut self) {
+        self.peak_used = self.peak_used.max(self.used());
+    }
+
     fn available(&self, end: Gpa) -> u64 {
         ((end - self.next) / PAGE_SIZE + self.nfree + self.retired.len() as u64)
             .saturating_sub(self.charged)
@@ -408,6 +420,7 @@ impl FrameAllocator {
                 whole: Vec::new(),
                 in_whole: vec![false; runs],
                 huge: vec![false; runs],
+                peak_used: 0,
             }),
             huge_base: None,
         }
@@ -490,6 +503,7 @@ impl FrameAllocator {
             }
         }
         p.huge[(start / HUGE_RUN) as usize] = true;
+        p.note_use();
         drop(p);
         self.advise(start, true);
         Some(start)
@@ -540,6 +554,7 @@ impl FrameAllocator {
             p.refs[i] = 1;
             p.was_table[i] |= table;
         }
+        p.note_use();
         Some(f)
     }
 
@@ -637,10 +652,11 @@ impl FrameAllocator {
         p.charged = p.charged.saturating_sub(frames);
     }
 
-    /// Frames ever handed out at once, at most (the bump pointer: freed
-    /// frames are reused before it moves): the high-water mark.
+    /// Frames ever handed out at once, at most: the high-water mark (not
+    /// the bump pointer, which also passed the frames `alloc_huge`
+    /// skipped to align a run, free for single use).
     pub fn peak(&self) -> u64 {
-        (self.pool.lock().next - FRAME_POOL_START) / PAGE_SIZE
+        self.pool.lock().peak_used
     }
 
     /// Frames in the pool in all.
@@ -718,6 +734,8 @@ mod tests {
         assert_eq!(a.available(), before - HUGE_RUN / PAGE_SIZE);
         assert_eq!(a.refs(run), 1);
         assert_eq!(a.refs(run + HUGE_RUN - PAGE_SIZE), 1);
+        // The peak counts the frames in use, not those skipped to align.
+        assert_eq!(a.peak(), 1 + HUGE_RUN / PAGE_SIZE);
         // The frames between `single` and the run come singly now.
         let next = a.alloc().unwrap();
         assert!(next > single && next < run, "{next:#x}");
