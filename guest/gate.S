@@ -98,6 +98,39 @@
 
         .text
         .code64
+
+/* Publish the request in the slot and wait for its answer: to \done when
+ * answered (state 3), to \exit when the host says so (4, 5) or when,
+ * unclaimed after SPIN rounds of `pause`, the request is withdrawn with
+ * `lock cmpxchg 1 -> 0` (falling through, which is \exit too). A service
+ * thread asleep with a doorbell is rung first (RAX is in the slot; `out`
+ * orders the store before it), and then waited for SPIN_BELL rounds. The
+ * first instruction is the publishing store. */
+        .macro  publish_and_wait done, exit
+        movl    $1, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
+        jne     1f
+        movl    .Lpage + SLOT_DELTA + S_BELL(%rip), %eax
+        testl   %eax, %eax
+        jz      1f
+        outl    %eax, $DOORBELL_PORT
+        movl    $SPIN_BELL, %ecx
+        jmp     2f
+1:      movl    $SPIN, %ecx
+2:      pause
+        movl    .Lpage + SLOT_DELTA + S_STATE(%rip), %eax
+        cmpl    $3, %eax
+        je      \done
+        cmpl    $2, %eax
+        je      2b
+        cmpl    $1, %eax
+        jne     \exit
+        decl    %ecx
+        jnz     2b
+        xorl    %ecx, %ecx
+        lock cmpxchgl %ecx, .Lpage + SLOT_DELTA + S_STATE(%rip)
+        jne     1b
+        .endm
 .Lpage:
         .globl  gate_entry
 gate_entry:
@@ -120,34 +153,7 @@ gate_entry:
         movl    $0, .Lpage + SLOT_DELTA + S_KIND(%rip)
         .globl  gate_publish
 gate_publish:
-        movl    $1, .Lpage + SLOT_DELTA + S_STATE(%rip)
-        /* Asleep: ring (RAX is in the slot; `out` orders the store). */
-        cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
-        jne     .Lwait
-        movl    .Lpage + SLOT_DELTA + S_BELL(%rip), %eax
-        testl   %eax, %eax
-        jz      .Lwait
-        outl    %eax, $DOORBELL_PORT
-        movl    $SPIN_BELL, %ecx
-        jmp     .Lspin
-.Lwait:
-        movl    $SPIN, %ecx
-.Lspin:
-        pause
-        movl    .Lpage + SLOT_DELTA + S_STATE(%rip), %eax
-        cmpl    $3, %eax
-        je      gate_done
-        cmpl    $2, %eax
-        je      .Lspin
-        cmpl    $1, %eax
-        jne     .Lexit
-        decl    %ecx
-        jnz     .Lspin
-        /* Unclaimed for SPIN rounds: withdraw, unless the host claims it
-         * meanwhile (then wait for its answer). */
-        xorl    %ecx, %ecx
-        lock cmpxchgl %ecx, .Lpage + SLOT_DELTA + S_STATE(%rip)
-        jne     .Lwait
+        publish_and_wait gate_done, .Lexit
 .Lexit:
         /* States 0 (withdrawn) and 4: the call itself; 5: resume. The
          * state stays for the host, which clears it. */
@@ -190,31 +196,7 @@ ud_saved:
         je      .Lud_exit
         .globl  ud_publish
 ud_publish:
-        movl    $1, .Lpage + SLOT_DELTA + S_STATE(%rip)
-        cmpl    $0, .Lpage + SLOT_DELTA + S_AWAKE(%rip)
-        jne     .Lud_wait
-        movl    .Lpage + SLOT_DELTA + S_BELL(%rip), %eax
-        testl   %eax, %eax
-        jz      .Lud_wait
-        outl    %eax, $DOORBELL_PORT
-        movl    $SPIN_BELL, %ecx
-        jmp     .Lud_spin
-.Lud_wait:
-        movl    $SPIN, %ecx
-.Lud_spin:
-        pause
-        movl    .Lpage + SLOT_DELTA + S_STATE(%rip), %eax
-        cmpl    $3, %eax
-        je      ud_done
-        cmpl    $2, %eax
-        je      .Lud_spin
-        cmpl    $1, %eax
-        jne     .Lud_exit
-        decl    %ecx
-        jnz     .Lud_spin
-        xorl    %ecx, %ecx
-        lock cmpxchgl %ecx, .Lpage + SLOT_DELTA + S_STATE(%rip)
-        jne     .Lud_wait
+        publish_and_wait ud_done, .Lud_exit
 .Lud_exit:
         /* Not made (0, 4): the host takes the #UD (state 6, UD_EXIT_NR;
          * the program's RAX is in the slot). Made, to finish at the exit
