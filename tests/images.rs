@@ -260,6 +260,18 @@ fn int_n_faults_as_on_linux() {
     }
 }
 
+/// /proc/self/maps names and /proc/self/map_files links as Linux's: a
+/// private /dev/zero mapping is "/dev/zero", shared anonymous memory
+/// "/dev/zero (deleted)", private anonymous memory has no entry.
+#[test]
+fn map_files_and_dev_zero_names_match_native() {
+    let outs = same_as_native("mapfiles", &[], b"");
+    for (flavor, out) in outs {
+        let s = text(&out.stdout);
+        assert!(s.contains("map_files link /dev/zero\n"), "{flavor:?}: {s}");
+    }
+}
+
 /// The vsyscall page as Linux's default vsyscall=xonly has it: its three
 /// entries answer as their system calls (registers but RAX kept), its
 /// maps line, no reading it.

@@ -279,16 +279,6 @@ const EXCEPTED: &[(&str, &str, &str)] = &[
          does not claim a core-serialising return on every platform), so its \
          four SYNC_CORE cases do not run (14 of the 18 native ones do, and pass)",
     ),
-    (
-        "proc-proc-self-map-files-001",
-        "exit status",
-        "/proc/self/map_files/ is missing (ENOENT)",
-    ),
-    (
-        "proc-proc-self-map-files-002",
-        "exit status",
-        "/proc/self/map_files/ is missing (ENOENT)",
-    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

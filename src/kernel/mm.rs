@@ -50,6 +50,9 @@ pub enum VmaKind {
     Heap,
     Stack,
     Anon,
+    /// A private mapping of /dev/zero: anonymous memory that /proc names
+    /// "/dev/zero", as Linux does (its VMA keeps the file).
+    DevZero,
     /// The vDSO's code.
     Vdso,
     /// The vDSO's data page.
@@ -171,7 +174,7 @@ fn private_leaf(m: &Machine, frame: Gpa, prot: u32) -> u64 {
 /// and the heap, as Linux with transparent_hugepage "always" gives them
 /// huge pages; not a stack (nor MAP_STACK: Linux 6.7+ gives those none).
 fn huge_for(kind: VmaKind) -> bool {
-    matches!(kind, VmaKind::Anon | VmaKind::Heap)
+    matches!(kind, VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap)
 }
 
 /// Is the page whose leaf is `leaf` in memory, as mincore(2), smaps' Rss
@@ -752,7 +755,10 @@ impl Mm {
             .any(|(_, v)| {
                 v.sealed
                     && v.prot & PROT_WRITE == 0
-                    && matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
+                    && matches!(
+                        v.kind,
+                        VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
+                    )
             })
     }
 
@@ -1420,7 +1426,11 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
             start,
             len,
             prot,
-            VmaKind::Anon,
+            if dev_zero {
+                VmaKind::DevZero
+            } else {
+                VmaKind::Anon
+            },
             flags & libc::MAP_STACK == 0,
         )?;
         if droppable {
@@ -1890,9 +1900,10 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             s < end
                 && v.end > addr
                 && match advice {
-                    MADV_WIPEONFORK => {
-                        !matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
-                    }
+                    MADV_WIPEONFORK => !matches!(
+                        v.kind,
+                        VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
+                    ),
                     _ => v.droppable,
                 }
         });
@@ -1932,7 +1943,11 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
                 && v.end > addr
                 && !matches!(
                     v.kind,
-                    VmaKind::Anon | VmaKind::Heap | VmaKind::Stack | VmaKind::Image
+                    VmaKind::Anon
+                        | VmaKind::DevZero
+                        | VmaKind::Heap
+                        | VmaKind::Stack
+                        | VmaKind::Image
                 )
         })
     {
@@ -2295,7 +2310,12 @@ fn mremap_dontunmap(
     v: Vma,
 ) -> SysResult {
     let shared = v.is_shared();
-    if !shared && !matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack) {
+    if !shared
+        && !matches!(
+            v.kind,
+            VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
+        )
+    {
         return Err(Errno::INVAL);
     }
     let dest = if flags & MREMAP_FIXED != 0 {

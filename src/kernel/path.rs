@@ -271,7 +271,10 @@ fn smaps_count(cx: &Ctx, start: crate::vm::layout::Gva, v: &super::mm::Vma) -> S
         addr += PAGE_SIZE;
     }
     let shared = matches!(v.kind, VmaKind::Shared { .. });
-    let anon = matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack);
+    let anon = matches!(
+        v.kind,
+        VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
+    );
     SmapsCount {
         size: (v.end - start) / PAGE_SIZE,
         rss,
@@ -344,7 +347,10 @@ fn vm_flags(v: &super::mm::Vma) -> String {
         (
             !shared
                 && v.prot & 2 != 0
-                && matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack),
+                && matches!(
+                    v.kind,
+                    VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
+                ),
             "ac",
         ),
         (v.wipe_on_fork, "wf"),
@@ -416,6 +422,7 @@ fn maps_text<'v>(
             VmaKind::Vdso => "[vdso]".into(),
             VmaKind::Vvar => "[vvar]".into(),
             VmaKind::Anon => String::new(),
+            VmaKind::DevZero => "/dev/zero".into(),
             VmaKind::File { name: i, .. } | VmaKind::Shared { name: i, .. } => names
                 .get(i as usize)
                 .map(|n| String::from_utf8_lossy(n).into_owned())
@@ -838,12 +845,13 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
                     "syscall",
                     "mounts",
                     "mountinfo",
+                    "map_files",
                 ]
                 .iter()
                 .map(|n| {
                     (
                         n.as_bytes().to_vec(),
-                        if matches!(*n, "fd" | "task") {
+                        if matches!(*n, "fd" | "task" | "map_files") {
                             DT_DIR
                         } else {
                             DT_REG
@@ -890,6 +898,22 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
             b"/auxv" => Node::Text(cx.proc.auxv.clone()),
             b"/mounts" => Node::Text(mount_table(cx, false).into_bytes()),
             b"/mountinfo" => Node::Text(mount_table(cx, true).into_bytes()),
+            b"/map_files" => Node::Dir(
+                map_files(cx)
+                    .into_iter()
+                    .map(|(s, e, _)| (format!("{s:x}-{e:x}").into_bytes(), DT_LNK))
+                    .collect(),
+            ),
+            r if r.starts_with(b"/map_files/") => {
+                let range = map_files_range(&r[b"/map_files/".len()..]);
+                match map_files(cx)
+                    .into_iter()
+                    .find(|&(s, e, _)| Some((s, e)) == range)
+                {
+                    Some((_, _, target)) => Node::Link(target),
+                    None => Node::Missing,
+                }
+            }
             r => match r.strip_prefix(b"/fd/").and_then(fd_num) {
                 Some(fd) => match cx.proc.files_of(view).file(fd) {
                     Ok(f) => Node::Link(f.path.clone()),
@@ -903,6 +927,44 @@ fn special<'a>(cx: &Ctx, path: &[u8]) -> Node<'a> {
         return other_proc(cx, other, rest);
     }
     Node::Missing
+}
+
+/// The mappings /proc/PID/map_files lists, as Linux: those with a file
+/// (the program's image, file mappings, shared memory, private /dev/zero),
+/// each with its start, end and the path its link gives.
+fn map_files(cx: &Ctx) -> Vec<(u64, u64, Vec<u8>)> {
+    use super::mm::VmaKind;
+    let mm = &cx.proc.mm;
+    mm.vmas()
+        .filter_map(|(start, v)| {
+            let target = match v.kind {
+                VmaKind::Image => cx.proc.id.exe.clone(),
+                VmaKind::DevZero => b"/dev/zero".to_vec(),
+                VmaKind::File { name, .. } | VmaKind::Shared { name, .. } => {
+                    mm.file_names.get(name as usize)?.clone()
+                }
+                _ => return None,
+            };
+            Some((start, v.end, target))
+        })
+        .collect()
+}
+
+/// A map_files entry's name, "start-end" in lowercase hex with no leading
+/// zeros, spaces or overflow (Linux's dname_to_vma_addr); `None` for
+/// anything else, which is no entry (ENOENT).
+fn map_files_range(name: &[u8]) -> Option<(u64, u64)> {
+    let hex = |p: &[u8]| -> Option<u64> {
+        let ok = !p.is_empty()
+            && p.len() <= 16
+            && p.iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            && (p[0] != b'0' || p.len() == 1);
+        ok.then(|| u64::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+            .flatten()
+    };
+    let dash = name.iter().position(|&b| b == b'-')?;
+    Some((hex(&name[..dash])?, hex(&name[dash + 1..])?))
 }
 
 /// /proc/PID and what follows it (empty or from a '/').
@@ -3144,4 +3206,34 @@ pub fn sys_lremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 pub fn sys_fremovexattr(cx: &mut Ctx, a: &Args) -> SysResult {
     removexattr_by(cx, a, By::Fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_files_names_are_strict() {
+        assert_eq!(map_files_range(b"7f00-7f1000"), Some((0x7f00, 0x7f1000)));
+        assert_eq!(map_files_range(b"0-1"), Some((0, 1)));
+        for bad in [
+            &b" 7f00-8000"[..],
+            b"7f00 -8000",
+            b"7f00- 8000",
+            b"7f00-8000 ",
+            b"07f00-8000",
+            b"7f00-08000",
+            b"7F00-8000",
+            b"10000000000000000-1",
+            b"7f00",
+            b"-8000",
+        ] {
+            assert_eq!(
+                map_files_range(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }
