@@ -171,17 +171,20 @@ pub struct UdFrame {
     pub rsp: u64,
 }
 
+/// The `i`th little-endian u64 of a copy of slot memory.
+fn le_u64(raw: &[u8], i: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+    u64::from_le_bytes(b)
+}
+
 impl UdFrame {
     fn read(ram: &GuestRam, slot: Gpa) -> Option<Self> {
         let mut raw = [0u8; 40];
         if !ram.read(slot + gate::S_FRAME, &mut raw) {
             return None;
         }
-        let w = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(b)
-        };
+        let w = |i| le_u64(&raw, i);
         Some(Self {
             rip: w(0),
             rflags: w(2),
@@ -207,7 +210,7 @@ impl UdFrame {
 struct Shared1 {
     /// GPA of the slot of the address space the vCPU runs (0: none).
     slot: AtomicU64,
-    /// That address space's top-level page table.
+    /// That address space's top-level page table (0: none yet).
     root: AtomicU64,
     /// The guest thread's id (an execve from a thread other than the
     /// leader gives it the leader's).
@@ -249,8 +252,6 @@ pub struct Gate {
     doorbell: bool,
     ram: GuestRam,
     t: Arc<Shared1>,
-    /// The address space whose slot `t.slot` is.
-    root: Gpa,
     service: Option<std::thread::JoinHandle<()>>,
     /// Calls it could have made before it started (`START_AFTER`).
     seen: u32,
@@ -275,7 +276,6 @@ impl Gate {
             doorbell: mode == Some(Transport::Doorbell),
             ram,
             t: Arc::default(),
-            root: 0,
             service: None,
             seen: 0,
             index: None,
@@ -297,7 +297,7 @@ impl Gate {
             return;
         }
         let root = vcpu.sregs().cr3 & crate::vm::paging::pte::ADDR_MASK;
-        if root == self.root {
+        if root == self.t.root.load(Ordering::SeqCst) {
             return;
         }
         self.index = Some(vcpu.index());
@@ -306,23 +306,12 @@ impl Gate {
             let mut m = lock_machine(sh, &proc);
             m.map_gate(crate::vm::paging::PageTables::new(root), vcpu.index())
         };
-        self.root = root;
         self.t.root.store(root, Ordering::SeqCst);
         self.t.slot.store(slot.unwrap_or(0), Ordering::SeqCst);
         if let Some(slot) = slot {
-            if let Some(w) = word(&self.ram, slot + gate::S_AWAKE) {
-                w.store(
-                    u32::from(self.t.awake.load(Ordering::SeqCst)),
-                    Ordering::SeqCst,
-                );
-            }
-            if let Some(w) = word(&self.ram, slot + gate::S_STATE) {
-                w.store(gate::IDLE, Ordering::SeqCst);
-            }
-            if let Some(w) = word(&self.ram, slot + gate::S_BELL) {
-                w.store(self.t.bell_value.load(Ordering::SeqCst), Ordering::SeqCst);
-            }
+            self.set_word(slot, gate::S_STATE, gate::IDLE);
         }
+        self.publish();
         let page = slot.map(|_| layout::gate_gva(vcpu.index()));
         if let Err(e) = vcpu.set_gate(page, self.doorbell) {
             log::warn!("exitless gate off for vCPU {}: {e}", vcpu.index());
@@ -359,8 +348,9 @@ impl Gate {
         }
     }
 
-    fn set_state(&self, slot: Gpa, v: u32) {
-        if let Some(w) = word(&self.ram, slot + gate::S_STATE) {
+    /// Store `v` in the slot's word at `off`.
+    fn set_word(&self, slot: Gpa, off: u64, v: u32) {
+        if let Some(w) = word(&self.ram, slot + off) {
             w.store(v, Ordering::SeqCst);
         }
     }
@@ -392,12 +382,7 @@ impl Gate {
                 let frame = UdFrame::read(&self.ram, slot)?;
                 regs.rax = read_u64(&self.ram, slot, gate::S_RAX);
                 frame.apply(regs, false);
-                *trap = if vcpu.code_is_int80(frame.rip) {
-                    regs.rip = frame.rip.wrapping_add(2);
-                    Trap::Syscall(EntryPath::Int80Ud)
-                } else {
-                    vcpu.ud_fault(frame.rip)
-                };
+                *trap = vcpu.ud_trap(regs);
                 None
             }
             _ => None,
@@ -425,7 +410,7 @@ impl Gate {
             return InGate::Call(call_regs(regs, regs.rax, regs.rcx, regs.r11));
         }
         if off >= gate::DONE {
-            self.set_state(slot, gate::IDLE);
+            self.set_word(slot, gate::S_STATE, gate::IDLE);
             // Past its first instruction the gate has saved RSP.
             let rsp = if off > gate::DONE {
                 get(gate::S_RSP)
@@ -481,7 +466,7 @@ impl Gate {
             return rewind(prog);
         }
         if off >= gate::UD_DONE {
-            self.set_state(slot, gate::IDLE);
+            self.set_word(slot, gate::S_STATE, gate::IDLE);
             return returned(prog);
         }
         let now = word(&self.ram, slot + gate::S_STATE)
@@ -563,7 +548,7 @@ impl Gate {
                 self.on = false;
             }
         }
-        self.publish_awake();
+        self.publish();
     }
 
     /// Wake the service thread (what the gate's doorbell does too).
@@ -575,17 +560,13 @@ impl Gate {
         }
     }
 
-    fn publish_awake(&self) {
+    /// Tell the gate in the current slot whether the service thread polls
+    /// and what its doorbell is.
+    fn publish(&self) {
         if let Some(slot) = self.slot() {
-            if let Some(w) = word(&self.ram, slot + gate::S_AWAKE) {
-                w.store(
-                    u32::from(self.t.awake.load(Ordering::SeqCst)),
-                    Ordering::SeqCst,
-                );
-            }
-            if let Some(w) = word(&self.ram, slot + gate::S_BELL) {
-                w.store(self.t.bell_value.load(Ordering::SeqCst), Ordering::SeqCst);
-            }
+            let awake = u32::from(self.t.awake.load(Ordering::SeqCst));
+            self.set_word(slot, gate::S_AWAKE, awake);
+            self.set_word(slot, gate::S_BELL, self.t.bell_value.load(Ordering::SeqCst));
         }
     }
 
@@ -595,9 +576,7 @@ impl Gate {
         self.t.stop.store(true, Ordering::SeqCst);
         self.t.bell_value.store(0, Ordering::SeqCst);
         if let Some(slot) = self.slot() {
-            if let Some(w) = word(&self.ram, slot + gate::S_BELL) {
-                w.store(0, Ordering::SeqCst);
-            }
+            self.set_word(slot, gate::S_BELL, 0);
         }
         if let Some(h) = self.service.take() {
             self.ring();
@@ -805,7 +784,7 @@ fn sleep_on(bell: &EventFd, timeout: Duration) -> bool {
     };
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
     };
     // SAFETY: `pfd` and `ts` are live for the call and `pfd` is one entry;
     // the eventfd is open (the Arc holds it); no signal mask is passed.
@@ -862,11 +841,7 @@ fn make_call(sh: &Shared, procref: &ProcRef, t: &Shared1, ram: &GuestRam, slot: 
     if !ram.read(slot + gate::S_RAX, &mut raw) {
         return gate::EXIT;
     }
-    let w = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(b)
-    };
+    let w = |i| le_u64(&raw, i);
     const _: () = assert!(gate::S_KIND - gate::S_RAX == 88);
     let kind = u32::from_le_bytes([raw[88], raw[89], raw[90], raw[91]]);
     let (mut regs, frame, path) = if kind == gate::KIND_UD {

@@ -74,6 +74,17 @@ pub enum VmaKind {
     },
 }
 
+impl VmaKind {
+    /// Anonymous memory, as Linux's vma_is_anonymous: no file behind its
+    /// pages (a private /dev/zero mapping included).
+    pub fn is_anonymous(self) -> bool {
+        matches!(
+            self,
+            VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vma {
     pub end: Gva,
@@ -752,14 +763,7 @@ impl Mm {
             .range(..end)
             .rev()
             .take_while(|(_, v)| v.end > start)
-            .any(|(_, v)| {
-                v.sealed
-                    && v.prot & PROT_WRITE == 0
-                    && matches!(
-                        v.kind,
-                        VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
-                    )
-            })
+            .any(|(_, v)| v.sealed && v.prot & PROT_WRITE == 0 && v.kind.is_anonymous())
     }
 
     /// A copy of this address space for a child (fork): its own page
@@ -1900,10 +1904,7 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
             s < end
                 && v.end > addr
                 && match advice {
-                    MADV_WIPEONFORK => !matches!(
-                        v.kind,
-                        VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
-                    ),
+                    MADV_WIPEONFORK => !v.kind.is_anonymous(),
                     _ => v.droppable,
                 }
         });
@@ -1939,16 +1940,7 @@ pub fn sys_madvise(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     if advice == libc::MADV_FREE
         && cx.proc.mm.vmas().any(|(s, v)| {
-            s < end
-                && v.end > addr
-                && !matches!(
-                    v.kind,
-                    VmaKind::Anon
-                        | VmaKind::DevZero
-                        | VmaKind::Heap
-                        | VmaKind::Stack
-                        | VmaKind::Image
-                )
+            s < end && v.end > addr && !(v.kind.is_anonymous() || v.kind == VmaKind::Image)
         })
     {
         // Only private anonymous memory can be freed lazily.
@@ -2310,12 +2302,7 @@ fn mremap_dontunmap(
     v: Vma,
 ) -> SysResult {
     let shared = v.is_shared();
-    if !shared
-        && !matches!(
-            v.kind,
-            VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
-        )
-    {
+    if !shared && !v.kind.is_anonymous() {
         return Err(Errno::INVAL);
     }
     let dest = if flags & MREMAP_FIXED != 0 {

@@ -237,7 +237,18 @@ fn file_type(fd: &OwnedFd) -> Result<rustix::fs::FileType, Errno> {
 
 fn proc_maps(cx: &Ctx) -> Vec<u8> {
     let (mm, exe) = (&cx.proc.mm, &cx.proc.id.exe);
-    let mut text = maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared, |_, _| None);
+    maps_file(mm.vmas(), &mm.file_names, exe, &cx.m.shared)
+}
+
+/// /proc/PID/maps: the mappings, then the vsyscall page's line as Linux
+/// ends it (smaps has no entry for it here).
+fn maps_file<'v>(
+    vmas: impl Iterator<Item = (crate::vm::layout::Gva, &'v super::mm::Vma)>,
+    names: &[Vec<u8>],
+    exe: &[u8],
+    shared: &crate::vm::shared::SharedSlots,
+) -> Vec<u8> {
+    let mut text = maps_text(vmas, names, exe, shared, |_, _| None);
     text.extend_from_slice(super::vsyscall::MAPS_LINE.as_bytes());
     text
 }
@@ -271,10 +282,7 @@ fn smaps_count(cx: &Ctx, start: crate::vm::layout::Gva, v: &super::mm::Vma) -> S
         addr += PAGE_SIZE;
     }
     let shared = matches!(v.kind, VmaKind::Shared { .. });
-    let anon = matches!(
-        v.kind,
-        VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
-    );
+    let anon = v.kind.is_anonymous();
     SmapsCount {
         size: (v.end - start) / PAGE_SIZE,
         rss,
@@ -344,15 +352,7 @@ fn vm_flags(v: &super::mm::Vma) -> String {
         (matches!(v.kind, VmaKind::Stack), "gd"),
         (v.locked, "lo"),
         (v.dont_fork, "dc"),
-        (
-            !shared
-                && v.prot & 2 != 0
-                && matches!(
-                    v.kind,
-                    VmaKind::Anon | VmaKind::DevZero | VmaKind::Heap | VmaKind::Stack
-                ),
-            "ac",
-        ),
+        (!shared && v.prot & 2 != 0 && v.kind.is_anonymous(), "ac"),
         (v.wipe_on_fork, "wf"),
         (v.sealed, "sl"),
     ];
@@ -1083,9 +1083,7 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
     match (rest, peeked()) {
         (b"/maps", Some(p)) => {
             let vmas = p.vmas.iter().map(|(a, v)| (*a, v));
-            let mut text = maps_text(vmas, &p.names, &p.exe, &cx.m.shared, |_, _| None);
-            text.extend_from_slice(super::vsyscall::MAPS_LINE.as_bytes());
-            return Node::Text(text);
+            return Node::Text(maps_file(vmas, &p.names, &p.exe, &cx.m.shared));
         }
         (b"/fd", Some(p)) => {
             return Node::Dir(

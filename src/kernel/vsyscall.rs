@@ -8,7 +8,7 @@
 use kvm_bindings::kvm_regs;
 use syscalls::Sysno;
 
-use crate::vm::layout::VSYSCALL_PAGE;
+use crate::vm::layout::{VSYSCALL_ENTRIES, VSYSCALL_PAGE};
 use crate::vm::Machine;
 
 /// Is `addr` in the page? A fault there that is no call has the error
@@ -24,12 +24,9 @@ pub const MAPS_LINE: &str =
 
 /// The call of the vsyscall entry at `rip`, if `rip` is one.
 pub fn entry(rip: u64) -> Option<Sysno> {
-    match rip.checked_sub(VSYSCALL_PAGE)? {
-        0 => Some(Sysno::gettimeofday),
-        0x400 => Some(Sysno::time),
-        0x800 => Some(Sysno::getcpu),
-        _ => None,
-    }
+    const CALLS: [Sysno; 3] = [Sysno::gettimeofday, Sysno::time, Sysno::getcpu];
+    let i = VSYSCALL_ENTRIES.iter().position(|&e| e == rip)?;
+    Some(CALLS[i])
 }
 
 /// A user-mode page fault at `cr2` while fetching at `regs.rip`: if it is

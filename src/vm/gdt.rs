@@ -36,7 +36,7 @@ pub const TSS_SIZE: usize = 104;
 /// The I/O permission bitmap after it: ports 0..=0xff, every bit set
 /// (closed), and the byte of ones the CPU may read past the last. Ports
 /// above 0xff lie past the limit (closed too). The doorbell port's bit is
-/// cleared while the exitless gate is on (`doorbell_open`).
+/// cleared while the doorbell transport is on (`Vcpu::set_gate`).
 const IOMAP_LEN: usize = 256 / 8 + 1;
 /// The TSS with its bitmap: what the limit covers.
 pub const TSS_LEN: usize = TSS_SIZE + IOMAP_LEN;
@@ -146,8 +146,7 @@ pub fn tss_bytes(area: &CpuArea) -> [u8; TSS_LEN] {
     put(36, area.ist[0].gva + PAGE_SIZE); // IST1 (#DF)
     put(44, area.ist[1].gva + PAGE_SIZE); // IST2 (NMI)
     put(52, area.ist[2].gva + PAGE_SIZE); // IST3 (#MC)
-                                          // IST4 (#UD in ring 3) is set while the exitless gate is on
-                                          // (`ud_gate`).
+                                          // IST4 (#UD in ring 3) is set while the exitless gate is on (`ud_gate`).
     tss[102..104].copy_from_slice(&(TSS_SIZE as u16).to_le_bytes());
     tss[TSS_SIZE..].fill(0xff);
     tss

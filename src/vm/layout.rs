@@ -202,10 +202,14 @@ pub const VDSO_BASE: Gva = MMAP_BASE;
 /// emulated.
 pub const VSYSCALL_PAGE: Gva = 0xffff_ffff_ff60_0000;
 
+/// The vsyscall page's entries: gettimeofday, time, getcpu.
+pub const VSYSCALL_ENTRIES: [Gva; 3] =
+    [VSYSCALL_PAGE, VSYSCALL_PAGE + 0x400, VSYSCALL_PAGE + 0x800];
+
 /// Is `rip` one of the vsyscall page's entries (a place a program may be
 /// about to fetch from, say in a signal frame)?
 pub fn is_vsyscall_entry(rip: Gva) -> bool {
-    matches!(rip.wrapping_sub(VSYSCALL_PAGE), 0 | 0x400 | 0x800)
+    VSYSCALL_ENTRIES.contains(&rip)
 }
 
 /// Load base of a static-pie (ET_DYN) program, as Linux's ELF_ET_DYN_BASE.

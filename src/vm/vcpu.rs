@@ -655,13 +655,9 @@ impl Vcpu {
                 user.rflags = self.regs.r11;
                 Ok((Trap::Syscall(EntryPath::LstarFault), user))
             }
-            6 if fallback && self.code_is_int80(f_rip) => {
-                user.rip = f_rip + 2;
-                Ok((Trap::Syscall(EntryPath::Int80Ud), user))
-            }
+            6 => Ok((self.ud_trap(&mut user), user)),
             0x80 => Ok((Trap::Syscall(EntryPath::Int80Gate), user)),
             2 | 8 | 18 => Err(Stop::KernelFault { vector, rip: f_rip }),
-            6 => Ok((self.ud_fault(f_rip), user)),
             // `int $n` without a gate here (32..0x7f): a #NP naming the
             // IDT entry, where Linux (every entry present) has a #GP.
             11 if error_code.is_some_and(|e| e & 2 != 0) => Ok((
@@ -687,6 +683,19 @@ impl Vcpu {
     /// the address space this vCPU runs?
     pub fn code_is_int80(&self, rip: Gva) -> bool {
         self.int_n_at(rip) == Some(0x80)
+    }
+
+    /// What a #UD at `user.rip` (the program's registers there) stands
+    /// for: with the kvm_pvm fallbacks on, an `int 0x80` is that system
+    /// call (returning past it); anything else is `ud_fault`'s. Both the
+    /// stub's #UD and the exitless gate's ring-3 handler come here.
+    pub fn ud_trap(&self, user: &mut kvm_regs) -> Trap {
+        if self.mode == EntryMode::Auto && self.code_is_int80(user.rip) {
+            user.rip = user.rip.wrapping_add(2);
+            Trap::Syscall(EntryPath::Int80Ud)
+        } else {
+            self.ud_fault(user.rip)
+        }
     }
 
     /// The fault a #UD at user `rip` that is no system call stands for:
@@ -721,38 +730,31 @@ pub fn code_is_int80(ram: &GuestRam, pt: PageTables, rip: Gva) -> bool {
     int_n_at(ram, pt, rip) == Some(0x80)
 }
 
+/// The byte of program code at user `addr` in `pt`: an executable user
+/// page's, or `None`.
+fn code_byte(ram: &GuestRam, pt: PageTables, addr: Gva) -> Option<u8> {
+    let t = pt.translate(ram, layout::page_down(addr))?;
+    if !t.user || !t.executable {
+        return None;
+    }
+    let mut one = [0u8; 1];
+    ram.read(t.frame + (addr & (PAGE_SIZE - 1)), &mut one)
+        .then_some(one[0])
+}
+
 /// The vector of an `int $n` (`cd n`) at user `rip` in executable user
 /// pages of `pt`.
 pub fn int_n_at(ram: &GuestRam, pt: PageTables, rip: Gva) -> Option<u8> {
-    let mut code = [0u8; 2];
-    for (i, b) in code.iter_mut().enumerate() {
-        let addr = rip.checked_add(i as u64)?;
-        let t = pt.translate(ram, layout::page_down(addr))?;
-        if !t.user || !t.executable {
-            return None;
-        }
-        let mut one = [0u8; 1];
-        if !ram.read(t.frame + (addr & (PAGE_SIZE - 1)), &mut one) {
-            return None;
-        }
-        *b = one[0];
-    }
-    (code[0] == 0xcd).then_some(code[1])
+    let op = code_byte(ram, pt, rip)?;
+    let n = code_byte(ram, pt, rip.checked_add(1)?)?;
+    (op == 0xcd).then_some(n)
 }
 
 /// The length of a port-I/O instruction for `port` at user `at` in `pt`
 /// (`in`/`out` with an 8-bit port or DX, `ins`/`outs`, with an
 /// operand-size or rep prefix), if one is there.
 fn io_insn_len(ram: &GuestRam, pt: PageTables, at: Gva, port: u16, dx: u16) -> Option<u64> {
-    let byte = |a: Gva| -> Option<u8> {
-        let t = pt.translate(ram, layout::page_down(a))?;
-        if !t.user || !t.executable {
-            return None;
-        }
-        let mut one = [0u8; 1];
-        ram.read(t.frame + (a & (PAGE_SIZE - 1)), &mut one)
-            .then_some(one[0])
-    };
+    let byte = |a: Gva| code_byte(ram, pt, a);
     let mut len = 0u64;
     let mut op = byte(at)?;
     while matches!(op, 0x66 | 0xf2 | 0xf3) && len < 2 {
