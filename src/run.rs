@@ -959,7 +959,8 @@ fn thread_loop_inner(
                         continue;
                     }
                     let p = &mut *proc;
-                    if p.mm.fault(&mut m, cr2, ec & 2 != 0, ec & 16 != 0) {
+                    let limit = p.rlimits.soft(libc::RLIMIT_STACK);
+                    if p.mm.fault(&mut m, cr2, ec & 2 != 0, ec & 16 != 0, limit) {
                         sh.stats.lock().faults_handled += 1;
                         vcpu.resume(&regs)?;
                         continue;

@@ -523,3 +523,24 @@ fn mlock_matches_native() {
         assert!(text(&cage.stdout).contains("mlock 17 pages: -1 ENOMEM\n"));
     }
 }
+
+/// The stack grows down on demand as Linux's: small at start, grown by
+/// touches within RLIMIT_STACK and never into the guard gap, by a read
+/// into an untouched stack buffer and by a signal frame pushed onto
+/// untouched stack.
+#[test]
+fn stack_grows_on_demand_as_on_linux() {
+    let outs = same_as_native("stackgrow", &[], b"");
+    for (flavor, out) in outs {
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("read 4 MiB of /dev/zero into a stack buffer: 4194304\n"),
+            "{flavor:?}: {s}"
+        );
+        assert!(s.contains("handler ran: yes"), "{flavor:?}: {s}");
+        assert!(
+            s.contains("within the gap: signal 11, code 1\n"),
+            "{flavor:?}: {s}"
+        );
+    }
+}

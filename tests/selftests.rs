@@ -219,14 +219,6 @@ const SLOW_PROGRAMS: &[Program] = &[
 const EXCEPTED: &[(&str, &str, &str)] = &[
     ("timers-mqueue-lat", "Mqueue latency", "mq_open is ENOSYS"),
     (
-        "mm-mlock2-tests",
-        "*",
-        "mlockall(MCL_CURRENT) as nobody is ENOMEM: kvmcage's stack is one \
-         8 MiB mapping from the start, all of it counted against \
-         RLIMIT_MEMLOCK, where Linux counts the part the stack grew to; the \
-         program bails out after its first 4 cases, which pass",
-    ),
-    (
         "mm-mkdirty",
         "SIGSEGV generated, page not modified (2)",
         "no transparent huge pages (no /sys/kernel/mm/transparent_hugepage): \

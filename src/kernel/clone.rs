@@ -143,7 +143,7 @@ pub fn sys_clone3(cx: &mut Ctx, a: &Args) -> SysResult {
     if size > PAGE_SIZE {
         return Err(Errno::TOOBIG);
     }
-    let raw = cx.m.user().read_vec(uargs, size as usize)?;
+    let raw = cx.user().read_vec(uargs, size as usize)?;
     if raw
         .get(CLONE_ARGS_SIZE as usize..)
         .is_some_and(|t| t.iter().any(|&b| b != 0))
@@ -283,7 +283,7 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     // child's memory); a bad address is not an error (Linux's put_user
     // results are ignored here too).
     if f & CLONE_PARENT_SETTID != 0 {
-        let _ = cx.m.user().write(args.parent_tid, &tid.to_le_bytes());
+        let _ = cx.user().write(args.parent_tid, &tid.to_le_bytes());
     }
     if f & CLONE_CHILD_SETTID != 0 {
         let pt = child.as_ref().map_or(cx.m.pt, |c| c.mm.pt);

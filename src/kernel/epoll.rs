@@ -77,7 +77,7 @@ pub fn sys_epoll_ctl(cx: &mut Ctx, a: &Args) -> SysResult {
     // Linux copies the event first (EFAULT before EBADF).
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
     if op != libc::EPOLL_CTL_DEL {
-        let raw = cx.m.user().read_vec(uevent, EVENT_SIZE as usize)?;
+        let raw = cx.user().read_vec(uevent, EVENT_SIZE as usize)?;
         ev.events = u32::from_le_bytes(raw[0..4].try_into().expect("4 bytes"));
         ev.u64 = u64::from_le_bytes(raw[4..12].try_into().expect("8 bytes"));
     }
@@ -165,7 +165,7 @@ fn wait_common(
                 out.extend_from_slice(&events.to_le_bytes());
                 out.extend_from_slice(&data.to_le_bytes());
             }
-            cx.m.user().write(uevents, &out)?;
+            cx.user().write(uevents, &out)?;
             return Ok(got as u64);
         }
         if deadline.is_some_and(wait::Deadline::passed) {

@@ -642,12 +642,12 @@ fn read_strings(cx: &super::Ctx, addr: u64, total: &mut usize) -> Result<Vec<Vec
     for i in 0u64.. {
         let at = addr.checked_add(i * 8).ok_or(Errno::FAULT)?;
         let mut p = [0u8; 8];
-        cx.m.user().read(at, &mut p)?;
+        cx.user().read(at, &mut p)?;
         let p = u64::from_le_bytes(p);
         if p == 0 {
             break;
         }
-        let s = match cx.m.user().read_cstr(p, MAX_ARG_STRLEN) {
+        let s = match cx.user().read_cstr(p, MAX_ARG_STRLEN) {
             Err(Errno::NAMETOOLONG) => return Err(Errno::TOOBIG),
             r => r?,
         };
@@ -723,7 +723,7 @@ fn execve_common(
     if flags & !(empty_path | nofollow) != 0 {
         return Err(Errno::INVAL);
     }
-    let name = cx.m.user().read_cstr(path, super::uaccess::PATH_MAX)?;
+    let name = cx.user().read_cstr(path, super::uaccess::PATH_MAX)?;
     // The file first, as Linux opens it before copying the strings: its
     // errors come before argv's EFAULT.
     let (fd, guest) = if name.is_empty() {

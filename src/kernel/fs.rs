@@ -538,7 +538,7 @@ fn write_from_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysRe
     if is_pipe_like(file) {
         // pipe_write copies page-sized chunks and drops a chunk whose copy
         // faults: only whole chunks before the bad page are written.
-        let readable = cx.m.user().readable_len(buf, count);
+        let readable = cx.user().readable_len(buf, count);
         if readable < count {
             count = readable - readable % PAGE_SIZE;
             if count == 0 {
@@ -557,7 +557,7 @@ fn write_chunks(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     let mut tmp = vec![0u8; CHUNK.min(count as usize)];
     while done < count {
         let want = ((count - done) as usize).min(CHUNK);
-        let got = cx.m.user().read_prefix(buf + done, &mut tmp[..want]);
+        let got = cx.user().read_prefix(buf + done, &mut tmp[..want]);
         if got == 0 {
             break;
         }
@@ -763,7 +763,7 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
     if !access_ok(buf, count) {
         return Err(Errno::FAULT);
     }
-    let room = cx.m.user().writable_len(buf, count.min(CHUNK as u64));
+    let room = cx.user().writable_len(buf, count.min(CHUNK as u64));
     if room == 0 {
         // Linux faults only when there is something to copy.
         return if at_eof(file) {
@@ -791,7 +791,7 @@ fn read_to_user(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResul
             r => break r?,
         }
     };
-    cx.m.user().write(buf, &tmp[..n])?;
+    cx.user().write(buf, &tmp[..n])?;
     Ok(n as u64)
 }
 
@@ -826,7 +826,7 @@ fn read_emulated(cx: &mut Ctx, file: &OpenFile, buf: u64, count: u64) -> SysResu
     if data.is_empty() {
         return Ok(0);
     }
-    let n = cx.m.user().write_prefix(buf, &data);
+    let n = cx.user().write_prefix(buf, &data);
     if n == 0 {
         return Err(Errno::FAULT);
     }
@@ -859,7 +859,7 @@ fn read_signalfd(cx: &mut Ctx, file: &OpenFile, mask: u64, buf: u64, count: u64)
                 _ => continue,
             }
         };
-        cx.m.user().write(buf + done, &info.signalfd())?;
+        cx.user().write(buf + done, &info.signalfd())?;
         done += SIZE;
     }
     Ok(done)
@@ -872,7 +872,7 @@ pub fn sys_signalfd4(cx: &mut Ctx, a: &Args) -> SysResult {
     if flags & !allowed != 0 || size != 8 {
         return Err(Errno::INVAL);
     }
-    let raw = cx.m.user().read_vec(umask, 8)?;
+    let raw = cx.user().read_vec(umask, 8)?;
     let mask =
         u64::from_le_bytes(raw.try_into().map_err(|_| Errno::FAULT)?) & !super::signal::UNBLOCKABLE;
     if fd != -1 {
@@ -907,7 +907,7 @@ fn read_device(cx: &mut Ctx, dev: Dev, buf: u64, count: u64) -> SysResult {
         if dev == Dev::Random {
             rustix::rand::getrandom(&mut chunk[..want], rustix::rand::GetRandomFlags::empty())?;
         }
-        let n = cx.m.user().write_prefix(buf + done, &chunk[..want]);
+        let n = cx.user().write_prefix(buf + done, &chunk[..want]);
         done += n as u64;
         // A signal or the end of the run interrupts a long read, as
         // Linux's signal_pending() check between pages does.
@@ -966,7 +966,7 @@ pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
         if n == 0 {
             return Ok(0);
         }
-        let w = cx.m.user().write_prefix(a.0[1], &t[start..start + n]);
+        let w = cx.user().write_prefix(a.0[1], &t[start..start + n]);
         return if w == 0 {
             Err(Errno::FAULT)
         } else {
@@ -981,13 +981,13 @@ pub fn sys_pread64(cx: &mut Ctx, a: &Args) -> SysResult {
     if !access_ok(a.0[1], count) {
         return Err(Errno::FAULT);
     }
-    let room = cx.m.user().writable_len(a.0[1], count);
+    let room = cx.user().writable_len(a.0[1], count);
     if room == 0 {
         return Err(Errno::FAULT);
     }
     let mut tmp = vec![0u8; room as usize];
     let n = rustix::io::pread(file.host_fd()?, &mut tmp, off)?;
-    cx.m.user().write(a.0[1], &tmp[..n])?;
+    cx.user().write(a.0[1], &tmp[..n])?;
     Ok(n as u64)
 }
 
@@ -1008,7 +1008,7 @@ pub fn sys_pwrite64(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::FAULT);
     }
     let mut tmp = vec![0u8; count as usize];
-    let got = cx.m.user().read_prefix(a.0[1], &mut tmp);
+    let got = cx.user().read_prefix(a.0[1], &mut tmp);
     if got == 0 && count > 0 {
         return Err(Errno::FAULT);
     }
@@ -1030,7 +1030,7 @@ pub(super) fn read_iovecs(cx: &Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)
     if cnt > UIO_MAXIOV {
         return Err(Errno::INVAL);
     }
-    let raw = cx.m.user().read_vec(iov, (cnt * 16) as usize)?;
+    let raw = cx.user().read_vec(iov, (cnt * 16) as usize)?;
     let mut out = Vec::with_capacity(cnt as usize);
     let mut total = 0u64;
     for c in raw.chunks_exact(16) {
@@ -1312,7 +1312,7 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
 /// never sees a host pid (l_pid of another process's lock reads 0).
 fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
     let getlk = matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK);
-    let raw = cx.m.user().read_vec(arg, 32)?;
+    let raw = cx.user().read_vec(arg, 32)?;
     let i16_at = |o: usize| i16::from_le_bytes([raw[o], raw[o + 1]]);
     let i64_at = |o: usize| i64::from_le_bytes(raw[o..o + 8].try_into().unwrap_or_default());
     let i32_at = |o: usize| i32::from_le_bytes(raw[o..o + 4].try_into().unwrap_or_default());
@@ -1337,7 +1337,7 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
         if getlk {
             let mut out = raw.clone();
             out[0..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes());
-            cx.m.user().write(arg, &out)?;
+            cx.user().write(arg, &out)?;
         }
         return Ok(0);
     };
@@ -1383,7 +1383,7 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
         out[16..24].copy_from_slice(&fl.l_len.to_le_bytes());
         let pid: i32 = if fl.l_pid == -1 { -1 } else { 0 };
         out[24..28].copy_from_slice(&pid.to_le_bytes());
-        cx.m.user().write(arg, &out)?;
+        cx.user().write(arg, &out)?;
     }
     Ok(0)
 }
@@ -1430,7 +1430,7 @@ pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
         // and /proc files never block.
         FIONBIO => {
             let mut on = [0u8; 4];
-            cx.m.user().read(arg, &mut on)?;
+            cx.user().read(arg, &mut on)?;
             let on = i32::from_le_bytes(on) != 0;
             match &file.kind {
                 FileKind::Host { fd, .. } => {
@@ -1473,7 +1473,7 @@ pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
     if rc < 0 {
         return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::NOTTY));
     }
-    cx.m.user().write(arg, &buf[..size])?;
+    cx.user().write(arg, &buf[..size])?;
     Ok(0)
 }
 
@@ -1596,7 +1596,7 @@ fn vectored(
             let n = left.min(CHUNK as u64);
             let r = if write {
                 let mut tmp = vec![0u8; n as usize];
-                let got = cx.m.user().read_prefix(at, &mut tmp);
+                let got = cx.user().read_prefix(at, &mut tmp);
                 if got == 0 {
                     return if done > 0 {
                         Ok(done)
@@ -1607,7 +1607,7 @@ fn vectored(
                 file.host_fd()
                     .and_then(|fd| rustix::io::pwrite(fd, &tmp[..got], off + done))
             } else {
-                let room = cx.m.user().writable_len(at, n);
+                let room = cx.user().writable_len(at, n);
                 if room == 0 {
                     return if done > 0 {
                         Ok(done)
@@ -1619,7 +1619,7 @@ fn vectored(
                 file.host_fd()
                     .and_then(|fd| rustix::io::pread(fd, &mut tmp, off + done))
                     .and_then(|k| {
-                        cx.m.user().write(at, &tmp[..k])?;
+                        cx.user().write(at, &tmp[..k])?;
                         Ok(k)
                     })
             };
@@ -1723,7 +1723,7 @@ fn splice_files(
         if ptr == 0 {
             return Ok(None);
         }
-        let raw = cx.m.user().read_vec(ptr, 8)?;
+        let raw = cx.user().read_vec(ptr, 8)?;
         let v = i64::from_le_bytes(raw.try_into().map_err(|_| Errno::FAULT)?);
         if v < 0 {
             return Err(Errno::INVAL);
@@ -1740,7 +1740,7 @@ fn splice_files(
     // An offset is Some only when its pointer was given.
     for (ptr, o) in [(in_ptr, off), (out_ptr, out_off)] {
         if let Some(o) = o {
-            cx.m.user().write(ptr, &o.to_le_bytes())?;
+            cx.user().write(ptr, &o.to_le_bytes())?;
         }
     }
     Ok(done)
@@ -1888,7 +1888,7 @@ pub(super) fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
 
 pub fn sys_fstatfs(cx: &mut Ctx, a: &Args) -> SysResult {
     let st = statfs_of(cx.proc.files().file(int(a.0[0]))?.as_ref())?;
-    cx.m.user().write(a.0[1], &st)?;
+    cx.user().write(a.0[1], &st)?;
     Ok(0)
 }
 
@@ -1975,7 +1975,7 @@ fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> Sy
     if nfds > cx.proc.rlimits.nofile() as u64 {
         return Err(Errno::INVAL);
     }
-    let mut raw = cx.m.user().read_vec(fds, nfds as usize * 8)?;
+    let mut raw = cx.user().read_vec(fds, nfds as usize * 8)?;
     let entries: Vec<(i32, i16)> = raw
         .chunks_exact(8)
         .map(|c| {
@@ -1989,7 +1989,7 @@ fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> Sy
     for (i, r) in revents.iter().enumerate() {
         raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
     }
-    cx.m.user().write(fds, &raw)?;
+    cx.user().write(fds, &raw)?;
     Ok(revents.iter().filter(|&&r| r != 0).count() as u64)
 }
 
@@ -2008,7 +2008,7 @@ fn select_common(cx: &mut Ctx, a: &Args, timeout_ms: Option<u64>) -> SysResult {
         if addr == 0 {
             Ok(vec![0; bytes])
         } else {
-            cx.m.user().read_vec(addr, bytes)
+            cx.user().read_vec(addr, bytes)
         }
     };
     let sets = [read_set(a.0[1])?, read_set(a.0[2])?, read_set(a.0[3])?];
@@ -2051,7 +2051,7 @@ fn select_common(cx: &mut Ctx, a: &Args, timeout_ms: Option<u64>) -> SysResult {
     }
     for (k, addr) in [a.0[1], a.0[2], a.0[3]].into_iter().enumerate() {
         if addr != 0 {
-            cx.m.user().write(addr, &out[k])?;
+            cx.user().write(addr, &out[k])?;
         }
     }
     Ok(count)
@@ -2063,7 +2063,7 @@ pub(super) fn timeout_ms(cx: &Ctx, addr: u64, nsec_unit: bool) -> Result<Option<
     if addr == 0 {
         return Ok(None);
     }
-    let raw = cx.m.user().read_vec(addr, 16)?;
+    let raw = cx.user().read_vec(addr, 16)?;
     let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
     let sub = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
     let per_sec = if nsec_unit { 1_000_000_000 } else { 1_000_000 };
@@ -2091,7 +2091,7 @@ pub fn sys_pselect6(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = timeout_ms(cx, a.0[4], true)?;
     // The sixth argument: { const sigset_t *ss; size_t ss_len }.
     let (uset, size) = if a.0[5] != 0 {
-        let raw = cx.m.user().read_vec(a.0[5], 16)?;
+        let raw = cx.user().read_vec(a.0[5], 16)?;
         let w = |i: usize| u64::from_le_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
         (w(0), w(8))
     } else {

@@ -158,14 +158,14 @@ fn check_key(cx: &Ctx, uaddr: u64, shared: bool) -> Result<(), Errno> {
     if !access_ok(uaddr, 4) {
         return Err(Errno::FAULT);
     }
-    if shared && cx.m.user().writable_len(uaddr, 4) < 4 {
+    if shared && cx.user().writable_len(uaddr, 4) < 4 {
         return Err(Errno::FAULT);
     }
     Ok(())
 }
 
 fn read_word(cx: &Ctx, uaddr: u64) -> Result<u32, Errno> {
-    let b = cx.m.user().read_vec(uaddr, 4)?;
+    let b = cx.user().read_vec(uaddr, 4)?;
     Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
@@ -293,7 +293,7 @@ pub fn sys_futex_waitv(cx: &mut Ctx, a: &Args) -> SysResult {
     } else {
         None
     };
-    let raw = cx.m.user().read_vec(uwaiters, nr as usize * 24)?;
+    let raw = cx.user().read_vec(uwaiters, nr as usize * 24)?;
     let mut words = Vec::with_capacity(nr as usize);
     for w in raw.chunks_exact(24) {
         let field = |at: usize| u64::from_le_bytes(w[at..at + 8].try_into().unwrap_or_default());
@@ -377,12 +377,12 @@ fn wake_op(cx: &mut Ctx, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
         return Err(Errno::NOSYS);
     }
     check_key(cx, uaddr2, false)?;
-    if cx.m.user().writable_len(uaddr2, 4) < 4 {
+    if cx.user().writable_len(uaddr2, 4) < 4 {
         return Err(Errno::FAULT);
     }
     // One atomic step, as Linux's arch_futex_atomic_op_inuser: another
     // thread's lock cmpxchg on the word is never lost.
-    let old = cx.m.user().update_u32(uaddr2, |old| {
+    let old = cx.user().update_u32(uaddr2, |old| {
         let old = old as i32;
         (match op {
             0 => oparg,

@@ -488,11 +488,11 @@ pub fn sys_shmctl(cx: &mut Ctx, a: &Args) -> SysResult {
             b[80..84].copy_from_slice(&s.cpid.to_le_bytes());
             b[84..88].copy_from_slice(&s.lpid.to_le_bytes());
             b[88..96].copy_from_slice(&s.nattch.to_le_bytes());
-            cx.m.user().write(buf, &b)?;
+            cx.user().write(buf, &b)?;
             Ok(0)
         }
         IPC_SET => {
-            let raw = cx.m.user().read_vec(buf, 48)?;
+            let raw = cx.user().read_vec(buf, 48)?;
             let (p, s) = t.shm.get(id)?;
             p.set(&raw);
             s.ctime = now();
@@ -606,11 +606,11 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
         GETALL => {
             let (_, s) = t.sem.get(id)?;
             let b: Vec<u8> = s.vals.iter().flat_map(|v| v.0.to_le_bytes()).collect();
-            cx.m.user().write(arg, &b)?;
+            cx.user().write(arg, &b)?;
             Ok(0)
         }
         SETALL => {
-            let raw = cx.m.user().read_vec(arg, nsems * 2)?;
+            let raw = cx.user().read_vec(arg, nsems * 2)?;
             let vals: Vec<u16> = raw
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -632,11 +632,11 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
             b[48..56].copy_from_slice(&s.otime.to_le_bytes());
             b[64..72].copy_from_slice(&s.ctime.to_le_bytes());
             b[80..88].copy_from_slice(&(s.vals.len() as u64).to_le_bytes());
-            cx.m.user().write(arg, &b)?;
+            cx.user().write(arg, &b)?;
             Ok(0)
         }
         IPC_SET => {
-            let raw = cx.m.user().read_vec(arg, 48)?;
+            let raw = cx.user().read_vec(arg, 48)?;
             let (p, s) = t.sem.get(id)?;
             p.set(&raw);
             s.ctime = now();
@@ -690,7 +690,7 @@ fn semop_common(cx: &mut Ctx, id: i32, sops: u64, nsops: u64, timeout: u64) -> S
     if nsops as usize > SEMOPM {
         return Err(Errno::TOOBIG);
     }
-    let raw = cx.m.user().read_vec(sops, nsops as usize * 6)?;
+    let raw = cx.user().read_vec(sops, nsops as usize * 6)?;
     let deadline = if timeout != 0 {
         Some(wait::Deadline::after(super::time::read_timespec(
             cx, timeout,
@@ -788,11 +788,11 @@ pub fn sys_msgget(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_msgsnd(cx: &mut Ctx, a: &Args) -> SysResult {
     let (id, msgp, size, flags) = (int(a.0[0]), a.0[1], a.0[2], int(a.0[3]));
-    let mtype: i64 = cx.m.user().read_obj(msgp)?;
+    let mtype: i64 = cx.user().read_obj(msgp)?;
     if size > MSGMAX || id < 0 || mtype < 1 {
         return Err(Errno::INVAL);
     }
-    let text = cx.m.user().read_vec(msgp + 8, size as usize)?;
+    let text = cx.user().read_vec(msgp + 8, size as usize)?;
     let pid = cx.proc.id.pid as i32;
     let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
     let waker = cx.proc.me().waker.clone();
@@ -863,8 +863,8 @@ pub fn sys_msgrcv(cx: &mut Ctx, a: &Args) -> SysResult {
             t.changed();
             drop(t);
             let n = len.min(size) as usize;
-            cx.m.user().write_obj(msgp, &mt)?;
-            cx.m.user().write(msgp + 8, &text[..n])?;
+            cx.user().write_obj(msgp, &mt)?;
+            cx.user().write(msgp + 8, &text[..n])?;
             return Ok(n as u64);
         }
         if flags & IPC_NOWAIT != 0 {
@@ -899,11 +899,11 @@ pub fn sys_msgctl(cx: &mut Ctx, a: &Args) -> SysResult {
             b[88..96].copy_from_slice(&q.qbytes.to_le_bytes());
             b[96..100].copy_from_slice(&q.lspid.to_le_bytes());
             b[100..104].copy_from_slice(&q.lrpid.to_le_bytes());
-            cx.m.user().write(buf, &b)?;
+            cx.user().write(buf, &b)?;
             Ok(0)
         }
         IPC_SET => {
-            let raw = cx.m.user().read_vec(buf, 96)?;
+            let raw = cx.user().read_vec(buf, 96)?;
             let qbytes = u64::from_le_bytes(raw[88..96].try_into().expect("8 bytes"));
             let (p, q) = t.msg.get(id)?;
             // Raising the limit past MSGMNB takes CAP_SYS_RESOURCE, which

@@ -4,11 +4,14 @@
 //! the VMA map records what the program asked for. Accessible pages get a
 //! frame when they are mapped (the host commits memory only when a page is
 //! first touched, because guest RAM is a lazy anonymous mapping). The stack
-//! below its initial part is populated on fault, up to RLIMIT_STACK.
+//! VMA starts 128 KiB below the arguments and grows down on fault (the
+//! program's, or a host access's for a call: `StackGrowth`), up to
+//! RLIMIT_STACK and never into the guard gap above the mapping below.
 //! A PROT_NONE page keeps its frame in a non-present entry, so mprotect back
 //! to readable finds the data intact.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::os::fd::AsFd;
 
@@ -42,6 +45,9 @@ const FILE_NAMES_BYTES: usize = 8 << 20;
 const STACK_INITIAL: u64 = 128 << 10;
 /// Pages populated per stack-growth fault.
 const STACK_GROW_CHUNK: u64 = 16 * PAGE_SIZE;
+/// Linux's stack_guard_gap: the stack grows no closer than this to the
+/// mapping below it.
+const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmaKind {
@@ -235,6 +241,9 @@ pub struct Mm {
     file_handles: Vec<Option<std::sync::Arc<MappedFile>>>,
     pub brk_start: Gva,
     pub brk: Gva,
+    /// The lowest page a host access made below the stack VMA
+    /// (`StackGrowth`), for `settle_stack`; `u64::MAX` when none.
+    stack_low: AtomicU64,
 }
 
 impl Default for Mm {
@@ -261,6 +270,7 @@ impl Mm {
             file_handles: Vec::new(),
             brk_start: 0,
             brk: 0,
+            stack_low: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -683,16 +693,26 @@ impl Mm {
         self.set_flags(start, end, |v| v.locked = locked)
     }
 
-    /// Change `[start, end)`'s VMAs (all mapped) with `f`, cutting the
-    /// ones that straddle its ends (ENOMEM past vm.max_map_count).
+    /// Change `[start, end)`'s VMAs (all mapped) with `f`: a VMA that `f`
+    /// changes is cut at the range's ends and then becomes one with an
+    /// alike neighbour; one it leaves alone is not cut (Linux's
+    /// mlock_fixup and madvise_update_vma). ENOMEM past vm.max_map_count.
     fn set_flags(&mut self, start: Gva, end: Gva, f: impl Fn(&mut Vma)) -> Result<(), Errno> {
         self.check_count(start, end, 0)?;
-        self.split_at(start);
-        self.split_at(end);
-        let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
-        for s in inside {
-            if let Some(v) = self.vmas.get_mut(&s) {
-                f(v);
+        let lo = self.find(start).map_or(start, |(s, _)| s);
+        let inside: Vec<(Gva, Vma)> = self.vmas.range(lo..end).map(|(s, v)| (*s, *v)).collect();
+        for (s, v) in inside {
+            let mut changed = v;
+            f(&mut changed);
+            if changed == v {
+                continue;
+            }
+            let (a, e) = (s.max(start), v.end.min(end));
+            self.split_at(a);
+            self.split_at(e);
+            if let Some(mut piece) = self.vmas.remove(&a) {
+                f(&mut piece);
+                self.insert(a, piece);
             }
         }
         Ok(())
@@ -1104,16 +1124,19 @@ impl Mm {
         true
     }
 
-    /// Create the stack VMA (RLIMIT_STACK below `STACK_TOP`) and populate it
-    /// from `rsp` (minus some room) up.
+    /// Create the stack VMA, from 128 KiB below `rsp`'s page (Linux's
+    /// stack_expand at exec) up to `STACK_TOP`, and populate it; below it
+    /// the stack grows on fault (`fault`, `stack_growth`) down to
+    /// RLIMIT_STACK.
     pub fn ensure_stack(&mut self, m: &mut Machine, rsp: Gva) -> bool {
         let bottom = STACK_TOP - STACK_LIMIT;
         if rsp < bottom + STACK_INITIAL {
             return false;
         }
+        let from = page_down(rsp) - STACK_INITIAL;
         if self.find(STACK_TOP - PAGE_SIZE).is_none() {
             self.insert(
-                bottom,
+                from,
                 Vma {
                     end: STACK_TOP,
                     prot: PROT_READ | PROT_WRITE,
@@ -1126,15 +1149,92 @@ impl Mm {
                 },
             );
         }
-        let from = page_down(rsp) - STACK_INITIAL;
         self.populate(m, from, STACK_TOP, PROT_READ | PROT_WRITE, false)
             .is_ok()
     }
 
+    /// The stack VMA that grows (the lowest piece of the stack: mprotect
+    /// may have split it) and the lowest page it may grow down to:
+    /// `limit` (RLIMIT_STACK) below its end, and STACK_GUARD_GAP above the
+    /// mapping below it, as Linux's acct_stack_growth and stack_guard_gap.
+    fn growing_stack(&self, limit: u64) -> Option<(Gva, Vma, Gva)> {
+        let mut found = None;
+        let mut top = STACK_TOP;
+        for (&s, v) in self.vmas.range(..STACK_TOP).rev() {
+            if v.kind != VmaKind::Stack || v.end != top {
+                break;
+            }
+            found = Some((s, *v));
+            top = s;
+        }
+        let (s, v) = found?;
+        // The gap is kept from an accessible mapping only (Linux's
+        // expand_downwards): a PROT_NONE one below may be grown up to.
+        let below = self.vmas.range(..s).next_back().map_or(USER_MIN, |(_, p)| {
+            if p.prot & PROT_MASK == 0 {
+                p.end
+            } else {
+                p.end.saturating_add(STACK_GUARD_GAP)
+            }
+        });
+        let lowest = page_down(v.end.saturating_sub(limit).saturating_add(PAGE_SIZE - 1));
+        Some((s, v, lowest.max(below).max(USER_MIN)))
+    }
+
+    /// Where host accesses for a call may make stack pages (uaccess), with
+    /// RLIMIT_STACK `limit`. The VMA catches up in `settle_stack`.
+    pub fn stack_growth(&self, limit: u64) -> Option<crate::kernel::uaccess::StackGrowth<'_>> {
+        let (start, v, floor) = self.growing_stack(limit)?;
+        Some(crate::kernel::uaccess::StackGrowth {
+            floor,
+            start,
+            end: v.end,
+            flags: leaf_for(0, v.prot),
+            low: &self.stack_low,
+        })
+    }
+
+    /// Extend the stack VMA down to the lowest page host accesses made
+    /// below it since the last call (`stack_growth`).
+    pub fn settle_stack(&mut self) {
+        let low = self.stack_low.swap(u64::MAX, Ordering::Relaxed);
+        if low == u64::MAX {
+            return;
+        }
+        if let Some((s, v, _)) = self.growing_stack(u64::MAX) {
+            if low < s && !self.overlaps(low, s) {
+                self.vmas.remove(&s);
+                self.vmas.insert(low, v);
+            }
+        }
+    }
+
+    /// Grow the stack down to `addr`'s page for a fault there, if it may
+    /// (`growing_stack`): the grown VMA.
+    fn grow_stack(&mut self, addr: Gva, limit: u64) -> Option<(Gva, Vma)> {
+        let (s, v, floor) = self.growing_stack(limit)?;
+        let page = page_down(addr);
+        if page < floor || page >= s {
+            return None;
+        }
+        self.vmas.remove(&s);
+        self.vmas.insert(page, v);
+        Some((page, v))
+    }
+
     /// A page fault at `addr`: populate it if it is an unpopulated stack
-    /// page the access is allowed on. `true` if the program can retry.
-    pub fn fault(&mut self, m: &mut Machine, addr: Gva, write: bool, exec: bool) -> bool {
-        let Some((s, v)) = self.find(addr) else {
+    /// page the access is allowed on, growing the stack down to it within
+    /// `stack_limit` (RLIMIT_STACK). `true` if the program can retry.
+    pub fn fault(
+        &mut self,
+        m: &mut Machine,
+        addr: Gva,
+        write: bool,
+        exec: bool,
+        stack_limit: u64,
+    ) -> bool {
+        let found = self.find(addr);
+        let Some((s, v)) = found.or_else(|| self.grow_stack(addr, stack_limit)) else {
             return false;
         };
         if write && v.prot & PROT_WRITE != 0 && !v.is_shared() {
@@ -1753,7 +1853,7 @@ pub fn sys_memfd_create(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::INVAL);
     }
     // Linux: at most 249 bytes ("memfd:" + name within NAME_MAX).
-    let name = match cx.m.user().read_cstr(a.0[0], 250) {
+    let name = match cx.user().read_cstr(a.0[0], 250) {
         Ok(n) => n,
         Err(Errno::NAMETOOLONG) => return Err(Errno::INVAL),
         Err(e) => return Err(e),
@@ -2004,7 +2104,8 @@ fn populate_range(cx: &mut Ctx, addr: Gva, end: Gva, write: bool) -> SysResult {
         let absent = e & pte::ADDR_MASK == 0;
         if absent || (write && e & pte::WRITABLE == 0) {
             let p = &mut *cx.proc;
-            if !p.mm.fault(cx.m, page, write, false) && !absent {
+            let limit = p.rlimits.soft(libc::RLIMIT_STACK);
+            if !p.mm.fault(cx.m, page, write, false, limit) && !absent {
                 return Err(Errno::FAULT);
             }
         }
@@ -2435,7 +2536,7 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
     let pages = ((end - addr) / PAGE_SIZE) as usize;
     // Linux's access_ok on the whole vector first; then the walk below is
     // bounded by what the program can really receive.
-    if cx.m.user().writable_len(vec, pages as u64) < pages as u64 {
+    if cx.user().writable_len(vec, pages as u64) < pages as u64 {
         return Err(Errno::FAULT);
     }
     // One byte per page: is the page in memory? A page the program never
@@ -2451,12 +2552,12 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
         out.push(u8::from(resident(cx.m, leaf)));
         if out.len() == 4096 {
             let at = vec + i + 1 - out.len() as u64;
-            cx.m.user().write(at, &out)?;
+            cx.user().write(at, &out)?;
             out.clear();
         }
     }
     let at = vec + pages as u64 - out.len() as u64;
-    cx.m.user().write(at, &out)?;
+    cx.user().write(at, &out)?;
     Ok(0)
 }
 

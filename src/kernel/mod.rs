@@ -142,6 +142,12 @@ pub struct Ctx<'a, 'k> {
 }
 
 impl Ctx<'_, '_> {
+    /// The program's address space, for copying to and from it; a stack
+    /// page not there yet is made as the program's own access would.
+    pub fn user(&self) -> UserMem<'_> {
+        self.proc.user(self.m)
+    }
+
     /// The calling thread's vCPU. Calls made for the exitless gate have
     /// none; they are chosen never to ask (ENOSYS if one did).
     pub fn vcpu(&mut self) -> Result<&mut crate::vm::Vcpu, Errno> {
@@ -446,6 +452,16 @@ fn share_or_copy<T>(share: bool, x: &T, handle: fn(&T) -> T, copy: fn(&T) -> T) 
 }
 
 impl Process {
+    /// Its address space, for copying to and from it (`m` is running
+    /// it): a stack page not there yet is made as the program's own
+    /// access would (`Mm::stack_growth`).
+    pub fn user<'a>(&'a self, m: &'a Machine) -> UserMem<'a> {
+        let limit = self.rlimits.soft(libc::RLIMIT_STACK);
+        let own = m.pt.root() == self.mm.pt.root();
+        m.user()
+            .with_stack(own.then(|| self.mm.stack_growth(limit)).flatten())
+    }
+
     pub fn new(id: Identity) -> Self {
         let rlimits = process::Rlimits::new(id.mem_size);
         let id_pid = id.pid;
@@ -1303,6 +1319,7 @@ pub fn dispatch(cx: &mut Ctx, call: &Call) -> i64 {
                 r = h(cx, &call.args);
             }
             cx.proc.me().peek.clear();
+            cx.proc.mm.settle_stack();
             r
         }
         None => {

@@ -1164,7 +1164,7 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
 }
 
 fn read_path(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {
-    cx.m.user().read_cstr(addr, PATH_MAX)
+    cx.user().read_cstr(addr, PATH_MAX)
 }
 
 fn wants_write(flags: u32) -> bool {
@@ -1560,7 +1560,7 @@ pub fn sys_openat2(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::TOOBIG);
     }
     let mut how = vec![0u8; size as usize];
-    cx.m.user().read(how_at, &mut how)?;
+    cx.user().read(how_at, &mut how)?;
     // A newer struct: fields this kernel does not know must be zero.
     if how[OPEN_HOW_SIZE_VER0 as usize..].iter().any(|&b| b != 0) {
         return Err(Errno::TOOBIG);
@@ -1702,7 +1702,7 @@ fn stat_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, flags: u32) -> Sys
     } else {
         stat_path(cx, dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?
     };
-    cx.m.user().write(buf, &st)?;
+    cx.user().write(buf, &st)?;
     Ok(0)
 }
 
@@ -1720,7 +1720,7 @@ pub fn sys_newfstatat(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_fstat(cx: &mut Ctx, a: &Args) -> SysResult {
     let st = stat_of(cx, cx.proc.files().file(int(a.0[0]))?.as_ref())?;
-    cx.m.user().write(a.0[1], &st)?;
+    cx.user().write(a.0[1], &st)?;
     Ok(0)
 }
 
@@ -1765,7 +1765,7 @@ pub fn sys_statx(cx: &mut Ctx, a: &Args) -> SysResult {
     put32_at(&mut x, 132, rustix::fs::minor(rdev));
     put32_at(&mut x, 136, rustix::fs::major(dev));
     put32_at(&mut x, 140, rustix::fs::minor(dev));
-    cx.m.user().write(buf, &x)?;
+    cx.user().write(buf, &x)?;
     Ok(0)
 }
 
@@ -1836,7 +1836,7 @@ fn readlink_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> 
         _ => return Err(Errno::INVAL),
     };
     let n = target.len().min(size as usize);
-    cx.m.user().write(buf, &target[..n])?;
+    cx.user().write(buf, &target[..n])?;
     Ok(n as u64)
 }
 
@@ -2385,7 +2385,7 @@ pub fn sys_cachestat(cx: &mut Ctx, a: &Args) -> SysResult {
         return Err(Errno::INVAL);
     }
     let mut range = [0u8; 16];
-    cx.m.user().read(range_at, &mut range)?;
+    cx.user().read(range_at, &mut range)?;
     let mut out = [0u64; 5];
     if let Some(host) = f.host() {
         // SAFETY: cachestat reads 16 bytes at `range` and writes 40 at
@@ -2404,7 +2404,7 @@ pub fn sys_cachestat(cx: &mut Ctx, a: &Args) -> SysResult {
         }
     }
     let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
-    cx.m.user().write(out_at, &bytes)?;
+    cx.user().write(out_at, &bytes)?;
     Ok(0)
 }
 
@@ -2524,7 +2524,7 @@ pub fn sys_getcwd(cx: &mut Ctx, a: &Args) -> SysResult {
     if a.0[1] < cwd.len() as u64 {
         return Err(Errno::RANGE);
     }
-    cx.m.user().write(a.0[0], &cwd)?;
+    cx.user().write(a.0[0], &cwd)?;
     Ok(cwd.len() as u64)
 }
 
@@ -2583,7 +2583,7 @@ pub fn sys_getdents64(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         _ => return Err(Errno::NOTDIR),
     }
-    cx.m.user().write(buf, &out)?;
+    cx.user().write(buf, &out)?;
     Ok(out.len() as u64)
 }
 
@@ -2623,7 +2623,7 @@ pub fn sys_pipe2(cx: &mut Ctx, a: &Args) -> SysResult {
     let mut b = [0u8; 8];
     b[..4].copy_from_slice(&rfd.to_le_bytes());
     b[4..].copy_from_slice(&wfd.to_le_bytes());
-    if let Err(e) = cx.m.user().write(a.0[0], &b) {
+    if let Err(e) = cx.user().write(a.0[0], &b) {
         // Only what this call installed: a process sharing the table may
         // have closed and reused the numbers meanwhile.
         let files = cx.proc.files();
@@ -2646,7 +2646,7 @@ fn utimes_common(cx: &mut Ctx, dirfd: i32, path: u64, times: u64) -> SysResult {
     let ts = if times == 0 {
         None
     } else {
-        let raw = cx.m.user().read_vec(times, 32)?;
+        let raw = cx.user().read_vec(times, 32)?;
         let w = |i: usize| i64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         let one = |sec: i64, usec: i64| -> Result<libc::timespec, Errno> {
             if !(0..1_000_000).contains(&usec) {
@@ -2683,7 +2683,7 @@ pub fn sys_utimensat(cx: &mut Ctx, a: &Args) -> SysResult {
     let ts = if times == 0 {
         None
     } else {
-        let raw = cx.m.user().read_vec(times, 32)?;
+        let raw = cx.user().read_vec(times, 32)?;
         let w = |i: usize| i64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         let one = |sec: i64, nsec: i64| -> Result<libc::timespec, Errno> {
             let special = nsec == libc::UTIME_NOW || nsec == libc::UTIME_OMIT;
@@ -2745,7 +2745,7 @@ pub fn sys_statfs(cx: &mut Ctx, a: &Args) -> SysResult {
     let how = Resolve::default();
     let (file, _) = open_file(cx, AT_FDCWD, a.0[0], libc::O_PATH as u32, 0, how, false)?;
     let st = super::fs::statfs_of(&file)?;
-    cx.m.user().write(a.0[1], &st)?;
+    cx.user().write(a.0[1], &st)?;
     Ok(0)
 }
 
@@ -2937,7 +2937,7 @@ const XATTR_REPLACE: u32 = 2;
 /// An attribute name from the program: ERANGE when empty or longer than
 /// XATTR_NAME_MAX, as Linux's strncpy_from_user check.
 fn xattr_name(cx: &Ctx, addr: u64) -> Result<Vec<u8>, Errno> {
-    match cx.m.user().read_cstr(addr, XATTR_NAME_BUF) {
+    match cx.user().read_cstr(addr, XATTR_NAME_BUF) {
         Ok(n) if n.is_empty() => Err(Errno::RANGE),
         Err(Errno::NAMETOOLONG) => Err(Errno::RANGE),
         r => r,
@@ -3026,7 +3026,7 @@ fn getxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
     }
     let mut buf = vec![0u8; size];
     let n = rustix::fs::getxattr(path.as_str(), os(&name), &mut buf)?;
-    cx.m.user().write(a.0[2], &buf[..n.min(size)])?;
+    cx.user().write(a.0[2], &buf[..n.min(size)])?;
     Ok(n as u64)
 }
 
@@ -3048,7 +3048,7 @@ fn listxattr_common(cx: &mut Ctx, t: XattrTarget, a: &Args) -> SysResult {
     if size < list.len() {
         return Err(Errno::RANGE);
     }
-    cx.m.user().write(a.0[1], &list)?;
+    cx.user().write(a.0[1], &list)?;
     Ok(list.len() as u64)
 }
 
@@ -3065,7 +3065,7 @@ fn setxattr_args(cx: &Ctx, a: &Args) -> Result<(Vec<u8>, Vec<u8>, u32), Errno> {
         return Err(Errno::TOOBIG);
     }
     let mut value = vec![0u8; size];
-    cx.m.user().read(a.0[2], &mut value)?;
+    cx.user().read(a.0[2], &mut value)?;
     Ok((name, value, flags))
 }
 

@@ -70,6 +70,6 @@ pub fn sys_syslog(_cx: &mut Ctx, _a: &Args) -> SysResult {
 /// program without CAP_PERFMON.
 pub fn sys_perf_event_open(cx: &mut Ctx, a: &Args) -> SysResult {
     let mut size = [0u8; 4];
-    cx.m.user().read(a.0[0].wrapping_add(4), &mut size)?;
+    cx.user().read(a.0[0].wrapping_add(4), &mut size)?;
     Err(Errno::ACCESS)
 }

@@ -109,7 +109,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
             } else {
                 s.gs.base
             };
-            cx.m.user().write(addr, &base.to_le_bytes())?;
+            cx.user().write(addr, &base.to_le_bytes())?;
             Ok(0)
         }
         ARCH_GET_CPUID => Ok(1),
@@ -151,7 +151,7 @@ pub fn sys_uname(cx: &mut Ctx, a: &Args) -> SysResult {
         let n = f.len().min(64);
         buf[i * 65..i * 65 + n].copy_from_slice(&f[..n]);
     }
-    cx.m.user().write(a.0[0], &buf)?;
+    cx.user().write(a.0[0], &buf)?;
     Ok(0)
 }
 
@@ -189,7 +189,7 @@ pub fn sys_getgroups(_cx: &mut Ctx, a: &Args) -> SysResult {
 
 fn write_three_ids(cx: &mut Ctx, a: &Args, id: u32) -> SysResult {
     for p in &a.0[..3] {
-        cx.m.user().write(*p, &id.to_le_bytes())?;
+        cx.user().write(*p, &id.to_le_bytes())?;
     }
     Ok(0)
 }
@@ -268,7 +268,7 @@ fn resource(v: u64) -> Result<usize, Errno> {
 fn prlimit(cx: &mut Ctx, res: usize, new: u64, old: u64) -> SysResult {
     let cur = cx.proc.rlimits.0[res];
     let new_val = if new != 0 {
-        let raw = cx.m.user().read_vec(new, 16)?;
+        let raw = cx.user().read_vec(new, 16)?;
         let soft = u64::from_le_bytes(raw[0..8].try_into().map_err(|_| Errno::FAULT)?);
         let hard = u64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::FAULT)?);
         if soft > hard {
@@ -288,7 +288,7 @@ fn prlimit(cx: &mut Ctx, res: usize, new: u64, old: u64) -> SysResult {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&cur.0.to_le_bytes());
         b[8..].copy_from_slice(&cur.1.to_le_bytes());
-        cx.m.user().write(old, &b)?;
+        cx.user().write(old, &b)?;
     }
     if let Some(v) = new_val {
         cx.proc.rlimits.0[res] = v;
@@ -358,7 +358,7 @@ pub fn sys_sched_getaffinity(cx: &mut Ctx, a: &Args) -> SysResult {
     if len * 8 < u64::from(cx.proc.ncpus) || len % 8 != 0 {
         return Err(Errno::INVAL);
     }
-    cx.m.user().write(mask, &bits)?;
+    cx.user().write(mask, &bits)?;
     Ok(bits.len() as u64)
 }
 
@@ -406,7 +406,7 @@ pub fn sys_sched_rr_get_interval(cx: &mut Ctx, a: &Args) -> SysResult {
     if pid != 0 && pid != cx.proc.id.pid as i32 {
         return Err(Errno::SRCH);
     }
-    cx.m.user().write(a.0[1], &[0u8; 16])?;
+    cx.user().write(a.0[1], &[0u8; 16])?;
     Ok(0)
 }
 
@@ -504,7 +504,7 @@ pub fn sys_getrandom(cx: &mut Ctx, a: &Args) -> SysResult {
     while done < len {
         let n = ((len - done) as usize).min(tmp.len());
         rustix::rand::getrandom(&mut tmp[..n], rustix::rand::GetRandomFlags::empty())?;
-        let w = cx.m.user().write_prefix(buf + done, &tmp[..n]);
+        let w = cx.user().write_prefix(buf + done, &tmp[..n]);
         done += w as u64;
         if w < n {
             break;
@@ -690,7 +690,7 @@ pub fn sys_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         PR_GET_PDEATHSIG => {
             let v = cx.proc.task.pdeathsig;
-            cx.m.user().write(a2, &v.to_le_bytes())?;
+            cx.user().write(a2, &v.to_le_bytes())?;
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(u64::from(cx.proc.task.dumpable)),
@@ -709,7 +709,7 @@ pub fn sys_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
         PR_SET_NAME => {
             // Linux copies at most 15 bytes and never fails on a long name.
             let mut name = [0u8; 15];
-            let n = cx.m.user().read_prefix(a2, &mut name);
+            let n = cx.user().read_prefix(a2, &mut name);
             if n == 0 {
                 return Err(Errno::FAULT);
             }
@@ -721,7 +721,7 @@ pub fn sys_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
             let mut out = [0u8; 16];
             let c = comm(cx.proc);
             out[..c.len()].copy_from_slice(&c);
-            cx.m.user().write(a2, &out)?;
+            cx.user().write(a2, &out)?;
             Ok(0)
         }
         PR_GET_SECCOMP => Ok(0),
@@ -746,8 +746,8 @@ pub fn sys_get_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0])).map_err(|e| if e == Errno::INVAL { Errno::SRCH } else { e })?;
     // The length is always sizeof(struct robust_list_head), as Linux.
     let head = cx.proc.me().robust_list.0;
-    cx.m.user().write(a.0[2], &24u64.to_le_bytes())?;
-    cx.m.user().write(a.0[1], &head.to_le_bytes())?;
+    cx.user().write(a.0[2], &24u64.to_le_bytes())?;
+    cx.user().write(a.0[1], &head.to_le_bytes())?;
     Ok(0)
 }
 
@@ -910,10 +910,10 @@ pub fn sys_wait4(cx: &mut Ctx, a: &Args) -> SysResult {
         return Ok(0);
     };
     if status != 0 {
-        cx.m.user().write(status, &st.wait_status().to_le_bytes())?;
+        cx.user().write(status, &st.wait_status().to_le_bytes())?;
     }
     if rusage != 0 {
-        cx.m.user().write(rusage, &rusage_bytes(cpu))?;
+        cx.user().write(rusage, &rusage_bytes(cpu))?;
     }
     Ok(u64::from(pid))
 }
@@ -953,10 +953,10 @@ pub fn sys_waitid(cx: &mut Ctx, a: &Args) -> SysResult {
         times = cpu;
     }
     if infop != 0 {
-        cx.m.user().write(infop, &info)?;
+        cx.user().write(infop, &info)?;
     }
     if rusage != 0 {
-        cx.m.user().write(rusage, &rusage_bytes(times))?;
+        cx.user().write(rusage, &rusage_bytes(times))?;
     }
     Ok(0)
 }
@@ -1048,7 +1048,7 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         _ => return Err(Errno::INVAL),
     }
-    cx.m.user().write(a.0[1], &b)?;
+    cx.user().write(a.0[1], &b)?;
     Ok(0)
 }
 
@@ -1063,7 +1063,7 @@ pub fn sys_times(cx: &mut Ctx, a: &Args) -> SysResult {
         b[8..16].copy_from_slice(&ticks(s).to_le_bytes());
         b[16..24].copy_from_slice(&ticks(cu).to_le_bytes());
         b[24..32].copy_from_slice(&ticks(cs).to_le_bytes());
-        cx.m.user().write(a.0[0], &b)?;
+        cx.user().write(a.0[0], &b)?;
     }
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
     Ok(now.tv_sec as u64 * 100 + now.tv_nsec as u64 / 10_000_000)
@@ -1083,7 +1083,7 @@ pub fn sys_sysinfo(cx: &mut Ctx, a: &Args) -> SysResult {
     let procs = cx.proc.tasks.lock().live().clamp(1, usize::from(u16::MAX)) as u16;
     b[80..82].copy_from_slice(&procs.to_le_bytes()); // procs
     b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
-    cx.m.user().write(a.0[0], &b)?;
+    cx.user().write(a.0[0], &b)?;
     Ok(0)
 }
 
@@ -1104,7 +1104,7 @@ pub fn sys_getcpu(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     for (p, v) in [(a.0[0], cpu), (a.0[1], 0)] {
         if p != 0 {
-            cx.m.user().write(p, &v.to_le_bytes())?;
+            cx.user().write(p, &v.to_le_bytes())?;
         }
     }
     Ok(0)
@@ -1204,7 +1204,7 @@ pub fn sys_sched_getscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_sched_getparam(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0]))?;
-    cx.m.user().write(a.0[1], &0i32.to_le_bytes())?;
+    cx.user().write(a.0[1], &0i32.to_le_bytes())?;
     Ok(0)
 }
 
@@ -1212,7 +1212,7 @@ pub fn sys_sched_getparam(cx: &mut Ctx, a: &Args) -> SysResult {
 /// nothing); real-time classes need CAP_SYS_NICE (EPERM).
 pub fn sys_sched_setscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0]))?;
-    let prio: i32 = cx.m.user().read_obj(a.0[2])?;
+    let prio: i32 = cx.user().read_obj(a.0[2])?;
     match int(a.0[1]) {
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE if prio == 0 => Ok(0),
         libc::SCHED_FIFO | libc::SCHED_RR if (1..=99).contains(&prio) => Err(Errno::PERM),
@@ -1222,7 +1222,7 @@ pub fn sys_sched_setscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_sched_setparam(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0]))?;
-    let prio: i32 = cx.m.user().read_obj(a.0[1])?;
+    let prio: i32 = cx.user().read_obj(a.0[1])?;
     if prio != 0 {
         return Err(Errno::INVAL);
     }
@@ -1255,7 +1255,7 @@ pub fn sys_sched_setaffinity(cx: &mut Ctx, a: &Args) -> SysResult {
     if len == 0 {
         return Err(Errno::INVAL);
     }
-    let mut raw = cx.m.user().read_vec(a.0[2], len)?;
+    let mut raw = cx.user().read_vec(a.0[2], len)?;
     raw.resize(have.len(), 0);
     if !raw.iter().zip(&have).any(|(w, h)| w & h != 0) {
         return Err(Errno::INVAL);

@@ -125,7 +125,7 @@ fn read_mem(cx: &mut Ctx, pos: u64, buf: u64, count: u64) -> SysResult {
         if !ok {
             return Piece::Stop;
         }
-        match cx.m.user().write_prefix(buf + done, &tmp[..n]) {
+        match cx.user().write_prefix(buf + done, &tmp[..n]) {
             w if w < n => Piece::Short(w),
             _ => Piece::Done,
         }
@@ -171,7 +171,7 @@ fn read_pagemap(cx: &mut Ctx, _file: &OpenFile, pos: u64, buf: u64, count: u64) 
         done += ENTRY;
         if out.len() == 4096 || done == count {
             let at = buf + done - out.len() as u64;
-            let w = cx.m.user().write_prefix(at, &out);
+            let w = cx.user().write_prefix(at, &out);
             if w < out.len() {
                 let got = done - out.len() as u64 + (w as u64 - w as u64 % ENTRY);
                 return if got == 0 { Err(Errno::FAULT) } else { Ok(got) };
@@ -181,7 +181,7 @@ fn read_pagemap(cx: &mut Ctx, _file: &OpenFile, pos: u64, buf: u64, count: u64) 
     }
     if !out.is_empty() {
         let at = buf + done - out.len() as u64;
-        cx.m.user().write(at, &out)?;
+        cx.user().write(at, &out)?;
     }
     Ok(done)
 }
@@ -194,7 +194,7 @@ pub fn write(cx: &mut Ctx, which: MemFile, pid: u32, pos: u64, buf: u64, count: 
     }
     let mut tmp = [0u8; PAGE_SIZE as usize];
     by_pages(pos, count, |addr, done, n| {
-        if cx.m.user().read_prefix(buf + done, &mut tmp[..n]) < n {
+        if cx.user().read_prefix(buf + done, &mut tmp[..n]) < n {
             Piece::Short(0)
         } else if force_write(cx, addr, &tmp[..n]) {
             Piece::Done
@@ -214,7 +214,7 @@ fn force_write(cx: &mut Ctx, addr: Gva, data: &[u8]) -> bool {
     if writable {
         // The program's own store: copy-on-write and shared mappings as
         // uaccess does them.
-        return cx.m.user().write_prefix(addr, data) == data.len();
+        return cx.user().write_prefix(addr, data) == data.len();
     }
     if matches!(v.kind, VmaKind::Shared { .. }) {
         return false;

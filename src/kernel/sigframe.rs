@@ -298,8 +298,11 @@ fn setup_frame(
     if act.flags & SA_SIGINFO != 0 {
         f[INFO as usize..].copy_from_slice(info.bytes());
     }
-    let user = m.user();
-    if user.write(fx, &fp).is_err() || user.write(frame, &f).is_err() {
+    // The frame may grow the stack, as Linux's copy_to_user would.
+    let user = proc.user(m);
+    let written = user.write(fx, &fp).is_ok() && user.write(frame, &f).is_ok();
+    proc.mm.settle_stack();
+    if !written {
         return Ok(Err(Errno::FAULT));
     }
     if entering && alt.flags & (1 << 31) != 0 {
@@ -333,7 +336,7 @@ pub fn sys_rt_sigreturn(cx: &mut Ctx, _a: &Args) -> SysResult {
 }
 
 fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
-    let f = cx.m.user().read_vec(frame, FRAME_SIZE as usize)?;
+    let f = cx.user().read_vec(frame, FRAME_SIZE as usize)?;
     let mut g = [0u64; 17];
     for (i, v) in g.iter_mut().enumerate() {
         *v = get(&f, SC + 8 * i as u64);
@@ -350,7 +353,7 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
             return Err(Errno::FAULT);
         }
         let mut img = Box::new([0u8; XSAVE_AREA]);
-        let legacy = cx.m.user().read_vec(fpstate, 512)?;
+        let legacy = cx.user().read_vec(fpstate, 512)?;
         let sw = &legacy[SW_BYTES..SW_BYTES + 48];
         let word = |o: usize| u32::from_le_bytes([sw[o], sw[o + 1], sw[o + 2], sw[o + 3]]);
         let user_size = word(16) as usize;
@@ -364,7 +367,7 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
                 .read_vec(fpstate + user_size as u64, 4)
                 .is_ok_and(|b| b == FP_XSTATE_MAGIC2.to_le_bytes());
         let features = if full {
-            let all = cx.m.user().read_vec(fpstate, user_size)?;
+            let all = cx.user().read_vec(fpstate, user_size)?;
             img[..user_size].copy_from_slice(&all);
             user_features & cx.m.xfeatures()
         } else {

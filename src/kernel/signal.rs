@@ -714,7 +714,7 @@ fn read_sigset(cx: &Ctx, addr: u64, size: u64) -> Result<u64, Errno> {
     if size != 8 {
         return Err(Errno::INVAL);
     }
-    let raw = cx.m.user().read_vec(addr, 8)?;
+    let raw = cx.user().read_vec(addr, 8)?;
     Ok(u64::from_le_bytes(
         raw.try_into().map_err(|_| Errno::FAULT)?,
     ))
@@ -727,7 +727,7 @@ pub fn sys_rt_sigaction(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let idx = valid_signal(sig)?;
     let new = if act != 0 {
-        let raw = cx.m.user().read_vec(act, 32)?;
+        let raw = cx.user().read_vec(act, 32)?;
         let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         if sig == SIGKILL || sig == SIGSTOP {
             return Err(Errno::INVAL);
@@ -743,7 +743,7 @@ pub fn sys_rt_sigaction(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     if oact != 0 {
         let o = cx.proc.signals.actions[idx];
-        cx.m.user().write(oact, &o.to_bytes())?;
+        cx.user().write(oact, &o.to_bytes())?;
     }
     if let Some(n) = new {
         cx.proc.signals.actions[idx] = n;
@@ -770,7 +770,7 @@ pub fn sys_rt_sigprocmask(cx: &mut Ctx, a: &Args) -> SysResult {
         None
     };
     if oset != 0 {
-        cx.m.user().write(oset, &old.to_le_bytes())?;
+        cx.user().write(oset, &old.to_le_bytes())?;
     }
     if let Some(n) = new {
         cx.proc.me().sig.set_mask(n);
@@ -785,7 +785,7 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
     let sp = cx.regs.rsp;
     let cur = cx.proc.me().sig.altstack;
     if ss != 0 {
-        let raw = cx.m.user().read_vec(ss, 24)?;
+        let raw = cx.user().read_vec(ss, 24)?;
         let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         let (ss_sp, flags, size) = (w(0), w(1) as u32 as i32, w(2));
         if cur.on(sp) {
@@ -809,7 +809,7 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
         };
     }
     if old != 0 {
-        if let Err(e) = cx.m.user().write(old, &cur.to_bytes(sp)) {
+        if let Err(e) = cx.user().write(old, &cur.to_bytes(sp)) {
             cx.proc.me().sig.altstack = cur;
             return Err(e);
         }
@@ -975,11 +975,11 @@ pub fn sys_tgkill(cx: &mut Ctx, a: &Args) -> SysResult {
 /// another process, and there is none yet.) `to`: the process, or the
 /// thread with this tid.
 fn queueinfo(cx: &mut Ctx, to: Option<i32>, sig: i32, uinfo: u64) -> SysResult {
-    let raw: [u8; 128] =
-        cx.m.user()
-            .read_vec(uinfo, 128)?
-            .try_into()
-            .map_err(|_| Errno::FAULT)?;
+    let raw: [u8; 128] = cx
+        .user()
+        .read_vec(uinfo, 128)?
+        .try_into()
+        .map_err(|_| Errno::FAULT)?;
     let info = SigInfo::from_user(sig, raw);
     if sig == 0 {
         return Ok(0);
@@ -1019,7 +1019,7 @@ pub fn sys_rt_sigpending(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let set = cx.proc.sig().pending() & cx.proc.me().sig.mask;
     let n = a.0[1] as usize;
-    cx.m.user().write(a.0[0], &set.to_le_bytes()[..n])?;
+    cx.user().write(a.0[0], &set.to_le_bytes()[..n])?;
     Ok(0)
 }
 
@@ -1091,7 +1091,7 @@ pub fn sys_rt_sigtimedwait(cx: &mut Ctx, a: &Args) -> SysResult {
     loop {
         if let Some(info) = cx.proc.sig().dequeue_from(set) {
             if uinfo != 0 {
-                cx.m.user().write(uinfo, info.bytes())?;
+                cx.user().write(uinfo, info.bytes())?;
             }
             return Ok(info.signo() as u64);
         }

@@ -252,7 +252,7 @@ pub fn sys_socketpair(cx: &mut Ctx, a: &Args) -> SysResult {
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&g0.to_le_bytes());
     out[4..].copy_from_slice(&g1.to_le_bytes());
-    if let Err(e) = cx.m.user().write(a.0[3], &out) {
+    if let Err(e) = cx.user().write(a.0[3], &out) {
         cx.proc.files().remove_if(g0, &f0);
         cx.proc.files().remove_if(g1, &f1);
         return Err(e);
@@ -273,7 +273,7 @@ fn read_addr(cx: &Ctx, addr: u64, len: u64) -> Result<GuestAddr, Errno> {
     if !(SUN_PATH_OFF..=SOCKADDR_UN).contains(&len) {
         return Err(Errno::INVAL);
     }
-    let raw = cx.m.user().read_vec(addr, len)?;
+    let raw = cx.user().read_vec(addr, len)?;
     if u16::from_le_bytes([raw[0], raw[1]]) as u64 != AF_UNIX {
         return Err(Errno::INVAL);
     }
@@ -394,13 +394,13 @@ fn put_addr(cx: &mut Ctx, addr: u64, lenp: u64, name: &[u8]) -> Result<(), Errno
     if addr == 0 {
         return Ok(());
     }
-    let len = cx.m.user().read_obj::<i32>(lenp)?;
+    let len = cx.user().read_obj::<i32>(lenp)?;
     if len < 0 {
         return Err(Errno::INVAL);
     }
     let n = name.len().min(len as usize);
-    cx.m.user().write(addr, &name[..n])?;
-    cx.m.user().write_obj(lenp, &(name.len() as i32))
+    cx.user().write(addr, &name[..n])?;
+    cx.user().write_obj(lenp, &(name.len() as i32))
 }
 
 pub fn sys_bind(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -499,7 +499,7 @@ fn blocking(f: &OpenFile, dontwait: bool) -> bool {
 pub fn sys_connect(cx: &mut Ctx, a: &Args) -> SysResult {
     let f = socket_file(cx, int(a.0[0]))?;
     if a.0[2] as u32 as usize >= SUN_PATH_OFF
-        && cx.m.user().read_obj::<u16>(a.0[1])? == libc::AF_UNSPEC as u16
+        && cx.user().read_obj::<u16>(a.0[1])? == libc::AF_UNSPEC as u16
         && sock_type(&f) != libc::SOCK_STREAM
     {
         // AF_UNSPEC dissolves a datagram socket's association.
@@ -635,7 +635,7 @@ fn guest_ucred(cx: &Ctx, c: &mut libc::ucred) {
 pub fn sys_getsockopt(cx: &mut Ctx, a: &Args) -> SysResult {
     let f = socket_file(cx, int(a.0[0]))?;
     let (level, name, val, lenp) = (int(a.0[1]), int(a.0[2]), a.0[3], a.0[4]);
-    let want = cx.m.user().read_obj::<i32>(lenp)?;
+    let want = cx.user().read_obj::<i32>(lenp)?;
     if want < 0 {
         return Err(Errno::INVAL);
     }
@@ -667,8 +667,8 @@ pub fn sys_getsockopt(cx: &mut Ctx, a: &Args) -> SysResult {
         // SAFETY: writing the same plain struct back into the buffer.
         unsafe { std::ptr::write_unaligned(buf.as_mut_ptr().cast(), c) };
     }
-    cx.m.user().write(val, &buf[..len])?;
-    cx.m.user().write_obj(lenp, &(len as i32))?;
+    cx.user().write(val, &buf[..len])?;
+    cx.user().write_obj(lenp, &(len as i32))?;
     Ok(0)
 }
 
@@ -707,7 +707,7 @@ pub fn sys_setsockopt(cx: &mut Ctx, a: &Args) -> SysResult {
     if level != libc::SOL_SOCKET || !SETTABLE.contains(&name) {
         return Err(Errno::NOPROTOOPT);
     }
-    let buf = cx.m.user().read_vec(val, len as usize)?;
+    let buf = cx.user().read_vec(val, len as usize)?;
     // SAFETY: `buf` is live and of the length given.
     check(unsafe {
         libc::setsockopt(host(&f).as_raw_fd(), level, name, buf.as_ptr().cast(), len)
@@ -727,7 +727,7 @@ struct MsgHdr {
 }
 
 fn read_msghdr(cx: &Ctx, addr: u64) -> Result<MsgHdr, Errno> {
-    let raw = cx.m.user().read_vec(addr, 56)?;
+    let raw = cx.user().read_vec(addr, 56)?;
     let u = |i: usize| u64::from_le_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
     Ok(MsgHdr {
         name: u(0),
@@ -905,7 +905,7 @@ fn send_common(
         let take = len.min(total - data.len() as u64) as usize;
         let start = data.len();
         data.resize(start + take, 0);
-        cx.m.user().read(base, &mut data[start..])?;
+        cx.user().read(base, &mut data[start..])?;
     }
     let ty = sock_type(f);
     if ty == libc::SOCK_STREAM && m.name != 0 && m.namelen != 0 {
@@ -940,7 +940,7 @@ fn send_common(
         if m.controllen > OPTMEM_MAX {
             return Err(Errno::NOBUFS);
         }
-        let raw = cx.m.user().read_vec(m.control, m.controllen as usize)?;
+        let raw = cx.user().read_vec(m.control, m.controllen as usize)?;
         host_control(cx, raw, &mut hold)?
     } else {
         Vec::new()
@@ -1086,7 +1086,7 @@ pub fn sys_sendmmsg(cx: &mut Ctx, a: &Args) -> SysResult {
     while done < vlen {
         let at = vec + done * MMSGHDR;
         match sendmsg_at(cx, &f, at, flags) {
-            Ok(n) => cx.m.user().write_obj(at + 56, &(n as u32))?,
+            Ok(n) => cx.user().write_obj(at + 56, &(n as u32))?,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
@@ -1111,7 +1111,7 @@ pub fn sys_recvmmsg(cx: &mut Ctx, a: &Args) -> SysResult {
     while done < vlen {
         let at = vec + done * MMSGHDR;
         match recvmsg_at(cx, &f, at, flags) {
-            Ok(n) => cx.m.user().write_obj(at + 56, &(n as u32))?,
+            Ok(n) => cx.user().write_obj(at + 56, &(n as u32))?,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
@@ -1165,7 +1165,7 @@ fn recv_common(
     if stream {
         room = 0;
         for &(base, len) in iov {
-            let w = cx.m.user().writable_len(base, len);
+            let w = cx.user().writable_len(base, len);
             room += w;
             if w < len {
                 break;
@@ -1254,7 +1254,7 @@ fn recv_common(
             break;
         }
         let take = (len as usize).min(got - off);
-        cx.m.user().write(base, &data[off..off + take])?;
+        cx.user().write(base, &data[off..off + take])?;
         off += take;
     }
     Ok(Received {
@@ -1282,14 +1282,14 @@ fn recvmsg_at(cx: &mut Ctx, f: &OpenFile, hdr: u64, flags: u64) -> SysResult {
     // msg_namelen, msg_controllen and msg_flags back into the msghdr.
     if m.name != 0 {
         let n = r.name.len().min(m.namelen as usize);
-        cx.m.user().write(m.name, &r.name[..n])?;
-        cx.m.user().write_obj(hdr + 8, &(r.name.len() as u32))?;
+        cx.user().write(m.name, &r.name[..n])?;
+        cx.user().write_obj(hdr + 8, &(r.name.len() as u32))?;
     }
     if !r.control.is_empty() {
-        cx.m.user().write(m.control, &r.control)?;
+        cx.user().write(m.control, &r.control)?;
     }
-    cx.m.user().write_obj(hdr + 40, &(r.control.len() as u64))?;
-    cx.m.user().write_obj(hdr + 48, &r.flags)?;
+    cx.user().write_obj(hdr + 40, &(r.control.len() as u64))?;
+    cx.user().write_obj(hdr + 48, &r.flags)?;
     Ok(r.n as u64)
 }
 

@@ -63,7 +63,7 @@ pub fn sys_clock_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
     } else {
         rustix::time::clock_gettime(id)
     };
-    cx.m.user().write(a.0[1], &timespec_bytes(t))?;
+    cx.user().write(a.0[1], &timespec_bytes(t))?;
     Ok(0)
 }
 
@@ -79,7 +79,7 @@ pub fn sys_clock_getres(cx: &mut Ctx, a: &Args) -> SysResult {
         tv_nsec: if coarse { 4_000_000 } else { 1 },
     };
     if a.0[1] != 0 {
-        cx.m.user().write(a.0[1], &timespec_bytes(res))?;
+        cx.user().write(a.0[1], &timespec_bytes(res))?;
     }
     Ok(0)
 }
@@ -90,11 +90,11 @@ pub fn sys_gettimeofday(cx: &mut Ctx, a: &Args) -> SysResult {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
         b[8..].copy_from_slice(&(t.tv_nsec / 1000).to_le_bytes());
-        cx.m.user().write(a.0[0], &b)?;
+        cx.user().write(a.0[0], &b)?;
     }
     if a.0[1] != 0 {
         // struct timezone: minutes west, dst type; Linux keeps zeros.
-        cx.m.user().write(a.0[1], &[0u8; 8])?;
+        cx.user().write(a.0[1], &[0u8; 8])?;
     }
     Ok(0)
 }
@@ -102,14 +102,14 @@ pub fn sys_gettimeofday(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_time(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = rustix::time::clock_gettime(ClockId::Realtime).tv_sec;
     if a.0[0] != 0 {
-        cx.m.user().write(a.0[0], &t.to_le_bytes())?;
+        cx.user().write(a.0[0], &t.to_le_bytes())?;
     }
     Ok(t as u64)
 }
 
 /// Read a `struct timespec`, EINVAL unless 0 <= nsec < 1e9 and sec >= 0.
 pub fn read_timespec(cx: &Ctx, addr: u64) -> Result<std::time::Duration, Errno> {
-    let raw = cx.m.user().read_vec(addr, 16)?;
+    let raw = cx.user().read_vec(addr, 16)?;
     let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
     let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -146,7 +146,7 @@ fn sleep_until(cx: &mut Ctx, deadline: Deadline, rem: Option<u64>) -> SysResult 
             tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: i64::from(left.subsec_nanos()),
         };
-        cx.m.user().write(rem, &timespec_bytes(t))?;
+        cx.user().write(rem, &timespec_bytes(t))?;
     }
     cx.proc.me().restart = Some(Restart::Sleep(SleepRestart { deadline, rem }));
     Err(ERESTART_RESTARTBLOCK)

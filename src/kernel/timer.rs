@@ -644,15 +644,14 @@ fn itimer(t: &mut Timers, which: i32) -> Result<(&mut Arm, Clock), Errno> {
 pub fn sys_getitimer(cx: &mut Ctx, a: &Args) -> SysResult {
     let (arm, clock) = itimer(&mut cx.proc.timers, a.0[0] as u32 as i32)?;
     let (left, interval) = arm.get(clock);
-    cx.m.user()
-        .write(a.0[1], &pair_bytes(interval, left, true))?;
+    cx.user().write(a.0[1], &pair_bytes(interval, left, true))?;
     Ok(0)
 }
 
 pub fn sys_setitimer(cx: &mut Ctx, a: &Args) -> SysResult {
     let (which, new, old) = (a.0[0] as u32 as i32, a.0[1], a.0[2]);
     let (interval, value) = if new != 0 {
-        let raw = cx.m.user().read_vec(new, 32)?;
+        let raw = cx.user().read_vec(new, 32)?;
         (
             read_duration(&raw[..16], true)?,
             read_duration(&raw[16..], true)?,
@@ -665,7 +664,7 @@ pub fn sys_setitimer(cx: &mut Ctx, a: &Args) -> SysResult {
     arm.set(clock, value, interval);
     cx.proc.timers.rearm();
     if old != 0 {
-        cx.m.user()
+        cx.user()
             .write(old, &pair_bytes(old_interval, left, true))?;
     }
     Ok(0)
@@ -712,7 +711,7 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
         None => return Err(Errno::AGAIN),
     };
     let signal = if sevp != 0 {
-        let raw = cx.m.user().read_vec(sevp, 64)?;
+        let raw = cx.user().read_vec(sevp, 64)?;
         let value = u64::from_le_bytes(raw[0..8].try_into().map_err(|_| Errno::FAULT)?);
         let signo = i32::from_le_bytes(raw[8..12].try_into().map_err(|_| Errno::FAULT)?);
         let notify = i32::from_le_bytes(raw[12..16].try_into().map_err(|_| Errno::FAULT)?);
@@ -736,7 +735,7 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
     } else {
         Some((SIGALRM, id as u64, None))
     };
-    cx.m.user().write(idp, &(id as i32).to_le_bytes())?;
+    cx.user().write(idp, &(id as i32).to_le_bytes())?;
     let t = PosixTimer {
         clock,
         posix,
@@ -766,7 +765,7 @@ fn posix_timer<'a>(cx: &'a mut Ctx, id: u64) -> Result<&'a mut PosixTimer, Errno
 pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     let (id, flags, new, old) = (a.0[0], a.0[1] as u32 as i32, a.0[2], a.0[3]);
     posix_timer(cx, id)?;
-    let raw = cx.m.user().read_vec(new, 32)?;
+    let raw = cx.user().read_vec(new, 32)?;
     let (interval, value) = (
         read_duration(&raw[..16], false)?,
         read_duration(&raw[16..], false)?,
@@ -795,7 +794,7 @@ pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     super::signal::forget_timer(cx.proc, id as u32 as i32);
     cx.proc.timers.rearm();
     if old != 0 {
-        cx.m.user()
+        cx.user()
             .write(old, &pair_bytes(old_interval, left, false))?;
     }
     Ok(0)
@@ -804,7 +803,7 @@ pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_timer_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = posix_timer(cx, a.0[0])?;
     let (left, interval) = t.arm.get(t.clock);
-    cx.m.user()
+    cx.user()
         .write(a.0[1], &pair_bytes(interval, left, false))?;
     Ok(0)
 }
@@ -931,7 +930,7 @@ pub fn sys_timerfd_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, flags, new, old) = (a.0[0], a.0[1] as u32, a.0[2], a.0[3]);
     // Linux's order: the copy (EFAULT), the flags and values (EINVAL),
     // then the descriptor (EBADF, EINVAL for one that is no timerfd).
-    let raw = cx.m.user().read_vec(new, 32)?;
+    let raw = cx.user().read_vec(new, 32)?;
     let known = (libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET) as u32;
     if flags & !known != 0 {
         return Err(Errno::INVAL);
@@ -945,7 +944,7 @@ pub fn sys_timerfd_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     let host = file.host().ok_or(Errno::INVAL)?;
     let was = rustix::time::timerfd_settime(host, flags, &value)?;
     if old != 0 {
-        cx.m.user().write(old, &itimerspec_bytes(&was))?;
+        cx.user().write(old, &itimerspec_bytes(&was))?;
     }
     Ok(0)
 }
@@ -954,6 +953,6 @@ pub fn sys_timerfd_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
     let file = timerfd_host(cx, a.0[0])?;
     let host = file.host().ok_or(Errno::INVAL)?;
     let now = rustix::time::timerfd_gettime(host)?;
-    cx.m.user().write(a.0[1], &itimerspec_bytes(&now))?;
+    cx.user().write(a.0[1], &itimerspec_bytes(&now))?;
     Ok(0)
 }

@@ -11,7 +11,7 @@ use vm_memory::ByteValued;
 
 use crate::vm::layout::{page_down, Gpa, Gva, PAGE_SIZE, USER_TOP};
 use crate::vm::memory::{FrameAllocator, GuestRam};
-use crate::vm::paging::PageTables;
+use crate::vm::paging::{pte, PageTables};
 use crate::vm::shared::SharedSlots;
 
 /// Linux's `MAX_RW_COUNT`: one read/write moves at most this much.
@@ -28,6 +28,27 @@ pub struct UserMem<'a> {
     /// The machine's TLB generation, bumped when a write replaced a
     /// copy-on-write page's frame.
     tlb_gen: Option<&'a std::sync::atomic::AtomicU64>,
+    /// Where the stack may have a page made for the access.
+    stack: Option<StackGrowth<'a>>,
+}
+
+/// Where an access may make a stack page that is not there yet, as
+/// Linux's copy_to_user/copy_from_user fault on the stack does: in the
+/// stack VMA, or below it down to `floor` (the stack grows: RLIMIT_STACK,
+/// the guard gap above the mapping below). `Mm::stack_growth` makes it;
+/// `Mm::settle_stack` extends the VMA down to `low` after the call.
+#[derive(Clone, Copy)]
+pub struct StackGrowth<'a> {
+    /// The lowest page the stack may grow down to.
+    pub floor: Gva,
+    /// The stack VMA's start; pages below it are growth.
+    pub start: Gva,
+    /// The stack VMA's end.
+    pub end: Gva,
+    /// The leaf flags of a new page (its VMA's protection).
+    pub flags: u64,
+    /// The lowest page made below `start` (`u64::MAX`: none).
+    pub low: &'a std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,7 +75,48 @@ impl<'a> UserMem<'a> {
             frames,
             shared,
             tlb_gen: None,
+            stack: None,
         }
+    }
+
+    /// The same view, making the stack's missing pages as they are touched.
+    pub fn with_stack(mut self, stack: Option<StackGrowth<'a>>) -> Self {
+        self.stack = stack;
+        self
+    }
+
+    /// Make the missing stack page at `page` for `access` (a zero frame,
+    /// the stack VMA's protection): true if it is there now.
+    fn grow(&self, page: Gva, access: Access) -> bool {
+        let Some(g) = self.stack else {
+            return false;
+        };
+        let need = match access {
+            Access::Read => pte::PRESENT | pte::USER,
+            Access::Write => pte::PRESENT | pte::USER | pte::WRITABLE,
+        };
+        if page < g.floor || page >= g.end || g.flags & need != need {
+            return false;
+        }
+        if self.pt.leaf(self.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0 {
+            return false; // there, and not accessible this way
+        }
+        // Pool frames are zero when free.
+        let Some(frame) = self.frames.alloc() else {
+            return false;
+        };
+        if self
+            .pt
+            .set_leaf(self.ram, self.frames, page, frame | g.flags)
+            .is_err()
+        {
+            self.frames.free(frame);
+            return false;
+        }
+        if page < g.start {
+            g.low.fetch_min(page, std::sync::atomic::Ordering::Relaxed);
+        }
+        true
     }
 
     /// The same view, bumping `gen` when a write copies a shared page.
@@ -67,7 +129,13 @@ impl<'a> UserMem<'a> {
     /// A write to a copy-on-write page (shared since a fork) first gets
     /// this address space its own copy, as the program's own write would.
     fn page(&self, addr: Gva, access: Access) -> Option<Gpa> {
-        let mut t = self.pt.translate(self.ram, page_down(addr))?;
+        let mut t = match self.pt.translate(self.ram, page_down(addr)) {
+            Some(t) => t,
+            None if self.grow(page_down(addr), access) => {
+                self.pt.translate(self.ram, page_down(addr))?
+            }
+            None => return None,
+        };
         if t.user && access == Access::Write && !t.writable && t.cow {
             let old = self
                 .pt
@@ -238,7 +306,6 @@ impl<'a> UserMem<'a> {
 mod tests {
     use super::*;
     use crate::vm::layout::MIN_MEM_SIZE;
-    use crate::vm::paging::pte;
 
     struct Fixture {
         ram: GuestRam,
