@@ -164,7 +164,10 @@ pub enum Stop {
     /// KVM_RUN returned EINTR or the immediate-exit flag was set.
     Interrupted,
     /// Triple fault.
-    Shutdown,
+    Shutdown {
+        /// The vCPU's state then (`Vcpu::shutdown_state`).
+        state: String,
+    },
     /// An exception at CPL 0 or on an IST stack: the stub or its structures
     /// are broken, not the program.
     KernelFault {
@@ -189,7 +192,7 @@ impl fmt::Display for Stop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Stop::Interrupted => write!(f, "interrupted"),
-            Stop::Shutdown => write!(f, "triple fault (KVM shutdown exit)"),
+            Stop::Shutdown { state } => write!(f, "triple fault (KVM shutdown exit): {state}"),
             Stop::KernelFault { vector, rip } => {
                 write!(f, "exception {vector} in the guest kernel at rip={rip:#x}")
             }

@@ -484,6 +484,36 @@ impl Vcpu {
         }
     }
 
+    /// What a triple fault left in the vCPU, for its report: where, on
+    /// which stack and page tables, and the event KVM was delivering.
+    fn shutdown_state(&self) -> String {
+        let r = &self.regs;
+        let mut s = format!(
+            "vcpu {} rip={:#x} rsp={:#x} rflags={:#x}",
+            self.index, r.rip, r.rsp, r.rflags
+        );
+        let Some(fd) = self.fd.as_ref() else {
+            return s;
+        };
+        if let Ok(sr) = fd.get_sregs() {
+            s += &format!(
+                " cs={:#x} cr0={:#x} cr2={:#x} cr3={:#x} cr4={:#x} efer={:#x} gdt={:#x} idt={:#x} tr={:#x}@{:#x}",
+                sr.cs.selector, sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer,
+                sr.gdt.base, sr.idt.base, sr.tr.selector, sr.tr.base
+            );
+        }
+        if let Ok(ev) = fd.get_vcpu_events() {
+            s += &format!(
+                " exception nr={} injected={} pending={} error_code={:#x}",
+                ev.exception.nr,
+                ev.exception.injected,
+                ev.exception.pending,
+                ev.exception.error_code
+            );
+        }
+        s
+    }
+
     /// Run the guest until the program traps or the machine stops.
     /// On `Ok(Ok((trap, regs)))`, `regs` is the program's register state.
     pub fn next_trap(&mut self) -> Result<Result<(Trap, kvm_regs), Stop>, VmError> {
@@ -492,7 +522,7 @@ impl Vcpu {
         // Port I/O of the program on the doorbell's ports that no
         // ioeventfd took (open to ring 3 with `--transport doorbell`).
         let mut doorbell_io = None;
-        let exit = match vcpu.run() {
+        let mut exit = match vcpu.run() {
             Ok(VcpuExit::IoOut(port, _) | VcpuExit::IoIn(port, _))
                 if super::gdt::is_doorbell_port(port) =>
             {
@@ -509,7 +539,9 @@ impl Vcpu {
             Ok(VcpuExit::IoIn(port, _)) => {
                 Some(Stop::Unexpected(format!("I/O in from port {port:#x}")))
             }
-            Ok(VcpuExit::Shutdown) => Some(Stop::Shutdown),
+            Ok(VcpuExit::Shutdown) => Some(Stop::Shutdown {
+                state: String::new(),
+            }),
             Ok(VcpuExit::Hlt) => Some(Stop::Unexpected("hlt".into())),
             Ok(VcpuExit::InternalError) => {
                 // SAFETY: for KVM_EXIT_INTERNAL_ERROR the kernel filled the
@@ -533,6 +565,9 @@ impl Vcpu {
         self.exits += 1;
         self.load_regs()?;
         self.mid_event = false;
+        if let Some(Stop::Shutdown { state }) = exit.as_mut() {
+            *state = self.shutdown_state();
+        }
         if exit == Some(Stop::Interrupted) {
             if let Some(fd) = self.fd.as_ref() {
                 let ev = fd.get_vcpu_events().map_err(ioctl("KVM_GET_VCPU_EVENTS"))?;

@@ -7,7 +7,9 @@
 # and exit status must match. Prints `N passed, M failed`; exits non-zero on
 # any failure or when kvm_amd does not load. See tests/hwkvm/README.md.
 #
-# Usage: tests/hwkvm/run.sh [--cmd 'COMMAND']   (--cmd: run one command inside)
+# Usage: tests/hwkvm/run.sh [--cmd 'COMMAND']   (--cmd: run one command inside;
+#        HWKVM_SMP=N: N emulated CPUs, default 2; HWKVM_ACCEL: QEMU's
+#        -accel, default tcg,thread=single: see README.md on multi-threaded TCG)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -60,7 +62,7 @@ for c in hello args exitcode malloc efault partial sysinfo signals segv ud2 fpe 
     build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w
     build images/$c.c "$corpus/$c.musl" musl-gcc -static -O1 -w
 done
-for c in mprotect2 shmprotect forkpage fork; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
+for c in mprotect2 shmprotect forkpage fork threadexit stackgrow; do build images/$c.c "$corpus/$c.gcc" gcc -static -O1 -w; done
 build images/jobctl.c "$corpus/jobctl.musl" musl-gcc -static -O1 -w
 build images/futexstress.c "$corpus/futexstress.musl" musl-gcc -static -O1 -w
 for a in rawsyscall sysenter; do build images/asm/$a.S "$corpus/$a" gcc -nostdlib -static; done
@@ -91,6 +93,8 @@ mprotect-tlb||mprotect.gcc
 mprotect-2threads||mprotect2.gcc
 shmprotect||shmprotect.gcc /tmp
 futexstress||futexstress.musl
+threadexit||threadexit.gcc
+stackgrow||stackgrow.gcc
 forkpage-cow||forkpage.gcc
 fork||fork.gcc
 jobctl||jobctl.musl
@@ -165,15 +169,16 @@ EOF
 chmod +x "$rootfs/init"
 (cd "$rootfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initramfs.gz"
 
-# 5. Boot: TCG with emulated AMD-V and nested paging.
+# 5. Boot: TCG with emulated AMD-V and nested paging, two CPUs on one
+#    emulator thread (README.md: multi-threaded TCG corrupts the machine).
 log=$WORK/serial.log
-timeout 900 qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt -m 1024 -smp 1 \
+timeout 900 qemu-system-x86_64 -accel "${HWKVM_ACCEL:-tcg,thread=single}" -cpu qemu64,+svm,+npt -m 1024 -smp "${HWKVM_SMP:-2}" \
     -nographic -no-reboot -kernel "$vmlinuz" -initrd "$WORK/initramfs.gz" \
     -append 'console=ttyS0 quiet panic=-1' > "$log" 2>&1 || true
 tr -d '\r' < "$log" | grep -a -E '^(HWKVM|PASS|FAIL|backend|entry path|[0-9]+ passed)' || true
 if [ -n "$CMD" ]; then tr -d '\r' < "$log"; exit 0; fi
 elapsed=$(( $(date +%s) - start ))
-echo "hwkvm: ${elapsed}s wall time (kernel $kver, QEMU TCG, -cpu qemu64,+svm,+npt)"
+echo "hwkvm: ${elapsed}s wall time (kernel $kver, QEMU -accel ${HWKVM_ACCEL:-tcg,thread=single} -smp ${HWKVM_SMP:-2}, -cpu qemu64,+svm,+npt)"
 grep -a -q 'HWKVM: /dev/kvm ready' "$log" || { echo "hwkvm: kvm_amd did not load" >&2; exit 1; }
 result=$(tr -d '\r' < "$log" | grep -a -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
 [ -n "$result" ] || { echo "hwkvm: no result line (see $log)" >&2; exit 1; }
