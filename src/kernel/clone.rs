@@ -15,7 +15,9 @@
 
 use kvm_bindings::kvm_regs;
 use rustix::io::Errno;
+use vm_memory::ByteValued;
 
+use super::abi;
 use super::uaccess::access_ok;
 use super::{Args, Ctx, Process, SysResult, Thread};
 use crate::vm::layout::PAGE_SIZE;
@@ -130,7 +132,7 @@ pub fn sys_clone(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// Size of clone_args as of Linux 5.7 (through `cgroup`).
-const CLONE_ARGS_SIZE: u64 = 88;
+const CLONE_ARGS_SIZE: u64 = std::mem::size_of::<abi::CloneArgs>() as u64;
 const CLONE_ARGS_SIZE_VER0: u64 = 64;
 
 pub fn sys_clone3(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -150,14 +152,20 @@ pub fn sys_clone3(cx: &mut Ctx, a: &Args) -> SysResult {
     {
         return Err(Errno::TOOBIG);
     }
-    let word = |i: usize| {
-        raw.get(i * 8..i * 8 + 8)
-            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-    };
-    let (flags, _pidfd, child_tid, parent_tid, exit_signal) =
-        (word(0), word(1), word(2), word(3), word(4));
-    let (stack, stack_size, tls, _set_tid, set_tid_size) =
-        (word(5), word(6), word(7), word(8), word(9));
+    let mut args = abi::CloneArgs::default();
+    let n = raw.len().min(CLONE_ARGS_SIZE as usize);
+    args.as_mut_slice()[..n].copy_from_slice(&raw[..n]);
+    let abi::CloneArgs {
+        flags,
+        child_tid,
+        parent_tid,
+        exit_signal,
+        stack,
+        stack_size,
+        tls,
+        set_tid_size,
+        ..
+    } = args;
     // clone3_args_valid.
     let known = 0xffff_ffff & !(CSIGNAL | CLONE_DETACHED)
         | CLONE_NEWTIME
@@ -283,14 +291,14 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     // child's memory); a bad address is not an error (Linux's put_user
     // results are ignored here too).
     if f & CLONE_PARENT_SETTID != 0 {
-        let _ = cx.user().write(args.parent_tid, &tid.to_le_bytes());
+        let _ = cx.user().write_obj(args.parent_tid, &tid);
     }
     if f & CLONE_CHILD_SETTID != 0 {
         let pt = child.as_ref().map_or(cx.m.pt, |c| c.mm.pt);
         let m = &**cx.m;
         let _ = super::uaccess::UserMem::new(&m.ram, pt, &m.frames, &m.shared)
             .with_tlb_gen(m.tlb_gen())
-            .write(args.child_tid, &tid.to_le_bytes());
+            .write_obj(args.child_tid, &tid);
     }
     let Some(mut child) = child else {
         let sig = cx.proc.me().sig.for_new_thread();
@@ -406,7 +414,7 @@ pub fn exit_thread(m: &Machine, proc: &mut Process, status: i32) -> Option<i32> 
         (t.tid, t.clear_child_tid, t.robust_list)
     };
     exit_robust_list(m, proc, tid, robust.0);
-    if clear != 0 && m.user().write(clear, &0u32.to_le_bytes()).is_ok() {
+    if clear != 0 && m.user().write_obj(clear, &0u32).is_ok() {
         proc.futexes.wake(clear, 1, u32::MAX);
     }
     proc.futexes.cancel_thread(tid);

@@ -12,12 +12,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::io::Errno;
+use vm_memory::ByteValued;
 
+use super::abi::EpollEvent;
 use super::fs::{FileKind, OpenFile};
 use super::{int, last_errno, wait, Args, Ctx, SysResult};
 
 /// sizeof(struct epoll_event) on x86-64 (packed).
-const EVENT_SIZE: u64 = 12;
+const EVENT_SIZE: u64 = std::mem::size_of::<EpollEvent>() as u64;
 /// Linux's EP_MAX_EVENTS.
 const EP_MAX_EVENTS: u64 = (i32::MAX as u64) / EVENT_SIZE;
 /// Events taken from the host per wait (a larger maxevents gets at most
@@ -77,9 +79,8 @@ pub fn sys_epoll_ctl(cx: &mut Ctx, a: &Args) -> SysResult {
     // Linux copies the event first (EFAULT before EBADF).
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
     if op != libc::EPOLL_CTL_DEL {
-        let raw = cx.user().read_vec(uevent, EVENT_SIZE as usize)?;
-        ev.events = u32::from_le_bytes(raw[0..4].try_into().expect("4 bytes"));
-        ev.u64 = u64::from_le_bytes(raw[4..12].try_into().expect("8 bytes"));
+        let e: EpollEvent = cx.user().read_obj(uevent)?;
+        (ev.events, ev.u64) = (e.events, e.data);
     }
     let ep = cx.proc.files().file(epfd)?;
     let target = cx.proc.files().file(fd)?;
@@ -161,9 +162,11 @@ fn wait_common(
         if got > 0 {
             let mut out = Vec::with_capacity(got as usize * EVENT_SIZE as usize);
             for e in &buf[..got as usize] {
-                let (events, data) = (e.events, e.u64);
-                out.extend_from_slice(&events.to_le_bytes());
-                out.extend_from_slice(&data.to_le_bytes());
+                let ev = EpollEvent {
+                    events: e.events,
+                    data: e.u64,
+                };
+                out.extend_from_slice(ev.as_slice());
             }
             cx.user().write(uevents, &out)?;
             return Ok(got as u64);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+use super::abi::{AsBytes, Flock, Iovec, Pollfd, Stat, Statfs};
 use super::signal::{SIGPIPE, SIGXFSZ};
 use super::uaccess::{access_ok, MAX_RW_COUNT};
 use super::wait;
@@ -1030,12 +1031,15 @@ pub(super) fn read_iovecs(cx: &Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)
     if cnt > UIO_MAXIOV {
         return Err(Errno::INVAL);
     }
-    let raw = cx.user().read_vec(iov, (cnt * 16) as usize)?;
+    let mut vecs = vec![Iovec::default(); cnt as usize];
+    cx.user().read(iov, vecs.as_mut_slice().as_bytes_mut())?;
     let mut out = Vec::with_capacity(cnt as usize);
     let mut total = 0u64;
-    for c in raw.chunks_exact(16) {
-        let base = u64::from_le_bytes(c[0..8].try_into().map_err(|_| Errno::FAULT)?);
-        let len = u64::from_le_bytes(c[8..16].try_into().map_err(|_| Errno::FAULT)?);
+    for &Iovec {
+        iov_base: base,
+        iov_len: len,
+    } in &vecs
+    {
         if len > i64::MAX as u64 {
             return Err(Errno::INVAL);
         }
@@ -1312,11 +1316,8 @@ pub fn sys_fcntl(cx: &mut Ctx, a: &Args) -> SysResult {
 /// never sees a host pid (l_pid of another process's lock reads 0).
 fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
     let getlk = matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK);
-    let raw = cx.user().read_vec(arg, 32)?;
-    let i16_at = |o: usize| i16::from_le_bytes([raw[o], raw[o + 1]]);
-    let i64_at = |o: usize| i64::from_le_bytes(raw[o..o + 8].try_into().unwrap_or_default());
-    let i32_at = |o: usize| i32::from_le_bytes(raw[o..o + 4].try_into().unwrap_or_default());
-    let (ty, whence) = (i16_at(0), i16_at(2));
+    let mut lock: Flock = cx.user().read_obj(arg)?;
+    let (ty, whence) = (lock.l_type, lock.l_whence);
     if !matches!(i32::from(ty), libc::F_RDLCK | libc::F_WRLCK | libc::F_UNLCK)
         || !matches!(
             i32::from(whence),
@@ -1329,15 +1330,14 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
     if matches!(
         cmd,
         libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW
-    ) && i32_at(24) != 0
+    ) && lock.l_pid != 0
     {
         return Err(Errno::INVAL);
     }
     let Some(host) = file.host() else {
         if getlk {
-            let mut out = raw.clone();
-            out[0..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes());
-            cx.user().write(arg, &out)?;
+            lock.l_type = libc::F_UNLCK as i16;
+            cx.user().write_obj(arg, &lock)?;
         }
         return Ok(0);
     };
@@ -1345,9 +1345,9 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = ty;
     fl.l_whence = whence;
-    fl.l_start = i64_at(8);
-    fl.l_len = i64_at(16);
-    fl.l_pid = i32_at(24);
+    fl.l_start = lock.l_start;
+    fl.l_len = lock.l_len;
+    fl.l_pid = lock.l_pid;
     loop {
         // A waiting F_SETLKW cannot be polled: it runs with the kick
         // unblocked, so a signal or the run's end interrupts it.
@@ -1376,14 +1376,14 @@ fn record_lock(cx: &mut Ctx, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
         return Err(e);
     }
     if getlk {
-        let mut out = [0u8; 32];
-        out[0..2].copy_from_slice(&fl.l_type.to_le_bytes());
-        out[2..4].copy_from_slice(&fl.l_whence.to_le_bytes());
-        out[8..16].copy_from_slice(&fl.l_start.to_le_bytes());
-        out[16..24].copy_from_slice(&fl.l_len.to_le_bytes());
-        let pid: i32 = if fl.l_pid == -1 { -1 } else { 0 };
-        out[24..28].copy_from_slice(&pid.to_le_bytes());
-        cx.user().write(arg, &out)?;
+        // As Linux's fcntl_getlk: the caller's struct with the answer's
+        // fields (its padding as it was).
+        lock.l_type = fl.l_type;
+        lock.l_whence = fl.l_whence;
+        lock.l_start = fl.l_start;
+        lock.l_len = fl.l_len;
+        lock.l_pid = if fl.l_pid == -1 { -1 } else { 0 };
+        cx.user().write_obj(arg, &lock)?;
     }
     Ok(0)
 }
@@ -1479,7 +1479,7 @@ pub fn sys_ioctl(cx: &mut Ctx, a: &Args) -> SysResult {
 
 /// A host stat as the guest sees it: the mount's device number, and the
 /// program's own ids on files kvmcage's user owns in a writable mount.
-pub fn guest_stat(mut st: rustix::fs::Stat, view: View, id: &super::Identity) -> [u8; 144] {
+pub fn guest_stat(mut st: rustix::fs::Stat, view: View, id: &super::Identity) -> Stat {
     if let Some(dev) = view.dev {
         st.st_dev = dev;
     }
@@ -1491,29 +1491,30 @@ pub fn guest_stat(mut st: rustix::fs::Stat, view: View, id: &super::Identity) ->
             st.st_gid = id.gid;
         }
     }
-    stat_bytes(&st)
+    stat_abi(&st)
 }
 
-/// The kernel's x86-64 `struct stat` (144 bytes) from a host stat.
-pub fn stat_bytes(st: &rustix::fs::Stat) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    put(0, st.st_dev);
-    put(8, st.st_ino);
-    put(16, st.st_nlink);
-    put(24, u64::from(st.st_mode) | (u64::from(st.st_uid) << 32));
-    put(32, u64::from(st.st_gid));
-    put(40, st.st_rdev);
-    put(48, st.st_size as u64);
-    put(56, st.st_blksize as u64);
-    put(64, st.st_blocks as u64);
-    put(72, st.st_atime as u64);
-    put(80, st.st_atime_nsec);
-    put(88, st.st_mtime as u64);
-    put(96, st.st_mtime_nsec);
-    put(104, st.st_ctime as u64);
-    put(112, st.st_ctime_nsec);
-    b
+/// The kernel's x86-64 `struct stat` from a host stat.
+pub fn stat_abi(st: &rustix::fs::Stat) -> Stat {
+    Stat {
+        st_dev: st.st_dev,
+        st_ino: st.st_ino,
+        st_nlink: st.st_nlink,
+        st_mode: st.st_mode,
+        st_uid: st.st_uid,
+        st_gid: st.st_gid,
+        st_rdev: st.st_rdev,
+        st_size: st.st_size,
+        st_blksize: st.st_blksize,
+        st_blocks: st.st_blocks,
+        st_atime: st.st_atime,
+        st_atime_nsec: st.st_atime_nsec as i64,
+        st_mtime: st.st_mtime,
+        st_mtime_nsec: st.st_mtime_nsec as i64,
+        st_ctime: st.st_ctime,
+        st_ctime_nsec: st.st_ctime_nsec as i64,
+        ..Stat::default()
+    }
 }
 
 pub fn sys_lseek(cx: &mut Ctx, a: &Args) -> SysResult {
@@ -1740,7 +1741,7 @@ fn splice_files(
     // An offset is Some only when its pointer was given.
     for (ptr, o) in [(in_ptr, off), (out_ptr, out_off)] {
         if let Some(o) = o {
-            cx.user().write(ptr, &o.to_le_bytes())?;
+            cx.user().write_obj(ptr, &o)?;
         }
     }
     Ok(done)
@@ -1826,9 +1827,8 @@ pub fn sys_copy_file_range(cx: &mut Ctx, a: &Args) -> SysResult {
     splice_files(cx, int(a.0[2]), a.0[3], int(a.0[0]), a.0[1], a.0[4])
 }
 
-/// The kernel's struct statfs (120 bytes) for a descriptor's filesystem.
-pub(super) fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
-    let mut b = [0u8; 120];
+/// The kernel's struct statfs for a descriptor's filesystem.
+pub(super) fn statfs_of(file: &OpenFile) -> Result<Statfs, Errno> {
     let Some(fd) = file.host() else {
         // kvmcage's own /dev, /proc and virtual directories: a full,
         // read-only filesystem the size of one page per entry (statvfs
@@ -1837,44 +1837,47 @@ pub(super) fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
             FileKind::Dir(e) => e.lock().len() as u64 + 2,
             _ => 1,
         };
-        let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
         let proc = file.path == b"/proc" || file.path.starts_with(b"/proc/");
-        // PROC_SUPER_MAGIC for /proc; /dev and the rest are tmpfs.
-        put(0, if proc { 0x9fa0 } else { 0x0102_1994 });
-        put(8, 4096); // f_bsize
-        put(16, entries); // f_blocks (f_bfree, f_bavail 0)
-        put(40, entries); // f_files (f_ffree 0)
-        put(64, 255); // f_namelen
-        put(72, 4096); // f_frsize
-        put(80, 1); // ST_RDONLY
-        return Ok(b);
+        return Ok(Statfs {
+            // PROC_SUPER_MAGIC for /proc; /dev and the rest are tmpfs.
+            f_type: if proc { 0x9fa0 } else { 0x0102_1994 },
+            f_bsize: 4096,
+            f_blocks: entries, // f_bfree, f_bavail 0
+            f_files: entries,  // f_ffree 0
+            f_namelen: 255,
+            f_frsize: 4096,
+            f_flags: 1, // ST_RDONLY
+            ..Statfs::default()
+        });
     };
     let st = rustix::fs::fstatfs(fd)?;
-    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    put(0, st.f_type as u64);
-    put(8, st.f_bsize as u64);
-    put(16, st.f_blocks);
-    put(24, st.f_bfree);
-    put(32, st.f_bavail);
-    put(40, st.f_files);
-    put(48, st.f_ffree);
+    let mut out = Statfs {
+        f_type: st.f_type as i64,
+        f_bsize: st.f_bsize as i64,
+        f_blocks: st.f_blocks,
+        f_bfree: st.f_bfree,
+        f_bavail: st.f_bavail,
+        f_files: st.f_files,
+        f_ffree: st.f_ffree,
+        f_namelen: st.f_namelen as i64,
+        f_frsize: st.f_frsize as i64,
+        ..Statfs::default()
+    };
     if let Some(q) = file.quota() {
         // A --tmpfs (or the private /tmp, /dev/shm) is a tmpfs of its own
         // size, as `df` shows one on Linux, not the host disk under it.
         let bsize = 4096;
         let (max_inodes, inodes) = q.inodes();
         let free = q.cap().saturating_sub(q.used()) / bsize;
-        put(0, 0x0102_1994);
-        put(8, bsize);
-        put(16, q.cap() / bsize);
-        put(24, free);
-        put(32, free);
-        put(40, max_inodes);
-        put(48, max_inodes.saturating_sub(inodes));
-        put(72, bsize);
+        out.f_type = 0x0102_1994;
+        out.f_bsize = bsize as i64;
+        out.f_blocks = q.cap() / bsize;
+        out.f_bfree = free;
+        out.f_bavail = free;
+        out.f_files = max_inodes;
+        out.f_ffree = max_inodes.saturating_sub(inodes);
+        out.f_frsize = bsize as i64;
     }
-    put(64, st.f_namelen as u64);
-    put(72, st.f_frsize as u64);
     let ro = matches!(
         file.kind,
         FileKind::Host {
@@ -1882,13 +1885,14 @@ pub(super) fn statfs_of(file: &OpenFile) -> Result<[u8; 120], Errno> {
             ..
         }
     );
-    put(80, st.f_flags as u64 | u64::from(ro)); // ST_RDONLY on read-only mounts
-    Ok(b)
+    // ST_RDONLY on read-only mounts.
+    out.f_flags = st.f_flags as i64 | i64::from(ro);
+    Ok(out)
 }
 
 pub fn sys_fstatfs(cx: &mut Ctx, a: &Args) -> SysResult {
     let st = statfs_of(cx.proc.files().file(int(a.0[0]))?.as_ref())?;
-    cx.user().write(a.0[1], &st)?;
+    cx.user().write_obj(a.0[1], &st)?;
     Ok(0)
 }
 
@@ -1975,21 +1979,14 @@ fn poll_common(cx: &mut Ctx, fds: u64, nfds: u64, timeout_ms: Option<u64>) -> Sy
     if nfds > cx.proc.rlimits.nofile() as u64 {
         return Err(Errno::INVAL);
     }
-    let mut raw = cx.user().read_vec(fds, nfds as usize * 8)?;
-    let entries: Vec<(i32, i16)> = raw
-        .chunks_exact(8)
-        .map(|c| {
-            (
-                i32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-                i16::from_le_bytes([c[4], c[5]]),
-            )
-        })
-        .collect();
+    let mut polls = vec![Pollfd::default(); nfds as usize];
+    cx.user().read(fds, polls.as_mut_slice().as_bytes_mut())?;
+    let entries: Vec<(i32, i16)> = polls.iter().map(|p| (p.fd, p.events)).collect();
     let revents = wait_ready(cx, &entries, timeout_ms)?;
-    for (i, r) in revents.iter().enumerate() {
-        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    for (p, &r) in polls.iter_mut().zip(&revents) {
+        p.revents = r;
     }
-    cx.user().write(fds, &raw)?;
+    cx.user().write(fds, polls.as_slice().as_bytes())?;
     Ok(revents.iter().filter(|&&r| r != 0).count() as u64)
 }
 

@@ -21,7 +21,9 @@
 
 use rustix::io::Errno;
 use rustix::time::ClockId;
+use vm_memory::ByteValued;
 
+use super::abi::FutexWaitv;
 use super::uaccess::access_ok;
 use super::wait::{self, Deadline, Wake, Woken, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 use super::{Args, Ctx, SysResult};
@@ -293,13 +295,15 @@ pub fn sys_futex_waitv(cx: &mut Ctx, a: &Args) -> SysResult {
     } else {
         None
     };
-    let raw = cx.user().read_vec(uwaiters, nr as usize * 24)?;
+    let size = std::mem::size_of::<FutexWaitv>();
+    let raw = cx.user().read_vec(uwaiters, nr as usize * size)?;
     let mut words = Vec::with_capacity(nr as usize);
-    for w in raw.chunks_exact(24) {
-        let field = |at: usize| u64::from_le_bytes(w[at..at + 8].try_into().unwrap_or_default());
-        let (val, uaddr, wflags) = (field(0), field(8), field(16) as u32);
-        let reserved = field(16) >> 32;
-        if reserved != 0
+    for w in raw.chunks_exact(size) {
+        let mut entry = FutexWaitv::default();
+        entry.as_mut_slice().copy_from_slice(w);
+        let w = entry;
+        let (val, uaddr, wflags) = (w.val, w.uaddr, w.flags);
+        if w.reserved != 0
             || wflags & !(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) != 0
             || wflags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32
             || val > u64::from(u32::MAX)

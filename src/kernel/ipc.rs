@@ -19,6 +19,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::io::Errno;
 
+use super::abi::{AsBytes, Ipc64Perm, Msqid64Ds, Sembuf, Semid64Ds, Shmid64Ds};
 use super::mm::VmaKind;
 use super::{int, wait, Args, Ctx, SysResult};
 use crate::vm::layout::{page_up, Gva, PAGE_SIZE};
@@ -64,24 +65,24 @@ struct Perm {
 }
 
 impl Perm {
-    fn bytes(&self) -> [u8; 48] {
-        let mut b = [0u8; 48];
-        b[0..4].copy_from_slice(&self.key.to_le_bytes());
-        b[4..8].copy_from_slice(&self.uid.to_le_bytes());
-        b[8..12].copy_from_slice(&self.gid.to_le_bytes());
-        b[12..16].copy_from_slice(&self.cuid.to_le_bytes());
-        b[16..20].copy_from_slice(&self.cgid.to_le_bytes());
-        b[20..24].copy_from_slice(&self.mode.to_le_bytes());
-        b[24..26].copy_from_slice(&self.seq.to_le_bytes());
-        b
+    fn abi(&self) -> Ipc64Perm {
+        Ipc64Perm {
+            key: self.key,
+            uid: self.uid,
+            gid: self.gid,
+            cuid: self.cuid,
+            cgid: self.cgid,
+            mode: self.mode,
+            seq: self.seq,
+            ..Ipc64Perm::default()
+        }
     }
 
     /// IPC_SET: uid, gid and the permission bits from a guest ipc64_perm.
-    fn set(&mut self, raw: &[u8]) {
-        let w = |i: usize| u32::from_le_bytes(raw[i..i + 4].try_into().expect("4 bytes"));
-        self.uid = w(4);
-        self.gid = w(8);
-        self.mode = (self.mode & !0o777) | (w(20) & 0o777);
+    fn set(&mut self, new: &Ipc64Perm) {
+        self.uid = new.uid;
+        self.gid = new.gid;
+        self.mode = (self.mode & !0o777) | (new.mode & 0o777);
     }
 }
 
@@ -479,22 +480,24 @@ pub fn sys_shmctl(cx: &mut Ctx, a: &Args) -> SysResult {
     match cmd {
         IPC_STAT => {
             let (p, s) = t.shm.get(id)?;
-            let mut b = [0u8; 112];
-            b[..48].copy_from_slice(&p.bytes());
-            b[48..56].copy_from_slice(&s.size.to_le_bytes());
-            b[56..64].copy_from_slice(&s.atime.to_le_bytes());
-            b[64..72].copy_from_slice(&s.dtime.to_le_bytes());
-            b[72..80].copy_from_slice(&s.ctime.to_le_bytes());
-            b[80..84].copy_from_slice(&s.cpid.to_le_bytes());
-            b[84..88].copy_from_slice(&s.lpid.to_le_bytes());
-            b[88..96].copy_from_slice(&s.nattch.to_le_bytes());
-            cx.user().write(buf, &b)?;
+            let ds = Shmid64Ds {
+                shm_perm: p.abi(),
+                shm_segsz: s.size,
+                shm_atime: s.atime,
+                shm_dtime: s.dtime,
+                shm_ctime: s.ctime,
+                shm_cpid: s.cpid,
+                shm_lpid: s.lpid,
+                shm_nattch: s.nattch,
+                ..Shmid64Ds::default()
+            };
+            cx.user().write_obj(buf, &ds)?;
             Ok(0)
         }
         IPC_SET => {
-            let raw = cx.user().read_vec(buf, 48)?;
+            let new: Shmid64Ds = cx.user().read_obj(buf)?;
             let (p, s) = t.shm.get(id)?;
-            p.set(&raw);
+            p.set(&new.shm_perm);
             s.ctime = now();
             Ok(0)
         }
@@ -605,16 +608,13 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         GETALL => {
             let (_, s) = t.sem.get(id)?;
-            let b: Vec<u8> = s.vals.iter().flat_map(|v| v.0.to_le_bytes()).collect();
-            cx.user().write(arg, &b)?;
+            let vals: Vec<u16> = s.vals.iter().map(|v| v.0).collect();
+            cx.user().write(arg, vals.as_slice().as_bytes())?;
             Ok(0)
         }
         SETALL => {
-            let raw = cx.user().read_vec(arg, nsems * 2)?;
-            let vals: Vec<u16> = raw
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
+            let mut vals = vec![0u16; nsems];
+            cx.user().read(arg, vals.as_mut_slice().as_bytes_mut())?;
             if vals.iter().any(|&v| i32::from(v) > SEMVMX) {
                 return Err(Errno::RANGE);
             }
@@ -627,18 +627,20 @@ pub fn sys_semctl(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         IPC_STAT => {
             let (p, s) = t.sem.get(id)?;
-            let mut b = [0u8; 104];
-            b[..48].copy_from_slice(&p.bytes());
-            b[48..56].copy_from_slice(&s.otime.to_le_bytes());
-            b[64..72].copy_from_slice(&s.ctime.to_le_bytes());
-            b[80..88].copy_from_slice(&(s.vals.len() as u64).to_le_bytes());
-            cx.user().write(arg, &b)?;
+            let ds = Semid64Ds {
+                sem_perm: p.abi(),
+                sem_otime: s.otime,
+                sem_ctime: s.ctime,
+                sem_nsems: s.vals.len() as u64,
+                ..Semid64Ds::default()
+            };
+            cx.user().write_obj(arg, &ds)?;
             Ok(0)
         }
         IPC_SET => {
-            let raw = cx.user().read_vec(arg, 48)?;
+            let new: Semid64Ds = cx.user().read_obj(arg)?;
             let (p, s) = t.sem.get(id)?;
-            p.set(&raw);
+            p.set(&new.sem_perm);
             s.ctime = now();
             Ok(0)
         }
@@ -690,7 +692,8 @@ fn semop_common(cx: &mut Ctx, id: i32, sops: u64, nsops: u64, timeout: u64) -> S
     if nsops as usize > SEMOPM {
         return Err(Errno::TOOBIG);
     }
-    let raw = cx.user().read_vec(sops, nsops as usize * 6)?;
+    let mut bufs = vec![Sembuf::default(); nsops as usize];
+    cx.user().read(sops, bufs.as_mut_slice().as_bytes_mut())?;
     let deadline = if timeout != 0 {
         Some(wait::Deadline::after(super::time::read_timespec(
             cx, timeout,
@@ -698,15 +701,9 @@ fn semop_common(cx: &mut Ctx, id: i32, sops: u64, nsops: u64, timeout: u64) -> S
     } else {
         None
     };
-    let ops: Vec<(u16, i16, i16)> = raw
-        .chunks_exact(6)
-        .map(|c| {
-            (
-                u16::from_le_bytes([c[0], c[1]]),
-                i16::from_le_bytes([c[2], c[3]]),
-                i16::from_le_bytes([c[4], c[5]]),
-            )
-        })
+    let ops: Vec<(u16, i16, i16)> = bufs
+        .iter()
+        .map(|b| (b.sem_num, b.sem_op, b.sem_flg))
         .collect();
     let pid = cx.proc.id.pid as i32;
     let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
@@ -889,29 +886,31 @@ pub fn sys_msgctl(cx: &mut Ctx, a: &Args) -> SysResult {
     match cmd {
         IPC_STAT => {
             let (p, q) = t.msg.get(id)?;
-            let mut b = [0u8; 120];
-            b[..48].copy_from_slice(&p.bytes());
-            b[48..56].copy_from_slice(&q.stime.to_le_bytes());
-            b[56..64].copy_from_slice(&q.rtime.to_le_bytes());
-            b[64..72].copy_from_slice(&q.ctime.to_le_bytes());
-            b[72..80].copy_from_slice(&q.cbytes.to_le_bytes());
-            b[80..88].copy_from_slice(&(q.msgs.len() as u64).to_le_bytes());
-            b[88..96].copy_from_slice(&q.qbytes.to_le_bytes());
-            b[96..100].copy_from_slice(&q.lspid.to_le_bytes());
-            b[100..104].copy_from_slice(&q.lrpid.to_le_bytes());
-            cx.user().write(buf, &b)?;
+            let ds = Msqid64Ds {
+                msg_perm: p.abi(),
+                msg_stime: q.stime,
+                msg_rtime: q.rtime,
+                msg_ctime: q.ctime,
+                msg_cbytes: q.cbytes,
+                msg_qnum: q.msgs.len() as u64,
+                msg_qbytes: q.qbytes,
+                msg_lspid: q.lspid,
+                msg_lrpid: q.lrpid,
+                ..Msqid64Ds::default()
+            };
+            cx.user().write_obj(buf, &ds)?;
             Ok(0)
         }
         IPC_SET => {
-            let raw = cx.user().read_vec(buf, 96)?;
-            let qbytes = u64::from_le_bytes(raw[88..96].try_into().expect("8 bytes"));
+            let new: Msqid64Ds = cx.user().read_obj(buf)?;
+            let qbytes = new.msg_qbytes;
             let (p, q) = t.msg.get(id)?;
             // Raising the limit past MSGMNB takes CAP_SYS_RESOURCE, which
             // the sandbox never gives (its memory is bounded by it).
             if qbytes > MSGMNB {
                 return Err(Errno::PERM);
             }
-            p.set(&raw);
+            p.set(&new.msg_perm);
             q.qbytes = qbytes;
             q.ctime = now();
             Ok(0)

@@ -60,6 +60,7 @@
 //!   timer_gettime timer_settime timerfd_create timerfd_gettime
 //!   timerfd_settime
 
+pub mod abi;
 pub mod clone;
 pub mod epoll;
 pub mod exec;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::abi::{Stat, Statx, StatxTimestamp};
 use super::fs::{guest_stat, Dev, FileKind, OpenFile, View};
 use super::uaccess::PATH_MAX;
 use super::{int, Args, Ctx, SysResult};
@@ -1622,20 +1623,20 @@ pub fn sys_creat(cx: &mut Ctx, a: &Args) -> SysResult {
 }
 
 /// A stat of something kvmcage makes up.
-fn synthetic_stat(mode: u32, rdev: u64, size: u64) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    put(8, 1); // st_ino
-    put(16, if mode & 0o170000 == 0o040000 { 2 } else { 1 });
-    put(24, u64::from(mode));
-    put(40, rdev);
-    put(48, size);
-    put(56, 4096);
-    b
+fn synthetic_stat(mode: u32, rdev: u64, size: u64) -> Stat {
+    Stat {
+        st_ino: 1,
+        st_nlink: if mode & 0o170000 == 0o040000 { 2 } else { 1 },
+        st_mode: mode,
+        st_rdev: rdev,
+        st_size: size as i64,
+        st_blksize: 4096,
+        ..Stat::default()
+    }
 }
 
 /// The stat of an open file, as the guest sees it.
-pub fn stat_of(cx: &Ctx, f: &OpenFile) -> Result<[u8; 144], Errno> {
+pub fn stat_of(cx: &Ctx, f: &OpenFile) -> Result<Stat, Errno> {
     Ok(match &f.kind {
         FileKind::Stdio(_) | FileKind::Host { .. } => guest_stat(
             rustix::fs::fstat(f.host().ok_or(Errno::BADF)?)?,
@@ -1651,7 +1652,7 @@ pub fn stat_of(cx: &Ctx, f: &OpenFile) -> Result<[u8; 144], Errno> {
     })
 }
 
-fn stat_path(cx: &Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<[u8; 144], Errno> {
+fn stat_path(cx: &Ctx, dirfd: i32, name: &[u8], follow: bool) -> Result<Stat, Errno> {
     let l = lookup(cx, dirfd, name, follow)?;
     match l.node {
         Node::Dev(d) => Ok(synthetic_stat(0o020666, d.rdev(), 0)),
@@ -1702,7 +1703,7 @@ fn stat_common(cx: &mut Ctx, dirfd: i32, path: u64, buf: u64, flags: u32) -> Sys
     } else {
         stat_path(cx, dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?
     };
-    cx.user().write(buf, &st)?;
+    cx.user().write_obj(buf, &st)?;
     Ok(0)
 }
 
@@ -1720,7 +1721,7 @@ pub fn sys_newfstatat(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_fstat(cx: &mut Ctx, a: &Args) -> SysResult {
     let st = stat_of(cx, cx.proc.files().file(int(a.0[0]))?.as_ref())?;
-    cx.user().write(a.0[1], &st)?;
+    cx.user().write_obj(a.0[1], &st)?;
     Ok(0)
 }
 
@@ -1740,41 +1741,32 @@ pub fn sys_statx(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         stat_path(cx, dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?
     };
-    let w = |off: usize| u64::from_le_bytes(st[off..off + 8].try_into().unwrap_or_default());
-    let mut x = [0u8; 256];
-    put32_at(&mut x, 0, 0x7ff); // stx_mask: STATX_BASIC_STATS
-    put32_at(&mut x, 4, w(56) as u32); // blksize
-    put32_at(&mut x, 16, w(16) as u32); // nlink
-    put32_at(&mut x, 20, (w(24) >> 32) as u32); // uid
-    put32_at(&mut x, 24, w(32) as u32); // gid
-    x[28..30].copy_from_slice(&(w(24) as u16).to_le_bytes()); // mode
-    put64_at(&mut x, 32, w(8)); // ino
-    put64_at(&mut x, 40, w(48)); // size
-    put64_at(&mut x, 48, w(64)); // blocks
-                                 // atime, ctime, mtime as statx timestamps (sec, nsec).
-    for (off, sec, nsec) in [
-        (64, w(72), w(80)),
-        (96, w(104), w(112)),
-        (112, w(88), w(96)),
-    ] {
-        put64_at(&mut x, off, sec);
-        put32_at(&mut x, off + 8, nsec as u32);
-    }
-    let (rdev, dev) = (w(40), w(0));
-    put32_at(&mut x, 128, rustix::fs::major(rdev));
-    put32_at(&mut x, 132, rustix::fs::minor(rdev));
-    put32_at(&mut x, 136, rustix::fs::major(dev));
-    put32_at(&mut x, 140, rustix::fs::minor(dev));
-    cx.user().write(buf, &x)?;
+    let ts = |sec: i64, nsec: i64| StatxTimestamp {
+        tv_sec: sec,
+        tv_nsec: nsec as u32,
+        reserved: 0,
+    };
+    let x = Statx {
+        stx_mask: 0x7ff, // STATX_BASIC_STATS
+        stx_blksize: st.st_blksize as u32,
+        stx_nlink: st.st_nlink as u32,
+        stx_uid: st.st_uid,
+        stx_gid: st.st_gid,
+        stx_mode: st.st_mode as u16,
+        stx_ino: st.st_ino,
+        stx_size: st.st_size as u64,
+        stx_blocks: st.st_blocks as u64,
+        stx_atime: ts(st.st_atime, st.st_atime_nsec),
+        stx_ctime: ts(st.st_ctime, st.st_ctime_nsec),
+        stx_mtime: ts(st.st_mtime, st.st_mtime_nsec),
+        stx_rdev_major: rustix::fs::major(st.st_rdev),
+        stx_rdev_minor: rustix::fs::minor(st.st_rdev),
+        stx_dev_major: rustix::fs::major(st.st_dev),
+        stx_dev_minor: rustix::fs::minor(st.st_dev),
+        ..Statx::default()
+    };
+    cx.user().write_obj(buf, &x)?;
     Ok(0)
-}
-
-fn put32_at(x: &mut [u8; 256], off: usize, v: u32) {
-    x[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put64_at(x: &mut [u8; 256], off: usize, v: u64) {
-    x[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
 fn access_common(cx: &mut Ctx, dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
@@ -2745,7 +2737,7 @@ pub fn sys_statfs(cx: &mut Ctx, a: &Args) -> SysResult {
     let how = Resolve::default();
     let (file, _) = open_file(cx, AT_FDCWD, a.0[0], libc::O_PATH as u32, 0, how, false)?;
     let st = super::fs::statfs_of(&file)?;
-    cx.user().write(a.0[1], &st)?;
+    cx.user().write_obj(a.0[1], &st)?;
     Ok(0)
 }
 
@@ -2754,12 +2746,11 @@ pub fn sys_statfs(cx: &mut Ctx, a: &Args) -> SysResult {
 /// current ones); beyond that it needs CAP_CHOWN: EPERM for an
 /// unprivileged sandbox user, and success without effect for uid 0 (root
 /// inside the sandbox only; ownership is not recorded).
-fn chown_common(cx: &Ctx, st: [u8; 144], writable: bool, uid: u32, gid: u32) -> SysResult {
+fn chown_common(cx: &Ctx, st: Stat, writable: bool, uid: u32, gid: u32) -> SysResult {
     if !writable {
         return Err(Errno::ROFS);
     }
-    let word = |off: usize| u64::from_le_bytes(st[off..off + 8].try_into().unwrap_or_default());
-    let (owner, group) = ((word(24) >> 32) as u32, word(32) as u32);
+    let (owner, group) = (st.st_uid, st.st_gid);
     if cx.proc.id.uid == 0 {
         return Ok(0);
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
+use super::abi::{Rlimit, Rusage, Sysinfo, Timeval, Tms};
 use super::fs::NOFILE;
 use super::mm::STACK_LIMIT;
 use super::{int, wait, Args, Ctx, Exit, SysResult};
@@ -109,7 +110,7 @@ pub fn sys_arch_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
             } else {
                 s.gs.base
             };
-            cx.user().write(addr, &base.to_le_bytes())?;
+            cx.user().write_obj(addr, &base)?;
             Ok(0)
         }
         ARCH_GET_CPUID => Ok(1),
@@ -189,7 +190,7 @@ pub fn sys_getgroups(_cx: &mut Ctx, a: &Args) -> SysResult {
 
 fn write_three_ids(cx: &mut Ctx, a: &Args, id: u32) -> SysResult {
     for p in &a.0[..3] {
-        cx.user().write(*p, &id.to_le_bytes())?;
+        cx.user().write_obj(*p, &id)?;
     }
     Ok(0)
 }
@@ -268,9 +269,8 @@ fn resource(v: u64) -> Result<usize, Errno> {
 fn prlimit(cx: &mut Ctx, res: usize, new: u64, old: u64) -> SysResult {
     let cur = cx.proc.rlimits.0[res];
     let new_val = if new != 0 {
-        let raw = cx.user().read_vec(new, 16)?;
-        let soft = u64::from_le_bytes(raw[0..8].try_into().map_err(|_| Errno::FAULT)?);
-        let hard = u64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::FAULT)?);
+        let lim: Rlimit = cx.user().read_obj(new)?;
+        let (soft, hard) = (lim.rlim_cur, lim.rlim_max);
         if soft > hard {
             return Err(Errno::INVAL);
         }
@@ -285,10 +285,11 @@ fn prlimit(cx: &mut Ctx, res: usize, new: u64, old: u64) -> SysResult {
         None
     };
     if old != 0 {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&cur.0.to_le_bytes());
-        b[8..].copy_from_slice(&cur.1.to_le_bytes());
-        cx.user().write(old, &b)?;
+        let lim = Rlimit {
+            rlim_cur: cur.0,
+            rlim_max: cur.1,
+        };
+        cx.user().write_obj(old, &lim)?;
     }
     if let Some(v) = new_val {
         cx.proc.rlimits.0[res] = v;
@@ -690,7 +691,7 @@ pub fn sys_prctl(cx: &mut Ctx, a: &Args) -> SysResult {
         }
         PR_GET_PDEATHSIG => {
             let v = cx.proc.task.pdeathsig;
-            cx.user().write(a2, &v.to_le_bytes())?;
+            cx.user().write_obj(a2, &v)?;
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(u64::from(cx.proc.task.dumpable)),
@@ -746,8 +747,8 @@ pub fn sys_get_robust_list(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0])).map_err(|e| if e == Errno::INVAL { Errno::SRCH } else { e })?;
     // The length is always sizeof(struct robust_list_head), as Linux.
     let head = cx.proc.me().robust_list.0;
-    cx.user().write(a.0[2], &24u64.to_le_bytes())?;
-    cx.user().write(a.0[1], &head.to_le_bytes())?;
+    cx.user().write_obj(a.0[2], &24u64)?;
+    cx.user().write_obj(a.0[1], &head)?;
     Ok(0)
 }
 
@@ -859,14 +860,12 @@ fn wait_child(
 }
 
 /// A struct rusage with these user and system times, the rest 0.
-fn rusage_bytes(cpu: (Duration, Duration)) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    for (off, d) in [(0, cpu.0), (16, cpu.1)] {
-        let (sec, usec) = timeval(d);
-        b[off..off + 8].copy_from_slice(&sec.to_le_bytes());
-        b[off + 8..off + 16].copy_from_slice(&usec.to_le_bytes());
+fn rusage_of(cpu: (Duration, Duration)) -> Rusage {
+    Rusage {
+        ru_utime: Timeval::from_duration(cpu.0),
+        ru_stime: Timeval::from_duration(cpu.1),
+        ..Rusage::default()
     }
-    b
 }
 
 /// The CPU time of the calling process (RUSAGE_SELF, times): the whole
@@ -910,10 +909,10 @@ pub fn sys_wait4(cx: &mut Ctx, a: &Args) -> SysResult {
         return Ok(0);
     };
     if status != 0 {
-        cx.user().write(status, &st.wait_status().to_le_bytes())?;
+        cx.user().write_obj(status, &st.wait_status())?;
     }
     if rusage != 0 {
-        cx.user().write(rusage, &rusage_bytes(cpu))?;
+        cx.user().write_obj(rusage, &rusage_of(cpu))?;
     }
     Ok(u64::from(pid))
 }
@@ -956,7 +955,7 @@ pub fn sys_waitid(cx: &mut Ctx, a: &Args) -> SysResult {
         cx.user().write(infop, &info)?;
     }
     if rusage != 0 {
-        cx.user().write(rusage, &rusage_bytes(times))?;
+        cx.user().write_obj(rusage, &rusage_of(times))?;
     }
     Ok(0)
 }
@@ -1018,52 +1017,42 @@ fn rusage(who: i32, base: (Duration, Duration)) -> (Duration, Duration) {
     )
 }
 
-/// (seconds, microseconds) of a struct timeval.
-fn timeval(d: Duration) -> (i64, i64) {
-    (d.as_secs() as i64, i64::from(d.subsec_micros()))
-}
-
 pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
     const RUSAGE_CHILDREN: i32 = -1;
     let who = int(a.0[0]);
-    let mut b = [0u8; 144];
-    match who {
+    let usage = match who {
         libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
-            let (u, s) = if who == libc::RUSAGE_SELF {
+            let cpu = if who == libc::RUSAGE_SELF {
                 self_cpu_time(cx)
             } else {
                 thread_cpu_time()
             };
-            for (off, d) in [(0, u), (16, s)] {
-                let (sec, usec) = timeval(d);
-                b[off..off + 8].copy_from_slice(&sec.to_le_bytes());
-                b[off + 8..off + 16].copy_from_slice(&usec.to_le_bytes());
+            Rusage {
+                // KiB: the most guest memory ever in use.
+                ru_maxrss: (cx.m.frames.peak() * 4) as i64,
+                ..rusage_of(cpu)
             }
-            // ru_maxrss in KiB: the most guest memory ever in use.
-            let maxrss = cx.m.frames.peak() * 4;
-            b[32..40].copy_from_slice(&maxrss.to_le_bytes());
         }
-        RUSAGE_CHILDREN => {
-            b[..32].copy_from_slice(&rusage_bytes(cx.proc.children_cpu)[..32]);
-        }
+        RUSAGE_CHILDREN => rusage_of(cx.proc.children_cpu),
         _ => return Err(Errno::INVAL),
-    }
-    cx.user().write(a.0[1], &b)?;
+    };
+    cx.user().write_obj(a.0[1], &usage)?;
     Ok(0)
 }
 
 /// times: clock ticks at USER_HZ (100).
 pub fn sys_times(cx: &mut Ctx, a: &Args) -> SysResult {
-    let ticks = |d: Duration| d.as_millis() as u64 / 10;
+    let ticks = |d: Duration| (d.as_millis() / 10) as i64;
     if a.0[0] != 0 {
         let (u, s) = self_cpu_time(cx);
         let (cu, cs) = cx.proc.children_cpu;
-        let mut b = [0u8; 32];
-        b[0..8].copy_from_slice(&ticks(u).to_le_bytes());
-        b[8..16].copy_from_slice(&ticks(s).to_le_bytes());
-        b[16..24].copy_from_slice(&ticks(cu).to_le_bytes());
-        b[24..32].copy_from_slice(&ticks(cs).to_le_bytes());
-        cx.user().write(a.0[0], &b)?;
+        let t = Tms {
+            tms_utime: ticks(u),
+            tms_stime: ticks(s),
+            tms_cutime: ticks(cu),
+            tms_cstime: ticks(cs),
+        };
+        cx.user().write_obj(a.0[0], &t)?;
     }
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
     Ok(now.tv_sec as u64 * 100 + now.tv_nsec as u64 / 10_000_000)
@@ -1072,18 +1061,16 @@ pub fn sys_times(cx: &mut Ctx, a: &Args) -> SysResult {
 /// sysinfo: the sandbox's memory (--mem), one process, the host's uptime
 /// and no load.
 pub fn sys_sysinfo(cx: &mut Ctx, a: &Args) -> SysResult {
-    let mut b = [0u8; 112];
-    let up = rustix::time::clock_gettime(rustix::time::ClockId::Boottime).tv_sec as u64;
     let page = crate::vm::layout::PAGE_SIZE;
-    let put =
-        |b: &mut [u8; 112], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    put(&mut b, 0, up);
-    put(&mut b, 32, cx.m.frames.capacity() * page);
-    put(&mut b, 40, cx.m.frames.available() * page);
-    let procs = cx.proc.tasks.lock().live().clamp(1, usize::from(u16::MAX)) as u16;
-    b[80..82].copy_from_slice(&procs.to_le_bytes()); // procs
-    b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
-    cx.user().write(a.0[0], &b)?;
+    let info = Sysinfo {
+        uptime: rustix::time::clock_gettime(rustix::time::ClockId::Boottime).tv_sec,
+        totalram: cx.m.frames.capacity() * page,
+        freeram: cx.m.frames.available() * page,
+        procs: cx.proc.tasks.lock().live().clamp(1, usize::from(u16::MAX)) as u16,
+        mem_unit: 1,
+        ..Sysinfo::default()
+    };
+    cx.user().write_obj(a.0[0], &info)?;
     Ok(0)
 }
 
@@ -1104,7 +1091,7 @@ pub fn sys_getcpu(cx: &mut Ctx, a: &Args) -> SysResult {
     };
     for (p, v) in [(a.0[0], cpu), (a.0[1], 0)] {
         if p != 0 {
-            cx.user().write(p, &v.to_le_bytes())?;
+            cx.user().write_obj(p, &v)?;
         }
     }
     Ok(0)
@@ -1204,7 +1191,7 @@ pub fn sys_sched_getscheduler(cx: &mut Ctx, a: &Args) -> SysResult {
 
 pub fn sys_sched_getparam(cx: &mut Ctx, a: &Args) -> SysResult {
     own_pid(cx, int(a.0[0]))?;
-    cx.user().write(a.0[1], &0i32.to_le_bytes())?;
+    cx.user().write_obj(a.0[1], &0i32)?;
     Ok(0)
 }
 

@@ -9,9 +9,13 @@
 //! writes of guest memory and registers: no guest-kernel code runs, so the
 //! stub's instruction count does not change.
 
+use std::mem::{offset_of, size_of};
+
 use kvm_bindings::kvm_regs;
 use rustix::io::Errno;
+use vm_memory::ByteValued;
 
+use super::abi::{RtSigframe, SigContext, UContext};
 use super::signal::{
     bit, Action, SigAction, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER,
     SA_SIGINFO, SIGSEGV, SIG_DFL, SI_KERNEL, UNBLOCKABLE,
@@ -20,14 +24,10 @@ use super::wait::{ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTB
 use super::{Args, Ctx, Process, SysResult};
 use crate::vm::{layout::USER_TOP, Machine, VmError, XSAVE_AREA};
 
-/// sizeof(struct ucontext) in the kernel ABI and the frame's layout.
-const UC: u64 = 8;
-const UC_SIZE: u64 = 304;
-const INFO: u64 = UC + UC_SIZE;
-const FRAME_SIZE: u64 = INFO + 128;
-const SC: u64 = UC + 40;
-const UC_STACK: u64 = UC + 16;
-const UC_SIGMASK: u64 = UC + 296;
+/// The frame's size and where its parts are (`abi::RtSigframe`).
+const FRAME_SIZE: u64 = size_of::<RtSigframe>() as u64;
+const INFO: u64 = offset_of!(RtSigframe, info) as u64;
+const UC: u64 = offset_of!(RtSigframe, uc) as u64;
 
 const UC_FP_XSTATE: u64 = 1;
 const UC_SIGCONTEXT_SS: u64 = 2;
@@ -196,32 +196,40 @@ pub fn deliver(
     Ok(out)
 }
 
-fn put(frame: &mut [u8], off: u64, v: u64) {
-    let off = off as usize;
-    frame[off..off + 8].copy_from_slice(&v.to_le_bytes());
+/// The registers of `r` as a `struct sigcontext` has them (the rest 0).
+fn sigcontext_of(r: &kvm_regs) -> SigContext {
+    SigContext {
+        r8: r.r8,
+        r9: r.r9,
+        r10: r.r10,
+        r11: r.r11,
+        r12: r.r12,
+        r13: r.r13,
+        r14: r.r14,
+        r15: r.r15,
+        rdi: r.rdi,
+        rsi: r.rsi,
+        rbp: r.rbp,
+        rbx: r.rbx,
+        rdx: r.rdx,
+        rax: r.rax,
+        rcx: r.rcx,
+        rsp: r.rsp,
+        rip: r.rip,
+        eflags: r.rflags,
+        ..SigContext::default()
+    }
 }
 
-fn get(frame: &[u8], off: u64) -> u64 {
-    let off = off as usize;
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&frame[off..off + 8]);
-    u64::from_le_bytes(b)
-}
-
-/// The general registers in `struct sigcontext` order (r8..r15, rdi, rsi,
-/// rbp, rbx, rdx, rax, rcx, rsp, rip).
-fn gregs(r: &kvm_regs) -> [u64; 17] {
+/// The general registers of `sc` into `r` (RFLAGS is the caller's).
+fn set_gregs(r: &mut kvm_regs, sc: &SigContext) {
     [
         r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
         r.rax, r.rcx, r.rsp, r.rip,
-    ]
-}
-
-fn set_gregs(r: &mut kvm_regs, g: &[u64; 17]) {
-    [
-        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
-        r.rax, r.rcx, r.rsp, r.rip,
-    ] = *g;
+    ] = [
+        sc.r8, sc.r9, sc.r10, sc.r11, sc.r12, sc.r13, sc.r14, sc.r15, sc.rdi, sc.rsi, sc.rbp,
+        sc.rbx, sc.rdx, sc.rax, sc.rcx, sc.rsp, sc.rip,
+    ];
 }
 
 /// Build the frame for `info` and point the registers at the handler.
@@ -272,35 +280,34 @@ fn setup_frame(
     fp.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
 
     let old_mask = proc.me().sig.saved_mask.unwrap_or(proc.me().sig.mask);
-    let mut f = vec![0u8; FRAME_SIZE as usize];
-    put(&mut f, 0, act.restorer);
-    put(
-        &mut f,
-        UC,
-        UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
-    );
-    f[UC_STACK as usize..UC_STACK as usize + 24].copy_from_slice(&alt.to_bytes(sp0));
-    for (i, v) in gregs(regs).iter().enumerate() {
-        put(&mut f, SC + 8 * i as u64, *v);
-    }
-    put(&mut f, SC + 136, regs.rflags);
-    // cs, gs, fs, ss as four u16.
-    let segs =
-        u64::from(crate::vm::layout::USER_CS) | (u64::from(crate::vm::layout::USER_DS) << 48);
-    put(&mut f, SC + 144, segs);
     let t = proc.me().trap;
-    put(&mut f, SC + 152, t.err);
-    put(&mut f, SC + 160, t.trapno);
-    put(&mut f, SC + 168, old_mask);
-    put(&mut f, SC + 176, t.cr2);
-    put(&mut f, SC + 184, fx);
-    put(&mut f, UC_SIGMASK, old_mask);
+    let mut rt = RtSigframe {
+        pretcode: act.restorer,
+        uc: UContext {
+            uc_flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
+            uc_link: 0,
+            uc_stack: alt.abi(sp0),
+            uc_mcontext: SigContext {
+                // gs and fs stay 0, as Linux leaves them.
+                cs: crate::vm::layout::USER_CS,
+                ss: crate::vm::layout::USER_DS,
+                err: t.err,
+                trapno: t.trapno,
+                oldmask: old_mask,
+                cr2: t.cr2,
+                fpstate: fx,
+                ..sigcontext_of(regs)
+            },
+            uc_sigmask: old_mask,
+        },
+        info: [0; 16],
+    };
     if act.flags & SA_SIGINFO != 0 {
-        f[INFO as usize..].copy_from_slice(info.bytes());
+        rt.as_mut_slice()[INFO as usize..].copy_from_slice(info.bytes());
     }
     // The frame may grow the stack, as Linux's copy_to_user would.
     let user = proc.user(m);
-    let written = user.write(fx, &fp).is_ok() && user.write(frame, &f).is_ok();
+    let written = user.write(fx, &fp).is_ok() && user.write_obj(frame, &rt).is_ok();
     proc.mm.settle_stack();
     if !written {
         return Ok(Err(Errno::FAULT));
@@ -336,14 +343,9 @@ pub fn sys_rt_sigreturn(cx: &mut Ctx, _a: &Args) -> SysResult {
 }
 
 fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
-    let f = cx.user().read_vec(frame, FRAME_SIZE as usize)?;
-    let mut g = [0u64; 17];
-    for (i, v) in g.iter_mut().enumerate() {
-        *v = get(&f, SC + 8 * i as u64);
-    }
-    let flags = get(&f, SC + 136);
-    let fpstate = get(&f, SC + 184);
-    let mask = get(&f, UC_SIGMASK);
+    let f: RtSigframe = cx.user().read_obj(frame)?;
+    let sc = f.uc.uc_mcontext;
+    let (flags, fpstate, mask) = (sc.eflags, sc.fpstate, f.uc.uc_sigmask);
     // The FP state first: nothing changes if it is refused.
     let xsize = cx.m.xstate_size();
     let image = if fpstate == 0 {
@@ -362,7 +364,6 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
             && (512 + 64..=xsize).contains(&user_size)
             && word(4) as usize >= user_size + 4
             && cx
-                .m
                 .user()
                 .read_vec(fpstate + user_size as u64, 4)
                 .is_ok_and(|b| b == FP_XSTATE_MAGIC2.to_le_bytes());
@@ -385,9 +386,9 @@ fn restore(cx: &mut Ctx, frame: u64) -> Result<u64, Errno> {
         Some(img) => cx.vcpu()?.set_xsave(&img).map_err(|_| Errno::FAULT)?,
         None => cx.vcpu()?.reset_xsave().map_err(|_| Errno::FAULT)?,
     }
-    let stack = &f[UC_STACK as usize..UC_STACK as usize + 24];
-    let (ss_sp, ss_flags, ss_size) = (get(stack, 0), get(stack, 8) as u32 as i32, get(stack, 16));
-    set_gregs(cx.regs, &g);
+    let stack = f.uc.uc_stack;
+    let (ss_sp, ss_flags, ss_size) = (stack.ss_sp, stack.ss_flags, stack.ss_size);
+    set_gregs(cx.regs, &sc);
     cx.regs.rflags = (cx.regs.rflags & !FIX_EFLAGS) | (flags & FIX_EFLAGS);
     cx.proc.me().sig.set_mask(mask & !UNBLOCKABLE);
     // restore_altstack: errors (on the stack, too small) are ignored.

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use rustix::io::Errno;
 
+use super::abi::{KSigaction, StackT};
 use super::wait::{self, Wake, Woken};
 use super::{int, Args, Ctx, SysResult};
 
@@ -82,15 +83,14 @@ pub struct SigAction {
 }
 
 impl SigAction {
-    fn to_bytes(self) -> [u8; 32] {
-        let mut b = [0u8; 32];
-        for (i, w) in [self.handler, self.flags, self.restorer, self.mask]
-            .iter()
-            .enumerate()
-        {
-            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    /// The kernel's `struct sigaction` of it.
+    fn abi(self) -> KSigaction {
+        KSigaction {
+            handler: self.handler,
+            flags: self.flags,
+            restorer: self.restorer,
+            mask: self.mask,
         }
-        b
     }
 }
 
@@ -312,13 +312,14 @@ impl AltStack {
         }
     }
 
-    /// The `stack_t` bytes (uc_stack, sigaltstack's old value).
-    pub fn to_bytes(self, sp: u64) -> [u8; 24] {
-        let mut b = [0u8; 24];
-        b[0..8].copy_from_slice(&self.sp.to_le_bytes());
-        b[8..12].copy_from_slice(&(self.flags_at(sp) | self.flags).to_le_bytes());
-        b[16..24].copy_from_slice(&self.size.to_le_bytes());
-        b
+    /// The `stack_t` seen from `sp` (uc_stack, sigaltstack's old value).
+    pub fn abi(self, sp: u64) -> StackT {
+        StackT {
+            ss_sp: self.sp,
+            ss_flags: self.flags_at(sp) | self.flags,
+            pad: 0,
+            ss_size: self.size,
+        }
     }
 
     pub fn reset(&mut self) {
@@ -727,23 +728,22 @@ pub fn sys_rt_sigaction(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     let idx = valid_signal(sig)?;
     let new = if act != 0 {
-        let raw = cx.user().read_vec(act, 32)?;
-        let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        let k: KSigaction = cx.user().read_obj(act)?;
         if sig == SIGKILL || sig == SIGSTOP {
             return Err(Errno::INVAL);
         }
         Some(SigAction {
-            handler: w(0),
-            flags: w(1),
-            restorer: w(2),
-            mask: w(3) & !UNBLOCKABLE,
+            handler: k.handler,
+            flags: k.flags,
+            restorer: k.restorer,
+            mask: k.mask & !UNBLOCKABLE,
         })
     } else {
         None
     };
     if oact != 0 {
         let o = cx.proc.signals.actions[idx];
-        cx.user().write(oact, &o.to_bytes())?;
+        cx.user().write_obj(oact, &o.abi())?;
     }
     if let Some(n) = new {
         cx.proc.signals.actions[idx] = n;
@@ -770,7 +770,7 @@ pub fn sys_rt_sigprocmask(cx: &mut Ctx, a: &Args) -> SysResult {
         None
     };
     if oset != 0 {
-        cx.user().write(oset, &old.to_le_bytes())?;
+        cx.user().write_obj(oset, &old)?;
     }
     if let Some(n) = new {
         cx.proc.me().sig.set_mask(n);
@@ -785,9 +785,8 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
     let sp = cx.regs.rsp;
     let cur = cx.proc.me().sig.altstack;
     if ss != 0 {
-        let raw = cx.user().read_vec(ss, 24)?;
-        let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
-        let (ss_sp, flags, size) = (w(0), w(1) as u32 as i32, w(2));
+        let st: StackT = cx.user().read_obj(ss)?;
+        let (ss_sp, flags, size) = (st.ss_sp, st.ss_flags, st.ss_size);
         if cur.on(sp) {
             return Err(Errno::PERM);
         }
@@ -809,7 +808,7 @@ pub fn sys_sigaltstack(cx: &mut Ctx, a: &Args) -> SysResult {
         };
     }
     if old != 0 {
-        if let Err(e) = cx.user().write(old, &cur.to_bytes(sp)) {
+        if let Err(e) = cx.user().write_obj(old, &cur.abi(sp)) {
             cx.proc.me().sig.altstack = cur;
             return Err(e);
         }

@@ -21,11 +21,13 @@
 //! Other address families are EAFNOSUPPORT: the sandbox has no network.
 
 use std::collections::VecDeque;
+use std::mem::offset_of;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::io::Errno;
 
+use super::abi;
 use super::fs::{FileKind, OpenFile};
 use super::{int, last_errno, wait, Args, Ctx, SysResult};
 
@@ -727,15 +729,14 @@ struct MsgHdr {
 }
 
 fn read_msghdr(cx: &Ctx, addr: u64) -> Result<MsgHdr, Errno> {
-    let raw = cx.user().read_vec(addr, 56)?;
-    let u = |i: usize| u64::from_le_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
+    let m: abi::MsgHdr = cx.user().read_obj(addr)?;
     Ok(MsgHdr {
-        name: u(0),
-        namelen: u(8) as u32,
-        iov: u(16),
-        iovlen: u(24),
-        control: u(32),
-        controllen: u(40),
+        name: m.msg_name,
+        namelen: m.msg_namelen,
+        iov: m.msg_iov,
+        iovlen: m.msg_iovlen,
+        control: m.msg_control,
+        controllen: m.msg_controllen,
     })
 }
 
@@ -1073,7 +1074,9 @@ fn sendmsg_at(cx: &mut Ctx, f: &OpenFile, hdr: u64, flags: u64) -> SysResult {
 }
 
 /// sizeof(struct mmsghdr): a msghdr and msg_len (padded).
-const MMSGHDR: u64 = 64;
+const MMSGHDR: u64 = std::mem::size_of::<libc::mmsghdr>() as u64;
+/// Where an mmsghdr's msg_len is: right after its msghdr.
+const MSG_LEN: u64 = std::mem::size_of::<abi::MsgHdr>() as u64;
 /// Linux's UIO_MAXIOV bounds vlen.
 const MAX_VLEN: u64 = 1024;
 
@@ -1086,7 +1089,7 @@ pub fn sys_sendmmsg(cx: &mut Ctx, a: &Args) -> SysResult {
     while done < vlen {
         let at = vec + done * MMSGHDR;
         match sendmsg_at(cx, &f, at, flags) {
-            Ok(n) => cx.user().write_obj(at + 56, &(n as u32))?,
+            Ok(n) => cx.user().write_obj(at + MSG_LEN, &(n as u32))?,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
@@ -1111,7 +1114,7 @@ pub fn sys_recvmmsg(cx: &mut Ctx, a: &Args) -> SysResult {
     while done < vlen {
         let at = vec + done * MMSGHDR;
         match recvmsg_at(cx, &f, at, flags) {
-            Ok(n) => cx.user().write_obj(at + 56, &(n as u32))?,
+            Ok(n) => cx.user().write_obj(at + MSG_LEN, &(n as u32))?,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
@@ -1283,13 +1286,16 @@ fn recvmsg_at(cx: &mut Ctx, f: &OpenFile, hdr: u64, flags: u64) -> SysResult {
     if m.name != 0 {
         let n = r.name.len().min(m.namelen as usize);
         cx.user().write(m.name, &r.name[..n])?;
-        cx.user().write_obj(hdr + 8, &(r.name.len() as u32))?;
+        let at = hdr + offset_of!(abi::MsgHdr, msg_namelen) as u64;
+        cx.user().write_obj(at, &(r.name.len() as u32))?;
     }
     if !r.control.is_empty() {
         cx.user().write(m.control, &r.control)?;
     }
-    cx.user().write_obj(hdr + 40, &(r.control.len() as u64))?;
-    cx.user().write_obj(hdr + 48, &r.flags)?;
+    let at = hdr + offset_of!(abi::MsgHdr, msg_controllen) as u64;
+    cx.user().write_obj(at, &(r.control.len() as u64))?;
+    let at = hdr + offset_of!(abi::MsgHdr, msg_flags) as u64;
+    cx.user().write_obj(at, &r.flags)?;
     Ok(r.n as u64)
 }
 

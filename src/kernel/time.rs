@@ -1,8 +1,9 @@
 //! Clocks and sleeping, answered from the host's clocks.
 
 use rustix::io::Errno;
-use rustix::time::{ClockId, Timespec};
+use rustix::time::ClockId;
 
+use super::abi;
 use super::wait::{block_on, Deadline, Wake, Woken, ERESTARTNOHAND, ERESTART_RESTARTBLOCK};
 use super::{Args, Ctx, Restart, SysResult};
 
@@ -45,25 +46,14 @@ fn clock(id: i32) -> Result<ClockId, Errno> {
     })
 }
 
-fn timespec_bytes(t: Timespec) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
-    b[8..].copy_from_slice(&t.tv_nsec.to_le_bytes());
-    b
-}
-
 pub fn sys_clock_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
     let id = clock_for(cx, a.0[0] as u32 as i32)?;
     let t = if id == ClockId::ProcessCPUTime {
-        let d = super::process::cpu_clock().0;
-        Timespec {
-            tv_sec: d.as_secs() as i64,
-            tv_nsec: i64::from(d.subsec_nanos()),
-        }
+        abi::Timespec::from_duration(super::process::cpu_clock().0)
     } else {
-        rustix::time::clock_gettime(id)
+        rustix::time::clock_gettime(id).into()
     };
-    cx.user().write(a.0[1], &timespec_bytes(t))?;
+    cx.user().write_obj(a.0[1], &t)?;
     Ok(0)
 }
 
@@ -74,12 +64,12 @@ pub fn sys_clock_getres(cx: &mut Ctx, a: &Args) -> SysResult {
         id,
         libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE
     );
-    let res = Timespec {
+    let res = abi::Timespec {
         tv_sec: 0,
         tv_nsec: if coarse { 4_000_000 } else { 1 },
     };
     if a.0[1] != 0 {
-        cx.user().write(a.0[1], &timespec_bytes(res))?;
+        cx.user().write_obj(a.0[1], &res)?;
     }
     Ok(0)
 }
@@ -87,10 +77,11 @@ pub fn sys_clock_getres(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_gettimeofday(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = rustix::time::clock_gettime(ClockId::Realtime);
     if a.0[0] != 0 {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
-        b[8..].copy_from_slice(&(t.tv_nsec / 1000).to_le_bytes());
-        cx.user().write(a.0[0], &b)?;
+        let tv = abi::Timeval {
+            tv_sec: t.tv_sec,
+            tv_usec: t.tv_nsec / 1000,
+        };
+        cx.user().write_obj(a.0[0], &tv)?;
     }
     if a.0[1] != 0 {
         // struct timezone: minutes west, dst type; Linux keeps zeros.
@@ -102,20 +93,14 @@ pub fn sys_gettimeofday(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_time(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = rustix::time::clock_gettime(ClockId::Realtime).tv_sec;
     if a.0[0] != 0 {
-        cx.user().write(a.0[0], &t.to_le_bytes())?;
+        cx.user().write_obj(a.0[0], &t)?;
     }
     Ok(t as u64)
 }
 
 /// Read a `struct timespec`, EINVAL unless 0 <= nsec < 1e9 and sec >= 0.
 pub fn read_timespec(cx: &Ctx, addr: u64) -> Result<std::time::Duration, Errno> {
-    let raw = cx.user().read_vec(addr, 16)?;
-    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
-    let nsec = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::INVAL);
-    }
-    Ok(std::time::Duration::new(sec as u64, nsec as u32))
+    cx.user().read_obj::<abi::Timespec>(addr)?.to_duration()
 }
 
 /// A relative sleep a signal interrupted: its end, and where the time left
@@ -142,11 +127,8 @@ fn sleep_until(cx: &mut Ctx, deadline: Deadline, rem: Option<u64>) -> SysResult 
     };
     if rem != 0 {
         let left = deadline.left();
-        let t = Timespec {
-            tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
-        cx.user().write(rem, &timespec_bytes(t))?;
+        cx.user()
+            .write_obj(rem, &abi::Timespec::from_duration(left))?;
     }
     cx.proc.me().restart = Some(Restart::Sleep(SleepRestart { deadline, rem }));
     Err(ERESTART_RESTARTBLOCK)

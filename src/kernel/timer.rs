@@ -19,6 +19,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 use rustix::time::ClockId;
 
+use super::abi::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval};
 use super::signal::{SigInfo, SigView, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
 use super::wait::{clock_now, Deadline};
 use super::{Args, Ctx, Identity, SysResult};
@@ -595,41 +596,21 @@ impl Timers {
     }
 }
 
-fn read_duration(raw: &[u8], usec: bool) -> Result<Duration, Errno> {
-    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
-    let sub = i64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::FAULT)?);
-    let per = if usec { 1_000_000 } else { 1_000_000_000 };
-    if sec < 0 || !(0..per).contains(&sub) {
-        return Err(Errno::INVAL);
+/// `struct itimerval` of an interval and a time left, each rounded up to
+/// whole microseconds as Linux reports them.
+fn itimerval(interval: Duration, value: Duration) -> Itimerval {
+    Itimerval {
+        it_interval: Timeval::from_duration_ceil(interval),
+        it_value: Timeval::from_duration_ceil(value),
     }
-    let nanos = if usec { sub * 1000 } else { sub };
-    Ok(Duration::new(sec as u64, nanos as u32))
 }
 
-fn duration_bytes(d: Duration, usec: bool) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    let sub = if usec {
-        // Linux rounds a remaining time up to whole microseconds.
-        u64::from(d.subsec_nanos().div_ceil(1000))
-    } else {
-        u64::from(d.subsec_nanos())
-    };
-    let (sec, sub) = if usec && sub == 1_000_000 {
-        (d.as_secs() + 1, 0)
-    } else {
-        (d.as_secs(), sub)
-    };
-    b[..8].copy_from_slice(&sec.to_le_bytes());
-    b[8..].copy_from_slice(&sub.to_le_bytes());
-    b
-}
-
-/// `struct itimerval`/`itimerspec`: interval first, then value.
-fn pair_bytes(interval: Duration, value: Duration, usec: bool) -> [u8; 32] {
-    let mut b = [0u8; 32];
-    b[..16].copy_from_slice(&duration_bytes(interval, usec));
-    b[16..].copy_from_slice(&duration_bytes(value, usec));
-    b
+/// `struct itimerspec` of an interval and a time left.
+fn itimerspec(interval: Duration, value: Duration) -> Itimerspec {
+    Itimerspec {
+        it_interval: Timespec::from_duration(interval),
+        it_value: Timespec::from_duration(value),
+    }
 }
 
 fn itimer(t: &mut Timers, which: i32) -> Result<(&mut Arm, Clock), Errno> {
@@ -644,18 +625,15 @@ fn itimer(t: &mut Timers, which: i32) -> Result<(&mut Arm, Clock), Errno> {
 pub fn sys_getitimer(cx: &mut Ctx, a: &Args) -> SysResult {
     let (arm, clock) = itimer(&mut cx.proc.timers, a.0[0] as u32 as i32)?;
     let (left, interval) = arm.get(clock);
-    cx.user().write(a.0[1], &pair_bytes(interval, left, true))?;
+    cx.user().write_obj(a.0[1], &itimerval(interval, left))?;
     Ok(0)
 }
 
 pub fn sys_setitimer(cx: &mut Ctx, a: &Args) -> SysResult {
     let (which, new, old) = (a.0[0] as u32 as i32, a.0[1], a.0[2]);
     let (interval, value) = if new != 0 {
-        let raw = cx.user().read_vec(new, 32)?;
-        (
-            read_duration(&raw[..16], true)?,
-            read_duration(&raw[16..], true)?,
-        )
+        let v: Itimerval = cx.user().read_obj(new)?;
+        (v.it_interval.to_duration()?, v.it_value.to_duration()?)
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
@@ -664,8 +642,7 @@ pub fn sys_setitimer(cx: &mut Ctx, a: &Args) -> SysResult {
     arm.set(clock, value, interval);
     cx.proc.timers.rearm();
     if old != 0 {
-        cx.user()
-            .write(old, &pair_bytes(old_interval, left, true))?;
+        cx.user().write_obj(old, &itimerval(old_interval, left))?;
     }
     Ok(0)
 }
@@ -711,11 +688,13 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
         None => return Err(Errno::AGAIN),
     };
     let signal = if sevp != 0 {
-        let raw = cx.user().read_vec(sevp, 64)?;
-        let value = u64::from_le_bytes(raw[0..8].try_into().map_err(|_| Errno::FAULT)?);
-        let signo = i32::from_le_bytes(raw[8..12].try_into().map_err(|_| Errno::FAULT)?);
-        let notify = i32::from_le_bytes(raw[12..16].try_into().map_err(|_| Errno::FAULT)?);
-        let tid = i32::from_le_bytes(raw[16..20].try_into().map_err(|_| Errno::FAULT)?);
+        let ev: Sigevent = cx.user().read_obj(sevp)?;
+        let (value, signo, notify, tid) = (
+            ev.sigev_value,
+            ev.sigev_signo,
+            ev.sigev_notify,
+            ev.sigev_notify_thread_id,
+        );
         match notify {
             libc::SIGEV_NONE => None,
             libc::SIGEV_SIGNAL | libc::SIGEV_THREAD | libc::SIGEV_THREAD_ID => {
@@ -735,7 +714,7 @@ pub fn sys_timer_create(cx: &mut Ctx, a: &Args) -> SysResult {
     } else {
         Some((SIGALRM, id as u64, None))
     };
-    cx.user().write(idp, &(id as i32).to_le_bytes())?;
+    cx.user().write_obj(idp, &(id as i32))?;
     let t = PosixTimer {
         clock,
         posix,
@@ -765,11 +744,8 @@ fn posix_timer<'a>(cx: &'a mut Ctx, id: u64) -> Result<&'a mut PosixTimer, Errno
 pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     let (id, flags, new, old) = (a.0[0], a.0[1] as u32 as i32, a.0[2], a.0[3]);
     posix_timer(cx, id)?;
-    let raw = cx.user().read_vec(new, 32)?;
-    let (interval, value) = (
-        read_duration(&raw[..16], false)?,
-        read_duration(&raw[16..], false)?,
-    );
+    let v: Itimerspec = cx.user().read_obj(new)?;
+    let (interval, value) = (v.it_interval.to_duration()?, v.it_value.to_duration()?);
     let clockid_abs = flags & libc::TIMER_ABSTIME != 0;
     let t = posix_timer(cx, id)?;
     let (left, old_interval) = t.arm.get(t.clock);
@@ -794,8 +770,7 @@ pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     super::signal::forget_timer(cx.proc, id as u32 as i32);
     cx.proc.timers.rearm();
     if old != 0 {
-        cx.user()
-            .write(old, &pair_bytes(old_interval, left, false))?;
+        cx.user().write_obj(old, &itimerspec(old_interval, left))?;
     }
     Ok(0)
 }
@@ -803,8 +778,7 @@ pub fn sys_timer_settime(cx: &mut Ctx, a: &Args) -> SysResult {
 pub fn sys_timer_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
     let t = posix_timer(cx, a.0[0])?;
     let (left, interval) = t.arm.get(t.clock);
-    cx.user()
-        .write(a.0[1], &pair_bytes(interval, left, false))?;
+    cx.user().write_obj(a.0[1], &itimerspec(interval, left))?;
     Ok(0)
 }
 
@@ -843,14 +817,11 @@ fn host_itimerspec(interval: Duration, value: Duration) -> rustix::time::Itimers
     }
 }
 
-fn itimerspec_bytes(t: &rustix::time::Itimerspec) -> [u8; 32] {
-    let d = |ts: &rustix::time::Timespec| {
-        Duration::new(
-            ts.tv_sec.max(0) as u64,
-            ts.tv_nsec.clamp(0, 999_999_999) as u32,
-        )
-    };
-    pair_bytes(d(&t.it_interval), d(&t.it_value), false)
+fn guest_itimerspec(t: &rustix::time::Itimerspec) -> Itimerspec {
+    Itimerspec {
+        it_interval: t.it_interval.into(),
+        it_value: t.it_value.into(),
+    }
 }
 
 /// The host descriptor behind guest descriptor `fd` (EBADF when it is not
@@ -930,21 +901,18 @@ pub fn sys_timerfd_settime(cx: &mut Ctx, a: &Args) -> SysResult {
     let (fd, flags, new, old) = (a.0[0], a.0[1] as u32, a.0[2], a.0[3]);
     // Linux's order: the copy (EFAULT), the flags and values (EINVAL),
     // then the descriptor (EBADF, EINVAL for one that is no timerfd).
-    let raw = cx.user().read_vec(new, 32)?;
+    let v: Itimerspec = cx.user().read_obj(new)?;
     let known = (libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET) as u32;
     if flags & !known != 0 {
         return Err(Errno::INVAL);
     }
     let flags = rustix::time::TimerfdTimerFlags::from_bits_retain(flags);
-    let value = host_itimerspec(
-        read_duration(&raw[..16], false)?,
-        read_duration(&raw[16..], false)?,
-    );
+    let value = host_itimerspec(v.it_interval.to_duration()?, v.it_value.to_duration()?);
     let file = timerfd_host(cx, fd)?;
     let host = file.host().ok_or(Errno::INVAL)?;
     let was = rustix::time::timerfd_settime(host, flags, &value)?;
     if old != 0 {
-        cx.user().write(old, &itimerspec_bytes(&was))?;
+        cx.user().write_obj(old, &guest_itimerspec(&was))?;
     }
     Ok(0)
 }
@@ -953,6 +921,6 @@ pub fn sys_timerfd_gettime(cx: &mut Ctx, a: &Args) -> SysResult {
     let file = timerfd_host(cx, a.0[0])?;
     let host = file.host().ok_or(Errno::INVAL)?;
     let now = rustix::time::timerfd_gettime(host)?;
-    cx.user().write(a.0[1], &itimerspec_bytes(&now))?;
+    cx.user().write_obj(a.0[1], &guest_itimerspec(&now))?;
     Ok(0)
 }
