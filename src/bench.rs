@@ -217,8 +217,9 @@ fn guest_run(opts: &BenchOptions) -> Result<GuestRun, VmError> {
         vcpu.resume(&regs)?;
     }
     let mut cycles = [0u8; 8 * GUEST_PHASES.len()];
-    if !m.ram.read(
-        m.pt.translate(&m.ram, DATA_VA)
+    if !m.ram().read(
+        m.pt()
+            .translate(m.ram(), DATA_VA)
             .map(|t| t.frame)
             .ok_or_else(|| err("results"))?,
         &mut cycles,

@@ -660,7 +660,7 @@ impl Sandbox {
         // The exitless gate needs `syscall` to stay in ring 3 (kvm_pvm) and
         // its exit path is the #PF fallback, which Strict refuses.
         let gated = (self.transport != Transport::Exit
-            && m.backend == vm::Backend::KvmPvm
+            && m.backend() == vm::Backend::KvmPvm
             && self.entry_mode == EntryMode::Auto)
             .then_some(self.transport);
         let (uid, gid) = (self.uid, self.gid);
@@ -756,8 +756,8 @@ impl Sandbox {
             // Everything the run needs from the host is open now; the
             // watchdog thread starts after, inside the confinement.
             let toggled: Vec<(u64, u64)> = [
-                m.ram.host_base().map(|b| (b, m.ram.size())),
-                m.shared.host_window(),
+                m.ram().host_base().map(|b| (b, m.ram().size())),
+                m.shared().host_window(),
             ]
             .into_iter()
             .flatten()
@@ -876,8 +876,8 @@ impl Sandbox {
             });
         }
         (stats.user_time, stats.sys_time) = kernel::process::cpu_time(proc.cpu_base);
-        stats.peak_memory_kib = m.frames.peak() * (vm::layout::PAGE_SIZE / 1024);
-        stats.memory_limit_hit = m.frames.was_refused();
+        stats.peak_memory_kib = m.frames().peak() * (vm::layout::PAGE_SIZE / 1024);
+        stats.memory_limit_hit = m.frames().was_refused();
         stats.output_bytes = proc
             .output_written
             .load(std::sync::atomic::Ordering::Acquire);

@@ -261,7 +261,7 @@ impl Shared {
             p.cpu_done.0 + p.children_cpu.0,
             p.cpu_done.1 + p.children_cpu.1,
         );
-        p.ipc.exit(&self.machine.lock().frames);
+        p.ipc.exit(self.machine.lock().frames());
         let mm = std::mem::replace(&mut p.mm, kernel::mm::Mm::none());
         p.close_files();
         p.epoll_keys.clear();
@@ -390,7 +390,7 @@ pub(crate) fn thread_main(sh: &Arc<Shared>, proc: &ProcRef, mut vcpu: Vcpu, tid:
     let mut tid = tid;
     // A bug in kvmcage that panics ends the run with an error, not the
     // host thread alone (whose guest thread's joiners would wait forever).
-    let ram = sh.machine.lock().ram.clone();
+    let ram = sh.machine.lock().ram().clone();
     let mut gate = Gate::new(sh.gated, ram);
     let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         thread_loop(sh, proc, &mut vcpu, &mut gate, &mut tid)
@@ -662,9 +662,10 @@ fn spurious(m: &Machine, addr: u64, ec: u64) -> bool {
     if ec & (RSVD | PK) != 0 {
         return false;
     }
-    let leaf =
-        m.pt.leaf(&m.ram, crate::vm::layout::page_down(addr))
-            .unwrap_or(0);
+    let leaf = m
+        .pt()
+        .leaf(m.ram(), crate::vm::layout::page_down(addr))
+        .unwrap_or(0);
     let (write, exec) = (ec & 2 != 0, ec & 16 != 0);
     leaf & pte::PRESENT != 0
         && leaf & pte::USER != 0

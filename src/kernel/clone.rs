@@ -294,9 +294,9 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
         let _ = cx.user().write_obj(args.parent_tid, &tid);
     }
     if f & CLONE_CHILD_SETTID != 0 {
-        let pt = child.as_ref().map_or(cx.m.pt, |c| c.mm.pt);
+        let pt = child.as_ref().map_or(cx.m.pt(), |c| c.mm.pt);
         let m = &**cx.m;
-        let _ = super::uaccess::UserMem::new(&m.ram, pt, &m.frames, &m.shared)
+        let _ = super::uaccess::UserMem::new(m.ram(), pt, m.frames(), m.shared())
             .with_tlb_gen(m.tlb_gen())
             .write_obj(args.child_tid, &tid);
     }

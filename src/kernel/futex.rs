@@ -123,7 +123,7 @@ enum Queue {
 fn key_of(cx: &Ctx, uaddr: u64, shared: bool) -> (Queue, u64) {
     use crate::vm::layout::{page_down, PAGE_SIZE};
     if shared && cx.proc.mm.find(uaddr).is_some_and(|(_, v)| v.is_shared()) {
-        if let Some(t) = cx.proc.mm.pt.translate(&cx.m.ram, page_down(uaddr)) {
+        if let Some(t) = cx.proc.mm.pt.translate(cx.m.ram(), page_down(uaddr)) {
             let q = Queue::Sandbox(std::sync::Arc::clone(&cx.proc.tasks.futexes));
             return (q, t.frame + (uaddr & (PAGE_SIZE - 1)));
         }

@@ -331,7 +331,7 @@ pub fn sys_shmget(cx: &mut Ctx, a: &Args) -> SysResult {
             }
             let len = page_up(size).ok_or(Errno::INVAL)?;
             let frames = len / PAGE_SIZE;
-            if !cx.m.frames.charge(frames) {
+            if !cx.m.frames().charge(frames) {
                 return Err(Errno::NOSPC);
             }
             match super::mm::anon_memfd(len) {
@@ -347,7 +347,7 @@ pub fn sys_shmget(cx: &mut Ctx, a: &Args) -> SysResult {
                     ctime: now(),
                 }),
                 Err(e) => {
-                    cx.m.frames.uncharge(frames);
+                    cx.m.frames().uncharge(frames);
                     Err(e)
                 }
             }
@@ -449,7 +449,7 @@ fn detach(cx: &mut Ctx, start: Gva, unmap: bool) {
     let ns = std::sync::Arc::clone(&cx.proc.ipc.ns);
     let released = ns.lock().release_attachment(id, pid);
     if let Some(charge) = released {
-        cx.m.frames.uncharge(charge);
+        cx.m.frames().uncharge(charge);
     }
 }
 
@@ -513,7 +513,7 @@ pub fn sys_shmctl(cx: &mut Ctx, a: &Args) -> SysResult {
                 return Ok(0);
             }
             if let Some((_, s)) = t.shm.objs.remove(&idx) {
-                cx.m.frames.uncharge(s.charge);
+                cx.m.frames().uncharge(s.charge);
             }
             Ok(0)
         }

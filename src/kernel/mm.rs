@@ -179,7 +179,7 @@ impl Drop for MappedFile {
 /// it (`Mm::fault`, `uaccess`).
 fn private_leaf(m: &Machine, frame: Gpa, prot: u32) -> u64 {
     let e = leaf_for(frame, prot);
-    if e & pte::WRITABLE != 0 && m.frames.refs(frame) > 1 {
+    if e & pte::WRITABLE != 0 && m.frames().refs(frame) > 1 {
         (e & !pte::WRITABLE) | pte::COW
     } else {
         e
@@ -200,7 +200,7 @@ fn huge_for(kind: VmaKind) -> bool {
 /// run, as a transparent huge page does on Linux.)
 pub fn resident(m: &Machine, leaf: u64) -> bool {
     let frame = leaf & pte::ADDR_MASK;
-    frame != 0 && (m.ram.resident(frame) || m.shared.resident(frame))
+    frame != 0 && (m.ram().resident(frame) || m.shared().resident(frame))
 }
 
 /// Leaf entry for `frame` with protection `prot`.
@@ -465,13 +465,13 @@ impl Mm {
         let mut addr = start;
         while addr < end {
             if huge && addr % HUGE_RUN == 0 && end - addr >= HUGE_RUN {
-                if let Some(run) = m.frames.alloc_huge() {
+                if let Some(run) = m.frames().alloc_huge() {
                     let mut mapped = 0;
                     while mapped < HUGE_RUN {
                         let (at, frame) = (addr + mapped, run + mapped);
                         if self
                             .pt
-                            .set_leaf(&m.ram, &m.frames, at, leaf_for(frame, prot))
+                            .set_leaf(m.ram(), m.frames(), at, leaf_for(frame, prot))
                             .is_err()
                         {
                             break;
@@ -482,7 +482,7 @@ impl Mm {
                         // The run's frames not mapped yet go back as they
                         // are (zero); the rest with the pages before.
                         for f in (run + mapped..run + HUGE_RUN).step_by(PAGE_SIZE as usize) {
-                            m.frames.free(f);
+                            m.frames().free(f);
                         }
                         self.release(m, start, addr + mapped);
                         return Err(Errno::NOMEM);
@@ -494,7 +494,7 @@ impl Mm {
             let ok = match m.alloc_frame() {
                 Some(frame) => self
                     .pt
-                    .set_leaf(&m.ram, &m.frames, addr, leaf_for(frame, prot))
+                    .set_leaf(m.ram(), m.frames(), addr, leaf_for(frame, prot))
                     .is_ok(),
                 None => false,
             };
@@ -514,22 +514,22 @@ impl Mm {
         let mut addr = start;
         let mut was_present = false;
         loop {
-            addr = self.pt.next_covered(&m.ram, addr, end);
+            addr = self.pt.next_covered(m.ram(), addr, end);
             if addr >= end {
                 break;
             }
-            if let Ok(old) = self.pt.set_leaf(&m.ram, &m.frames, addr, 0) {
+            if let Ok(old) = self.pt.set_leaf(m.ram(), m.frames(), addr, 0) {
                 was_present |= old & pte::PRESENT != 0;
                 let frame = old & pte::ADDR_MASK;
-                if frame != 0 && m.frames.is_pool_frame(frame) {
-                    if m.frames.put(frame) {
+                if frame != 0 && m.frames().is_pool_frame(frame) {
+                    if m.frames().put(frame) {
                         freed.push(frame);
                     } else if old & pte::PRESENT != 0 {
                         // Another process still maps it (since a fork):
                         // only this space's translations go.
                         shared.push(frame);
                     }
-                } else if frame != 0 && old & pte::PRESENT != 0 && m.shared.contains(frame) {
+                } else if frame != 0 && old & pte::PRESENT != 0 && m.shared().contains(frame) {
                     shared.push(frame);
                 }
             }
@@ -543,12 +543,12 @@ impl Mm {
         m.invalidate_frames(&mut shared);
         // Zero the freed frames and give their memory back to the host;
         // MADV_DONTNEED also zaps KVM's cached translations to them.
-        let ram = &m.ram;
+        let ram = m.ram();
         crate::vm::memory::for_each_run(&mut freed, |gpa, len| {
             ram.zero(gpa, len);
         });
         for f in freed {
-            m.frames.free(f);
+            m.frames().free(f);
         }
     }
 
@@ -651,7 +651,7 @@ impl Mm {
         let VmaKind::Shared { slot, off, .. } = v.kind else {
             return Ok(());
         };
-        let Some(sl) = m.shared.find(slot) else {
+        let Some(sl) = m.shared().find(slot) else {
             return Err(Errno::NOMEM);
         };
         let size = rustix::fs::fstat(&sl.fd).map_or(0, |st| st.st_size as u64);
@@ -664,11 +664,11 @@ impl Mm {
                 break;
             }
             let gpa = slot + in_slot;
-            let old = self.pt.leaf(&m.ram, addr).unwrap_or(0);
+            let old = self.pt.leaf(m.ram(), addr).unwrap_or(0);
             if old & pte::ADDR_MASK == 0
                 && self
                     .pt
-                    .set_leaf(&m.ram, &m.frames, addr, leaf_for(gpa, v.prot))
+                    .set_leaf(m.ram(), m.frames(), addr, leaf_for(gpa, v.prot))
                     .is_err()
             {
                 return Err(Errno::NOMEM);
@@ -733,7 +733,7 @@ impl Mm {
     pub fn past_eof(&self, m: &Machine, addr: Gva) -> bool {
         self.find(addr).is_some_and(|(_, v)| {
             v.is_shared()
-                && self.pt.leaf(&m.ram, page_down(addr)).unwrap_or(0) & pte::ADDR_MASK == 0
+                && self.pt.leaf(m.ram(), page_down(addr)).unwrap_or(0) & pte::ADDR_MASK == 0
         })
     }
 
@@ -829,7 +829,7 @@ impl Mm {
         slots.sort_unstable();
         slots.dedup();
         for sl in slots {
-            m.shared.share(sl);
+            m.shared_mut().share(sl);
         }
         if let Err(e) = result {
             child.destroy(m);
@@ -866,8 +866,8 @@ impl Mm {
         child: &Mm,
         downgraded: &mut Vec<Gpa>,
     ) -> Result<(), Errno> {
-        let ram = &m.ram;
-        let frames = &m.frames;
+        let ram = m.ram();
+        let frames = m.frames();
         for (&s, v) in &self.vmas {
             // The child gets fresh zero pages there (`fork`), or nothing.
             if v.wipe_on_fork || v.dont_fork {
@@ -985,7 +985,7 @@ impl Mm {
             // A shared mapping of a file not opened for writing can never
             // be made writable (Linux's VM_MAYWRITE).
             if let VmaKind::Shared { slot, .. } = v.kind {
-                if prot & PROT_WRITE != 0 && !m.shared.find(slot).is_some_and(|s| s.writable) {
+                if prot & PROT_WRITE != 0 && !m.shared().find(slot).is_some_and(|s| s.writable) {
                     return Err(Errno::ACCESS);
                 }
             }
@@ -1008,11 +1008,11 @@ impl Mm {
         // with strict overcommit): refuse up front what --mem cannot hold,
         // instead of filling it and failing half-way.
         let need = self.frames_needed(m, start, end, prot);
-        if need > m.frames.available() {
-            m.cache.reclaim(&m.ram, &m.frames);
+        if need > m.frames().available() {
+            m.reclaim_cache();
         }
-        if need > m.frames.available() {
-            m.frames.refuse();
+        if need > m.frames().available() {
+            m.frames().refuse();
             return Err(Errno::NOMEM);
         }
         self.split_at(start);
@@ -1041,11 +1041,11 @@ impl Mm {
             let mut have = 0;
             let mut a = s;
             loop {
-                a = self.pt.next_covered(&m.ram, a, e);
+                a = self.pt.next_covered(m.ram(), a, e);
                 if a >= e {
                     break;
                 }
-                if self.pt.leaf(&m.ram, a).unwrap_or(0) & pte::ADDR_MASK != 0 {
+                if self.pt.leaf(m.ram(), a).unwrap_or(0) & pte::ADDR_MASK != 0 {
                     have += 1;
                 }
                 a += PAGE_SIZE;
@@ -1067,12 +1067,12 @@ impl Mm {
             loop {
                 if prot & PROT_MASK == 0 || v.kind == VmaKind::Stack {
                     // Nothing to populate: only existing entries matter.
-                    addr = self.pt.next_covered(&m.ram, addr, v.end);
+                    addr = self.pt.next_covered(m.ram(), addr, v.end);
                 }
                 if addr >= v.end {
                     break;
                 }
-                let old = self.pt.leaf(&m.ram, addr).unwrap_or(0);
+                let old = self.pt.leaf(m.ram(), addr).unwrap_or(0);
                 let frame = old & pte::ADDR_MASK;
                 if frame != 0 {
                     let new = if v.is_shared() {
@@ -1081,7 +1081,7 @@ impl Mm {
                         private_leaf(m, frame, prot)
                     };
                     if new != old {
-                        if self.pt.set_leaf(&m.ram, &m.frames, addr, new).is_err() {
+                        if self.pt.set_leaf(m.ram(), m.frames(), addr, new).is_err() {
                             return Err(Errno::NOMEM);
                         }
                         if old & pte::PRESENT != 0 {
@@ -1112,11 +1112,11 @@ impl Mm {
             let cur = addr + done as u64;
             let off = cur & (PAGE_SIZE - 1);
             let n = ((PAGE_SIZE - off) as usize).min(bytes.len() - done);
-            let frame = self.pt.leaf(&m.ram, page_down(cur)).unwrap_or(0) & pte::ADDR_MASK;
-            if frame == 0 || !m.frames.is_pool_frame(frame) {
+            let frame = self.pt.leaf(m.ram(), page_down(cur)).unwrap_or(0) & pte::ADDR_MASK;
+            if frame == 0 || !m.frames().is_pool_frame(frame) {
                 return false;
             }
-            if !m.ram.write(frame + off, &bytes[done..done + n]) {
+            if !m.ram().write(frame + off, &bytes[done..done + n]) {
                 return false;
             }
             done += n;
@@ -1239,8 +1239,8 @@ impl Mm {
         };
         if write && v.prot & PROT_WRITE != 0 && !v.is_shared() {
             let page = page_down(addr);
-            if self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::COW != 0 {
-                return match self.pt.break_cow(&m.ram, &m.frames, page) {
+            if self.pt.leaf(m.ram(), page).unwrap_or(0) & pte::COW != 0 {
+                return match self.pt.break_cow(m.ram(), m.frames(), page) {
                     Ok(Some(old)) => {
                         m.invalidate_frames(&mut [old]);
                         true
@@ -1257,12 +1257,12 @@ impl Mm {
             if v.prot & PROT_MASK == 0
                 || (write && v.prot & PROT_WRITE == 0)
                 || (exec && v.prot & PROT_EXEC == 0)
-                || self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0
+                || self.pt.leaf(m.ram(), page).unwrap_or(0) & pte::ADDR_MASK != 0
             {
                 return false;
             }
             let _ = self.populate_shared(m, s, v, page, page + PAGE_SIZE);
-            return self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0;
+            return self.pt.leaf(m.ram(), page).unwrap_or(0) & pte::ADDR_MASK != 0;
         }
         if v.kind != VmaKind::Stack || v.prot & PROT_MASK == 0 {
             return false;
@@ -1271,14 +1271,14 @@ impl Mm {
             return false;
         }
         let page = page_down(addr);
-        if self.pt.leaf(&m.ram, page).unwrap_or(0) & pte::ADDR_MASK != 0 {
+        if self.pt.leaf(m.ram(), page).unwrap_or(0) & pte::ADDR_MASK != 0 {
             return false; // populated: a real protection fault
         }
         // Populate a chunk from the faulting page up to the populated part.
         let mut end = page + PAGE_SIZE;
         while end < v.end
             && end - page < STACK_GROW_CHUNK
-            && self.pt.leaf(&m.ram, end).unwrap_or(0) & pte::ADDR_MASK == 0
+            && self.pt.leaf(m.ram(), end).unwrap_or(0) & pte::ADDR_MASK == 0
         {
             end += PAGE_SIZE;
         }
@@ -1308,7 +1308,7 @@ impl Mm {
         for (&s, v) in &self.vmas {
             for addr in [s.wrapping_sub(PAGE_SIZE), v.end] {
                 if (USER_MIN..USER_TOP).contains(&addr) && self.find(addr).is_none() {
-                    let e = self.pt.leaf(&m.ram, addr).unwrap_or(0);
+                    let e = self.pt.leaf(m.ram(), addr).unwrap_or(0);
                     assert!(
                         e & pte::PRESENT == 0,
                         "present page {addr:#x} outside every VMA"
@@ -1326,7 +1326,7 @@ impl Mm {
         let mut off = 0;
         loop {
             off = match old.checked_add(len) {
-                Some(end) => self.pt.next_covered(&m.ram, old + off, end) - old,
+                Some(end) => self.pt.next_covered(m.ram(), old + off, end) - old,
                 None => len,
             };
             if off >= len {
@@ -1334,13 +1334,13 @@ impl Mm {
             }
             let e = self
                 .pt
-                .set_leaf(&m.ram, &m.frames, old + off, 0)
+                .set_leaf(m.ram(), m.frames(), old + off, 0)
                 .unwrap_or(0);
             if e & pte::ADDR_MASK != 0 {
                 if e & pte::PRESENT != 0 {
                     moved.push(e & pte::ADDR_MASK);
                 }
-                if self.pt.set_leaf(&m.ram, &m.frames, new + off, e).is_err() {
+                if self.pt.set_leaf(m.ram(), m.frames(), new + off, e).is_err() {
                     m.invalidate_frames(&mut moved);
                     return Err(Errno::NOMEM);
                 }
@@ -1555,9 +1555,9 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
     let size = rustix::fs::fstat(host).map_or(0, |st| st.st_size as u64);
     let filled = page_up(size.saturating_sub(off).min(len)).unwrap_or(0);
     let mut frames: Vec<Gpa> = (0..filled / PAGE_SIZE)
-        .filter_map(|i| mm.pt.leaf(&cx.m.ram, start + i * PAGE_SIZE).ok())
+        .filter_map(|i| mm.pt.leaf(cx.m.ram(), start + i * PAGE_SIZE).ok())
         .map(|e| e & pte::ADDR_MASK)
-        .filter(|&f| f != 0 && cx.m.frames.is_pool_frame(f))
+        .filter(|&f| f != 0 && cx.m.frames().is_pool_frame(f))
         .collect();
     // A mapping the program may not write (code, read-only data) shares
     // the cache's pages, read-only and copied should it mprotect them
@@ -1577,20 +1577,25 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         for (i, hit) in cached.iter_mut().enumerate() {
             let at = start + i as u64 * PAGE_SIZE;
             let m = &mut **cx.m;
-            let Some(f) = m.cache.get(&m.frames, key, off + i as u64 * PAGE_SIZE) else {
+            let Some(f) = m.cached_page(key, off + i as u64 * PAGE_SIZE) else {
                 continue;
             };
-            let old = mm.pt.leaf(&m.ram, at).unwrap_or(0);
+            let old = mm.pt.leaf(m.ram(), at).unwrap_or(0);
             if mm
                 .pt
-                .set_leaf(&m.ram, &m.frames, at, private_leaf(m, f, prot | PROT_READ))
+                .set_leaf(
+                    m.ram(),
+                    m.frames(),
+                    at,
+                    private_leaf(m, f, prot | PROT_READ),
+                )
                 .is_err()
             {
-                m.frames.put(f);
+                m.frames().put(f);
                 continue;
             }
             let fresh = old & pte::ADDR_MASK;
-            if m.frames.is_pool_frame(fresh) && m.frames.put(fresh) {
+            if m.frames().is_pool_frame(fresh) && m.frames().put(fresh) {
                 replaced.push(fresh);
             }
             *hit = true;
@@ -1599,14 +1604,14 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
         // MADV_DONTNEED (which also drops any translation a thread racing
         // into the new range made) before they are free again.
         let m = &mut **cx.m;
-        let ram = &m.ram;
+        let ram = m.ram();
         crate::vm::memory::for_each_run(&mut replaced, |gpa, n| {
             ram.zero(gpa, n);
         });
         for f in replaced {
-            m.frames.free(f);
+            m.frames().free(f);
         }
-        frames.retain(|f| m.frames.refs(*f) == 1);
+        frames.retain(|f| m.frames().refs(*f) == 1);
         log::trace!(
             "mmap of {}: {} of {} pages from the page cache",
             String::from_utf8_lossy(&file.path),
@@ -1614,7 +1619,7 @@ pub fn sys_mmap(cx: &mut Ctx, a: &Args) -> SysResult {
             cached.len()
         );
     }
-    let ram = &cx.m.ram;
+    let ram = cx.m.ram();
     crate::vm::memory::for_each_run(&mut frames, |gpa, n| ram.prefault(gpa, n));
     let mut buf = vec![0u8; 64 << 10];
     let mut page = 0usize;
@@ -1680,15 +1685,12 @@ fn cache_pages(
     let mut p = 0;
     while p < n {
         let va = at + p;
-        let leaf = mm.pt.leaf(&m.ram, va).unwrap_or(0);
+        let leaf = mm.pt.leaf(m.ram(), va).unwrap_or(0);
         let frame = leaf & pte::ADDR_MASK;
-        if frame != 0
-            && m.frames.refs(frame) == 1
-            && m.cache.insert(&m.ram, &m.frames, key, off + p, frame)
-        {
+        if frame != 0 && m.frames().refs(frame) == 1 && m.cache_page(key, off + p, frame) {
             let _ = mm
                 .pt
-                .set_leaf(&m.ram, &m.frames, va, private_leaf(m, frame, prot));
+                .set_leaf(m.ram(), m.frames(), va, private_leaf(m, frame, prot));
             downgraded.push(frame);
         }
         p += PAGE_SIZE;
@@ -1752,18 +1754,18 @@ fn map_shared(
         }
         None => {
             let frames = len / PAGE_SIZE;
-            if !cx.m.frames.charge(frames) {
+            if !cx.m.frames().charge(frames) {
                 return Err(Errno::NOMEM);
             }
             let slot = anon_memfd(len).and_then(|fd| cx.m.add_shared(fd.as_fd(), 0, len, true));
             let slot = match slot {
                 Ok(s) => s,
                 Err(e) => {
-                    cx.m.frames.uncharge(frames);
+                    cx.m.frames().uncharge(frames);
                     return Err(e);
                 }
             };
-            if let Some(s) = cx.m.shared.find_mut(slot) {
+            if let Some(s) = cx.m.shared_mut().find_mut(slot) {
                 s.charge = frames;
             }
             // As Linux shows shared anonymous memory.
@@ -1822,8 +1824,8 @@ pub fn file_truncated(cx: &mut Ctx, fd: std::os::fd::BorrowedFd<'_>) {
             let VmaKind::Shared { slot, off, .. } = v.kind else {
                 return None;
             };
-            let sl = cx.m.shared.find(slot)?;
-            if cx.m.shared.inode(slot) != Some((st.st_dev, st.st_ino)) {
+            let sl = cx.m.shared().find(slot)?;
+            if cx.m.shared().inode(slot) != Some((st.st_dev, st.st_ino)) {
                 return None;
             }
             // The first page of the VMA at or past the new end.
@@ -2098,7 +2100,7 @@ fn populate_range(cx: &mut Ctx, addr: Gva, end: Gva, write: bool) -> SysResult {
     }
     let mut page = addr;
     while page < end {
-        let e = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+        let e = cx.proc.mm.pt.leaf(cx.m.ram(), page).unwrap_or(0);
         // A copy-on-write page gets its own copy; a stack page not yet
         // there is made, as the program's own access would.
         let absent = e & pte::ADDR_MASK == 0;
@@ -2120,17 +2122,17 @@ fn commit_frames(cx: &mut Ctx, addr: Gva, end: Gva) -> SysResult {
     let mut frames = Vec::new();
     let mut page = addr;
     loop {
-        page = cx.proc.mm.pt.next_covered(&cx.m.ram, page, end);
+        page = cx.proc.mm.pt.next_covered(cx.m.ram(), page, end);
         if page >= end {
             break;
         }
-        let frame = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0) & pte::ADDR_MASK;
-        if frame != 0 && cx.m.frames.is_pool_frame(frame) {
+        let frame = cx.proc.mm.pt.leaf(cx.m.ram(), page).unwrap_or(0) & pte::ADDR_MASK;
+        if frame != 0 && cx.m.frames().is_pool_frame(frame) {
             frames.push(frame);
         }
         page += PAGE_SIZE;
     }
-    let ram = &cx.m.ram;
+    let ram = cx.m.ram();
     let mut ok = true;
     crate::vm::memory::for_each_run(&mut frames, |gpa, len| ok &= ram.populate(gpa, len));
     if ok {
@@ -2156,7 +2158,7 @@ fn drop_anon_pages(
         let mut page = addr;
         let mut frames = Vec::new();
         loop {
-            page = cx.proc.mm.pt.next_covered(&cx.m.ram, page, end);
+            page = cx.proc.mm.pt.next_covered(cx.m.ram(), page, end);
             if page >= end {
                 break;
             }
@@ -2164,18 +2166,18 @@ fn drop_anon_pages(
                 page += PAGE_SIZE;
                 continue;
             }
-            let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+            let leaf = cx.proc.mm.pt.leaf(cx.m.ram(), page).unwrap_or(0);
             let frame = leaf & pte::ADDR_MASK;
-            if frame != 0 && cx.m.frames.refs(frame) > 1 {
+            if frame != 0 && cx.m.frames().refs(frame) > 1 {
                 // Shared since a fork: this space gets a zero page of its
                 // own, the other owners keep the contents.
                 unshare_zeroed(cx, page, leaf)?;
-            } else if frame != 0 && cx.m.frames.is_pool_frame(frame) {
+            } else if frame != 0 && cx.m.frames().is_pool_frame(frame) {
                 frames.push(frame);
             }
             page += PAGE_SIZE;
         }
-        let ram = &cx.m.ram;
+        let ram = cx.m.ram();
         crate::vm::memory::for_each_run(&mut frames, |gpa, len| {
             ram.zero(gpa, len);
         });
@@ -2198,13 +2200,13 @@ fn refill_from_file(
     let mut buf = vec![0u8; PAGE_SIZE as usize];
     let mut page = from;
     while page < to {
-        page = cx.proc.mm.pt.next_covered(&cx.m.ram, page, to);
+        page = cx.proc.mm.pt.next_covered(cx.m.ram(), page, to);
         if page >= to {
             break;
         }
-        let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+        let leaf = cx.proc.mm.pt.leaf(cx.m.ram(), page).unwrap_or(0);
         let frame = leaf & pte::ADDR_MASK;
-        if frame == 0 || !cx.m.frames.is_pool_frame(frame) {
+        if frame == 0 || !cx.m.frames().is_pool_frame(frame) {
             page += PAGE_SIZE;
             continue;
         }
@@ -2219,9 +2221,9 @@ fn refill_from_file(
                 Err(e) => return Err(e),
             }
         }
-        if cx.m.frames.refs(frame) > 1 {
+        if cx.m.frames().refs(frame) > 1 {
             unshare_with(cx, page, leaf, Some(&buf))?;
-        } else if !cx.m.ram.write(frame, &buf) {
+        } else if !cx.m.ram().write(frame, &buf) {
             return Err(Errno::FAULT);
         }
         page += PAGE_SIZE;
@@ -2239,10 +2241,10 @@ fn unshare_zeroed(cx: &mut Ctx, page: Gva, leaf: u64) -> Result<(), Errno> {
 /// at most) rather than zeros.
 fn unshare_with(cx: &mut Ctx, page: Gva, leaf: u64, content: Option<&[u8]>) -> Result<(), Errno> {
     let m = &mut **cx.m;
-    let fresh = m.frames.alloc().ok_or(Errno::NOMEM)?;
+    let fresh = m.frames().alloc().ok_or(Errno::NOMEM)?;
     if let Some(c) = content {
-        if !m.ram.write(fresh, c) {
-            m.frames.free(fresh);
+        if !m.ram().write(fresh, c) {
+            m.frames().free(fresh);
             return Err(Errno::NOMEM);
         }
     }
@@ -2255,15 +2257,15 @@ fn unshare_with(cx: &mut Ctx, page: Gva, leaf: u64, content: Option<&[u8]>) -> R
         .proc
         .mm
         .pt
-        .set_leaf(&m.ram, &m.frames, page, fresh | flags)
+        .set_leaf(m.ram(), m.frames(), page, fresh | flags)
         .is_err()
     {
-        m.frames.free(fresh);
+        m.frames().free(fresh);
         return Err(Errno::NOMEM);
     }
-    if m.frames.put(old) {
-        m.ram.zero(old, PAGE_SIZE);
-        m.frames.free(old);
+    if m.frames().put(old) {
+        m.ram().zero(old, PAGE_SIZE);
+        m.frames().free(old);
     }
     m.invalidate_frames(&mut [old]);
     Ok(())
@@ -2373,10 +2375,10 @@ fn mremap_shared_grow(
     // The memory a memfd of kvmcage's own holds is counted once: by the
     // newest slot over it.
     let charge =
-        cx.m.shared
+        cx.m.shared_mut()
             .find_mut(slot)
             .map_or(0, |s| std::mem::take(&mut s.charge));
-    if let Some(s) = cx.m.shared.find_mut(new) {
+    if let Some(s) = cx.m.shared_mut().find_mut(new) {
         s.charge = charge;
     }
     let mm = &mut cx.proc.mm;
@@ -2436,11 +2438,11 @@ fn mremap_dontunmap(
         len / PAGE_SIZE
     };
     for _ in 0..pages {
-        match cx.m.frames.alloc() {
+        match cx.m.frames().alloc() {
             Some(f) => fresh.push(f),
             None => {
                 for f in fresh {
-                    cx.m.frames.free(f);
+                    cx.m.frames().free(f);
                 }
                 return Err(Errno::NOMEM);
             }
@@ -2461,10 +2463,10 @@ fn mremap_dontunmap(
         let m = &mut **cx.m;
         if mm
             .pt
-            .set_leaf(&m.ram, &m.frames, at, leaf_for(f, v.prot))
+            .set_leaf(m.ram(), m.frames(), at, leaf_for(f, v.prot))
             .is_err()
         {
-            m.frames.free(f);
+            m.frames().free(f);
         }
     }
     Ok(dest)
@@ -2476,7 +2478,7 @@ fn second_slot(cx: &mut Ctx, v: Vma, len: u64) -> Result<Gpa, Errno> {
     let VmaKind::Shared { slot, off, .. } = v.kind else {
         return Err(Errno::INVAL);
     };
-    let sl = cx.m.shared.find(slot).ok_or(Errno::FAULT)?;
+    let sl = cx.m.shared().find(slot).ok_or(Errno::FAULT)?;
     let (fd, file_off, writable) = (
         rustix::io::fcntl_dupfd_cloexec(&sl.fd, 0)?,
         sl.file_off + off,
@@ -2547,7 +2549,7 @@ pub fn sys_mincore(cx: &mut Ctx, a: &Args) -> SysResult {
             .proc
             .mm
             .pt
-            .leaf(&cx.m.ram, addr + i * PAGE_SIZE)
+            .leaf(cx.m.ram(), addr + i * PAGE_SIZE)
             .unwrap_or(0);
         out.push(u8::from(resident(cx.m, leaf)));
         if out.len() == 4096 {
@@ -2583,7 +2585,7 @@ pub fn sys_msync(cx: &mut Ctx, a: &Args) -> SysResult {
     for (s, v) in vmas {
         if let VmaKind::Shared { slot, off, .. } = v.kind {
             let (a, e) = (s.max(start), v.end.min(end));
-            cx.m.shared.sync(slot + off + (a - s), e - a, flags)?;
+            cx.m.shared().sync(slot + off + (a - s), e - a, flags)?;
         }
     }
     Ok(0)

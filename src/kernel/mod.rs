@@ -458,7 +458,7 @@ impl Process {
     /// access would (`Mm::stack_growth`).
     pub fn user<'a>(&'a self, m: &'a Machine) -> UserMem<'a> {
         let limit = self.rlimits.soft(libc::RLIMIT_STACK);
-        let own = m.pt.root() == self.mm.pt.root();
+        let own = m.pt().root() == self.mm.pt.root();
         m.user()
             .with_stack(own.then(|| self.mm.stack_growth(limit)).flatten())
     }
@@ -917,7 +917,8 @@ impl Process {
 impl Machine {
     /// The program's address space, for copying to and from it.
     pub fn user(&self) -> UserMem<'_> {
-        UserMem::new(&self.ram, self.pt, &self.frames, &self.shared).with_tlb_gen(self.tlb_gen())
+        UserMem::new(self.ram(), self.pt(), self.frames(), self.shared())
+            .with_tlb_gen(self.tlb_gen())
     }
 }
 

@@ -238,7 +238,7 @@ fn file_type(fd: &OwnedFd) -> Result<rustix::fs::FileType, Errno> {
 
 fn proc_maps(cx: &Ctx) -> Vec<u8> {
     let (mm, exe) = (&cx.proc.mm, &cx.proc.id.exe);
-    maps_file(mm.vmas(), &mm.file_names, exe, &cx.m.shared)
+    maps_file(mm.vmas(), &mm.file_names, exe, cx.m.shared())
 }
 
 /// /proc/PID/maps: the mappings, then the vsyscall page's line as Linux
@@ -269,7 +269,7 @@ struct SmapsCount {
 fn smaps_count(cx: &Ctx, start: crate::vm::layout::Gva, v: &super::mm::Vma) -> SmapsCount {
     use super::mm::VmaKind;
     use crate::vm::layout::PAGE_SIZE;
-    let (ram, pt) = (&cx.m.ram, &cx.proc.mm.pt);
+    let (ram, pt) = (cx.m.ram(), &cx.proc.mm.pt);
     let mut rss = 0;
     let mut addr = start;
     loop {
@@ -368,7 +368,7 @@ fn vm_flags(v: &super::mm::Vma) -> String {
 /// /proc/PID/smaps: maps, each mapping followed by its counts.
 fn proc_smaps(cx: &Ctx) -> Vec<u8> {
     let (mm, exe) = (&cx.proc.mm, &cx.proc.id.exe);
-    maps_text(mm.vmas(), &mm.file_names, exe, &cx.m.shared, |start, v| {
+    maps_text(mm.vmas(), &mm.file_names, exe, cx.m.shared(), |start, v| {
         Some(smaps_fields(smaps_count(cx, start, v), Some(vm_flags(v))))
     })
 }
@@ -516,14 +516,14 @@ fn proc_file(cx: &Ctx, name: &[u8]) -> Option<Vec<u8>> {
         b"uptime" => format!("{}.{:02} 0.00\n", up.tv_sec, up.tv_nsec / 10_000_000),
         b"loadavg" => format!("0.00 0.00 0.00 1/1 {}\n", cx.proc.id.pid),
         b"meminfo" => {
-            let (total, free) = (kib(cx.m.frames.capacity()), kib(cx.m.frames.available()));
+            let (total, free) = (kib(cx.m.frames().capacity()), kib(cx.m.frames().available()));
             format!(
                 "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
             )
         }
         b"filesystems" => "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".into(),
         b"mounts" => mount_table(cx, false),
-        b"cpuinfo" => crate::vm::cpuinfo::text(&cx.m.cpuid, cx.proc.ncpus),
+        b"cpuinfo" => crate::vm::cpuinfo::text(cx.m.cpuid(), cx.proc.ncpus),
         b"stat" => {
             // One CPU whose time is the program's (USER_HZ ticks), idle
             // for the rest of the uptime; one process, running.
@@ -563,7 +563,7 @@ fn tree_ids(cx: &Ctx) -> (u32, u32, u32) {
 fn proc_stat(cx: &Ctx) -> Vec<u8> {
     let id = &cx.proc.id;
     let vsize: u64 = cx.proc.mm.vmas().map(|(s, v)| v.end - s).sum();
-    let rss = cx.m.frames.capacity() - cx.m.frames.available();
+    let rss = cx.m.frames().capacity() - cx.m.frames().available();
     let (ppid, pgid, sid) = tree_ids(cx);
     let mut f: Vec<String> = vec![
         id.pid.to_string(),
@@ -1084,7 +1084,7 @@ fn other_proc<'a>(cx: &Ctx, pid: u32, rest: &[u8]) -> Node<'a> {
     match (rest, peeked()) {
         (b"/maps", Some(p)) => {
             let vmas = p.vmas.iter().map(|(a, v)| (*a, v));
-            return Node::Text(maps_file(vmas, &p.names, &p.exe, &cx.m.shared));
+            return Node::Text(maps_file(vmas, &p.names, &p.exe, cx.m.shared()));
         }
         (b"/fd", Some(p)) => {
             return Node::Dir(

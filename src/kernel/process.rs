@@ -1029,7 +1029,7 @@ pub fn sys_getrusage(cx: &mut Ctx, a: &Args) -> SysResult {
             };
             Rusage {
                 // KiB: the most guest memory ever in use.
-                ru_maxrss: (cx.m.frames.peak() * 4) as i64,
+                ru_maxrss: (cx.m.frames().peak() * 4) as i64,
                 ..rusage_of(cpu)
             }
         }
@@ -1064,8 +1064,8 @@ pub fn sys_sysinfo(cx: &mut Ctx, a: &Args) -> SysResult {
     let page = crate::vm::layout::PAGE_SIZE;
     let info = Sysinfo {
         uptime: rustix::time::clock_gettime(rustix::time::ClockId::Boottime).tv_sec,
-        totalram: cx.m.frames.capacity() * page,
-        freeram: cx.m.frames.available() * page,
+        totalram: cx.m.frames().capacity() * page,
+        freeram: cx.m.frames().available() * page,
         procs: cx.proc.tasks.lock().live().clamp(1, usize::from(u16::MAX)) as u16,
         mem_unit: 1,
         ..Sysinfo::default()

@@ -38,7 +38,7 @@ const PM_PFN: u64 = (1 << 55) - 1;
 /// The frame behind `page`, if it has one (present, or PROT_NONE with
 /// its frame kept).
 fn frame_of(cx: &Ctx, page: Gva) -> Option<u64> {
-    let frame = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0) & pte::ADDR_MASK;
+    let frame = cx.proc.mm.pt.leaf(cx.m.ram(), page).unwrap_or(0) & pte::ADDR_MASK;
     (frame != 0).then_some(frame)
 }
 
@@ -117,10 +117,10 @@ fn read_mem(cx: &mut Ctx, pos: u64, buf: u64, count: u64) -> SysResult {
         let Some(frame) = frame_of(cx, page_down(addr)) else {
             return Piece::Stop;
         };
-        let ok = if cx.m.frames.is_pool_frame(frame) {
-            cx.m.ram.read(frame + off, &mut tmp[..n])
+        let ok = if cx.m.frames().is_pool_frame(frame) {
+            cx.m.ram().read(frame + off, &mut tmp[..n])
         } else {
-            cx.m.shared.read(frame + off, &mut tmp[..n])
+            cx.m.shared().read(frame + off, &mut tmp[..n])
         };
         if !ok {
             return Piece::Stop;
@@ -147,7 +147,7 @@ fn read_pagemap(cx: &mut Ctx, _file: &OpenFile, pos: u64, buf: u64, count: u64) 
             break;
         }
         let mut e = 0u64;
-        let leaf = cx.proc.mm.pt.leaf(&cx.m.ram, page).unwrap_or(0);
+        let leaf = cx.proc.mm.pt.leaf(cx.m.ram(), page).unwrap_or(0);
         let frame = leaf & pte::ADDR_MASK;
         if frame != 0 {
             let kind = cx.proc.mm.find(page).map(|(_, v)| v.kind);
@@ -156,7 +156,7 @@ fn read_pagemap(cx: &mut Ctx, _file: &OpenFile, pos: u64, buf: u64, count: u64) 
                 if matches!(kind, Some(VmaKind::Shared { .. } | VmaKind::File { .. })) {
                     e |= PM_FILE;
                 }
-                if cx.m.frames.is_pool_frame(frame) && cx.m.frames.refs(frame) <= 1 {
+                if cx.m.frames().is_pool_frame(frame) && cx.m.frames().refs(frame) <= 1 {
                     e |= PM_EXCLUSIVE;
                 }
                 // Root in the sandbox sees the frame number, as a program
@@ -224,10 +224,10 @@ fn force_write(cx: &mut Ctx, addr: Gva, data: &[u8]) -> bool {
     };
     // A private page only this process has: written in place (the vDSO's
     // and other shared frames are not the pool's, or have other users).
-    if !cx.m.frames.is_pool_frame(frame) || cx.m.frames.refs(frame) > 1 {
+    if !cx.m.frames().is_pool_frame(frame) || cx.m.frames().refs(frame) > 1 {
         return false;
     }
-    cx.m.ram.write(frame + (addr - page), data)
+    cx.m.ram().write(frame + (addr - page), data)
 }
 
 /// The open file for /proc/PID/mem or pagemap of the calling process.

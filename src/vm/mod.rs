@@ -248,16 +248,16 @@ struct Kvmfds {
 pub struct Machine {
     kvm: Option<Kvmfds>,
     /// Shared mappings' KVM slots (after `kvm`: the VM is dropped first).
-    pub shared: shared::SharedSlots,
-    pub ram: GuestRam,
-    pub frames: FrameAllocator,
+    shared: shared::SharedSlots,
+    ram: GuestRam,
+    frames: FrameAllocator,
     /// Read-only copies of file pages programs map privately.
-    pub cache: pagecache::PageCache,
-    pub pt: PageTables,
-    pub backend: Backend,
-    pub mode: EntryMode,
+    cache: pagecache::PageCache,
+    pt: PageTables,
+    backend: Backend,
+    mode: EntryMode,
     /// The CPUID leaves the vCPUs report (/proc/cpuinfo).
-    pub cpuid: cpuinfo::CpuidTable,
+    cpuid: cpuinfo::CpuidTable,
     /// Bumped by every change to a present page-table entry: each vCPU
     /// reloads CR3 on its next return to user mode when it has moved.
     tlb_gen: Arc<AtomicU64>,
@@ -609,6 +609,62 @@ impl Machine {
             }
             pt.free_tables(&self.ram, &self.frames, 510..511);
         }
+    }
+
+    /// Guest RAM (frames are written through it; it has its own locking).
+    pub fn ram(&self) -> &GuestRam {
+        &self.ram
+    }
+
+    /// The frame pool every page, table and kernel area comes from.
+    pub fn frames(&self) -> &FrameAllocator {
+        &self.frames
+    }
+
+    /// Shared mappings' KVM slots.
+    pub fn shared(&self) -> &shared::SharedSlots {
+        &self.shared
+    }
+
+    pub fn shared_mut(&mut self) -> &mut shared::SharedSlots {
+        &mut self.shared
+    }
+
+    /// The address space `user()` copies through (`enter_space`).
+    pub fn pt(&self) -> PageTables {
+        self.pt
+    }
+
+    /// Which KVM this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the kvm_pvm fallbacks are honoured.
+    pub fn mode(&self) -> EntryMode {
+        self.mode
+    }
+
+    /// The CPUID leaves the vCPUs report (/proc/cpuinfo).
+    pub fn cpuid(&self) -> &cpuinfo::CpuidTable {
+        &self.cpuid
+    }
+
+    /// The page cache's frame for `file`'s page at `off`, shared once more
+    /// for the caller's mapping.
+    pub fn cached_page(&mut self, file: pagecache::FileKey, off: u64) -> Option<layout::Gpa> {
+        self.cache.get(&self.frames, file, off)
+    }
+
+    /// Keep `frame` (a copy of `file`'s page at `off`) in the page cache;
+    /// false if it was not taken.
+    pub fn cache_page(&mut self, file: pagecache::FileKey, off: u64, frame: layout::Gpa) -> bool {
+        self.cache.insert(&self.ram, &self.frames, file, off, frame)
+    }
+
+    /// Give the page cache's unused frames back to the pool: how many.
+    pub fn reclaim_cache(&mut self) -> usize {
+        self.cache.reclaim(&self.ram, &self.frames)
     }
 
     /// The address space whose process holds the machine lock now: what
