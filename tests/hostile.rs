@@ -115,6 +115,24 @@ fn mmap_until_enomem_stays_within_mem_and_host_memory() {
     assert!(rss < 96 * 1024, "kvmcage peak RSS {rss} KiB");
 }
 
+/// A read into 192 MiB below the stack with RLIMIT_STACK unlimited grows
+/// the stack from --mem until the frames run out: the read is cut short,
+/// the program lives on, and kvmcage's memory stays within --mem.
+#[test]
+fn stack_growth_by_a_syscall_stays_within_mem() {
+    require_kvm();
+    let bin = image("hostile/stackflood", Flavor::Musl);
+    let out = run_cage(&["--mem", "64M"], &bin, &[], b"");
+    assert_eq!(status(&out), 0, "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    // Some of it was read (the stack grew into it), not all.
+    assert!(s.contains("read below the stack: cut short\n"), "{s}");
+    assert!(s.contains("again: cut short\n"), "{s}");
+    assert!(s.contains("alive, pid 1, stack usable: 1"), "{s}");
+    let rss = children_maxrss_kib();
+    assert!(rss < 96 * 1024, "kvmcage peak RSS {rss} KiB");
+}
+
 #[test]
 fn random_syscalls_never_crash_or_hang_the_host() {
     require_kvm();
