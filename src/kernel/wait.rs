@@ -256,6 +256,9 @@ fn block_on_inner(
 /// borrows from the handler's own copies.
 pub fn unlocked<T>(cx: &mut Ctx, f: impl FnOnce() -> T) -> T {
     let tid = cx.proc.me().tid;
+    // Stack pages this call made are the stack VMA's before another
+    // thread can map or unmap there.
+    cx.proc.mm.settle_stack();
     let Ctx { m, proc, .. } = cx;
     let r = super::Locked::unlocked(m, || super::Locked::unlocked(proc, f));
     // Another thread held the lock meanwhile: the caller is current again,
