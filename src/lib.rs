@@ -27,6 +27,8 @@ pub mod kernel;
 #[doc(hidden)]
 pub mod loader;
 #[doc(hidden)]
+pub mod mm;
+#[doc(hidden)]
 pub mod probe;
 mod report;
 pub mod result;

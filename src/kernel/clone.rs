@@ -18,8 +18,8 @@ use rustix::io::Errno;
 use vm_memory::ByteValued;
 
 use super::abi;
-use super::uaccess::access_ok;
 use super::{Args, Ctx, Process, SysResult, Thread};
+use crate::mm::uaccess::access_ok;
 use crate::vm::layout::PAGE_SIZE;
 use crate::vm::{Machine, Vcpu};
 
@@ -296,7 +296,7 @@ fn do_clone(cx: &mut Ctx, args: CloneArgs) -> SysResult {
     if f & CLONE_CHILD_SETTID != 0 {
         let pt = child.as_ref().map_or(cx.m.pt(), |c| c.mm.pt);
         let m = &**cx.m;
-        let _ = super::uaccess::UserMem::new(m.ram(), pt, m.frames(), m.shared())
+        let _ = crate::mm::uaccess::UserMem::new(m.ram(), pt, m.frames(), m.shared())
             .with_tlb_gen(m.tlb_gen())
             .write_obj(args.child_tid, &tid);
     }

@@ -142,7 +142,7 @@ fn wait_common(
     if max <= 0 || max as u64 > EP_MAX_EVENTS {
         return Err(Errno::INVAL);
     }
-    if !super::uaccess::access_ok(uevents, max as u64 * EVENT_SIZE) {
+    if !crate::mm::uaccess::access_ok(uevents, max as u64 * EVENT_SIZE) {
         return Err(Errno::FAULT);
     }
     let ep = cx.proc.files().file(epfd)?;

@@ -723,7 +723,7 @@ fn execve_common(
     if flags & !(empty_path | nofollow) != 0 {
         return Err(Errno::INVAL);
     }
-    let name = cx.user().read_cstr(path, super::uaccess::PATH_MAX)?;
+    let name = cx.user().read_cstr(path, crate::mm::uaccess::PATH_MAX)?;
     // The file first, as Linux opens it before copying the strings: its
     // errors come before argv's EFAULT.
     let (fd, guest) = if name.is_empty() {

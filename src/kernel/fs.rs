@@ -13,9 +13,9 @@ use rustix::io::Errno;
 
 use super::abi::{AsBytes, Flock, Iovec, Pollfd, Stat, Statfs};
 use super::signal::{SIGPIPE, SIGXFSZ};
-use super::uaccess::{access_ok, MAX_RW_COUNT};
 use super::wait;
 use super::{int, Args, Ctx, Exit, SysResult};
+use crate::mm::uaccess::{access_ok, MAX_RW_COUNT};
 use crate::vm::layout::PAGE_SIZE;
 
 /// Linux's UIO_MAXIOV.

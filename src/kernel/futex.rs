@@ -24,9 +24,9 @@ use rustix::time::ClockId;
 use vm_memory::ByteValued;
 
 use super::abi::FutexWaitv;
-use super::uaccess::access_ok;
 use super::wait::{self, Deadline, Wake, Woken, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 use super::{Args, Ctx, SysResult};
+use crate::mm::uaccess::access_ok;
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;

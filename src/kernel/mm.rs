@@ -1183,9 +1183,9 @@ impl Mm {
 
     /// Where host accesses for a call may make stack pages (uaccess), with
     /// RLIMIT_STACK `limit`. The VMA catches up in `settle_stack`.
-    pub fn stack_growth(&self, limit: u64) -> Option<crate::kernel::uaccess::StackGrowth<'_>> {
+    pub fn stack_growth(&self, limit: u64) -> Option<crate::mm::uaccess::StackGrowth<'_>> {
         let (start, v, floor) = self.growing_stack(limit)?;
-        Some(crate::kernel::uaccess::StackGrowth {
+        Some(crate::mm::uaccess::StackGrowth {
             floor,
             start,
             end: v.end,

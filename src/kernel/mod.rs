@@ -78,7 +78,6 @@ pub mod socket;
 pub mod task;
 pub mod time;
 pub mod timer;
-pub mod uaccess;
 pub mod vsyscall;
 pub mod wait;
 
@@ -89,11 +88,11 @@ use rustix::io::Errno;
 use syscalls::x86::Sysno as Sysno32;
 use syscalls::x86_64::Sysno;
 
+use crate::mm::uaccess::UserMem;
 use crate::vm::{EntryPath, Machine};
 use fs::Files;
 use mm::Mm;
 use signal::Signals;
-use uaccess::UserMem;
 
 /// A 32-bit `int` argument from its 64-bit register (the upper half
 /// ignored, as Linux's SYSCALL_DEFINE).

@@ -24,8 +24,8 @@ use rustix::io::Errno;
 
 use super::abi::{Stat, Statx, StatxTimestamp};
 use super::fs::{guest_stat, Dev, FileKind, OpenFile, View};
-use super::uaccess::PATH_MAX;
 use super::{int, Args, Ctx, SysResult};
+use crate::mm::uaccess::PATH_MAX;
 use crate::sandbox::namei::{beneath, Found, Scope};
 use crate::sandbox::Mount;
 

@@ -497,7 +497,7 @@ pub fn sys_getrandom(cx: &mut Ctx, a: &Args) -> SysResult {
     }
     // Linux caps one call at INT_MAX >> 6 bytes.
     let len = len.min(0x1ff_ffff);
-    if !crate::kernel::uaccess::access_ok(buf, len) {
+    if !crate::mm::uaccess::access_ok(buf, len) {
         return Err(Errno::FAULT);
     }
     let mut done = 0u64;

@@ -1054,8 +1054,8 @@ fn sock_type(f: &OpenFile) -> i32 {
 
 /// One buffer as an iovec list, checked as Linux's import_single_range.
 fn single(buf: u64, len: u64) -> Result<Vec<(u64, u64)>, Errno> {
-    let len = len.min(super::uaccess::MAX_RW_COUNT);
-    if !super::uaccess::access_ok(buf, len) {
+    let len = len.min(crate::mm::uaccess::MAX_RW_COUNT);
+    if !crate::mm::uaccess::access_ok(buf, len) {
         return Err(Errno::FAULT);
     }
     Ok(vec![(buf, len)])
@@ -1278,7 +1278,7 @@ pub fn sys_recvmsg(cx: &mut Ctx, a: &Args) -> SysResult {
 fn recvmsg_at(cx: &mut Ctx, f: &OpenFile, hdr: u64, flags: u64) -> SysResult {
     let m = read_msghdr(cx, hdr)?;
     let iov = super::fs::read_iovecs(cx, m.iov, m.iovlen)?;
-    if m.controllen != 0 && !super::uaccess::access_ok(m.control, m.controllen) {
+    if m.controllen != 0 && !crate::mm::uaccess::access_ok(m.control, m.controllen) {
         return Err(Errno::FAULT);
     }
     let r = recv_common(cx, f, &iov, m.controllen, flags)?;

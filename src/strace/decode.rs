@@ -4,7 +4,7 @@
 //! renderers read guest memory only through `UserMem`, after the call (as
 //! strace prints output arguments), and print an unreadable pointer in hex.
 
-use crate::kernel::uaccess::UserMem;
+use crate::mm::uaccess::UserMem;
 
 /// strace -s 32.
 pub const STRING_LIMIT: usize = 32;
