@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use super::abi::{AsBytes, Flock, Iovec, Pollfd, Stat, Statfs};
+use super::abi::{AsBytes, Flock, Iovec, Pollfd, Stat, Statfs, Timespec, Timeval};
 use super::signal::{SIGPIPE, SIGXFSZ};
 use super::wait;
 use super::{int, Args, Ctx, Exit, SysResult};
@@ -2060,22 +2060,15 @@ pub(super) fn timeout_ms(cx: &Ctx, addr: u64, nsec_unit: bool) -> Result<Option<
     if addr == 0 {
         return Ok(None);
     }
-    let raw = cx.user().read_vec(addr, 16)?;
-    let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::FAULT)?);
-    let sub = i64::from_le_bytes(raw[8..].try_into().map_err(|_| Errno::FAULT)?);
-    let per_sec = if nsec_unit { 1_000_000_000 } else { 1_000_000 };
-    if sec < 0 || !(0..per_sec).contains(&sub) {
-        return Err(Errno::INVAL);
-    }
-    let sub_ms = if nsec_unit {
-        sub / 1_000_000
+    let d = if nsec_unit {
+        cx.user().read_obj::<Timespec>(addr)?.to_duration()?
     } else {
-        sub / 1000
+        cx.user().read_obj::<Timeval>(addr)?.to_duration()?
     };
     Ok(Some(
-        (sec as u64)
+        d.as_secs()
             .saturating_mul(1000)
-            .saturating_add(sub_ms as u64),
+            .saturating_add(u64::from(d.subsec_millis())),
     ))
 }
 

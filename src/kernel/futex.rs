@@ -21,9 +21,8 @@
 
 use rustix::io::Errno;
 use rustix::time::ClockId;
-use vm_memory::ByteValued;
 
-use super::abi::FutexWaitv;
+use super::abi::{AsBytes, FutexWaitv};
 use super::wait::{self, Deadline, Wake, Woken, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 use super::{Args, Ctx, SysResult};
 use crate::mm::uaccess::access_ok;
@@ -295,13 +294,11 @@ pub fn sys_futex_waitv(cx: &mut Ctx, a: &Args) -> SysResult {
     } else {
         None
     };
-    let size = std::mem::size_of::<FutexWaitv>();
-    let raw = cx.user().read_vec(uwaiters, nr as usize * size)?;
+    let mut waiters = vec![FutexWaitv::default(); nr as usize];
+    cx.user()
+        .read(uwaiters, waiters.as_mut_slice().as_bytes_mut())?;
     let mut words = Vec::with_capacity(nr as usize);
-    for w in raw.chunks_exact(size) {
-        let mut entry = FutexWaitv::default();
-        entry.as_mut_slice().copy_from_slice(w);
-        let w = entry;
+    for w in &waiters {
         let (val, uaddr, wflags) = (w.val, w.uaddr, w.flags);
         if w.reserved != 0
             || wflags & !(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) != 0

@@ -699,6 +699,12 @@ impl Mm {
     /// mlock_fixup and madvise_update_vma). ENOMEM past vm.max_map_count.
     fn set_flags(&mut self, start: Gva, end: Gva, f: impl Fn(&mut Vma)) -> Result<(), Errno> {
         self.check_count(start, end, 0)?;
+        self.modify(start, end, f);
+        Ok(())
+    }
+
+    /// `set_flags` without the map-count check.
+    fn modify(&mut self, start: Gva, end: Gva, f: impl Fn(&mut Vma)) {
         let lo = self.find(start).map_or(start, |(s, _)| s);
         let inside: Vec<(Gva, Vma)> = self.vmas.range(lo..end).map(|(s, v)| (*s, *v)).collect();
         for (s, v) in inside {
@@ -715,7 +721,6 @@ impl Mm {
                 self.insert(a, piece);
             }
         }
-        Ok(())
     }
 
     /// Bytes of `[start, end)` not locked yet.
@@ -940,18 +945,7 @@ impl Mm {
 
     /// Seal `[start, end)`, all of which is mapped.
     fn seal(&mut self, start: Gva, end: Gva) {
-        self.split_at(start);
-        self.split_at(end);
-        let inside: Vec<Gva> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
-        for s in inside {
-            if let Some(v) = self.vmas.remove(&s) {
-                self.insert(s, Vma { sealed: true, ..v });
-            }
-        }
-        // The VMA after the range may now merge with the last sealed one.
-        if let Some(v) = self.vmas.remove(&end) {
-            self.insert(end, v);
-        }
+        self.modify(start, end, |v| v.sealed = true);
     }
 
     /// Remove the shared slots among `slots` that no mapping refers to.
